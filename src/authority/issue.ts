@@ -1,0 +1,75 @@
+/** Issuing root tokens with an authority key (docs/spec.md §3.2). */
+import { randomBytes } from 'node:crypto';
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import { defaultBackend } from '../crypto/default.ts';
+import type { PrivateKey } from '../crypto/keys.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { checkSubject, checkTime, encodeRootPayload, validateGrants, type Grant } from '../token/block.ts';
+import { LIMITS } from '../token/limits.ts';
+import { Token } from '../token/token.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { parseDuration } from '../duration.ts';
+import { signedMessage } from '../verify/chain.ts';
+import { toPublicKey, type PublicKeyInput } from './keyring.ts';
+
+export interface IssueOptions {
+  /** The authority's private key. */
+  key: PrivateKey;
+  /** Agent identity, e.g. `agent:support`. */
+  subject: string;
+  /** Public key of the agent that will hold and use the token. */
+  holder: PublicKeyInput;
+  grants: readonly Grant[];
+  /** Lifetime (`1h`, `600`); or give `expiresAt`. */
+  ttl?: string | number;
+  /** Expiry, unix seconds. */
+  expiresAt?: number;
+  /** Not valid before this time, unix seconds. */
+  notBefore?: number;
+  /** How many further delegations are allowed. Default 0: the token cannot be delegated. */
+  maxDepth?: number;
+  clock?: Clock;
+  backend?: Ed25519Backend;
+}
+
+export function expiryFrom(now: number, ttl: string | number | undefined, expiresAt: number | undefined): number | undefined {
+  if (ttl !== undefined && expiresAt !== undefined) throw new InvalidArgumentError('give ttl or expiresAt, not both');
+  if (ttl !== undefined) return now + parseDuration(ttl);
+  if (expiresAt !== undefined) return checkTime(expiresAt, 'expiresAt', InvalidArgumentError);
+  return undefined;
+}
+
+/** Issues a root token. Throws ERR_INVALID_ARGUMENT for unusable options. */
+export function issueToken(o: IssueOptions): Token {
+  if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('issueToken needs the authority private key');
+  const backend = o.backend ?? defaultBackend();
+  const now = (o.clock ?? systemClock)();
+  const exp = expiryFrom(now, o.ttl, o.expiresAt);
+  if (exp === undefined) throw new InvalidArgumentError('issueToken needs ttl or expiresAt: tokens always expire');
+  if (exp <= now) throw new InvalidArgumentError('expiry must be in the future');
+  const maxDepth = o.maxDepth ?? 0;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > LIMITS.maxDepth) {
+    throw new InvalidArgumentError(`maxDepth must be an integer from 0 to ${LIMITS.maxDepth}`);
+  }
+  const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
+  if (nbf !== undefined && nbf >= exp) throw new InvalidArgumentError('notBefore must be before the expiry');
+  const payload = encodeRootPayload({
+    tid: new Uint8Array(randomBytes(16)),
+    subject: checkSubject(o.subject, InvalidArgumentError),
+    holder: toPublicKey(o.holder),
+    grants: validateGrants(o.grants).map(({ resource, permissions, constraints }) => ({ resource, permissions, ...(constraints ? { constraints } : {}) })),
+    iat: now,
+    ...(nbf !== undefined ? { nbf } : {}),
+    exp,
+    maxDepth,
+  });
+  const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
+  return Token.fromParts(o.key.kid, [concat(payload, sig)]);
+}
+
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

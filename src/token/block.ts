@@ -1,0 +1,244 @@
+/**
+ * Block payloads (docs/spec.md §3): CBOR maps with small integer keys,
+ * encoded deterministically. Decoding is strict: unknown keys, missing keys
+ * and wrong types are MalformedError.
+ */
+import { InvalidArgumentError, MalformedError } from '../errors.ts';
+import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
+import { decodeConstraints, encodeConstraints, validateConstraints, type Constraints } from './constraints.ts';
+import { LIMITS } from './limits.ts';
+import { parsePattern, type Pattern } from './resource.ts';
+
+/** A grant as callers write it. */
+export interface Grant {
+  /** Resource pattern, e.g. `database://users/*`. */
+  readonly resource: string;
+  /** Operations allowed on matching resources, e.g. `['read', 'query']`. */
+  readonly permissions: readonly string[];
+  /** Argument constraints that every call under this grant must satisfy. */
+  readonly constraints?: Constraints;
+}
+
+/** A grant whose pattern has been parsed. */
+export interface ResolvedGrant extends Grant {
+  readonly pattern: Pattern;
+}
+
+/** As on the wire: a delegation grant may name its parent's grant by index. */
+export interface WireGrant {
+  readonly resource: string | number;
+  readonly permissions: readonly string[];
+  readonly constraints?: Constraints;
+}
+
+export interface RootPayload {
+  readonly tid: Uint8Array;
+  readonly subject: string;
+  readonly holder: Uint8Array;
+  readonly grants: readonly WireGrant[];
+  readonly iat: number;
+  readonly nbf?: number;
+  readonly exp: number;
+  readonly maxDepth: number;
+}
+
+export interface DelegationPayload {
+  readonly parent: Uint8Array;
+  readonly subject: string;
+  readonly holder: Uint8Array;
+  /** Absent: the child holds exactly its parent's grants. */
+  readonly grants?: readonly WireGrant[];
+  readonly nbf?: number;
+  /** Absent: the parent's expiry applies. */
+  readonly exp?: number;
+  readonly maxDepth: number;
+}
+
+/** Map keys (spec §3.2, §3.3). */
+export const KEY = { parent: 0, tid: 1, subject: 2, holder: 3, grants: 4, iat: 5, nbf: 6, exp: 7, maxDepth: 8 } as const;
+const ROOT_KEYS = new Set<number>([KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
+const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
+
+const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
+const MAX_TIME = 0xffffffff; // uint32 seconds: until 2106
+const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+type Err = typeof MalformedError | typeof InvalidArgumentError;
+
+export function checkSubject(s: unknown, E: Err): string {
+  if (typeof s !== 'string' || s.length === 0 || byteLength(s) > LIMITS.maxStringBytes || CONTROL.test(s)) {
+    throw new E(`subject must be 1 to ${LIMITS.maxStringBytes} bytes of text without control characters`);
+  }
+  return s;
+}
+
+export function checkTime(v: unknown, what: string, E: Err): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_TIME) {
+    throw new E(`${what} must be whole seconds since 1970 (0 to 2^32-1)`);
+  }
+  return v;
+}
+
+export function checkPermissions(v: unknown, E: Err): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > LIMITS.maxPermissionsPerGrant) {
+    throw new E(`permissions must be a list of 1 to ${LIMITS.maxPermissionsPerGrant} names`);
+  }
+  for (const p of v) {
+    if (typeof p !== 'string' || !PERMISSION.test(p)) throw new E(`permission ${JSON.stringify(p)} must match ${PERMISSION}`);
+  }
+  return v as string[];
+}
+
+/** Permissions in canonical order: sorted, no duplicates. */
+export function canonicalPermissions(ps: readonly string[]): string[] {
+  return [...new Set(ps)].sort();
+}
+
+function isCanonicalPermissions(ps: readonly string[]): boolean {
+  for (let i = 1; i < ps.length; i++) if (!(ps[i - 1]! < ps[i]!)) return false;
+  return true;
+}
+
+function checkBytes(v: unknown, n: number, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length !== n) throw new MalformedError(`${what} must be ${n} bytes`);
+  return v;
+}
+
+function checkDepth(v: unknown, E: Err): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > LIMITS.maxDepthField) {
+    throw new E(`maximum delegation depth must be an integer from 0 to ${LIMITS.maxDepthField}`);
+  }
+  return v;
+}
+
+/** Validates grants given through the API; returns them in canonical form. */
+export function validateGrants(grants: unknown, E: Err = InvalidArgumentError): ResolvedGrant[] {
+  if (!Array.isArray(grants) || grants.length === 0 || grants.length > LIMITS.maxGrantsPerBlock) {
+    throw new E(`grants must be a list of 1 to ${LIMITS.maxGrantsPerBlock} grants`);
+  }
+  return grants.map((g: unknown) => {
+    if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
+    const { resource, permissions, constraints } = g as Record<string, unknown>;
+    if (typeof resource !== 'string') throw new E('grant.resource must be a string');
+    let pattern: Pattern;
+    try {
+      pattern = parsePattern(resource);
+    } catch (e) {
+      throw new E((e as Error).message);
+    }
+    const perms = canonicalPermissions(checkPermissions(permissions, E));
+    const cs = constraints === undefined ? undefined : validateConstraints(constraints, E);
+    return Object.freeze({
+      resource, pattern, permissions: Object.freeze(perms),
+      ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
+    });
+  });
+}
+
+function encodeGrant(g: WireGrant): CborValue {
+  const out: CborValue[] = [g.resource, [...g.permissions]];
+  if (g.constraints && Object.keys(g.constraints).length > 0) out.push(encodeConstraints(g.constraints));
+  return out;
+}
+
+function decodeGrants(v: CborValue | undefined, allowIndex: boolean): WireGrant[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > LIMITS.maxGrantsPerBlock) {
+    throw new MalformedError(`grants must be an array of 1 to ${LIMITS.maxGrantsPerBlock} grants`);
+  }
+  return v.map((g) => {
+    if (!Array.isArray(g) || g.length < 2 || g.length > 3) throw new MalformedError('a grant is [resource, permissions, constraints?]');
+    const [resource, perms, cs] = g;
+    if (typeof resource === 'number') {
+      if (!allowIndex || !Number.isSafeInteger(resource) || resource < 0) throw new MalformedError('grant resource index is only allowed in delegation blocks');
+    } else if (typeof resource === 'string') {
+      parsePattern(resource);
+    } else {
+      throw new MalformedError('grant resource must be a pattern or a parent grant index');
+    }
+    const permissions = checkPermissions(perms, MalformedError);
+    if (!isCanonicalPermissions(permissions)) throw new MalformedError('permissions must be sorted and unique');
+    return {
+      resource,
+      permissions,
+      ...(g.length === 3 ? { constraints: decodeConstraints(cs as CborValue) } : {}),
+    };
+  });
+}
+
+function asMap(bytes: Uint8Array, allowed: Set<number>, what: string): CborMap {
+  const v = decodeStrict(bytes);
+  if (!(v instanceof Map)) throw new MalformedError(`${what} payload must be a CBOR map`);
+  for (const k of v.keys()) {
+    if (typeof k !== 'number' || !allowed.has(k)) throw new MalformedError(`${what} payload has unknown field ${JSON.stringify(k)}`);
+  }
+  return v;
+}
+
+function required<T>(m: CborMap, k: number, what: string): CborValue {
+  const v = m.get(k);
+  if (v === undefined) throw new MalformedError(`${what} payload is missing field ${k}`);
+  return v as T & CborValue;
+}
+
+export function encodeRootPayload(p: RootPayload): Uint8Array {
+  const m: CborMap = new Map<number, CborValue>([
+    [KEY.tid, p.tid],
+    [KEY.subject, p.subject],
+    [KEY.holder, p.holder],
+    [KEY.grants, p.grants.map(encodeGrant)],
+    [KEY.iat, p.iat],
+    [KEY.exp, p.exp],
+    [KEY.maxDepth, p.maxDepth],
+  ]);
+  if (p.nbf !== undefined) m.set(KEY.nbf, p.nbf);
+  return encode(m);
+}
+
+export function decodeRootPayload(bytes: Uint8Array): RootPayload {
+  const m = asMap(bytes, ROOT_KEYS, 'root block');
+  const nbf = m.get(KEY.nbf);
+  const p: RootPayload = {
+    tid: checkBytes(required(m, KEY.tid, 'root block'), 16, 'token id'),
+    subject: checkSubject(required(m, KEY.subject, 'root block'), MalformedError),
+    holder: checkBytes(required(m, KEY.holder, 'root block'), 32, 'holder key'),
+    grants: decodeGrants(required(m, KEY.grants, 'root block'), false),
+    iat: checkTime(required(m, KEY.iat, 'root block'), 'iat', MalformedError),
+    ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
+    exp: checkTime(required(m, KEY.exp, 'root block'), 'exp', MalformedError),
+    maxDepth: checkDepth(required(m, KEY.maxDepth, 'root block'), MalformedError),
+  };
+  if (p.exp <= p.iat) throw new MalformedError('root block expires before it was issued');
+  if (p.nbf !== undefined && p.nbf >= p.exp) throw new MalformedError('root block is never valid (nbf >= exp)');
+  return p;
+}
+
+export function encodeDelegationPayload(p: DelegationPayload): Uint8Array {
+  const m: CborMap = new Map<number, CborValue>([
+    [KEY.parent, p.parent],
+    [KEY.subject, p.subject],
+    [KEY.holder, p.holder],
+    [KEY.maxDepth, p.maxDepth],
+  ]);
+  if (p.grants !== undefined) m.set(KEY.grants, p.grants.map(encodeGrant));
+  if (p.nbf !== undefined) m.set(KEY.nbf, p.nbf);
+  if (p.exp !== undefined) m.set(KEY.exp, p.exp);
+  return encode(m);
+}
+
+export function decodeDelegationPayload(bytes: Uint8Array): DelegationPayload {
+  const m = asMap(bytes, DELEGATION_KEYS, 'delegation block');
+  const grants = m.get(KEY.grants);
+  const nbf = m.get(KEY.nbf);
+  const exp = m.get(KEY.exp);
+  return {
+    parent: checkBytes(required(m, KEY.parent, 'delegation block'), 16, 'parent link'),
+    subject: checkSubject(required(m, KEY.subject, 'delegation block'), MalformedError),
+    holder: checkBytes(required(m, KEY.holder, 'delegation block'), 32, 'holder key'),
+    ...(grants !== undefined ? { grants: decodeGrants(grants, true) } : {}),
+    ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
+    ...(exp !== undefined ? { exp: checkTime(exp, 'exp', MalformedError) } : {}),
+    maxDepth: checkDepth(required(m, KEY.maxDepth, 'delegation block'), MalformedError),
+  };
+}

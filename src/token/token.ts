@@ -1,0 +1,126 @@
+/**
+ * The token envelope and its text form (docs/spec.md §2, §8).
+ *
+ *   token  = CBOR array [ kid: bstr(8), root: bstr, delegation: bstr, ... ]
+ *   block  = payload bytes || 64-byte Ed25519 signature
+ *   text   = "cft1." base64url(token)
+ *
+ * Parsing a Token checks sizes and structure only; signatures and payloads
+ * are checked by the verifier (src/verify/chain.ts).
+ */
+import { label, digest16, toHex } from '../crypto/hash.ts';
+import { DepthError, MalformedError, TooLargeError } from '../errors.ts';
+import { decodeBase64url, encodeBase64url } from './base64url.ts';
+import { decodeStrict, encode } from './cbor.ts';
+import { KID_BYTES } from '../crypto/keys.ts';
+import { LIMITS } from './limits.ts';
+
+export const TOKEN_PREFIX = 'cft1.';
+export const SIGNATURE_BYTES = 64;
+
+/** Domain-separation labels, each followed by a 0x00 byte when hashed or signed. */
+export const LABELS = Object.freeze({
+  root: label('capframe-v1-root'),
+  delegation: label('capframe-v1-delegation'),
+  invocation: label('capframe-v1-invocation'),
+  block: label('capframe-v1-block'),
+  replay: label('capframe-v1-replay'),
+});
+
+export interface RawBlock {
+  /** payload || signature, exactly as received. */
+  readonly bytes: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** 16-byte digest of a block payload: the parent link and, for delegation blocks, the block id. */
+export function blockDigest(payload: Uint8Array): Uint8Array {
+  return digest16(LABELS.block, payload);
+}
+
+export function splitBlock(bytes: Uint8Array, what: string): RawBlock {
+  if (bytes.length <= SIGNATURE_BYTES) throw new MalformedError(`${what} is too short to hold a payload and a signature`);
+  const cut = bytes.length - SIGNATURE_BYTES;
+  return { bytes, payload: bytes.subarray(0, cut), signature: bytes.subarray(cut) };
+}
+
+/** Checks that text is `prefix` + base64url and not larger than `maxBytes` once decoded. */
+export function decodeTextForm(text: string, prefix: string, maxBytes: number, what: string): Uint8Array {
+  if (typeof text !== 'string') throw new MalformedError(`${what} must be a string`);
+  const t = text.trim();
+  if (t.length > prefix.length + Math.ceil((maxBytes * 4) / 3)) throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
+  if (!t.startsWith(prefix)) throw new MalformedError(`${what} text form starts with "${prefix}"`);
+  return decodeBase64url(t.slice(prefix.length));
+}
+
+export class Token {
+  /** The binary form, exactly as received or issued. */
+  readonly bytes: Uint8Array;
+  /** Authority key id named by the root block. */
+  readonly kid: Uint8Array;
+  /** Root first, then delegation blocks in order. */
+  readonly blocks: readonly RawBlock[];
+  #text: string | undefined;
+
+  private constructor(bytes: Uint8Array, kid: Uint8Array, blocks: RawBlock[]) {
+    this.bytes = bytes;
+    this.kid = kid;
+    this.blocks = Object.freeze(blocks);
+    Object.freeze(this);
+  }
+
+  /**
+   * Parses the binary or text form. Checks: size, CBOR structure, block
+   * count against `maxDepth`. Throws ERR_TOO_LARGE, ERR_MALFORMED or ERR_DEPTH.
+   */
+  static parse(input: string | Uint8Array | Token, options: { maxBytes?: number; maxDepth?: number } = {}): Token {
+    if (input instanceof Token) return input;
+    const maxBytes = Math.min(options.maxBytes ?? LIMITS.maxTokenBytes, LIMITS.maxTokenBytes);
+    const maxDepth = Math.min(options.maxDepth ?? LIMITS.maxDepth, LIMITS.maxDepth);
+    const bytes = typeof input === 'string' ? decodeTextForm(input, TOKEN_PREFIX, maxBytes, 'token') : input;
+    if (!(bytes instanceof Uint8Array)) throw new MalformedError('token must be text or bytes');
+    if (bytes.length > maxBytes) throw new TooLargeError(`token is ${bytes.length} bytes; the limit is ${maxBytes}`);
+    // Cheap structural pre-check before the CBOR decoder runs: an array of 2 to 24 items.
+    const head = bytes[0] ?? 0;
+    if (head < 0x82 || head > 0x97) {
+      if (head >= 0x80 && head <= 0x9f && head - 0x80 > 2 + maxDepth) throw new DepthError(`token has more than ${maxDepth} delegation blocks`);
+      throw new MalformedError('token must be a CBOR array [kid, root, delegations...]');
+    }
+    // Decode our own copy so that later mutation of the caller's buffer changes nothing.
+    const own = Uint8Array.from(bytes);
+    const v = decodeStrict(own);
+    if (!Array.isArray(v) || v.length < 2 || !v.every((x) => x instanceof Uint8Array)) {
+      throw new MalformedError('token must be a CBOR array of byte strings [kid, root, delegations...]');
+    }
+    if (v.length - 2 > maxDepth) throw new DepthError(`token has ${v.length - 2} delegation blocks; the limit is ${maxDepth}`);
+    const [kid, ...blocks] = v as Uint8Array[];
+    if (kid!.length !== KID_BYTES) throw new MalformedError(`authority key id must be ${KID_BYTES} bytes`);
+    return new Token(own, kid!, blocks.map((b, i) => splitBlock(b, i === 0 ? 'root block' : `delegation block ${i}`)));
+  }
+
+  /** Builds a token from already encoded parts (used by issue and delegate). */
+  static fromParts(kid: Uint8Array, blocks: readonly Uint8Array[]): Token {
+    return Token.parse(encode([kid, ...blocks]));
+  }
+
+  /** Text form: `cft1.` + base64url. Safe for files, environment variables and HTTP headers. */
+  toString(): string {
+    this.#text ??= TOKEN_PREFIX + encodeBase64url(this.bytes);
+    return this.#text;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  /** Digest of the last block's payload: what an invocation proof binds to. */
+  tip(): Uint8Array {
+    return blockDigest(this.blocks[this.blocks.length - 1]!.payload);
+  }
+
+  /** Hex key for caches: SHA-256 based, never the token itself. */
+  cacheKey(): string {
+    return toHex(digest16(LABELS.block, this.bytes));
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The verifier: trusted keys, caches, clock, replay store and (optionally) a
+ * revocation source, with the two ways of checking a call:
+ *
+ *  - verifyInvocation(): a signed invocation proof, for calls that cross a
+ *    process boundary. The proof's signature by the token's holder key is
+ *    checked, then that it matches the call, then the call rules.
+ *  - authorize(): an in-process call. No per-call signature: the facts are
+ *    taken from the call itself and the same call rules apply.
+ *
+ * Both return a Decision and never throw.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import { defaultBackend } from '../crypto/default.ts';
+import { equalBytes, toHex } from '../crypto/hash.ts';
+import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
+import { argsDigest } from '../token/args.ts';
+import { DEFAULTS, LIMITS } from '../token/limits.ts';
+import { decodeInvocationPayload, Invocation, checkName } from '../token/invocation.ts';
+import { normalizeResource } from '../token/resource.ts';
+import { Token } from '../token/token.ts';
+import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { verifyChain, signedMessage, type Chain } from './chain.ts';
+import { checkCall, type CallFacts, type EffectiveGrant } from './rules.ts';
+import { Lru } from './lru.ts';
+import { MemoryReplayStore, type ReplayStore } from './replay.ts';
+
+export type TokenInput = Token | string | Uint8Array;
+
+/** A revocation source (see src/revocation). `check` throws ERR_REVOKED or ERR_REVOCATION_STALE. */
+export interface RevocationCheck {
+  check(chain: Chain, now: number): void;
+}
+
+export interface VerifierOptions {
+  /** Trusted authority keys: a Keyring, or public keys (cfk1.… text or raw bytes). */
+  trusted: Keyring | readonly PublicKeyInput[];
+  clock?: Clock;
+  /** Seconds of clock difference tolerated on every time check. Default 30. */
+  clockSkew?: number;
+  /** Lifetime of an in-process invocation, seconds. Default 30, at most 300. */
+  invocationWindow?: number;
+  replay?: ReplayStore;
+  /** Capacity of the default in-memory replay store. */
+  replayCapacity?: number;
+  chainCacheSize?: number;
+  signatureCacheSize?: number;
+  backend?: Ed25519Backend;
+  maxTokenBytes?: number;
+  /** Longest delegation chain accepted (blocks after the root). Default 8. */
+  maxDepth?: number;
+  revocation?: RevocationCheck;
+}
+
+interface DecisionBase {
+  readonly tool?: string;
+  readonly operation?: string;
+  readonly resource?: string;
+  readonly callId?: string;
+  /** Hex SHA-256 based digest of the arguments (never the arguments). */
+  readonly argsDigest?: string;
+  readonly subject?: string;
+  /** Block ids of the chain, root first (hex). */
+  readonly chainIds?: readonly string[];
+  /** Which path decided: a signed proof or an in-process check. */
+  readonly mode: 'signed' | 'local';
+}
+
+export interface Allowed extends DecisionBase {
+  readonly allowed: true;
+  readonly grant: EffectiveGrant;
+  /** When the token's authority ends (unix seconds). */
+  readonly expiresAt: number;
+}
+
+export interface Denied extends DecisionBase {
+  readonly allowed: false;
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly error: CapframeError;
+}
+
+export type Decision = Allowed | Denied;
+
+/** The call being checked in process. */
+export interface LocalCall {
+  readonly tool: string;
+  readonly operation: string;
+  readonly resource: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** Unique per call (e.g. the LangChain tool call id). A second use is ERR_REPLAY. */
+  readonly callId: string;
+}
+
+/** What the verifier of a signed proof knows of the call independently of the proof. */
+export interface ExpectedCall {
+  readonly tool: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** When given, the proof must name exactly this operation. */
+  readonly operation?: string;
+  /** When given, the proof must name exactly this resource (after normalisation). */
+  readonly resource?: string;
+}
+
+function isPlainArgs(a: unknown): a is Record<string, unknown> {
+  return typeof a === 'object' && a !== null && !Array.isArray(a);
+}
+
+export class Verifier {
+  readonly keyring: Keyring;
+  readonly clock: Clock;
+  readonly clockSkew: number;
+  readonly invocationWindow: number;
+  readonly replay: ReplayStore;
+  readonly backend: Ed25519Backend;
+  readonly maxTokenBytes: number;
+  readonly maxDepth: number;
+  revocation: RevocationCheck | undefined;
+  readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
+  readonly #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
+  readonly #signatures: Lru<string, true>;
+
+  constructor(options: VerifierOptions) {
+    if (!options || !options.trusted) throw new InvalidArgumentError('Verifier needs `trusted` authority keys');
+    this.keyring = options.trusted instanceof Keyring ? options.trusted : new Keyring(options.trusted);
+    this.clock = options.clock ?? systemClock;
+    this.clockSkew = nonNegative(options.clockSkew ?? DEFAULTS.clockSkew, 'clockSkew', 3600);
+    this.invocationWindow = nonNegative(options.invocationWindow ?? DEFAULTS.invocationWindow, 'invocationWindow', LIMITS.maxInvocationWindow);
+    if (this.invocationWindow < 1) throw new InvalidArgumentError('invocationWindow must be at least 1 second');
+    this.replay = options.replay ?? new MemoryReplayStore(options.replayCapacity ?? DEFAULTS.replayCapacity);
+    this.backend = options.backend ?? defaultBackend();
+    this.maxTokenBytes = Math.min(options.maxTokenBytes ?? LIMITS.maxTokenBytes, LIMITS.maxTokenBytes);
+    this.maxDepth = Math.min(options.maxDepth ?? LIMITS.maxDepth, LIMITS.maxDepth);
+    this.#chains = new Lru(options.chainCacheSize ?? DEFAULTS.chainCacheSize);
+    this.#signatures = new Lru(options.signatureCacheSize ?? DEFAULTS.blockCacheSize);
+    this.revocation = options.revocation;
+  }
+
+  /** Parses and verifies a token's chain (cached). Throws a CapframeError. */
+  verifyToken(input: TokenInput): Chain {
+    const epoch = this.keyring.epoch;
+    if (input instanceof Token) {
+      const hit = this.#byObject.get(input);
+      if (hit && hit.epoch === epoch) return hit.chain;
+    }
+    const token = Token.parse(input, { maxBytes: this.maxTokenBytes, maxDepth: this.maxDepth });
+    const key = token.cacheKey();
+    const hit = this.#chains.get(key);
+    if (hit && hit.epoch === epoch) {
+      if (input instanceof Token) this.#byObject.set(input, hit);
+      return hit.chain;
+    }
+    const chain = verifyChain(token, {
+      backend: this.backend,
+      trustedKey: (kid) => this.keyring.get(kid),
+      signatureCache: this.#signatures,
+    });
+    const entry = { epoch, chain };
+    this.#chains.set(key, entry);
+    if (input instanceof Token) this.#byObject.set(input, entry);
+    return chain;
+  }
+
+  /** Drops every cached chain and verified signature. */
+  clearCaches(): void {
+    this.#chains.clear();
+    this.#signatures.clear();
+  }
+
+  /** In-process check of one call (no per-call signature). Never throws. */
+  async authorize(token: TokenInput, call: LocalCall): Promise<Decision> {
+    const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'local' };
+    try {
+      if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
+      base.tool = checkName(call.tool, 'tool name');
+      base.operation = checkName(call.operation, 'operation');
+      base.callId = checkName(call.callId, 'call id');
+      if (!isPlainArgs(call.args)) throw new InvalidArgumentError('call arguments must be an object');
+      const chain = this.verifyToken(token);
+      base.subject = chain.subject;
+      base.chainIds = chain.ids;
+      const resource = normalizeResource(call.resource);
+      base.resource = resource;
+      const digest = argsDigest(call.args);
+      base.argsDigest = toHex(digest);
+      const now = this.clock();
+      const facts: CallFacts = {
+        tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest,
+        callId: call.callId, iat: now, exp: now + this.invocationWindow,
+      };
+      return await this.#rules(chain, facts, base);
+    } catch (e) {
+      return deny(base, e);
+    }
+  }
+
+  /** Checks a signed invocation proof against the call the verifier sees. Never throws. */
+  async verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> {
+    const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'signed' };
+    try {
+      if (!expected || typeof expected !== 'object') throw new InvalidArgumentError('verifyInvocation() needs the expected call');
+      if (!isPlainArgs(expected.args)) throw new InvalidArgumentError('call arguments must be an object');
+      base.tool = expected.tool;
+      const chain = this.verifyToken(token);
+      base.subject = chain.subject;
+      base.chainIds = chain.ids;
+      const proof = Invocation.parse(invocation);
+      const payload = proof.block.payload;
+      if (!this.backend.verify(chain.holder, signedMessage('invocation', payload), proof.block.signature)) {
+        throw new SignatureInvalidError("invocation is not signed by the token's holder key");
+      }
+      const p = decodeInvocationPayload(payload);
+      Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
+      if (!equalBytes(p.tip, chain.tip)) throw new InvocationMismatchError('invocation was made for another token');
+      if (p.tool !== expected.tool) throw new InvocationMismatchError(`invocation is for tool "${p.tool}", not "${expected.tool}"`);
+      if (expected.operation !== undefined && p.operation !== expected.operation) {
+        throw new InvocationMismatchError(`invocation is for operation "${p.operation}", not "${expected.operation}"`);
+      }
+      const resource = normalizeResource(p.resource);
+      if (resource !== p.resource) throw new MalformedError('invocation resource is not in normal form');
+      if (expected.resource !== undefined && normalizeResource(expected.resource) !== resource) {
+        throw new InvocationMismatchError(`invocation is for resource ${p.resource}, not ${expected.resource}`);
+      }
+      const digest = argsDigest(expected.args);
+      if (!equalBytes(digest, p.args)) throw new InvocationMismatchError('arguments differ from the ones the invocation was signed for');
+      const facts: CallFacts = {
+        tool: p.tool, operation: p.operation, resource, args: expected.args, argsDigest: digest,
+        callId: p.callId, iat: p.iat, exp: p.exp,
+      };
+      return await this.#rules(chain, facts, base);
+    } catch (e) {
+      return deny(base, e);
+    }
+  }
+
+  async #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Promise<Allowed> {
+    const now = this.clock();
+    const revocation = this.revocation;
+    const auth = await checkCall(chain, facts, {
+      now,
+      skew: this.clockSkew,
+      replay: this.replay,
+      ...(revocation ? { revocation: (c: Chain) => revocation.check(c, now) } : {}),
+    });
+    return Object.freeze({ ...base, allowed: true as const, grant: auth.grant, expiresAt: auth.expiresAt });
+  }
+}
+
+function deny(base: DecisionBase, e: unknown): Denied {
+  const error = toCapframeError(e);
+  return Object.freeze({ ...base, allowed: false as const, code: error.code, reason: error.message, error });
+}
+
+function nonNegative(v: number, name: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) throw new InvalidArgumentError(`${name} must be a number from 0 to ${max}`);
+  return Math.floor(v);
+}
+
+/** A fresh random call id, for callers that have none. */
+export function newCallId(): string {
+  return 'call_' + randomBytes(12).toString('base64url');
+}
