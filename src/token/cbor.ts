@@ -117,8 +117,10 @@ export function decodeStrict(bytes: Uint8Array): CborValue {
     throw new MalformedError(`invalid CBOR: ${e instanceof Error ? e.message : 'decode failed'}`);
   }
   let again: Uint8Array;
+  let norm: CborValue;
   try {
-    again = encode(normalize(value, 0));
+    norm = normalize(value, 0);
+    again = encode(norm);
   } catch (e) {
     if (e instanceof MalformedError) throw e;
     throw new MalformedError('CBOR value outside the capframe subset');
@@ -126,7 +128,7 @@ export function decodeStrict(bytes: Uint8Array): CborValue {
   if (compareBytes(again, bytes) !== 0) {
     throw new MalformedError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
   }
-  return value as CborValue;
+  return norm;
 }
 
 /** Checks the decoded value is of the subset; converts Buffer to plain Uint8Array views. */
@@ -139,7 +141,8 @@ function normalize(v: unknown, depth: number): CborValue {
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new MalformedError('integer outside the safe range');
     return Number(v);
   }
-  if (v instanceof Uint8Array) return v;
+  // Copy: decoded byte strings must not alias the input buffer, which the caller may reuse.
+  if (v instanceof Uint8Array) return Uint8Array.from(v);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) v[i] = normalize(v[i], depth + 1);
     return v as CborValue[];
