@@ -1,0 +1,314 @@
+/**
+ * Command-line parsing helpers shared by the commands: strict flag parsing
+ * (node:util parseArgs), and the small value syntaxes of the CLI:
+ *
+ *   --grant 'RESOURCE:perm1,perm2'      split on the LAST ':' (resources contain '://')
+ *   --constraint 'ARG=KIND:VALUE'       KIND: exact, oneOf, range, glob, prefix, under
+ *   --ttl 1h / 10m / 30s / 90          durations (src/duration.ts)
+ *   --args '{"id": 7}' or --args @FILE  a JSON object
+ *
+ * Mistakes in any of these are a UsageError (exit 2).
+ */
+import { parseArgs } from 'node:util';
+import type { Constraint, Constraints, Scalar } from '../token/constraints.ts';
+import type { Grant } from '../token/block.ts';
+import { parseDuration } from '../duration.ts';
+
+/** The command line itself is wrong: exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The command ran and failed outside the library (e.g. a file cannot be written): exit 1. */
+export class Failure extends Error {
+  override readonly name = 'Failure';
+}
+
+export interface FlagSpec {
+  readonly type: 'string' | 'boolean';
+  /** May be given more than once (collected into a list). */
+  readonly multiple?: boolean;
+  readonly short?: string;
+}
+
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+/** Parsed flags with typed accessors. */
+export class Flags {
+  readonly positionals: readonly string[];
+  readonly #values: Record<string, unknown>;
+
+  constructor(values: Record<string, unknown>, positionals: readonly string[]) {
+    this.#values = values;
+    this.positionals = positionals;
+  }
+
+  /** A single-valued string flag, or undefined. */
+  string(name: string): string | undefined {
+    const v = this.#values[name];
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  /** A required single-valued string flag. */
+  required(name: string): string {
+    const v = this.string(name);
+    if (v === undefined) throw new UsageError(`--${name} is required`);
+    if (v === '') throw new UsageError(`--${name} must not be empty`);
+    return v;
+  }
+
+  /** A repeatable string flag (possibly empty list). */
+  list(name: string): string[] {
+    const v = this.#values[name];
+    return Array.isArray(v) ? v.map(String) : [];
+  }
+
+  bool(name: string): boolean {
+    return this.#values[name] === true;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/** Turns node's parseArgs messages into one short line. */
+function usageMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const msg = oneLine(String(err.message ?? e));
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const m = /Unknown option '([^']+)'/.exec(msg);
+    return `unknown option ${m ? m[1] : msg}`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const m = /Unexpected argument '([^']*)'/.exec(msg);
+    return `unexpected argument ${m ? `'${m[1]}'` : msg}`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const m = /Option '(-\w, )?(--[\w-]+)[^']*' argument missing/.exec(msg);
+    if (m) return `${m[2]} needs a value`;
+    const amb = /Option '(-\w, )?(--[\w-]+)[^']*' argument is ambiguous/.exec(msg);
+    if (amb) return `${amb[2]}: a value starting with '-' must be written ${amb[2]}=VALUE`;
+    const bool = /Option '(-\w, )?(--[\w-]+)' does not take an argument/.exec(msg);
+    if (bool) return `${bool[2]} does not take a value`;
+  }
+  return msg.split('. ')[0]!.replace(/\.$/, '');
+}
+
+/**
+ * Strict parsing: unknown flags, a missing value, an unexpected positional
+ * argument or a single-valued flag given twice are UsageErrors.
+ */
+export function parseFlags(argv: readonly string[], specs: FlagSpecs, positionals: { min: number; max: number } = { min: 0, max: 0 }): Flags {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: specs as Record<string, FlagSpec>,
+      strict: true,
+      allowPositionals: positionals.max > 0,
+      tokens: true,
+    });
+  } catch (e) {
+    throw new UsageError(usageMessage(e));
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (!specs[t.name]?.multiple) {
+      if (seen.has(t.name)) throw new UsageError(`--${t.name} is given more than once`);
+      seen.add(t.name);
+    }
+  }
+  const pos = parsed.positionals;
+  if (pos.length < positionals.min) throw new UsageError(positionals.min === 1 ? 'missing argument' : `expected ${positionals.min} arguments`);
+  if (pos.length > positionals.max) throw new UsageError(`unexpected argument '${pos[positionals.max]}'`);
+  return new Flags(parsed.values as Record<string, unknown>, pos);
+}
+
+/** Whether argv asks for help (`--help` or `-h` before any `--`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/** `--ttl 1h`: a positive duration in seconds. */
+export function durationFlag(name: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+/** A non-negative whole number flag (`--max-depth 2`, `--skew 30`). */
+export function integerFlag(name: string, text: string, max: number): number {
+  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`--${name} must be a whole number from 0 to ${max}`);
+  const n = Number(text.trim());
+  if (n > max) throw new UsageError(`--${name} must be a whole number from 0 to ${max}`);
+  return n;
+}
+
+/** `RESOURCE:perm1,perm2` → grant without constraints. Split on the last ':'. */
+export function parseGrant(text: string): { resource: string; permissions: string[] } {
+  const cut = text.lastIndexOf(':');
+  const resource = cut < 0 ? '' : text.slice(0, cut).trim();
+  const perms = cut < 0 ? [] : text.slice(cut + 1).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  // "scheme://x" with nothing after the last ':' would cut inside "://": say what is missing.
+  if (cut < 0 || resource === '' || perms.length === 0 || text.slice(cut).startsWith('://')) {
+    throw new UsageError(`--grant ${JSON.stringify(text)}: expected RESOURCE:perm1,perm2 (e.g. 'database://users/*:read,query')`);
+  }
+  return { resource, permissions: perms };
+}
+
+const KINDS = ['exact', 'oneOf', 'range', 'glob', 'prefix', 'under'] as const;
+
+/** exact/oneOf values: JSON numbers, true, false, null and "quoted strings"; anything else is a plain string. */
+export function parseScalar(text: string): Scalar {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  } catch {
+    /* a plain string */
+  }
+  return text;
+}
+
+function parseBound(text: string, spec: string): number | undefined {
+  const t = text.trim();
+  if (t === '') return undefined;
+  if (!/^-?\d{1,16}$/.test(t) || !Number.isSafeInteger(Number(t))) {
+    throw new UsageError(`--constraint ${JSON.stringify(spec)}: range bounds are whole numbers (MIN..MAX, either side optional)`);
+  }
+  return Number(t);
+}
+
+/** `ARG=KIND:VALUE` → [argument name, constraint]. */
+export function parseConstraint(text: string): [string, Constraint] {
+  const eq = text.indexOf('=');
+  const colon = eq < 0 ? -1 : text.indexOf(':', eq);
+  if (eq <= 0 || colon < 0) {
+    throw new UsageError(`--constraint ${JSON.stringify(text)}: expected ARG=KIND:VALUE, KIND one of ${KINDS.join(', ')}`);
+  }
+  const name = text.slice(0, eq).trim();
+  const kind = text.slice(eq + 1, colon).trim();
+  const value = text.slice(colon + 1);
+  switch (kind.toLowerCase()) {
+    case 'exact':
+      return [name, { type: 'exact', value: parseScalar(value) }];
+    case 'oneof': {
+      let values: Scalar[];
+      const t = value.trim();
+      if (t.startsWith('[')) {
+        let arr: unknown;
+        try {
+          arr = JSON.parse(t);
+        } catch {
+          throw new UsageError(`--constraint ${JSON.stringify(text)}: oneOf value starting with '[' must be a JSON array`);
+        }
+        if (!Array.isArray(arr)) throw new UsageError(`--constraint ${JSON.stringify(text)}: oneOf needs a list`);
+        values = arr.map((v: unknown) => {
+          if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+          throw new UsageError(`--constraint ${JSON.stringify(text)}: oneOf values are strings, numbers, true, false or null`);
+        });
+      } else {
+        values = value.split(',').map((v) => parseScalar(v.trim()));
+      }
+      if (values.length === 0 || (values.length === 1 && values[0] === '')) {
+        throw new UsageError(`--constraint ${JSON.stringify(text)}: oneOf needs at least one value`);
+      }
+      return [name, { type: 'oneOf', values }];
+    }
+    case 'range': {
+      const parts = value.split('..');
+      if (parts.length !== 2) throw new UsageError(`--constraint ${JSON.stringify(text)}: range is MIN..MAX (either side optional)`);
+      const min = parseBound(parts[0]!, text);
+      const max = parseBound(parts[1]!, text);
+      if (min === undefined && max === undefined) throw new UsageError(`--constraint ${JSON.stringify(text)}: a range needs MIN, MAX or both`);
+      if (min !== undefined && max !== undefined && min > max) throw new UsageError(`--constraint ${JSON.stringify(text)}: MIN is greater than MAX`);
+      return [name, { type: 'range', ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) }];
+    }
+    case 'glob':
+      return [name, { type: 'glob', pattern: value }];
+    case 'prefix':
+      return [name, { type: 'prefix', prefix: value }];
+    case 'under':
+    case 'pathunder':
+      return [name, { type: 'pathUnder', path: value }];
+    default:
+      throw new UsageError(`--constraint ${JSON.stringify(text)}: unknown kind ${JSON.stringify(kind)} (use ${KINDS.join(', ')})`);
+  }
+}
+
+/** Every --constraint of a command, keyed by argument name. Undefined when there are none. */
+export function parseConstraints(texts: readonly string[]): Constraints | undefined {
+  if (texts.length === 0) return undefined;
+  const out: Record<string, Constraint> = {};
+  for (const t of texts) {
+    const [name, c] = parseConstraint(t);
+    if (Object.prototype.hasOwnProperty.call(out, name)) {
+      throw new UsageError(`--constraint: argument "${name}" is constrained twice (one constraint per argument)`);
+    }
+    out[name] = c;
+  }
+  return out;
+}
+
+/** --grant list plus --constraint list → grants; the constraints apply to every grant. */
+export function parseGrants(grantTexts: readonly string[], constraintTexts: readonly string[]): Grant[] {
+  const constraints = parseConstraints(constraintTexts);
+  return grantTexts.map((t) => ({ ...parseGrant(t), ...(constraints ? { constraints } : {}) }));
+}
+
+/** Parses JSON call arguments (an object). The message never echoes the text. */
+export function parseJsonArgs(name: string, text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${name} is not valid JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`--${name} must be a JSON object, e.g. '{"id": 7}'`);
+  return v as Record<string, unknown>;
+}
+
+/** The syntax of --constraint, for display (inspect). */
+export function formatConstraint(name: string, c: Constraint): string {
+  switch (c.type) {
+    case 'exact': return `${name}=exact:${formatScalar(c.value)}`;
+    case 'oneOf': return `${name}=oneOf:${c.values.some((v) => typeof v === 'string' && v.includes(',')) ? JSON.stringify(c.values) : c.values.map(formatScalar).join(',')}`;
+    case 'range': return `${name}=range:${c.min ?? ''}..${c.max ?? ''}`;
+    case 'glob': return `${name}=glob:${c.pattern}`;
+    case 'prefix': return `${name}=prefix:${c.prefix}`;
+    case 'pathUnder': return `${name}=under:${c.path}`;
+  }
+}
+
+function formatScalar(v: Scalar): string {
+  if (typeof v !== 'string') return JSON.stringify(v);
+  // a string that would read back as something else is quoted
+  return parseScalar(v) === v && !v.startsWith('"') ? v : JSON.stringify(v);
+}
+
+/** Help text shared by `issue` and `delegate`. */
+export const GRANT_HELP = `Grants:
+  --grant 'RESOURCE:perm1,perm2'   a resource pattern and its permissions, split on
+                                   the LAST ':' (e.g. 'database://users/*:read,query').
+                                   In a pattern '*' matches one segment, a trailing '**'
+                                   any remainder. Repeat --grant for several grants.
+  --constraint 'ARG=KIND:VALUE'    an argument constraint. Constraints apply to EVERY
+                                   grant of the command; one constraint per argument.
+     ARG=exact:VALUE               equal to VALUE
+     ARG=oneOf:V1,V2,...           one of the values (or a JSON array: oneOf:["a,b","c"])
+     ARG=range:MIN..MAX            a whole number in [MIN, MAX]; either side optional
+     ARG=glob:PATTERN              a string matching PATTERN ('*' any run, '?' one char)
+     ARG=prefix:TEXT               a string starting with TEXT
+     ARG=under:/PATH               a clean absolute path equal to or under /PATH
+  exact and oneOf values are read as JSON when they parse (42, true, null, "42"),
+  otherwise as plain strings. A missing argument never satisfies a constraint.`;
+
+export const EXIT_HELP = `Exit status: 0 success, 1 refused or failed (an error code such as
+ERR_ATTENUATION on stderr), 2 usage error.`;
