@@ -30,6 +30,12 @@ export interface IssueOptions {
   maxDepth?: number;
   clock?: Clock;
   backend?: Ed25519Backend;
+  /**
+   * @internal For deterministic test vectors (scripts/gen-vectors.ts) ONLY;
+   * never set in production. Fixes the 16-byte token id, which is otherwise
+   * random; a reused id would make revocation by id hit unrelated tokens.
+   */
+  tokenId?: Uint8Array;
 }
 
 export function expiryFrom(now: number, ttl: string | number | undefined, expiresAt: number | undefined): number | undefined {
@@ -53,8 +59,11 @@ export function issueToken(o: IssueOptions): Token {
   }
   const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
   if (nbf !== undefined && nbf >= exp) throw new InvalidArgumentError('notBefore must be before the expiry');
+  if (o.tokenId !== undefined && !(o.tokenId instanceof Uint8Array && o.tokenId.length === 16)) {
+    throw new InvalidArgumentError('tokenId must be 16 bytes');
+  }
   const payload = encodeRootPayload({
-    tid: new Uint8Array(randomBytes(16)),
+    tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
     grants: validateGrants(o.grants).map(({ resource, permissions, constraints }) => ({ resource, permissions, ...(constraints ? { constraints } : {}) })),

@@ -36,6 +36,11 @@ export interface InvocationOptions {
   ttl?: string | number;
   clock?: Clock;
   backend?: Ed25519Backend;
+  /**
+   * @internal For deterministic test vectors (scripts/gen-vectors.ts) ONLY;
+   * never set in production. Fixes the 16-byte nonce, which is otherwise random.
+   */
+  nonce?: Uint8Array;
 }
 
 function tipHolder(token: Token): Uint8Array {
@@ -53,6 +58,9 @@ export function createInvocation(tokenInput: Token | string | Uint8Array, o: Inv
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
   const ttl = o.ttl === undefined ? DEFAULTS.invocationWindow : parseDuration(o.ttl);
   if (ttl > LIMITS.maxInvocationWindow) throw new InvalidArgumentError(`an invocation lives at most ${LIMITS.maxInvocationWindow} s`);
+  if (o.nonce !== undefined && !(o.nonce instanceof Uint8Array && o.nonce.length === 16)) {
+    throw new InvalidArgumentError('nonce must be 16 bytes');
+  }
   const now = (o.clock ?? systemClock)();
   const payload = encodeInvocationPayload({
     tip: token.tip(),
@@ -61,7 +69,7 @@ export function createInvocation(tokenInput: Token | string | Uint8Array, o: Inv
     resource: normalizeResource(o.resource),
     args: argsDigest(o.args),
     callId: checkName(o.callId ?? newCallId(), 'call id'),
-    nonce: new Uint8Array(randomBytes(16)),
+    nonce: o.nonce !== undefined ? Uint8Array.from(o.nonce) : new Uint8Array(randomBytes(16)),
     iat: now,
     exp: now + ttl,
   });

@@ -55,8 +55,10 @@ export interface DelegationPayload {
 }
 
 /** Map keys (spec §3.2, §3.3). */
-export const KEY = { parent: 0, tid: 1, subject: 2, holder: 3, grants: 4, iat: 5, nbf: 6, exp: 7, maxDepth: 8 } as const;
-const ROOT_KEYS = new Set<number>([KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
+export const KEY = { parent: 0, tid: 1, subject: 2, holder: 3, grants: 4, iat: 5, nbf: 6, exp: 7, maxDepth: 8, version: 9 } as const;
+/** The only wire format version this code reads and writes (root block field 9). */
+export const FORMAT_VERSION = 1;
+const ROOT_KEYS = new Set<number>([KEY.version, KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
 const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
 
 const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -184,6 +186,7 @@ function required<T>(m: CborMap, k: number, what: string): CborValue {
 
 export function encodeRootPayload(p: RootPayload): Uint8Array {
   const m: CborMap = new Map<number, CborValue>([
+    [KEY.version, FORMAT_VERSION],
     [KEY.tid, p.tid],
     [KEY.subject, p.subject],
     [KEY.holder, p.holder],
@@ -198,6 +201,8 @@ export function encodeRootPayload(p: RootPayload): Uint8Array {
 
 export function decodeRootPayload(bytes: Uint8Array): RootPayload {
   const m = asMap(bytes, ROOT_KEYS, 'root block');
+  const version = required(m, KEY.version, 'root block');
+  if (version !== FORMAT_VERSION) throw new MalformedError(`unsupported format version ${JSON.stringify(version)} (this verifier reads version ${FORMAT_VERSION})`);
   const nbf = m.get(KEY.nbf);
   const p: RootPayload = {
     tid: checkBytes(required(m, KEY.tid, 'root block'), 16, 'token id'),

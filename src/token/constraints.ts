@@ -93,7 +93,8 @@ export function validateConstraints(cs: unknown, Err: typeof MalformedError | ty
   const entries = Object.entries(cs);
   if (entries.length > LIMITS.maxConstraintsPerGrant) throw new Err(`more than ${LIMITS.maxConstraintsPerGrant} constraints in one grant`);
   const out: Record<string, Constraint> = {};
-  for (const [k, v] of entries) out[k] = validateConstraint(k, v, Err);
+  // defineProperty, not assignment: an argument named "__proto__" must stay an own property.
+  for (const [k, v] of entries) Object.defineProperty(out, k, { value: validateConstraint(k, v, Err), enumerable: true, writable: true, configurable: true });
   return Object.freeze(out);
 }
 
@@ -115,22 +116,23 @@ export function encodeConstraints(cs: Constraints): CborMap {
 export function decodeConstraints(v: CborValue): Constraints {
   if (!(v instanceof Map) || v.size === 0) throw new MalformedError('constraints must be a non-empty map');
   const obj: Record<string, unknown> = {};
+  const set = (k: string, c: unknown) => Object.defineProperty(obj, k, { value: c, enumerable: true, writable: true, configurable: true });
   for (const [k, raw] of v) {
     if (typeof k !== 'string') throw new MalformedError('constraint keys are argument names (text)');
     if (!Array.isArray(raw) || raw.length < 2) throw new MalformedError(`constraint on "${k}" is not [kind, ...]`);
     const [kind, a, b] = raw;
     const expectLen = (n: number) => { if (raw.length !== n) throw new MalformedError(`constraint on "${k}" has ${raw.length} items, expected ${n}`); };
     switch (kind) {
-      case KIND.exact: expectLen(2); obj[k] = { type: 'exact', value: a }; break;
-      case KIND.oneOf: expectLen(2); obj[k] = { type: 'oneOf', values: a }; break;
+      case KIND.exact: expectLen(2); set(k, { type: 'exact', value: a }); break;
+      case KIND.oneOf: expectLen(2); set(k, { type: 'oneOf', values: a }); break;
       case KIND.range:
         expectLen(3);
-        obj[k] = { type: 'range', ...(a !== null ? { min: a } : {}), ...(b !== null ? { max: b } : {}) };
+        set(k, { type: 'range', ...(a !== null ? { min: a } : {}), ...(b !== null ? { max: b } : {}) });
         if ((a !== null && typeof a !== 'number') || (b !== null && typeof b !== 'number')) throw new MalformedError(`constraint on "${k}": range bounds are integers or null`);
         break;
-      case KIND.glob: expectLen(2); obj[k] = { type: 'glob', pattern: a }; break;
-      case KIND.prefix: expectLen(2); obj[k] = { type: 'prefix', prefix: a }; break;
-      case KIND.pathUnder: expectLen(2); obj[k] = { type: 'pathUnder', path: a }; break;
+      case KIND.glob: expectLen(2); set(k, { type: 'glob', pattern: a }); break;
+      case KIND.prefix: expectLen(2); set(k, { type: 'prefix', prefix: a }); break;
+      case KIND.pathUnder: expectLen(2); set(k, { type: 'pathUnder', path: a }); break;
       default: throw new MalformedError(`constraint on "${k}" has unknown kind ${String(kind)}`);
     }
   }

@@ -33,7 +33,7 @@ const K = { tip: 1, tool: 2, operation: 3, resource: 4, args: 5, callId: 6, nonc
 const KEYS = new Set<number>(Object.values(K));
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/; // same set as block.ts (C0, DEL, C1)
 
 export function checkName(v: unknown, what: string, max: number = LIMITS.maxStringBytes): string {
   if (typeof v !== 'string' || v.length === 0 || byteLength(v) > max || CONTROL.test(v)) {

@@ -54,6 +54,16 @@ export function decodeTextForm(text: string, prefix: string, maxBytes: number, w
   return decodeBase64url(t.slice(prefix.length));
 }
 
+/** Item count of a minimally encoded CBOR array header with a 1 to 4 byte length, or -1. */
+function arrayHeaderCount(b: Uint8Array): number {
+  const n = b[0] === 0x98 ? 1 : b[0] === 0x99 ? 2 : b[0] === 0x9a ? 4 : 0;
+  if (n === 0 || b.length < 1 + n) return -1;
+  let count = 0;
+  for (let i = 1; i <= n; i++) count = count * 256 + b[i]!;
+  const min = n === 1 ? 24 : n === 2 ? 0x100 : 0x10000;
+  return count >= min ? count : -1;
+}
+
 export class Token {
   /** The binary form, exactly as received or issued. */
   readonly bytes: Uint8Array;
@@ -75,16 +85,23 @@ export class Token {
    * count against `maxDepth`. Throws ERR_TOO_LARGE, ERR_MALFORMED or ERR_DEPTH.
    */
   static parse(input: string | Uint8Array | Token, options: { maxBytes?: number; maxDepth?: number } = {}): Token {
-    if (input instanceof Token) return input;
     const maxBytes = Math.min(options.maxBytes ?? LIMITS.maxTokenBytes, LIMITS.maxTokenBytes);
     const maxDepth = Math.min(options.maxDepth ?? LIMITS.maxDepth, LIMITS.maxDepth);
+    if (input instanceof Token) {
+      // An already parsed token must still respect the caller's (possibly lower) limits.
+      if (input.bytes.length > maxBytes) throw new TooLargeError(`token is ${input.bytes.length} bytes; the limit is ${maxBytes}`);
+      if (input.blocks.length - 1 > maxDepth) throw new DepthError(`token has ${input.blocks.length - 1} delegation blocks; the limit is ${maxDepth}`);
+      return input;
+    }
     const bytes = typeof input === 'string' ? decodeTextForm(input, TOKEN_PREFIX, maxBytes, 'token') : input;
     if (!(bytes instanceof Uint8Array)) throw new MalformedError('token must be text or bytes');
     if (bytes.length > maxBytes) throw new TooLargeError(`token is ${bytes.length} bytes; the limit is ${maxBytes}`);
     // Cheap structural pre-check before the CBOR decoder runs: an array of 2 to 24 items.
     const head = bytes[0] ?? 0;
     if (head < 0x82 || head > 0x97) {
-      if (head >= 0x80 && head <= 0x9f && head - 0x80 > 2 + maxDepth) throw new DepthError(`token has more than ${maxDepth} delegation blocks`);
+      // Only a minimally encoded definite-length array header may report ERR_DEPTH;
+      // indefinite (0x9f), reserved or non-minimal headers are ERR_MALFORMED.
+      if (arrayHeaderCount(bytes) > 2 + maxDepth) throw new DepthError(`token has more than ${maxDepth} delegation blocks`);
       throw new MalformedError('token must be a CBOR array [kid, root, delegations...]');
     }
     // Decode our own copy so that later mutation of the caller's buffer changes nothing.
