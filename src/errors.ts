@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'ERR_REPLAY'
   | 'ERR_REVOKED'
   | 'ERR_REVOCATION_STALE'
+  | 'ERR_REVOCATION_ROLLBACK'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_MISSING_TOKEN'
   | 'ERR_NO_SCHEMA'
@@ -88,6 +89,10 @@ export class RevokedError extends CapframeError {
 }
 export class RevocationStaleError extends CapframeError {
   constructor(message: string) { super('ERR_REVOCATION_STALE', message); }
+}
+/** A revocation snapshot older than the one already held was offered (rollback attempt). */
+export class RevocationRollbackError extends CapframeError {
+  constructor(message: string) { super('ERR_REVOCATION_ROLLBACK', message); }
 }
 /** A caller of the library passed an unusable option (wrong type, out of range). */
 export class InvalidArgumentError extends CapframeError {

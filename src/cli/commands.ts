@@ -6,5 +6,9 @@ import { delegate } from './commands/delegate.ts';
 import { invoke } from './commands/invoke.ts';
 import { verify } from './commands/verify.ts';
 import { inspect } from './commands/inspect.ts';
+import { revoke } from './commands/revoke.ts';
+import { revocationsExport } from './commands/revocations-export.ts';
+import { serve } from './commands/serve.ts';
+import { auditVerify } from './commands/audit-verify.ts';
 
-export const COMMANDS: Command[] = [keygen, issue, delegate, invoke, verify, inspect];
+export const COMMANDS: Command[] = [keygen, issue, delegate, invoke, verify, inspect, revoke, revocationsExport, serve, auditVerify];

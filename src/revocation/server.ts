@@ -1,0 +1,214 @@
+/**
+ * HTTP endpoints of the authority for revocation snapshots:
+ *
+ *   GET /v1/revocations          the current signed snapshot (text/plain, `cfr1.…`)
+ *   GET /v1/revocations/stream   Server-Sent Events: `event: snapshot` with the
+ *                                snapshot text on connect and on every change
+ *                                (or re-signature); `: ping` comments as heartbeats.
+ *
+ * Changes are noticed from the registry's in-process `change` event and by
+ * polling its version (every `watchMs`, default 100 ms), which also sees
+ * revocations committed by other processes (e.g. `capframe revoke`).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PrivateKey } from '../crypto/keys.ts';
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import type { RevocationRegistry } from './registry.ts';
+import { SnapshotPublisher } from './publisher.ts';
+
+export const SNAPSHOT_PATH = '/v1/revocations';
+export const STREAM_PATH = '/v1/revocations/stream';
+/** Bytes queued for one stream subscriber before it is disconnected. */
+const MAX_BUFFERED = 32 * 1024 * 1024;
+
+export interface RevocationHandlerOptions {
+  registry: RevocationRegistry;
+  key: PrivateKey;
+  clock?: Clock;
+  backend?: Ed25519Backend;
+  /** How often the registry version is polled, ms. Default 100. */
+  watchMs?: number;
+  /** SSE heartbeat interval, ms. Default 15000. */
+  heartbeatMs?: number;
+  /** Re-sign the unchanged snapshot after this many seconds. Default 60. */
+  resignAfter?: number;
+  errorRate?: number;
+  /** Errors while building a snapshot (default: one line on stderr). */
+  onError?: (e: unknown) => void;
+}
+
+export interface RevocationHandler {
+  /** Serves the two paths; returns false (without touching `res`) for any other path. */
+  (req: IncomingMessage, res: ServerResponse): boolean;
+  readonly publisher: SnapshotPublisher;
+  /** Number of connected stream subscribers. */
+  readonly subscribers: number;
+  /** Checks the registry now and pushes a new snapshot if it changed. */
+  poke(): void;
+  /** Stops timers and ends every open stream. */
+  close(): void;
+}
+
+export function createRevocationHandler(o: RevocationHandlerOptions): RevocationHandler {
+  const publisher = new SnapshotPublisher({
+    registry: o.registry, key: o.key,
+    ...(o.clock ? { clock: o.clock } : {}), ...(o.backend ? { backend: o.backend } : {}),
+    ...(o.resignAfter !== undefined ? { resignAfter: o.resignAfter } : {}),
+    ...(o.errorRate !== undefined ? { errorRate: o.errorRate } : {}),
+  });
+  const onError = o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation snapshot build failed: ${e instanceof Error ? e.message : String(e)}\n`));
+  const streams = new Set<ServerResponse>();
+  let closed = false;
+  let scheduled = false;
+  let lastSent = -1;
+  let lastSentIat = -1;
+
+  function send(res: ServerResponse, text: string, version: number): void {
+    // A subscriber that does not read is dropped rather than buffered without bound;
+    // on reconnecting it receives the current snapshot.
+    if (res.writableLength > MAX_BUFFERED) {
+      streams.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(`event: snapshot\nid: ${version}\ndata: ${text}\n\n`);
+  }
+
+  function check(): void {
+    scheduled = false;
+    if (closed) return;
+    try {
+      publisher.refresh();
+      const cur = publisher.current();
+      if (cur.version !== lastSent || cur.iat !== lastSentIat) {
+        lastSent = cur.version;
+        lastSentIat = cur.iat;
+        for (const s of streams) send(s, cur.text, cur.version);
+      }
+    } catch (e) {
+      onError(e);
+    }
+  }
+  function poke(): void {
+    if (scheduled || closed) return;
+    scheduled = true;
+    setImmediate(check);
+  }
+
+  const onChange = (): void => poke();
+  o.registry.on('change', onChange);
+  let knownVersion = -1;
+  const watch = setInterval(() => {
+    if (streams.size === 0) return;
+    try {
+      const v = o.registry.version;
+      if (v !== knownVersion) { knownVersion = v; poke(); return; }
+      if ((o.clock ?? systemClock)() - lastSentIat >= publisher.resignAfter) poke();
+    } catch (e) {
+      onError(e);
+    }
+  }, o.watchMs ?? 100);
+  watch.unref();
+  const heartbeat = setInterval(() => {
+    for (const s of streams) s.write(': ping\n\n');
+  }, o.heartbeatMs ?? 15000);
+  heartbeat.unref();
+
+  const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== SNAPSHOT_PATH && path !== STREAM_PATH) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return true;
+    }
+    let cur;
+    try {
+      cur = publisher.current();
+    } catch (e) {
+      onError(e);
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('revocation snapshot unavailable\n');
+      return true;
+    }
+    if (path === SNAPSHOT_PATH) {
+      res.writeHead(200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-capframe-revocation-version': String(cur.version),
+      });
+      res.end(req.method === 'HEAD' ? undefined : cur.text + '\n');
+      return true;
+    }
+    if (closed) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('shutting down\n');
+      return true;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    res.write('retry: 1000\n\n');
+    send(res, cur.text, cur.version);
+    streams.add(res);
+    knownVersion = Math.max(knownVersion, cur.version);
+    if (lastSent < 0) { lastSent = cur.version; lastSentIat = cur.iat; }
+    const drop = (): void => { streams.delete(res); };
+    req.on('close', drop);
+    res.on('close', drop);
+    return true;
+  }) as RevocationHandler;
+
+  Object.defineProperties(handler, {
+    publisher: { value: publisher },
+    subscribers: { get: () => streams.size },
+    poke: { value: poke },
+    close: {
+      value: () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(watch);
+        clearInterval(heartbeat);
+        o.registry.off('change', onChange);
+        for (const s of streams) s.end();
+        streams.clear();
+      },
+    },
+  });
+  return handler;
+}
+
+export interface RevocationServer {
+  readonly url: string;
+  readonly port: number;
+  readonly handler: RevocationHandler;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** A standalone server with only the revocation endpoints, on 127.0.0.1 (port 0: any free port). */
+export async function startRevocationServer(o: RevocationHandlerOptions & { port?: number; host?: string }): Promise<RevocationServer> {
+  const handler = createRevocationHandler(o);
+  const server = createServer((req, res) => {
+    if (!handler(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
+    port,
+    handler,
+    server,
+    close: () => new Promise<void>((done) => {
+      handler.close();
+      server.close(() => done());
+      server.closeAllConnections();
+    }),
+  };
+}

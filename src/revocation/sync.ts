@@ -1,0 +1,176 @@
+/**
+ * Keeps a verifier's RevocationState fresh: polls GET /v1/revocations every
+ * `pollInterval` seconds (default 30, as in the seed design) and, unless
+ * `stream: false`, subscribes to GET /v1/revocations/stream (Server-Sent
+ * Events) so a new snapshot arrives as soon as the authority signs it.
+ * A lost stream reconnects after `reconnectMs`. Nothing here decides: a
+ * verifier that cannot refresh goes stale and the state fails closed.
+ */
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { InvalidArgumentError } from '../errors.ts';
+import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
+import { SNAPSHOT_PATH, STREAM_PATH } from './server.ts';
+import type { RevocationState, UpdateResult } from './state.ts';
+
+export interface RevocationSyncOptions {
+  /** Base URL of the authority service, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  state: RevocationState;
+  /** Seconds between polls. Default 30. */
+  pollInterval?: number;
+  /** Subscribe to the push stream. Default true. */
+  stream?: boolean;
+  /** Timeout of one poll request, ms. Default 5000. */
+  timeoutMs?: number;
+  /** Delay before reconnecting a lost stream, ms. Default 1000. */
+  reconnectMs?: number;
+  /** Refresh failures (network, bad or rolled-back snapshots). Default: one line on stderr. */
+  onError?: (e: unknown) => void;
+}
+
+const MAX_TEXT = Math.ceil((MAX_SNAPSHOT_BYTES * 4) / 3) + 64;
+
+export class RevocationSync {
+  readonly state: RevocationState;
+  readonly #base: URL;
+  readonly #poll: number;
+  readonly #stream: boolean;
+  readonly #timeout: number;
+  readonly #reconnect: number;
+  readonly #onError: (e: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #req: ClientRequest | undefined;
+  #running = false;
+  #connected = false;
+
+  constructor(o: RevocationSyncOptions) {
+    if (!o || !o.state || typeof o.url !== 'string') throw new InvalidArgumentError('RevocationSync needs a url and a RevocationState');
+    this.#base = new URL(o.url);
+    if (this.#base.protocol !== 'http:' && this.#base.protocol !== 'https:') throw new InvalidArgumentError('RevocationSync url must be http(s)');
+    this.state = o.state;
+    const poll = o.pollInterval ?? 30;
+    if (typeof poll !== 'number' || !(poll > 0)) throw new InvalidArgumentError('pollInterval must be a positive number of seconds');
+    this.#poll = poll * 1000;
+    this.#stream = o.stream !== false;
+    this.#timeout = o.timeoutMs ?? 5000;
+    this.#reconnect = o.reconnectMs ?? 1000;
+    this.#onError = o.onError ?? ((e) => process.stderr.write(`capframe: revocation refresh failed: ${e instanceof Error ? e.message : String(e)}\n`));
+  }
+
+  /** Whether the push stream is currently connected. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * Starts polling and the stream. Resolves after the first poll: with its
+   * result, or rejects with its error (polling continues either way).
+   */
+  async start(): Promise<UpdateResult> {
+    if (this.#running) return this.refresh();
+    this.#running = true;
+    if (this.#stream) this.#subscribe();
+    this.#schedule();
+    return this.refresh();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#reconnectTimer);
+    this.#req?.destroy();
+    this.#req = undefined;
+    this.#connected = false;
+  }
+
+  /** One poll now. */
+  refresh(): Promise<UpdateResult> {
+    return new Promise<UpdateResult>((resolve, reject) => {
+      const req = request(new URL(SNAPSHOT_PATH, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`GET ${SNAPSHOT_PATH}: HTTP ${res.statusCode}`));
+          return;
+        }
+        readText(res, MAX_TEXT).then((text) => resolve(this.state.update(text.trim())), reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${SNAPSHOT_PATH}: timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.refresh().catch(this.#onError).finally(() => this.#schedule());
+    }, this.#poll);
+  }
+
+  #subscribe(): void {
+    if (!this.#running) return;
+    const req = request(new URL(STREAM_PATH, this.#base), { method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        this.#onError(new Error(`GET ${STREAM_PATH}: HTTP ${res.statusCode}`));
+        return;
+      }
+      this.#connected = true;
+      res.setEncoding('utf8');
+      let buf = '';
+      let from = 0;
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        if (buf.length > MAX_TEXT) { req.destroy(new Error('stream event too large')); return; }
+        for (;;) {
+          const end = buf.indexOf('\n\n', Math.max(0, from - 1));
+          if (end < 0) { from = buf.length; break; }
+          this.#event(buf.slice(0, end));
+          buf = buf.slice(end + 2);
+          from = 0;
+        }
+      });
+    });
+    req.on('close', () => {
+      this.#connected = false;
+      if (this.#req === req) this.#req = undefined;
+      if (this.#running) this.#reconnectTimer = setTimeout(() => this.#subscribe(), this.#reconnect);
+    });
+    req.on('error', (e) => { if (this.#running) this.#onError(e); });
+    req.end();
+    this.#req = req;
+  }
+
+  #event(block: string): void {
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (event !== 'snapshot' || data.length === 0) return;
+    try {
+      this.state.update(data.join('\n'));
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+}
+
+function readText(res: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    res.setEncoding('utf8');
+    let text = '';
+    res.on('data', (c: string) => {
+      text += c;
+      if (text.length > max) res.destroy(new Error('snapshot response too large'));
+    });
+    res.on('end', () => resolve(text));
+    res.on('error', reject);
+  });
+}
