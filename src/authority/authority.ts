@@ -41,7 +41,8 @@ export class Authority {
 
   /** Stops trusting a previous key (by kid). The current signing key cannot be retired. */
   retire(kid: string): boolean {
-    if (kid === this.kid) throw new InvalidArgumentError('cannot retire the current signing key; rotate first');
+    // Resolve the name exactly as the keyring would (kid text, cfk1 public key, ...).
+    if (new Keyring([this.#signing.publicKey]).remove(kid)) throw new InvalidArgumentError('cannot retire the current signing key; rotate first');
     return this.keyring.remove(kid);
   }
 }

@@ -13,16 +13,23 @@ import { MalformedError } from '../errors.ts';
 export type CborValue = number | string | Uint8Array | boolean | null | CborValue[] | CborMap;
 export type CborMap = Map<number | string, CborValue>;
 
-const textEncoder = new TextEncoder();
-
+/**
+ * Output buffer. A Buffer (not a plain Uint8Array) so text is written in place
+ * with Buffer#write, without an intermediate TextEncoder allocation; encode()
+ * returns a plain Uint8Array copy. Lone UTF-16 surrogates become U+FFFD, as
+ * with TextEncoder.
+ */
 class Writer {
-  buf = new Uint8Array(256);
+  buf: Buffer;
   len = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = Buffer.allocUnsafe(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
@@ -34,6 +41,12 @@ class Writer {
     this.ensure(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
+  }
+  text(s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.head(3, n);
+    this.ensure(n);
+    this.len += this.buf.write(s, this.len, n, 'utf8');
   }
   head(major: number, n: number): void {
     const m = major << 5;
@@ -59,6 +72,15 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** Encodings of the integer map keys 0..23 (one byte each): the keys of every capframe payload. */
+const SMALL_KEYS: readonly Uint8Array[] = Array.from({ length: 24 }, (_, i) => Uint8Array.of(i));
+
+function keyBytes(k: unknown): Uint8Array {
+  if (typeof k === 'number' && Number.isInteger(k) && k >= 0 && k < 24) return SMALL_KEYS[k]!;
+  if (typeof k !== 'number' && typeof k !== 'string') throw new MalformedError('map keys are integers or text');
+  return encode(k);
+}
+
 function write(w: Writer, v: CborValue, depth: number): void {
   if (depth > 32) throw new MalformedError('CBOR nesting deeper than 32');
   if (typeof v === 'number') {
@@ -66,9 +88,7 @@ function write(w: Writer, v: CborValue, depth: number): void {
     if (v >= 0) w.head(0, v);
     else w.head(1, -1 - v);
   } else if (typeof v === 'string') {
-    const b = textEncoder.encode(v);
-    w.head(3, b.length);
-    w.bytes(b);
+    w.text(v);
   } else if (v instanceof Uint8Array) {
     w.head(2, v.length);
     w.bytes(v);
@@ -79,10 +99,8 @@ function write(w: Writer, v: CborValue, depth: number): void {
     w.head(4, v.length);
     for (const item of v) write(w, item, depth + 1);
   } else if (v instanceof Map) {
-    const entries = [...v.entries()].map(([k, val]) => {
-      if (typeof k !== 'number' && typeof k !== 'string') throw new MalformedError('map keys are integers or text');
-      return [encode(k), val] as const;
-    });
+    const entries: [Uint8Array, CborValue][] = [];
+    for (const [k, val] of v) entries.push([keyBytes(k), val]);
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     w.head(5, entries.length);
     for (const [k, val] of entries) {
@@ -94,11 +112,39 @@ function write(w: Writer, v: CborValue, depth: number): void {
   }
 }
 
+/** Reused by encode() (synchronous, so one at a time; a nested call gets its own). */
+const shared = new Writer(4096);
+let sharedBusy = false;
+
 /** Deterministic encoding (RFC 8949 §4.2.1) of a value of the capframe subset. */
 export function encode(v: CborValue): Uint8Array {
-  const w = new Writer();
-  write(w, v, 0);
-  return w.buf.slice(0, w.len);
+  return run(v, null) as Uint8Array;
+}
+
+/** Does `v` encode to exactly `expect`? (encode() without copying the result out.) */
+function encodesTo(v: CborValue, expect: Uint8Array): boolean {
+  return run(v, expect) as boolean;
+}
+
+function run(v: CborValue, expect: Uint8Array | null): Uint8Array | boolean {
+  const useShared = !sharedBusy;
+  const w = useShared ? shared : new Writer(64);
+  if (useShared) {
+    sharedBusy = true;
+    w.len = 0;
+  }
+  try {
+    write(w, v, 0);
+    if (expect) return w.len === expect.length && compareBytes(w.buf.subarray(0, w.len), expect) === 0;
+    const out = new Uint8Array(w.len);
+    out.set(w.buf.subarray(0, w.len));
+    return out;
+  } finally {
+    if (useShared) {
+      sharedBusy = false;
+      if (w.buf.length > 64 * 1024) w.buf = Buffer.allocUnsafe(4096); // do not keep a huge buffer
+    }
+  }
 }
 
 const decoder = new Decoder({ mapsAsObjects: false, useRecords: false } as ConstructorParameters<typeof Decoder>[0]);
@@ -116,16 +162,16 @@ export function decodeStrict(bytes: Uint8Array): CborValue {
   } catch (e) {
     throw new MalformedError(`invalid CBOR: ${e instanceof Error ? e.message : 'decode failed'}`);
   }
-  let again: Uint8Array;
+  let same: boolean;
   let norm: CborValue;
   try {
     norm = normalize(value, 0);
-    again = encode(norm);
+    same = encodesTo(norm, bytes);
   } catch (e) {
     if (e instanceof MalformedError) throw e;
     throw new MalformedError('CBOR value outside the capframe subset');
   }
-  if (compareBytes(again, bytes) !== 0) {
+  if (!same) {
     throw new MalformedError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
   }
   return norm;
@@ -142,7 +188,7 @@ function normalize(v: unknown, depth: number): CborValue {
     return Number(v);
   }
   // Copy: decoded byte strings must not alias the input buffer, which the caller may reuse.
-  if (v instanceof Uint8Array) return Uint8Array.from(v);
+  if (v instanceof Uint8Array) return new Uint8Array(v);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) v[i] = normalize(v[i], depth + 1);
     return v as CborValue[];

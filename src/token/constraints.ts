@@ -140,6 +140,9 @@ export function decodeConstraints(v: CborValue): Constraints {
   return out;
 }
 
+/** Longest string value a glob constraint will examine; longer values fail the constraint. */
+export const MAX_GLOB_SUBJECT = 65_536;
+
 /** Glob: `*` matches any run of characters (including none), `?` exactly one. No escapes. */
 export function globMatch(pattern: string, s: string): boolean {
   let p = 0, i = 0, star = -1, mark = 0;
@@ -168,6 +171,8 @@ export function checkConstraint(name: string, c: Constraint, args: Readonly<Reco
       if (c.max !== undefined && v > c.max) return `argument "${name}" must be <= ${c.max}`;
       return null;
     case 'glob':
+      // Matching is O(len(pattern) x len(value)); bound the value so a huge argument cannot stall the guard.
+      if (typeof v === 'string' && v.length > MAX_GLOB_SUBJECT) return `argument "${name}" is too long to match a glob (${MAX_GLOB_SUBJECT} characters at most)`;
       return typeof v === 'string' && globMatch(c.pattern, v) ? null : `argument "${name}" must match ${JSON.stringify(c.pattern)}`;
     case 'prefix':
       return typeof v === 'string' && v.startsWith(c.prefix) ? null : `argument "${name}" must start with ${JSON.stringify(c.prefix)}`;

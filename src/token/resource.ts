@@ -62,8 +62,25 @@ function split(text: string, kind: 'pattern' | 'resource'): { scheme: string; se
   return { scheme, segments: rest.split('/') };
 }
 
+/**
+ * Recently normalised resources (input text -> normal form). Strings are
+ * immutable and normalisation depends on nothing else, so a hit is exactly
+ * what normalising again would give. Only successes are remembered.
+ */
+const normalized = new Map<string, string>();
+const NORMALIZED_MAX = 512;
+
 /** Normalises a concrete resource; throws ScopeResourceError (ERR_SCOPE_RESOURCE) if it is not acceptable. */
 export function normalizeResource(text: string): string {
+  const hit = normalized.get(text);
+  if (hit !== undefined) return hit;
+  const out = normalizeUncached(text);
+  if (normalized.size >= NORMALIZED_MAX) normalized.delete(normalized.keys().next().value!);
+  normalized.set(text, out);
+  return out;
+}
+
+function normalizeUncached(text: string): string {
   const { scheme, segments } = split(text, 'resource');
   const out = segments.map((seg) => {
     if (seg.includes('*')) fail('resource', text, 'bare "*" in a concrete resource (percent-encode it as %2A)');
@@ -88,11 +105,21 @@ export function parsePattern(text: string): Pattern {
   return Object.freeze({ text, scheme, segments: Object.freeze(segments) });
 }
 
+/** The last resource matchResource split (a call is matched against every block's grants in turn). */
+let lastResource: string | undefined;
+let lastScheme = '';
+let lastSegments: readonly string[] = [];
+
 /** Does the pattern match the normalised concrete resource? */
 export function matchResource(pattern: Pattern, resource: string): boolean {
-  const sep = resource.indexOf('://');
-  if (resource.slice(0, sep) !== pattern.scheme) return false;
-  const segs = resource.slice(sep + 3).split('/');
+  if (resource !== lastResource) {
+    const sep = resource.indexOf('://');
+    lastScheme = resource.slice(0, sep);
+    lastSegments = resource.slice(sep + 3).split('/');
+    lastResource = resource;
+  }
+  if (lastScheme !== pattern.scheme) return false;
+  const segs = lastSegments;
   const p = pattern.segments;
   for (let i = 0; i < p.length; i++) {
     const ps = p[i]!;

@@ -8,7 +8,7 @@
  * Parsing a Token checks sizes and structure only; signatures and payloads
  * are checked by the verifier (src/verify/chain.ts).
  */
-import { label, digest16, toHex } from '../crypto/hash.ts';
+import { label, digest16, digest16Hex } from '../crypto/hash.ts';
 import { DepthError, MalformedError, TooLargeError } from '../errors.ts';
 import { decodeBase64url, encodeBase64url } from './base64url.ts';
 import { decodeStrict, encode } from './cbor.ts';
@@ -138,6 +138,6 @@ export class Token {
 
   /** Hex key for caches: SHA-256 based, never the token itself. */
   cacheKey(): string {
-    return toHex(digest16(LABELS.block, this.bytes));
+    return digest16Hex(LABELS.block, this.bytes);
   }
 }

@@ -8,7 +8,7 @@ import { ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePerm
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
-import { digest16, toHex } from '../crypto/hash.ts';
+import { hash } from 'node:crypto';
 import { LABELS } from '../token/token.ts';
 import type { Chain } from './chain.ts';
 import type { ReplayStore } from './replay.ts';
@@ -49,13 +49,27 @@ export interface Authorisation {
   readonly expiresAt: number;
 }
 
-const enc = new TextEncoder();
-const SEP = new Uint8Array([0]);
+/** Scratch space for building replay keys (used synchronously only; grows when needed). */
+let scratch = Buffer.allocUnsafe(2048);
 
 /** The replay identity of a call: token tip, tool, operation, resource, argument digest, call id. */
 export function replayKey(tip: Uint8Array, f: CallFacts): string {
-  return toHex(digest16(LABELS.replay, tip, enc.encode(f.tool), SEP, enc.encode(f.operation), SEP,
-    enc.encode(f.resource), SEP, f.argsDigest, enc.encode(f.callId)));
+  // hex(first 16 bytes of SHA-256(LABELS.replay || tip || UTF-8(tool) || 0x00 || UTF-8(operation) || 0x00
+  //   || UTF-8(resource) || 0x00 || argsDigest || UTF-8(callId))), built in one buffer, hashed in one call.
+  const label = LABELS.replay;
+  // 3 bytes per UTF-16 code unit bounds the UTF-8 length (lone surrogates become U+FFFD, 3 bytes).
+  const max = label.length + tip.length + f.argsDigest.length + 3 + 3 * (f.tool.length + f.operation.length + f.resource.length + f.callId.length);
+  if (scratch.length < max) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2));
+  const b = scratch;
+  b.set(label, 0);
+  let o = label.length;
+  b.set(tip, o); o += tip.length;
+  o += b.write(f.tool, o, 'utf8'); b[o++] = 0;
+  o += b.write(f.operation, o, 'utf8'); b[o++] = 0;
+  o += b.write(f.resource, o, 'utf8'); b[o++] = 0;
+  b.set(f.argsDigest, o); o += f.argsDigest.length;
+  o += b.write(f.callId, o, 'utf8');
+  return hash('sha256', b.subarray(0, o), 'hex').slice(0, 32);
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number): ResolvedGrant {
@@ -99,13 +113,21 @@ export async function checkCall(chain: Chain, f: CallFacts, ctx: RuleContext): P
     if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
     const g = matchBlock(b.grants, f, i);
     tipGrant = g;
-    if (g.constraints) for (const name in g.constraints) (constraints[name] ??= []).push(g.constraints[name]!);
+    if (g.constraints) {
+      for (const name in g.constraints) {
+        // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
+        if (!Object.prototype.hasOwnProperty.call(constraints, name)) Object.defineProperty(constraints, name, { value: [], enumerable: true, writable: true, configurable: true });
+        constraints[name]!.push(g.constraints[name]!);
+      }
+    }
   }
 
   ctx.revocation?.(chain);
 
   const key = replayKey(chain.tip, f);
-  const fresh = await ctx.replay.checkAndRecord(key, f.exp + skew, now);
+  const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
+  // A synchronous store answers directly: no extra microtask on the hot path.
+  const fresh = typeof recorded === 'boolean' ? recorded : await recorded;
   if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
 
   return {

@@ -13,17 +13,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes, toHex } from '../crypto/hash.ts';
+import { digest16Hex, equalBytes, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
-import { argsDigest } from '../token/args.ts';
+import { argsDigest, argsDigestAndHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { decodeInvocationPayload, Invocation, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
-import { Token } from '../token/token.ts';
+import { decodeTextForm, LABELS, Token, TOKEN_PREFIX } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { verifyChain, signedMessage, type Chain } from './chain.ts';
-import { checkCall, type CallFacts, type EffectiveGrant } from './rules.ts';
+import { checkCall, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 
@@ -119,7 +119,7 @@ export class Verifier {
   readonly maxDepth: number;
   revocation: RevocationCheck | undefined;
   readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
-  readonly #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
+  #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
   readonly #signatures: Lru<string, true>;
 
   constructor(options: VerifierOptions) {
@@ -129,12 +129,14 @@ export class Verifier {
     this.clockSkew = nonNegative(options.clockSkew ?? DEFAULTS.clockSkew, 'clockSkew', 3600);
     this.invocationWindow = nonNegative(options.invocationWindow ?? DEFAULTS.invocationWindow, 'invocationWindow', LIMITS.maxInvocationWindow);
     if (this.invocationWindow < 1) throw new InvalidArgumentError('invocationWindow must be at least 1 second');
-    this.replay = options.replay ?? new MemoryReplayStore(options.replayCapacity ?? DEFAULTS.replayCapacity);
+    // Validated, not just clamped: Math.min(NaN, limit) is NaN, which would disable the limit.
+    const size = (v: number | undefined, dflt: number, name: string) => nonNegative(v ?? dflt, name, Number.MAX_SAFE_INTEGER);
+    this.replay = options.replay ?? new MemoryReplayStore(size(options.replayCapacity, DEFAULTS.replayCapacity, 'replayCapacity'));
     this.backend = options.backend ?? defaultBackend();
-    this.maxTokenBytes = Math.min(options.maxTokenBytes ?? LIMITS.maxTokenBytes, LIMITS.maxTokenBytes);
-    this.maxDepth = Math.min(options.maxDepth ?? LIMITS.maxDepth, LIMITS.maxDepth);
-    this.#chains = new Lru(options.chainCacheSize ?? DEFAULTS.chainCacheSize);
-    this.#signatures = new Lru(options.signatureCacheSize ?? DEFAULTS.blockCacheSize);
+    this.maxTokenBytes = Math.min(size(options.maxTokenBytes, LIMITS.maxTokenBytes, 'maxTokenBytes'), LIMITS.maxTokenBytes);
+    this.maxDepth = Math.min(size(options.maxDepth, LIMITS.maxDepth, 'maxDepth'), LIMITS.maxDepth);
+    this.#chains = new Lru(size(options.chainCacheSize, DEFAULTS.chainCacheSize, 'chainCacheSize'));
+    this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
   }
 
@@ -145,12 +147,24 @@ export class Verifier {
       const hit = this.#byObject.get(input);
       if (hit && hit.epoch === epoch) return hit.chain;
     }
-    const token = Token.parse(input, { maxBytes: this.maxTokenBytes, maxDepth: this.maxDepth });
-    const key = token.cacheKey();
-    const hit = this.#chains.get(key);
-    if (hit && hit.epoch === epoch) {
-      if (input instanceof Token) this.#byObject.set(input, hit);
-      return hit.chain;
+    // Text or bytes: look the bytes up before parsing them. The key is the one
+    // Token.cacheKey() gives; a hit means these exact bytes already parsed and
+    // verified under this verifier's (fixed) limits.
+    const raw = typeof input === 'string' ? decodeTextForm(input, TOKEN_PREFIX, this.maxTokenBytes, 'token') : input;
+    let key: string | undefined;
+    if (raw instanceof Uint8Array) {
+      key = digest16Hex(LABELS.block, raw);
+      const hit = this.#chains.get(key);
+      if (hit && hit.epoch === epoch) return hit.chain;
+    }
+    const token = Token.parse(raw, { maxBytes: this.maxTokenBytes, maxDepth: this.maxDepth });
+    if (key === undefined) {
+      key = token.cacheKey();
+      const hit = this.#chains.get(key);
+      if (hit && hit.epoch === epoch) {
+        this.#byObject.set(token, hit);
+        return hit.chain;
+      }
     }
     const chain = verifyChain(token, {
       backend: this.backend,
@@ -166,6 +180,7 @@ export class Verifier {
   /** Drops every cached chain and verified signature. */
   clearCaches(): void {
     this.#chains.clear();
+    this.#byObject = new WeakMap();
     this.#signatures.clear();
   }
 
@@ -183,8 +198,8 @@ export class Verifier {
       base.chainIds = chain.ids;
       const resource = normalizeResource(call.resource);
       base.resource = resource;
-      const digest = argsDigest(call.args);
-      base.argsDigest = toHex(digest);
+      const { digest, hex } = argsDigestAndHex(call.args);
+      base.argsDigest = hex;
       const now = this.clock();
       const facts: CallFacts = {
         tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest,
@@ -238,19 +253,31 @@ export class Verifier {
   async #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Promise<Allowed> {
     const now = this.clock();
     const revocation = this.revocation;
-    const auth = await checkCall(chain, facts, {
-      now,
-      skew: this.clockSkew,
-      replay: this.replay,
-      ...(revocation ? { revocation: (c: Chain) => revocation.check(c, now) } : {}),
-    });
-    return Object.freeze({ ...base, allowed: true as const, grant: auth.grant, expiresAt: auth.expiresAt });
+    const ctx: RuleContext = revocation
+      ? { now, skew: this.clockSkew, replay: this.replay, revocation: (c: Chain) => revocation.check(c, now) }
+      : { now, skew: this.clockSkew, replay: this.replay };
+    const auth = await checkCall(chain, facts, ctx);
+    // `base` belongs to this call only: complete it in place rather than copy it
+    // (an object spread here costs microseconds). Same keys, same order, frozen.
+    const d = base as Mutable<Allowed>;
+    d.allowed = true;
+    d.grant = auth.grant;
+    d.expiresAt = auth.expiresAt;
+    return Object.freeze(d);
   }
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Completes the call's own `base` into a frozen denial (see #rules for why in place). */
 function deny(base: DecisionBase, e: unknown): Denied {
   const error = toCapframeError(e);
-  return Object.freeze({ ...base, allowed: false as const, code: error.code, reason: error.message, error });
+  const d = base as Mutable<Denied>;
+  d.allowed = false;
+  d.code = error.code;
+  d.reason = error.message;
+  d.error = error;
+  return Object.freeze(d);
 }
 
 function nonNegative(v: number, name: string, max: number): number {

@@ -1,0 +1,220 @@
+/**
+ * The remote verifier: the same two methods and the same Decision shape as
+ * the in-process `Verifier`, answered by a capframe verification service
+ * (`capframe serve`, POST /v1/verify) over an undici keep-alive pool.
+ *
+ * The service only ever sees signed calls: the token, a signed invocation
+ * proof and the arguments. So
+ *  - `verifyInvocation(token, proof, expected)` forwards an existing proof;
+ *  - `authorize(token, call)` (the in-process signature, used by the
+ *    LangChain guard for non-attested tools) signs a proof for the call
+ *    first, with the `holderKey` given to the constructor, then forwards it.
+ *    Without a holder key, `authorize` is denied with ERR_CONFIG: a remote
+ *    service cannot check an unsigned call, and it never silently falls back.
+ *
+ * Fail closed: when the service cannot be reached, times out, or answers
+ * anything but a well-formed decision, the call is denied with
+ * ERR_UNAVAILABLE. The only alternative is an explicit local `fallback`
+ * Verifier (same keys), which then decides instead; there is no fail-open.
+ */
+import { Agent, Pool, type Dispatcher } from 'undici';
+import {
+  AttenuationError, CapframeError, ConstraintError, DepthError, ExpiredError, InvalidArgumentError,
+  InvocationMismatchError, MalformedError, NotYetValidError, ReplayError, RevocationStaleError, RevokedError,
+  ScopePermissionError, ScopeResourceError, SignatureInvalidError, TooLargeError, UnknownKeyError,
+  toCapframeError, type ErrorCode,
+} from '../errors.ts';
+import type { PrivateKey } from '../crypto/keys.ts';
+import { createInvocation } from '../holder/invoke.ts';
+import { Invocation } from '../token/invocation.ts';
+import { Token } from '../token/token.ts';
+import { decisionResponseSchema } from '../server/wire.ts';
+import type { Allowed, Decision, Denied, ExpectedCall, LocalCall, TokenInput } from './verifier.ts';
+
+export interface RemoteVerifierOptions {
+  /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
+  readonly url: string;
+  /** Holder key of the tokens this client checks with `authorize()`: each call is signed with it. */
+  readonly holderKey?: PrivateKey;
+  /** Lifetime of the proofs `authorize()` signs, seconds. Default 30. */
+  readonly proofTtl?: number;
+  /** Deadline for one verification, ms (connect + response). Default 2 000. */
+  readonly timeout?: number;
+  /** Keep-alive connections to the service. Default 16. */
+  readonly connections?: number;
+  /** A local Verifier to decide when the service is unreachable. Default none: deny ERR_UNAVAILABLE. */
+  readonly fallback?: { verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> };
+  /** Use this undici dispatcher instead of a private Pool (not closed by close()). */
+  readonly dispatcher?: Dispatcher;
+}
+
+type ErrorClass = new (message: string) => CapframeError;
+const CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
+  ERR_MALFORMED: MalformedError, ERR_TOO_LARGE: TooLargeError, ERR_SIGNATURE_INVALID: SignatureInvalidError,
+  ERR_UNKNOWN_KEY: UnknownKeyError, ERR_EXPIRED: ExpiredError, ERR_NOT_YET_VALID: NotYetValidError,
+  ERR_SCOPE_RESOURCE: ScopeResourceError, ERR_SCOPE_PERMISSION: ScopePermissionError, ERR_CONSTRAINT: ConstraintError,
+  ERR_ATTENUATION: AttenuationError, ERR_DEPTH: DepthError, ERR_INVOCATION_MISMATCH: InvocationMismatchError,
+  ERR_REPLAY: ReplayError, ERR_REVOKED: RevokedError, ERR_REVOCATION_STALE: RevocationStaleError,
+  ERR_INVALID_ARGUMENT: InvalidArgumentError,
+};
+
+/** The CapframeError subclass for a code (so `instanceof ExpiredError` works on remote decisions too). */
+export function errorFromCode(code: ErrorCode, message: string): CapframeError {
+  const C = CLASSES[code];
+  return C ? new C(message) : new CapframeError(code, message);
+}
+
+type Base = { -readonly [K in 'tool' | 'operation' | 'resource' | 'callId']?: string };
+
+function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' = 'signed'): Denied {
+  return Object.freeze({ ...base, mode, allowed: false as const, code: error.code, reason: error.message, error });
+}
+
+const MAX_RESPONSE = 256 * 1024;
+
+export class RemoteVerifier {
+  readonly url: string;
+  readonly timeout: number;
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #own: boolean;
+  readonly #holderKey: PrivateKey | undefined;
+  readonly #proofTtl: number;
+  readonly #fallback: RemoteVerifierOptions['fallback'];
+  readonly #tokenText = new WeakMap<Token, string>();
+
+  constructor(o: RemoteVerifierOptions) {
+    if (!o || typeof o.url !== 'string') throw new InvalidArgumentError('RemoteVerifier needs the service `url`');
+    let u: URL;
+    try {
+      u = new URL(o.url);
+    } catch {
+      throw new InvalidArgumentError(`not a URL: ${JSON.stringify(o.url)}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('the service URL must be http: or https:');
+    this.url = o.url;
+    this.#origin = u.origin;
+    this.#path = u.pathname.replace(/\/+$/, '') + '/v1/verify';
+    this.timeout = o.timeout ?? 2_000;
+    if (!Number.isFinite(this.timeout) || this.timeout <= 0) throw new InvalidArgumentError('timeout must be a positive number of ms');
+    if (o.holderKey !== undefined && o.holderKey?.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
+    this.#holderKey = o.holderKey;
+    this.#proofTtl = o.proofTtl ?? 30;
+    this.#fallback = o.fallback;
+    this.#own = !o.dispatcher;
+    this.#dispatcher = o.dispatcher ?? new Pool(this.#origin, {
+      connections: o.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+      connectTimeout: this.timeout,
+    });
+  }
+
+  /** Signs a proof for an in-process call with the holder key, then verifies it remotely. Never throws. */
+  async authorize(token: TokenInput, call: LocalCall): Promise<Decision> {
+    const base: Base = {};
+    try {
+      if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
+      Object.assign(base, { tool: call.tool, operation: call.operation, resource: call.resource, callId: call.callId });
+      if (!this.#holderKey) {
+        throw new CapframeError('ERR_CONFIG', 'remote authorize() needs the holder key (RemoteVerifier `holderKey`) to sign the call; or use verifyInvocation() with a proof');
+      }
+      const t = token instanceof Token ? token : Token.parse(token);
+      const proof = createInvocation(t, {
+        key: this.#holderKey, tool: call.tool, operation: call.operation, resource: call.resource,
+        args: call.args, callId: call.callId, ttl: this.#proofTtl,
+      });
+      return await this.#send(t, proof.toString(), { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource }, base, proof);
+    } catch (e) {
+      return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  /** Sends a signed proof to the service. Never throws. */
+  async verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> {
+    const base: Base = {};
+    try {
+      if (!expected || typeof expected !== 'object') throw new InvalidArgumentError('verifyInvocation() needs the expected call');
+      base.tool = expected.tool;
+      const t = token instanceof Token ? token : Token.parse(token);
+      const text = typeof invocation === 'string' ? invocation : Invocation.parse(invocation).toString();
+      return await this.#send(t, text, expected, base, invocation);
+    } catch (e) {
+      return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  async #send(token: Token, invocation: string, expected: ExpectedCall, base: Base, proof: Invocation | string | Uint8Array): Promise<Decision> {
+    let text = this.#tokenText.get(token);
+    if (text === undefined) {
+      text = token.toString();
+      this.#tokenText.set(token, text);
+    }
+    const body = JSON.stringify({
+      token: text, invocation, tool: expected.tool, args: expected.args,
+      ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
+      ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
+    });
+    let status: number;
+    let json: unknown;
+    try {
+      const res = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        headersTimeout: this.timeout,
+        bodyTimeout: this.timeout,
+        signal: AbortSignal.timeout(this.timeout),
+      });
+      status = res.statusCode;
+      const len = Number(res.headers['content-length'] ?? 0);
+      if (len > MAX_RESPONSE) {
+        res.body.destroy();
+        throw new Error(`response of ${len} bytes`);
+      }
+      const raw = await res.body.text();
+      if (raw.length > MAX_RESPONSE) throw new Error('response too large');
+      json = JSON.parse(raw);
+    } catch (e) {
+      return this.#unavailable(token, proof, expected, base, `verification service unreachable: ${(e as Error).message ?? e}`);
+    }
+    const parsed = decisionResponseSchema.safeParse(json);
+    if (!parsed.success) {
+      return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status} without a decision`);
+    }
+    const d = parsed.data;
+    // 200: a decision. 400/413: the service refused this request (malformed, too large): a denial
+    // with that code. Anything else (5xx, 404 from a wrong URL, ...): the service is not usable.
+    if (!(status === 200 || ((status === 400 || status === 413) && !d.allowed))) {
+      return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status}`);
+    }
+    const fields: Record<string, unknown> = { ...base };
+    for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
+      if (d[k] !== undefined) fields[k] = d[k];
+    }
+    if (d.allowed) {
+      return Object.freeze({ ...fields, mode: d.mode, allowed: true, grant: d.grant, expiresAt: d.expiresAt }) as unknown as Allowed;
+    }
+    const error = errorFromCode(d.code, d.reason);
+    return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
+  }
+
+  async #unavailable(token: Token, proof: Invocation | string | Uint8Array, expected: ExpectedCall, base: Base, message: string): Promise<Decision> {
+    if (this.#fallback) return this.#fallback.verifyInvocation(token, proof, expected);
+    return denied(base, new CapframeError('ERR_UNAVAILABLE', message));
+  }
+
+  /** Closes the keep-alive connections (only those of the client's own pool). */
+  async close(): Promise<void> {
+    if (this.#own) await this.#dispatcher.close();
+  }
+}
+
+/** An undici Agent for several services (pass as `dispatcher`). */
+export function keepAliveAgent(connections = 16): Agent {
+  return new Agent({ connections, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000 });
+}
