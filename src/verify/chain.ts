@@ -1,11 +1,11 @@
 /**
- * Chain verification (docs/spec.md §9, steps 1-4): signatures over the
+ * Chain verification (docs/spec.md §9, steps 3-5): signatures over the
  * received bytes, then strict decoding, then links and attenuation. The
  * result holds everything the per-call rules need and nothing time-bound, so
  * it can be cached.
  */
 import type { Ed25519Backend } from '../crypto/backend.ts';
-import { sha256, toHex, equalBytes } from '../crypto/hash.ts';
+import { sha256Hex, toHex, equalBytes } from '../crypto/hash.ts';
 import { AttenuationError, DepthError, MalformedError, SignatureInvalidError, UnknownKeyError } from '../errors.ts';
 import { kidToString } from '../crypto/keys.ts';
 import {
@@ -73,7 +73,7 @@ export function signedMessage(kind: 'root' | 'delegation' | 'invocation', payloa
 }
 
 function checkSignature(opts: ChainOptions, key: Uint8Array, message: Uint8Array, block: RawBlock, what: string): void {
-  const cacheKey = opts.signatureCache ? toHex(sha256(key, message, block.signature)) : '';
+  const cacheKey = opts.signatureCache ? sha256Hex(key, message, block.signature) : '';
   if (opts.signatureCache?.get(cacheKey)) return;
   if (!opts.backend.verify(key, message, block.signature)) {
     throw new SignatureInvalidError(`${what}: signature does not verify`);

@@ -1,5 +1,5 @@
 /**
- * The call rules (docs/spec.md §9, step 5): one code path for both ways of
+ * The call rules (docs/spec.md §9, steps 10-13): one code path for both ways of
  * checking an invocation. The signed path first checks the proof's signature
  * and that it matches the call; the local path builds the same facts from the
  * call itself. Both then come here.
