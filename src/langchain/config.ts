@@ -1,0 +1,442 @@
+/**
+ * The capframe YAML config (see capframe.config.example.yaml): trusted
+ * authority keys, verifier settings, the audit sink and one token schema per
+ * tool. Parsed with `yaml` (line numbers kept), validated with `zod` (strict:
+ * unknown keys are errors). Every problem is a CapframeError `ERR_CONFIG`
+ * whose message names the file, the line and the field, e.g.
+ *
+ *   capframe.yaml:14 tools.send_email.resource: unknown argument "recipient"
+ *
+ * Private keys never live in the config: authorities are public keys.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
+import { z } from 'zod';
+import { CapframeError, type ErrorCode } from '../errors.ts';
+import { parseDuration } from '../duration.ts';
+import { parsePublicKey, PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
+import { validateConstraint, type Constraint, type Constraints } from '../token/constraints.ts';
+import { LIMITS } from '../token/limits.ts';
+import { compileTemplate, type ResourceTemplate } from './template.ts';
+
+const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The token schema of one tool: what a call to it needs from the token. */
+export interface ToolPolicy {
+  readonly tool: string;
+  /** Computes the call's concrete resource from its arguments. */
+  readonly resource: ResourceTemplate;
+  /** The one permission (operation) the call uses, e.g. `read`. */
+  readonly operation: string;
+  /** Argument constraints that always apply, whatever the token says. */
+  readonly constraints?: Constraints;
+  /** Sign an invocation proof with the holder key for every call (for tools that forward it). */
+  readonly attested: boolean;
+  /** Lifetime of a signed invocation proof, seconds (attested tools). Default: the verifier's invocation window. */
+  readonly proofWindow?: number;
+  /** Where the policy was declared, for messages: `file:line field`. */
+  readonly where?: PolicySource;
+}
+
+export interface PolicySource {
+  readonly file: string;
+  /** Line of each field: `resource`, `operation`, `constraints.NAME`, ... */
+  readonly lines: Readonly<Record<string, number>>;
+  readonly line: number;
+}
+
+/** A tool policy as written in code (same fields as the YAML). */
+export interface ToolPolicySpec {
+  resource: string;
+  operation: string;
+  constraints?: Record<string, Constraint>;
+  attested?: boolean;
+  proofWindow?: string | number;
+}
+
+export type AuditSinkKind = 'jsonl' | 'stderr' | 'none';
+
+export interface CapframeConfig {
+  /** The file name used in messages. */
+  readonly file: string;
+  /** Trusted authority public keys (raw 32 bytes each). */
+  readonly trusted: readonly Uint8Array[];
+  readonly clockSkew?: number;
+  readonly invocationWindow?: number;
+  readonly replayCacheSize?: number;
+  readonly audit: { readonly sink: AuditSinkKind; readonly path?: string };
+  readonly tools: Readonly<Record<string, ToolPolicy>>;
+}
+
+export interface ParseOptions {
+  /** Name shown in messages. Default `capframe.yaml`. */
+  file?: string;
+  /** Directory that relative paths are resolved against. Default: the file's directory, else the cwd. */
+  baseDir?: string;
+  /** Environment for `${VAR}` in paths. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function configError(message: string, code: ErrorCode = 'ERR_CONFIG'): CapframeError {
+  return new CapframeError(code, message);
+}
+
+// ---------------------------------------------------------------- schema
+
+const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30s, 5m or a number of seconds' });
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
+const int = z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' });
+
+const constraintSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('exact'), value: scalar }),
+  z.strictObject({ type: z.literal('oneOf'), values: z.array(scalar) }),
+  z.strictObject({ type: z.literal('range'), min: int.optional(), max: int.optional() }),
+  z.strictObject({ type: z.literal('glob'), pattern: z.string() }),
+  z.strictObject({ type: z.literal('prefix'), prefix: z.string() }),
+  z.strictObject({ type: z.literal('pathUnder'), path: z.string() }),
+], { error: 'expected a constraint with type exact, oneOf, range, glob, prefix or pathUnder' });
+
+const toolSchema = z.strictObject({
+  resource: z.string({ error: 'expected a resource template such as "tickets://acme/{id}"' }),
+  operation: z.string({ error: 'expected the permission the tool needs, e.g. read' }),
+  constraints: z.record(z.string(), constraintSchema).optional(),
+  attested: z.boolean({ error: 'expected true or false' }).optional(),
+  proofWindow: duration.optional(),
+});
+
+const authoritySchema = z.union([
+  z.string(),
+  z.strictObject({ key: z.string() }),
+  z.strictObject({ file: z.string() }),
+], { error: 'expected a cfk1.… public key, { key: cfk1.… } or { file: PATH }' });
+
+const fileSchema = z.strictObject({
+  version: z.literal(1, { error: 'the only config version is 1' }).optional(),
+  trust: z.strictObject({
+    authorities: z.array(authoritySchema).min(1, { error: 'at least one trusted authority key is needed' }),
+    clockSkew: duration.optional(),
+    invocationWindow: duration.optional(),
+    replayCacheSize: int.min(1).max(100_000_000).optional(),
+  }),
+  audit: z.strictObject({
+    sink: z.enum(['jsonl', 'stderr', 'none'], { error: 'expected jsonl, stderr or none' }),
+    path: z.string().optional(),
+  }).optional(),
+  tools: z.record(z.string(), toolSchema).optional(),
+});
+
+type FileShape = z.infer<typeof fileSchema>;
+
+// ---------------------------------------------------------------- line mapping
+
+type Path = readonly PropertyKey[];
+
+class Locator {
+  readonly #doc: Document;
+  readonly #lines: LineCounter;
+  constructor(doc: Document, lines: LineCounter) {
+    this.#doc = doc;
+    this.#lines = lines;
+  }
+  /** Line (1-based) of the node at `path`, of its key when `key` is set, or of the nearest ancestor. */
+  line(path: Path, key?: string): number {
+    const p = path.map((k) => (typeof k === 'symbol' ? String(k) : k)) as (string | number)[];
+    if (key !== undefined) {
+      const l = this.#keyLine(p, key);
+      if (l !== undefined) return l;
+    }
+    for (let n = p.length; n >= 0; n--) {
+      const node = n === 0 ? this.#doc.contents : this.#doc.getIn(p.slice(0, n), true);
+      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+      if (!range) continue;
+      // A missing field: point at the key of its parent (`t:`), not at the parent's first child.
+      if (n < p.length && n > 0 && typeof p[n - 1] === 'string') return this.#keyLine(p.slice(0, n - 1), String(p[n - 1])) ?? this.#lines.linePos(range[0]).line;
+      return this.#lines.linePos(range[0]).line;
+    }
+    return 1;
+  }
+  #keyLine(parentPath: (string | number)[], key: string): number | undefined {
+    const parent = parentPath.length === 0 ? this.#doc.contents : this.#doc.getIn(parentPath, true);
+    if (!isMap(parent)) return undefined;
+    for (const item of parent.items) {
+      if (isPair(item) && isScalar(item.key) && String(item.key.value) === key && item.key.range) return this.#lines.linePos(item.key.range[0]).line;
+    }
+    return undefined;
+  }
+}
+
+function fieldName(path: Path): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : (s ? '.' : '') + String(k);
+  return s || '(top level)';
+}
+
+class Problems {
+  readonly list: { line: number; text: string }[] = [];
+  constructor(readonly file: string, readonly at: Locator) {}
+  add(path: Path, message: string, key?: string): void {
+    const line = this.at.line(path, key);
+    const field = fieldName(key === undefined ? path : [...path, key]);
+    this.list.push({ line, text: `${this.file}:${line} ${field}: ${message}` });
+  }
+  throwIfAny(): void {
+    if (this.list.length === 0) return;
+    const sorted = [...this.list].sort((a, b) => a.line - b.line);
+    const more = sorted.length > 1 ? `\n${sorted.slice(1).map((p) => p.text).join('\n')}` : '';
+    throw configError(sorted[0]!.text + more);
+  }
+}
+
+function valueAt(data: unknown, path: Path): unknown {
+  let v = data;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k as string];
+  }
+  return v;
+}
+
+function zodMessage(issue: z.core.$ZodIssue, data: unknown): string {
+  if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) return 'is required';
+  return issue.message;
+}
+
+// ---------------------------------------------------------------- env and files
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function interpolate(text: string, env: Readonly<Record<string, string | undefined>>): string {
+  return text.replace(ENV_REF, (_m, name: string, dflt: string | undefined) => {
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (dflt !== undefined) return dflt;
+    throw new Error(`environment variable ${name} is not set`);
+  });
+}
+
+function readAuthorityFile(path: string): Uint8Array[] {
+  const text = readFileSync(path, 'utf8').trim();
+  if (text.startsWith('{')) {
+    let d: { type?: unknown; publicKey?: unknown };
+    try {
+      d = JSON.parse(text) ?? {};
+    } catch {
+      throw new Error('not a key file (invalid JSON)');
+    }
+    if (d.type === PRIVATE_KEY_FILE_TYPE) throw new Error('this is a private key file; the config takes only the authority\'s public key (`capframe keygen` prints it)');
+    if (typeof d.publicKey === 'string') return [parsePublicKey(d.publicKey)];
+    throw new Error('not a key file (no "publicKey")');
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (lines.length === 0) throw new Error('the file holds no key');
+  return lines.map((l) => {
+    if (!l.startsWith(PUBLIC_KEY_PREFIX)) throw new Error(`expected ${PUBLIC_KEY_PREFIX}… lines`);
+    return parsePublicKey(l);
+  });
+}
+
+function seconds(v: string | number, max: number, min = 0): number {
+  const n = v === 0 || v === '0' ? 0 : parseDuration(v);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max} seconds`);
+  return n;
+}
+
+// ---------------------------------------------------------------- policies
+
+/** Compiles one tool's policy; throws Error with a reason naming the sub-field (`field: reason`). */
+function compilePolicy(tool: string, spec: ToolPolicySpec, where: PolicySource | undefined, report: (field: string, msg: string) => void): ToolPolicy | undefined {
+  let ok = true;
+  const bad = (field: string, msg: string) => { ok = false; report(field, msg); };
+  if (typeof tool !== 'string' || tool.length === 0 || Buffer.byteLength(tool) > LIMITS.maxStringBytes || CONTROL.test(tool)) {
+    bad('', `tool name must be 1 to ${LIMITS.maxStringBytes} bytes without control characters`);
+  }
+  let resource: ResourceTemplate | undefined;
+  try {
+    resource = compileTemplate(spec.resource);
+  } catch (e) {
+    bad('resource', (e as Error).message);
+  }
+  if (typeof spec.operation !== 'string' || !PERMISSION.test(spec.operation)) bad('operation', `must match ${PERMISSION}`);
+  let constraints: Record<string, Constraint> | undefined;
+  if (spec.constraints !== undefined) {
+    constraints = {};
+    const entries = Object.entries(spec.constraints);
+    if (entries.length > LIMITS.maxConstraintsPerGrant) bad('constraints', `at most ${LIMITS.maxConstraintsPerGrant} constraints`);
+    for (const [name, c] of entries) {
+      try {
+        constraints[name] = validateConstraint(name, c);
+      } catch (e) {
+        bad(`constraints.${name}`, (e as Error).message);
+      }
+    }
+  }
+  let proofWindow: number | undefined;
+  if (spec.proofWindow !== undefined) {
+    try {
+      proofWindow = seconds(spec.proofWindow, LIMITS.maxInvocationWindow, 1);
+    } catch (e) {
+      bad('proofWindow', (e as Error).message);
+    }
+  }
+  if (!ok || !resource) return undefined;
+  return Object.freeze({
+    tool,
+    resource,
+    operation: spec.operation,
+    ...(constraints && Object.keys(constraints).length > 0 ? { constraints: Object.freeze(constraints) } : {}),
+    attested: spec.attested === true,
+    ...(proofWindow !== undefined ? { proofWindow } : {}),
+    ...(where ? { where } : {}),
+  });
+}
+
+/** A tool policy written in code. Throws ERR_CONFIG with the reason. */
+export function definePolicy(tool: string, spec: ToolPolicySpec): ToolPolicy {
+  const errors: string[] = [];
+  const p = compilePolicy(tool, spec, undefined, (field, msg) => errors.push(`tools.${tool}${field ? '.' + field : ''}: ${msg}`));
+  if (!p) throw configError(errors.join('\n'));
+  return p;
+}
+
+// ---------------------------------------------------------------- entry points
+
+/** Parses and validates config text. Throws CapframeError ERR_CONFIG. */
+export function parseConfig(text: string, options: ParseOptions = {}): CapframeConfig {
+  const file = options.file ?? 'capframe.yaml';
+  const env = options.env ?? process.env;
+  const baseDir = options.baseDir ?? process.cwd();
+  if (typeof text !== 'string') throw configError(`${file}: config must be text`);
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw configError(`${file}: larger than ${MAX_CONFIG_BYTES} bytes`);
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw configError(doc.errors.map((e) => {
+      const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+      return `${file}:${line} ${e.message.split('\n')[0]}`;
+    }).join('\n'));
+  }
+  const problems = new Problems(file, new Locator(doc, lineCounter));
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    throw configError(`${file}: ${(e as Error).message}`);
+  }
+  if (data === null || data === undefined) throw configError(`${file}:1 the config is empty`);
+  const toolsNode = doc.get('tools', true);
+  if (isMap(toolsNode)) {
+    for (const item of toolsNode.items) {
+      if (isPair(item) && isScalar(item.key) && String(item.key.value) === '__proto__') problems.add(['tools'], 'reserved name, not a tool', '__proto__');
+    }
+  }
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) problems.add(issue.path, 'unknown field', k);
+      } else {
+        problems.add(issue.path, zodMessage(issue, data));
+      }
+    }
+    problems.throwIfAny();
+  }
+  const cfg = parsed.data as FileShape;
+
+  // trust
+  const trusted: Uint8Array[] = [];
+  cfg.trust.authorities.forEach((a, i) => {
+    const path = ['trust', 'authorities', i];
+    try {
+      if (typeof a === 'string' || 'key' in a) {
+        const k = typeof a === 'string' ? a : a.key;
+        if (!k.startsWith(PUBLIC_KEY_PREFIX)) throw new Error(`an inline authority key is a ${PUBLIC_KEY_PREFIX}… public key (private keys never go in the config)`);
+        trusted.push(parsePublicKey(k));
+      } else {
+        const p = interpolate(a.file, env);
+        trusted.push(...readAuthorityFile(isAbsolute(p) ? p : resolve(baseDir, p)));
+      }
+    } catch (e) {
+      problems.add(typeof a === 'string' ? path : [...path, 'key' in a ? 'key' : 'file'], (e as Error).message);
+    }
+  });
+  const num = (v: string | number | undefined, field: string, max: number, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    try {
+      return seconds(v, max, min);
+    } catch (e) {
+      problems.add(['trust', field], (e as Error).message);
+      return undefined;
+    }
+  };
+  const clockSkew = num(cfg.trust.clockSkew, 'clockSkew', 3600, 0);
+  const invocationWindow = num(cfg.trust.invocationWindow, 'invocationWindow', LIMITS.maxInvocationWindow, 1);
+
+  // audit
+  let audit: CapframeConfig['audit'] = { sink: 'stderr' };
+  if (cfg.audit) {
+    if (cfg.audit.sink === 'jsonl' && cfg.audit.path === undefined) problems.add(['audit'], 'sink jsonl needs a path', 'sink');
+    if (cfg.audit.sink !== 'jsonl' && cfg.audit.path !== undefined) problems.add(['audit'], `sink ${cfg.audit.sink} takes no path`, 'path');
+    let path: string | undefined;
+    if (cfg.audit.path !== undefined) {
+      try {
+        const p = interpolate(cfg.audit.path, env);
+        path = isAbsolute(p) ? p : resolve(baseDir, p);
+      } catch (e) {
+        problems.add(['audit', 'path'], (e as Error).message);
+      }
+    }
+    audit = { sink: cfg.audit.sink, ...(path !== undefined ? { path } : {}) };
+  }
+
+  // tools
+  const tools: Record<string, ToolPolicy> = {};
+  for (const [name, spec] of Object.entries(cfg.tools ?? {})) {
+    const at = problems.at;
+    const lines: Record<string, number> = {
+      resource: at.line(['tools', name, 'resource']),
+      operation: at.line(['tools', name, 'operation']),
+    };
+    for (const c of Object.keys(spec.constraints ?? {})) lines[`constraints.${c}`] = at.line(['tools', name, 'constraints'], c);
+    const where: PolicySource = { file, lines, line: at.line(['tools'], name) };
+    const p = compilePolicy(name, spec as ToolPolicySpec, where, (field, msg) => {
+      if (field === '') problems.add(['tools'], msg, name);
+      else {
+        const parts = field.split('.');
+        const key = parts.pop()!;
+        problems.add(['tools', name, ...parts], msg, key);
+      }
+    });
+    if (p) tools[name] = p;
+  }
+  problems.throwIfAny();
+  return Object.freeze({
+    file,
+    trusted: Object.freeze(trusted),
+    ...(clockSkew !== undefined ? { clockSkew } : {}),
+    ...(invocationWindow !== undefined ? { invocationWindow } : {}),
+    ...(cfg.trust.replayCacheSize !== undefined ? { replayCacheSize: cfg.trust.replayCacheSize } : {}),
+    audit: Object.freeze(audit),
+    tools: Object.freeze(tools),
+  });
+}
+
+/** Reads and parses a config file. Relative paths inside resolve against its directory. */
+export function loadConfig(path: string, options: Omit<ParseOptions, 'file'> & { file?: string } = {}): CapframeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw configError(`${path}: cannot read the config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseConfig(text, { file: options.file ?? path, baseDir: options.baseDir ?? dirname(resolve(path)), ...(options.env ? { env: options.env } : {}) });
+}
+
+/** Message prefix for a field of a policy: `capframe.yaml:14 tools.send_email.resource`. */
+export function policyField(p: ToolPolicy, field: string): string {
+  const line = p.where ? (p.where.lines[field] ?? p.where.line) : undefined;
+  return `${p.where ? `${p.where.file}:${line} ` : ''}tools.${p.tool}.${field}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * A langchain v1 `createAgent` middleware that applies the guard to every
+ * tool call of the agent, including tools that were not wrapped with
+ * guardTool(). Guarded tools are passed through (they check themselves, and
+ * checking twice would trip replay protection).
+ */
+import { createMiddleware } from 'langchain';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import { denialMessage, Guard, isGuarded, CAPFRAME_KEY, type CallContext, type GuardOptions } from './guard.ts';
+import type { CapframeConfig } from './config.ts';
+
+/** A tool object that runs `inner` with the call's capframe context in its config. */
+function withCallContext(inner: StructuredToolInterface, ctx: CallContext): StructuredToolInterface {
+  const proxy = Object.create(inner) as StructuredToolInterface;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  (proxy as any).invoke = (input: unknown, config?: Record<string, any>) =>
+    inner.invoke(input as never, { ...config, configurable: { ...config?.configurable, [CAPFRAME_KEY]: ctx } });
+  return proxy;
+}
+
+/**
+ * `createAgent({ model, tools, middleware: [capframeMiddleware(guard)] })`.
+ * Credentials are read from the agent's run (`configurable.capframe` or
+ * `context.capframe`). A tool with no policy is denied (ERR_NO_SCHEMA).
+ */
+export function capframeMiddleware(guard: Guard | GuardOptions | CapframeConfig) {
+  const g = guard instanceof Guard ? guard
+    : 'trusted' in guard && 'file' in guard ? new Guard({ config: guard as CapframeConfig })
+    : new Guard(guard as GuardOptions);
+  return createMiddleware({
+    name: 'capframe',
+    wrapToolCall: async (request, handler) => {
+      if (isGuarded(request.tool)) return handler(request);
+      const { toolCall, runtime } = request;
+      const r = await g.check(toolCall.name, toolCall.args, toolCall.id, { configurable: runtime.configurable, context: runtime.context }, 'middleware');
+      if (!r.allowed) return denialMessage(toolCall.name, toolCall.id, r.code, r.reason);
+      const tool = request.tool as StructuredToolInterface | undefined;
+      if (!tool || typeof tool.invoke !== 'function') return handler(request);
+      return handler({ ...request, tool: withCallContext(tool, r.context) as typeof request.tool });
+    },
+  });
+}

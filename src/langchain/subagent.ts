@@ -1,0 +1,90 @@
+/**
+ * Sub-agent delegation: derive a narrowed child token for a fresh holder key
+ * and run the sub-agent with ONLY the child's credentials.
+ *
+ * A child agent invoked inside a tool inherits the parent's run config
+ * (`configurable`, `context`) unless told otherwise; runSubAgent() passes
+ * both explicitly, with `capframe` replaced by the child's credentials, so
+ * the parent's token and key never reach the sub-agent's tools.
+ */
+import { generateKey } from '../crypto/keys.ts';
+import { CapframeError } from '../errors.ts';
+import { delegate } from '../holder/delegate.ts';
+import type { Grant } from '../token/block.ts';
+import type { Constraints } from '../token/constraints.ts';
+import type { Clock } from '../clock.ts';
+import { CAPFRAME_KEY, credentialsFrom, type Credentials } from './guard.ts';
+
+export interface DelegationSpec {
+  /** Identity of the sub-agent, e.g. `agent:summarizer`. */
+  subject: string;
+  /** Keep the parent's grants with only these permissions (e.g. `['read']`). */
+  permissions?: readonly string[];
+  /** Or: explicit narrowed grants. */
+  grants?: readonly Grant[];
+  /** Extra argument constraints on every grant. */
+  constraints?: Constraints;
+  /** Lifetime of the child token (e.g. `5m`). Default: the parent's expiry. */
+  ttl?: string | number;
+  /** Further delegations below the child. Default 0. */
+  maxDepth?: number;
+  clock?: Clock;
+}
+
+/**
+ * A child token for a fresh holder key. `parent` is the parent's
+ * credentials, or a run config holding them (e.g. the config a tool receives).
+ */
+export function delegateCredentials(parent: Credentials | unknown, spec: DelegationSpec): Credentials & { holderKey: NonNullable<Credentials['holderKey']> } {
+  const p = (parent && typeof parent === 'object' && 'token' in parent ? parent : credentialsFrom(parent)) as Credentials | undefined;
+  if (!p) throw new CapframeError('ERR_MISSING_TOKEN', 'no parent capframe credentials to delegate from');
+  if (!p.holderKey) throw new CapframeError('ERR_MISSING_TOKEN', 'delegating needs the parent\'s holder key (capframe.holderKey)');
+  const key = generateKey();
+  const token = delegate(p.token, {
+    key: p.holderKey,
+    to: key.publicKey,
+    subject: spec.subject,
+    ...(spec.permissions ? { permissions: spec.permissions } : {}),
+    ...(spec.grants ? { grants: spec.grants } : {}),
+    ...(spec.constraints ? { constraints: spec.constraints } : {}),
+    ...(spec.ttl !== undefined ? { ttl: spec.ttl } : {}),
+    maxDepth: spec.maxDepth ?? 0,
+    ...(spec.clock ? { clock: spec.clock } : {}),
+  });
+  return Object.freeze({ token, holderKey: key });
+}
+
+/**
+ * The run config for a sub-agent: `context` and `configurable` set
+ * explicitly, each holding only the child's credentials under `capframe`
+ * (plus `extra.context` / `extra.configurable` entries other than capframe).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function subAgentConfig<C extends Record<string, any>>(child: Credentials, extra?: C): C & { context: Record<string, unknown>; configurable: Record<string, unknown> } {
+  const e = (extra ?? {}) as Record<string, unknown> & { context?: Record<string, unknown>; configurable?: Record<string, unknown> };
+  return {
+    ...e,
+    context: { ...e.context, [CAPFRAME_KEY]: child },
+    configurable: { ...e.configurable, [CAPFRAME_KEY]: child },
+  } as never;
+}
+
+interface Invocable<I, O> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  invoke(input: I, config?: any): Promise<O>;
+}
+
+/**
+ * Delegates from the parent's credentials (found in `parentConfig`, e.g. the
+ * tool's run config) and runs `agent` with only the child's credentials.
+ */
+export async function runSubAgent<I, O>(agent: Invocable<I, O>, input: I, options: DelegationSpec & {
+  /** The parent's credentials, or the run config that holds them. */
+  parent: Credentials | unknown;
+  /** Other settings for the sub-agent's run (its own context entries, recursionLimit, ...). */
+  config?: Record<string, unknown>;
+}): Promise<O> {
+  const { parent, config, ...spec } = options;
+  const child = delegateCredentials(parent, spec);
+  return agent.invoke(input, subAgentConfig(child, config));
+}

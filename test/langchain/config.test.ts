@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tool } from 'langchain';
+import { z } from 'zod';
+import { CapframeError, formatPublicKey, generateKey, serializePrivateKey } from '../../src/index.ts';
+import { Guard, guardTools, loadConfig, parseConfig, definePolicy } from '../../src/langchain/index.ts';
+
+const pub = formatPublicKey(generateKey().publicKey);
+const base = (tools: string) => `trust:\n  authorities:\n    - ${pub}\naudit:\n  sink: none\ntools:\n${tools}`;
+
+function configError(text: string, opts: Parameters<typeof parseConfig>[1] = {}): string {
+  try {
+    parseConfig(text, { file: 'capframe.yaml', ...opts });
+  } catch (e) {
+    assert.ok(e instanceof CapframeError);
+    assert.equal(e.code, 'ERR_CONFIG');
+    return e.message;
+  }
+  assert.fail('expected ERR_CONFIG');
+}
+
+test('the example config at the repository root parses', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
+  try {
+    writeFileSync(join(dir, 'authority.pub'), `# authority\n${pub}\n`);
+    const cfg = loadConfig('capframe.config.example.yaml', { env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir } });
+    assert.equal(cfg.trusted.length, 1);
+    assert.deepEqual([cfg.clockSkew, cfg.invocationWindow, cfg.replayCacheSize], [30, 30, 200000]);
+    assert.deepEqual(cfg.audit, { sink: 'jsonl', path: join(dir, 'capframe-decisions.jsonl') });
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+    const send = cfg.tools.send_email!;
+    assert.deepEqual([send.operation, send.attested, send.proofWindow, send.resource.text], ['send', true, 60, 'mail://acme.example/outbound']);
+    assert.deepEqual(cfg.tools.update_ticket!.constraints, { status: { type: 'oneOf', values: ['open', 'pending', 'solved'] } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('each kind of mistake names the file, the line and the field', () => {
+  // YAML syntax
+  assert.match(configError('trust:\n  authorities: [a\n'), /^capframe\.yaml:\d+ /);
+  // duplicate key
+  assert.match(configError(`${base('  a:\n    resource: x://y\n    operation: read\n')}  a:\n    resource: x://z\n    operation: read\n`), /^capframe\.yaml:10 Map keys must be unique/);
+  // unknown top-level key
+  assert.equal(configError(`${base('')}  {}\nextra: 1\n`).split('\n')[0], 'capframe.yaml:8 extra: unknown field');
+  // unknown key in a tool
+  assert.equal(configError(base('  send_email:\n    resource: mail://x/out\n    operation: send\n    recipient: bob\n')),
+    'capframe.yaml:10 tools.send_email.recipient: unknown field');
+  // wrong type
+  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    attested: "yes"\n')),
+    'capframe.yaml:10 tools.t.attested: expected true or false');
+  // missing field
+  assert.equal(configError(base('  t:\n    resource: x://y\n')), 'capframe.yaml:7 tools.t.operation: is required');
+  // bad template: placeholder in the scheme, unclosed brace, not normal form
+  assert.match(configError(base('  t:\n    resource: "{scheme}://y"\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: a resource template starts with a literal scheme/);
+  assert.match(configError(base('  t:\n    resource: x://y/{id\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: unclosed "\{"/);
+  assert.match(configError(base('  t:\n    resource: X://%61/{id}\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: the literal parts are not in normal form/);
+  assert.match(configError(base('  t:\n    resource: x://y/{a b}\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: "\{a b\}" is not an argument placeholder/);
+  // bad operation
+  assert.match(configError(base('  t:\n    resource: x://y\n    operation: "read write"\n')), /^capframe\.yaml:9 tools\.t\.operation: must match/);
+  // constraints: unknown type, unknown field, semantic error
+  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: regex\n        pattern: a\n')),
+    /^capframe\.yaml:12 tools\.t\.constraints\.n(\.type)?: expected a constraint with type exact, oneOf/);
+  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: range\n        min: 5\n        max: 1\n')),
+    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": range min > max');
+  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: glob\n        pattern: a\n        flags: i\n')),
+    'capframe.yaml:14 tools.t.constraints.n.flags: unknown field');
+  // durations
+  assert.equal(configError(`trust:\n  authorities: [${pub}]\n  clockSkew: soon\n`), 'capframe.yaml:3 trust.clockSkew: bad duration "soon" (use e.g. 30s, 10m, 1h, 7d)');
+  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    proofWindow: 10m\n')), 'capframe.yaml:10 tools.t.proofWindow: must be between 1 and 300 seconds');
+  // trust
+  assert.equal(configError('trust:\n  authorities: []\n'), 'capframe.yaml:2 trust.authorities: at least one trusted authority key is needed');
+  assert.equal(configError('tools: {}\n'), 'capframe.yaml:1 trust: is required');
+  assert.match(configError('trust:\n  authorities:\n    - cfk1.tooshort\n'), /^capframe\.yaml:3 trust\.authorities\[0\]: /);
+  assert.match(configError('trust:\n  authorities:\n    - key: cfsk1.abc\n'), /^capframe\.yaml:3 trust\.authorities\[0\]\.key: an inline authority key is a cfk1\.… public key \(private keys never go in the config\)/);
+  assert.equal(configError('trust:\n  authorities:\n    - file: ${NO_SUCH_VAR_X}/k.pub\n', { env: {} }),
+    'capframe.yaml:3 trust.authorities[0].file: environment variable NO_SUCH_VAR_X is not set');
+  // audit
+  assert.equal(configError(`trust:\n  authorities: [${pub}]\naudit:\n  sink: file\n`), 'capframe.yaml:4 audit.sink: expected jsonl, stderr or none');
+  assert.equal(configError(`trust:\n  authorities: [${pub}]\naudit:\n  sink: jsonl\n`), 'capframe.yaml:4 audit.sink: sink jsonl needs a path');
+  // a tool called __proto__ is refused, not silently dropped
+  assert.equal(configError(base('  __proto__:\n    resource: x://y\n    operation: read\n')), 'capframe.yaml:7 tools.__proto__: reserved name, not a tool');
+  // several problems are all reported, first line first
+  const many = configError(base('  t:\n    resource: x://y\n    operation: read\n    bogus: 1\n  u:\n    resource: "{x}://y"\n    operation: 5\n'));
+  assert.deepEqual(many.split('\n').map((l) => l.split(' ')[0]), ['capframe.yaml:10', 'capframe.yaml:13']);
+});
+
+test('a private key file is refused as an authority key file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
+  try {
+    writeFileSync(join(dir, 'authority.key'), serializePrivateKey(generateKey()));
+    const msg = configError('trust:\n  authorities:\n    - file: authority.key\n', { baseDir: dir });
+    assert.match(msg, /^capframe\.yaml:3 trust\.authorities\[0\]\.file: this is a private key file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a policy naming an argument the tool lacks is a load-time error with the line', () => {
+  const cfg = parseConfig(base([
+    '  send_email:',
+    '    resource: mail://acme.example/{recipient}',
+    '    operation: send',
+    '    constraints:',
+    '      cc:',
+    '        type: prefix',
+    '        prefix: a',
+  ].join('\n') + '\n'), { file: 'capframe.yaml' });
+  const sendEmail = tool(async () => 'sent', { name: 'send_email', description: 'd', schema: z.object({ to: z.string(), body: z.string() }) });
+  const jsonTool = tool(async () => 'x', { name: 'send_email', description: 'd', schema: { type: 'object', properties: { to: { type: 'string' } } } });
+  for (const t of [sendEmail, jsonTool]) {
+    try {
+      guardTools([t], new Guard({ config: cfg, sink: null }));
+      assert.fail('expected ERR_CONFIG');
+    } catch (e) {
+      assert.equal((e as CapframeError).code, 'ERR_CONFIG');
+      const lines = (e as Error).message.split('\n');
+      assert.match(lines[0]!, /^capframe\.yaml:8 tools\.send_email\.resource: unknown argument "recipient" \(the tool takes "to"/);
+      assert.equal(lines[1], 'capframe.yaml:11 tools.send_email.constraints.cc: unknown argument "cc"');
+    }
+  }
+  assert.throws(() => definePolicy('t', { resource: 'x://{a', operation: 'read' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && /tools\.t\.resource: unclosed/.test(e.message));
+});
