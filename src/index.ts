@@ -40,3 +40,7 @@ export {
 export type { Chain, ChainBlock } from './verify/chain.ts';
 export type { EffectiveGrant } from './verify/rules.ts';
 export { MemoryReplayStore, type ReplayStore } from './verify/replay.ts';
+
+// remote verification (capframe serve) and the audit log
+export { RemoteVerifier, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from './verify/remote.ts';
+export { AuditLog, verifyAuditLog, type AuditLogOptions, type AuditVerifyResult, type AuditProblem, type AuditRecord, type AuditEvent } from './audit/index.ts';

@@ -18,6 +18,7 @@
  * Verifier (same keys), which then decides instead; there is no fail-open.
  */
 import { Agent, Pool, type Dispatcher } from 'undici';
+import { z } from 'zod';
 import {
   AttenuationError, CapframeError, ConstraintError, DepthError, ExpiredError, InvalidArgumentError,
   InvocationMismatchError, MalformedError, NotYetValidError, ReplayError, RevocationStaleError, RevokedError,
@@ -26,7 +27,7 @@ import {
 } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { createInvocation } from '../holder/invoke.ts';
-import { Invocation } from '../token/invocation.ts';
+import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
 import { decisionResponseSchema } from '../server/wire.ts';
 import type { Allowed, Decision, Denied, ExpectedCall, LocalCall, TokenInput } from './verifier.ts';
@@ -44,6 +45,16 @@ export interface RemoteVerifierOptions {
   readonly connections?: number;
   /** A local Verifier to decide when the service is unreachable. Default none: deny ERR_UNAVAILABLE. */
   readonly fallback?: { verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> };
+  /**
+   * When every connection is busy, send the waiting calls together in one
+   * POST /v1/verify/batch (at most `maxBatch`, default 32). Default true.
+   * Each call still gets its own signature check and decision; only the
+   * round trip is shared. At light load calls go alone, at once.
+   */
+  readonly batch?: boolean;
+  readonly maxBatch?: number;
+  /** HTTP requests out at once when batching (more calls wait and go in the next batch). Default 4. */
+  readonly maxRequests?: number;
   /** Use this undici dispatcher instead of a private Pool (not closed by close()). */
   readonly dispatcher?: Dispatcher;
 }
@@ -70,7 +81,18 @@ function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' = 'si
   return Object.freeze({ ...base, mode, allowed: false as const, code: error.code, reason: error.message, error });
 }
 
-const MAX_RESPONSE = 256 * 1024;
+const MAX_RESPONSE = 4 * 1024 * 1024;
+/** Calls whose request is larger than this go alone to /v1/verify. */
+const BATCH_ITEM_MAX = 16 * 1024;
+
+interface Pending {
+  readonly json: string;
+  readonly token: Token;
+  readonly proof: Invocation | string | Uint8Array;
+  readonly expected: ExpectedCall;
+  readonly base: Base;
+  resolve: (d: Decision) => void;
+}
 
 export class RemoteVerifier {
   readonly url: string;
@@ -83,6 +105,11 @@ export class RemoteVerifier {
   readonly #proofTtl: number;
   readonly #fallback: RemoteVerifierOptions['fallback'];
   readonly #tokenText = new WeakMap<Token, string>();
+  readonly #batchPath: string;
+  readonly #maxBatch: number;
+  readonly #maxOutstanding: number;
+  #queue: Pending[] = [];
+  #outstanding = 0;
 
   constructor(o: RemoteVerifierOptions) {
     if (!o || typeof o.url !== 'string') throw new InvalidArgumentError('RemoteVerifier needs the service `url`');
@@ -96,6 +123,9 @@ export class RemoteVerifier {
     this.url = o.url;
     this.#origin = u.origin;
     this.#path = u.pathname.replace(/\/+$/, '') + '/v1/verify';
+    this.#batchPath = this.#path + '/batch';
+    this.#maxBatch = o.batch === false ? 1 : Math.max(1, Math.min(64, o.maxBatch ?? 32));
+    this.#maxOutstanding = Math.max(1, Math.min(o.maxRequests ?? 4, o.connections ?? 16));
     this.timeout = o.timeout ?? 2_000;
     if (!Number.isFinite(this.timeout) || this.timeout <= 0) throw new InvalidArgumentError('timeout must be a positive number of ms');
     if (o.holderKey !== undefined && o.holderKey?.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
@@ -139,7 +169,13 @@ export class RemoteVerifier {
       if (!expected || typeof expected !== 'object') throw new InvalidArgumentError('verifyInvocation() needs the expected call');
       base.tool = expected.tool;
       const t = token instanceof Token ? token : Token.parse(token);
-      const text = typeof invocation === 'string' ? invocation : Invocation.parse(invocation).toString();
+      const parsed = Invocation.parse(invocation);
+      const text = typeof invocation === 'string' ? invocation : parsed.toString();
+      try {
+        // For the decision's metadata only (e.g. when the service is down); the service checks the proof.
+        const p = decodeInvocationPayload(parsed.block.payload);
+        Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId });
+      } catch { /* the service will say what is wrong with it */ }
       return await this.#send(t, text, expected, base, invocation);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
@@ -152,36 +188,91 @@ export class RemoteVerifier {
       text = token.toString();
       this.#tokenText.set(token, text);
     }
-    const body = JSON.stringify({
+    const json = JSON.stringify({
       token: text, invocation, tool: expected.tool, args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
     });
-    let status: number;
-    let json: unknown;
-    try {
-      const res = await this.#dispatcher.request({
-        origin: this.#origin,
-        path: this.#path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        headersTimeout: this.timeout,
-        bodyTimeout: this.timeout,
-        signal: AbortSignal.timeout(this.timeout),
-      });
-      status = res.statusCode;
-      const len = Number(res.headers['content-length'] ?? 0);
-      if (len > MAX_RESPONSE) {
-        res.body.destroy();
-        throw new Error(`response of ${len} bytes`);
-      }
-      const raw = await res.body.text();
-      if (raw.length > MAX_RESPONSE) throw new Error('response too large');
-      json = JSON.parse(raw);
-    } catch (e) {
-      return this.#unavailable(token, proof, expected, base, `verification service unreachable: ${(e as Error).message ?? e}`);
+    const item: Pending = { json, token, proof, expected, base, resolve: () => {} };
+    if (this.#maxBatch <= 1 || json.length > BATCH_ITEM_MAX) return this.#single(item);
+    return new Promise<Decision>((resolve) => {
+      item.resolve = resolve;
+      this.#queue.push(item);
+      this.#drain();
+    });
+  }
+
+  async #post(path: string, body: string): Promise<{ status: number; json: unknown }> {
+    const res = await this.#dispatcher.request({
+      origin: this.#origin,
+      path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      headersTimeout: this.timeout,
+      bodyTimeout: this.timeout,
+      signal: AbortSignal.timeout(this.timeout),
+    });
+    const len = Number(res.headers['content-length'] ?? 0);
+    if (len > MAX_RESPONSE) {
+      res.body.destroy();
+      throw new Error(`response of ${len} bytes`);
     }
+    const raw = await res.body.text();
+    if (raw.length > MAX_RESPONSE) throw new Error('response too large');
+    return { status: res.statusCode, json: JSON.parse(raw) };
+  }
+
+  async #single(item: Pending): Promise<Decision> {
+    let r: { status: number; json: unknown };
+    try {
+      r = await this.#post(this.#path, item.json);
+    } catch (e) {
+      return this.#unavailable(item.token, item.proof, item.expected, item.base, `verification service unreachable: ${(e as Error).message ?? e}`);
+    }
+    return this.#toDecision(r.status, r.json, item);
+  }
+
+  /**
+   * Sends queued calls while fewer than `maxRequests` requests are out: at
+   * light load every call goes alone at once (lowest latency); when every
+   * connection is busy, calls wait and then leave together in one
+   * /v1/verify/batch round trip (up to `maxBatch`), as soon as a request returns.
+   */
+  #drain(): void {
+    while (this.#queue.length > 0 && this.#outstanding < this.#maxOutstanding) {
+      const items = this.#queue.splice(0, this.#maxBatch);
+      this.#outstanding++;
+      const done = (): void => { this.#outstanding--; this.#drain(); };
+      if (items.length === 1) {
+        void this.#single(items[0]!).then((d) => { done(); items[0]!.resolve(d); });
+      } else {
+        void this.#batch(items).then(done);
+      }
+    }
+  }
+
+  async #batch(items: Pending[]): Promise<void> {
+    const body = '{"requests":[' + items.map((i) => i.json).join(',') + ']}';
+    let decisions: unknown[];
+    try {
+      const { status, json } = await this.#post(this.#batchPath, body);
+      const ds = (json as { decisions?: unknown })?.decisions;
+      if (status !== 200 || !Array.isArray(ds) || ds.length !== items.length) {
+        throw new Error(`verification service answered HTTP ${status} without ${items.length} decisions`);
+      }
+      decisions = ds;
+    } catch (e) {
+      await Promise.all(items.map(async (item) => {
+        item.resolve(await this.#unavailable(item.token, item.proof, item.expected, item.base, `verification service unreachable: ${(e as Error).message ?? e}`));
+      }));
+      return;
+    }
+    await Promise.all(items.map(async (item, k) => { item.resolve(await this.#toDecision(200, decisions[k], item)); }));
+  }
+
+  async #toDecision(status: number, json: unknown, item: Pending): Promise<Decision> {
+    const { token, proof, expected, base } = item;
     const parsed = decisionResponseSchema.safeParse(json);
     if (!parsed.success) {
       return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status} without a decision`);
@@ -217,4 +308,39 @@ export class RemoteVerifier {
 /** An undici Agent for several services (pass as `dispatcher`). */
 export function keepAliveAgent(connections = 16): Agent {
   return new Agent({ connections, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000 });
+}
+
+/**
+ * The `verifier.remote` config section for the LangChain guard (to be merged
+ * into the capframe config by its owner):
+ *
+ *   remote:
+ *     url: http://127.0.0.1:8787   # the capframe serve instance
+ *     timeout: 2000                # ms per verification
+ *     connections: 16
+ *     batch: true
+ *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
+ *
+ * With a remote verifier the guard must sign every call: `new Guard({ verifier, attestAll: true })`.
+ */
+export const remoteConfigSchema = z.strictObject({
+  url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),
+  timeout: z.number().int().min(1).max(60_000).optional(),
+  connections: z.number().int().min(1).max(1024).optional(),
+  batch: z.boolean().optional(),
+  fallback: z.enum(['none', 'local']).default('none'),
+});
+
+export type RemoteConfig = z.infer<typeof remoteConfigSchema>;
+
+/** Builds the client from a parsed `remote:` section; `local` is required for `fallback: local`. */
+export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback']): RemoteVerifier {
+  if (c.fallback === 'local' && !local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
+  return new RemoteVerifier({
+    url: c.url,
+    ...(c.timeout !== undefined ? { timeout: c.timeout } : {}),
+    ...(c.connections !== undefined ? { connections: c.connections } : {}),
+    ...(c.batch !== undefined ? { batch: c.batch } : {}),
+    ...(c.fallback === 'local' ? { fallback: local } : {}),
+  });
 }

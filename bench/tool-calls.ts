@@ -1,0 +1,233 @@
+/**
+ * The seed's reference workload, three ways in one run (issue 5):
+ *
+ *   a LangChain `tool()` with 12 ms of asynchronous latency, 100 calls in
+ *   flight, 20,000 calls per way (2,000 with --quick), invoked as
+ *   `tool.invoke(toolCall, config)`:
+ *
+ *   bare    the tool itself
+ *   local   the same tool behind capframe's LangChain guard (src/langchain
+ *           guardTool + Guard with an in-process Verifier: `authorize()`,
+ *           no per-call signature)
+ *   remote  the same tool behind the guard with a RemoteVerifier and
+ *           `attestAll`: each call is signed with the holder key and checked
+ *           by the verification service (capframe serve, in its own process,
+ *           with its hash-chained audit log on) over loopback keep-alive HTTP
+ *           (calls made in the same event-loop turn share one
+ *           POST /v1/verify/batch round trip; each still gets its own
+ *           signature check and decision)
+ *
+ * The three ways run interleaved in rounds so that machine noise hits them
+ * alike. Then the service alone is saturated by concurrent keep-alive
+ * clients sending pre-signed requests (remote_verifications_per_s).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadavg } from 'node:os';
+import { tool } from '@langchain/core/tools';
+import { z } from 'zod';
+import { Pool } from 'undici';
+import {
+  createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type PrivateKey, type Token,
+} from '../src/index.ts';
+import { Guard, guardTool } from '../src/langchain/index.ts';
+import { RemoteVerifier } from '../src/verify/remote.ts';
+import { spawnService } from '../src/server/child.ts';
+import { mean, percentile, round } from './stats.ts';
+import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
+
+const LATENCY_MS = 12;
+const IN_FLIGHT = 100;
+const POLICY = { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' } };
+
+interface Way {
+  readonly name: 'bare' | 'local' | 'remote';
+  readonly call: (i: number) => Promise<unknown>;
+  readonly samples: number[];
+  seconds: number;
+  calls: number;
+}
+
+/** `n` calls with `inFlight` outstanding at any time; pushes each call's latency (ms). */
+async function load(n: number, inFlight: number, start: number, call: (i: number) => Promise<unknown>, samples: number[] | null): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < n) {
+      const i = start + next++;
+      const s = performance.now();
+      await call(i);
+      samples?.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
+  return (performance.now() - t0) / 1000;
+}
+
+function check(r: unknown, way: string): void {
+  const m = r as { status?: string; content?: unknown };
+  if (m?.status === 'error' || typeof m?.content !== 'string' || !m.content.startsWith('ticket ')) {
+    throw new Error(`bench: a ${way} call did not reach the tool: ${JSON.stringify(m?.content ?? r).slice(0, 200)}`);
+  }
+}
+
+/** The service alone: pre-signed requests from `clients` keep-alive connections, as fast as it answers. */
+async function saturate(url: string, token: Token, holder: PrivateKey, n: number, connections: number, batch = 1, tag = "sat"): Promise<{ perSecond: number; p50: number }> {
+  const tokenText = token.toString();
+  const bodies: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const args = { id: i };
+    const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, callId: `${tag}-${i}` });
+    bodies.push(JSON.stringify({ token: tokenText, invocation: proof.toString(), tool: 'get_ticket', args }));
+  }
+  if (batch > 1) {
+    const grouped: string[] = [];
+    for (let i = 0; i < bodies.length; i += batch) grouped.push('{"requests":[' + bodies.slice(i, i + batch).join(',') + ']}');
+    bodies.length = 0;
+    bodies.push(...grouped);
+  }
+  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
+  const samples: number[] = [];
+  const post = async (i: number) => {
+    const res = await pool.request({ path: batch > 1 ? '/v1/verify/batch' : '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i]! });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !(text.startsWith('{"allowed":true') || text.startsWith('{"decisions":[{"allowed":true')) || text.includes('"allowed":false')) throw new Error(`bench: saturation request failed: ${res.statusCode} ${text.slice(0, 200)}`);
+  };
+  const m = bodies.length;
+  const warm = Math.min(Math.ceil(500 / batch), m >> 2);
+  await load(warm, connections, 0, post, null); // warm connections (these ids are then used up)
+  const seconds = await load(m - warm, connections * 2, warm, post, samples);
+  await pool.close();
+  return { perSecond: (samples.length * batch) / seconds, p50: percentile(samples, 50) };
+}
+
+export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
+  const total = ctx.quick ? 2_000 : 20_000;
+  const rounds = ctx.quick ? 2 : 4;
+  const perRound = total / rounds;
+  const warmup = ctx.quick ? 300 : 1_000;
+
+  const authority = generateKey();
+  const holder = generateKey();
+  const token = issueToken({
+    key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
+  const replayCacheSize = 4 * (total + warmup) + 100_000;
+  const service = await spawnService(`trust:
+  authorities:
+    - ${formatPublicKey(authority.publicKey)}
+  replayCacheSize: ${replayCacheSize}
+server:
+  host: 127.0.0.1
+  port: 0
+  audit:
+    path: ./audit.jsonl
+`);
+  try {
+    const getTicket = tool(async ({ id }: { id: number }) => {
+      await sleep(LATENCY_MS);
+      return `ticket ${id}`;
+    }, { name: 'get_ticket', description: 'Reads one support ticket.', schema: z.object({ id: z.number() }) });
+
+    const localGuard = new Guard({ verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: replayCacheSize }), policies: POLICY, sink: null });
+    const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32 });
+    const remoteGuard = new Guard({ verifier: remoteVerifier, policies: POLICY, sink: null, attestAll: true });
+    const local = guardTool(getTicket, localGuard);
+    const remote = guardTool(getTicket, remoteGuard);
+    const config = { configurable: { capframe: { token, holderKey: holder } } };
+    const toolCall = (i: number, way: string) => ({ type: 'tool_call' as const, id: `${way}-${i}`, name: 'get_ticket', args: { id: i } });
+
+    const ways: Way[] = [
+      { name: 'bare', call: async (i) => check(await getTicket.invoke(toolCall(i, 'bare'), config), 'bare'), samples: [], seconds: 0, calls: 0 },
+      { name: 'local', call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'), samples: [], seconds: 0, calls: 0 },
+      { name: 'remote', call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'), samples: [], seconds: 0, calls: 0 },
+    ];
+    for (const w of ways) await load(warmup, IN_FLIGHT, 10_000_000, w.call, null);
+    for (let r = 0; r < rounds; r++) {
+      for (const w of ways) {
+        w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
+        w.calls += perRound;
+      }
+    }
+    // The same two ways with 10 in flight: the remote pipeline is not saturated, so this is its own added latency.
+    const light = { bare: [] as number[], remote: [] as number[] };
+    const lightN = ctx.quick ? 300 : 2_000;
+    for (let r = 0; r < 2; r++) {
+      await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[0]!.call, light.bare);
+      await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[2]!.call, light.remote);
+    }
+    const lightAdded = percentile(light.remote, 50) - percentile(light.bare, 50);
+    await remoteVerifier.close();
+
+    const sat = await saturate(service.url, token, holder, ctx.quick ? 3_000 : 30_000, 32);
+    const satBatch = await saturate(service.url, token, holder, ctx.quick ? 3_200 : 32_000, 8, 32, "satb");
+
+    const stats = Object.fromEntries(ways.map((w) => [w.name, {
+      avg: mean(w.samples), p50: percentile(w.samples, 50), p99: percentile(w.samples, 99), tput: w.calls / w.seconds,
+    }])) as Record<Way['name'], { avg: number; p50: number; p99: number; tput: number }>;
+    const tokenBytes = token.bytes.length;
+    const sampleProof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/12345', args: { id: 12345 } });
+    const requestBytes = JSON.stringify({ token: token.toString(), invocation: sampleProof.toString(), tool: 'get_ticket', args: { id: 12345 }, operation: 'read', resource: 'tickets://acme/12345' }).length;
+    const localRatio = stats.local.tput / stats.bare.tput;
+    const remoteRatio = stats.remote.tput / stats.bare.tput;
+    const addedP50 = stats.remote.p50 - stats.bare.p50;
+
+    const ms = (x: number) => `${x.toFixed(2)} ms`;
+    const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(22) : c.padStart(14))).join(' | ')} |`;
+    const out = [
+      '',
+      `tool-calls: LangChain tool() with ${LATENCY_MS} ms async latency, ${IN_FLIGHT} in flight, ${total} calls per configuration (interleaved in ${rounds} rounds)`,
+      line(['Configuration', 'Avg latency', 'P99 latency', 'Throughput', 'Bytes/token', 'vs. bare']),
+      line(['-'.repeat(22), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14)]),
+      line(['No capframe', ms(stats.bare.avg), ms(stats.bare.p99), `${stats.bare.tput.toFixed(0)} /s`, '0', '1.00']),
+      line(['Local verification', ms(stats.local.avg), ms(stats.local.p99), `${stats.local.tput.toFixed(0)} /s`, String(tokenBytes), localRatio.toFixed(3)]),
+      line(['Remote verification', ms(stats.remote.avg), ms(stats.remote.p99), `${stats.remote.tput.toFixed(0)} /s`, `${tokenBytes} (${requestBytes} req)`, remoteRatio.toFixed(3)]),
+      `remote added latency: p50 +${addedP50.toFixed(3)} ms, avg +${(stats.remote.avg - stats.bare.avg).toFixed(3)} ms; ` +
+        `service alone: ${sat.perSecond.toFixed(0)} verifications/s (32 keep-alive connections, 64 in flight, p50 ${sat.p50.toFixed(2)} ms); ` +
+        `batched by 32: ${satBatch.perSecond.toFixed(0)} verifications/s`,
+      `machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes share these cores)`,
+      `at 10 in flight (not saturated): remote added latency p50 +${lightAdded.toFixed(3)} ms`,
+      'seed reference: local 7,100 / 8,300 = 0.86, remote 0.31, remote added latency +26 ms',
+      '',
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+
+    const rows: BenchRow[] = [
+      { name: 'bare throughput', value: `${stats.bare.tput.toFixed(0)} calls/s` },
+      { name: 'local_throughput_ratio', value: localRatio.toFixed(3), target: '>= 0.97 (seed 0.86)', ok: localRatio >= 0.97 },
+      { name: 'remote_throughput_ratio', value: remoteRatio.toFixed(3), target: '>= 0.6 (seed 0.31)', ok: remoteRatio >= 0.6 },
+      { name: 'remote_added_p50_ms', value: `${addedP50.toFixed(3)} ms`, target: '<= 1 ms (seed +26 ms)', ok: addedP50 <= 1 },
+      { name: 'remote_added_p50_ms at 10 in flight', value: `${lightAdded.toFixed(3)} ms` },
+      { name: 'remote_verifications_per_s', value: `${sat.perSecond.toFixed(0)} /s` },
+      { name: 'remote_verifications_per_s (batch 32)', value: `${satBatch.perSecond.toFixed(0)} /s` },
+      { name: 'token bytes / remote request bytes', value: `${tokenBytes} / ${requestBytes}` },
+    ];
+    return {
+      metrics: {
+        local_throughput_ratio: round(localRatio),
+        remote_throughput_ratio: round(remoteRatio),
+        remote_added_p50_ms: round(addedP50),
+        remote_added_p50_ms_10_in_flight: round(lightAdded),
+        remote_verifications_per_s: Math.round(sat.perSecond),
+        remote_verifications_batched_per_s: Math.round(satBatch.perSecond),
+        tool_calls_bare_per_s: Math.round(stats.bare.tput),
+        tool_calls_local_per_s: Math.round(stats.local.tput),
+        tool_calls_remote_per_s: Math.round(stats.remote.tput),
+        tool_calls_bare_p99_ms: round(stats.bare.p99),
+        tool_calls_local_p99_ms: round(stats.local.p99),
+        tool_calls_remote_p99_ms: round(stats.remote.p99),
+        token_bytes: tokenBytes,
+        remote_request_bytes: requestBytes,
+      },
+      rows,
+    };
+  } finally {
+    await service.stop();
+  }
+}
+
+export const toolCallsSuite: Suite = {
+  name: 'tool-calls',
+  default: false,
+  run: runToolCalls,
+};

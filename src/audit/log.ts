@@ -1,0 +1,213 @@
+/**
+ * The audit log writer: one hash-chained JSON line per decision (see
+ * record.ts), appended with one synchronous write(2) per line on a file
+ * opened O_APPEND. When write() returns, the line is in the kernel: a crash
+ * of the process (even SIGKILL) loses at most the line being written at that
+ * moment. `fsync: true` also survives power loss, at a large cost per line.
+ *
+ * Rotation by size: when the active file would grow past `maxBytes`, it is
+ * renamed `<path>.<n>` (n = 1, 2, ... oldest first) and a new file begun.
+ * The chain continues across files: the first line of the new file carries
+ * the hash of the last line of the previous one.
+ *
+ * On open, the writer continues the chain from the last complete line
+ * (of the active file or else of the newest rotated file). A torn last line
+ * (the crash case) is cut off first.
+ *
+ * One writer per log: two processes appending to the same file would fork
+ * the chain, which `capframe audit verify` then reports.
+ */
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import { AUDIT_VERSION, eventFields, formatLine, GENESIS, type AuditEvent, type AuditRecord } from './record.ts';
+
+export interface AuditLogOptions {
+  /** The active log file. Created (with its directory) when missing. */
+  readonly path: string;
+  /** Rotate before the active file would exceed this many bytes. 0 = never. Default 64 MiB. */
+  readonly maxBytes?: number;
+  /** Rotated files to keep (oldest deleted first). 0 = keep all. Default 0. */
+  readonly maxFiles?: number;
+  /** fdatasync after every line. Default false. */
+  readonly fsync?: boolean;
+  /** Written into every line's `source` when the event has none, e.g. `service`. */
+  readonly source?: string;
+  /** Milliseconds since the epoch; inject in tests. */
+  readonly now?: () => number;
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Rotated files of a log, oldest first: `<path>.1`, `<path>.2`, ... */
+export function rotatedFiles(path: string): { n: number; file: string }[] {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: { n: number; file: string }[] = [];
+  for (const name of names) {
+    if (!name.startsWith(base + '.')) continue;
+    const rest = name.slice(base.length + 1);
+    if (/^[1-9][0-9]{0,8}$/.test(rest)) out.push({ n: Number(rest), file: join(dir, name) });
+  }
+  return out.sort((a, b) => a.n - b.n);
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Reads the last complete line of a file and where it ends; cuts a torn tail off when `repair`. */
+function lastLine(path: string, repair: boolean): { line: string | null; end: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, repair ? 'r+' : 'r');
+  } catch {
+    return { line: null, end: 0 };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return { line: null, end: 0 };
+    const chunk = Math.min(size, 256 * 1024);
+    const buf = Buffer.alloc(chunk);
+    readSync(fd, buf, 0, chunk, size - chunk);
+    let end = buf.lastIndexOf(0x0a);
+    if (end === -1 && chunk < size) throw new CapframeError('ERR_CONFIG', `audit log ${path}: last line is longer than 256 KiB`);
+    const completeEnd = end === -1 ? 0 : size - chunk + end + 1;
+    if (completeEnd !== size && repair) ftruncateSync(fd, completeEnd);
+    if (end === -1) return { line: null, end: 0 };
+    const start = buf.lastIndexOf(0x0a, end - 1) + 1;
+    if (start === 0 && chunk < size) throw new CapframeError('ERR_CONFIG', `audit log ${path}: last line is longer than 256 KiB`);
+    return { line: buf.subarray(start, end).toString('utf8'), end: completeEnd };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function headOf(line: string, path: string): AuditHead {
+  try {
+    const o = JSON.parse(line) as { seq?: unknown; hash?: unknown };
+    if (typeof o.seq === 'number' && Number.isSafeInteger(o.seq) && o.seq > 0 && typeof o.hash === 'string' && /^[0-9a-f]{64}$/.test(o.hash)) {
+      return { seq: o.seq, hash: o.hash };
+    }
+  } catch { /* fall through */ }
+  throw new CapframeError('ERR_CONFIG', `audit log ${path}: the last line is not an audit record; run \`capframe audit verify ${path}\``);
+}
+
+export class AuditLog {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly maxFiles: number;
+  readonly fsync: boolean;
+  readonly source: string | null;
+  readonly #now: () => number;
+  #fd: number;
+  #size: number;
+  #seq: number;
+  #hash: string;
+  #nextRotation: number;
+  #closed = false;
+
+  /** Opens (or creates) a log and continues its chain. */
+  static open(options: AuditLogOptions): AuditLog {
+    return new AuditLog(options);
+  }
+
+  private constructor(o: AuditLogOptions) {
+    if (!o || typeof o.path !== 'string' || o.path.length === 0) throw new InvalidArgumentError('AuditLog needs a path');
+    const maxBytes = o.maxBytes ?? 64 * 1024 * 1024;
+    const maxFiles = o.maxFiles ?? 0;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidArgumentError('audit maxBytes must be a whole number of bytes');
+    if (maxBytes > 0 && maxBytes < 4096) throw new InvalidArgumentError('audit maxBytes must be at least 4096 (or 0: never rotate)');
+    if (!Number.isSafeInteger(maxFiles) || maxFiles < 0) throw new InvalidArgumentError('audit maxFiles must be a whole number');
+    this.path = o.path;
+    this.maxBytes = maxBytes;
+    this.maxFiles = maxFiles;
+    this.fsync = o.fsync ?? false;
+    this.source = o.source ?? null;
+    this.#now = o.now ?? Date.now;
+    mkdirSync(dirname(o.path), { recursive: true });
+    const rotated = rotatedFiles(o.path);
+    this.#nextRotation = (rotated.at(-1)?.n ?? 0) + 1;
+    let tail = lastLine(o.path, true);
+    let from = o.path;
+    if (tail.line === null && rotated.length > 0) {
+      from = rotated.at(-1)!.file;
+      tail = lastLine(from, false);
+    }
+    const head = tail.line === null ? { seq: 0, hash: GENESIS } : headOf(tail.line, from);
+    this.#seq = head.seq;
+    this.#hash = head.hash;
+    this.#fd = openSync(o.path, 'a', 0o640);
+    this.#size = fileSize(o.path);
+  }
+
+  /** Sequence number and hash of the last line written (seq 0 and GENESIS for an empty log). */
+  get head(): AuditHead {
+    return { seq: this.#seq, hash: this.#hash };
+  }
+
+  /**
+   * Appends one line for a decision event and returns the record written.
+   * Synchronous: when it returns, the line is in the file.
+   */
+  write(event: AuditEvent): AuditRecord & { hash: string } {
+    if (this.#closed) throw new CapframeError('ERR_UNAVAILABLE', 'audit log is closed');
+    if (!event || typeof event !== 'object') throw new InvalidArgumentError('audit event must be an object');
+    const fields = eventFields(event);
+    const record: AuditRecord = {
+      v: AUDIT_VERSION,
+      seq: this.#seq + 1,
+      time: new Date(this.#now()).toISOString(),
+      ...fields,
+      source: fields.source ?? this.source,
+      prev: this.#hash,
+    };
+    const { text, hash } = formatLine(record);
+    const bytes = Buffer.from(text + '\n', 'utf8');
+    if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
+    if (this.fsync) fdatasyncSync(this.#fd);
+    this.#size += bytes.length;
+    this.#seq = record.seq;
+    this.#hash = hash;
+    return { ...record, hash };
+  }
+
+  /** The log as a decision sink function: `sink(event)`. */
+  readonly sink = (event: AuditEvent): void => {
+    this.write(event);
+  };
+
+  #rotate(): void {
+    closeSync(this.#fd);
+    renameSync(this.path, `${this.path}.${this.#nextRotation++}`);
+    this.#fd = openSync(this.path, 'a', 0o640);
+    this.#size = 0;
+    if (this.maxFiles > 0) {
+      const rotated = rotatedFiles(this.path);
+      for (const r of rotated.slice(0, Math.max(0, rotated.length - this.maxFiles))) {
+        try { unlinkSync(r.file); } catch { /* already gone */ }
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeSync(this.#fd);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * One audit line: what was decided about one tool call, never the token, a
+ * key or the raw arguments. Lines are hash-chained: each carries the hash of
+ * the line before it (`prev`) and its own `hash`, computed as
+ *
+ *   hash = hex SHA-256("capframe-audit-v1" 0x00 || JCS(line without "hash"))
+ *
+ * where JCS is RFC 8785 canonical JSON (src/token/args.ts). A line is written
+ * in that same canonical form, so `JSON.parse` then `canonicalJson` gives
+ * back the hashed bytes.
+ */
+import { label, sha256, toHex } from '../crypto/hash.ts';
+import { canonicalJson } from '../token/args.ts';
+
+export const AUDIT_VERSION = 1;
+/** `prev` of the very first line of a log. */
+export const GENESIS = '0'.repeat(64);
+const AUDIT_LABEL = label('capframe-audit-v1');
+
+export interface AuditRecord {
+  readonly v: number;
+  /** Position in the whole log, from 1, continuous across rotated files. */
+  readonly seq: number;
+  /** ISO 8601 UTC, milliseconds. */
+  readonly time: string;
+  readonly decision: 'allow' | 'deny';
+  /** The error code of a denial; null when allowed. */
+  readonly code: string | null;
+  /** `signed` (invocation proof) or `local` (in-process check); null when unknown. */
+  readonly mode: string | null;
+  /** Where the decision was taken, e.g. `local`, `remote` or `service`. */
+  readonly source: string | null;
+  /** Block ids of the token's chain, root first (hex). Identify the token without revealing it. */
+  readonly chain: readonly string[];
+  readonly subject: string | null;
+  readonly tool: string | null;
+  readonly operation: string | null;
+  readonly resource: string | null;
+  /** Hex argument digest (never the arguments). */
+  readonly argsDigest: string | null;
+  readonly callId: string | null;
+  /** Time taken to decide, milliseconds (null when not measured). */
+  readonly latencyMs: number | null;
+  /** Hash of the previous line (GENESIS for the first line). */
+  readonly prev: string;
+}
+
+export interface AuditLine extends AuditRecord {
+  readonly hash: string;
+}
+
+export function hashRecord(record: AuditRecord): string {
+  return toHex(sha256(AUDIT_LABEL, Buffer.from(canonicalJson(record), 'utf8')));
+}
+
+/** Member names of a line in JCS order (UTF-16 code unit order: all ASCII here). */
+const RECORD_KEYS = ['argsDigest', 'callId', 'chain', 'code', 'decision', 'latencyMs', 'mode', 'operation', 'prev', 'resource', 'seq', 'source', 'subject', 'time', 'tool', 'v'] as const;
+
+/**
+ * JCS of a record built by the writer, without the general serializer: the
+ * members are written in sorted order with JSON.stringify, which produces the
+ * same text for these value types (well-formed strings, finite numbers,
+ * null, arrays of strings). `audit verify` re-checks every line against the
+ * general canonicalJson, so any divergence would show up there.
+ */
+function fastCanonical(record: AuditRecord, hash?: string): string {
+  let out = '{';
+  for (const k of RECORD_KEYS) {
+    if (k === 'latencyMs' && hash !== undefined) out += `"hash":${JSON.stringify(hash)},`;
+    out += `${JSON.stringify(k)}:${JSON.stringify(record[k])},`;
+  }
+  return out.slice(0, -1) + '}';
+}
+
+/** The exact text of a line, without the newline. */
+export function formatLine(record: AuditRecord): { text: string; hash: string } {
+  const hash = toHex(sha256(AUDIT_LABEL, Buffer.from(fastCanonical(record), 'utf8')));
+  return { text: fastCanonical(record, hash), hash };
+}
+
+/**
+ * What a decision sink may pass: a `Decision` from the verifier (optionally
+ * with `latencyMs`), an event wrapping one (`{ decision, latencyMs }`), or a
+ * flat event (`{ decision: 'allow' | 'deny' | boolean, code, tool, ... }`).
+ * Only the fields listed in AuditRecord are kept: anything else on the event
+ * (a token, arguments) is ignored.
+ */
+export type AuditEvent = object;
+
+const MAX_FIELD = 1024;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function str(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const s = v.length > MAX_FIELD ? v.slice(0, MAX_FIELD) : v;
+  return s.replace(LONE_SURROGATE, '\uFFFD'); // canonical JSON needs well-formed text
+}
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) / 1000 : null;
+}
+function ids(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.slice(0, 16).filter((x): x is string => typeof x === 'string' && /^[0-9a-f]{1,64}$/i.test(x));
+}
+
+/** Picks the audited fields out of an event; never copies tokens, keys or arguments. */
+export function eventFields(ev: AuditEvent): Omit<AuditRecord, 'v' | 'seq' | 'time' | 'prev'> {
+  const event = ev as Readonly<Record<string, unknown>>;
+  let d: Record<string, unknown> = event as Record<string, unknown>;
+  const inner = event.decision;
+  if (inner && typeof inner === 'object' && typeof (inner as { allowed?: unknown }).allowed === 'boolean') {
+    d = { ...pick(event, ['latencyMs', 'durationMs', 'source', 'callId', 'tool', 'mode']), ...(inner as Record<string, unknown>) };
+  }
+  let allowed: boolean;
+  if (typeof d.allowed === 'boolean') allowed = d.allowed;
+  else if (typeof d.decision === 'boolean') allowed = d.decision;
+  else allowed = d.decision === 'allow' || d.decision === 'allowed';
+  const code = allowed ? null : (str(d.code) ?? 'ERR_INTERNAL');
+  const dec = d as Record<string, unknown>;
+  return {
+    decision: allowed ? 'allow' : 'deny',
+    code,
+    mode: str(dec.mode),
+    source: str(dec.source),
+    chain: ids(dec.chainIds ?? dec.chain ?? dec.tokenIds),
+    subject: str(dec.subject),
+    tool: str(dec.tool),
+    operation: str(dec.operation),
+    resource: str(dec.resource),
+    argsDigest: str(dec.argsDigest),
+    callId: str(dec.callId),
+    latencyMs: num(dec.latencyMs ?? dec.durationMs),
+  };
+}
+
+function pick(o: Readonly<Record<string, unknown>>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * Checks an audit log's hash chain across its rotated files and reports the
+ * first line that was altered, inserted or deleted.
+ *
+ * What a hash chain proves: any change inside the chain breaks it, and the
+ * break is located. What it cannot prove on its own: that lines were not cut
+ * off the end, or that someone with write access did not rewrite the whole
+ * chain from some point on. Record the `head` printed here (or exported by the
+ * service's /metrics) somewhere the writer cannot change, and pass it back
+ * with `expectHead` to close both gaps.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { canonicalJson } from '../token/args.ts';
+import { GENESIS, hashRecord, type AuditRecord } from './record.ts';
+import { rotatedFiles, type AuditHead } from './log.ts';
+
+export type ProblemKind = 'altered' | 'inserted' | 'deleted' | 'malformed' | 'head-mismatch' | 'missing';
+
+export interface AuditProblem {
+  readonly kind: ProblemKind;
+  readonly file: string;
+  /** 1-based line number within `file` (0 when the problem is not one line). */
+  readonly line: number;
+  readonly seq: number | null;
+  readonly message: string;
+}
+
+export interface AuditVerifyResult {
+  readonly ok: boolean;
+  readonly files: readonly string[];
+  /** Lines checked before the first problem (or in all). */
+  readonly lines: number;
+  readonly firstSeq: number | null;
+  /** Last good line. */
+  readonly head: AuditHead | null;
+  readonly problem: AuditProblem | null;
+  readonly warnings: readonly string[];
+}
+
+export interface AuditVerifyOptions {
+  /** Check only this file, not its rotated predecessors. */
+  readonly single?: boolean;
+  /** The head hash (or `seq:hash`) recorded elsewhere; the log must end exactly there. */
+  readonly expectHead?: string;
+}
+
+const FIELDS = ['v', 'seq', 'time', 'decision', 'code', 'mode', 'source', 'chain', 'subject', 'tool', 'operation', 'resource', 'argsDigest', 'callId', 'latencyMs', 'prev', 'hash'];
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function shape(o: unknown): o is AuditRecord & { hash: string } {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const r = o as Record<string, unknown>;
+  const keys = Object.keys(r);
+  if (keys.length !== FIELDS.length || !FIELDS.every((k) => k in r)) return false;
+  return typeof r.seq === 'number' && Number.isSafeInteger(r.seq) && r.seq > 0
+    && typeof r.prev === 'string' && HEX64.test(r.prev) && typeof r.hash === 'string' && HEX64.test(r.hash)
+    && (r.decision === 'allow' || r.decision === 'deny') && Array.isArray(r.chain);
+}
+
+/** The files of a log in chain order. */
+export function logFiles(path: string, single = false): string[] {
+  if (single) return [path];
+  const files = rotatedFiles(path).map((r) => r.file);
+  if (existsSync(path)) files.push(path);
+  return files;
+}
+
+export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): AuditVerifyResult {
+  const files = logFiles(path, options.single);
+  const warnings: string[] = [];
+  let lines = 0;
+  let firstSeq: number | null = null;
+  let prevHash: string | null = null;
+  let prevSeq = 0;
+  const done = (problem: AuditProblem | null) => ({
+    ok: problem === null, files, lines, firstSeq,
+    head: prevHash === null ? null : { seq: prevSeq, hash: prevHash }, problem, warnings,
+  });
+  if (files.length === 0) {
+    return done({ kind: 'missing', file: path, line: 0, seq: null, message: `no audit log at ${path}` });
+  }
+  // Pass 1: every line on its own (JSON, shape, canonical form, own hash), up to the first bad one.
+  interface Entry { readonly file: string; readonly line: number; readonly seq: number; readonly prev: string; readonly hash: string }
+  const entries: Entry[] = [];
+  let selfProblem: AuditProblem | null = null;
+  read: for (let f = 0; f < files.length; f++) {
+    const file = files[f]!;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      selfProblem = { kind: 'missing', file, line: 0, seq: null, message: `cannot read ${file}: ${(e as Error).message}` };
+      break;
+    }
+    const parts = text.split('\n');
+    const tail = parts.pop()!; // '' when the file ends with a newline
+    for (let i = 0; i < parts.length; i++) {
+      const raw = parts[i]!;
+      const loc = { file, line: i + 1 };
+      let o: unknown;
+      try {
+        o = JSON.parse(raw);
+      } catch {
+        selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not valid JSON' };
+        break read;
+      }
+      if (!shape(o)) { selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not an audit record' }; break read; }
+      const { hash, ...record } = o;
+      if (canonicalJson(o) !== raw) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' }; break read; }
+      if (hashRecord(record) !== hash) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line content does not match its hash' }; break read; }
+      entries.push({ ...loc, seq: o.seq, prev: o.prev, hash });
+    }
+    if (tail !== '') {
+      if (f === files.length - 1) {
+        warnings.push(`${file}: the last line is incomplete (${Buffer.byteLength(tail)} bytes, a write cut short by a crash); ignored`);
+      } else {
+        selfProblem = { kind: 'malformed', file, line: parts.length + 1, seq: null, message: 'incomplete line at the end of a rotated file' };
+        break;
+      }
+    }
+  }
+
+  // Pass 2: the links between lines. A break is located with the lines around it.
+  for (let j = 0; j < entries.length; j++) {
+    const e = entries[j]!;
+    const loc = { file: e.file, line: e.line };
+    const before = entries[j - 1];
+    if (!before) {
+      if (e.seq === 1 && e.prev !== GENESIS) return done({ ...loc, kind: 'altered', seq: e.seq, message: 'the first line must follow the genesis hash' });
+      if (e.seq > 1) warnings.push(`the log starts at seq ${e.seq}: earlier lines are not here (rotated away or deleted)`);
+      firstSeq = e.seq;
+    } else if (e.prev !== before.hash) {
+      const bLoc = { file: before.file, line: before.line };
+      const twoBack = entries[j - 2];
+      const next = entries[j + 1];
+      if (e.seq > before.seq + 1) {
+        const n = e.seq - before.seq - 1;
+        return done({ ...loc, kind: 'deleted', seq: e.seq, message: `${n} line(s) deleted before this one (seq ${before.seq + 1}${n > 1 ? `..${e.seq - 1}` : ''})` });
+      }
+      if (next && next.prev === before.hash && next.seq === before.seq + 1) {
+        return done({ ...loc, kind: 'inserted', seq: e.seq, message: 'line was inserted: the next line follows the one before it' });
+      }
+      if (twoBack && e.prev === twoBack.hash) {
+        return done({ ...bLoc, kind: 'inserted', seq: before.seq, message: 'line was inserted: the next line follows the one before it' });
+      }
+      if (e.seq === before.seq + 1) {
+        return done({ ...bLoc, kind: 'altered', seq: before.seq, message: "line was altered: its hash is not the next line's prev" });
+      }
+      return done({ ...loc, kind: 'altered', seq: e.seq, message: 'hash chain broken: prev does not match the line before' });
+    } else if (e.seq !== before.seq + 1) {
+      return done({ ...loc, kind: 'altered', seq: e.seq, message: `seq ${e.seq} does not follow ${before.seq}` });
+    }
+    prevHash = e.hash;
+    prevSeq = e.seq;
+    lines++;
+  }
+  if (selfProblem) return done(selfProblem);
+  if (options.expectHead) {
+    const want = options.expectHead.includes(':') ? options.expectHead.split(':')[1]! : options.expectHead;
+    if (want !== prevHash) {
+      const last = files.at(-1)!;
+      return done({ kind: 'head-mismatch', file: last, line: 0, seq: prevSeq, message: `the log ends at seq ${prevSeq} hash ${prevHash ?? 'none'}, not at the expected head ${options.expectHead} (lines cut off or rewritten)` });
+    }
+  }
+  return done(null);
+}

@@ -1,0 +1,7 @@
+/** The verification service (`capframe serve`). */
+export { createVerifyService, checkBearer, type VerifyService, type VerifyServiceOptions, type EventSink, type RouteHandler, type RevokeFn } from './service.ts';
+export { parseServerConfig, loadServerConfig, serverSectionSchema, DEFAULT_ADMIN_SECRET_ENV, type ServerConfig, type ServerSection } from './config.ts';
+export { startService, type RunningService, type StartOverrides } from './start.ts';
+export { Metrics } from './metrics.ts';
+export { verifyRequestSchema, decisionToJson, decisionResponseSchema, type VerifyRequest } from './wire.ts';
+export { RemoteVerifier, errorFromCode, keepAliveAgent, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from '../verify/remote.ts';

@@ -1,0 +1,89 @@
+/** Prometheus text exposition (format 0.0.4) of the service's counters; no dependency. */
+
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export class Metrics {
+  readonly started = Date.now();
+  /** "allow|" or "deny|ERR_…" -> count */
+  readonly #decisions = new Map<string, number>();
+  /** "route status" -> count */
+  readonly #requests = new Map<string, number>();
+  /** reason -> count */
+  readonly #rejected = new Map<string, number>();
+  readonly #bucketCounts = new Array<number>(BUCKETS.length).fill(0);
+  #latencySum = 0;
+  #latencyCount = 0;
+  auditHead: { seq: number } | null = null;
+  inFlight = 0;
+
+  decision(allowed: boolean, code: string | undefined, seconds: number): void {
+    const key = allowed ? 'allow|' : `deny|${code ?? 'ERR_INTERNAL'}`;
+    this.#decisions.set(key, (this.#decisions.get(key) ?? 0) + 1);
+    this.#latencySum += seconds;
+    this.#latencyCount++;
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.#bucketCounts[i]!++;
+  }
+
+  request(route: string, status: number): void {
+    const key = `${route} ${status}`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+  }
+
+  rejected(reason: string): void {
+    this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1);
+  }
+
+  /** Number of decisions with this code ("allow" for allowed). */
+  count(code: string): number {
+    return code === 'allow' ? (this.#decisions.get('allow|') ?? 0) : (this.#decisions.get(`deny|${code}`) ?? 0);
+  }
+
+  render(extra: Record<string, number> = {}): string {
+    const out: string[] = [];
+    out.push('# HELP capframe_decisions_total Verification decisions by outcome and error code.');
+    out.push('# TYPE capframe_decisions_total counter');
+    for (const [key, n] of [...this.#decisions].sort()) {
+      const [decision, code] = key.split('|') as [string, string];
+      out.push(`capframe_decisions_total{decision="${decision}",code="${esc(code || 'OK')}"} ${n}`);
+    }
+    out.push('# HELP capframe_verify_duration_seconds Time to decide one /v1/verify request (body parsed to decision).');
+    out.push('# TYPE capframe_verify_duration_seconds histogram');
+    BUCKETS.forEach((b, i) => out.push(`capframe_verify_duration_seconds_bucket{le="${b}"} ${this.#bucketCounts[i]}`));
+    out.push(`capframe_verify_duration_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
+    out.push(`capframe_verify_duration_seconds_sum ${this.#latencySum}`);
+    out.push(`capframe_verify_duration_seconds_count ${this.#latencyCount}`);
+    out.push('# HELP capframe_http_requests_total HTTP requests by route and status.');
+    out.push('# TYPE capframe_http_requests_total counter');
+    for (const [key, n] of [...this.#requests].sort()) {
+      const [route, status] = key.split(' ') as [string, string];
+      out.push(`capframe_http_requests_total{route="${esc(route)}",status="${status}"} ${n}`);
+    }
+    out.push('# HELP capframe_rejected_requests_total Requests refused before any verification, by reason.');
+    out.push('# TYPE capframe_rejected_requests_total counter');
+    for (const [reason, n] of [...this.#rejected].sort()) out.push(`capframe_rejected_requests_total{reason="${esc(reason)}"} ${n}`);
+    out.push('# HELP capframe_requests_in_flight Requests being handled.');
+    out.push('# TYPE capframe_requests_in_flight gauge');
+    out.push(`capframe_requests_in_flight ${this.inFlight}`);
+    if (this.auditHead) {
+      out.push('# HELP capframe_audit_seq Sequence number of the last audit line written.');
+      out.push('# TYPE capframe_audit_seq gauge');
+      out.push(`capframe_audit_seq ${this.auditHead.seq}`);
+    }
+    const mem = process.memoryUsage();
+    out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');
+    out.push('# TYPE process_resident_memory_bytes gauge');
+    out.push(`process_resident_memory_bytes ${mem.rss}`);
+    out.push('# HELP process_start_time_seconds Start time of the service since the unix epoch, seconds.');
+    out.push('# TYPE process_start_time_seconds gauge');
+    out.push(`process_start_time_seconds ${Math.floor(this.started / 1000)}`);
+    for (const [name, v] of Object.entries(extra)) {
+      out.push(`# TYPE ${name} gauge`);
+      out.push(`${name} ${v}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}

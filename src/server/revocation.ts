@@ -1,0 +1,106 @@
+/**
+ * Revocation inside the verification service (issue 4's pieces, mounted):
+ *
+ *   GET  /v1/revocations, /v1/revocations/stream   createRevocationHandler (signed snapshot, SSE push)
+ *   POST /v1/revoke                                 admin only (bearer secret, checked by the service):
+ *        {"token": "cft1.…"}            the token's tip block and everything derived from it
+ *        {"id": "<32 hex>"}             one block id
+ *        {"subject": "agent:x"}         every token naming this subject
+ *        {"kid": "<base64url>", "before": <unix s>}   every token of that key issued before
+ *        each with an optional "reason"
+ *   /v1/verify                                      checks every chain against the same signed snapshot
+ *
+ * The service's verifier holds a RevocationState fed with the publisher's
+ * snapshot: at start, synchronously on every change made through this
+ * process (so a revoke is in force before its 200 is sent), and by polling
+ * the registry version each second (changes made by other processes, e.g.
+ * `capframe revoke` on the same database), re-signed before it goes stale.
+ */
+import { z } from 'zod';
+import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import type { PrivateKey } from '../crypto/keys.ts';
+import { equalBytes } from '../crypto/hash.ts';
+import type { Keyring } from '../authority/keyring.ts';
+import type { PublicKeyInput } from '../authority/keyring.ts';
+import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
+import type { RevokeFn, RouteHandler } from './service.ts';
+
+export const revokeRequestSchema = z.union([
+  z.strictObject({ token: z.string().min(6).max(30_000), reason: z.string().max(500).optional() }),
+  z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/), reason: z.string().max(500).optional() }),
+  z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
+  z.strictObject({ kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/), before: z.number().int().min(0), reason: z.string().max(500).optional() }),
+]);
+
+export interface ServiceRevocationOptions {
+  readonly registry: RevocationRegistry;
+  /** The authority private key that signs snapshots (its public key must be trusted). */
+  readonly key: PrivateKey;
+  readonly trusted: Keyring | readonly PublicKeyInput[];
+  /** Seconds a snapshot stays usable (RevocationState maxAge). Default 300. */
+  readonly maxAge?: number;
+  /** Registry polling interval, ms. Default 1000. */
+  readonly pollMs?: number;
+}
+
+export interface ServiceRevocation {
+  readonly handler: RevocationHandler & RouteHandler;
+  readonly revoke: RevokeFn;
+  /** Give it to the service's Verifier as `revocation`. */
+  readonly state: RevocationState;
+  close(): void;
+}
+
+export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocation {
+  const handler = createRevocationHandler({ registry: o.registry, key: o.key });
+  const state = new RevocationState({ trusted: o.trusted, ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}) });
+  if (!state.keyring.get(o.key.kid) || !equalBytes(state.keyring.get(o.key.kid)!, o.key.publicKey)) {
+    handler.close();
+    throw new CapframeError('ERR_CONFIG', 'the revocation signing key is not one of the trusted authority keys');
+  }
+  const sync = (): void => {
+    try {
+      state.update(handler.publisher.current().text);
+    } catch (e) {
+      process.stderr.write(`capframe serve: revocation snapshot update failed: ${(e as Error).message}\n`);
+    }
+  };
+  sync();
+  const onChange = (): void => sync();
+  o.registry.on('change', onChange);
+  const resignEvery = Math.max(1, Math.floor(handler.publisher.resignAfter / 2)) * 1000;
+  let lastResign = Date.now();
+  const timer = setInterval(() => {
+    if (o.registry.version !== state.version || Date.now() - lastResign >= resignEvery) {
+      lastResign = Date.now();
+      sync();
+    }
+  }, o.pollMs ?? 1000);
+  timer.unref();
+
+  const revoke: RevokeFn = (body) => {
+    const parsed = revokeRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new InvalidArgumentError('revoke takes {"token"}, {"id"}, {"subject"} or {"kid","before"}, with an optional "reason"');
+    }
+    const b = parsed.data;
+    const opts = b.reason !== undefined ? { reason: b.reason } : {};
+    const r = 'token' in b ? o.registry.revokeToken(b.token, opts)
+      : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
+        : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
+          : o.registry.revokeIssuedBefore(b.kid, b.before, opts);
+    sync(); // in force before the answer, even if the change event is not emitted
+    return { ok: true, changed: r.changed, version: r.version, target: r.target };
+  };
+
+  return {
+    handler: handler as RevocationHandler & RouteHandler,
+    revoke,
+    state,
+    close() {
+      clearInterval(timer);
+      o.registry.off('change', onChange);
+      handler.close();
+    },
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * The verification service over node:http.
+ *
+ *   POST /v1/verify    token + signed invocation proof + arguments -> decision JSON (src/server/wire.ts)
+ *   POST /v1/verify/batch  {"requests": [...]} -> {"decisions": [...]}: the same, several per round trip
+ *   POST /v1/revoke    admin bearer secret; forwards to the revocation registry
+ *   GET  /healthz      {"status":"ok"}
+ *   GET  /metrics      Prometheus text
+ *   anything mounted   e.g. the revocation handler (GET /v1/revocations and its push stream)
+ *
+ * Hostile input: bodies are capped (Content-Length checked before reading,
+ * the stream counted while reading), headers and whole requests have
+ * deadlines (node's headersTimeout / requestTimeout, checked every second),
+ * connections are capped, every body is parsed in a try and validated with
+ * zod, and every handler is wrapped so that nothing a client sends can
+ * throw out of the request callback. Verification is synchronous CPU work of
+ * tens of microseconds per request, so one slow or huge client cannot hold
+ * the event loop for others.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CapframeError, type ErrorCode } from '../errors.ts';
+import type { Decision, Verifier } from '../verify/verifier.ts';
+import { Lru } from '../verify/lru.ts';
+import { Token } from '../token/token.ts';
+import { Metrics } from './metrics.ts';
+import { decisionToJson, verifyRequestSchema } from './wire.ts';
+
+/** Anything that takes decision events: an AuditLog, a function, a LangChain DecisionSink. */
+export type EventSink = ((event: Record<string, unknown>) => unknown) | { write(event: Record<string, unknown>): unknown };
+
+/** Mounted request handler: returns true when it handled (or is handling) the request. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** What POST /v1/revoke does with an authenticated body. Throw a CapframeError to refuse it (400). */
+export type RevokeFn = (body: unknown) => unknown | Promise<unknown>;
+
+export interface VerifyServiceOptions {
+  readonly verifier: Verifier;
+  /** Every /v1/verify decision is written here. If writing fails the call is denied (ERR_UNAVAILABLE). */
+  readonly audit?: EventSink;
+  /** Bearer secret for POST /v1/revoke. Without one, every revoke request gets 401. */
+  readonly adminSecret?: string;
+  readonly revoke?: RevokeFn;
+  /** Extra handlers tried, in order, for requests no built-in route takes. */
+  readonly handlers?: readonly RouteHandler[];
+  /** Largest request body in bytes. Default 64 KiB. */
+  readonly bodyLimit?: number;
+  /** Largest /v1/verify/batch body in bytes. Default 1 MiB. */
+  readonly batchBodyLimit?: number;
+  /** Most requests in one /v1/verify/batch. Default 64. */
+  readonly maxBatch?: number;
+  /** Deadline for receiving a whole request, ms. Default 10 000. */
+  readonly requestTimeout?: number;
+  /** Deadline for receiving the request headers, ms. Default 5 000. */
+  readonly headersTimeout?: number;
+  /** Idle keep-alive connections are closed after this many ms. Default 5 000. */
+  readonly keepAliveTimeout?: number;
+  /** Open connections at most. Default 1024. */
+  readonly maxConnections?: number;
+}
+
+export interface VerifyService {
+  readonly server: Server;
+  readonly metrics: Metrics;
+  /** Listens (default 127.0.0.1, port 0 = any free port) and resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number; host: string }>;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: ErrorCode, message: string, readonly reason = 'invalid_body') {
+    super(message);
+  }
+}
+
+function digest(s: string | Buffer): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time check of an `Authorization: Bearer …` header against the admin secret. */
+export function checkBearer(header: string | undefined, secretDigest: Buffer | null): boolean {
+  if (!secretDigest) return false;
+  const m = typeof header === 'string' ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
+  // Always hash and compare (equal-length digests), so timing says nothing about the secret.
+  const given = digest(m ? m[1]! : '');
+  return timingSafeEqual(given, secretDigest) && m !== null;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      reject(new HttpError(413, 'ERR_TOO_LARGE', `request body is larger than ${limit} bytes`, 'too_large'));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        reject(new HttpError(413, 'ERR_TOO_LARGE', `request body is larger than ${limit} bytes`, 'too_large'));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => { if (!done) { done = true; resolve(Buffer.concat(chunks, size)); } });
+    req.on('error', (e) => { if (!done) { done = true; reject(new HttpError(400, 'ERR_MALFORMED', `request failed: ${e.message}`, 'aborted')); } });
+    req.on('close', () => { if (!done) { done = true; reject(new HttpError(400, 'ERR_MALFORMED', 'request aborted', 'aborted')); } });
+  });
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'ERR_MALFORMED', 'request body is not valid JSON', 'malformed_json');
+  }
+}
+
+function zodMessage(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const i = issues[0];
+  if (!i) return 'invalid request body';
+  const where = i.path.length ? i.path.map(String).join('.') : 'body';
+  return `${where}: ${i.message}`.slice(0, 300);
+}
+
+export function createVerifyService(o: VerifyServiceOptions): VerifyService {
+  const { verifier } = o;
+  const bodyLimit = o.bodyLimit ?? 64 * 1024;
+  const batchBodyLimit = o.batchBodyLimit ?? 1024 * 1024;
+  const maxBatch = o.maxBatch ?? 64;
+  const metrics = new Metrics();
+  const secretDigest = o.adminSecret ? digest(o.adminSecret) : null;
+  const handlers = o.handlers ?? [];
+  const audit = o.audit;
+  // Parsed tokens by their text: the verifier's per-object chain cache then applies to repeat callers.
+  const tokens = new Lru<string, Token>(1024);
+  const tokenOf = (text: string): Token | string => {
+    let t = tokens.get(text);
+    if (t === undefined) {
+      try {
+        t = Token.parse(text, { maxBytes: verifier.maxTokenBytes, maxDepth: verifier.maxDepth });
+      } catch {
+        return text; // the verifier reports the error with its code
+      }
+      tokens.set(text, t);
+    }
+    return t;
+  };
+  const writeAudit: ((e: Record<string, unknown>) => unknown) | null =
+    audit === undefined ? null : typeof audit === 'function' ? audit : (e) => audit.write(e);
+
+  type Item = { token: string; invocation: string; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
+
+  /** One validated request to its decision (audited, counted). Never throws. */
+  async function decide(r: Item, t0: bigint): Promise<Decision> {
+    let d: Decision = await verifier.verifyInvocation(tokenOf(r.token), r.invocation, {
+      tool: r.tool, args: r.args,
+      ...(r.operation !== undefined ? { operation: r.operation } : {}),
+      ...(r.resource !== undefined ? { resource: r.resource } : {}),
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (writeAudit) {
+      try {
+        const w = writeAudit({ ...d, source: 'service', latencyMs: seconds * 1000 });
+        if (w instanceof Promise) await w;
+      } catch (e) {
+        metrics.rejected('audit_failed');
+        if (d.allowed) {
+          const error = new CapframeError('ERR_UNAVAILABLE', 'the audit log cannot be written; call denied', { cause: e });
+          const { grant: _g, expiresAt: _e, ...rest } = d;
+          d = { ...rest, allowed: false, code: error.code, reason: error.message, error };
+        }
+      }
+    }
+    metrics.decision(d.allowed, d.allowed ? undefined : d.code, seconds);
+    return d;
+  }
+
+  async function verify(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const body = await readBody(req, bodyLimit);
+    const t0 = process.hrtime.bigint();
+    const json = parseJson(body);
+    const parsed = verifyRequestSchema.safeParse(json);
+    if (!parsed.success) throw new HttpError(400, 'ERR_MALFORMED', zodMessage(parsed.error.issues));
+    // The validated shape, but the caller's own args object (JSON.parse output), never a rebuilt copy.
+    send(res, 200, decisionToJson(await decide(json as Item, t0)));
+    return 200;
+  }
+
+  /**
+   * POST /v1/verify/batch {"requests": [req, ...]} -> {"decisions": [decision, ...]} in the same order.
+   * An element that is not a valid request gets {"allowed": false, "code": "ERR_MALFORMED", ...}.
+   * At most `maxBatch` elements, so one batch holds the event loop for a few ms at most.
+   */
+  async function verifyBatch(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const body = await readBody(req, batchBodyLimit);
+    const json = parseJson(body) as { requests?: unknown };
+    if (typeof json !== 'object' || json === null || Array.isArray(json) || !Array.isArray(json.requests) || Object.keys(json).length !== 1) {
+      throw new HttpError(400, 'ERR_MALFORMED', 'a batch is {"requests": [...]}');
+    }
+    const items = json.requests;
+    if (items.length === 0 || items.length > maxBatch) throw new HttpError(400, 'ERR_MALFORMED', `a batch holds 1 to ${maxBatch} requests`);
+    const out: Record<string, unknown>[] = [];
+    for (const item of items) {
+      const t0 = process.hrtime.bigint();
+      const parsed = verifyRequestSchema.safeParse(item);
+      if (!parsed.success) {
+        metrics.rejected('invalid_body');
+        out.push({ allowed: false, code: 'ERR_MALFORMED', reason: zodMessage(parsed.error.issues) });
+        continue;
+      }
+      out.push(decisionToJson(await decide(item as Item, t0)));
+    }
+    send(res, 200, { decisions: out });
+    return 200;
+  }
+
+  async function revoke(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    if (!checkBearer(req.headers.authorization, secretDigest)) {
+      metrics.rejected('unauthorized');
+      send(res, 401, { code: 'ERR_UNAUTHORIZED', reason: 'a valid admin bearer secret is required' }, { 'www-authenticate': 'Bearer', connection: 'close' });
+      return 401;
+    }
+    if (!o.revoke) throw new HttpError(501, 'ERR_CONFIG', 'revocation is not configured on this service', 'not_configured');
+    const json = parseJson(await readBody(req, bodyLimit));
+    try {
+      const result = await o.revoke(json);
+      send(res, 200, result ?? { ok: true });
+      return 200;
+    } catch (e) {
+      if (e instanceof CapframeError && e.code !== 'ERR_INTERNAL' && e.code !== 'ERR_UNAVAILABLE') {
+        throw new HttpError(400, e.code, e.message);
+      }
+      throw e;
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let route = path;
+    metrics.inFlight++;
+    let status = 500;
+    try {
+      if (path === '/v1/verify') {
+        if (req.method !== 'POST') throw new HttpError(405, 'ERR_MALFORMED', 'use POST', 'method');
+        status = await verify(req, res);
+      } else if (path === '/v1/verify/batch') {
+        if (req.method !== 'POST') throw new HttpError(405, 'ERR_MALFORMED', 'use POST', 'method');
+        status = await verifyBatch(req, res);
+      } else if (path === '/v1/revoke') {
+        if (req.method !== 'POST') throw new HttpError(405, 'ERR_MALFORMED', 'use POST', 'method');
+        status = await revoke(req, res);
+      } else if (path === '/healthz') {
+        send(res, 200, { status: 'ok' });
+        status = 200;
+      } else if (path === '/metrics') {
+        send(res, 200, metrics.render());
+        status = 200;
+      } else {
+        for (const h of handlers) {
+          if (h(req, res)) { status = 0; route = 'mounted'; return; }
+        }
+        route = 'other';
+        throw new HttpError(404, 'ERR_MALFORMED', 'no such endpoint', 'not_found');
+      }
+    } catch (e) {
+      if (e instanceof HttpError) {
+        status = e.status;
+        metrics.rejected(e.reason);
+        const close = e.status === 413 || e.reason === 'aborted';
+        send(res, e.status, { allowed: false, code: e.code, reason: e.message }, close ? { connection: 'close' } : {});
+        if (close) res.on('finish', () => req.destroy());
+      } else {
+        status = 500;
+        metrics.rejected('internal');
+        send(res, 500, { allowed: false, code: 'ERR_INTERNAL', reason: 'internal error' });
+      }
+    } finally {
+      metrics.inFlight--;
+      if (status) metrics.request(route.startsWith('/v1/') || route === '/healthz' || route === '/metrics' ? route : 'other', status);
+    }
+  }
+
+  const requestTimeout = o.requestTimeout ?? 10_000;
+  const server = createServer({
+    requestTimeout,
+    headersTimeout: Math.min(o.headersTimeout ?? 5_000, requestTimeout),
+    keepAliveTimeout: o.keepAliveTimeout ?? 5_000,
+    connectionsCheckingInterval: 1_000,
+    maxHeaderSize: 16 * 1024,
+  }, (req, res) => {
+    handle(req, res).catch(() => { try { res.destroy(); } catch { /* gone */ } });
+  });
+  server.maxConnections = o.maxConnections ?? 1024;
+  // A socket-level error (garbage instead of HTTP, a reset) never reaches the process.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    metrics.rejected(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_http');
+    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  return {
+    server,
+    metrics,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve({ url: `http://${h}:${a.port}`, port: a.port, host: a.address });
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/** Starts the verification service from a parsed config: verifier, audit log, HTTP listener. */
+import { readFileSync } from 'node:fs';
+import { AuditLog } from '../audit/log.ts';
+import { CapframeError } from '../errors.ts';
+import { parsePrivateKey } from '../crypto/keys.ts';
+import { RevocationRegistry } from '../revocation/index.ts';
+import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
+import { Verifier } from '../verify/verifier.ts';
+import type { ServerConfig } from './config.ts';
+import { createVerifyService, type RouteHandler, type RevokeFn, type VerifyService } from './service.ts';
+
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly service: VerifyService;
+  readonly verifier: Verifier;
+  readonly audit: AuditLog | undefined;
+  readonly revocation: ServiceRevocation | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOverrides {
+  readonly port?: number;
+  readonly host?: string;
+  /** Mounted handlers and revoke action (the revocation integration point). */
+  readonly handlers?: readonly RouteHandler[];
+  readonly revoke?: RevokeFn;
+  readonly verifier?: Verifier;
+}
+
+function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev: ServiceRevocation } | undefined {
+  const r = cfg.revocation;
+  if (!r) return undefined;
+  let keyText: string;
+  try {
+    keyText = readFileSync(r.keyFile, 'utf8');
+  } catch (e) {
+    throw new CapframeError('ERR_CONFIG', `${cfg.file}: server.revocation.keyFile: cannot read ${r.keyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let key;
+  try {
+    key = parsePrivateKey(keyText);
+  } catch (e) {
+    throw new CapframeError('ERR_CONFIG', `${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
+  }
+  const registry = new RevocationRegistry({ path: r.db });
+  try {
+    const rev = serviceRevocation({ registry, key, trusted: cfg.base.trusted, ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}) });
+    return { registry, rev };
+  } catch (e) {
+    registry.close();
+    throw e;
+  }
+}
+
+export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
+  const b = cfg.base;
+  const revocation = o.verifier ? undefined : openRevocation(cfg);
+  const verifier = o.verifier ?? new Verifier({
+    trusted: b.trusted,
+    ...(b.clockSkew !== undefined ? { clockSkew: b.clockSkew } : {}),
+    ...(b.invocationWindow !== undefined ? { invocationWindow: b.invocationWindow } : {}),
+    ...(b.replayCacheSize !== undefined ? { replayCapacity: b.replayCacheSize } : {}),
+    ...(revocation ? { revocation: revocation.rev.state } : {}),
+  });
+  const s = cfg.server;
+  const audit = cfg.auditPath
+    ? AuditLog.open({ path: cfg.auditPath, maxBytes: s.audit!.maxBytes, maxFiles: s.audit!.maxFiles, fsync: s.audit!.fsync, source: 'service' })
+    : undefined;
+  const service = createVerifyService({
+    verifier,
+    ...(audit ? { audit } : {}),
+    ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
+    ...(o.revoke ? { revoke: o.revoke } : revocation ? { revoke: revocation.rev.revoke } : {}),
+    handlers: [...(o.handlers ?? []), ...(revocation ? [revocation.rev.handler] : [])],
+    bodyLimit: s.bodyLimit,
+    requestTimeout: s.requestTimeout,
+    headersTimeout: s.headersTimeout,
+    keepAliveTimeout: s.keepAliveTimeout,
+    maxConnections: s.maxConnections,
+  });
+  if (audit) {
+    Object.defineProperty(service.metrics, 'auditHead', { get: () => audit.head });
+  }
+  let addr;
+  try {
+    addr = await service.listen(o.port ?? s.port, o.host ?? s.host);
+  } catch (e) {
+    audit?.close();
+    revocation?.rev.close();
+    revocation?.registry.close();
+    throw e;
+  }
+  return {
+    ...addr,
+    service,
+    verifier,
+    audit,
+    revocation: revocation?.rev,
+    async close() {
+      revocation?.rev.close();
+      await service.close();
+      revocation?.registry.close();
+      audit?.close();
+    },
+  };
+}
