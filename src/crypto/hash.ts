@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
+
+/** One contiguous input for the one-shot hash (a native call instead of createHash/update/digest). */
+function joined(parts: readonly Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  return new Uint8Array(hash('sha256', joined(parts), 'buffer'));
 }
 
 export function sha512(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
@@ -24,6 +27,16 @@ export function label(text: string): Uint8Array {
 /** First 16 bytes of SHA-256(label || data): the 128-bit digests of docs/spec.md §3. */
 export function digest16(labelBytes: Uint8Array, ...data: Uint8Array[]): Uint8Array {
   return sha256(labelBytes, ...data).subarray(0, 16);
+}
+
+/** toHex(sha256(...parts)), without the intermediate bytes. */
+export function sha256Hex(...parts: Uint8Array[]): string {
+  return hash('sha256', joined(parts), 'hex');
+}
+
+/** toHex(digest16(labelBytes, ...data)), without the intermediate bytes. */
+export function digest16Hex(labelBytes: Uint8Array, ...data: Uint8Array[]): string {
+  return hash('sha256', joined([labelBytes, ...data]), 'hex').slice(0, 32);
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

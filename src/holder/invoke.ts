@@ -2,7 +2,7 @@
  * Invocation proofs (docs/spec.md §4): the holder signs one tool call, for a
  * verifier in another process.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { equalBytes } from '../crypto/hash.ts';
@@ -43,16 +43,44 @@ export interface InvocationOptions {
   nonce?: Uint8Array;
 }
 
-function tipHolder(token: Token): Uint8Array {
+/**
+ * Holder key and tip digest of a token's last block, remembered per Token
+ * object. The entry keeps a copy of the payload it was computed from and is
+ * used only while the payload still has exactly those bytes.
+ */
+const tipInfo = new WeakMap<Token, { payload: Uint8Array; holder: Uint8Array; tip: Uint8Array }>();
+
+function tipOf(token: Token): { holder: Uint8Array; tip: Uint8Array } {
   const last = token.blocks[token.blocks.length - 1]!;
-  return token.blocks.length === 1 ? decodeRootPayload(last.payload).holder : decodeDelegationPayload(last.payload).holder;
+  const hit = tipInfo.get(token);
+  if (hit && equalBytes(hit.payload, last.payload)) return hit;
+  const holder = token.blocks.length === 1 ? decodeRootPayload(last.payload).holder : decodeDelegationPayload(last.payload).holder;
+  const entry = { payload: new Uint8Array(last.payload), holder, tip: token.tip() };
+  tipInfo.set(token, entry);
+  return entry;
+}
+
+/** 16 fresh random bytes. Drawn from the CSPRNG in batches (one native call per 256 nonces); each byte is used once. */
+const noncePool = Buffer.alloc(4096);
+let nonceOffset = noncePool.length;
+function freshNonce(): Uint8Array {
+  if (nonceOffset + 16 > noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const out = new Uint8Array(16);
+  out.set(noncePool.subarray(nonceOffset, nonceOffset + 16));
+  noncePool.fill(0, nonceOffset, nonceOffset + 16);
+  nonceOffset += 16;
+  return out;
 }
 
 /** Creates and signs an invocation proof for one call. */
 export function createInvocation(tokenInput: Token | string | Uint8Array, o: InvocationOptions): Invocation {
   if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('createInvocation needs the holder private key');
   const token = Token.parse(tokenInput);
-  if (!equalBytes(o.key.publicKey, tipHolder(token))) {
+  const tip = tipOf(token);
+  if (!equalBytes(o.key.publicKey, tip.holder)) {
     throw new InvalidArgumentError("this key is not the token's holder key; only the holder can invoke");
   }
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
@@ -63,13 +91,13 @@ export function createInvocation(tokenInput: Token | string | Uint8Array, o: Inv
   }
   const now = (o.clock ?? systemClock)();
   const payload = encodeInvocationPayload({
-    tip: token.tip(),
+    tip: tip.tip,
     tool: checkName(o.tool, 'tool name'),
     operation: checkName(o.operation, 'operation'),
     resource: normalizeResource(o.resource),
     args: argsDigest(o.args),
     callId: checkName(o.callId ?? newCallId(), 'call id'),
-    nonce: o.nonce !== undefined ? Uint8Array.from(o.nonce) : new Uint8Array(randomBytes(16)),
+    nonce: o.nonce !== undefined ? Uint8Array.from(o.nonce) : freshNonce(),
     iat: now,
     exp: now + ttl,
   });

@@ -100,6 +100,16 @@ function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: 
  * order. Throws the first failure as a CapframeError.
  */
 export async function checkCall(chain: Chain, f: CallFacts, ctx: RuleContext): Promise<Authorisation> {
+  return checkCallNow(chain, f, ctx);
+}
+
+/**
+ * checkCall() without the promise when the replay store answers
+ * synchronously (the in-memory default): the verifier's hot path. Throws
+ * synchronously for every rule except a replay store that answers
+ * asynchronously, whose failures come as a rejected promise.
+ */
+export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorisation | Promise<Authorisation> {
   const { now, skew } = ctx;
   if (chain.nbf > now + skew) throw new NotYetValidError(`token is not valid before ${new Date(chain.nbf * 1000).toISOString()}`);
   if (now >= chain.exp + skew) throw new ExpiredError(`token expired at ${new Date(chain.exp * 1000).toISOString()}`);
@@ -126,12 +136,13 @@ export async function checkCall(chain: Chain, f: CallFacts, ctx: RuleContext): P
 
   const key = replayKey(chain.tip, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
-  // A synchronous store answers directly: no extra microtask on the hot path.
-  const fresh = typeof recorded === 'boolean' ? recorded : await recorded;
-  if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
-
-  return {
-    grant: { resource: tipGrant!.resource, permissions: tipGrant!.permissions, constraints },
-    expiresAt: chain.exp,
+  const finish = (fresh: unknown): Authorisation => {
+    if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
+    return {
+      grant: { resource: tipGrant!.resource, permissions: tipGrant!.permissions, constraints },
+      expiresAt: chain.exp,
+    };
   };
+  // A synchronous store answers directly: no promise on the hot path.
+  return typeof recorded === 'boolean' ? finish(recorded) : Promise.resolve(recorded).then(finish);
 }

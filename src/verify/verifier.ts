@@ -23,7 +23,7 @@ import { decodeTextForm, LABELS, Token, TOKEN_PREFIX } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { verifyChain, signedMessage, type Chain } from './chain.ts';
-import { checkCall, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
+import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 
@@ -205,7 +205,8 @@ export class Verifier {
         tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest,
         callId: call.callId, iat: now, exp: now + this.invocationWindow,
       };
-      return await this.#rules(chain, facts, base);
+      const decided = this.#rules(chain, facts, base);
+      return decided instanceof Promise ? await decided : decided;
     } catch (e) {
       return deny(base, e);
     }
@@ -244,26 +245,31 @@ export class Verifier {
         tool: p.tool, operation: p.operation, resource, args: expected.args, argsDigest: digest,
         callId: p.callId, iat: p.iat, exp: p.exp,
       };
-      return await this.#rules(chain, facts, base);
+      const decided = this.#rules(chain, facts, base);
+      return decided instanceof Promise ? await decided : decided;
     } catch (e) {
       return deny(base, e);
     }
   }
 
-  async #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Promise<Allowed> {
+  /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
+  #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Allowed | Promise<Allowed> {
     const now = this.clock();
     const revocation = this.revocation;
     const ctx: RuleContext = revocation
       ? { now, skew: this.clockSkew, replay: this.replay, revocation: (c: Chain) => revocation.check(c, now) }
       : { now, skew: this.clockSkew, replay: this.replay };
-    const auth = await checkCall(chain, facts, ctx);
-    // `base` belongs to this call only: complete it in place rather than copy it
-    // (an object spread here costs microseconds). Same keys, same order, frozen.
-    const d = base as Mutable<Allowed>;
-    d.allowed = true;
-    d.grant = auth.grant;
-    d.expiresAt = auth.expiresAt;
-    return Object.freeze(d);
+    const allow = (auth: Authorisation): Allowed => {
+      // `base` belongs to this call only: complete it in place rather than copy it
+      // (an object spread here costs microseconds). Same keys, same order, frozen.
+      const d = base as Mutable<Allowed>;
+      d.allowed = true;
+      d.grant = auth.grant;
+      d.expiresAt = auth.expiresAt;
+      return Object.freeze(d);
+    };
+    const auth = checkCallNow(chain, facts, ctx);
+    return auth instanceof Promise ? auth.then(allow) : allow(auth);
   }
 }
 
