@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'ERR_NO_SCHEMA'
   | 'ERR_CONFIG'
   | 'ERR_UNAVAILABLE'
+  // HTTP 401 from the service's admin endpoint (POST /v1/revoke): missing or wrong bearer secret.
+  | 'ERR_UNAUTHORIZED'
   | 'ERR_INTERNAL';
 
 export class CapframeError extends Error {

@@ -8,6 +8,11 @@
  *   capframe.yaml:14 tools.send_email.resource: unknown argument "recipient"
  *
  * Private keys never live in the config: authorities are public keys.
+ *
+ * The same file may carry the `server:` section of `capframe serve`
+ * (src/server/schema.ts) and a `remote:` section (src/verify/remote.ts) that
+ * makes the Guard ask a verification service; both are validated here like
+ * every other field and exposed as `server` / `remote` on the parsed config.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -18,6 +23,8 @@ import { parseDuration } from '../duration.ts';
 import { parsePublicKey, PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
 import { validateConstraint, type Constraint, type Constraints } from '../token/constraints.ts';
 import { LIMITS } from '../token/limits.ts';
+import { remoteConfigSchema, type RemoteConfig } from '../verify/remote.ts';
+import { serverSectionSchema, type ServerSection } from '../server/schema.ts';
 import { compileTemplate, type ResourceTemplate } from './template.ts';
 
 const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -69,6 +76,10 @@ export interface CapframeConfig {
   readonly replayCacheSize?: number;
   readonly audit: { readonly sink: AuditSinkKind; readonly path?: string };
   readonly tools: Readonly<Record<string, ToolPolicy>>;
+  /** The `server:` section (`capframe serve`), defaults applied; paths as written (src/server/config.ts resolves them). */
+  readonly server?: ServerSection;
+  /** The `remote:` section: the Guard then verifies every call (signed) with that service. */
+  readonly remote?: RemoteConfig;
 }
 
 export interface ParseOptions {
@@ -126,6 +137,9 @@ const fileSchema = z.strictObject({
     path: z.string().optional(),
   }).optional(),
   tools: z.record(z.string(), toolSchema).optional(),
+  // `server:` with nothing under it is the same as no section (the service's defaults).
+  server: serverSectionSchema.nullable().optional(),
+  remote: remoteConfigSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -421,6 +435,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     ...(cfg.trust.replayCacheSize !== undefined ? { replayCacheSize: cfg.trust.replayCacheSize } : {}),
     audit: Object.freeze(audit),
     tools: Object.freeze(tools),
+    ...(cfg.server ? { server: cfg.server } : {}),
+    ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
   });
 }
 

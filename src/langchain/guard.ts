@@ -15,6 +15,16 @@
  * by `decision` (the verifier's Allowed decision) and, for attested tools,
  * `invocation` (the signed Invocation proof, `String(invocation)` is its
  * `cfi1.` text) so that a tool calling a remote service can forward it.
+ *
+ * Remote verification: when the config has a `remote:` section and no
+ * `verifier` option is given, the guard asks that capframe service
+ * (`capframe serve`, POST /v1/verify) through a `RemoteVerifier` built with
+ * `remoteVerifierFromConfig`, and signs every call (as `attestAll: true`,
+ * whatever that option says): the service only checks signed calls, so every
+ * run needs the holder key. When the service is unreachable, every call is
+ * denied with ERR_UNAVAILABLE (fail closed), unless `remote.fallback: local`,
+ * where a local Verifier built from the `trust:` section decides instead.
+ * `guard.verifier` is then that RemoteVerifier (`close()` drops its connections).
  */
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
@@ -29,6 +39,7 @@ import type { Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
 import { newCallId, Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import { Lru } from '../verify/lru.ts';
+import { remoteVerifierFromConfig } from '../verify/remote.ts';
 import type { Clock } from '../clock.ts';
 import { configError, definePolicy, policyField, type CapframeConfig, type ToolPolicy, type ToolPolicySpec } from './config.ts';
 import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
@@ -64,11 +75,14 @@ export interface GuardOptions {
   config?: CapframeConfig;
   /** Tool policies in code; they replace config policies of the same name. */
   policies?: Readonly<Record<string, ToolPolicy | ToolPolicySpec>>;
-  /** Default: a Verifier built from `config` (trusted keys, skew, window, replay cache size). */
+  /**
+   * Default: a Verifier built from `config` (trusted keys, skew, window, replay
+   * cache size); with `config.remote`, a RemoteVerifier for that service (every call signed).
+   */
   verifier?: CallVerifier;
   /** Default: from `config.audit`, else JSON lines on stderr. `null`: no events. */
   sink?: DecisionSink | null;
-  /** Sign an invocation proof for every call, not only attested tools (e.g. for a remote verifier). */
+  /** Sign an invocation proof for every call, not only attested tools (e.g. for a remote verifier). Always on when the verifier is built from `config.remote`. */
   attestAll?: boolean;
   /** Clock and backend used to sign invocation proofs. Default: the Verifier's. */
   clock?: Clock;
@@ -152,9 +166,10 @@ export class Guard {
 
   constructor(options: GuardOptions = {}) {
     const { config } = options;
+    let remote = false;
     if (options.verifier) this.verifier = options.verifier;
     else if (config) {
-      this.verifier = new Verifier({
+      const local = () => new Verifier({
         trusted: config.trusted,
         ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
         ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
@@ -162,6 +177,11 @@ export class Guard {
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.backend ? { backend: options.backend } : {}),
       });
+      if (config.remote) {
+        // The service checks only signed calls: every call gets a proof (attestAll below).
+        this.verifier = remoteVerifierFromConfig(config.remote, config.remote.fallback === 'local' ? local() : undefined);
+        remote = true;
+      } else this.verifier = local();
     } else throw new InvalidArgumentError('a Guard needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
@@ -170,7 +190,7 @@ export class Guard {
     else if (config?.audit.sink === 'none') this.sink = undefined;
     else if (config?.audit.sink === 'jsonl') this.sink = jsonLinesSink({ path: config.audit.path! });
     else this.sink = (stderrSink ??= jsonLinesSink());
-    this.attestAll = options.attestAll === true;
+    this.attestAll = remote || options.attestAll === true;
     const v = this.verifier instanceof Verifier ? this.verifier : undefined;
     this.#clock = options.clock ?? v?.clock;
     this.#backend = options.backend ?? v?.backend;

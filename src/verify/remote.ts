@@ -311,8 +311,8 @@ export function keepAliveAgent(connections = 16): Agent {
 }
 
 /**
- * The `verifier.remote` config section for the LangChain guard (to be merged
- * into the capframe config by its owner):
+ * The `remote:` section of the capframe config (src/langchain/config.ts
+ * validates it; a Guard built from a config with it uses this client):
  *
  *   remote:
  *     url: http://127.0.0.1:8787   # the capframe serve instance
@@ -321,7 +321,8 @@ export function keepAliveAgent(connections = 16): Agent {
  *     batch: true
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
  *
- * With a remote verifier the guard must sign every call: `new Guard({ verifier, attestAll: true })`.
+ * With a remote verifier the guard must sign every call: a Guard built from a
+ * config with `remote:` does so itself; by hand, `new Guard({ verifier, attestAll: true })`.
  */
 export const remoteConfigSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from 'langchain';
@@ -123,4 +123,61 @@ test('a policy naming an argument the tool lacks is a load-time error with the l
     }
   }
   assert.throws(() => definePolicy('t', { resource: 'x://{a', operation: 'read' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && /tools\.t\.resource: unclosed/.test(e.message));
+});
+
+test('one file for agent and service: optional server: and remote: sections', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
+  try {
+    const file = join(dir, 'capframe.yaml');
+    writeFileSync(file, [
+      'trust:', `  authorities: [${pub}]`, 'audit:', '  sink: none',
+      'server:', '  port: 0', '  requestTimeout: 8s', '  audit:', '    path: ./served.jsonl',
+      'remote:', '  url: http://127.0.0.1:8787', '  timeout: 500', '  fallback: local', '',
+    ].join('\n'));
+    const cfg = loadConfig(file);
+    assert.equal(cfg.server?.port, 0);
+    assert.equal(cfg.server?.requestTimeout, 8000);
+    assert.equal(cfg.server?.host, '127.0.0.1'); // defaults applied
+    assert.deepEqual(cfg.server?.audit, { path: './served.jsonl', maxBytes: 64 * 1024 * 1024, maxFiles: 0, fsync: false });
+    assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 500, fallback: 'local' });
+    // absent sections stay absent; `server:` with nothing under it is no section
+    const plain = parseConfig(`trust:\n  authorities: [${pub}]\n`);
+    assert.deepEqual([plain.server, plain.remote], [undefined, undefined]);
+    assert.equal(parseConfig(`trust:\n  authorities: [${pub}]\nserver:\n`).server, undefined);
+    assert.equal(parseConfig(`trust:\n  authorities: [${pub}]\nremote:\n  url: https://v.example\n`).remote?.fallback, 'none');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mistakes inside server: and remote: name the file, the line and the field', () => {
+  const head = `trust:\n  authorities: [${pub}]\n`; // lines 1-2
+  assert.equal(configError(`${head}server:\n  port: 0\n  bogus: 1\n`), 'capframe.yaml:5 server.bogus: unknown field');
+  assert.match(configError(`${head}server:\n  port: "x"\n`), /^capframe\.yaml:4 server\.port: .*expected number/);
+  assert.match(configError(`${head}server:\n  port: 70000\n`), /^capframe\.yaml:4 server\.port: /);
+  assert.match(configError(`${head}server:\n  requestTimeout: soon\n`), /^capframe\.yaml:4 server\.requestTimeout: bad duration "soon"/);
+  assert.equal(configError(`${head}server:\n  headersTimeout: 20s\n  requestTimeout: 10s\n`), 'capframe.yaml:4 server.headersTimeout: headersTimeout must not exceed requestTimeout');
+  assert.equal(configError(`${head}server:\n  audit:\n    path: a.jsonl\n    rotate: yes\n`), 'capframe.yaml:6 server.audit.rotate: unknown field');
+  assert.equal(configError(`${head}server:\n  revocation:\n    db: a.db\n`), 'capframe.yaml:4 server.revocation.keyFile: is required');
+  assert.equal(configError(`${head}remote:\n  url: http://127.0.0.1:1\n  retries: 3\n`), 'capframe.yaml:5 remote.retries: unknown field');
+  assert.equal(configError(`${head}remote:\n  url: ftp://x\n`), 'capframe.yaml:4 remote.url: expected an http:// or https:// URL');
+  assert.match(configError(`${head}remote:\n  url: http://x\n  timeout: 2s\n`), /^capframe\.yaml:5 remote\.timeout: .*expected number/);
+  assert.match(configError(`${head}remote:\n  url: http://x\n  fallback: open\n`), /^capframe\.yaml:5 remote\.fallback: /);
+  assert.equal(configError(`${head}remote:\n  timeout: 100\n`), 'capframe.yaml:3 remote.url: is required');
+});
+
+test('the commented-out remote: and server: examples are valid once uncommented', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
+  try {
+    writeFileSync(join(dir, 'authority.pub'), `${pub}\n`);
+    const text = readFileSync('capframe.config.example.yaml', 'utf8');
+    const open = text.replace(/^#(?=remote:|server:| {2})/gm, '');
+    const cfg = parseConfig(open, { env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir } });
+    assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 2000, connections: 16, batch: true, fallback: 'none' });
+    assert.equal(cfg.server?.port, 8787);
+    assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,0 +1,71 @@
+/**
+ * The `server:` section of the capframe YAML config (strict zod), read by
+ * `capframe serve`. It lives here, apart from src/server/config.ts, so that
+ * the one config parser (src/langchain/config.ts) can validate it with every
+ * other field (file:line messages) without importing the service.
+ *
+ *   server:
+ *     host: 127.0.0.1            # bind address (default 127.0.0.1: loopback only)
+ *     port: 8787                 # 0 = any free port
+ *     bodyLimit: 65536           # largest request body, bytes (1 KiB .. 1 MiB)
+ *     headersTimeout: 5s         # whole request headers within this
+ *     requestTimeout: 10s        # whole request (headers + body) within this
+ *     keepAliveTimeout: 5s       # idle keep-alive connections closed after this
+ *     maxConnections: 1024
+ *     adminSecretEnv: CAPFRAME_ADMIN_SECRET   # env var holding the /v1/revoke bearer secret
+ *     adminSecretFile: ./admin.secret         # or a file holding it (first line); at least 16 chars
+ *     audit:                     # the hash-chained audit log of every /v1/verify decision
+ *       path: ./capframe-audit.jsonl
+ *       maxBytes: 67108864       # rotate past this size (0 = never)
+ *       maxFiles: 0              # rotated files kept (0 = all)
+ *       fsync: false
+ *     revocation:                # serve GET /v1/revocations (+ /stream), POST /v1/revoke, and check every call
+ *       db: ./authority.db       # the revocation registry (SQLite), shared with `capframe revoke`
+ *       keyFile: ./authority.key # authority private key FILE (capframe keygen) that signs snapshots
+ *       maxAge: 300s             # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
+ *
+ * Timeouts are durations (`500ms`, `5s`, `2m`) or a bare number of
+ * milliseconds; they parse to milliseconds.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../duration.ts';
+
+const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
+  try {
+    // bare numbers are milliseconds; strings take a unit (ms, s, m)
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v) || v <= 0) throw new Error('expected a positive whole number of milliseconds');
+      return v;
+    }
+    const m = /^\s*(\d{1,7})\s*ms\s*$/.exec(v);
+    return m ? Number(m[1]) : parseDuration(v) * 1000;
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const serverSectionSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8787),
+  bodyLimit: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+  headersTimeout: ms.default(5_000),
+  requestTimeout: ms.default(10_000),
+  keepAliveTimeout: ms.default(5_000),
+  maxConnections: z.number().int().min(1).max(100_000).default(1024),
+  adminSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  adminSecretFile: z.string().min(1).optional(),
+  audit: z.strictObject({
+    path: z.string().min(1),
+    maxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    maxFiles: z.number().int().min(0).default(0),
+    fsync: z.boolean().default(false),
+  }).optional(),
+  revocation: z.strictObject({
+    db: z.string().min(1),
+    keyFile: z.string().min(1),
+    maxAge: ms.optional(),
+  }).optional(),
+}).refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
+
+export type ServerSection = z.infer<typeof serverSectionSchema>;
