@@ -20,6 +20,8 @@ export interface ReplayStore {
  */
 export class MemoryReplayStore implements ReplayStore {
   readonly #seen = new Map<string, number>();
+  /** Expiry of the oldest-inserted entry: nothing needs sweeping before then. */
+  #headExp = Infinity;
   readonly capacity: number;
   constructor(capacity = 200_000) {
     this.capacity = capacity;
@@ -30,25 +32,40 @@ export class MemoryReplayStore implements ReplayStore {
       if (prev > now) return false;
       this.#seen.delete(key);
     }
-    this.#sweep(now);
+    if (now >= this.#headExp) this.#sweep(now, 64);
     if (this.#seen.size >= this.capacity) {
-      throw new CapframeError('ERR_UNAVAILABLE', `replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
+      // Entries are swept oldest-inserted first; a long-lived head can hide expired
+      // entries behind it. Before refusing, look at every entry once.
+      this.#sweepAll(now);
+      if (this.#seen.size >= this.capacity) {
+        throw new CapframeError('ERR_UNAVAILABLE', `replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
+      }
     }
     this.#seen.set(key, expiresAt);
+    if (this.#seen.size === 1) this.#headExp = expiresAt;
     return true;
   }
   /** Drops expired entries from the oldest end; amortised O(1) per call. */
-  #sweep(now: number): void {
-    let budget = 64;
+  #sweep(now: number, budget: number): void {
     for (const [k, exp] of this.#seen) {
       if (exp > now || budget-- === 0) break;
       this.#seen.delete(k);
     }
+    this.#resetHead();
+  }
+  #sweepAll(now: number): void {
+    for (const [k, exp] of this.#seen) if (exp <= now) this.#seen.delete(k);
+    this.#resetHead();
+  }
+  #resetHead(): void {
+    const first = this.#seen.values().next();
+    this.#headExp = first.done ? Infinity : first.value;
   }
   get size(): number {
     return this.#seen.size;
   }
   clear(): void {
     this.#seen.clear();
+    this.#headExp = Infinity;
   }
 }
