@@ -40,8 +40,11 @@ function fixture() {
       slow: { resource: 'noop://bench/{id}', operation: 'read' },
     },
   });
-  const run = { configurable: { capframe: { token, holderKey: holder } } };
-  return { guard, run, events: () => events };
+  // Inside createAgent / ToolNode a tool is always invoked with a run config;
+  // the baseline gets the same config without the capframe credentials.
+  const bareRun = { configurable: { thread_id: 'bench' } };
+  const run = { configurable: { thread_id: 'bench', capframe: { token, holderKey: holder } } };
+  return { guard, run, bareRun, events: () => events };
 }
 
 const schema = z.object({ id: z.string() });
@@ -68,13 +71,13 @@ async function latencyBench(quick: boolean, f: ReturnType<typeof fixture>): Prom
     await Promise.all(Array.from({ length: inFlight }, worker));
     return Number(nowNs() - t0) / 1e9;
   };
-  await runBatch(bare, 500, {});
+  await runBatch(bare, 500, f.bareRun);
   await runBatch(guarded, 500, f.run);
   const time = { bare: 0, guarded: 0 };
   for (let r = 0; r < rounds; r++) {
     // alternate which goes first, so drift hits both alike
-    if (r % 2 === 0) { time.bare += await runBatch(bare, perRound, {}); time.guarded += await runBatch(guarded, perRound, f.run); }
-    else { time.guarded += await runBatch(guarded, perRound, f.run); time.bare += await runBatch(bare, perRound, {}); }
+    if (r % 2 === 0) { time.bare += await runBatch(bare, perRound, f.bareRun); time.guarded += await runBatch(guarded, perRound, f.run); }
+    else { time.guarded += await runBatch(guarded, perRound, f.run); time.bare += await runBatch(bare, perRound, f.bareRun); }
   }
   const n = rounds * perRound;
   return { bare: n / time.bare, guarded: n / time.guarded };
@@ -96,7 +99,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const samples = await compare([
     { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
     { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
-    { name: 'bare', prepare: call('noop', 'b'), run: async (c) => check(await bare.invoke(c)) },
+    { name: 'bare', prepare: call('noop', 'b'), run: async (c) => check(await bare.invoke(c, f.bareRun)) },
     { name: 'guarded', prepare: call('noop', 'g'), run: async (c) => check(await guarded.invoke(c, f.run)) },
     { name: 'attested', prepare: call('noop_attested', 'a'), run: async (c) => check(await attested.invoke(c, f.run)) },
   ], ctx.quick ? { warmup: 300, iterations: 2_000, rounds: 4 } : { warmup: 3_000, iterations: 20_000, rounds: 10 });
