@@ -127,7 +127,17 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     const before = entries[j - 1];
     if (!before) {
       if (e.seq === 1 && e.prev !== GENESIS) return done({ ...loc, kind: 'altered', seq: e.seq, message: 'the first line must follow the genesis hash' });
-      if (e.seq > 1) warnings.push(`the log starts at seq ${e.seq}: earlier lines are not here (rotated away or deleted)`);
+      if (e.seq > 1) {
+        // Lines before it can only be legitimately absent when older rotated files were
+        // removed (maxFiles): then the oldest file left is FILE.N with N > 1. If the chain
+        // starts in FILE.1, or in FILE with no rotated file at all, lines were deleted.
+        const rotated = options.single ? [] : rotatedFiles(path);
+        const pruned = options.single || (rotated.length > 0 && rotated[0]!.n > 1);
+        if (!pruned) {
+          return done({ ...loc, kind: 'deleted', seq: e.seq, message: `${e.seq - 1} line(s) deleted before this one (seq 1${e.seq > 2 ? `..${e.seq - 1}` : ''}): the log does not start at seq 1` });
+        }
+        warnings.push(`the log starts at seq ${e.seq}: earlier lines are not here (rotated away or deleted)`);
+      }
       firstSeq = e.seq;
     } else if (e.prev !== before.hash) {
       const bLoc = { file: before.file, line: before.line };

@@ -91,6 +91,14 @@ export async function main(argv: string[], io: Io = processIo(), commands: reado
     return 0;
   }
   const found = findCommand(argv, commands);
+  if (!found && wantsHelp(argv.slice(1))) {
+    // `capframe revocations --help`, `capframe audit --help`: the help of the group's commands.
+    const group = commands.filter((c) => c.name.split(' ')[0] === first && c.name.includes(' '));
+    if (group.length > 0) {
+      io.stdout(group.map((c) => c.usage.trimEnd()).join('\n\n') + '\n');
+      return 0;
+    }
+  }
   if (!found) {
     const groups = commands.filter((c) => c.name.includes(' ') && c.name.split(' ')[0] === first).map((c) => `'${c.name}'`);
     const hint = groups.length > 0 ? `; did you mean ${groups.join(' or ')}?` : ' (see capframe --help)';

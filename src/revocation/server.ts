@@ -22,6 +22,8 @@ export const SNAPSHOT_PATH = '/v1/revocations';
 export const STREAM_PATH = '/v1/revocations/stream';
 /** Bytes queued for one stream subscriber before it is disconnected. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
+/** Default cap on stream subscribers (each holds a connection for ever). */
+export const DEFAULT_MAX_SUBSCRIBERS = 256;
 
 export interface RevocationHandlerOptions {
   registry: RevocationRegistry;
@@ -37,6 +39,8 @@ export interface RevocationHandlerOptions {
   errorRate?: number;
   /** Errors while building a snapshot (default: one line on stderr). */
   onError?: (e: unknown) => void;
+  /** Stream subscribers at most; more get 503 (they hold connections the service needs). Default 256. */
+  maxSubscribers?: number;
 }
 
 export interface RevocationHandler {
@@ -60,11 +64,19 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
   });
   const onError = o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation snapshot build failed: ${e instanceof Error ? e.message : String(e)}\n`));
   const streams = new Set<ServerResponse>();
+  const maxSubscribers = o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
   let closed = false;
   let scheduled = false;
   let lastSent = -1;
   let lastSentIat = -1;
 
+  // One encoded event per snapshot, shared by every subscriber: a queued Buffer is held by
+  // reference, so stalled subscribers cost no copy of a (megabytes large) snapshot each.
+  let event: { text: string; bytes: Buffer } | undefined;
+  function eventBytes(text: string, version: number): Buffer {
+    if (event?.text !== text) event = { text, bytes: Buffer.from(`event: snapshot\nid: ${version}\ndata: ${text}\n\n`, 'utf8') };
+    return event.bytes;
+  }
   function send(res: ServerResponse, text: string, version: number): void {
     // A subscriber that does not read is dropped rather than buffered without bound;
     // on reconnecting it receives the current snapshot.
@@ -73,7 +85,7 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
       res.destroy();
       return;
     }
-    res.write(`event: snapshot\nid: ${version}\ndata: ${text}\n\n`);
+    res.write(eventBytes(text, version));
   }
 
   function check(): void {
@@ -142,6 +154,15 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     }
     if (closed) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('shutting down\n');
+      return true;
+    }
+    if (req.method === 'HEAD') {
+      // Headers only: a HEAD request never becomes a (never-ending) subscriber.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }).end();
+      return true;
+    }
+    if (streams.size >= maxSubscribers) {
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', connection: 'close' }).end('too many stream subscribers\n');
       return true;
     }
     res.writeHead(200, {

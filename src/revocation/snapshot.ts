@@ -231,6 +231,22 @@ function uint(v: CborValue | undefined, what: string): number {
   return v;
 }
 
+/** `[bstr(8), bstr, bstr(64)]` and nothing else, read from the headers alone (lengths only; decodeStrict checks the rest). */
+function checkEnvelopeLayout(b: Uint8Array): void {
+  if (b.length < 1 + 9 + 1 + 66 || b[0] !== 0x83 || b[1] !== 0x48) fail('envelope is not [kid: bstr(8), payload: bstr, signature: bstr(64)]');
+  let o = 10;
+  const h = b[o]!;
+  let len: number;
+  if (h >= 0x40 && h <= 0x57) { len = h - 0x40; o += 1; }
+  else if (h === 0x58) { len = b[o + 1]!; o += 2; }
+  else if (h === 0x59) { len = (b[o + 1]! << 8) | b[o + 2]!; o += 3; }
+  else if (h === 0x5a) { len = ((b[o + 1]! << 24) >>> 0) + (b[o + 2]! << 16) + (b[o + 3]! << 8) + b[o + 4]!; o += 5; }
+  else fail('envelope payload is not a byte string');
+  if (o + len + 66 !== b.length || b[o + len] !== 0x58 || b[o + len + 1] !== 0x40) {
+    fail('envelope is not [kid: bstr(8), payload: bstr, signature: bstr(64)]');
+  }
+}
+
 export interface ParseOptions {
   backend?: Ed25519Backend;
   /** Current time (unix seconds) and tolerated skew: a snapshot signed in the future is refused. */
@@ -255,6 +271,10 @@ export function snapshotBytes(input: string | Uint8Array, maxBytes = MAX_SNAPSHO
  */
 export function parseSnapshot(input: string | Uint8Array, trusted: Keyring, opts: ParseOptions = {}): ParsedSnapshot {
   const bytes = snapshotBytes(input, opts.maxBytes);
+  // Before any general CBOR decoding (and before the signature is known good), check the
+  // envelope's fixed layout by hand: a hostile 96 MiB item (e.g. an array of 80 Mi
+  // integers) would otherwise cost seconds of CPU and gigabytes of memory to reject.
+  checkEnvelopeLayout(bytes);
   const env = decodeStrict(bytes);
   if (!Array.isArray(env) || env.length !== 3) fail('envelope is not an array of 3 items');
   const [kid, payload, sig] = env as [CborValue, CborValue, CborValue];

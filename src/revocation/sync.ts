@@ -6,7 +6,8 @@
  * A lost stream reconnects after `reconnectMs`. Nothing here decides: a
  * verifier that cannot refresh goes stale and the state fails closed.
  */
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
 import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
 import { SNAPSHOT_PATH, STREAM_PATH } from './server.ts';
@@ -87,18 +88,31 @@ export class RevocationSync {
   /** One poll now. */
   refresh(): Promise<UpdateResult> {
     return new Promise<UpdateResult>((resolve, reject) => {
-      const req = request(new URL(SNAPSHOT_PATH, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
+      const req = this.#request(new URL(SNAPSHOT_PATH, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           reject(new Error(`GET ${SNAPSHOT_PATH}: HTTP ${res.statusCode}`));
           return;
         }
-        readText(res, MAX_TEXT).then((text) => resolve(this.state.update(text.trim())), reject);
+        // update() throws for a bad, untrusted or rolled-back snapshot: that must reject this poll,
+        // never escape as an unhandled rejection (which would end the process and stop polling).
+        readText(res, MAX_TEXT).then((text) => {
+          try {
+            resolve(this.state.update(text.trim()));
+          } catch (e) {
+            reject(e);
+          }
+        }, reject);
       });
       req.on('timeout', () => req.destroy(new Error(`GET ${SNAPSHOT_PATH}: timed out`)));
       req.on('error', reject);
       req.end();
     });
+  }
+
+  /** node:http or node:https, by the URL's protocol (node:http refuses https: URLs by throwing). */
+  #request(url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void): ClientRequest {
+    return (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, cb);
   }
 
   #schedule(): void {
@@ -110,7 +124,7 @@ export class RevocationSync {
 
   #subscribe(): void {
     if (!this.#running) return;
-    const req = request(new URL(STREAM_PATH, this.#base), { method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+    const req = this.#request(new URL(STREAM_PATH, this.#base), { method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         this.#onError(new Error(`GET ${STREAM_PATH}: HTTP ${res.statusCode}`));

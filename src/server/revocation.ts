@@ -23,6 +23,9 @@ import { equalBytes } from '../crypto/hash.ts';
 import type { Keyring } from '../authority/keyring.ts';
 import type { PublicKeyInput } from '../authority/keyring.ts';
 import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
+import { defaultBackend } from '../crypto/default.ts';
+import { Token } from '../token/token.ts';
+import { verifyChain } from '../verify/chain.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 
 export const revokeRequestSchema = z.union([
@@ -52,7 +55,9 @@ export interface ServiceRevocation {
 }
 
 export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocation {
-  const handler = createRevocationHandler({ registry: o.registry, key: o.key });
+  // The service's own state must never go stale between re-signatures: re-sign well within maxAge.
+  const resignAfter = o.maxAge !== undefined ? Math.max(1, Math.min(60, Math.floor(o.maxAge / 2))) : undefined;
+  const handler = createRevocationHandler({ registry: o.registry, key: o.key, ...(resignAfter !== undefined ? { resignAfter } : {}) });
   const state = new RevocationState({ trusted: o.trusted, ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}) });
   if (!state.keyring.get(o.key.kid) || !equalBytes(state.keyring.get(o.key.kid)!, o.key.publicKey)) {
     handler.close();
@@ -78,6 +83,12 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   }, o.pollMs ?? 1000);
   timer.unref();
 
+  const verifiedToken = (text: string): Token => {
+    const token = Token.parse(text);
+    verifyChain(token, { backend: defaultBackend(), trustedKey: (kid) => state.keyring.get(kid) });
+    return token;
+  };
+
   const revoke: RevokeFn = (body) => {
     const parsed = revokeRequestSchema.safeParse(body);
     if (!parsed.success) {
@@ -85,7 +96,10 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     }
     const b = parsed.data;
     const opts = b.reason !== undefined ? { reason: b.reason } : {};
-    const r = 'token' in b ? o.registry.revokeToken(b.token, opts)
+    // A token must verify against the trusted keys (as in `capframe revoke --token`): an
+    // unverified one could name a forged expiry, and the registry lets snapshots drop a
+    // revoked id once its recorded expiry is long past, reviving the real token.
+    const r = 'token' in b ? o.registry.revokeToken(verifiedToken(b.token), opts)
       : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
         : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
           : o.registry.revokeIssuedBefore(b.kid, b.before, opts);

@@ -156,6 +156,9 @@ export class RemoteVerifier {
         key: this.#holderKey, tool: call.tool, operation: call.operation, resource: call.resource,
         args: call.args, callId: call.callId, ttl: this.#proofTtl,
       });
+      // What was actually signed (normalised resource, generated call id): what the answer must match.
+      const p = decodeInvocationPayload(proof.block.payload);
+      Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId });
       return await this.#send(t, proof.toString(), { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource }, base, proof);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
@@ -218,9 +221,18 @@ export class RemoteVerifier {
       res.body.destroy();
       throw new Error(`response of ${len} bytes`);
     }
-    const raw = await res.body.text();
-    if (raw.length > MAX_RESPONSE) throw new Error('response too large');
-    return { status: res.statusCode, json: JSON.parse(raw) };
+    // Counted while streaming: a response without content-length is never buffered past the cap.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > MAX_RESPONSE) {
+        res.body.destroy();
+        throw new Error('response too large');
+      }
+      chunks.push(c as Buffer);
+    }
+    return { status: res.statusCode, json: JSON.parse(Buffer.concat(chunks, size).toString('utf8')) };
   }
 
   async #single(item: Pending): Promise<Decision> {
@@ -244,10 +256,15 @@ export class RemoteVerifier {
       const items = this.#queue.splice(0, this.#maxBatch);
       this.#outstanding++;
       const done = (): void => { this.#outstanding--; this.#drain(); };
+      // Whatever goes wrong (e.g. a fallback verifier that throws), every queued call is
+      // answered (denied) and its slot freed: a queued promise never hangs.
+      const failed = (e: unknown): void => {
+        for (const item of items) item.resolve(denied(item.base, new CapframeError('ERR_UNAVAILABLE', `remote verification failed: ${(e as Error)?.message ?? e}`)));
+      };
       if (items.length === 1) {
-        void this.#single(items[0]!).then((d) => { done(); items[0]!.resolve(d); });
+        void this.#single(items[0]!).then((d) => { items[0]!.resolve(d); }, failed).finally(done);
       } else {
-        void this.#batch(items).then(done);
+        void this.#batch(items).catch(failed).finally(done);
       }
     }
   }
@@ -282,6 +299,16 @@ export class RemoteVerifier {
     // with that code. Anything else (5xx, 404 from a wrong URL, ...): the service is not usable.
     if (!(status === 200 || ((status === 400 || status === 413) && !d.allowed))) {
       return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status}`);
+    }
+    // An allow must be about this call: the tool, and the operation, resource and call id
+    // when known here (a mixed-up or foreign answer never authorizes a different call).
+    if (d.allowed) {
+      const want: Record<string, string | undefined> = { tool: expected.tool, operation: base.operation, resource: base.resource, callId: base.callId };
+      for (const [k, v] of Object.entries(want)) {
+        if (v !== undefined && d[k as keyof typeof d] !== v) {
+          return this.#unavailable(token, proof, expected, base, `verification service answered an allow for another call (${k} differs)`);
+        }
+      }
     }
     const fields: Record<string, unknown> = { ...base };
     for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
