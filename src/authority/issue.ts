@@ -40,7 +40,8 @@ export interface IssueOptions {
 
 export function expiryFrom(now: number, ttl: string | number | undefined, expiresAt: number | undefined): number | undefined {
   if (ttl !== undefined && expiresAt !== undefined) throw new InvalidArgumentError('give ttl or expiresAt, not both');
-  if (ttl !== undefined) return now + parseDuration(ttl);
+  // Checked like expiresAt: an expiry past 2^32-1 s would make a token no verifier accepts.
+  if (ttl !== undefined) return checkTime(now + parseDuration(ttl), 'the expiry (now + ttl)', InvalidArgumentError);
   if (expiresAt !== undefined) return checkTime(expiresAt, 'expiresAt', InvalidArgumentError);
   return undefined;
 }

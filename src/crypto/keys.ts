@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { InvalidArgumentError, MalformedError } from '../errors.ts';
 import type { Ed25519Backend } from './backend.ts';
 import { digest16, label } from './hash.ts';
@@ -35,7 +36,20 @@ export function importSeed(seed: Uint8Array, backend: Ed25519Backend = defaultBa
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new InvalidArgumentError('an Ed25519 private key seed is 32 bytes');
   const s = Uint8Array.from(seed);
   const publicKey = backend.publicKeyFromSeed(s);
-  return Object.freeze({ kind: 'private' as const, seed: s, publicKey, kid: keyId(publicKey) });
+  const key = { kind: 'private' as const, seed: s, publicKey, kid: keyId(publicKey) };
+  // A PrivateKey travels in run configs (configurable.capframe.holderKey): whoever logs such a
+  // config with JSON.stringify or console.log must not print the seed. Non-enumerable, so
+  // equality checks and spreads see the same four fields as before; `key.seed` stays readable.
+  Object.defineProperties(key, {
+    toJSON: { value: publicView },
+    [inspect.custom]: { value: function (this: PrivateKey) { return `PrivateKey ${inspect(publicView.call(this))}`; } },
+  });
+  return Object.freeze(key);
+}
+
+/** What a PrivateKey shows of itself when serialised or inspected: never the seed. */
+function publicView(this: PrivateKey): { kind: 'private'; kid: string; publicKey: string } {
+  return { kind: 'private', kid: kidToString(this.kid), publicKey: formatPublicKey(this.publicKey) };
 }
 
 /** Text form of a public key: `cfk1.` + base64url(32 raw bytes). */

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { Ed25519Backend } from './backend.ts';
 import { toHex } from './hash.ts';
+import { isWeakPublicKey } from './weak.ts';
 
 // DER prefixes that wrap raw Ed25519 keys (RFC 8410).
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -30,10 +31,14 @@ export function nodeBackend(options: { keyCacheSize?: number } = {}): Ed25519Bac
     const k = toHex(pub);
     let ko = pubCache.get(k);
     if (ko === undefined) {
-      try {
-        ko = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
-      } catch {
-        ko = null;
+      // Checked once per key (the answer is cached with the KeyObject): no cost on the hot path.
+      ko = null;
+      if (!isWeakPublicKey(pub)) {
+        try {
+          ko = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
+        } catch {
+          ko = null;
+        }
       }
       pubCache.set(k, ko);
     }

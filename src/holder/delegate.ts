@@ -101,6 +101,7 @@ export function delegate(tokenInput: Token | string | Uint8Array, o: DelegateOpt
   }
   if (exp !== undefined && exp <= now) throw new InvalidArgumentError('expiry must be in the future');
   const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
+  if (nbf !== undefined && nbf >= (exp ?? chain.exp)) throw new InvalidArgumentError('notBefore must be before the expiry');
   const grants = narrowed(parent.grants, o);
   const lastRaw = token.blocks[token.blocks.length - 1]!;
   const payload = encodeDelegationPayload({

@@ -28,7 +28,9 @@ import { serverSectionSchema, type ServerSection } from '../server/schema.ts';
 import { compileTemplate, type ResourceTemplate } from './template.ts';
 
 const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// Same set as tool names in invocations (src/token/invocation.ts): C0, DEL and C1.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const RESERVED_ARGUMENT = '"__proto__" is reserved and cannot be constrained by a tool policy';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** The token schema of one tool: what a call to it needs from the token. */
@@ -280,6 +282,8 @@ function compilePolicy(tool: string, spec: ToolPolicySpec, where: PolicySource |
     const entries = Object.entries(spec.constraints);
     if (entries.length > LIMITS.maxConstraintsPerGrant) bad('constraints', `at most ${LIMITS.maxConstraintsPerGrant} constraints`);
     for (const [name, c] of entries) {
+      // `constraints[name] = …` would set the prototype, dropping the constraint without a word.
+      if (name === '__proto__') { bad(`constraints.${name}`, RESERVED_ARGUMENT); continue; }
       try {
         constraints[name] = validateConstraint(name, c);
       } catch (e) {
@@ -344,7 +348,16 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
   const toolsNode = doc.get('tools', true);
   if (isMap(toolsNode)) {
     for (const item of toolsNode.items) {
-      if (isPair(item) && isScalar(item.key) && String(item.key.value) === '__proto__') problems.add(['tools'], 'reserved name, not a tool', '__proto__');
+      if (!isPair(item) || !isScalar(item.key)) continue;
+      const toolName = String(item.key.value);
+      if (toolName === '__proto__') problems.add(['tools'], 'reserved name, not a tool', '__proto__');
+      // The schema drops a "__proto__" key of a record; a constraint written under it must not vanish silently.
+      const cs = isMap(item.value) ? item.value.get('constraints', true) : undefined;
+      if (isMap(cs)) {
+        for (const c of cs.items) {
+          if (isPair(c) && isScalar(c.key) && String(c.key.value) === '__proto__') problems.add(['tools', toolName, 'constraints'], RESERVED_ARGUMENT, '__proto__');
+        }
+      }
     }
   }
   const parsed = fileSchema.safeParse(data);
