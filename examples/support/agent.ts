@@ -111,7 +111,7 @@ function scriptedSupportModel(log: (l: string) => void) {
     .respond(turn(log, 'read the three open tickets', [101, 102, 103].map((id) => ({ name: 'get_ticket', args: { ticket_id: id } }))))
     // Ticket 103 is a prompt injection; a model that obeys it asks for these:
     .respond(turn(log, 'obeys the injection in ticket 103 (delete, exfiltrate, traverse)', [
-      { name: 'get_ticket', args: { ticket_id: '../../queues/all' } },
+      { name: 'list_tickets', args: { status: '../../../admin/exports' } },
       { name: 'update_ticket', args: { ticket_id: 102, status: 'deleted', note: 'maintenance' } },
       { name: 'delete_ticket', args: { ticket_id: 101 } },
       { name: 'delete_ticket', args: { ticket_id: 102 } },
@@ -203,7 +203,7 @@ export async function runSupportDemo(options: SupportOptions = {}): Promise<Supp
       return `replied to ${t.customer}`;
     }, { name: 'reply_to_customer', description: "Email the ticket's customer", schema: z.object({ ticket_id: ticketId, body: z.string() }) });
     const sendEmail = tool(async ({ to, subject, body }) => { store.send({ to, subject, body }); return `sent to ${to}`; }, {
-      name: 'send_email', description: 'Send an email', schema: z.object({ to: z.string(), subject: z.string(), body: z.string() }) });
+      name: 'send_email', description: 'Send an email', schema: z.object({ to: z.email().describe('one recipient address'), subject: z.string(), body: z.string() }) });
 
     // The summarizer sub-agent: plain tools, guarded by the middleware, run with a read-only child token.
     const summarize = tool(async ({ ticket_ids }, cfg) => {

@@ -29,7 +29,8 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { toJsonSchema } from '@langchain/core/utils/json_schema';
-import { isInteropZodSchema } from '@langchain/core/utils/types';
+import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { CapframeError, ConstraintError, InvalidArgumentError, toCapframeError, type ErrorCode } from '../errors.ts';
@@ -234,7 +235,8 @@ export class Guard {
     }
     if (input instanceof Uint8Array) {
       let t = this.#parsedBytes.get(input);
-      if (!t) { t = Token.parse(input); this.#parsedBytes.set(input, t); }
+      // The caller may have reused the array for other bytes since: use the entry only while they match.
+      if (!t || !equalBytes(t.bytes, input)) { t = Token.parse(input); this.#parsedBytes.set(input, t); }
       return t;
     }
     throw new CapframeError('ERR_MALFORMED', 'the capframe token must be a Token, its cft1. text or its bytes');
@@ -279,19 +281,29 @@ export class Guard {
       return { allowed: true, context };
     } catch (e) {
       const err = toCapframeError(e);
-      if (this.sink) {
-        const who = this.#whoHolds(runConfig);
-        emit(this.sink, {
-          ts: isoNow(), decision: 'deny', code: err.code, reason: err.message, tool,
-          ...(policy ? { operation: policy.operation } : {}),
-          ...(resource !== undefined ? { resource } : {}),
-          ...(typeof callId === 'string' ? { callId } : {}),
-          ...(who ? { subject: who.subject, tokenIds: who.ids } : {}),
-          mode: 'none', via,
-        });
-      }
+      this.#earlyDenial(tool, callId, err.code, err.message, runConfig, via, policy?.operation, resource);
       return { allowed: false, code: err.code, reason: err.message };
     }
+  }
+
+  /** Denies a call before any token check (e.g. arguments the tool's schema refuses): event + error ToolMessage. */
+  refuse(tool: string, callId: string | undefined, code: ErrorCode, reason: string, runConfig: unknown, via: 'tool' | 'middleware'): ToolMessage {
+    this.#earlyDenial(tool, callId, code, reason, runConfig, via, this.#policies.get(tool)?.operation, undefined);
+    return denialMessage(tool, callId, code, reason);
+  }
+
+  /** The event of a call denied before the verifier decided. */
+  #earlyDenial(tool: string, callId: string | undefined, code: ErrorCode, reason: string, runConfig: unknown, via: 'tool' | 'middleware', operation: string | undefined, resource: string | undefined): void {
+    if (!this.sink) return;
+    const who = this.#whoHolds(runConfig);
+    emit(this.sink, {
+      ts: isoNow(), decision: 'deny', code, reason, tool,
+      ...(operation !== undefined ? { operation } : {}),
+      ...(resource !== undefined ? { resource } : {}),
+      ...(typeof callId === 'string' ? { callId: callId.slice(0, 256) } : {}),
+      ...(who ? { subject: who.subject, tokenIds: who.ids } : {}),
+      mode: 'none', via,
+    });
   }
 
   /** Subject and block ids of the run's token, for events of calls denied before the verifier (local Verifier only). */
@@ -342,6 +354,22 @@ export function argumentNames(schema: unknown): Set<string> | undefined {
   return isPlainObject(props) ? new Set(Object.keys(props)) : undefined;
 }
 
+/**
+ * The arguments a tool will act on: the model's arguments run through the
+ * tool's zod schema (which may trim, normalise, coerce or default them), so
+ * that templates and constraints see exactly what the tool sees. Arguments
+ * the schema refuses are a denial (fail closed); the reason names the fields,
+ * never their values. Tools with a JSON schema or none are checked as given.
+ */
+export async function argumentsForCheck(schema: unknown, raw: unknown): Promise<{ ok: true; args: unknown } | { ok: false; reason: string }> {
+  if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
+  const r = await interopSafeParseAsync(schema, raw);
+  if (r.success) return { ok: true, args: r.data };
+  const issues = (r.error as { issues?: { path?: PropertyKey[] }[] }).issues ?? [];
+  const fields = [...new Set(issues.map((i) => (i.path ?? []).map(String).join('.') || '(arguments)'))].slice(0, 5);
+  return { ok: false, reason: `arguments do not match the tool's schema (${fields.join(', ') || 'unknown field'})` };
+}
+
 const GUARDED = Symbol.for('capframe.guardedTool');
 
 export function isGuarded(tool: unknown): tool is GuardedTool {
@@ -390,9 +418,10 @@ export class GuardedTool extends StructuredTool {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async invoke(input: any, config?: any): Promise<any> {
     const call = isToolCall(input);
-    const args = call ? input.args : input;
     const callId: string | undefined = call ? input.id : (config?.toolCall?.id ?? config?.toolCallId);
-    const r = await this.guard.check(this.name, args, callId, config, 'tool');
+    const parsed = await argumentsForCheck(this.schema, call ? input.args : input);
+    if (!parsed.ok) return this.guard.refuse(this.name, callId, 'ERR_INVALID_ARGUMENT', parsed.reason, config, 'tool');
+    const r = await this.guard.check(this.name, parsed.args, callId, config, 'tool');
     if (!r.allowed) return denialMessage(this.name, callId, r.code, r.reason);
     return this.inner.invoke(input, withContext(config, r.context));
   }

@@ -6,7 +6,7 @@
  */
 import { createMiddleware } from 'langchain';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { denialMessage, Guard, isGuarded, CAPFRAME_KEY, type CallContext, type GuardOptions } from './guard.ts';
+import { argumentsForCheck, denialMessage, Guard, isGuarded, CAPFRAME_KEY, type CallContext, type GuardOptions } from './guard.ts';
 import type { CapframeConfig } from './config.ts';
 
 /** A tool object that runs `inner` with the call's capframe context in its config. */
@@ -32,7 +32,10 @@ export function capframeMiddleware(guard: Guard | GuardOptions | CapframeConfig)
     wrapToolCall: async (request, handler) => {
       if (isGuarded(request.tool)) return handler(request);
       const { toolCall, runtime } = request;
-      const r = await g.check(toolCall.name, toolCall.args, toolCall.id, { configurable: runtime.configurable, context: runtime.context }, 'middleware');
+      const runConfig = { configurable: runtime.configurable, context: runtime.context };
+      const parsed = await argumentsForCheck((request.tool as StructuredToolInterface | undefined)?.schema, toolCall.args);
+      if (!parsed.ok) return g.refuse(toolCall.name, toolCall.id, 'ERR_INVALID_ARGUMENT', parsed.reason, runConfig, 'middleware');
+      const r = await g.check(toolCall.name, parsed.args, toolCall.id, runConfig, 'middleware');
       if (!r.allowed) return denialMessage(toolCall.name, toolCall.id, r.code, r.reason);
       const tool = request.tool as StructuredToolInterface | undefined;
       if (!tool || typeof tool.invoke !== 'function') return handler(request);

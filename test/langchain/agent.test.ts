@@ -87,9 +87,15 @@ test('a missing template argument and a malformed token are denials with codes',
   const missing = await runAgent(tools, [{ name: 'get_ticket', args: {} }, { name: 'get_ticket', args: { id: { nested: 1 } } }], creds());
   const malformed = await runAgent(tools, [{ name: 'get_ticket', args: { id: '1' } }], { configurable: { capframe: { token: 'cft1.AAAA' } } });
   const wrongType = await runAgent(tools, [{ name: 'get_ticket', args: { id: '1' } }], { configurable: { capframe: { token: 42 } } });
-  assert.deepEqual([...missing, ...malformed, ...wrongType].map(codeOf), ['ERR_SCOPE_RESOURCE', 'ERR_SCOPE_RESOURCE', 'ERR_MALFORMED', 'ERR_MALFORMED']);
-  assert.match(String(missing[0]!.content), /the resource template needs argument "id"/);
+  // The tool's schema requires a string id: both calls are refused before the template is rendered.
+  assert.deepEqual([...missing, ...malformed, ...wrongType].map(codeOf), ['ERR_INVALID_ARGUMENT', 'ERR_INVALID_ARGUMENT', 'ERR_MALFORMED', 'ERR_MALFORMED']);
+  assert.match(String(missing[0]!.content), /arguments do not match the tool's schema \(id\)/);
   assert.equal(seen.length, 0);
+  // Where the schema lets the argument be absent, the template itself denies the call.
+  const direct = await guard.check('get_ticket', {}, 'call-direct', creds());
+  assert.equal(direct.allowed, false);
+  assert.equal(!direct.allowed && direct.code, 'ERR_SCOPE_RESOURCE');
+  assert.match(!direct.allowed ? direct.reason : '', /the resource template needs argument "id"/);
 });
 
 test('credentials in context (not configurable) work too', async () => {

@@ -7,7 +7,7 @@ test('injection scenario end to end: the injected calls are denied, the legitima
   const run = await runSupportDemo();
   const denied = run.calls.filter((c) => c.decision === 'deny').map((c) => `${c.agent} ${c.tool} ${c.code}`);
   assert.deepEqual(denied, [
-    'agent:support get_ticket ERR_SCOPE_RESOURCE',
+    'agent:support list_tickets ERR_SCOPE_RESOURCE',
     'agent:support update_ticket ERR_CONSTRAINT',
     'agent:support delete_ticket ERR_SCOPE_PERMISSION',
     'agent:support delete_ticket ERR_SCOPE_PERMISSION',

@@ -1,0 +1,62 @@
+/**
+ * The guard checks the arguments the tool will act on (after its schema),
+ * refuses arguments the schema rejects, and never reuses a parsed token for
+ * a byte array whose contents changed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tool } from '@langchain/core/tools';
+import type { ToolMessage } from '@langchain/core/messages';
+import { z } from 'zod';
+import { generateKey, issueToken, Verifier } from '../../src/index.ts';
+import { Guard, guardTool } from '../../src/langchain/index.ts';
+
+const auth = generateKey();
+const agent = generateKey();
+const issue = (perms: string[], subject: string, resource = 'tickets://acme/*') =>
+  issueToken({ key: auth, subject, holder: agent.publicKey, grants: [{ resource, permissions: perms }], ttl: '1h' });
+const newGuard = (policies: ConstructorParameters<typeof Guard>[0]['policies']) =>
+  new Guard({ verifier: new Verifier({ trusted: [auth.publicKey] }), sink: null, policies });
+const codeOf = (m: unknown) => (m as ToolMessage & { artifact?: { capframe?: { code?: string } } }).artifact?.capframe?.code ?? 'OK';
+
+test('a byte array reused for another token is parsed again: the narrower token applies', async () => {
+  const wide = issue(['delete', 'read'], 'agent:a');
+  const narrow = issue(['read'], 'agent:' + 'b'.repeat(1 + wide.bytes.length - issue(['read'], 'agent:b').bytes.length));
+  assert.equal(wide.bytes.length, narrow.bytes.length);
+  const del = guardTool(tool(async () => 'deleted', { name: 'del', description: 'd', schema: z.object({ id: z.string() }) }),
+    newGuard({ del: { resource: 'tickets://acme/{id}', operation: 'delete' } }));
+  const buf = new Uint8Array(wide.bytes);
+  const run = { configurable: { capframe: { token: buf } } };
+  assert.equal(codeOf(await del.invoke({ name: 'del', args: { id: '1' }, id: 'g1-1', type: 'tool_call' }, run)), 'OK');
+  buf.set(narrow.bytes);
+  assert.equal(codeOf(await del.invoke({ name: 'del', args: { id: '2' }, id: 'g1-2', type: 'tool_call' }, run)), 'ERR_SCOPE_PERMISSION');
+});
+
+test('templates and constraints see the arguments after the tool schema (trim, NFKC): traversal is denied', async () => {
+  const t = issue(['read'], 'agent:a', 'files://docs/*');
+  let ran = 0;
+  const read = guardTool(tool(async ({ name }) => { ran++; return `opened docs/${name}`; },
+    { name: 'read_doc', description: 'd', schema: z.object({ name: z.string().trim().normalize('NFKC') }) }),
+  newGuard({ read_doc: { resource: 'files://docs/{name}', operation: 'read' } }));
+  for (const name of [' ..', '\uFF0E\uFF0E\uFF0Fsecret']) {
+    const r = await read.invoke({ name: 'read_doc', args: { name }, id: `g2-${name}`, type: 'tool_call' }, { configurable: { capframe: { token: t } } });
+    assert.equal(codeOf(r), 'ERR_SCOPE_RESOURCE', `${JSON.stringify(name)} must be denied`);
+  }
+  const ok = await read.invoke({ name: 'read_doc', args: { name: '  guide ' }, id: 'g2-ok', type: 'tool_call' }, { configurable: { capframe: { token: t } } });
+  assert.equal(codeOf(ok), 'OK');
+  assert.equal(ran, 1);
+});
+
+test('arguments the tool schema refuses are denied before any check, naming fields but not values', async () => {
+  const t = issue(['send'], 'agent:a', 'mail://acme.example/*');
+  let ran = 0;
+  const send = guardTool(tool(async () => { ran++; return 'sent'; },
+    { name: 'send_email', description: 'd', schema: z.object({ to: z.email(), body: z.string() }) }),
+  newGuard({ send_email: { resource: 'mail://acme.example/outbound', operation: 'send', constraints: { to: { type: 'glob', pattern: '*@acme.example' } } } }));
+  const r = await send.invoke({ name: 'send_email', args: { to: 'audit@evil.example, bob@acme.example', body: 'x' }, id: 'g3', type: 'tool_call' },
+    { configurable: { capframe: { token: t } } });
+  assert.equal(codeOf(r), 'ERR_INVALID_ARGUMENT');
+  assert.match(String((r as ToolMessage).content), /arguments do not match the tool's schema \(to\)/);
+  assert.doesNotMatch(String((r as ToolMessage).content), /evil/);
+  assert.equal(ran, 0);
+});
