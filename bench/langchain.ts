@@ -54,7 +54,7 @@ async function latencyBench(quick: boolean, f: ReturnType<typeof fixture>): Prom
   const bare = slow('slow');
   const guarded = guardTool(slow('slow'), f.guard);
   const perRound = quick ? 500 : 2_500;
-  const rounds = quick ? 4 : 8; // per variant: rounds x perRound calls (20,000 in a full run)
+  const rounds = quick ? 4 : 16; // per variant: rounds x perRound calls (40,000 in a full run: less noise on a shared machine)
   const inFlight = 100;
   let seq = 0;
   const runBatch = async (t: typeof bare | typeof guarded, calls: number, cfg: unknown): Promise<number> => {

@@ -21,7 +21,10 @@
  * (`capframe serve`, POST /v1/verify) through a `RemoteVerifier` built with
  * `remoteVerifierFromConfig`, and signs every call (as `attestAll: true`,
  * whatever that option says): the service only checks signed calls, so every
- * run needs the holder key. When the service is unreachable, every call is
+ * run needs the holder key. With a RemoteVerifier, calls of non-attested
+ * tools are signed by the RemoteVerifier (`authorize` with the run's holder
+ * key), which signs calls queued together as one batch (docs/spec.md §4.4);
+ * attested tools still get their own single proof, which they may forward. When the service is unreachable, every call is
  * denied with ERR_UNAVAILABLE (fail closed), unless `remote.fallback: local`,
  * where a local Verifier built from the `trust:` section decides instead.
  * `guard.verifier` is then that RemoteVerifier (`close()` drops its connections).
@@ -29,7 +32,7 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { toJsonSchema } from '@langchain/core/utils/json_schema';
-import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { interopSafeParse, interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
 import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
@@ -40,7 +43,7 @@ import type { Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
 import { newCallId, Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import { Lru } from '../verify/lru.ts';
-import { remoteVerifierFromConfig } from '../verify/remote.ts';
+import { RemoteVerifier, remoteVerifierFromConfig } from '../verify/remote.ts';
 import type { Clock } from '../clock.ts';
 import { configError, definePolicy, policyField, type CapframeConfig, type ToolPolicy, type ToolPolicySpec } from './config.ts';
 import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
@@ -263,10 +266,20 @@ export class Guard {
       const id = typeof callId === 'string' && callId.length > 0 ? callId : newCallId();
       let decision: Decision;
       let invocation: Invocation | undefined;
-      if (policy.attested || this.attestAll) {
-        if (!creds.holderKey) throw new CapframeError('ERR_MISSING_TOKEN', `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
+      if ((policy.attested || this.attestAll) && !creds.holderKey) {
+        throw new CapframeError('ERR_MISSING_TOKEN', `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
+      }
+      if (!policy.attested && this.attestAll && this.verifier instanceof RemoteVerifier) {
+        // Remote mode: the remote verifier signs the call itself, batching calls queued
+        // together under one signature (docs/spec.md §4.4). Attested tools get their own proof below.
+        decision = await this.verifier.authorize(token, { tool, operation: policy.operation, resource, args, callId: id }, {
+          holderKey: creds.holderKey!,
+          ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
+          ...(this.#clock ? { clock: this.#clock } : {}),
+        });
+      } else if (policy.attested || this.attestAll) {
         invocation = createInvocation(token, {
-          key: creds.holderKey, tool, operation: policy.operation, resource, args, callId: id,
+          key: creds.holderKey!, tool, operation: policy.operation, resource, args, callId: id,
           ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
           ...(this.#clock ? { clock: this.#clock } : {}),
           ...(this.#backend ? { backend: this.#backend } : {}),
@@ -363,7 +376,12 @@ export function argumentNames(schema: unknown): Set<string> | undefined {
  */
 export async function argumentsForCheck(schema: unknown, raw: unknown): Promise<{ ok: true; args: unknown } | { ok: false; reason: string }> {
   if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
-  const r = await interopSafeParseAsync(schema, raw);
+  let r: { success: boolean; data?: unknown; error?: unknown };
+  try {
+    r = interopSafeParse(schema, raw); // synchronous: no promise hops on the hot path
+  } catch {
+    r = await interopSafeParseAsync(schema, raw); // schemas with async refinements or transforms
+  }
   if (r.success) return { ok: true, args: r.data };
   const issues = (r.error as { issues?: { path?: PropertyKey[] }[] }).issues ?? [];
   const fields = [...new Set(issues.map((i) => (i.path ?? []).map(String).join('.') || '(arguments)'))].slice(0, 5);

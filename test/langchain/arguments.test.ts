@@ -15,7 +15,7 @@ const auth = generateKey();
 const agent = generateKey();
 const issue = (perms: string[], subject: string, resource = 'tickets://acme/*') =>
   issueToken({ key: auth, subject, holder: agent.publicKey, grants: [{ resource, permissions: perms }], ttl: '1h' });
-const newGuard = (policies: ConstructorParameters<typeof Guard>[0]['policies']) =>
+const newGuard = (policies: NonNullable<ConstructorParameters<typeof Guard>[0]>['policies']) =>
   new Guard({ verifier: new Verifier({ trusted: [auth.publicKey] }), sink: null, policies });
 const codeOf = (m: unknown) => (m as ToolMessage & { artifact?: { capframe?: { code?: string } } }).artifact?.capframe?.code ?? 'OK';
 
