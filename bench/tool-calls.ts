@@ -13,9 +13,10 @@
  *           `attestAll`: each call is signed with the holder key and checked
  *           by the verification service (capframe serve, in its own process,
  *           with its hash-chained audit log on) over loopback keep-alive HTTP
- *           (calls made in the same event-loop turn share one
- *           POST /v1/verify/batch round trip; each still gets its own
- *           signature check and decision)
+ *           (calls queued together share one POST /v1/verify/batch round
+ *           trip and are signed as one batch, docs/spec.md §4.4: one Ed25519
+ *           signature, checked once by the service; each call still gets its
+ *           own proof, rules and decision)
  *
  * The three ways run interleaved in rounds so that machine noise hits them
  * alike. Then the service alone is saturated by concurrent keep-alive

@@ -31,7 +31,7 @@ export { Keyring, type PublicKeyInput } from './authority/keyring.ts';
 export { Authority } from './authority/authority.ts';
 export { issueToken, type IssueOptions } from './authority/issue.ts';
 export { delegate, type DelegateOptions } from './holder/delegate.ts';
-export { createInvocation, type InvocationOptions } from './holder/invoke.ts';
+export { createInvocation, createInvocationBatch, type BatchCall, type InvocationBatchOptions, type InvocationOptions } from './holder/invoke.ts';
 export {
   Verifier, newCallId,
   type VerifierOptions, type Decision, type Allowed, type Denied, type LocalCall, type ExpectedCall,

@@ -10,7 +10,7 @@ import type { PrivateKey } from '../crypto/keys.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { argsDigest } from '../token/args.ts';
 import { decodeRootPayload, decodeDelegationPayload } from '../token/block.ts';
-import { encodeInvocationPayload, Invocation, checkName } from '../token/invocation.ts';
+import { batchSignedMessage, checkName, encodeBatchPayload, encodeInvocationPayload, Invocation, invocationItemDigest } from '../token/invocation.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { Token } from '../token/token.ts';
@@ -75,23 +75,36 @@ function freshNonce(): Uint8Array {
   return out;
 }
 
-/** Creates and signs an invocation proof for one call. */
-export function createInvocation(tokenInput: Token | string | Uint8Array, o: InvocationOptions): Invocation {
-  if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('createInvocation needs the holder private key');
-  const token = Token.parse(tokenInput);
-  const tip = tipOf(token);
-  if (!equalBytes(o.key.publicKey, tip.holder)) {
+/** One call of a batch (createInvocationBatch): the InvocationOptions without the key, clock and backend. */
+export type BatchCall = Omit<InvocationOptions, 'key' | 'clock' | 'backend'>;
+
+export interface InvocationBatchOptions {
+  clock?: Clock;
+  backend?: Ed25519Backend;
+}
+
+function checkKey(key: PrivateKey | undefined, token: Token, fn: string): void {
+  if (!key || key.kind !== 'private') throw new InvalidArgumentError(`${fn} needs the holder private key`);
+  if (!equalBytes(key.publicKey, tipOf(token).holder)) {
     throw new InvalidArgumentError("this key is not the token's holder key; only the holder can invoke");
   }
+}
+
+/**
+ * The invocation payload (§4.1) of one call, checked and encoded, unsigned.
+ * Shared by single proofs and batches; `token` must be a parsed Token whose
+ * holder key was checked by the caller.
+ */
+function invocationPayload(token: Token, o: BatchCall, now: number): Uint8Array {
+  if (!o || typeof o !== 'object') throw new InvalidArgumentError('an invocation needs the call');
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
   const ttl = o.ttl === undefined ? DEFAULTS.invocationWindow : parseDuration(o.ttl);
   if (ttl > LIMITS.maxInvocationWindow) throw new InvalidArgumentError(`an invocation lives at most ${LIMITS.maxInvocationWindow} s`);
   if (o.nonce !== undefined && !(o.nonce instanceof Uint8Array && o.nonce.length === 16)) {
     throw new InvalidArgumentError('nonce must be 16 bytes');
   }
-  const now = (o.clock ?? systemClock)();
-  const payload = encodeInvocationPayload({
-    tip: tip.tip,
+  return encodeInvocationPayload({
+    tip: tipOf(token).tip,
     tool: checkName(o.tool, 'tool name'),
     operation: checkName(o.operation, 'operation'),
     resource: normalizeResource(o.resource),
@@ -101,6 +114,59 @@ export function createInvocation(tokenInput: Token | string | Uint8Array, o: Inv
     iat: now,
     exp: now + ttl,
   });
-  const sig = (o.backend ?? defaultBackend()).sign(o.key.seed, signedMessage('invocation', payload));
-  return Invocation.fromBlock(concat(payload, sig));
+}
+
+/**
+ * @internal The unsigned payload of one call, for signers that sign later
+ * (the remote verifier batches calls queued together). Throws like createInvocation.
+ */
+export function prepareInvocation(token: Token, key: PrivateKey, o: BatchCall, clock: Clock = systemClock): Uint8Array {
+  checkKey(key, token, 'prepareInvocation');
+  return invocationPayload(token, o, clock());
+}
+
+/** @internal Signs prepared payloads (one holder key): one payload gets a single proof, several one batch signature (§4.4). */
+export function signInvocations(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend = defaultBackend()): Invocation[] {
+  return payloads.length === 1 ? [signSingle(key, payloads[0]!, backend)] : signBatch(key, payloads, backend);
+}
+
+function signSingle(key: PrivateKey, payload: Uint8Array, backend: Ed25519Backend): Invocation {
+  return Invocation.fromBlock(concat(payload, backend.sign(key.seed, signedMessage('invocation', payload))));
+}
+
+/** One Ed25519 signature over the batch of item digests; one batched proof per payload. */
+function signBatch(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend): Invocation[] {
+  const batch = encodeBatchPayload(payloads.map(invocationItemDigest));
+  return Invocation.fromSignedBatch(payloads, batch, backend.sign(key.seed, batchSignedMessage(batch)));
+}
+
+/** Creates and signs an invocation proof for one call. */
+export function createInvocation(tokenInput: Token | string | Uint8Array, o: InvocationOptions): Invocation {
+  if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('createInvocation needs the holder private key');
+  const token = Token.parse(tokenInput);
+  checkKey(o.key, token, 'createInvocation');
+  return signSingle(o.key, invocationPayload(token, o, (o.clock ?? systemClock)()), o.backend ?? defaultBackend());
+}
+
+/**
+ * Creates batched invocation proofs (docs/spec.md §4.4) for 1 to 64 calls
+ * with ONE signature: returns one proof per call, in order. Each proof
+ * authenticates its own call only (by inclusion in the signed batch); a
+ * verifier checks the batch signature once for all of them. Each call has
+ * exactly the fields and rules of createInvocation (own call id, nonce, ttl).
+ */
+export function createInvocationBatch(
+  tokenInput: Token | string | Uint8Array,
+  key: PrivateKey,
+  calls: readonly BatchCall[],
+  options: InvocationBatchOptions = {},
+): Invocation[] {
+  const token = Token.parse(tokenInput);
+  checkKey(key, token, 'createInvocationBatch');
+  if (!Array.isArray(calls) || calls.length < 1 || calls.length > LIMITS.maxInvocationBatch) {
+    throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
+  }
+  const now = (options.clock ?? systemClock)();
+  const payloads = calls.map((c) => invocationPayload(token, c, now));
+  return signBatch(key, payloads, options.backend ?? defaultBackend());
 }

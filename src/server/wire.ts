@@ -3,7 +3,7 @@
  * remote client (src/verify/remote.ts).
  *
  * POST /v1/verify request:
- *   { "token": "cft1.…", "invocation": "cfi1.…", "tool": "name", "args": {…},
+ *   { "token": "cft1.…", "invocation": "cfi1.…" | "cfb1.…", "tool": "name", "args": {…},
  *     "operation"?: "read", "resource"?: "scheme://…" }
  * `tool` and `args` are what the caller sees of the call (ExpectedCall);
  * `operation` and `resource`, when given, must equal the proof's.
@@ -25,7 +25,8 @@ const textLen = (bytes: number) => Math.ceil((bytes * 4) / 3) + 8;
 
 export const verifyRequestSchema = z.object({
   token: z.string().min(6).max(textLen(LIMITS.maxTokenBytes)),
-  invocation: z.string().min(6).max(textLen(LIMITS.maxInvocationBytes)),
+  // A single proof (cfi1.) or one call of a batched proof (cfb1., docs/spec.md §4.4); the verifier tells them apart.
+  invocation: z.string().min(6).max(textLen(Math.max(LIMITS.maxInvocationBytes, LIMITS.maxBatchedInvocationBytes))),
   tool: z.string().min(1).max(LIMITS.maxStringBytes),
   args: z.record(z.string(), z.unknown()),
   operation: z.string().min(1).max(LIMITS.maxStringBytes).optional(),

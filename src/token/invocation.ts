@@ -4,15 +4,100 @@
  *
  *   invocation = CBOR bstr( payload || 64-byte signature )
  *   text       = "cfi1." base64url(invocation)
+ *
+ * Batched proofs (docs/spec.md §4.4): one signature over a list of item
+ * digests; each call carries its own item payload, the batch and its index.
+ *
+ *   batched    = CBOR [ item payload bstr, batch payload bstr, signature bstr(64), index uint ]
+ *   batch      = CBOR [ SHA-256("capframe-v1-invocation-item\0" || item payload), ... ]  (1..64)
+ *   signature  = Ed25519(holder, "capframe-v1-invocation-batch\0" || batch payload)
+ *   text       = "cfb1." base64url(batched)
  */
 import { MalformedError, TooLargeError } from '../errors.ts';
 import { encodeBase64url } from './base64url.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
+import { equalBytes, label, sha256 } from '../crypto/hash.ts';
 import { checkTime } from './block.ts';
 import { LIMITS } from './limits.ts';
 import { decodeTextForm, splitBlock, type RawBlock } from './token.ts';
 
 export const INVOCATION_PREFIX = 'cfi1.';
+/** Text prefix of a batched invocation proof (§4.4). */
+export const BATCHED_INVOCATION_PREFIX = 'cfb1.';
+
+/** Domain-separation labels of batched proofs (§4.4). */
+export const BATCH_LABELS = Object.freeze({
+  item: label('capframe-v1-invocation-item'),
+  batch: label('capframe-v1-invocation-batch'),
+});
+
+/** SHA-256("capframe-v1-invocation-item\0" || item payload): one element of a batch payload. */
+export function invocationItemDigest(itemPayload: Uint8Array): Uint8Array {
+  return sha256(BATCH_LABELS.item, itemPayload);
+}
+
+/** The bytes a batch signature covers: "capframe-v1-invocation-batch\0" || batch payload. */
+export function batchSignedMessage(batchPayload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(BATCH_LABELS.batch.length + batchPayload.length);
+  out.set(BATCH_LABELS.batch);
+  out.set(batchPayload, BATCH_LABELS.batch.length);
+  return out;
+}
+
+/** Deterministic CBOR array of the item digests (1..LIMITS.maxInvocationBatch of them). */
+export function encodeBatchPayload(digests: readonly Uint8Array[]): Uint8Array {
+  if (digests.length < 1 || digests.length > LIMITS.maxInvocationBatch) {
+    throw new MalformedError(`an invocation batch holds 1 to ${LIMITS.maxInvocationBatch} items`);
+  }
+  for (const d of digests) if (!(d instanceof Uint8Array) || d.length !== 32) throw new MalformedError('a batch item digest is 32 bytes');
+  return encode(digests.map((d) => d as CborValue));
+}
+
+/**
+ * The last batch payload validated, and its item count: the items of one
+ * batch usually arrive one after the other (one /v1/verify/batch request), so
+ * each batch payload is decoded once rather than once per item.
+ */
+let lastBatch: { bytes: Buffer; count: number } | undefined;
+
+/** Validates a batch payload (deterministic CBOR array of 1..64 32-byte strings); returns its item count. */
+function checkBatchPayload(bytes: Uint8Array): number {
+  const last = lastBatch;
+  if (last !== undefined && last.bytes.equals(bytes)) return last.count;
+  const v = decodeStrict(bytes);
+  if (!Array.isArray(v) || v.length < 1 || v.length > LIMITS.maxInvocationBatch) {
+    throw new MalformedError(`a batch payload is a CBOR array of 1 to ${LIMITS.maxInvocationBatch} digests`);
+  }
+  for (const d of v) if (!(d instanceof Uint8Array) || d.length !== 32) throw new MalformedError('a batch item digest must be 32 bytes');
+  lastBatch = { bytes: Buffer.from(bytes), count: v.length };
+  return v.length;
+}
+
+/**
+ * The item digests of a validated batch payload, as views into those very
+ * bytes (so the inclusion check and the signature check read the same bytes).
+ * Deterministic layout: array head (1 byte below 24 items, else 2), then per
+ * item 0x58 0x20 and the 32 digest bytes.
+ */
+function digestViews(batch: Uint8Array, count: number): readonly Uint8Array[] {
+  const head = count < 24 ? 1 : 2;
+  const out: Uint8Array[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const off = head + i * 34 + 2;
+    out[i] = batch.subarray(off, off + 32);
+  }
+  return Object.freeze(out);
+}
+
+/** The batch a batched proof belongs to (absent on single proofs). */
+export interface InvocationBatchRef {
+  /** The batch payload exactly as received (what the signature covers, after its label). */
+  readonly payload: Uint8Array;
+  /** Its item digests, in order (views into `payload`). */
+  readonly digests: readonly Uint8Array[];
+  /** This proof's position in the batch (not yet checked against digests.length: the verifier does). */
+  readonly index: number;
+}
 
 export interface InvocationPayload {
   /** blockDigest of the token's last block payload. */
@@ -78,37 +163,98 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
   return p;
 }
 
-/** A signed invocation proof, exactly as created or received. */
+/**
+ * A signed invocation proof, exactly as created or received: a single proof
+ * (`cfi1.`) or one call of a batched proof (`cfb1.`, §4.4, `batch` set).
+ */
 export class Invocation {
   readonly bytes: Uint8Array;
+  /**
+   * `payload` is the invocation payload (§4.1) in both forms. `signature`
+   * covers "capframe-v1-invocation\0" || payload for a single proof, and
+   * "capframe-v1-invocation-batch\0" || batch.payload for a batched one.
+   */
   readonly block: RawBlock;
+  /** Set on a batched proof only. */
+  readonly batch: InvocationBatchRef | undefined;
   #text: string | undefined;
 
-  private constructor(bytes: Uint8Array, block: RawBlock) {
+  private constructor(bytes: Uint8Array, block: RawBlock, batch?: InvocationBatchRef) {
     this.bytes = bytes;
     this.block = block;
+    this.batch = batch;
     Object.freeze(this);
   }
 
-  /** Checks size and envelope only; the signature and payload are checked by the verifier. */
+  /**
+   * Checks size and envelope only; the signature, the batch inclusion and
+   * the payload are checked by the verifier. Accepts both forms: `cfi1.` text
+   * or a CBOR byte string (single), `cfb1.` text or a CBOR array (batched).
+   */
   static parse(input: string | Uint8Array | Invocation): Invocation {
     if (input instanceof Invocation) return input;
-    const max = LIMITS.maxInvocationBytes;
-    const bytes = typeof input === 'string' ? decodeTextForm(input, INVOCATION_PREFIX, max, 'invocation') : input;
+    const batched = typeof input === 'string'
+      ? input.trimStart().startsWith(BATCHED_INVOCATION_PREFIX)
+      : input instanceof Uint8Array && input.length > 0 && (input[0]! >> 5) === 4; // CBOR major type 4: array
+    const max = batched ? LIMITS.maxBatchedInvocationBytes : LIMITS.maxInvocationBytes;
+    const prefix = batched ? BATCHED_INVOCATION_PREFIX : INVOCATION_PREFIX;
+    const bytes = typeof input === 'string' ? decodeTextForm(input, prefix, max, 'invocation') : input;
     if (!(bytes instanceof Uint8Array)) throw new MalformedError('invocation must be text or bytes');
     if (bytes.length > max) throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${max}`);
     const own = Uint8Array.from(bytes);
     const v = decodeStrict(own);
+    if (batched) return Invocation.#batched(own, v);
     if (!(v instanceof Uint8Array)) throw new MalformedError('invocation must be a CBOR byte string');
     return new Invocation(own, splitBlock(v, 'invocation'));
+  }
+
+  static #batched(own: Uint8Array, v: CborValue): Invocation {
+    if (!Array.isArray(v) || v.length !== 4) throw new MalformedError('a batched invocation is a CBOR array of 4 items');
+    const [item, batch, signature, index] = v;
+    if (!(item instanceof Uint8Array) || item.length === 0) throw new MalformedError('batched invocation: the item payload must be a byte string');
+    if (!(batch instanceof Uint8Array)) throw new MalformedError('batched invocation: the batch payload must be a byte string');
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new MalformedError('batched invocation: the signature must be 64 bytes');
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new MalformedError('batched invocation: the index must be an unsigned integer');
+    const digests = digestViews(batch, checkBatchPayload(batch));
+    const block: RawBlock = { bytes: Buffer.concat([item, signature]), payload: item, signature };
+    return new Invocation(own, block, Object.freeze({ payload: batch, digests, index }));
   }
 
   static fromBlock(blockBytes: Uint8Array): Invocation {
     return Invocation.parse(encode(blockBytes));
   }
 
+  /** A batched proof (§4.4) for item `index` of a signed batch (checked like a received proof). */
+  static fromBatch(itemPayload: Uint8Array, batchPayload: Uint8Array, signature: Uint8Array, index: number): Invocation {
+    return Invocation.parse(encode([itemPayload, batchPayload, signature, index]));
+  }
+
+  /**
+   * The batched proofs of every item of a signed batch, in order (the
+   * signer's path: the batch payload is decoded once, not once per item).
+   * Checks that the batch lists exactly these items, in this order.
+   */
+  static fromSignedBatch(itemPayloads: readonly Uint8Array[], batchPayload: Uint8Array, signature: Uint8Array): Invocation[] {
+    const batch = Uint8Array.from(batchPayload);
+    const count = checkBatchPayload(batch);
+    if (count !== itemPayloads.length) throw new MalformedError('batched invocation: the batch does not list these items');
+    if (signature.length !== 64) throw new MalformedError('batched invocation: the signature must be 64 bytes');
+    const digests = digestViews(batch, count);
+    const sig = Uint8Array.from(signature);
+    const ref = (index: number) => Object.freeze({ payload: batch, digests, index });
+    return itemPayloads.map((p, index) => {
+      const item = Uint8Array.from(p);
+      if (!equalBytes(invocationItemDigest(item), digests[index]!)) throw new MalformedError('batched invocation: the batch does not list these items');
+      const bytes = encode([item, batch, sig, index]);
+      if (bytes.length > LIMITS.maxBatchedInvocationBytes) {
+        throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
+      }
+      return new Invocation(bytes, { bytes: Buffer.concat([item, sig]), payload: item, signature: sig }, ref(index));
+    });
+  }
+
   toString(): string {
-    this.#text ??= INVOCATION_PREFIX + encodeBase64url(this.bytes);
+    this.#text ??= (this.batch ? BATCHED_INVOCATION_PREFIX : INVOCATION_PREFIX) + encodeBase64url(this.bytes);
     return this.#text;
   }
 

@@ -4,6 +4,10 @@ export const LIMITS = Object.freeze({
   maxTokenBytes: 16 * 1024,
   /** Largest invocation proof accepted, in bytes. */
   maxInvocationBytes: 4 * 1024,
+  /** Largest batched invocation proof (§4.4) accepted, in bytes: one item payload plus its batch. */
+  maxBatchedInvocationBytes: 8 * 1024,
+  /** Most items in one invocation batch (§4.4). */
+  maxInvocationBatch: 64,
   /** Largest number of delegation blocks after the root. */
   maxDepth: 8,
   maxGrantsPerBlock: 16,

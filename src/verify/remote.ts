@@ -6,11 +6,15 @@
  * The service only ever sees signed calls: the token, a signed invocation
  * proof and the arguments. So
  *  - `verifyInvocation(token, proof, expected)` forwards an existing proof;
- *  - `authorize(token, call)` (the in-process signature, used by the
- *    LangChain guard for non-attested tools) signs a proof for the call
- *    first, with the `holderKey` given to the constructor, then forwards it.
- *    Without a holder key, `authorize` is denied with ERR_CONFIG: a remote
- *    service cannot check an unsigned call, and it never silently falls back.
+ *  - `authorize(token, call, { holderKey })` (the in-process signature,
+ *    used by the LangChain guard for non-attested tools) signs a proof for
+ *    the call first, with the holder key given to the call or to the
+ *    constructor, then forwards it. Calls queued together for the same token
+ *    and key are signed as ONE batch (docs/spec.md §4.4: one Ed25519
+ *    signature, which the service checks once); a call that goes alone gets
+ *    an ordinary single proof. Without a holder key, `authorize` is denied
+ *    with ERR_CONFIG: a remote service cannot check an unsigned call, and it
+ *    never silently falls back.
  *
  * Fail closed: when the service cannot be reached, times out, or answers
  * anything but a well-formed decision, the call is denied with
@@ -26,11 +30,14 @@ import {
   toCapframeError, type ErrorCode,
 } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
-import { createInvocation } from '../holder/invoke.ts';
+import { prepareInvocation, signInvocations } from '../holder/invoke.ts';
+import type { Clock } from '../clock.ts';
 import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
+import { LIMITS } from '../token/limits.ts';
+import { normalizeResource } from '../token/resource.ts';
 import { Token } from '../token/token.ts';
 import { decisionResponseSchema } from '../server/wire.ts';
-import type { Allowed, Decision, Denied, ExpectedCall, LocalCall, TokenInput } from './verifier.ts';
+import { newCallId, type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from './verifier.ts';
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
@@ -84,14 +91,28 @@ function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' = 'si
 const MAX_RESPONSE = 4 * 1024 * 1024;
 /** Calls whose request is larger than this go alone to /v1/verify. */
 const BATCH_ITEM_MAX = 16 * 1024;
+/** Upper bound of the JSON text of a batched proof (§4.4 limits), for the size check before signing. */
+const PROOF_JSON_MAX = Math.ceil((LIMITS.maxBatchedInvocationBytes * 4) / 3) + 32;
 
 interface Pending {
-  readonly json: string;
+  /** The request JSON; for a call `authorize()` has still to sign, the JSON without `invocation`. */
+  json: string;
   readonly token: Token;
-  readonly proof: Invocation | string | Uint8Array;
+  proof: Invocation | string | Uint8Array;
   readonly expected: ExpectedCall;
   readonly base: Base;
+  /** Set while the call waits to be signed (authorize): signed when it leaves the queue. */
+  unsigned: { readonly key: PrivateKey; readonly payload: Uint8Array } | undefined;
   resolve: (d: Decision) => void;
+}
+
+/** Per-call signing options of RemoteVerifier.authorize (the LangChain guard passes the run's holder key). */
+export interface RemoteAuthorizeOptions {
+  /** Holder key of the token; default the constructor's `holderKey`. */
+  readonly holderKey?: PrivateKey;
+  /** Lifetime of the proof, seconds; default the constructor's `proofTtl`. */
+  readonly ttl?: number | string;
+  readonly clock?: Clock;
 }
 
 export class RemoteVerifier {
@@ -110,6 +131,7 @@ export class RemoteVerifier {
   readonly #maxOutstanding: number;
   #queue: Pending[] = [];
   #outstanding = 0;
+  #drainScheduled = false;
 
   constructor(o: RemoteVerifierOptions) {
     if (!o || typeof o.url !== 'string') throw new InvalidArgumentError('RemoteVerifier needs the service `url`');
@@ -142,24 +164,39 @@ export class RemoteVerifier {
     });
   }
 
-  /** Signs a proof for an in-process call with the holder key, then verifies it remotely. Never throws. */
-  async authorize(token: TokenInput, call: LocalCall): Promise<Decision> {
+  /**
+   * Signs a proof for an in-process call with the holder key, then verifies
+   * it remotely. Calls that wait in the queue together (same token, same key)
+   * are signed as one batch (§4.4); a call sent alone gets a single proof. Never throws.
+   */
+  async authorize(token: TokenInput, call: LocalCall, options?: RemoteAuthorizeOptions): Promise<Decision> {
     const base: Base = {};
     try {
       if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
       Object.assign(base, { tool: call.tool, operation: call.operation, resource: call.resource, callId: call.callId });
-      if (!this.#holderKey) {
-        throw new CapframeError('ERR_CONFIG', 'remote authorize() needs the holder key (RemoteVerifier `holderKey`) to sign the call; or use verifyInvocation() with a proof');
+      const key = options?.holderKey ?? this.#holderKey;
+      if (!key) {
+        throw new CapframeError('ERR_CONFIG', 'remote authorize() needs the holder key (RemoteVerifier `holderKey` or the call\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
       }
+      if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
-      const proof = createInvocation(t, {
-        key: this.#holderKey, tool: call.tool, operation: call.operation, resource: call.resource,
-        args: call.args, callId: call.callId, ttl: this.#proofTtl,
-      });
-      // What was actually signed (normalised resource, generated call id): what the answer must match.
-      const p = decodeInvocationPayload(proof.block.payload);
-      Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId });
-      return await this.#send(t, proof.toString(), { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource }, base, proof);
+      base.callId = call.callId ?? newCallId();
+      // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
+      const payload = prepareInvocation(t, key, {
+        tool: call.tool, operation: call.operation, resource: call.resource,
+        args: call.args, callId: base.callId, ttl: options?.ttl ?? this.#proofTtl,
+      }, options?.clock);
+      // What is signed (normalised resource): what the answer must match.
+      base.resource = normalizeResource(call.resource);
+      const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
+      const item: Pending = {
+        json: this.#requestJson(t, expected), token: t, proof: '', expected, base, unsigned: { key, payload }, resolve: () => {},
+      };
+      if (this.#maxBatch <= 1 || item.json.length + PROOF_JSON_MAX > BATCH_ITEM_MAX) {
+        this.#sign([item]);
+        return await this.#single(item);
+      }
+      return await this.#enqueue(item);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
     }
@@ -186,23 +223,70 @@ export class RemoteVerifier {
   }
 
   async #send(token: Token, invocation: string, expected: ExpectedCall, base: Base, proof: Invocation | string | Uint8Array): Promise<Decision> {
+    const item: Pending = { json: this.#requestJson(token, expected, invocation), token, proof, expected, base, unsigned: undefined, resolve: () => {} };
+    if (this.#maxBatch <= 1 || item.json.length > BATCH_ITEM_MAX) return this.#single(item);
+    return this.#enqueue(item);
+  }
+
+  #enqueue(item: Pending): Promise<Decision> {
+    return new Promise<Decision>((resolve) => {
+      item.resolve = resolve;
+      this.#queue.push(item);
+      // Sent at the end of this event-loop turn: the calls made in the same turn
+      // (e.g. by tools whose timers fired together) leave together, signed as one batch.
+      if (!this.#drainScheduled) {
+        this.#drainScheduled = true;
+        setImmediate(() => {
+          this.#drainScheduled = false;
+          this.#drain();
+        });
+      }
+    });
+  }
+
+  /** The request JSON of a call; without `invocation` when the call is not signed yet (#sign adds it). */
+  #requestJson(token: Token, expected: ExpectedCall, invocation?: string): string {
     let text = this.#tokenText.get(token);
     if (text === undefined) {
       text = token.toString();
       this.#tokenText.set(token, text);
     }
-    const json = JSON.stringify({
-      token: text, invocation, tool: expected.tool, args: expected.args,
+    return JSON.stringify({
+      token: text, ...(invocation !== undefined ? { invocation } : {}), tool: expected.tool, args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
     });
-    const item: Pending = { json, token, proof, expected, base, resolve: () => {} };
-    if (this.#maxBatch <= 1 || json.length > BATCH_ITEM_MAX) return this.#single(item);
-    return new Promise<Decision>((resolve) => {
-      item.resolve = resolve;
-      this.#queue.push(item);
-      this.#drain();
-    });
+  }
+
+  /**
+   * Signs the calls among `items` that wait for a signature: those of the
+   * same token and key together, as one batch (one signature, §4.4); a call
+   * alone as a single proof. Then completes their request JSON.
+   */
+  #sign(items: readonly Pending[]): void {
+    const groups = new Map<PrivateKey, Map<Token, Pending[]>>();
+    for (const item of items) {
+      if (!item.unsigned) continue;
+      let byToken = groups.get(item.unsigned.key);
+      if (!byToken) groups.set(item.unsigned.key, (byToken = new Map()));
+      const g = byToken.get(item.token);
+      if (g) g.push(item);
+      else byToken.set(item.token, [item]);
+    }
+    for (const [key, byToken] of groups) {
+      for (const group of byToken.values()) {
+        for (let i = 0; i < group.length; i += LIMITS.maxInvocationBatch) {
+          const part = group.slice(i, i + LIMITS.maxInvocationBatch);
+          const proofs = signInvocations(key, part.map((it) => it.unsigned!.payload));
+          part.forEach((it, k) => {
+            const proof = proofs[k]!;
+            it.proof = proof;
+            it.unsigned = undefined;
+            it.json = '{"invocation":"' + proof.toString() + '",' + it.json.slice(1);
+          });
+        }
+      }
+    }
   }
 
   async #post(path: string, body: string): Promise<{ status: number; json: unknown }> {
@@ -254,6 +338,13 @@ export class RemoteVerifier {
   #drain(): void {
     while (this.#queue.length > 0 && this.#outstanding < this.#maxOutstanding) {
       const items = this.#queue.splice(0, this.#maxBatch);
+      try {
+        this.#sign(items);
+      } catch (e) {
+        // Not expected (the payloads were checked when queued); deny, never send unsigned calls.
+        for (const item of items) item.resolve(denied(item.base, toCapframeError(e, 'ERR_INTERNAL')));
+        continue;
+      }
       this.#outstanding++;
       const done = (): void => { this.#outstanding--; this.#drain(); };
       // Whatever goes wrong (e.g. a fallback verifier that throws), every queued call is

@@ -13,11 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { digest16Hex, equalBytes, toHex } from '../crypto/hash.ts';
+import { digest16Hex, equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
 import { argsDigest, argsDigestAndHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
-import { decodeInvocationPayload, Invocation, checkName } from '../token/invocation.ts';
+import { batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeTextForm, LABELS, Token, TOKEN_PREFIX } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
@@ -212,7 +212,11 @@ export class Verifier {
     }
   }
 
-  /** Checks a signed invocation proof against the call the verifier sees. Never throws. */
+  /**
+   * Checks a signed invocation proof against the call the verifier sees: a
+   * single proof (`cfi1.`) or one call of a batched proof (`cfb1.`, §4.4),
+   * then the same rules for both. Never throws.
+   */
   async verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> {
     const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'signed' };
     try {
@@ -224,8 +228,18 @@ export class Verifier {
       base.chainIds = chain.ids;
       const proof = Invocation.parse(invocation);
       const payload = proof.block.payload;
-      if (!this.backend.verify(chain.holder, signedMessage('invocation', payload), proof.block.signature)) {
-        throw new SignatureInvalidError("invocation is not signed by the token's holder key");
+      const batch = proof.batch;
+      if (batch === undefined) {
+        if (!this.backend.verify(chain.holder, signedMessage('invocation', payload), proof.block.signature)) {
+          throw new SignatureInvalidError("invocation is not signed by the token's holder key");
+        }
+      } else {
+        // Batched proof (§4.4): the item must be the one the batch lists at its index, and
+        // the batch signed by the holder key (checked once per batch: the signature cache).
+        const d = batch.digests[batch.index];
+        if (d === undefined) throw new InvocationMismatchError(`batch index ${batch.index} is outside the batch of ${batch.digests.length}`);
+        if (!equalBytes(invocationItemDigest(payload), d)) throw new InvocationMismatchError('invocation is not the batch item at its index');
+        this.#checkSignature(chain.holder, batchSignedMessage(batch.payload), proof.block.signature, "invocation batch is not signed by the token's holder key");
       }
       const p = decodeInvocationPayload(payload);
       Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
@@ -250,6 +264,14 @@ export class Verifier {
     } catch (e) {
       return deny(base, e);
     }
+  }
+
+  /** Ed25519 check through the signature cache (keyed by key, message and signature). Throws ERR_SIGNATURE_INVALID. */
+  #checkSignature(key: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
+    const cacheKey = sha256Hex(key, message, signature);
+    if (this.#signatures.get(cacheKey)) return;
+    if (!this.backend.verify(key, message, signature)) throw new SignatureInvalidError(what);
+    this.#signatures.set(cacheKey, true);
   }
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */

@@ -1,0 +1,128 @@
+// Batched invocation proofs (docs/spec.md §4.4) through the verification service: /v1/verify and
+// /v1/verify/batch accept them with the same decision JSON, the batch signature is verified once,
+// and a Guard built from a config with `remote:` signs calls queued together as one batch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tool } from '@langchain/core/tools';
+import type { ToolMessage } from '@langchain/core/messages';
+import { z } from 'zod';
+import { createInvocation, createInvocationBatch, formatPublicKey, generateKey, issueToken, nodeBackend, Verifier, type Ed25519Backend } from '../../src/index.ts';
+import { callContext, Guard, guardTools, parseConfig } from '../../src/langchain/index.ts';
+import { createVerifyService, RemoteVerifier } from '../../src/server/index.ts';
+import { encode } from '../../src/token/cbor.ts';
+
+const authority = generateKey();
+const holder = generateKey();
+const token = issueToken({ key: authority, subject: 'agent:support', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+
+function counting(): Ed25519Backend & { verifies: number } {
+  const inner = nodeBackend();
+  const b = { verifies: 0, name: 'counting', sign: inner.sign.bind(inner), verify: (k: Uint8Array, m: Uint8Array, s: Uint8Array) => { b.verifies++; return inner.verify(k, m, s); } };
+  return b as unknown as Ed25519Backend & { verifies: number };
+}
+
+async function withService(run: (url: string, backend: ReturnType<typeof counting>) => Promise<void>): Promise<void> {
+  const backend = counting();
+  const service = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey], backend }) });
+  const { url } = await service.listen(0);
+  try {
+    await run(url, backend);
+  } finally {
+    await service.close();
+  }
+}
+
+async function post(url: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+const call = (i: number) => ({ tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: String(i) }, callId: `sb-${i}` });
+const req = (proof: { toString(): string }, i: number) => ({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', args: { id: String(i) } });
+
+test('service: batched proofs on /v1/verify and /v1/verify/batch, one signature check per batch', async () => {
+  await withService(async (url, backend) => {
+    const proofs = createInvocationBatch(token, holder, [0, 1, 2, 3].map(call));
+    const one = await post(url, '/v1/verify', req(proofs[0]!, 0));
+    assert.equal(one.status, 200);
+    assert.deepEqual([one.json.allowed, one.json.mode, one.json.callId, one.json.resource], [true, 'signed', 'sb-0', 'tickets://acme/0']);
+    assert.equal(backend.verifies, 2, 'the root block and the batch signature');
+    const batch = await post(url, '/v1/verify/batch', { requests: [req(proofs[1]!, 1), req(proofs[2]!, 2), req(proofs[3]!, 3), req(proofs[1]!, 1)] });
+    assert.equal(batch.status, 200);
+    assert.deepEqual(batch.json.decisions.map((d: any) => d.allowed ? d.callId : d.code), ['sb-1', 'sb-2', 'sb-3', 'ERR_REPLAY']);
+    assert.equal(backend.verifies, 2, 'the other items of the batch cost no signature check');
+    // Tampered: another index (mismatch); a flipped signature bit (invalid); another tool (mismatch).
+    const p = proofs[2]!;
+    const fresh = createInvocationBatch(token, holder, [10, 11].map(call));
+    const wrongIndex = encode([fresh[0]!.block.payload, fresh[0]!.batch!.payload, fresh[0]!.block.signature, 1]);
+    const sig = Uint8Array.from(fresh[1]!.block.signature);
+    sig[0]! ^= 1;
+    const flipped = encode([fresh[1]!.block.payload, fresh[1]!.batch!.payload, sig, 1]);
+    const bad = await post(url, '/v1/verify/batch', { requests: [
+      req('cfb1.' + Buffer.from(wrongIndex).toString('base64url'), 10),
+      req('cfb1.' + Buffer.from(flipped).toString('base64url'), 11),
+      { ...req(p, 2), tool: 'delete_ticket' },
+    ] });
+    assert.deepEqual(bad.json.decisions.map((d: any) => d.code), ['ERR_INVOCATION_MISMATCH', 'ERR_SIGNATURE_INVALID', 'ERR_INVOCATION_MISMATCH']);
+    // Single proofs are unchanged.
+    const single = await post(url, '/v1/verify', req(createInvocation(token, { key: holder, ...call(20) }), 20));
+    assert.deepEqual([single.json.allowed, single.json.callId], [true, 'sb-20']);
+    // A batched text that is not CBOR is refused like any malformed proof.
+    const junk = await post(url, '/v1/verify', req('cfb1.AAAA', 0));
+    assert.equal(junk.json.code, 'ERR_MALFORMED');
+  });
+});
+
+test('remote end to end: a Guard from config signs concurrent calls as one batch; attested tools keep single proofs', async () => {
+  await withService(async (url, backend) => {
+    const config = parseConfig(`trust:
+  authorities:
+    - ${formatPublicKey(authority.publicKey)}
+audit:
+  sink: none
+tools:
+  get_ticket:
+    resource: tickets://acme/{id}
+    operation: read
+  read_attested:
+    resource: tickets://acme/{id}
+    operation: read
+    attested: true
+remote:
+  url: ${url}
+`);
+    const guard = new Guard({ config, sink: null });
+    assert.ok(guard.verifier instanceof RemoteVerifier);
+    const proofs: string[] = [];
+    let ran = 0;
+    const [getTicket, readAttested] = guardTools([
+      tool(async ({ id }: { id: string }) => { ran++; return `ticket ${id}`; }, { name: 'get_ticket', description: 'x', schema: z.object({ id: z.string() }) }),
+      tool(async ({ id }: { id: string }, cfg) => { ran++; proofs.push(String(callContext(cfg)?.invocation)); return `attested ${id}`; }, { name: 'read_attested', description: 'x', schema: z.object({ id: z.string() }) }),
+    ], guard);
+    const run = { configurable: { capframe: { token, holderKey: holder } } };
+    try {
+      // Ten calls made together: queued in the same event-loop turn, signed as one batch.
+      const out = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        getTicket!.invoke({ type: 'tool_call', id: `g-${i}`, name: 'get_ticket', args: { id: String(i) } }, run) as Promise<ToolMessage>));
+      assert.deepEqual(out.map((m) => m.content), Array.from({ length: 10 }, (_, i) => `ticket ${i}`));
+      assert.equal(backend.verifies, 2, 'ten calls: the root block and ONE batch signature');
+      // The same call again is a replay, decided by the service.
+      const again = await getTicket!.invoke({ type: 'tool_call', id: 'g-3', name: 'get_ticket', args: { id: '3' } }, run) as ToolMessage;
+      assert.equal(again.status, 'error');
+      assert.match(String(again.content), /ERR_REPLAY/);
+      // An attested tool gets its own single proof, which it can forward.
+      const att = await readAttested!.invoke({ type: 'tool_call', id: 'a-1', name: 'read_attested', args: { id: '5' } }, run) as ToolMessage;
+      assert.equal(att.content, 'attested 5');
+      assert.equal(proofs.length, 1);
+      assert.ok(proofs[0]!.startsWith('cfi1.'));
+      assert.equal(ran, 11);
+      // A call the holder side refuses (a resource that is not one) is denied alone; its batch mates go through.
+      const rv = guard.verifier as RemoteVerifier;
+      const mixed = await Promise.all([30, -1, 31].map((i) => rv.authorize(token, { ...call(i), resource: i < 0 ? 'no scheme here' : call(i).resource }, { holderKey: holder })));
+      assert.deepEqual(mixed.map((d) => d.allowed ? d.callId : d.code), ['sb-30', 'ERR_SCOPE_RESOURCE', 'sb-31']);
+      assert.equal(backend.verifies, 5, 'the replayed and the attested single proofs, then one batch signature for the two good calls');
+    } finally {
+      await (guard.verifier as RemoteVerifier).close();
+    }
+  });
+});
