@@ -32,8 +32,8 @@ export interface RuleContext {
   readonly now: number;
   readonly skew: number;
   readonly replay: ReplayStore;
-  /** Throws ERR_REVOKED / ERR_REVOCATION_STALE; absent when no revocation source is configured. */
-  readonly revocation?: (chain: Chain) => void;
+  /** `check(chain, now)` throws ERR_REVOKED / ERR_REVOCATION_STALE; absent when no revocation source is configured. */
+  readonly revocation?: { check(chain: Chain, now: number): void } | undefined;
 }
 
 export interface EffectiveGrant {
@@ -132,17 +132,19 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     }
   }
 
-  ctx.revocation?.(chain);
+  ctx.revocation?.check(chain, now);
 
   const key = replayKey(chain.tip, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
-  const finish = (fresh: unknown): Authorisation => {
-    if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
-    return {
-      grant: { resource: tipGrant!.resource, permissions: tipGrant!.permissions, constraints },
-      expiresAt: chain.exp,
-    };
+  // A synchronous store answers directly: no promise (and no closure) on the hot path.
+  if (typeof recorded === 'boolean') return finish(recorded, f, chain, tipGrant!, constraints);
+  return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
+}
+
+function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorisation {
+  if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
+  return {
+    grant: { resource: tipGrant.resource, permissions: tipGrant.permissions, constraints },
+    expiresAt: chain.exp,
   };
-  // A synchronous store answers directly: no promise on the hot path.
-  return typeof recorded === 'boolean' ? finish(recorded) : Promise.resolve(recorded).then(finish);
 }

@@ -276,28 +276,28 @@ export class Verifier {
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Allowed | Promise<Allowed> {
-    const now = this.clock();
-    const revocation = this.revocation;
-    const ctx: RuleContext = revocation
-      ? { now, skew: this.clockSkew, replay: this.replay, revocation: (c: Chain) => revocation.check(c, now) }
-      : { now, skew: this.clockSkew, replay: this.replay };
-    const allow = (auth: Authorisation): Allowed => {
-      // `base` belongs to this call only: complete it in place rather than copy it
-      // (an object spread here costs microseconds). Same keys, same order, frozen.
-      const d = base as Mutable<Allowed>;
-      d.allowed = true;
-      d.grant = auth.grant;
-      d.expiresAt = auth.expiresAt;
-      return Object.freeze(d);
-    };
+    const ctx: RuleContext = { now: this.clock(), skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
     const auth = checkCallNow(chain, facts, ctx);
-    return auth instanceof Promise ? auth.then(allow) : allow(auth);
+    return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }
+
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Completes the call's own `base` into a frozen denial (see #rules for why in place). */
+/**
+ * `base` belongs to one call only: complete it in place rather than copy it
+ * (an object spread here costs microseconds). Same keys, same order, frozen.
+ */
+function completeAllowed(base: DecisionBase, auth: Authorisation): Allowed {
+  const d = base as Mutable<Allowed>;
+  d.allowed = true;
+  d.grant = auth.grant;
+  d.expiresAt = auth.expiresAt;
+  return Object.freeze(d);
+}
+
 function deny(base: DecisionBase, e: unknown): Denied {
   const error = toCapframeError(e);
   const d = base as Mutable<Denied>;
