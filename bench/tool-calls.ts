@@ -103,7 +103,7 @@ async function saturate(url: string, token: Token, holder: PrivateKey, n: number
 
 export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
   const total = ctx.quick ? 2_000 : 20_000;
-  const rounds = ctx.quick ? 2 : 4;
+  const rounds = ctx.quick ? 2 : 5;
   const perRound = total / rounds;
   const warmup = ctx.quick ? 300 : 1_000;
 
@@ -145,7 +145,9 @@ server:
     ];
     for (const w of ways) await load(warmup, IN_FLIGHT, 10_000_000, w.call, null);
     for (let r = 0; r < rounds; r++) {
-      for (const w of ways) {
+      // Rotate the order every round so that no way always follows another's garbage and warm-up.
+      for (let k = 0; k < ways.length; k++) {
+        const w = ways[(r + k) % ways.length]!;
         w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
         w.calls += perRound;
       }

@@ -72,15 +72,29 @@ const NORMALIZED_MAX = 512;
 
 /** Normalises a concrete resource; throws ScopeResourceError (ERR_SCOPE_RESOURCE) if it is not acceptable. */
 export function normalizeResource(text: string): string {
+  if (isNormalFast(text)) return text; // the common case: no cache traffic for unique resources
   const hit = normalized.get(text);
   if (hit !== undefined) return hit;
-  const out = normalizeUncached(text);
+  const out = normalizeFull(text);
   if (normalized.size >= NORMALIZED_MAX) normalized.delete(normalized.keys().next().value!);
   normalized.set(text, out);
   return out;
 }
 
-function normalizeUncached(text: string): string {
+/**
+ * Already in normal form: lowercase scheme, `://`, one or more non-empty
+ * segments of RFC 3986 pchars without `%` or `*`, and no `.`/`..` segment.
+ * Such text normalises to itself, so the full pass below can be skipped.
+ */
+const NORMAL_FAST = /^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9\-._~!$&'()+,;=:@]+(?:\/[A-Za-z0-9\-._~!$&'()+,;=:@]+)*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+function isNormalFast(text: string): boolean {
+  return typeof text === 'string' && text.length <= LIMITS.maxResourceBytes && NORMAL_FAST.test(text) && !DOT_SEGMENT.test(text.slice(text.indexOf('://') + 2));
+}
+
+/** The full normalisation pass (exported for the test that checks the fast path against it). */
+export function normalizeFull(text: string): string {
   const { scheme, segments } = split(text, 'resource');
   const out = segments.map((seg) => {
     if (seg.includes('*')) fail('resource', text, 'bare "*" in a concrete resource (percent-encode it as %2A)');

@@ -24,7 +24,6 @@ export const LABELS = Object.freeze({
   delegation: label('capframe-v1-delegation'),
   invocation: label('capframe-v1-invocation'),
   block: label('capframe-v1-block'),
-  replay: label('capframe-v1-replay'),
 });
 
 export interface RawBlock {

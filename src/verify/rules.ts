@@ -8,8 +8,6 @@ import { ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePerm
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
-import { hash } from 'node:crypto';
-import { LABELS } from '../token/token.ts';
 import type { Chain } from './chain.ts';
 import type { ReplayStore } from './replay.ts';
 
@@ -22,6 +20,8 @@ export interface CallFacts {
   readonly args: Readonly<Record<string, unknown>>;
   /** argsDigest(args). */
   readonly argsDigest: Uint8Array;
+  /** The same digest in hex, when the caller already has it. */
+  readonly argsHex?: string;
   readonly callId: string;
   /** Validity window of this invocation, unix seconds. */
   readonly iat: number;
@@ -49,27 +49,23 @@ export interface Authorisation {
   readonly expiresAt: number;
 }
 
-/** Scratch space for building replay keys (used synchronously only; grows when needed). */
-let scratch = Buffer.allocUnsafe(2048);
+const tipHexCache = new WeakMap<Uint8Array, string>();
 
-/** The replay identity of a call: token tip, tool, operation, resource, argument digest, call id. */
+/**
+ * The replay identity of a call (docs/spec.md §4.3): token tip, argument
+ * digest, call id, tool, operation and resource, as one string. No hashing:
+ * the tip and the argument digest are already digests, and the text fields
+ * contain no 0x00 (control characters are refused), so 0x00 separates them
+ * unambiguously.
+ */
 export function replayKey(tip: Uint8Array, f: CallFacts): string {
-  // hex(first 16 bytes of SHA-256(LABELS.replay || tip || UTF-8(tool) || 0x00 || UTF-8(operation) || 0x00
-  //   || UTF-8(resource) || 0x00 || argsDigest || UTF-8(callId))), built in one buffer, hashed in one call.
-  const label = LABELS.replay;
-  // 3 bytes per UTF-16 code unit bounds the UTF-8 length (lone surrogates become U+FFFD, 3 bytes).
-  const max = label.length + tip.length + f.argsDigest.length + 3 + 3 * (f.tool.length + f.operation.length + f.resource.length + f.callId.length);
-  if (scratch.length < max) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2));
-  const b = scratch;
-  b.set(label, 0);
-  let o = label.length;
-  b.set(tip, o); o += tip.length;
-  o += b.write(f.tool, o, 'utf8'); b[o++] = 0;
-  o += b.write(f.operation, o, 'utf8'); b[o++] = 0;
-  o += b.write(f.resource, o, 'utf8'); b[o++] = 0;
-  b.set(f.argsDigest, o); o += f.argsDigest.length;
-  o += b.write(f.callId, o, 'utf8');
-  return hash('sha256', b.subarray(0, o), 'hex').slice(0, 32);
+  let tipHex = tipHexCache.get(tip);
+  if (tipHex === undefined) {
+    tipHex = Buffer.from(tip.buffer, tip.byteOffset, tip.byteLength).toString('hex');
+    tipHexCache.set(tip, tipHex);
+  }
+  const argsHex = f.argsHex ?? Buffer.from(f.argsDigest.buffer, f.argsDigest.byteOffset, f.argsDigest.byteLength).toString('hex');
+  return tipHex + argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number): ResolvedGrant {

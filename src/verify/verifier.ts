@@ -202,7 +202,7 @@ export class Verifier {
       base.argsDigest = hex;
       const now = this.clock();
       const facts: CallFacts = {
-        tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest,
+        tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest, argsHex: hex,
         callId: call.callId, iat: now, exp: now + this.invocationWindow,
       };
       const decided = this.#rules(chain, facts, base);
