@@ -78,6 +78,6 @@ export function argsDigest(args: unknown): Uint8Array {
 
 /** argsDigest() and its hex form from one hash (for the verifier's hot path). */
 export function argsDigestAndHex(args: unknown): { readonly digest: Uint8Array; readonly hex: string } {
-  const hex = hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'hex');
-  return { digest: new Uint8Array(Buffer.from(hex, 'hex')), hex };
+  const digest = hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'buffer');
+  return { digest, hex: digest.toString('hex') };
 }
