@@ -15,7 +15,9 @@ import { InvalidArgumentError } from '../errors.ts';
 import { kidToString, KID_BYTES } from '../crypto/keys.ts';
 import { checkSubject } from '../token/block.ts';
 import { Token } from '../token/token.ts';
-import { decodeChain } from '../verify/chain.ts';
+import { decodeChain, verifyChain } from '../verify/chain.ts';
+import { defaultBackend } from '../crypto/default.ts';
+import type { Keyring } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseIdHex } from './snapshot.ts';
 
@@ -46,6 +48,15 @@ export interface RegistryOptions {
 
 export interface RevokeOptions {
   reason?: string;
+}
+
+export interface RevokeTokenOptions extends RevokeOptions {
+  /**
+   * Authority keys to verify the token against (a Keyring or a kid lookup).
+   * Only a verified token's expiry bounds how long its revocation is kept;
+   * verification failures throw (ERR_SIGNATURE_INVALID, ERR_UNKNOWN_KEY, ...).
+   */
+  trusted?: Keyring | ((kid: Uint8Array) => Uint8Array | undefined);
 }
 
 export interface RevokeResult {
@@ -179,9 +190,18 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
    * Revokes a token's tip block (its last block): that token and everything
    * delegated from it. Its parents stay valid. Returns the revoked id.
    */
-  revokeToken(token: Token | string | Uint8Array, opts: RevokeOptions = {}): RevokeResult {
-    const chain = decodeChain(token instanceof Token ? token : Token.parse(token));
-    return this.revokeId(chain.ids[chain.ids.length - 1]!, { ...opts, expiresAt: chain.exp });
+  revokeToken(token: Token | string | Uint8Array, opts: RevokeTokenOptions = {}): RevokeResult {
+    const { trusted, ...rest } = opts;
+    const t = token instanceof Token ? token : Token.parse(token);
+    if (!trusted) {
+      // Unverified: the token's claimed expiry is not trusted to bound how long the
+      // revocation is kept (a forged early expiry would get the id pruned while the
+      // real token still lives), so the revocation is kept until an issued record says otherwise.
+      return this.revokeId(decodeChain(t).ids.at(-1)!, rest);
+    }
+    const trustedKey = typeof trusted === 'function' ? trusted : (kid: Uint8Array) => trusted.get(kid);
+    const chain = verifyChain(t, { backend: defaultBackend(), trustedKey });
+    return this.revokeId(chain.ids.at(-1)!, { ...rest, expiresAt: chain.exp });
   }
 
   /** Revokes every token whose chain names `subject` in any block. */

@@ -23,9 +23,6 @@ import { equalBytes } from '../crypto/hash.ts';
 import type { Keyring } from '../authority/keyring.ts';
 import type { PublicKeyInput } from '../authority/keyring.ts';
 import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
-import { defaultBackend } from '../crypto/default.ts';
-import { Token } from '../token/token.ts';
-import { verifyChain } from '../verify/chain.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 
 export const revokeRequestSchema = z.union([
@@ -83,11 +80,6 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   }, o.pollMs ?? 1000);
   timer.unref();
 
-  const verifiedToken = (text: string): Token => {
-    const token = Token.parse(text);
-    verifyChain(token, { backend: defaultBackend(), trustedKey: (kid) => state.keyring.get(kid) });
-    return token;
-  };
 
   const revoke: RevokeFn = (body) => {
     const parsed = revokeRequestSchema.safeParse(body);
@@ -99,7 +91,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     // A token must verify against the trusted keys (as in `capframe revoke --token`): an
     // unverified one could name a forged expiry, and the registry lets snapshots drop a
     // revoked id once its recorded expiry is long past, reviving the real token.
-    const r = 'token' in b ? o.registry.revokeToken(verifiedToken(b.token), opts)
+    const r = 'token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
       : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
         : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
           : o.registry.revokeIssuedBefore(b.kid, b.before, opts);

@@ -2,8 +2,6 @@
 import { kidToString } from '../../crypto/keys.ts';
 import { RevocationRegistry, DEFAULT_DB_PATH, type RevokeResult } from '../../revocation/registry.ts';
 import { Token } from '../../token/token.ts';
-import { verifyChain } from '../../verify/chain.ts';
-import { defaultBackend } from '../../crypto/default.ts';
 import { resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { EXIT_HELP, parseFlags, UsageError } from '../args.ts';
@@ -67,8 +65,6 @@ ${EXIT_HELP}`,
     if (chosen[0] === 'before') before = parseTime(f.required('before'));
     if (chosen[0] === 'token') {
       token = Token.parse(readTokenText(io, f.required('token')));
-      // Only this authority's tokens; a forged token must not be able to name ids to revoke.
-      verifyChain(token, { backend: defaultBackend(), trustedKey: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) });
     }
     const registry = new RevocationRegistry({ path: resolve(io.cwd, f.string('db') ?? DEFAULT_DB_PATH) });
     let r: RevokeResult;
@@ -76,7 +72,8 @@ ${EXIT_HELP}`,
     try {
       switch (chosen[0]) {
         case 'id': r = registry.revokeId(f.required('id'), opts); what = `block id ${r.target}`; break;
-        case 'token': r = registry.revokeToken(token!, opts); what = `token tip block ${r.target}`; break;
+        // Only this authority's tokens: a forged token must not be able to name ids or expiries.
+        case 'token': r = registry.revokeToken(token!, { ...opts, trusted: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) }); what = `token tip block ${r.target}`; break;
         case 'sub': r = registry.revokeSubject(f.required('sub'), opts); what = `subject ${JSON.stringify(r.target)}`; break;
         default:
           r = registry.revokeIssuedBefore(kidToString(key.kid), before!, opts);
