@@ -179,8 +179,17 @@ export class AuditLog {
     const bytes = Buffer.from(text + '\n', 'utf8');
     if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
     let off = 0;
-    while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
-    if (this.fsync) fdatasyncSync(this.#fd);
+    try {
+      while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
+      if (this.fsync) fdatasyncSync(this.#fd);
+    } catch (e) {
+      // A partial write (disk full, I/O error) must not leave a torn line that later
+      // lines would follow: cut the file back to the last complete line, then fail.
+      if (off > 0) {
+        try { ftruncateSync(this.#fd, this.#size); } catch { /* the verifier will report the torn tail */ }
+      }
+      throw new CapframeError('ERR_UNAVAILABLE', `audit log write failed: ${(e as Error).message}`, { cause: e });
+    }
     this.#size += bytes.length;
     this.#seq = record.seq;
     this.#hash = hash;

@@ -5,7 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, rotatedFiles, verifyAuditLog, hashRecord } from '../../src/audit/index.ts';
-import { generateKey, issueToken, Verifier } from '../../src/index.ts';
+import { CapframeError, generateKey, issueToken, Verifier } from '../../src/index.ts';
 import { canonicalJson } from '../../src/token/args.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'capframe-audit-'));
@@ -231,4 +231,12 @@ test('a writer killed with SIGKILL mid-stream loses at most the line being writt
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a failed write (disk full, /dev/full on Linux) is a typed ERR_UNAVAILABLE and does not advance the chain', () => {
+  const log = AuditLog.open({ path: '/dev/full' });
+  const before = log.head;
+  assert.throws(() => log.write({ decision: 'allow', code: 'OK', tool: 't' } as never),
+    (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE' && /ENOSPC/.test(e.message));
+  assert.deepEqual(log.head, before);
 });
