@@ -15,7 +15,7 @@ import { importSeed, formatPublicKey, kidToString, type PrivateKey } from '../sr
 import { toHex } from '../src/crypto/hash.ts';
 import { issueToken, type IssueOptions } from '../src/authority/issue.ts';
 import { delegate, type DelegateOptions } from '../src/holder/delegate.ts';
-import { createInvocation, type InvocationOptions } from '../src/holder/invoke.ts';
+import { createInvocation, createInvocationBatch, type InvocationOptions } from '../src/holder/invoke.ts';
 import { encode, type CborValue } from '../src/token/cbor.ts';
 import { encodeDelegationPayload, encodeRootPayload, KEY, type DelegationPayload, type Grant, type RootPayload } from '../src/token/block.ts';
 import { encodeInvocationPayload, type InvocationPayload } from '../src/token/invocation.ts';
@@ -301,6 +301,22 @@ export function generateVectors(): string {
   signedCall('signed-three-block', 'signed proof by sub on the 3-block token', 'three-block', { ...q, key: 'sub', callId: 'call-3' }, qExp, T0 + 5, [OK]);
   signedCall('signed-three-block-other-user', 'the 3-block token only covers database://users/alice', 'three-block', { ...q, key: 'sub', resource: 'database://users/bob', callId: 'call-3b' }, qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
   signedCall('signed-inherit', 'signed proof by helper on the inheriting 2-block token (write is inherited)', 'inherit', { ...q, key: 'helper', operation: 'write', callId: 'call-4' }, qExp, T0 + 5, [OK]);
+
+  // Batched invocation proofs (§4.4): three calls under one holder signature.
+  const batchCalls = [1, 2, 3].map((n) => ({ ...q, args: { limit: n, table: 'users' }, callId: `call-batch-${n}`, nonce: nonceOf(`batch-${n}`) }));
+  const batch = createInvocationBatch(byName.get('root')!, keys.agent, batchCalls, { clock: at(T0), backend });
+  batch.forEach((inv, n) => {
+    calls.push({
+      name: `batched-${n + 1}`, description: `item ${n + 1} of a 3-call batched proof on the 1-block token (one signature for all three); a second use is a replay`,
+      mode: 'signed', token: 'root', invocation: { hex: hex(inv.bytes), text: inv.toString() },
+      expected: { tool: q.tool, args: batchCalls[n]!.args }, now: T0 + 5, expect: [OK, NO('ERR_REPLAY')],
+    });
+  });
+  calls.push({
+    name: 'batched-args-swapped', description: 'item 2 of the batch presented with the arguments of item 1',
+    mode: 'signed', token: 'root', invocation: { hex: hex(batch[1]!.bytes), text: batch[1]!.toString() },
+    expected: { tool: q.tool, args: batchCalls[0]!.args }, now: T0 + 5, expect: [NO('ERR_INVOCATION_MISMATCH')],
+  });
   signedCall('signed-authority2', 'token of the second authority key, verifier trusts both', 'authority2', { ...q, callId: 'call-5' }, qExp, T0 + 5, [OK]);
   calls[calls.length - 1]!.trusted = ['authority', 'authority2'];
   signedCall('mismatch-tool', 'proof for query_users presented as delete_users', 'root', { ...q, callId: 'call-6' }, { ...qExp, tool: 'delete_users' }, T0 + 5, [NO('ERR_INVOCATION_MISMATCH')]);
