@@ -312,3 +312,10 @@ export const GRANT_HELP = `Grants:
 
 export const EXIT_HELP = `Exit status: 0 success, 1 refused or failed (an error code such as
 ERR_ATTENUATION on stderr), 2 usage error.`;
+
+/** The flags `issue` and `delegate` share. */
+export const TOKEN_FLAGS = {
+  key: { type: 'string' }, sub: { type: 'string' },
+  grant: { type: 'string', multiple: true }, constraint: { type: 'string', multiple: true },
+  ttl: { type: 'string' }, 'max-depth': { type: 'string' }, out: { type: 'string' },
+} as const;

@@ -93,17 +93,10 @@ function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: 
 
 /**
  * Applies time, scope, constraint, revocation and replay rules, in that
- * order. Throws the first failure as a CapframeError.
- */
-export async function checkCall(chain: Chain, f: CallFacts, ctx: RuleContext): Promise<Authorisation> {
-  return checkCallNow(chain, f, ctx);
-}
-
-/**
- * checkCall() without the promise when the replay store answers
- * synchronously (the in-memory default): the verifier's hot path. Throws
- * synchronously for every rule except a replay store that answers
- * asynchronously, whose failures come as a rejected promise.
+ * order, and throws the first failure as a CapframeError. Synchronous when
+ * the replay store answers synchronously (the in-memory default: the
+ * verifier's hot path); with an asynchronous store the replay result, and
+ * its failure, come as a promise.
  */
 export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorisation | Promise<Authorisation> {
   const { now, skew } = ctx;

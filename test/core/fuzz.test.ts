@@ -10,18 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { CapframeError, createInvocation, delegate, inspect, Invocation, issueToken, Token, type Decision } from '../../src/index.ts';
+import { CapframeError, createInvocation, inspect, Invocation, Token, type Decision } from '../../src/index.ts';
 import { encode, type CborValue } from '../../src/token/cbor.ts';
 import { encodeBase64url } from '../../src/token/base64url.ts';
-import { ALICE, AUTH, BOB, ERROR_CODES, T0, craftRoot, verifier } from './helpers.ts';
+import { ALICE, AUTH, BOB, ERROR_CODES, T0, craftRoot, twoBlockFixture, verifier } from './helpers.ts';
 
-const clock = () => T0;
-const root = issueToken({
-  key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, ttl: 3600, maxDepth: 1, clock,
-  grants: [{ resource: 'database://users/*', permissions: ['read', 'write'], constraints: { limit: { type: 'range', max: 100 } } }],
-});
-const token = delegate(root, { key: ALICE, to: BOB.publicKey, subject: 'agent:bob', permissions: ['read'], ttl: 600, clock });
-const CALL = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { limit: 10 } };
+const { clock, root, token, CALL } = twoBlockFixture();
 const EXPECTED = { tool: CALL.tool, args: CALL.args };
 const proof = createInvocation(token, { key: BOB, ...CALL, clock, callId: 'fuzz-proof' });
 // Never-seen replay store: a replay denial must not be what stops a forged input.

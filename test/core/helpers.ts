@@ -154,3 +154,22 @@ export function assertThrowsCode(fn: () => unknown, code: ErrorCode, msg?: strin
   assert.equal(caught.code, code, `${msg ?? ''} expected ${code}, got ${caught.code}: ${caught.message}`);
   return caught;
 }
+
+/** A copy of `bytes` with one bit flipped (bit index modulo the length). */
+export function flip(bytes: Uint8Array, bit: number): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  out[(bit >> 3) % out.length]! ^= 1 << (bit & 7);
+  return out;
+}
+
+/** A 2-block token (alice -> bob, read-only, limit <= 100) at T0 and one call inside it. */
+export function twoBlockFixture() {
+  const clock = () => T0;
+  const root = issueToken({
+    key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, ttl: 3600, maxDepth: 1, clock,
+    grants: [{ resource: 'database://users/*', permissions: ['read', 'write'], constraints: { limit: { type: 'range', max: 100 } } }],
+  });
+  const token = delegate(root, { key: ALICE, to: BOB.publicKey, subject: 'agent:bob', permissions: ['read'], ttl: 600, clock });
+  const CALL = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { limit: 10 } };
+  return { clock, root, token, CALL };
+}

@@ -5,22 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CapframeError, createInvocation, delegate, issueToken, type Decision, type Verifier } from '../../src/index.ts';
-import { ALICE, AUTH, BOB, ERROR_CODES, T0, assertAllowed, verifier } from './helpers.ts';
+import { CapframeError, createInvocation, type Decision, type Verifier } from '../../src/index.ts';
+import { BOB, ERROR_CODES, T0, assertAllowed, flip, twoBlockFixture, verifier } from './helpers.ts';
 
-const clock = () => T0;
-const root = issueToken({
-  key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, ttl: 3600, maxDepth: 1, clock,
-  grants: [{ resource: 'database://users/*', permissions: ['read', 'write'], constraints: { limit: { type: 'range', max: 100 } } }],
-});
-const token = delegate(root, { key: ALICE, to: BOB.publicKey, subject: 'agent:bob', permissions: ['read'], ttl: 600, clock });
-const CALL = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { limit: 10 } };
-
-function flip(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  out[bit >> 3]! ^= 1 << (bit & 7);
-  return out;
-}
+const { clock, root, token, CALL } = twoBlockFixture();
 
 /** Never-seen replay store: so that a replay denial can never hide an accept. */
 const noReplay = { checkAndRecord: () => true };

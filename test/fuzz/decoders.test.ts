@@ -10,14 +10,9 @@ import fc from 'fast-check';
 import { CapframeError, createInvocationBatch, generateKey, issueToken, Keyring, Verifier } from '../../src/index.ts';
 import { buildSnapshot, parseSnapshot } from '../../src/revocation/index.ts';
 import { parseConfig } from '../../src/langchain/config.ts';
+import { flip } from '../core/helpers.ts';
 
 const isTyped = (e: unknown) => e instanceof CapframeError && /^ERR_[A-Z_]+$/.test(e.code);
-
-function flip(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  out[(bit >> 3) % out.length]! ^= 1 << (bit & 7);
-  return out;
-}
 
 test('revocation snapshots: random bytes and single-bit mutations are refused with typed errors', () => {
   const authority = generateKey();

@@ -2,7 +2,7 @@
 import { delegate as delegateToken } from '../../holder/delegate.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Command } from '../command.ts';
-import { durationFlag, EXIT_HELP, GRANT_HELP, integerFlag, parseConstraints, parseFlags, parseGrants } from '../args.ts';
+import { durationFlag, EXIT_HELP, GRANT_HELP, integerFlag, parseConstraints, parseFlags, parseGrants, TOKEN_FLAGS } from '../args.ts';
 import { readPrivateKey, readPublicKey, readTokenText, writeOutput } from '../files.ts';
 
 export const delegate: Command = {
@@ -35,11 +35,7 @@ ${GRANT_HELP}
 
 ${EXIT_HELP}`,
   async run(argv, io) {
-    const f = parseFlags(argv, {
-      token: { type: 'string' }, key: { type: 'string' }, to: { type: 'string' }, sub: { type: 'string' },
-      grant: { type: 'string', multiple: true }, constraint: { type: 'string', multiple: true },
-      ttl: { type: 'string' }, 'max-depth': { type: 'string' }, out: { type: 'string' },
-    });
+    const f = parseFlags(argv, { ...TOKEN_FLAGS, token: { type: 'string' }, to: { type: 'string' } });
     const tokenArg = f.required('token');
     const keyPath = f.required('key');
     const toArg = f.required('to');

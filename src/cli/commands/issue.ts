@@ -2,7 +2,7 @@
 import { issueToken } from '../../authority/issue.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Command } from '../command.ts';
-import { durationFlag, EXIT_HELP, GRANT_HELP, integerFlag, parseFlags, parseGrants, UsageError } from '../args.ts';
+import { durationFlag, EXIT_HELP, GRANT_HELP, integerFlag, parseFlags, parseGrants, TOKEN_FLAGS, UsageError } from '../args.ts';
 import { readPrivateKey, readPublicKey, writeOutput } from '../files.ts';
 
 export const issue: Command = {
@@ -29,11 +29,7 @@ ${GRANT_HELP}
 
 ${EXIT_HELP}`,
   async run(argv, io) {
-    const f = parseFlags(argv, {
-      key: { type: 'string' }, sub: { type: 'string' }, holder: { type: 'string' },
-      grant: { type: 'string', multiple: true }, constraint: { type: 'string', multiple: true },
-      ttl: { type: 'string' }, 'max-depth': { type: 'string' }, out: { type: 'string' },
-    });
+    const f = parseFlags(argv, { ...TOKEN_FLAGS, holder: { type: 'string' } });
     const keyPath = f.required('key');
     const subject = f.required('sub');
     const holderArg = f.required('holder');
