@@ -247,6 +247,16 @@ export class Guard {
 
   /** Decides on one call. Never throws. */
   async check(tool: string, args: unknown, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware' = 'tool'): Promise<CheckResult> {
+    return this.checkNow(tool, args, callId, runConfig, via);
+  }
+
+  /**
+   * check() without a promise when the decision is synchronous (a local
+   * Verifier with its in-memory replay store): the hot path of GuardedTool
+   * and the middleware. Under LangChain's AsyncLocalStorage every promise
+   * costs microseconds. Never throws.
+   */
+  checkNow(tool: string, args: unknown, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware' = 'tool'): CheckResult | Promise<CheckResult> {
     let policy: ToolPolicy | undefined;
     let resource: string | undefined;
     try {
@@ -264,15 +274,16 @@ export class Guard {
       }
       const token = this.#token(creds.token);
       const id = typeof callId === 'string' && callId.length > 0 ? callId : newCallId();
-      let decision: Decision;
+      let decision: Decision | Promise<Decision>;
       let invocation: Invocation | undefined;
+      const v = this.verifier;
       if ((policy.attested || this.attestAll) && !creds.holderKey) {
         throw new CapframeError('ERR_MISSING_TOKEN', `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
       }
-      if (!policy.attested && this.attestAll && this.verifier instanceof RemoteVerifier) {
+      if (!policy.attested && this.attestAll && v instanceof RemoteVerifier) {
         // Remote mode: the remote verifier signs the call itself, batching calls queued
         // together under one signature (docs/spec.md §4.4). Attested tools get their own proof below.
-        decision = await this.verifier.authorize(token, { tool, operation: policy.operation, resource, args, callId: id }, {
+        decision = v.authorize(token, { tool, operation: policy.operation, resource, args, callId: id }, {
           holderKey: creds.holderKey!,
           ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
           ...(this.#clock ? { clock: this.#clock } : {}),
@@ -284,19 +295,35 @@ export class Guard {
           ...(this.#clock ? { clock: this.#clock } : {}),
           ...(this.#backend ? { backend: this.#backend } : {}),
         });
-        decision = await this.verifier.verifyInvocation(token, invocation, { tool, args, operation: policy.operation, resource });
+        const expected = { tool, args, operation: policy.operation, resource };
+        decision = v instanceof Verifier ? v.verifyInvocationNow(token, invocation, expected) : v.verifyInvocation(token, invocation, expected);
       } else {
-        decision = await this.verifier.authorize(token, { tool, operation: policy.operation, resource, args, callId: id });
+        const call = { tool, operation: policy.operation, resource, args, callId: id };
+        decision = v instanceof Verifier ? v.authorizeNow(token, call) : v.authorize(token, call);
       }
-      this.#event(decision, tool, via);
-      if (!decision.allowed) return { allowed: false, code: decision.code, reason: decision.reason };
-      const context: CallContext = { token: creds.token, holderKey: creds.holderKey, decision, invocation };
-      return { allowed: true, context };
+      if (decision instanceof Promise) {
+        const inv = invocation;
+        const op = policy.operation;
+        const res = resource;
+        return decision.then((d) => this.#conclude(d, tool, via, creds, inv), (e: unknown) => this.#failed(e, tool, callId, runConfig, via, op, res));
+      }
+      return this.#conclude(decision, tool, via, creds, invocation);
     } catch (e) {
-      const err = toCapframeError(e);
-      this.#earlyDenial(tool, callId, err.code, err.message, runConfig, via, policy?.operation, resource);
-      return { allowed: false, code: err.code, reason: err.message };
+      return this.#failed(e, tool, callId, runConfig, via, policy?.operation, resource);
     }
+  }
+
+  #failed(e: unknown, tool: string, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware', operation: string | undefined, resource: string | undefined): CheckResult {
+    const err = toCapframeError(e);
+    this.#earlyDenial(tool, callId, err.code, err.message, runConfig, via, operation, resource);
+    return { allowed: false, code: err.code, reason: err.message };
+  }
+
+  #conclude(decision: Decision, tool: string, via: 'tool' | 'middleware', creds: Credentials, invocation: Invocation | undefined): CheckResult {
+    this.#event(decision, tool, via);
+    if (!decision.allowed) return { allowed: false, code: decision.code, reason: decision.reason };
+    const context: CallContext = { token: creds.token, holderKey: creds.holderKey, decision, invocation };
+    return { allowed: true, context };
   }
 
   /** Denies a call before any token check (e.g. arguments the tool's schema refuses): event + error ToolMessage. */
@@ -374,14 +401,24 @@ export function argumentNames(schema: unknown): Set<string> | undefined {
  * the schema refuses are a denial (fail closed); the reason names the fields,
  * never their values. Tools with a JSON schema or none are checked as given.
  */
-export async function argumentsForCheck(schema: unknown, raw: unknown): Promise<{ ok: true; args: unknown } | { ok: false; reason: string }> {
+export async function argumentsForCheck(schema: unknown, raw: unknown): Promise<ParsedArgs> {
+  return argumentsForCheckNow(schema, raw);
+}
+
+export type ParsedArgs = { ok: true; args: unknown } | { ok: false; reason: string };
+
+/** argumentsForCheck() without a promise unless the schema is asynchronous. */
+export function argumentsForCheckNow(schema: unknown, raw: unknown): ParsedArgs | Promise<ParsedArgs> {
   if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
-  let r: { success: boolean; data?: unknown; error?: unknown };
   try {
-    r = interopSafeParse(schema, raw); // synchronous: no promise hops on the hot path
+    return parsedArgs(interopSafeParse(schema, raw)); // synchronous: no promise on the hot path
   } catch {
-    r = await interopSafeParseAsync(schema, raw); // schemas with async refinements or transforms
+    // schemas with async refinements or transforms
+    return interopSafeParseAsync(schema, raw).then(parsedArgs);
   }
+}
+
+function parsedArgs(r: { success: boolean; data?: unknown; error?: unknown }): ParsedArgs {
   if (r.success) return { ok: true, args: r.data };
   const issues = (r.error as { issues?: { path?: PropertyKey[] }[] }).issues ?? [];
   const fields = [...new Set(issues.map((i) => (i.path ?? []).map(String).join('.') || '(arguments)'))].slice(0, 5);
@@ -434,13 +471,31 @@ export class GuardedTool extends StructuredTool {
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override async invoke(input: any, config?: any): Promise<any> {
-    const call = isToolCall(input);
-    const callId: string | undefined = call ? input.id : (config?.toolCall?.id ?? config?.toolCallId);
-    const parsed = await argumentsForCheck(this.schema, call ? input.args : input);
-    if (!parsed.ok) return this.guard.refuse(this.name, callId, 'ERR_INVALID_ARGUMENT', parsed.reason, config, 'tool');
-    const r = await this.guard.check(this.name, parsed.args, callId, config, 'tool');
-    if (!r.allowed) return denialMessage(this.name, callId, r.code, r.reason);
+  override invoke(input: any, config?: any): Promise<any> {
+    // Written without async/await: when the check is synchronous (local
+    // verification) the only promise is the inner tool's own.
+    try {
+      const call = isToolCall(input);
+      const callId: string | undefined = call ? input.id : (config?.toolCall?.id ?? config?.toolCallId);
+      const parsed = argumentsForCheckNow(this.schema, call ? input.args : input);
+      if (parsed instanceof Promise) return parsed.then((p) => this.#checked(p, input, callId, config));
+      return this.#checked(parsed, input, callId, config);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #checked(parsed: ParsedArgs, input: any, callId: string | undefined, config: any): Promise<any> {
+    if (!parsed.ok) return Promise.resolve(this.guard.refuse(this.name, callId, 'ERR_INVALID_ARGUMENT', parsed.reason, config, 'tool'));
+    const r = this.guard.checkNow(this.name, parsed.args, callId, config, 'tool');
+    if (r instanceof Promise) return r.then((res) => this.#run(res, input, callId, config));
+    return this.#run(r, input, callId, config);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #run(r: CheckResult, input: any, callId: string | undefined, config: any): Promise<any> {
+    if (!r.allowed) return Promise.resolve(denialMessage(this.name, callId, r.code, r.reason));
     return this.inner.invoke(input, withContext(config, r.context));
   }
 

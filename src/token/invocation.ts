@@ -220,8 +220,18 @@ export class Invocation {
     return new Invocation(own, block, Object.freeze({ payload: batch, digests, index }));
   }
 
+  /**
+   * The single proof made of a signed block (payload || signature). What
+   * parse() of its bytes would give, without decoding them again: the
+   * envelope is a CBOR byte string, built here by the deterministic encoder.
+   * The payload is checked when the proof is verified, as for any received proof.
+   */
   static fromBlock(blockBytes: Uint8Array): Invocation {
-    return Invocation.parse(encode(blockBytes));
+    if (!(blockBytes instanceof Uint8Array)) throw new MalformedError('invocation block must be bytes');
+    const block = Uint8Array.from(blockBytes);
+    const bytes = encode(block);
+    if (bytes.length > LIMITS.maxInvocationBytes) throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${LIMITS.maxInvocationBytes}`);
+    return new Invocation(bytes, splitBlock(block, 'invocation'));
   }
 
   /** A batched proof (§4.4) for item `index` of a signed batch (checked like a received proof). */

@@ -18,10 +18,8 @@ export interface CallFacts {
   /** Concrete resource, already normalised. */
   readonly resource: string;
   readonly args: Readonly<Record<string, unknown>>;
-  /** argsDigest(args). */
-  readonly argsDigest: Uint8Array;
-  /** The same digest in hex, when the caller already has it. */
-  readonly argsHex?: string;
+  /** argsDigest(args), lowercase hex. */
+  readonly argsHex: string;
   readonly callId: string;
   /** Validity window of this invocation, unix seconds. */
   readonly iat: number;
@@ -64,8 +62,7 @@ export function replayKey(tip: Uint8Array, f: CallFacts): string {
     tipHex = Buffer.from(tip.buffer, tip.byteOffset, tip.byteLength).toString('hex');
     tipHexCache.set(tip, tipHex);
   }
-  const argsHex = f.argsHex ?? Buffer.from(f.argsDigest.buffer, f.argsDigest.byteOffset, f.argsDigest.byteLength).toString('hex');
-  return tipHex + argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
+  return tipHex + f.argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number): ResolvedGrant {

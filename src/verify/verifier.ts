@@ -15,7 +15,7 @@ import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { digest16Hex, equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
-import { argsDigest, argsDigestAndHex } from '../token/args.ts';
+import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
@@ -186,6 +186,16 @@ export class Verifier {
 
   /** In-process check of one call (no per-call signature). Never throws. */
   async authorize(token: TokenInput, call: LocalCall): Promise<Decision> {
+    return this.authorizeNow(token, call);
+  }
+
+  /**
+   * authorize() without a promise when the replay store answers synchronously
+   * (the in-memory default), else a promise. The LangChain guard's hot path:
+   * under AsyncLocalStorage (which LangChain turns on) every promise costs
+   * microseconds. Never throws.
+   */
+  authorizeNow(token: TokenInput, call: LocalCall): Decision | Promise<Decision> {
     const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'local' };
     try {
       if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
@@ -198,15 +208,15 @@ export class Verifier {
       base.chainIds = chain.ids;
       const resource = normalizeResource(call.resource);
       base.resource = resource;
-      const { digest, hex } = argsDigestAndHex(call.args);
+      const hex = argsDigestHex(call.args);
       base.argsDigest = hex;
       const now = this.clock();
       const facts: CallFacts = {
-        tool: call.tool, operation: call.operation, resource, args: call.args, argsDigest: digest, argsHex: hex,
+        tool: call.tool, operation: call.operation, resource, args: call.args, argsHex: hex,
         callId: call.callId, iat: now, exp: now + this.invocationWindow,
       };
       const decided = this.#rules(chain, facts, base);
-      return decided instanceof Promise ? await decided : decided;
+      return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
     } catch (e) {
       return deny(base, e);
     }
@@ -218,6 +228,11 @@ export class Verifier {
    * then the same rules for both. Never throws.
    */
   async verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> {
+    return this.verifyInvocationNow(token, invocation, expected);
+  }
+
+  /** verifyInvocation() without a promise when the replay store answers synchronously (see authorizeNow). Never throws. */
+  verifyInvocationNow(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Decision | Promise<Decision> {
     const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'signed' };
     try {
       if (!expected || typeof expected !== 'object') throw new InvalidArgumentError('verifyInvocation() needs the expected call');
@@ -253,14 +268,14 @@ export class Verifier {
       if (expected.resource !== undefined && normalizeResource(expected.resource) !== resource) {
         throw new InvocationMismatchError(`invocation is for resource ${p.resource}, not ${expected.resource}`);
       }
-      const digest = argsDigest(expected.args);
-      if (!equalBytes(digest, p.args)) throw new InvocationMismatchError('arguments differ from the ones the invocation was signed for');
+      const hex = argsDigestHex(expected.args);
+      if (hex !== base.argsDigest) throw new InvocationMismatchError('arguments differ from the ones the invocation was signed for');
       const facts: CallFacts = {
-        tool: p.tool, operation: p.operation, resource, args: expected.args, argsDigest: digest,
+        tool: p.tool, operation: p.operation, resource, args: expected.args, argsHex: hex,
         callId: p.callId, iat: p.iat, exp: p.exp,
       };
       const decided = this.#rules(chain, facts, base);
-      return decided instanceof Promise ? await decided : decided;
+      return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
     } catch (e) {
       return deny(base, e);
     }

@@ -42,7 +42,7 @@ test('createInvocation() -> verifyInvocation() on a 3-block chain, binary and te
   // text form round trip
   const text = proof.toString();
   assert.match(text, /^cfi1\.[A-Za-z0-9_-]+$/);
-  assert.deepEqual(Invocation.parse(text).bytes, proof.bytes);
+  assert.ok(Buffer.from(Invocation.parse(text).bytes).equals(proof.bytes));
   assert.equal(JSON.stringify({ p: proof }), JSON.stringify({ p: text }));
   const d = await v.verifyInvocation(grandchild.toString(), text, { tool: 'get_user', args: { fields: ['name'], id: 2 } });
   assertAllowed(d);
