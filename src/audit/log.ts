@@ -1,9 +1,10 @@
 /**
  * The audit log writer: one hash-chained JSON line per decision (see
- * record.ts), appended with one synchronous write(2) per line on a file
- * opened O_APPEND. When write() returns, the line is in the kernel: a crash
- * of the process (even SIGKILL) loses at most the line being written at that
- * moment. `fsync: true` also survives power loss, at a large cost per line.
+ * record.ts), appended with one synchronous write(2) per call of write()
+ * (one line) or writeMany() (the lines of one service batch) on a file
+ * opened O_APPEND. When it returns, the lines are in the kernel: a crash of
+ * the process (even SIGKILL) loses at most the lines being written at that
+ * moment, whose decisions have not been answered yet. `fsync: true` also survives power loss, at a large cost per line.
  *
  * Rotation by size: when the active file would grow past `maxBytes`, it is
  * renamed `<path>.<n>` (n = 1, 2, ... oldest first) and a new file begun.
@@ -164,19 +165,41 @@ export class AuditLog {
    * Synchronous: when it returns, the line is in the file.
    */
   write(event: AuditEvent): AuditRecord & { hash: string } {
+    return this.writeMany([event])[0]!;
+  }
+
+  /**
+   * Appends the lines of several decisions with one write(2) (the service's
+   * batch endpoint). When it returns, every line is in the file; when it
+   * throws (ERR_UNAVAILABLE), none is: the file is cut back to the last
+   * complete line before them. The lines of one call never straddle a
+   * rotation (a group may take the new file past maxBytes by its own size).
+   */
+  writeMany(events: readonly AuditEvent[]): (AuditRecord & { hash: string })[] {
     if (this.#closed) throw new CapframeError('ERR_UNAVAILABLE', 'audit log is closed');
-    if (!event || typeof event !== 'object') throw new InvalidArgumentError('audit event must be an object');
-    const fields = eventFields(event);
-    const record: AuditRecord = {
-      v: AUDIT_VERSION,
-      seq: this.#seq + 1,
-      time: new Date(this.#now()).toISOString(),
-      ...fields,
-      source: fields.source ?? this.source,
-      prev: this.#hash,
-    };
-    const { text, hash } = formatLine(record);
-    const bytes = Buffer.from(text + '\n', 'utf8');
+    if (!Array.isArray(events)) throw new InvalidArgumentError('audit events must be an array');
+    const out: (AuditRecord & { hash: string })[] = [];
+    let seq = this.#seq;
+    let prev = this.#hash;
+    let text = '';
+    for (const event of events) {
+      if (!event || typeof event !== 'object') throw new InvalidArgumentError('audit event must be an object');
+      const fields = eventFields(event);
+      const record: AuditRecord = {
+        v: AUDIT_VERSION,
+        seq: ++seq,
+        time: new Date(this.#now()).toISOString(),
+        ...fields,
+        source: fields.source ?? this.source,
+        prev,
+      };
+      const line = formatLine(record);
+      text += line.text + '\n';
+      prev = line.hash;
+      out.push({ ...record, hash: line.hash });
+    }
+    if (out.length === 0) return out;
+    const bytes = Buffer.from(text, 'utf8');
     if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
     let off = 0;
     try {
@@ -191,9 +214,9 @@ export class AuditLog {
       throw new CapframeError('ERR_UNAVAILABLE', `audit log write failed: ${(e as Error).message}`, { cause: e });
     }
     this.#size += bytes.length;
-    this.#seq = record.seq;
-    this.#hash = hash;
-    return { ...record, hash };
+    this.#seq = seq;
+    this.#hash = prev;
+    return out;
   }
 
   /** The log as a decision sink function: `sink(event)`. */

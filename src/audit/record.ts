@@ -9,6 +9,7 @@
  * in that same canonical form, so `JSON.parse` then `canonicalJson` gives
  * back the hashed bytes.
  */
+import { hash as nodeHash } from 'node:crypto';
 import { label, sha256, toHex } from '../crypto/hash.ts';
 import { canonicalJson } from '../token/args.ts';
 
@@ -56,26 +57,29 @@ export function hashRecord(record: AuditRecord): string {
 /** Member names of a line in JCS order (UTF-16 code unit order: all ASCII here). */
 const RECORD_KEYS = ['argsDigest', 'callId', 'chain', 'code', 'decision', 'latencyMs', 'mode', 'operation', 'prev', 'resource', 'seq', 'source', 'subject', 'time', 'tool', 'v'] as const;
 
+/** `"name":` of each member, quoted once. */
+const QUOTED = RECORD_KEYS.map((k) => JSON.stringify(k) + ':');
+/** Members before "hash" in JCS order (argsDigest ... decision); the rest follow it. */
+const BEFORE_HASH = RECORD_KEYS.indexOf('latencyMs');
+const AUDIT_LABEL_TEXT = 'capframe-audit-v1\u0000';
+
 /**
- * JCS of a record built by the writer, without the general serializer: the
- * members are written in sorted order with JSON.stringify, which produces the
- * same text for these value types (well-formed strings, finite numbers,
- * null, arrays of strings). `audit verify` re-checks every line against the
+ * The exact text of a line, without the newline, and its hash. JCS of a
+ * record built by the writer, without the general serializer: the members
+ * are written in sorted order with JSON.stringify, which produces the same
+ * text for these value types (well-formed strings, finite numbers, null,
+ * arrays of strings). `audit verify` re-checks every line against the
  * general canonicalJson, so any divergence would show up there.
  */
-function fastCanonical(record: AuditRecord, hash?: string): string {
-  let out = '{';
-  for (const k of RECORD_KEYS) {
-    if (k === 'latencyMs' && hash !== undefined) out += `"hash":${JSON.stringify(hash)},`;
-    out += `${JSON.stringify(k)}:${JSON.stringify(record[k])},`;
-  }
-  return out.slice(0, -1) + '}';
-}
-
-/** The exact text of a line, without the newline. */
 export function formatLine(record: AuditRecord): { text: string; hash: string } {
-  const hash = toHex(sha256(AUDIT_LABEL, Buffer.from(fastCanonical(record), 'utf8')));
-  return { text: fastCanonical(record, hash), hash };
+  let head = '{';
+  for (let i = 0; i < BEFORE_HASH; i++) head += QUOTED[i] + JSON.stringify(record[RECORD_KEYS[i]!]) + ',';
+  let tail = '';
+  for (let i = BEFORE_HASH; i < RECORD_KEYS.length; i++) tail += (i > BEFORE_HASH ? ',' : '') + QUOTED[i] + JSON.stringify(record[RECORD_KEYS[i]!]);
+  tail += '}';
+  // The label is ASCII and the text well-formed: hashing the string hashes its UTF-8 bytes.
+  const hash = nodeHash('sha256', AUDIT_LABEL_TEXT + head + tail, 'hex');
+  return { text: head + '"hash":"' + hash + '",' + tail, hash };
 }
 
 /**

@@ -28,7 +28,8 @@ import { Metrics } from './metrics.ts';
 import { decisionToJson, verifyRequestSchema } from './wire.ts';
 
 /** Anything that takes decision events: an AuditLog, a function, a LangChain DecisionSink. */
-export type EventSink = ((event: Record<string, unknown>) => unknown) | { write(event: Record<string, unknown>): unknown };
+export type EventSink = ((event: Record<string, unknown>) => unknown)
+  | { write(event: Record<string, unknown>): unknown; writeMany?(events: readonly Record<string, unknown>[]): unknown };
 
 /** Mounted request handler: returns true when it handled (or is handling) the request. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -170,29 +171,50 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
 
   type Item = { token: string; invocation: string; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
 
-  /** One validated request to its decision (audited, counted). Never throws. */
-  async function decide(r: Item, t0: bigint): Promise<Decision> {
-    let d: Decision = await verifier.verifyInvocation(tokenOf(r.token), r.invocation, {
+  /** One validated request to its decision (not audited yet). Never throws. */
+  function check(r: Item): Decision | Promise<Decision> {
+    return verifier.verifyInvocationNow(tokenOf(r.token), r.invocation, {
       tool: r.tool, args: r.args,
       ...(r.operation !== undefined ? { operation: r.operation } : {}),
       ...(r.resource !== undefined ? { resource: r.resource } : {}),
     });
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (writeAudit) {
+  }
+
+  /** An allow whose audit line could not be written becomes a denial. */
+  function auditFailed(d: Decision, e: unknown): Decision {
+    if (!d.allowed) return d;
+    const error = new CapframeError('ERR_UNAVAILABLE', 'the audit log cannot be written; call denied', { cause: e });
+    const { grant: _g, expiresAt: _e, ...rest } = d;
+    return { ...rest, allowed: false, code: error.code, reason: error.message, error };
+  }
+
+  /**
+   * Audits and counts decisions, in order. Lines of one request are written
+   * together (one write(2) with an AuditLog) before any of them is answered;
+   * if writing fails, every allow among them becomes ERR_UNAVAILABLE.
+   */
+  async function settle(decisions: Decision[], t0s: bigint[]): Promise<Decision[]> {
+    const now = process.hrtime.bigint();
+    const seconds = t0s.map((t0) => Number(now - t0) / 1e9);
+    if (audit !== undefined) {
       try {
-        const w = writeAudit({ ...d, source: 'service', latencyMs: seconds * 1000 });
-        if (w instanceof Promise) await w;
+        const events = decisions.map((d, i) => ({ ...d, source: 'service', latencyMs: seconds[i]! * 1000 }));
+        if (typeof audit !== 'function' && typeof audit.writeMany === 'function') {
+          const w = audit.writeMany(events);
+          if (w instanceof Promise) await w;
+        } else {
+          for (const e of events) {
+            const w = writeAudit!(e);
+            if (w instanceof Promise) await w;
+          }
+        }
       } catch (e) {
         metrics.rejected('audit_failed');
-        if (d.allowed) {
-          const error = new CapframeError('ERR_UNAVAILABLE', 'the audit log cannot be written; call denied', { cause: e });
-          const { grant: _g, expiresAt: _e, ...rest } = d;
-          d = { ...rest, allowed: false, code: error.code, reason: error.message, error };
-        }
+        decisions = decisions.map((d) => auditFailed(d, e));
       }
     }
-    metrics.decision(d.allowed, d.allowed ? undefined : d.code, seconds);
-    return d;
+    decisions.forEach((d, i) => metrics.decision(d.allowed, d.allowed ? undefined : d.code, seconds[i]!));
+    return decisions;
   }
 
   async function verify(req: IncomingMessage, res: ServerResponse): Promise<number> {
@@ -202,7 +224,9 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
     const parsed = verifyRequestSchema.safeParse(json);
     if (!parsed.success) throw new HttpError(400, 'ERR_MALFORMED', zodMessage(parsed.error.issues));
     // The validated shape, but the caller's own args object (JSON.parse output), never a rebuilt copy.
-    send(res, 200, decisionToJson(await decide(json as Item, t0)));
+    const d = check(json as Item);
+    const [settled] = await settle([d instanceof Promise ? await d : d], [t0]);
+    send(res, 200, decisionToJson(settled!));
     return 200;
   }
 
@@ -220,6 +244,9 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
     const items = json.requests;
     if (items.length === 0 || items.length > maxBatch) throw new HttpError(400, 'ERR_MALFORMED', `a batch holds 1 to ${maxBatch} requests`);
     const out: Record<string, unknown>[] = [];
+    const decisions: Decision[] = [];
+    const t0s: bigint[] = [];
+    const slots: number[] = [];
     for (const item of items) {
       const t0 = process.hrtime.bigint();
       const parsed = verifyRequestSchema.safeParse(item);
@@ -228,8 +255,14 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
         out.push({ allowed: false, code: 'ERR_MALFORMED', reason: zodMessage(parsed.error.issues) });
         continue;
       }
-      out.push(decisionToJson(await decide(item as Item, t0)));
+      const d = check(item as Item);
+      decisions.push(d instanceof Promise ? await d : d);
+      t0s.push(t0);
+      slots.push(out.length);
+      out.push({});
     }
+    const settled = await settle(decisions, t0s);
+    settled.forEach((d, i) => { out[slots[i]!] = decisionToJson(d); });
     send(res, 200, { decisions: out });
     return 200;
   }
