@@ -15,8 +15,8 @@
  *           with its hash-chained audit log on) over loopback keep-alive HTTP
  *           (calls queued together share one POST /v1/verify/batch round
  *           trip and are signed as one batch, docs/spec.md §4.4: one Ed25519
- *           signature, checked once by the service; each call still gets its
- *           own proof, rules and decision)
+ *           signature, checked once by the service, sent once per request
+ *           (§4.5); each call still gets its own proof, rules and decision)
  *
  * The three ways run interleaved in rounds so that machine noise hits them
  * alike. Then the service alone is saturated by concurrent keep-alive

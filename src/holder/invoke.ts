@@ -136,8 +136,19 @@ function signSingle(key: PrivateKey, payload: Uint8Array, backend: Ed25519Backen
 
 /** One Ed25519 signature over the batch of item digests; one batched proof per payload. */
 function signBatch(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend): Invocation[] {
+  const { batch, signature } = signBatchParts(key, payloads, backend);
+  return Invocation.fromSignedBatch(payloads, batch, signature);
+}
+
+/**
+ * @internal The batch payload of prepared payloads and the holder's one
+ * signature over it (§4.4), without building each call's proof: for senders
+ * that transmit the signed batch apart from its items (§4.5).
+ */
+export function signBatchParts(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend = defaultBackend()): { batch: Uint8Array; signature: Uint8Array } {
+  if (payloads.length < 1 || payloads.length > LIMITS.maxInvocationBatch) throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
   const batch = encodeBatchPayload(payloads.map(invocationItemDigest));
-  return Invocation.fromSignedBatch(payloads, batch, backend.sign(key.seed, batchSignedMessage(batch)));
+  return { batch, signature: backend.sign(key.seed, batchSignedMessage(batch)) };
 }
 
 /** Creates and signs an invocation proof for one call. */

@@ -25,7 +25,9 @@ import type { Decision, Verifier } from '../verify/verifier.ts';
 import { Lru } from '../verify/lru.ts';
 import { Token } from '../token/token.ts';
 import { Metrics } from './metrics.ts';
-import { decisionToJson, verifyRequestSchema } from './wire.ts';
+import { batchItemRequestSchema, decisionToJson, MAX_BATCHES_PER_REQUEST, signedBatchSchema, verifyRequestSchema } from './wire.ts';
+import { Invocation, type BatchParts } from '../token/invocation.ts';
+import { decodeBase64url } from '../token/base64url.ts';
 
 /** Anything that takes decision events: an AuditLog, a function, a LangChain DecisionSink. */
 export type EventSink = ((event: Record<string, unknown>) => unknown)
@@ -143,6 +145,9 @@ function zodMessage(issues: readonly { path: readonly PropertyKey[]; message: st
   return `${where}: ${i.message}`.slice(0, 300);
 }
 
+/** A validated batch item request; `args` stays the caller's own object (JSON.parse output). */
+type BatchItemRequestShape = { token: string; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
+
 export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const { verifier } = o;
   const bodyLimit = o.bodyLimit ?? 64 * 1024;
@@ -169,7 +174,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const writeAudit: ((e: Record<string, unknown>) => unknown) | null =
     audit === undefined ? null : typeof audit === 'function' ? audit : (e) => audit.write(e);
 
-  type Item = { token: string; invocation: string; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
+  type Item = { token: string; invocation: string | Invocation; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
 
   /** One validated request to its decision (not audited yet). Never throws. */
   function check(r: Item): Decision | Promise<Decision> {
@@ -237,25 +242,56 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
    */
   async function verifyBatch(req: IncomingMessage, res: ServerResponse): Promise<number> {
     const body = await readBody(req, batchBodyLimit);
-    const json = parseJson(body) as { requests?: unknown };
-    if (typeof json !== 'object' || json === null || Array.isArray(json) || !Array.isArray(json.requests) || Object.keys(json).length !== 1) {
-      throw new HttpError(400, 'ERR_MALFORMED', 'a batch is {"requests": [...]}');
+    const json = parseJson(body) as { requests?: unknown; batches?: unknown };
+    const keys = typeof json === 'object' && json !== null && !Array.isArray(json) ? Object.keys(json) : [];
+    if (!Array.isArray(json?.requests) || keys.some((k) => k !== 'requests' && k !== 'batches') || (json.batches !== undefined && !Array.isArray(json.batches))) {
+      throw new HttpError(400, 'ERR_MALFORMED', 'a batch is {"requests": [...], "batches"?: [...]}');
     }
     const items = json.requests;
     if (items.length === 0 || items.length > maxBatch) throw new HttpError(400, 'ERR_MALFORMED', `a batch holds 1 to ${maxBatch} requests`);
+    const rawBatches = (json.batches ?? []) as unknown[];
+    if (rawBatches.length > MAX_BATCHES_PER_REQUEST) throw new HttpError(400, 'ERR_MALFORMED', `a batch request holds at most ${MAX_BATCHES_PER_REQUEST} signed batches`);
+    // Each signed batch is decoded and checked once; a bad one denies the requests that refer to it.
+    const batches: (BatchParts | string)[] = rawBatches.map((b) => {
+      const parsed = signedBatchSchema.safeParse(b);
+      if (!parsed.success) return `signed batch: ${zodMessage(parsed.error.issues)}`;
+      try {
+        return Invocation.batchParts(decodeBase64url(parsed.data.payload), decodeBase64url(parsed.data.signature));
+      } catch (e) {
+        return `signed batch: ${(e as Error).message}`;
+      }
+    });
     const out: Record<string, unknown>[] = [];
     const decisions: Decision[] = [];
     const t0s: bigint[] = [];
     const slots: number[] = [];
+    const malformed = (reason: string) => {
+      metrics.rejected('invalid_body');
+      out.push({ allowed: false, code: 'ERR_MALFORMED', reason });
+    };
     for (const item of items) {
       const t0 = process.hrtime.bigint();
-      const parsed = verifyRequestSchema.safeParse(item);
-      if (!parsed.success) {
-        metrics.rejected('invalid_body');
-        out.push({ allowed: false, code: 'ERR_MALFORMED', reason: zodMessage(parsed.error.issues) });
-        continue;
+      let request: Item;
+      if (typeof item === 'object' && item !== null && 'batch' in item) {
+        const parsed = batchItemRequestSchema.safeParse(item);
+        if (!parsed.success) { malformed(zodMessage(parsed.error.issues)); continue; }
+        const parts = batches[parsed.data.batch];
+        if (parts === undefined) { malformed(`batch: no signed batch ${parsed.data.batch} in this request`); continue; }
+        if (typeof parts === 'string') { malformed(parts); continue; }
+        let proof: Invocation;
+        try {
+          proof = Invocation.fromBatchItem(decodeBase64url(parsed.data.item), parts, parsed.data.index);
+        } catch (e) {
+          malformed(`item: ${(e as Error).message}`);
+          continue;
+        }
+        request = { ...(item as BatchItemRequestShape), invocation: proof };
+      } else {
+        const parsed = verifyRequestSchema.safeParse(item);
+        if (!parsed.success) { malformed(zodMessage(parsed.error.issues)); continue; }
+        request = item as Item;
       }
-      const d = check(item as Item);
+      const d = check(request);
       decisions.push(d instanceof Promise ? await d : d);
       t0s.push(t0);
       slots.push(out.length);

@@ -12,6 +12,17 @@
  *   { "allowed": true,  "mode": "signed", "tool", "operation", "resource", "callId",
  *     "argsDigest", "subject", "chainIds", "grant": {…}, "expiresAt": 1767225600 }
  *   { "allowed": false, "mode": "signed", "code": "ERR_…", "reason": "…", …same call fields when known }
+ *
+ * POST /v1/verify/batch request (docs/spec.md §4.5):
+ *   { "requests": [ request, … ],                     1 to 64 requests, answered in order
+ *     "batches"?: [ { "payload": base64url, "signature": base64url }, … ] }
+ * where a request is either the /v1/verify request above or one item of a
+ * signed batch sent apart from it:
+ *   { "token", "batch": k, "index": i, "item": base64url(item payload), "tool", "args", "operation"?, "resource"? }
+ * which the service verifies exactly as the batched proof
+ * [item, batches[k].payload, batches[k].signature, i] (§4.4).
+ * Response: { "decisions": [ decision, … ] }, one per request, in order.
+ *
  * A request the service cannot read is answered 4xx with
  *   { "allowed": false, "code": "ERR_MALFORMED" | "ERR_TOO_LARGE" | …, "reason": "…" }
  */
@@ -34,6 +45,31 @@ export const verifyRequestSchema = z.object({
 }).strict();
 
 export type VerifyRequest = z.infer<typeof verifyRequestSchema>;
+
+const base64url = (maxBytes: number) => z.string().min(1).max(Math.ceil((maxBytes * 4) / 3)).regex(/^[A-Za-z0-9_-]+$/, { message: 'expected base64url' });
+
+/** Most signed batches in one /v1/verify/batch request (each has at least one request). */
+export const MAX_BATCHES_PER_REQUEST = 64;
+
+/** One signed batch of a /v1/verify/batch request: its payload and signature (§4.5). */
+export const signedBatchSchema = z.object({
+  payload: base64url(LIMITS.maxBatchedInvocationBytes),
+  signature: base64url(64),
+}).strict();
+
+/** One request of /v1/verify/batch that is an item of a signed batch sent apart (§4.5). */
+export const batchItemRequestSchema = z.object({
+  token: verifyRequestSchema.shape.token,
+  batch: z.number().int().min(0).max(MAX_BATCHES_PER_REQUEST - 1),
+  index: z.number().int().min(0).max(LIMITS.maxInvocationBatch - 1),
+  item: base64url(LIMITS.maxInvocationBytes),
+  tool: verifyRequestSchema.shape.tool,
+  args: verifyRequestSchema.shape.args,
+  operation: verifyRequestSchema.shape.operation,
+  resource: verifyRequestSchema.shape.resource,
+}).strict();
+
+export type BatchItemRequest = z.infer<typeof batchItemRequestSchema>;
 
 /** The JSON form of a Decision (the error object becomes code + reason). */
 export function decisionToJson(d: Decision): Record<string, unknown> {

@@ -99,6 +99,13 @@ export interface InvocationBatchRef {
   readonly index: number;
 }
 
+/** A signed batch apart from its items (Invocation.batchParts). */
+export interface BatchParts {
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly digests: readonly Uint8Array[];
+}
+
 export interface InvocationPayload {
   /** blockDigest of the token's last block payload. */
   readonly tip: Uint8Array;
@@ -232,6 +239,37 @@ export class Invocation {
     const bytes = encode(block);
     if (bytes.length > LIMITS.maxInvocationBytes) throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${LIMITS.maxInvocationBytes}`);
     return new Invocation(bytes, splitBlock(block, 'invocation'));
+  }
+
+  /**
+   * A signed batch received apart from its items (the service's batch
+   * endpoint, docs/spec.md §4.5): the batch payload and signature, checked
+   * and copied once, shared by the proofs fromBatchItem() builds.
+   */
+  static batchParts(batchPayload: Uint8Array, signature: Uint8Array): BatchParts {
+    if (!(batchPayload instanceof Uint8Array) || !(signature instanceof Uint8Array)) throw new MalformedError('a signed batch is bytes');
+    if (signature.length !== 64) throw new MalformedError('batched invocation: the signature must be 64 bytes');
+    if (batchPayload.length > LIMITS.maxBatchedInvocationBytes) throw new TooLargeError(`batch payload is ${batchPayload.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
+    const payload = Uint8Array.from(batchPayload);
+    const digests = digestViews(payload, checkBatchPayload(payload));
+    return Object.freeze({ payload, signature: Uint8Array.from(signature), digests });
+  }
+
+  /**
+   * The batched proof (§4.4) of item `index` of a signed batch received as
+   * parts: exactly the proof [item, batch payload, signature, index], checked
+   * like a received one (the verifier checks inclusion and signature).
+   */
+  static fromBatchItem(itemPayload: Uint8Array, parts: BatchParts, index: number): Invocation {
+    if (!(itemPayload instanceof Uint8Array) || itemPayload.length === 0) throw new MalformedError('batched invocation: the item payload must be bytes');
+    if (!Number.isSafeInteger(index) || index < 0) throw new MalformedError('batched invocation: the index must be an unsigned integer');
+    const item = Uint8Array.from(itemPayload);
+    const bytes = encode([item, parts.payload, parts.signature, index]);
+    if (bytes.length > LIMITS.maxBatchedInvocationBytes) {
+      throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
+    }
+    const block: RawBlock = { bytes: Buffer.concat([item, parts.signature]), payload: item, signature: parts.signature };
+    return new Invocation(bytes, block, Object.freeze({ payload: parts.payload, digests: parts.digests, index }));
   }
 
   /** A batched proof (§4.4) for item `index` of a signed batch (checked like a received proof). */

@@ -11,8 +11,9 @@
  *    the call first, with the holder key given to the call or to the
  *    constructor, then forwards it. Calls queued together for the same token
  *    and key are signed as ONE batch (docs/spec.md §4.4: one Ed25519
- *    signature, which the service checks once); a call that goes alone gets
- *    an ordinary single proof. Without a holder key, `authorize` is denied
+ *    signature, which the service checks once), sent once with its items in
+ *    one /v1/verify/batch request (§4.5); a call that goes alone gets an
+ *    ordinary single proof. Without a holder key, `authorize` is denied
  *    with ERR_CONFIG: a remote service cannot check an unsigned call, and it
  *    never silently falls back.
  *
@@ -30,7 +31,8 @@ import {
   toCapframeError, type ErrorCode,
 } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
-import { prepareInvocation, signInvocations } from '../holder/invoke.ts';
+import { prepareInvocation, signBatchParts, signInvocations } from '../holder/invoke.ts';
+import { encodeBase64url } from '../token/base64url.ts';
 import type { Clock } from '../clock.ts';
 import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
 import { LIMITS } from '../token/limits.ts';
@@ -98,7 +100,8 @@ interface Pending {
   /** The request JSON; for a call `authorize()` has still to sign, the JSON without `invocation`. */
   json: string;
   readonly token: Token;
-  proof: Invocation | string | Uint8Array;
+  /** The proof; built on demand for items sent as part of a signed batch (needed only by a fallback verifier). */
+  proof: Invocation | string | Uint8Array | (() => Invocation);
   readonly expected: ExpectedCall;
   readonly base: Base;
   /** Set while the call waits to be signed (authorize): signed when it leaves the queue. */
@@ -261,9 +264,12 @@ export class RemoteVerifier {
   /**
    * Signs the calls among `items` that wait for a signature: those of the
    * same token and key together, as one batch (one signature, §4.4); a call
-   * alone as a single proof. Then completes their request JSON.
+   * alone as a single proof. Then completes their request JSON. With
+   * `batches` (a /v1/verify/batch request being built), each signed batch is
+   * added to it once and its calls refer to it (§4.5) instead of each
+   * carrying the whole batch in its own proof.
    */
-  #sign(items: readonly Pending[]): void {
+  #sign(items: readonly Pending[], batches?: string[]): void {
     const groups = new Map<PrivateKey, Map<Token, Pending[]>>();
     for (const item of items) {
       if (!item.unsigned) continue;
@@ -277,7 +283,20 @@ export class RemoteVerifier {
       for (const group of byToken.values()) {
         for (let i = 0; i < group.length; i += LIMITS.maxInvocationBatch) {
           const part = group.slice(i, i + LIMITS.maxInvocationBatch);
-          const proofs = signInvocations(key, part.map((it) => it.unsigned!.payload));
+          const payloads = part.map((it) => it.unsigned!.payload);
+          if (batches && part.length > 1) {
+            const { batch, signature } = signBatchParts(key, payloads);
+            const ref = batches.length;
+            batches.push('{"payload":"' + encodeBase64url(batch) + '","signature":"' + encodeBase64url(signature) + '"}');
+            let proofs: Invocation[] | undefined;
+            part.forEach((it, k) => {
+              it.proof = () => (proofs ??= Invocation.fromSignedBatch(payloads, batch, signature))[k]!;
+              it.unsigned = undefined;
+              it.json = '{"batch":' + ref + ',"index":' + k + ',"item":"' + encodeBase64url(payloads[k]!) + '",' + it.json.slice(1);
+            });
+            continue;
+          }
+          const proofs = signInvocations(key, payloads);
           part.forEach((it, k) => {
             const proof = proofs[k]!;
             it.proof = proof;
@@ -338,8 +357,9 @@ export class RemoteVerifier {
   #drain(): void {
     while (this.#queue.length > 0 && this.#outstanding < this.#maxOutstanding) {
       const items = this.#queue.splice(0, this.#maxBatch);
+      const batches: string[] = [];
       try {
-        this.#sign(items);
+        this.#sign(items, items.length > 1 ? batches : undefined);
       } catch (e) {
         // Not expected (the payloads were checked when queued); deny, never send unsigned calls.
         for (const item of items) item.resolve(denied(item.base, toCapframeError(e, 'ERR_INTERNAL')));
@@ -355,13 +375,13 @@ export class RemoteVerifier {
       if (items.length === 1) {
         void this.#single(items[0]!).then((d) => { items[0]!.resolve(d); }, failed).finally(done);
       } else {
-        void this.#batch(items).catch(failed).finally(done);
+        void this.#batch(items, batches).catch(failed).finally(done);
       }
     }
   }
 
-  async #batch(items: Pending[]): Promise<void> {
-    const body = '{"requests":[' + items.map((i) => i.json).join(',') + ']}';
+  async #batch(items: Pending[], batches: readonly string[]): Promise<void> {
+    const body = '{"requests":[' + items.map((i) => i.json).join(',') + ']' + (batches.length > 0 ? ',"batches":[' + batches.join(',') + ']' : '') + '}';
     let decisions: unknown[];
     try {
       const { status, json } = await this.#post(this.#batchPath, body);
@@ -412,8 +432,8 @@ export class RemoteVerifier {
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 
-  async #unavailable(token: Token, proof: Invocation | string | Uint8Array, expected: ExpectedCall, base: Base, message: string): Promise<Decision> {
-    if (this.#fallback) return this.#fallback.verifyInvocation(token, proof, expected);
+  async #unavailable(token: Token, proof: Pending['proof'], expected: ExpectedCall, base: Base, message: string): Promise<Decision> {
+    if (this.#fallback) return this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected);
     return denied(base, new CapframeError('ERR_UNAVAILABLE', message));
   }
 

@@ -126,3 +126,55 @@ remote:
     }
   });
 });
+
+test('service: a signed batch sent apart from its items (spec §4.5) is verified exactly as the batched proofs', async () => {
+  const { prepareInvocation, signBatchParts } = await import('../../src/holder/invoke.ts');
+  await withService(async (url, backend) => {
+    const payloads = [40, 41, 42].map((i) => prepareInvocation(token, holder, call(i)));
+    const { batch, signature } = signBatchParts(holder, payloads);
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+    const signed = { payload: b64(batch), signature: b64(signature) };
+    const item = (k: number, i: number, extra: Record<string, unknown> = {}) => ({ token: token.toString(), batch: 0, index: k, item: b64(payloads[k]!), tool: 'get_ticket', args: { id: String(i) }, ...extra });
+    const ok = await post(url, '/v1/verify/batch', { requests: [item(0, 40), item(1, 41), item(0, 40)], batches: [signed] });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.json.decisions.map((d: any) => d.allowed ? d.callId : d.code), ['sb-40', 'sb-41', 'ERR_REPLAY']);
+    assert.equal(backend.verifies, 2, 'the root block and the batch signature, once');
+    const flipped = Uint8Array.from(signature);
+    flipped[5]! ^= 1;
+    const bad = await post(url, '/v1/verify/batch', {
+      requests: [
+        { ...item(2, 42), index: 1 },                       // item 2 claimed at index 1: not the listed digest
+        { ...item(2, 42), batch: 1 },                       // a batch with a flipped signature bit
+        { ...item(2, 42), batch: 2 },                       // a batch that is not base64url
+        { ...item(2, 42), batch: 3 },                       // no such batch
+        { ...item(2, 42), args: { id: '43' } },             // other arguments than the signed ones
+        { ...item(2, 42), invocation: 'cfi1.AAAA' },        // both forms at once
+        { ...item(2, 42), operation: 'write' },             // another operation than the proof's
+      ],
+      batches: [signed, { payload: signed.payload, signature: b64(flipped) }, { payload: 'not base64!', signature: signed.signature }],
+    });
+    assert.equal(bad.status, 200);
+    assert.deepEqual(bad.json.decisions.map((d: any) => d.code), [
+      'ERR_INVOCATION_MISMATCH', 'ERR_SIGNATURE_INVALID', 'ERR_MALFORMED', 'ERR_MALFORMED', 'ERR_INVOCATION_MISMATCH', 'ERR_MALFORMED', 'ERR_INVOCATION_MISMATCH',
+    ]);
+    // After all those refusals the genuine item is still unused.
+    const last = await post(url, '/v1/verify/batch', { requests: [item(2, 42)], batches: [signed] });
+    assert.deepEqual(last.json.decisions.map((d: any) => d.allowed ? d.callId : d.code), ['sb-42']);
+    // The envelope: unknown top-level keys, batches that are not an array, too many batches.
+    for (const body of [{ requests: [item(0, 40)], batches: [signed], extra: 1 }, { requests: [item(0, 40)], batches: signed }, { requests: [item(0, 40)], batches: Array(65).fill(signed) }]) {
+      const r = await post(url, '/v1/verify/batch', body);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.code, 'ERR_MALFORMED');
+    }
+  });
+});
+
+test('remote client: calls sent as a signed batch are decided by the local fallback when the service is down', async () => {
+  const rv = new RemoteVerifier({ url: 'http://127.0.0.1:9', timeout: 500, fallback: new Verifier({ trusted: [authority.publicKey] }) });
+  try {
+    const out = await Promise.all([50, 51, 52].map((i) => rv.authorize(token, call(i), { holderKey: holder })));
+    assert.deepEqual(out.map((d) => d.allowed ? `${d.callId}:${d.mode}` : d.code), ['sb-50:signed', 'sb-51:signed', 'sb-52:signed']);
+  } finally {
+    await rv.close();
+  }
+});
