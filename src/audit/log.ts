@@ -188,7 +188,7 @@ export class AuditLog {
       const record: AuditRecord = {
         v: AUDIT_VERSION,
         seq: ++seq,
-        time: new Date(this.#now()).toISOString(),
+        time: this.#iso(),
         ...fields,
         source: fields.source ?? this.source,
         prev,
@@ -196,7 +196,8 @@ export class AuditLog {
       const line = formatLine(record);
       text += line.text + '\n';
       prev = line.hash;
-      out.push({ ...record, hash: line.hash });
+      (record as { hash?: string }).hash = line.hash; // after formatLine, which reads only the record's own fields
+      out.push(record as AuditRecord & { hash: string });
     }
     if (out.length === 0) return out;
     const bytes = Buffer.from(text, 'utf8');
@@ -217,6 +218,15 @@ export class AuditLog {
     this.#seq = seq;
     this.#hash = prev;
     return out;
+  }
+
+  #isoMs = -1;
+  #isoText = '';
+  /** ISO time of now, formatted once per millisecond. */
+  #iso(): string {
+    const ms = this.#now();
+    if (ms !== this.#isoMs) { this.#isoMs = ms; this.#isoText = new Date(ms).toISOString(); }
+    return this.#isoText;
   }
 
   /** The log as a decision sink function: `sink(event)`. */

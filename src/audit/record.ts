@@ -93,51 +93,61 @@ export type AuditEvent = object;
 
 const MAX_FIELD = 1024;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const HAS_IS_WELL_FORMED = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
 function str(v: unknown): string | null {
   if (typeof v !== 'string') return null;
   const s = v.length > MAX_FIELD ? v.slice(0, MAX_FIELD) : v;
+  if (HAS_IS_WELL_FORMED && (s as unknown as { isWellFormed(): boolean }).isWellFormed()) return s;
   return s.replace(LONE_SURROGATE, '\uFFFD'); // canonical JSON needs well-formed text
 }
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) / 1000 : null;
 }
+const HEX_ID = /^[0-9a-f]{1,64}$/i;
 function ids(v: unknown): string[] {
   if (!Array.isArray(v)) return [];
-  return v.slice(0, 16).filter((x): x is string => typeof x === 'string' && /^[0-9a-f]{1,64}$/i.test(x));
+  const out: string[] = [];
+  for (let i = 0; i < v.length && i < 16; i++) {
+    const x: unknown = v[i];
+    if (typeof x === 'string' && HEX_ID.test(x)) out.push(x);
+  }
+  return out;
 }
 
 /** Picks the audited fields out of an event; never copies tokens, keys or arguments. */
 export function eventFields(ev: AuditEvent): Omit<AuditRecord, 'v' | 'seq' | 'time' | 'prev'> {
   const event = ev as Readonly<Record<string, unknown>>;
-  let d: Record<string, unknown> = event as Record<string, unknown>;
-  const inner = event.decision;
-  if (inner && typeof inner === 'object' && typeof (inner as { allowed?: unknown }).allowed === 'boolean') {
-    d = { ...pick(event, ['latencyMs', 'durationMs', 'source', 'callId', 'tool', 'mode']), ...(inner as Record<string, unknown>) };
-  }
+  // A wrapped decision ({ decision: Decision, latencyMs, ... }): its fields win, and only
+  // these few are taken from the wrapper. Read in place, without copying either object.
+  const wrapped = event.decision;
+  const inner = wrapped && typeof wrapped === 'object' && typeof (wrapped as { allowed?: unknown }).allowed === 'boolean'
+    ? wrapped as Readonly<Record<string, unknown>> : undefined;
+  const get = inner === undefined
+    ? (k: string): unknown => event[k]
+    : (k: string): unknown => (inner[k] !== undefined || !WRAPPER_FIELDS.has(k) ? inner[k] : event[k]);
   let allowed: boolean;
-  if (typeof d.allowed === 'boolean') allowed = d.allowed;
-  else if (typeof d.decision === 'boolean') allowed = d.decision;
-  else allowed = d.decision === 'allow' || d.decision === 'allowed';
-  const code = allowed ? null : (str(d.code) ?? 'ERR_INTERNAL');
-  const dec = d as Record<string, unknown>;
+  const a = get('allowed');
+  const dd = get('decision');
+  if (typeof a === 'boolean') allowed = a;
+  else if (typeof dd === 'boolean') allowed = dd;
+  else allowed = dd === 'allow' || dd === 'allowed';
+  const code = allowed ? null : (str(get('code')) ?? 'ERR_INTERNAL');
   return {
     decision: allowed ? 'allow' : 'deny',
     code,
-    mode: str(dec.mode),
-    source: str(dec.source),
-    chain: ids(dec.chainIds ?? dec.chain ?? dec.tokenIds),
-    subject: str(dec.subject),
-    tool: str(dec.tool),
-    operation: str(dec.operation),
-    resource: str(dec.resource),
-    argsDigest: str(dec.argsDigest),
-    callId: str(dec.callId),
-    latencyMs: num(dec.latencyMs ?? dec.durationMs),
+    mode: str(get('mode')),
+    source: str(get('source')),
+    chain: ids(get('chainIds') ?? get('chain') ?? get('tokenIds')),
+    subject: str(get('subject')),
+    tool: str(get('tool')),
+    operation: str(get('operation')),
+    resource: str(get('resource')),
+    argsDigest: str(get('argsDigest')),
+    callId: str(get('callId')),
+    latencyMs: num(get('latencyMs') ?? get('durationMs')),
   };
 }
 
-function pick(o: Readonly<Record<string, unknown>>, keys: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
-}
+/** What a wrapper around a Decision may add (the Decision's own values win). */
+const WRAPPER_FIELDS = new Set(['latencyMs', 'durationMs', 'source', 'callId', 'tool', 'mode']);
+

@@ -147,7 +147,103 @@ function bytesOf(m: CborMap, k: number, n: number, what: string): Uint8Array {
   return v;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// The reader's position (module state, not closures: this runs on every verified call).
+let rb: Uint8Array = new Uint8Array(0);
+let ro = 0;
+
+/** A shortest-form head of `major` with an argument below 2^32, or -1. */
+function readHead(major: number): number {
+  const b = rb;
+  const n = b.length;
+  if (ro >= n) return -1;
+  const ib = b[ro++]!;
+  if (ib >> 5 !== major) return -1;
+  const ai = ib & 31;
+  if (ai < 24) return ai;
+  if (ai === 24) { if (ro + 1 > n) return -1; const v = b[ro++]!; return v < 24 ? -1 : v; }
+  if (ai === 25) { if (ro + 2 > n) return -1; const v = (b[ro]! << 8) | b[ro + 1]!; ro += 2; return v < 0x100 ? -1 : v; }
+  if (ai === 26) {
+    if (ro + 4 > n) return -1;
+    const v = b[ro]! * 0x1000000 + ((b[ro + 1]! << 16) | (b[ro + 2]! << 8) | b[ro + 3]!);
+    ro += 4;
+    return v < 0x10000 ? -1 : v;
+  }
+  return -1;
+}
+
+function readKey(k: number): boolean {
+  return ro < rb.length && rb[ro++] === k;
+}
+
+function readBytes(len: number): Uint8Array | undefined {
+  if (readHead(2) !== len || ro + len > rb.length) return undefined;
+  ro += len;
+  return rb.subarray(ro - len, ro);
+}
+
+function readText(): string | undefined {
+  const len = readHead(3);
+  if (len < 0 || ro + len > rb.length) return undefined;
+  const from = ro;
+  ro += len;
+  for (let i = from; i < ro; i++) {
+    if (rb[i]! >= 0x80) {
+      try {
+        return UTF8.decode(rb.subarray(from, ro));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  // ASCII, the usual case: no native call.
+  return String.fromCharCode.apply(null, rb.subarray(from, ro) as unknown as number[]);
+}
+
+/**
+ * The fast path of decodeInvocationPayload: reads the one byte layout a
+ * valid payload can have in deterministic CBOR (a map of 9 entries, keys 1
+ * to 9 in order, shortest-form heads, definite lengths, the exact byte
+ * string sizes, unsigned times below 2^32, strict UTF-8) straight from the
+ * bytes. Returns undefined for anything else, and then the general strict
+ * decoder decides (and names the error). It accepts nothing that decoder
+ * refuses: test/core/invocation-fastpath.test.ts checks the two against
+ * each other on valid and mutated payloads.
+ */
+function readPayloadFast(b: Uint8Array): InvocationPayload | undefined {
+  rb = b;
+  ro = 0;
+  try {
+    if (b.length === 0 || b[ro++] !== 0xa9 || !readKey(1)) return undefined;
+    const tip = readBytes(16);
+    if (!tip || !readKey(2)) return undefined;
+    const tool = readText();
+    if (tool === undefined || !readKey(3)) return undefined;
+    const operation = readText();
+    if (operation === undefined || !readKey(4)) return undefined;
+    const resource = readText();
+    if (resource === undefined || !readKey(5)) return undefined;
+    const args = readBytes(32);
+    if (!args || !readKey(6)) return undefined;
+    const callId = readText();
+    if (callId === undefined || !readKey(7)) return undefined;
+    const nonce = readBytes(16);
+    if (!nonce || !readKey(8)) return undefined;
+    const iat = readHead(0);
+    if (iat < 0 || !readKey(9)) return undefined;
+    const exp = readHead(0);
+    if (exp < 0 || ro !== b.length) return undefined;
+    return { tip, tool, operation, resource, args, callId, nonce, iat, exp };
+  } finally {
+    rb = EMPTY;
+  }
+}
+const EMPTY = new Uint8Array(0);
+
 export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
+  const fast = bytes instanceof Uint8Array ? readPayloadFast(bytes) : undefined;
+  if (fast !== undefined) return checkPayload(fast);
   const m = decodeStrict(bytes);
   if (!(m instanceof Map)) throw new MalformedError('invocation payload must be a CBOR map');
   for (const k of m.keys()) if (typeof k !== 'number' || !KEYS.has(k)) throw new MalformedError(`invocation has unknown field ${JSON.stringify(k)}`);
@@ -163,6 +259,17 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
     iat: checkTime(m.get(K.iat), 'iat', MalformedError),
     exp: checkTime(m.get(K.exp), 'exp', MalformedError),
   };
+  return checkPayload(p);
+}
+
+/** The checks on decoded fields that both decoding paths share. */
+function checkPayload(p: InvocationPayload): InvocationPayload {
+  checkName(p.tool, 'tool name');
+  checkName(p.operation, 'operation');
+  checkName(p.resource, 'resource', LIMITS.maxResourceBytes);
+  checkName(p.callId, 'call id');
+  checkTime(p.iat, 'iat', MalformedError);
+  checkTime(p.exp, 'exp', MalformedError);
   if (p.exp <= p.iat) throw new MalformedError('invocation expires before it was issued');
   if (p.exp - p.iat > LIMITS.maxInvocationWindow) {
     throw new MalformedError(`invocation lifetime ${p.exp - p.iat}s exceeds the ${LIMITS.maxInvocationWindow}s limit`);
@@ -175,7 +282,6 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
  * (`cfi1.`) or one call of a batched proof (`cfb1.`, §4.4, `batch` set).
  */
 export class Invocation {
-  readonly bytes: Uint8Array;
   /**
    * `payload` is the invocation payload (§4.1) in both forms. `signature`
    * covers "capframe-v1-invocation\0" || payload for a single proof, and
@@ -185,9 +291,13 @@ export class Invocation {
   /** Set on a batched proof only. */
   readonly batch: InvocationBatchRef | undefined;
   #text: string | undefined;
+  #bytes: Uint8Array | undefined;
+  readonly #encode: (() => Uint8Array) | undefined;
 
-  private constructor(bytes: Uint8Array, block: RawBlock, batch?: InvocationBatchRef) {
-    this.bytes = bytes;
+  /** `bytes` may be given as the function that encodes them (built on first use). */
+  private constructor(bytes: Uint8Array | (() => Uint8Array), block: RawBlock, batch?: InvocationBatchRef) {
+    if (typeof bytes === 'function') this.#encode = bytes;
+    else this.#bytes = bytes;
     this.block = block;
     this.batch = batch;
     Object.freeze(this);
@@ -264,12 +374,15 @@ export class Invocation {
     if (!(itemPayload instanceof Uint8Array) || itemPayload.length === 0) throw new MalformedError('batched invocation: the item payload must be bytes');
     if (!Number.isSafeInteger(index) || index < 0) throw new MalformedError('batched invocation: the index must be an unsigned integer');
     const item = Uint8Array.from(itemPayload);
-    const bytes = encode([item, parts.payload, parts.signature, index]);
-    if (bytes.length > LIMITS.maxBatchedInvocationBytes) {
-      throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
+    // The size of [item, payload, signature, index] in deterministic CBOR, without encoding it
+    // (the bytes are built only if asked for: a verifier does not need them).
+    const head = (n: number) => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+    const size = 1 + head(item.length) + item.length + head(parts.payload.length) + parts.payload.length + 2 + 64 + head(index);
+    if (size > LIMITS.maxBatchedInvocationBytes) {
+      throw new TooLargeError(`invocation is ${size} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
     }
     const block: RawBlock = { bytes: Buffer.concat([item, parts.signature]), payload: item, signature: parts.signature };
-    return new Invocation(bytes, block, Object.freeze({ payload: parts.payload, digests: parts.digests, index }));
+    return new Invocation(() => encode([item, parts.payload, parts.signature, index]), block, Object.freeze({ payload: parts.payload, digests: parts.digests, index }));
   }
 
   /** A batched proof (§4.4) for item `index` of a signed batch (checked like a received proof). */
@@ -299,6 +412,11 @@ export class Invocation {
       }
       return new Invocation(bytes, { bytes: Buffer.concat([item, sig]), payload: item, signature: sig }, ref(index));
     });
+  }
+
+  /** The proof's binary form (a CBOR byte string, or the batched proof's CBOR array). */
+  get bytes(): Uint8Array {
+    return (this.#bytes ??= this.#encode!());
   }
 
   toString(): string {

@@ -121,6 +121,13 @@ export class Verifier {
   readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
   #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
   readonly #signatures: Lru<string, true>;
+  /**
+   * Batch signatures already checked, by the digest list a batch's proofs
+   * share (Invocation.fromBatchItem / fromSignedBatch): the 2nd … Nth item
+   * of a batch skip even the signature-cache hash. Used only while key,
+   * signature and batch payload are byte for byte those that were checked.
+   */
+  #batches = new WeakMap<readonly Uint8Array[], { key: Uint8Array; signature: Uint8Array; payload: Uint8Array }>();
 
   constructor(options: VerifierOptions) {
     if (!options || !options.trusted) throw new InvalidArgumentError('Verifier needs `trusted` authority keys');
@@ -181,6 +188,7 @@ export class Verifier {
   clearCaches(): void {
     this.#chains.clear();
     this.#byObject = new WeakMap();
+    this.#batches = new WeakMap();
     this.#signatures.clear();
   }
 
@@ -254,7 +262,12 @@ export class Verifier {
         const d = batch.digests[batch.index];
         if (d === undefined) throw new InvocationMismatchError(`batch index ${batch.index} is outside the batch of ${batch.digests.length}`);
         if (!equalBytes(invocationItemDigest(payload), d)) throw new InvocationMismatchError('invocation is not the batch item at its index');
-        this.#checkSignature(chain.holder, batchSignedMessage(batch.payload), proof.block.signature, "invocation batch is not signed by the token's holder key");
+        const seen = this.#batches.get(batch.digests);
+        const sig = proof.block.signature;
+        if (!(seen && equalBytes(seen.key, chain.holder) && equalBytes(seen.signature, sig) && equalBytes(seen.payload, batch.payload))) {
+          this.#checkSignature(chain.holder, batchSignedMessage(batch.payload), sig, "invocation batch is not signed by the token's holder key");
+          this.#batches.set(batch.digests, { key: Uint8Array.from(chain.holder), signature: Uint8Array.from(sig), payload: Uint8Array.from(batch.payload) });
+        }
       }
       const p = decodeInvocationPayload(payload);
       Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });

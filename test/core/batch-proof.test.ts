@@ -131,3 +131,44 @@ test('holder side: only the holder key, 1 to 64 calls, call fields checked; sing
   assertThrowsCode(() => Invocation.parse('cfb1.' + 'A'.repeat(12_000)), 'ERR_TOO_LARGE');
   assertDenied(await verifier().verifyInvocation(token, encode([p.block.payload, p.batch!.payload, p.block.signature, -1]), expected({ tool: 'get_user', args: {} })), 'ERR_MALFORMED');
 });
+
+test('a signed batch received as parts (§4.5) gives exactly the batched proofs, byte for byte', async () => {
+  for (const n of [2, 30, LIMITS.maxInvocationBatch]) {
+    const cs = calls(n);
+    const proofs = createInvocationBatch(token, ALICE, cs, { clock });
+    const parts = Invocation.batchParts(proofs[0]!.batch!.payload, proofs[0]!.block.signature);
+    for (let i = 0; i < n; i++) {
+      const p = Invocation.fromBatchItem(proofs[i]!.block.payload, parts, i);
+      assert.ok(Buffer.from(p.bytes).equals(proofs[i]!.bytes), `item ${i} of ${n}`);
+      assert.equal(p.toString(), proofs[i]!.toString());
+      assert.ok(Buffer.from(Invocation.parse(p.toString()).bytes).equals(proofs[i]!.bytes));
+    }
+    const v = verifier();
+    for (let i = 0; i < Math.min(n, 3); i++) assertAllowed(await v.verifyInvocation(token, Invocation.fromBatchItem(proofs[i]!.block.payload, parts, i), expected(cs[i]!)));
+  }
+  const proofs = createInvocationBatch(token, ALICE, calls(2), { clock });
+  assertThrowsCode(() => Invocation.batchParts(proofs[0]!.batch!.payload, new Uint8Array(63)), 'ERR_MALFORMED');
+  assertThrowsCode(() => Invocation.batchParts(new Uint8Array([0x80]), proofs[0]!.block.signature), 'ERR_MALFORMED');
+  const parts = Invocation.batchParts(proofs[0]!.batch!.payload, proofs[0]!.block.signature);
+  assertThrowsCode(() => Invocation.fromBatchItem(new Uint8Array(0), parts, 0), 'ERR_MALFORMED');
+  assertThrowsCode(() => Invocation.fromBatchItem(proofs[0]!.block.payload, parts, -1), 'ERR_MALFORMED');
+  assertThrowsCode(() => Invocation.fromBatchItem(new Uint8Array(LIMITS.maxBatchedInvocationBytes), parts, 0), 'ERR_TOO_LARGE');
+});
+
+test('the per-batch signature cache is used only for the very bytes that were checked', async () => {
+  const cs = calls(2);
+  const proofs = createInvocationBatch(token, ALICE, cs, { clock });
+  const parts = Invocation.batchParts(proofs[0]!.batch!.payload, proofs[0]!.block.signature);
+  const counting = countingBackend();
+  const v = verifier({ backend: counting });
+  assertAllowed(await v.verifyInvocation(token, Invocation.fromBatchItem(proofs[0]!.block.payload, parts, 0), expected(cs[0]!)));
+  const afterFirst = counting.verifies;
+  // Someone with the parts object rewrites item 1's digest to cover a forged call.
+  const forgedCall = { ...cs[1]!, resource: 'database://users/admin', callId: 'forged' };
+  const forged = createInvocationBatch(token, ALICE, [forgedCall], { clock })[0]!.block.payload;
+  const d = invocationItemDigest(forged);
+  const at = proofs[1]!.batch!.digests[1]!.byteOffset - proofs[1]!.batch!.payload.byteOffset;
+  parts.payload.set(d, at);
+  assertDenied(await v.verifyInvocation(token, Invocation.fromBatchItem(forged, parts, 1), expected(forgedCall)), 'ERR_SIGNATURE_INVALID');
+  assert.ok(counting.verifies > afterFirst, 'the signature was checked again, over the changed bytes');
+});
