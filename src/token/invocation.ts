@@ -134,7 +134,54 @@ export function checkName(v: unknown, what: string, max: number = LIMITS.maxStri
   return v;
 }
 
+/** Bytes of a shortest-form CBOR head for an argument below 2^32. */
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function putHead(out: Uint8Array, o: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) { out[o] = m | n; return o + 1; }
+  if (n < 0x100) { out[o] = m | 24; out[o + 1] = n; return o + 2; }
+  if (n < 0x10000) { out[o] = m | 25; out[o + 1] = n >>> 8; out[o + 2] = n & 0xff; return o + 3; }
+  out[o] = m | 26; out[o + 1] = (n >>> 24) & 0xff; out[o + 2] = (n >>> 16) & 0xff; out[o + 3] = (n >>> 8) & 0xff; out[o + 4] = n & 0xff;
+  return o + 5;
+}
+
+const isTime = (t: number) => Number.isInteger(t) && t >= 0 && t <= 0xffffffff;
+
+/**
+ * The deterministic CBOR of an invocation payload (§4.1): a map of the nine
+ * fields, keys 1 to 9. Written directly (the holder's hot path); the same
+ * bytes as the general encoder, which test/core/invocation-fastpath.test.ts
+ * checks, and which takes over for anything unusual.
+ */
 export function encodeInvocationPayload(p: InvocationPayload): Uint8Array {
+  if (p.tip.length !== 16 || p.args.length !== 32 || p.nonce.length !== 16 || !isTime(p.iat) || !isTime(p.exp)) return encodeInvocationPayloadGeneral(p);
+  const tool = Buffer.byteLength(p.tool, 'utf8');
+  const op = Buffer.byteLength(p.operation, 'utf8');
+  const res = Buffer.byteLength(p.resource, 'utf8');
+  const cid = Buffer.byteLength(p.callId, 'utf8');
+  const size = 1 + 18 + (1 + headSize(tool) + tool) + (1 + headSize(op) + op) + (1 + headSize(res) + res) + 35
+    + (1 + headSize(cid) + cid) + 18 + (1 + headSize(p.iat)) + (1 + headSize(p.exp));
+  const out = Buffer.alloc(size);
+  let o = 0;
+  out[o++] = 0xa9;
+  out[o++] = 1; o = putHead(out, o, 2, 16); out.set(p.tip, o); o += 16;
+  out[o++] = 2; o = putHead(out, o, 3, tool); o += out.write(p.tool, o, tool, 'utf8');
+  out[o++] = 3; o = putHead(out, o, 3, op); o += out.write(p.operation, o, op, 'utf8');
+  out[o++] = 4; o = putHead(out, o, 3, res); o += out.write(p.resource, o, res, 'utf8');
+  out[o++] = 5; o = putHead(out, o, 2, 32); out.set(p.args, o); o += 32;
+  out[o++] = 6; o = putHead(out, o, 3, cid); o += out.write(p.callId, o, cid, 'utf8');
+  out[o++] = 7; o = putHead(out, o, 2, 16); out.set(p.nonce, o); o += 16;
+  out[o++] = 8; o = putHead(out, o, 0, p.iat);
+  out[o++] = 9; o = putHead(out, o, 0, p.exp);
+  if (o !== size) return encodeInvocationPayloadGeneral(p);
+  return new Uint8Array(out.buffer, out.byteOffset, size);
+}
+
+/** encodeInvocationPayload() through the general deterministic encoder. */
+export function encodeInvocationPayloadGeneral(p: InvocationPayload): Uint8Array {
   return encode(new Map<number, CborValue>([
     [K.tip, p.tip], [K.tool, p.tool], [K.operation, p.operation], [K.resource, p.resource],
     [K.args, p.args], [K.callId, p.callId], [K.nonce, p.nonce], [K.iat, p.iat], [K.exp, p.exp],

@@ -106,7 +106,7 @@ interface Pending {
   readonly base: Base;
   /** Set while the call waits to be signed (authorize): signed when it leaves the queue. */
   unsigned: { readonly key: PrivateKey; readonly payload: Uint8Array } | undefined;
-  resolve: (d: Decision) => void;
+  resolve: (d: Decision | Promise<Decision>) => void;
 }
 
 /** Per-call signing options of RemoteVerifier.authorize (the LangChain guard passes the run's holder key). */
@@ -199,7 +199,7 @@ export class RemoteVerifier {
         this.#sign([item]);
         return await this.#single(item);
       }
-      return await this.#enqueue(item);
+      return this.#enqueue(item);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
     }
@@ -396,10 +396,11 @@ export class RemoteVerifier {
       }));
       return;
     }
-    await Promise.all(items.map(async (item, k) => { item.resolve(await this.#toDecision(200, decisions[k], item)); }));
+    // Resolved directly (no promise per item unless a fallback verifier has to decide).
+    for (let k = 0; k < items.length; k++) items[k]!.resolve(this.#toDecision(200, decisions[k], items[k]!));
   }
 
-  async #toDecision(status: number, json: unknown, item: Pending): Promise<Decision> {
+  #toDecision(status: number, json: unknown, item: Pending): Decision | Promise<Decision> {
     const { token, proof, expected, base } = item;
     const parsed = decisionResponseSchema.safeParse(json);
     if (!parsed.success) {
@@ -432,8 +433,14 @@ export class RemoteVerifier {
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 
-  async #unavailable(token: Token, proof: Pending['proof'], expected: ExpectedCall, base: Base, message: string): Promise<Decision> {
-    if (this.#fallback) return this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected);
+  #unavailable(token: Token, proof: Pending['proof'], expected: ExpectedCall, base: Base, message: string): Decision | Promise<Decision> {
+    if (this.#fallback) {
+      try {
+        return this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected);
+      } catch (e) {
+        return denied(base, new CapframeError('ERR_UNAVAILABLE', `${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
+      }
+    }
     return denied(base, new CapframeError('ERR_UNAVAILABLE', message));
   }
 
