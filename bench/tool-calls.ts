@@ -2,7 +2,8 @@
  * The seed's reference workload, three ways in one run (issue 5):
  *
  *   a LangChain `tool()` with 12 ms of asynchronous latency, 100 calls in
- *   flight, 20,000 calls per way (2,000 with --quick), invoked as
+ *   flight, 40,000 calls per way in 10 interleaved rounds (2,000 with --quick; the issue asks for
+ *   at least 20,000: twice that, for less run-to-run noise in the ratios), invoked as
  *   `tool.invoke(toolCall, config)`:
  *
  *   bare    the tool itself
@@ -102,8 +103,8 @@ async function saturate(url: string, token: Token, holder: PrivateKey, n: number
 }
 
 export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
-  const total = ctx.quick ? 2_000 : 20_000;
-  const rounds = ctx.quick ? 2 : 5;
+  const total = ctx.quick ? 2_000 : 40_000;
+  const rounds = ctx.quick ? 2 : 10;
   const perRound = total / rounds;
   const warmup = ctx.quick ? 300 : 1_000;
 
