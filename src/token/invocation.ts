@@ -13,7 +13,7 @@
  *   signature  = Ed25519(holder, "capframe-v1-invocation-batch\0" || batch payload)
  *   text       = "cfb1." base64url(batched)
  */
-import { MalformedError, TooLargeError } from '../errors.ts';
+import { InvalidArgumentError, MalformedError, TooLargeError } from '../errors.ts';
 import { encodeBase64url } from './base64url.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
 import { equalBytes, label, sha256 } from '../crypto/hash.ts';
@@ -88,6 +88,29 @@ function digestViews(batch: Uint8Array, count: number): readonly Uint8Array[] {
   }
   return Object.freeze(out);
 }
+
+/**
+ * The digest at `index` of a batch payload, read from the payload bytes
+ * themselves (the bytes the batch signature covers), or undefined when the
+ * payload has no such item. The verifier uses this, never a digest list
+ * carried beside the payload.
+ */
+export function batchDigestAt(payload: Uint8Array, index: number): Uint8Array | undefined {
+  if (!(payload instanceof Uint8Array) || payload.length < 1 || !Number.isSafeInteger(index) || index < 0) return undefined;
+  const b0 = payload[0]!;
+  let count: number;
+  let head: number;
+  if (b0 >= 0x81 && b0 <= 0x97) { count = b0 & 0x1f; head = 1; }
+  else if (b0 === 0x98 && payload.length > 1 && payload[1]! >= 24) { count = payload[1]!; head = 2; }
+  else return undefined;
+  if (index >= count) return undefined;
+  const off = head + index * 34;
+  if (off + 34 > payload.length || payload[off] !== 0x58 || payload[off + 1] !== 0x20) return undefined;
+  return payload.subarray(off + 2, off + 34);
+}
+
+/** Parts made by Invocation.batchParts (checked there); fromBatchItem takes no others. */
+const checkedParts = new WeakSet<BatchParts>();
 
 /** The batch a batched proof belongs to (absent on single proofs). */
 export interface InvocationBatchRef {
@@ -409,7 +432,9 @@ export class Invocation {
     if (batchPayload.length > LIMITS.maxBatchedInvocationBytes) throw new TooLargeError(`batch payload is ${batchPayload.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
     const payload = Uint8Array.from(batchPayload);
     const digests = digestViews(payload, checkBatchPayload(payload));
-    return Object.freeze({ payload, signature: Uint8Array.from(signature), digests });
+    const parts: BatchParts = Object.freeze({ payload, signature: Uint8Array.from(signature), digests });
+    checkedParts.add(parts);
+    return parts;
   }
 
   /**
@@ -418,6 +443,7 @@ export class Invocation {
    * like a received one (the verifier checks inclusion and signature).
    */
   static fromBatchItem(itemPayload: Uint8Array, parts: BatchParts, index: number): Invocation {
+    if (!checkedParts.has(parts)) throw new InvalidArgumentError('fromBatchItem() takes the parts made by Invocation.batchParts()');
     if (!(itemPayload instanceof Uint8Array) || itemPayload.length === 0) throw new MalformedError('batched invocation: the item payload must be bytes');
     if (!Number.isSafeInteger(index) || index < 0) throw new MalformedError('batched invocation: the index must be an unsigned integer');
     const item = Uint8Array.from(itemPayload);

@@ -44,7 +44,11 @@ function nextPow2(n: number): number {
  * (growing or shrinking to about three times the live count) when it is
  * half full or when the store reaches its capacity. A rebuild visits every
  * slot once: amortised O(1) per call, one pause of a few milliseconds per
- * few hundred thousand calls.
+ * few hundred thousand calls. A store that is full of live entries refuses
+ * at once until the earliest of them can have expired (no rescan per call).
+ * A store kept within a few entries of its capacity while entries also
+ * expire rebuilds every few calls: give the capacity headroom (the sizing
+ * rule above, with a margin).
  */
 export class MemoryReplayStore implements ReplayStore {
   readonly capacity: number;
@@ -53,6 +57,8 @@ export class MemoryReplayStore implements ReplayStore {
   #mask: number;
   /** Slots in use, live or expired. Never more than `capacity`, and below half the table. */
   #used = 0;
+  /** No entry in the table expires before this (a lower bound): while now < #minExp, nothing can be reclaimed. */
+  #minExp = Infinity;
 
   constructor(capacity = 200_000) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new CapframeError('ERR_INVALID_ARGUMENT', 'replay capacity must be a non-negative integer');
@@ -62,6 +68,8 @@ export class MemoryReplayStore implements ReplayStore {
   }
 
   checkAndRecord(key: string, expiresAt: number, now: number): boolean {
+    // A NaN would make every entry look expired (and a rebuild drop them all).
+    if (typeof now !== 'number' || !Number.isFinite(now)) throw new CapframeError('ERR_INVALID_ARGUMENT', 'replay store: now must be a finite number of seconds');
     const h = hash('sha256', FINGERPRINT_LABEL + key, 'binary'); // 'binary' = latin1: one char per byte
     const a = (h.charCodeAt(0) | (h.charCodeAt(1) << 8) | (h.charCodeAt(2) << 16) | (h.charCodeAt(3) << 24)) >>> 0;
     const b = (h.charCodeAt(4) | (h.charCodeAt(5) << 8) | (h.charCodeAt(6) << 16) | (h.charCodeAt(7) << 24)) >>> 0;
@@ -75,16 +83,18 @@ export class MemoryReplayStore implements ReplayStore {
     const e = expiresAt >= 0xffffffff ? 0xffffffff : Math.ceil(expiresAt);
     if (slot >= 0) {
       this.#t[5 * slot + 4] = e; // the same key, expired: used again, in place
+      if (e < this.#minExp) this.#minExp = e;
       return true;
     }
     slot = -slot - 1;
     if (this.#t[5 * slot + 4] === 0) {
       // A new slot: keep below capacity and below half the table.
       if (this.#used >= this.capacity || 2 * (this.#used + 1) > this.#mask + 1) {
+        // Full, and nothing has expired since the last look: refuse without scanning the table
+        // again (so that a full store under load costs one scan per second, not one per call).
+        if (this.#used >= this.capacity && now < this.#minExp) throw this.#full();
         this.#rebuild(now);
-        if (this.#used >= this.capacity) {
-          throw new CapframeError('ERR_UNAVAILABLE', `replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
-        }
+        if (this.#used >= this.capacity) throw this.#full();
         slot = -this.#find(a, b, c, d, now) - 1;
       }
       if (this.#t[5 * slot + 4] === 0) this.#used++;
@@ -96,7 +106,12 @@ export class MemoryReplayStore implements ReplayStore {
     t[i + 2] = c;
     t[i + 3] = d;
     t[i + 4] = e;
+    if (e < this.#minExp) this.#minExp = e;
     return true;
+  }
+
+  #full(): CapframeError {
+    return new CapframeError('ERR_UNAVAILABLE', `replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
   }
 
   /**
@@ -121,7 +136,11 @@ export class MemoryReplayStore implements ReplayStore {
   #rebuild(now: number): void {
     const old = this.#t;
     let live = 0;
-    for (let i = 4; i < old.length; i += 5) if (old[i]! > now) live++;
+    let minExp = Infinity;
+    for (let i = 4; i < old.length; i += 5) {
+      const e = old[i]!;
+      if (e > now) { live++; if (e < minExp) minExp = e; }
+    }
     const slots = Math.min(nextPow2(3 * (live + 1)), nextPow2(2 * (this.capacity + 1)));
     const t = new Uint32Array(5 * slots);
     const mask = slots - 1;
@@ -139,6 +158,7 @@ export class MemoryReplayStore implements ReplayStore {
     this.#t = t;
     this.#mask = mask;
     this.#used = live;
+    this.#minExp = minExp;
   }
 
   /** Entries held: the live ones and expired ones not reclaimed yet. */
@@ -150,5 +170,6 @@ export class MemoryReplayStore implements ReplayStore {
     this.#t = new Uint32Array(5 * MIN_SLOTS);
     this.#mask = MIN_SLOTS - 1;
     this.#used = 0;
+    this.#minExp = Infinity;
   }
 }

@@ -17,7 +17,7 @@ import { digest16Hex, equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
-import { batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
+import { batchDigestAt, batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeTextForm, LABELS, Token, TOKEN_PREFIX } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
@@ -218,7 +218,7 @@ export class Verifier {
       base.resource = resource;
       const hex = argsDigestHex(call.args);
       base.argsDigest = hex;
-      const now = this.clock();
+      const now = this.#now();
       const facts: CallFacts = {
         tool: call.tool, operation: call.operation, resource, args: call.args, argsHex: hex,
         callId: call.callId, iat: now, exp: now + this.invocationWindow,
@@ -259,8 +259,9 @@ export class Verifier {
       } else {
         // Batched proof (§4.4): the item must be the one the batch lists at its index, and
         // the batch signed by the holder key (checked once per batch: the signature cache).
-        const d = batch.digests[batch.index];
-        if (d === undefined) throw new InvocationMismatchError(`batch index ${batch.index} is outside the batch of ${batch.digests.length}`);
+        // The digest is read from the signed payload bytes themselves, never from a list beside them.
+        const d = batchDigestAt(batch.payload, batch.index);
+        if (d === undefined) throw new InvocationMismatchError(`batch index ${batch.index} is outside the batch`);
         if (!equalBytes(invocationItemDigest(payload), d)) throw new InvocationMismatchError('invocation is not the batch item at its index');
         const seen = this.#batches.get(batch.digests);
         const sig = proof.block.signature;
@@ -294,6 +295,13 @@ export class Verifier {
     }
   }
 
+  /** The clock's time, refused unless it is a finite number (a NaN would pass every time check). */
+  #now(): number {
+    const t = this.clock();
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new CapframeError('ERR_CONFIG', 'the verifier clock did not return a finite time (unix seconds)');
+    return t;
+  }
+
   /** Ed25519 check through the signature cache (keyed by key, message and signature). Throws ERR_SIGNATURE_INVALID. */
   #checkSignature(key: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
     const cacheKey = sha256Hex(key, message, signature);
@@ -304,7 +312,7 @@ export class Verifier {
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Allowed | Promise<Allowed> {
-    const ctx: RuleContext = { now: this.clock(), skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
+    const ctx: RuleContext = { now: this.#now(), skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
     const auth = checkCallNow(chain, facts, ctx);
     return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }

@@ -172,3 +172,18 @@ test('the per-batch signature cache is used only for the very bytes that were ch
   assertDenied(await v.verifyInvocation(token, Invocation.fromBatchItem(forged, parts, 1), expected(forgedCall)), 'ERR_SIGNATURE_INVALID');
   assert.ok(counting.verifies > afterFirst, 'the signature was checked again, over the changed bytes');
 });
+
+test('a batched proof is checked against the digest in the signed payload, never a list beside it', async () => {
+  const cs = calls(1);
+  const legit = createInvocationBatch(token, ALICE, cs, { clock });
+  const v = verifier();
+  assertAllowed(await v.verifyInvocation(token, legit[0]!, expected(cs[0]!)));
+  // A forged item with a digest list of its own, next to a genuine (public) signed batch.
+  const evil = { ...cs[0]!, operation: 'write', resource: 'database://users/admin', callId: 'evil' };
+  const forged = createInvocationBatch(token, ALICE, [evil], { clock })[0]!.block.payload; // any well-formed payload
+  const parts = { payload: legit[0]!.batch!.payload, signature: legit[0]!.block.signature, digests: Object.freeze([invocationItemDigest(forged)]) };
+  assertThrowsCode(() => Invocation.fromBatchItem(forged, parts, 0), 'ERR_INVALID_ARGUMENT');
+  // Through the checked constructor the forged item is not the listed one.
+  const real = Invocation.batchParts(legit[0]!.batch!.payload, legit[0]!.block.signature);
+  assertDenied(await v.verifyInvocation(token, Invocation.fromBatchItem(forged, real, 0), expected(evil)), 'ERR_INVOCATION_MISMATCH');
+});

@@ -80,3 +80,26 @@ test('replay store: entries that expire at once are reclaimed, and the table shr
   assert.ok(s.size <= 50_010);
   assert.equal(s.checkAndRecord('a1', 400, 299), false, 'still live just before its expiry');
 });
+
+test('replay store: a non-finite now is refused and forgets nothing', () => {
+  const s = new MemoryReplayStore(4);
+  assert.equal(s.checkAndRecord('a', 100, 10), true);
+  for (const bad of [NaN, Infinity, -Infinity, '5' as unknown as number]) {
+    assert.throws(() => s.checkAndRecord('b', 100, bad), (e: unknown) => e instanceof CapframeError && e.code === 'ERR_INVALID_ARGUMENT');
+  }
+  assert.equal(s.checkAndRecord('a', 100, 20), false, 'the live entry is still there');
+});
+
+test('replay store: a store full of live entries refuses at once until something can have expired', () => {
+  const s = new MemoryReplayStore(1000);
+  for (let i = 0; i < 1000; i++) assert.equal(s.checkAndRecord(`k${i}`, 50 + (i % 10), 0), true);
+  let refused = 0;
+  for (let i = 0; i < 20_000; i++) {
+    try { s.checkAndRecord(`n${i}`, 100, 10); } catch (e) { if ((e as CapframeError).code === 'ERR_UNAVAILABLE') refused++; }
+  }
+  assert.equal(refused, 20_000);
+  // At t=50 the first tenth has expired: room again, and the live ones are still remembered.
+  assert.equal(s.checkAndRecord('n-late', 100, 50), true);
+  assert.equal(s.checkAndRecord('k5', 100, 50), false);
+  assert.equal(s.checkAndRecord('k0', 100, 50), true, 'k0 expired at 50');
+});
