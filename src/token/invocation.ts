@@ -255,7 +255,8 @@ function readBytes(len: number): Uint8Array | undefined {
 
 function readText(): string | undefined {
   const len = readHead(3);
-  if (len < 0 || ro + len > rb.length) return undefined;
+  // Longer texts fail the field checks anyway; the strict decoder then names the error.
+  if (len < 0 || len > LIMITS.maxResourceBytes || ro + len > rb.length) return undefined;
   const from = ro;
   ro += len;
   for (let i = from; i < ro; i++) {

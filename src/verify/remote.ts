@@ -33,6 +33,7 @@ import {
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocations } from '../holder/invoke.ts';
 import { encodeBase64url } from '../token/base64url.ts';
+import { toHex } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
 import { LIMITS } from '../token/limits.ts';
@@ -84,7 +85,7 @@ export function errorFromCode(code: ErrorCode, message: string): CapframeError {
   return C ? new C(message) : new CapframeError(code, message);
 }
 
-type Base = { -readonly [K in 'tool' | 'operation' | 'resource' | 'callId']?: string };
+type Base = { -readonly [K in 'tool' | 'operation' | 'resource' | 'callId' | 'argsDigest']?: string };
 
 function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' = 'signed'): Denied {
   return Object.freeze({ ...base, mode, allowed: false as const, code: error.code, reason: error.message, error });
@@ -191,6 +192,7 @@ export class RemoteVerifier {
       }, options?.clock);
       // What is signed (normalised resource): what the answer must match.
       base.resource = normalizeResource(call.resource);
+      base.argsDigest = toHex(decodeInvocationPayload(payload).args);
       const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
       const item: Pending = {
         json: this.#requestJson(t, expected), token: t, proof: '', expected, base, unsigned: { key, payload }, resolve: () => {},
@@ -217,7 +219,7 @@ export class RemoteVerifier {
       try {
         // For the decision's metadata only (e.g. when the service is down); the service checks the proof.
         const p = decodeInvocationPayload(parsed.block.payload);
-        Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId });
+        Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
       } catch { /* the service will say what is wrong with it */ }
       return await this.#send(t, text, expected, base, invocation);
     } catch (e) {
@@ -415,7 +417,7 @@ export class RemoteVerifier {
     // An allow must be about this call: the tool, and the operation, resource and call id
     // when known here (a mixed-up or foreign answer never authorizes a different call).
     if (d.allowed) {
-      const want: Record<string, string | undefined> = { tool: expected.tool, operation: base.operation, resource: base.resource, callId: base.callId };
+      const want: Record<string, string | undefined> = { tool: expected.tool, operation: base.operation, resource: base.resource, callId: base.callId, argsDigest: base.argsDigest };
       for (const [k, v] of Object.entries(want)) {
         if (v !== undefined && d[k as keyof typeof d] !== v) {
           return this.#unavailable(token, proof, expected, base, `verification service answered an allow for another call (${k} differs)`);
@@ -435,10 +437,12 @@ export class RemoteVerifier {
 
   #unavailable(token: Token, proof: Pending['proof'], expected: ExpectedCall, base: Base, message: string): Decision | Promise<Decision> {
     if (this.#fallback) {
+      const failed = (e: unknown): Decision => denied(base, new CapframeError('ERR_UNAVAILABLE', `${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
       try {
-        return this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected);
+        // A fallback that throws or rejects is a denial too: authorize() and verifyInvocation() never reject.
+        return Promise.resolve(this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected)).then(undefined, failed);
       } catch (e) {
-        return denied(base, new CapframeError('ERR_UNAVAILABLE', `${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
+        return failed(e);
       }
     }
     return denied(base, new CapframeError('ERR_UNAVAILABLE', message));

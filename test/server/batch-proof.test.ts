@@ -178,3 +178,40 @@ test('remote client: calls sent as a signed batch are decided by the local fallb
     await rv.close();
   }
 });
+
+test('remote client: a failing fallback and an answer for other arguments are denials, never rejections or allows', async () => {
+  const { createServer } = await import('node:http');
+  // A "service" that answers junk (mode 1) or allows with another argument digest (mode 2).
+  let mode = 1;
+  const srv = createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      const body = JSON.parse(b);
+      const reqs: any[] = body.requests ?? [body];
+      const answer = (r: any) => mode === 1 ? { junk: 1 } : {
+        allowed: true, mode: 'signed', tool: r.tool, operation: 'read', resource: `tickets://acme/${r.args.id}`, callId: `sb-${r.args.id}`,
+        argsDigest: '00'.repeat(32), grant: { resource: 'tickets://acme/*', permissions: ['read'], constraints: {} }, expiresAt: 2 ** 31,
+      };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body.requests ? { decisions: reqs.map(answer) } : answer(body)));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  const fallback = { verifyInvocation: async () => { throw new Error('fallback down'); } };
+  const rv = new RemoteVerifier({ url, timeout: 1000, fallback: fallback as never });
+  const plain = new RemoteVerifier({ url, timeout: 1000 });
+  try {
+    const batch = await Promise.allSettled([60, 61, 62].map((i) => rv.authorize(token, call(i), { holderKey: holder })));
+    assert.deepEqual(batch.map((r) => r.status === 'fulfilled' && !r.value.allowed ? r.value.code : 'unexpected'), ['ERR_UNAVAILABLE', 'ERR_UNAVAILABLE', 'ERR_UNAVAILABLE']);
+    mode = 2;
+    const other = await Promise.all([63, 64].map((i) => plain.authorize(token, call(i), { holderKey: holder })));
+    assert.deepEqual(other.map((d) => d.allowed ? 'ALLOW' : d.code), ['ERR_UNAVAILABLE', 'ERR_UNAVAILABLE']);
+    assert.match((other[0] as { reason: string }).reason, /argsDigest differs/);
+  } finally {
+    await rv.close();
+    await plain.close();
+    await new Promise((r) => srv.close(r));
+  }
+});
