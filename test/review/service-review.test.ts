@@ -17,6 +17,7 @@ import { runInNewContext } from 'node:vm';
 import {
   createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type Token,
 } from '../../src/index.ts';
+import { argsDigest } from '../../src/token/args.ts';
 import { encode, decodeStrict, type CborMap } from '../../src/token/cbor.ts';
 import { encodeBase64url } from '../../src/token/base64url.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
@@ -115,13 +116,14 @@ function fakeService(answer: (body: { tool: string }) => { status: number; heade
   return listen(server).then((url) => ({ url, server }));
 }
 
-test('remote client: an allow that is about another call (call id, resource, tool) is not an allow', async (t) => {
+test('remote client: an allow that is about another call (call id, resource, tool, arguments) is not an allow', async (t) => {
+  const canonicalArgsDigestHex = Buffer.from(argsDigest({})).toString('hex');
   const authority = generateKey();
   const holder = generateKey();
   const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
   const allow = (over: Record<string, unknown>) => ({
     allowed: true, mode: 'signed', tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', callId: 'c-1',
-    subject: 'agent:a', chainIds: [], grant: { resource: 'tickets://acme/*', permissions: ['read'], constraints: {} }, expiresAt: 2e9, ...over,
+    argsDigest: canonicalArgsDigestHex, subject: 'agent:a', chainIds: [], grant: { resource: 'tickets://acme/*', permissions: ['read'], constraints: {} }, expiresAt: 2e9, ...over,
   });
   let next: Record<string, unknown> = {};
   const { url, server } = await fakeService(() => ({ status: 200, body: allow(next) }));
@@ -132,7 +134,7 @@ test('remote client: an allow that is about another call (call id, resource, too
 
   const ok = await remote.authorize(token, call);
   assert.equal(ok.allowed, true, 'a matching answer is an allow');
-  for (const over of [{ callId: 'c-other' }, { resource: 'tickets://acme/2' }, { tool: 'delete_ticket' }, { operation: 'write' }]) {
+  for (const over of [{ callId: 'c-other' }, { resource: 'tickets://acme/2' }, { tool: 'delete_ticket' }, { operation: 'write' }, { argsDigest: '00'.repeat(32) }, { argsDigest: undefined }]) {
     next = over;
     const d = await remote.authorize(token, call);
     assert.equal(d.allowed, false, JSON.stringify(over));
