@@ -201,9 +201,9 @@ export class AuditLog {
     }
     if (out.length === 0) return out;
     const bytes = Buffer.from(text, 'utf8');
-    if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
     let off = 0;
     try {
+      if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
       while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
       if (this.fsync) fdatasyncSync(this.#fd);
     } catch (e) {
@@ -234,10 +234,25 @@ export class AuditLog {
     this.write(event);
   };
 
+  /**
+   * Renames the active file and opens a new one. The old descriptor is closed
+   * only once both steps succeeded: after a failure the log keeps writing to
+   * (and later closes) a descriptor it still owns, never a number the process
+   * may have reused for another file.
+   */
   #rotate(): void {
+    const rotated = `${this.path}.${this.#nextRotation}`;
+    renameSync(this.path, rotated); // the open descriptor now names the rotated file
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'a', 0o640);
+    } catch (e) {
+      try { renameSync(rotated, this.path); } catch { /* the verifier follows the chain across files either way */ }
+      throw e;
+    }
+    this.#nextRotation++;
     closeSync(this.#fd);
-    renameSync(this.path, `${this.path}.${this.#nextRotation++}`);
-    this.#fd = openSync(this.path, 'a', 0o640);
+    this.#fd = fd;
     this.#size = 0;
     if (this.maxFiles > 0) {
       const rotated = rotatedFiles(this.path);

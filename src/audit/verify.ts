@@ -106,7 +106,11 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
       }
       if (!shape(o)) { selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not an audit record' }; break read; }
       const { hash, ...record } = o;
-      if (canonicalJson(o) !== raw) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' }; break read; }
+      let canonical: string | undefined;
+      try {
+        canonical = canonicalJson(o); // throws on values JCS cannot hold (a lone surrogate, deep nesting): an edit too
+      } catch { /* canonical stays undefined */ }
+      if (canonical !== raw) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' }; break read; }
       if (hashRecord(record) !== hash) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line content does not match its hash' }; break read; }
       entries.push({ ...loc, seq: o.seq, prev: o.prev, hash });
     }

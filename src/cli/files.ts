@@ -3,7 +3,7 @@
  * Private keys are written with mode 0600 and never printed; nothing here
  * echoes file contents in an error message.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MalformedError, TooLargeError } from '../errors.ts';
 import {
@@ -27,22 +27,38 @@ function reason(e: unknown): string {
   }
 }
 
-/** Reads a text file named on the command line. A missing or unreadable file is a usage error. */
+/**
+ * Reads a text file named on the command line, at most `maxBytes` (counted
+ * while reading: devices, pipes and /proc files report no size). A missing
+ * or unreadable file is a usage error, a larger one ERR_TOO_LARGE.
+ */
 export function readInput(io: Io, path: string, what: string, maxBytes = MAX_INPUT_BYTES): string {
   const full = resolve(io.cwd, path);
-  let size: number;
+  const tooLarge = () => new TooLargeError(`${what} ${JSON.stringify(path)} is larger than ${maxBytes} bytes`);
+  let fd: number;
   try {
-    const st = statSync(full);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    size = st.size;
+    if (statSync(full).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    fd = openSync(full, 'r');
   } catch (e) {
     throw new UsageError(`cannot read ${what} ${JSON.stringify(path)}: ${reason(e)}`);
   }
-  if (size > maxBytes) throw new TooLargeError(`${what} ${JSON.stringify(path)} is larger than ${maxBytes} bytes`);
   try {
-    return readFileSync(full, 'utf8');
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const r = readSync(fd, chunk, 0, chunk.length, null);
+      if (r === 0) break;
+      n += r;
+      if (n > maxBytes) throw tooLarge();
+      chunks.push(chunk.subarray(0, r));
+    }
+    return Buffer.concat(chunks, n).toString('utf8');
   } catch (e) {
+    if (e instanceof TooLargeError) throw e;
     throw new UsageError(`cannot read ${what} ${JSON.stringify(path)}: ${reason(e)}`);
+  } finally {
+    closeSync(fd);
   }
 }
 

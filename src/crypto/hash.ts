@@ -34,10 +34,6 @@ export function sha256Hex(...parts: Uint8Array[]): string {
   return hash('sha256', joined(parts), 'hex');
 }
 
-/** toHex(digest16(labelBytes, ...data)), without the intermediate bytes. */
-export function digest16Hex(labelBytes: Uint8Array, ...data: Uint8Array[]): string {
-  return hash('sha256', joined([labelBytes, ...data]), 'hex').slice(0, 32);
-}
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

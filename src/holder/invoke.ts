@@ -96,6 +96,11 @@ function checkKey(key: PrivateKey | undefined, token: Token, fn: string): void {
  * holder key was checked by the caller.
  */
 function invocationPayload(token: Token, o: BatchCall, now: number): Uint8Array {
+  return invocationFields(token, o, now).payload;
+}
+
+/** invocationPayload() and the fields a later check of the answer needs (normalised resource, args digest). */
+function invocationFields(token: Token, o: BatchCall, now: number): PreparedInvocation {
   if (!o || typeof o !== 'object') throw new InvalidArgumentError('an invocation needs the call');
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
   const ttl = o.ttl === undefined ? DEFAULTS.invocationWindow : parseDuration(o.ttl);
@@ -103,26 +108,38 @@ function invocationPayload(token: Token, o: BatchCall, now: number): Uint8Array 
   if (o.nonce !== undefined && !(o.nonce instanceof Uint8Array && o.nonce.length === 16)) {
     throw new InvalidArgumentError('nonce must be 16 bytes');
   }
-  return encodeInvocationPayload({
+  const resource = normalizeResource(o.resource);
+  const args = argsDigest(o.args);
+  const payload = encodeInvocationPayload({
     tip: tipOf(token).tip,
     tool: checkName(o.tool, 'tool name'),
     operation: checkName(o.operation, 'operation'),
-    resource: normalizeResource(o.resource),
-    args: argsDigest(o.args),
+    resource,
+    args,
     callId: checkName(o.callId ?? newCallId(), 'call id'),
     nonce: o.nonce !== undefined ? Uint8Array.from(o.nonce) : freshNonce(),
     iat: now,
     exp: now + ttl,
   });
+  return { payload, resource, argsDigest: args };
+}
+
+/** An encoded, unsigned invocation payload with two of its fields (prepareInvocation). */
+export interface PreparedInvocation {
+  readonly payload: Uint8Array;
+  /** The resource in normal form, as signed. */
+  readonly resource: string;
+  /** argsDigest(args), as signed. */
+  readonly argsDigest: Uint8Array;
 }
 
 /**
  * @internal The unsigned payload of one call, for signers that sign later
  * (the remote verifier batches calls queued together). Throws like createInvocation.
  */
-export function prepareInvocation(token: Token, key: PrivateKey, o: BatchCall, clock: Clock = systemClock): Uint8Array {
+export function prepareInvocation(token: Token, key: PrivateKey, o: BatchCall, clock: Clock = systemClock): PreparedInvocation {
   checkKey(key, token, 'prepareInvocation');
-  return invocationPayload(token, o, clock());
+  return invocationFields(token, o, clock());
 }
 
 /** @internal Signs prepared payloads (one holder key): one payload gets a single proof, several one batch signature (§4.4). */

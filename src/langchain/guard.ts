@@ -32,7 +32,7 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { toJsonSchema } from '@langchain/core/utils/json_schema';
-import { interopSafeParse, interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
 import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
@@ -113,7 +113,7 @@ export function credentialsFrom(config: unknown): Credentials | undefined {
 }
 
 /** The config an allowed call's inner tool runs with. */
-function withContext<C>(config: C, ctx: CallContext): C {
+export function withContext<C>(config: C, ctx: CallContext): C {
   const c = (config ?? {}) as Record<string, unknown> & { configurable?: Record<string, unknown> };
   return { ...c, configurable: { ...c.configurable, [CAPFRAME_KEY]: ctx } } as C;
 }
@@ -394,28 +394,23 @@ export function argumentNames(schema: unknown): Set<string> | undefined {
   return isPlainObject(props) ? new Set(Object.keys(props)) : undefined;
 }
 
+export type ParsedArgs = { ok: true; args: unknown } | { ok: false; reason: string };
+
 /**
  * The arguments a tool will act on: the model's arguments run through the
  * tool's zod schema (which may trim, normalise, coerce or default them), so
  * that templates and constraints see exactly what the tool sees. Arguments
  * the schema refuses are a denial (fail closed); the reason names the fields,
- * never their values. Tools with a JSON schema or none are checked as given.
+ * never their values. Tools with a JSON schema or none are checked as given
+ * (no promise then).
+ *
+ * Zod schemas are always parsed asynchronously, as LangChain parses them: a
+ * synchronous parse of a schema with an async refinement would start that
+ * refinement and drop its promise, and a rejection of it would end the process.
  */
-export async function argumentsForCheck(schema: unknown, raw: unknown): Promise<ParsedArgs> {
-  return argumentsForCheckNow(schema, raw);
-}
-
-export type ParsedArgs = { ok: true; args: unknown } | { ok: false; reason: string };
-
-/** argumentsForCheck() without a promise unless the schema is asynchronous. */
 export function argumentsForCheckNow(schema: unknown, raw: unknown): ParsedArgs | Promise<ParsedArgs> {
   if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
-  try {
-    return parsedArgs(interopSafeParse(schema, raw)); // synchronous: no promise on the hot path
-  } catch {
-    // schemas with async refinements or transforms
-    return interopSafeParseAsync(schema, raw).then(parsedArgs);
-  }
+  return interopSafeParseAsync(schema, raw).then(parsedArgs, (): ParsedArgs => ({ ok: false, reason: "arguments do not match the tool's schema (its checks failed)" }));
 }
 
 function parsedArgs(r: { success: boolean; data?: unknown; error?: unknown }): ParsedArgs {
@@ -511,7 +506,8 @@ export class GuardedTool extends StructuredTool {
   }
 }
 
-function asGuard(g: Guard | GuardOptions | CapframeConfig): Guard {
+/** A Guard, or one built from guard options or a parsed config. */
+export function asGuard(g: Guard | GuardOptions | CapframeConfig): Guard {
   if (g instanceof Guard) return g;
   if (g && 'trusted' in g && 'tools' in g && 'file' in g) return new Guard({ config: g as CapframeConfig });
   return new Guard(g as GuardOptions);

@@ -6,7 +6,7 @@
  */
 import { createMiddleware } from 'langchain';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { argumentsForCheck, denialMessage, Guard, isGuarded, CAPFRAME_KEY, type CallContext, type GuardOptions } from './guard.ts';
+import { argumentsForCheckNow, asGuard, denialMessage, Guard, isGuarded, withContext, type CallContext, type GuardOptions } from './guard.ts';
 import type { CapframeConfig } from './config.ts';
 
 /** A tool object that runs `inner` with the call's capframe context in its config. */
@@ -14,7 +14,7 @@ function withCallContext(inner: StructuredToolInterface, ctx: CallContext): Stru
   const proxy = Object.create(inner) as StructuredToolInterface;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   (proxy as any).invoke = (input: unknown, config?: Record<string, any>) =>
-    inner.invoke(input as never, { ...config, configurable: { ...config?.configurable, [CAPFRAME_KEY]: ctx } });
+    inner.invoke(input as never, withContext(config, ctx));
   return proxy;
 }
 
@@ -24,18 +24,16 @@ function withCallContext(inner: StructuredToolInterface, ctx: CallContext): Stru
  * `context.capframe`). A tool with no policy is denied (ERR_NO_SCHEMA).
  */
 export function capframeMiddleware(guard: Guard | GuardOptions | CapframeConfig) {
-  const g = guard instanceof Guard ? guard
-    : 'trusted' in guard && 'file' in guard ? new Guard({ config: guard as CapframeConfig })
-    : new Guard(guard as GuardOptions);
+  const g = asGuard(guard);
   return createMiddleware({
     name: 'capframe',
     wrapToolCall: async (request, handler) => {
       if (isGuarded(request.tool)) return handler(request);
       const { toolCall, runtime } = request;
       const runConfig = { configurable: runtime.configurable, context: runtime.context };
-      const parsed = await argumentsForCheck((request.tool as StructuredToolInterface | undefined)?.schema, toolCall.args);
+      const parsed = await argumentsForCheckNow((request.tool as StructuredToolInterface | undefined)?.schema, toolCall.args);
       if (!parsed.ok) return g.refuse(toolCall.name, toolCall.id, 'ERR_INVALID_ARGUMENT', parsed.reason, runConfig, 'middleware');
-      const r = await g.check(toolCall.name, parsed.args, toolCall.id, runConfig, 'middleware');
+      const r = await g.checkNow(toolCall.name, parsed.args, toolCall.id, runConfig, 'middleware');
       if (!r.allowed) return denialMessage(toolCall.name, toolCall.id, r.code, r.reason);
       const tool = request.tool as StructuredToolInterface | undefined;
       if (!tool || typeof tool.invoke !== 'function') return handler(request);

@@ -9,26 +9,13 @@
  */
 import { generateKey } from '../crypto/keys.ts';
 import { CapframeError } from '../errors.ts';
-import { delegate } from '../holder/delegate.ts';
-import type { Grant } from '../token/block.ts';
-import type { Constraints } from '../token/constraints.ts';
-import type { Clock } from '../clock.ts';
+import { delegate, type DelegateOptions } from '../holder/delegate.ts';
 import { CAPFRAME_KEY, credentialsFrom, type Credentials } from './guard.ts';
 
-export interface DelegationSpec {
-  /** Identity of the sub-agent, e.g. `agent:summarizer`. */
-  subject: string;
-  /** Keep the parent's grants with only these permissions (e.g. `['read']`). */
-  permissions?: readonly string[];
-  /** Or: explicit narrowed grants. */
-  grants?: readonly Grant[];
-  /** Extra argument constraints on every grant. */
-  constraints?: Constraints;
-  /** Lifetime of the child token (e.g. `5m`). Default: the parent's expiry. */
-  ttl?: string | number;
-  /** Further delegations below the child. Default 0. */
+/** What to give the sub-agent: delegate()'s options without the keys (the child gets a fresh holder key). */
+export interface DelegationSpec extends Pick<DelegateOptions, 'subject' | 'permissions' | 'grants' | 'constraints' | 'ttl' | 'clock'> {
+  /** Further delegations below the child. Default 0 (delegate() defaults to one less than the parent). */
   maxDepth?: number;
-  clock?: Clock;
 }
 
 /**

@@ -6,6 +6,7 @@
  * A lost stream reconnects after `reconnectMs`. Nothing here decides: a
  * verifier that cannot refresh goes stale and the state fails closed.
  */
+import { toCapframeError } from '../errors.ts';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
@@ -56,7 +57,9 @@ export class RevocationSync {
     this.#stream = o.stream !== false;
     this.#timeout = o.timeoutMs ?? 5000;
     this.#reconnect = o.reconnectMs ?? 1000;
-    this.#onError = o.onError ?? ((e) => process.stderr.write(`capframe: revocation refresh failed: ${e instanceof Error ? e.message : String(e)}\n`));
+    const onError = o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation refresh failed: ${e instanceof Error ? e.message : String(e)}\n`));
+    // Whatever went wrong (HTTP status, reset, timeout, a bad snapshot), the handler gets a CapframeError.
+    this.#onError = (e) => onError(toCapframeError(e, 'ERR_UNAVAILABLE'));
   }
 
   /** Whether the push stream is currently connected. */
@@ -85,7 +88,7 @@ export class RevocationSync {
     this.#connected = false;
   }
 
-  /** One poll now. */
+  /** One poll now. A failure rejects with a CapframeError (ERR_UNAVAILABLE unless it has a code of its own). */
   refresh(): Promise<UpdateResult> {
     return new Promise<UpdateResult>((resolve, reject) => {
       const req = this.#request(new URL(SNAPSHOT_PATH, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
@@ -107,7 +110,7 @@ export class RevocationSync {
       req.on('timeout', () => req.destroy(new Error(`GET ${SNAPSHOT_PATH}: timed out`)));
       req.on('error', reject);
       req.end();
-    });
+    }).catch((e: unknown) => { throw toCapframeError(e, 'ERR_UNAVAILABLE'); });
   }
 
   /** node:http or node:https, by the URL's protocol (node:http refuses https: URLs by throwing). */

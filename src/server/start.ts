@@ -7,7 +7,7 @@ import { RevocationRegistry } from '../revocation/index.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
 import type { ServerConfig } from './config.ts';
-import { createVerifyService, type RouteHandler, type RevokeFn, type VerifyService } from './service.ts';
+import { createVerifyService, type VerifyService } from './service.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -23,10 +23,6 @@ export interface RunningService {
 export interface StartOverrides {
   readonly port?: number;
   readonly host?: string;
-  /** Mounted handlers and revoke action (the revocation integration point). */
-  readonly handlers?: readonly RouteHandler[];
-  readonly revoke?: RevokeFn;
-  readonly verifier?: Verifier;
 }
 
 function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev: ServiceRevocation } | undefined {
@@ -56,53 +52,55 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
 
 export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
   const b = cfg.base;
-  const revocation = o.verifier ? undefined : openRevocation(cfg);
-  const verifier = o.verifier ?? new Verifier({
-    trusted: b.trusted,
-    ...(b.clockSkew !== undefined ? { clockSkew: b.clockSkew } : {}),
-    ...(b.invocationWindow !== undefined ? { invocationWindow: b.invocationWindow } : {}),
-    ...(b.replayCacheSize !== undefined ? { replayCapacity: b.replayCacheSize } : {}),
-    ...(revocation ? { revocation: revocation.rev.state } : {}),
-  });
   const s = cfg.server;
-  const audit = cfg.auditPath
-    ? AuditLog.open({ path: cfg.auditPath, maxBytes: s.audit!.maxBytes, maxFiles: s.audit!.maxFiles, fsync: s.audit!.fsync, source: 'service' })
-    : undefined;
-  const service = createVerifyService({
-    verifier,
-    ...(audit ? { audit } : {}),
-    ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
-    ...(o.revoke ? { revoke: o.revoke } : revocation ? { revoke: revocation.rev.revoke } : {}),
-    handlers: [...(o.handlers ?? []), ...(revocation ? [revocation.rev.handler] : [])],
-    bodyLimit: s.bodyLimit,
-    requestTimeout: s.requestTimeout,
-    headersTimeout: s.headersTimeout,
-    keepAliveTimeout: s.keepAliveTimeout,
-    maxConnections: s.maxConnections,
-  });
-  if (audit) {
-    Object.defineProperty(service.metrics, 'auditHead', { get: () => audit.head });
-  }
-  let addr;
-  try {
-    addr = await service.listen(o.port ?? s.port, o.host ?? s.host);
-  } catch (e) {
+  const revocation = openRevocation(cfg);
+  let audit: AuditLog | undefined;
+  // Whatever fails from here on (the audit file, the port), what was opened is closed again.
+  const closeAll = () => {
     audit?.close();
     revocation?.rev.close();
     revocation?.registry.close();
+  };
+  try {
+    const verifier = new Verifier({
+      trusted: b.trusted,
+      ...(b.clockSkew !== undefined ? { clockSkew: b.clockSkew } : {}),
+      ...(b.invocationWindow !== undefined ? { invocationWindow: b.invocationWindow } : {}),
+      ...(b.replayCacheSize !== undefined ? { replayCapacity: b.replayCacheSize } : {}),
+      ...(revocation ? { revocation: revocation.rev.state } : {}),
+    });
+    audit = cfg.auditPath
+      ? AuditLog.open({ path: cfg.auditPath, maxBytes: s.audit!.maxBytes, maxFiles: s.audit!.maxFiles, fsync: s.audit!.fsync, source: 'service' })
+      : undefined;
+    const log = audit;
+    const service = createVerifyService({
+      verifier,
+      ...(log ? { audit: log } : {}),
+      ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
+      ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
+      bodyLimit: s.bodyLimit,
+      requestTimeout: s.requestTimeout,
+      headersTimeout: s.headersTimeout,
+      keepAliveTimeout: s.keepAliveTimeout,
+      maxConnections: s.maxConnections,
+    });
+    if (log) Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
+    const addr = await service.listen(o.port ?? s.port, o.host ?? s.host);
+    return {
+      ...addr,
+      service,
+      verifier,
+      audit: log,
+      revocation: revocation?.rev,
+      async close() {
+        revocation?.rev.close();
+        await service.close();
+        revocation?.registry.close();
+        log?.close();
+      },
+    };
+  } catch (e) {
+    closeAll();
     throw e;
   }
-  return {
-    ...addr,
-    service,
-    verifier,
-    audit,
-    revocation: revocation?.rev,
-    async close() {
-      revocation?.rev.close();
-      await service.close();
-      revocation?.registry.close();
-      audit?.close();
-    },
-  };
 }

@@ -8,7 +8,7 @@
  * Parsing a Token checks sizes and structure only; signatures and payloads
  * are checked by the verifier (src/verify/chain.ts).
  */
-import { label, digest16, digest16Hex } from '../crypto/hash.ts';
+import { label, digest16, sha256Hex } from '../crypto/hash.ts';
 import { DepthError, MalformedError, TooLargeError } from '../errors.ts';
 import { decodeBase64url, encodeBase64url } from './base64url.ts';
 import { decodeStrict, encode } from './cbor.ts';
@@ -137,6 +137,17 @@ export class Token {
 
   /** Hex key for caches: SHA-256 based, never the token itself. */
   cacheKey(): string {
-    return digest16Hex(LABELS.block, this.bytes);
+    return tokenCacheKey(this.bytes);
   }
+}
+
+const CACHE_LABEL = label('capframe-v1-token-cache');
+
+/**
+ * The key of a token's bytes in verifier caches: the full SHA-256 (a cache hit
+ * skips the signature checks, so the key must not be cheaper to collide than
+ * a signature is to forge).
+ */
+export function tokenCacheKey(bytes: Uint8Array): string {
+  return sha256Hex(CACHE_LABEL, bytes);
 }

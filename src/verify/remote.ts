@@ -37,7 +37,6 @@ import { toHex } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
 import { LIMITS } from '../token/limits.ts';
-import { normalizeResource } from '../token/resource.ts';
 import { Token } from '../token/token.ts';
 import { decisionResponseSchema } from '../server/wire.ts';
 import { newCallId, type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from './verifier.ts';
@@ -186,13 +185,13 @@ export class RemoteVerifier {
       const t = token instanceof Token ? token : Token.parse(token);
       base.callId = call.callId ?? newCallId();
       // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
-      const payload = prepareInvocation(t, key, {
+      const { payload, resource, argsDigest } = prepareInvocation(t, key, {
         tool: call.tool, operation: call.operation, resource: call.resource,
         args: call.args, callId: base.callId, ttl: options?.ttl ?? this.#proofTtl,
       }, options?.clock);
-      // What is signed (normalised resource): what the answer must match.
-      base.resource = normalizeResource(call.resource);
-      base.argsDigest = toHex(decodeInvocationPayload(payload).args);
+      // What is signed (normalised resource, argument digest): what the answer must match.
+      base.resource = resource;
+      base.argsDigest = toHex(argsDigest);
       const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
       const item: Pending = {
         json: this.#requestJson(t, expected), token: t, proof: '', expected, base, unsigned: { key, payload }, resolve: () => {},

@@ -4,7 +4,7 @@
  * and that it matches the call; the local path builds the same facts from the
  * call itself. Both then come here.
  */
-import { ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
+import { CapframeError, ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
@@ -118,7 +118,13 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     }
   }
 
-  ctx.revocation?.check(chain, now);
+  const revoked: unknown = ctx.revocation?.check(chain, now);
+  if (revoked !== undefined && typeof (revoked as { then?: unknown }).then === 'function') {
+    // An asynchronous check cannot be waited for here: its answer would come after the call
+    // was allowed. Fail closed (and keep its rejection from ending the process).
+    (revoked as Promise<unknown>).then(undefined, () => {});
+    throw new CapframeError('ERR_CONFIG', 'the revocation check must be synchronous (it returned a promise)');
+  }
 
   const key = replayKey(chain.tip, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
@@ -128,7 +134,8 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
 }
 
 function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorisation {
-  if (!fresh) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
+  // Only `true` is fresh: any other answer of a (custom) store is refused.
+  if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
   return {
     grant: { resource: tipGrant.resource, permissions: tipGrant.permissions, constraints },
     expiresAt: chain.exp,

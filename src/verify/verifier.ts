@@ -13,13 +13,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { digest16Hex, equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
+import { equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { batchDigestAt, batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
-import { decodeTextForm, LABELS, Token, TOKEN_PREFIX } from '../token/token.ts';
+import { decodeTextForm, Token, TOKEN_PREFIX, tokenCacheKey } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { verifyChain, signedMessage, type Chain } from './chain.ts';
@@ -160,7 +160,7 @@ export class Verifier {
     const raw = typeof input === 'string' ? decodeTextForm(input, TOKEN_PREFIX, this.maxTokenBytes, 'token') : input;
     let key: string | undefined;
     if (raw instanceof Uint8Array) {
-      key = digest16Hex(LABELS.block, raw);
+      key = tokenCacheKey(raw);
       const hit = this.#chains.get(key);
       if (hit && hit.epoch === epoch) return hit.chain;
     }

@@ -240,3 +240,50 @@ test('a failed write (disk full, /dev/full on Linux) is a typed ERR_UNAVAILABLE 
     (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE' && /ENOSPC/.test(e.message));
   assert.deepEqual(log.head, before);
 });
+
+test('a rotation that fails is ERR_UNAVAILABLE and leaves the log owning only its own file descriptor', async () => {
+  const { mkdirSync, openSync, writeSync, closeSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-rot-'));
+  try {
+    const path = join(dir, 'a.jsonl');
+    const log = AuditLog.open({ path, maxBytes: 4096 });
+    mkdirSync(`${path}.1`); // the rename target is a directory: rotation fails
+    let err: unknown;
+    for (let i = 0; i < 100 && !err; i++) {
+      try { log.write({ allowed: true, tool: 'x'.repeat(200) }); } catch (e) { err = e; }
+    }
+    assert.ok(err instanceof CapframeError && err.code === 'ERR_UNAVAILABLE', String(err));
+    const other = openSync(join(dir, 'other.txt'), 'w'); // would reuse a descriptor the log had closed
+    assert.throws(() => log.write({ allowed: true }), (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE');
+    assert.equal(writeSync(other, 'hello'), 5, 'the other file is still open and its own');
+    closeSync(other);
+    log.close();
+    assert.equal(readFileSync(join(dir, 'other.txt'), 'utf8'), 'hello');
+    assert.ok(!readFileSync(path, 'utf8').includes('hello'));
+    rmSync(`${path}.1`, { recursive: true });
+    const r = verifyAuditLog(path);
+    assert.equal(r.ok, true, JSON.stringify(r));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit verify: a line edited to hold what canonical JSON cannot (a lone surrogate) is reported as altered, not thrown', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-surr-'));
+  try {
+    const path = join(dir, 'a.jsonl');
+    const log = AuditLog.open({ path });
+    log.write({ allowed: true, tool: 'one' });
+    log.write({ allowed: true, tool: 'two' });
+    log.close();
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines[1] = lines[1]!.replace('"tool":"two"', '"tool":"\\ud800"');
+    writeFileSync(path, lines.join('\n'));
+    const r = verifyAuditLog(path);
+    assert.equal(r.ok, false);
+    assert.equal(r.problem?.kind, 'altered');
+    assert.equal(r.problem?.line, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -217,3 +217,21 @@ describe('time: invocation validity', () => {
     assertThrowsCode(() => new Verifier(undefined as never), 'ERR_INVALID_ARGUMENT');
   });
 });
+
+test('fail closed on misbehaving plug-ins: a replay store answering anything but true, an asynchronous revocation check', async () => {
+  const token = issueToken({ key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, grants: [{ resource: 'database://users/*', permissions: ['read'] }], ttl: '1h', clock: () => T0 });
+  const odd = { checkAndRecord: () => ({ fresh: true }) as unknown as boolean };
+  const v1 = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0, replay: odd });
+  const call = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, callId: 'pl-1' };
+  const d1 = await v1.authorize(token, call);
+  assert.equal(d1.allowed ? 'OK' : d1.code, 'ERR_REPLAY');
+  let rejected = false;
+  const v2 = new Verifier({
+    trusted: [AUTH.publicKey], clock: () => T0,
+    revocation: { check: (async () => { await null; rejected = true; throw new Error('revoked'); }) as unknown as () => void },
+  });
+  const d2 = await v2.authorize(token, { ...call, callId: 'pl-2' });
+  assert.equal(d2.allowed ? 'OK' : d2.code, 'ERR_CONFIG');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(rejected, true, 'its rejection was handled (the process is still here)');
+});

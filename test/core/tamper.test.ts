@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CapframeError, createInvocation, type Decision, type Verifier } from '../../src/index.ts';
-import { BOB, ERROR_CODES, T0, assertAllowed, flip, twoBlockFixture, verifier } from './helpers.ts';
+import { BOB, ERROR_CODES, assertAllowed, flip, twoBlockFixture, verifier } from './helpers.ts';
 
-const { clock, root, token, CALL } = twoBlockFixture();
+const { clock, token, CALL } = twoBlockFixture();
 
 /** Never-seen replay store: so that a replay denial can never hide an accept. */
 const noReplay = { checkAndRecord: () => true };

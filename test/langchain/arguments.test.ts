@@ -60,3 +60,24 @@ test('arguments the tool schema refuses are denied before any check, naming fiel
   assert.doesNotMatch(String((r as ToolMessage).content), /evil/);
   assert.equal(ran, 0);
 });
+
+test('a schema with async refinements: checked asynchronously, a rejecting refinement is a denial, never a crash', async () => {
+  const t = issue(['read'], 'agent:a');
+  let ran = 0;
+  const schema = z.object({
+    id: z.string().refine(async (s) => {
+      await new Promise((r) => setImmediate(r));
+      if (s === 'boom') throw new TypeError('lookup failed');
+      return s !== 'no';
+    }),
+  });
+  const get = guardTool(tool(async ({ id }) => { ran++; return `ticket ${id}`; }, { name: 'get', description: 'd', schema }),
+    newGuard({ get: { resource: 'tickets://acme/{id}', operation: 'read' } }));
+  const run = { configurable: { capframe: { token: t } } };
+  const ok = await get.invoke({ name: 'get', args: { id: '1' }, id: 'as-1', type: 'tool_call' }, run) as ToolMessage;
+  assert.equal(ok.content, 'ticket 1');
+  assert.equal(codeOf(await get.invoke({ name: 'get', args: { id: 'no' }, id: 'as-2', type: 'tool_call' }, run)), 'ERR_INVALID_ARGUMENT');
+  assert.equal(codeOf(await get.invoke({ name: 'get', args: { id: 'boom' }, id: 'as-3', type: 'tool_call' }, run)), 'ERR_INVALID_ARGUMENT');
+  await new Promise((r) => setTimeout(r, 20)); // an unhandled rejection would fail the test run here
+  assert.equal(ran, 1);
+});

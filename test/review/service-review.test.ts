@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
-  createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type Token,
+  CapframeError, createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type Token,
 } from '../../src/index.ts';
 import { argsDigest } from '../../src/token/args.ts';
 import { encode, decodeStrict, type CborMap } from '../../src/token/cbor.ts';
@@ -209,7 +209,8 @@ test('RevocationSync: an https:// authority URL is requested over TLS, not refus
   const state = new RevocationState({ trusted: [generateKey().publicKey] });
   const sync = new RevocationSync({ url, state, stream: false, pollInterval: 3600, onError: () => {} });
   t.after(() => sync.stop());
-  await assert.rejects(sync.start(), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+  // A typed ERR_UNAVAILABLE whose cause is the refused TCP connection (not a protocol error).
+  await assert.rejects(sync.start(), (e: CapframeError) => e.code === 'ERR_UNAVAILABLE' && (e.cause as NodeJS.ErrnoException).code === 'ECONNREFUSED');
 });
 
 // ------------------------------------------------------------------ SSE stream

@@ -130,7 +130,7 @@ remote:
 test('service: a signed batch sent apart from its items (spec §4.5) is verified exactly as the batched proofs', async () => {
   const { prepareInvocation, signBatchParts } = await import('../../src/holder/invoke.ts');
   await withService(async (url, backend) => {
-    const payloads = [40, 41, 42].map((i) => prepareInvocation(token, holder, call(i)));
+    const payloads = [40, 41, 42].map((i) => prepareInvocation(token, holder, call(i)).payload);
     const { batch, signature } = signBatchParts(holder, payloads);
     const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
     const signed = { payload: b64(batch), signature: b64(signature) };
