@@ -107,3 +107,19 @@ export function toCapframeError(e: unknown, fallback: ErrorCode = 'ERR_INTERNAL'
   const message = e instanceof Error ? e.message : String(e);
   return new CapframeError(fallback, message, { cause: e });
 }
+
+type ErrorClass = new (message: string) => CapframeError;
+const CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
+  ERR_MALFORMED: MalformedError, ERR_TOO_LARGE: TooLargeError, ERR_SIGNATURE_INVALID: SignatureInvalidError,
+  ERR_UNKNOWN_KEY: UnknownKeyError, ERR_EXPIRED: ExpiredError, ERR_NOT_YET_VALID: NotYetValidError,
+  ERR_SCOPE_RESOURCE: ScopeResourceError, ERR_SCOPE_PERMISSION: ScopePermissionError, ERR_CONSTRAINT: ConstraintError,
+  ERR_ATTENUATION: AttenuationError, ERR_DEPTH: DepthError, ERR_INVOCATION_MISMATCH: InvocationMismatchError,
+  ERR_REPLAY: ReplayError, ERR_REVOKED: RevokedError, ERR_REVOCATION_STALE: RevocationStaleError,
+  ERR_REVOCATION_ROLLBACK: RevocationRollbackError, ERR_INVALID_ARGUMENT: InvalidArgumentError,
+};
+
+/** The CapframeError subclass for a code (so `instanceof ExpiredError` works on decisions that came as JSON). */
+export function errorFromCode(code: ErrorCode, message: string): CapframeError {
+  const C = CLASSES[code];
+  return C ? new C(message) : new CapframeError(code, message);
+}

@@ -91,15 +91,11 @@ function checkKey(key: PrivateKey | undefined, token: Token, fn: string): void {
 }
 
 /**
- * The invocation payload (§4.1) of one call, checked and encoded, unsigned.
+ * The invocation payload (§4.1) of one call, checked and encoded, unsigned,
+ * with the normalised resource and argument digest it holds.
  * Shared by single proofs and batches; `token` must be a parsed Token whose
  * holder key was checked by the caller.
  */
-function invocationPayload(token: Token, o: BatchCall, now: number): Uint8Array {
-  return invocationFields(token, o, now).payload;
-}
-
-/** invocationPayload() and the fields a later check of the answer needs (normalised resource, args digest). */
 function invocationFields(token: Token, o: BatchCall, now: number): PreparedInvocation {
   if (!o || typeof o !== 'object') throw new InvalidArgumentError('an invocation needs the call');
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
@@ -173,7 +169,7 @@ export function createInvocation(tokenInput: Token | string | Uint8Array, o: Inv
   if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('createInvocation needs the holder private key');
   const token = Token.parse(tokenInput);
   checkKey(o.key, token, 'createInvocation');
-  return signSingle(o.key, invocationPayload(token, o, (o.clock ?? systemClock)()), o.backend ?? defaultBackend());
+  return signSingle(o.key, invocationFields(token, o, (o.clock ?? systemClock)()).payload, o.backend ?? defaultBackend());
 }
 
 /**
@@ -195,6 +191,6 @@ export function createInvocationBatch(
     throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
   }
   const now = (options.clock ?? systemClock)();
-  const payloads = calls.map((c) => invocationPayload(token, c, now));
+  const payloads = calls.map((c) => invocationFields(token, c, now).payload);
   return signBatch(key, payloads, options.backend ?? defaultBackend());
 }

@@ -4,4 +4,4 @@ export { parseServerConfig, loadServerConfig, serverSectionSchema, DEFAULT_ADMIN
 export { startService, type RunningService, type StartOverrides } from './start.ts';
 export { Metrics } from './metrics.ts';
 export { verifyRequestSchema, decisionToJson, decisionResponseSchema, type VerifyRequest } from './wire.ts';
-export { RemoteVerifier, errorFromCode, keepAliveAgent, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from '../verify/remote.ts';
+export { RemoteVerifier, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from '../verify/remote.ts';

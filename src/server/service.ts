@@ -22,8 +22,6 @@ import type { AddressInfo } from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CapframeError, type ErrorCode } from '../errors.ts';
 import type { Decision, Verifier } from '../verify/verifier.ts';
-import { Lru } from '../verify/lru.ts';
-import { Token } from '../token/token.ts';
 import { Metrics } from './metrics.ts';
 import { batchItemRequestSchema, decisionToJson, MAX_BATCHES_PER_REQUEST, signedBatchSchema, verifyRequestSchema } from './wire.ts';
 import { Invocation, type BatchParts } from '../token/invocation.ts';
@@ -145,6 +143,14 @@ function zodMessage(issues: readonly { path: readonly PropertyKey[]; message: st
   return `${where}: ${i.message}`.slice(0, 300);
 }
 
+/** Writes events one by one through a single-event sink, waiting for each when it is asynchronous. */
+async function writeEach(events: Record<string, unknown>[], write: (e: Record<string, unknown>) => unknown): Promise<void> {
+  for (const e of events) {
+    const w = write(e);
+    if (w instanceof Promise) await w;
+  }
+}
+
 /** A validated batch item request; `args` stays the caller's own object (JSON.parse output). */
 type BatchItemRequestShape = { token: string; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
 
@@ -157,28 +163,20 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const secretDigest = o.adminSecret ? digest(o.adminSecret) : null;
   const handlers = o.handlers ?? [];
   const audit = o.audit;
-  // Parsed tokens by their text: the verifier's per-object chain cache then applies to repeat callers.
-  const tokens = new Lru<string, Token>(1024);
-  const tokenOf = (text: string): Token | string => {
-    let t = tokens.get(text);
-    if (t === undefined) {
-      try {
-        t = Token.parse(text, { maxBytes: verifier.maxTokenBytes, maxDepth: verifier.maxDepth });
-      } catch {
-        return text; // the verifier reports the error with its code
-      }
-      tokens.set(text, t);
-    }
-    return t;
-  };
-  const writeAudit: ((e: Record<string, unknown>) => unknown) | null =
-    audit === undefined ? null : typeof audit === 'function' ? audit : (e) => audit.write(e);
+
+  // The audit writer, chosen once: all lines of a request in one call when the sink can (AuditLog.writeMany).
+  const writeEvents: ((events: Record<string, unknown>[]) => unknown) | null =
+    audit === undefined ? null
+      : typeof audit === 'function' ? (events) => writeEach(events, audit)
+      : typeof audit.writeMany === 'function' ? (events) => audit.writeMany!(events)
+      : (events) => writeEach(events, (e) => audit.write(e));
 
   type Item = { token: string; invocation: string | Invocation; tool: string; args: Record<string, unknown>; operation?: string; resource?: string };
 
   /** One validated request to its decision (not audited yet). Never throws. */
   function check(r: Item): Decision | Promise<Decision> {
-    return verifier.verifyInvocationNow(tokenOf(r.token), r.invocation, {
+    // The token as text: the verifier caches verified chains by their text.
+    return verifier.verifyInvocationNow(r.token, r.invocation, {
       tool: r.tool, args: r.args,
       ...(r.operation !== undefined ? { operation: r.operation } : {}),
       ...(r.resource !== undefined ? { resource: r.resource } : {}),
@@ -201,18 +199,10 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   async function settle(decisions: Decision[], t0s: bigint[]): Promise<Decision[]> {
     const now = process.hrtime.bigint();
     const seconds = t0s.map((t0) => Number(now - t0) / 1e9);
-    if (audit !== undefined) {
+    if (writeEvents) {
       try {
-        const events = decisions.map((d, i) => ({ ...d, source: 'service', latencyMs: seconds[i]! * 1000 }));
-        if (typeof audit !== 'function' && typeof audit.writeMany === 'function') {
-          const w = audit.writeMany(events);
-          if (w instanceof Promise) await w;
-        } else {
-          for (const e of events) {
-            const w = writeAudit!(e);
-            if (w instanceof Promise) await w;
-          }
-        }
+        const w = writeEvents(decisions.map((d, i) => ({ ...d, source: 'service', latencyMs: seconds[i]! * 1000 })));
+        if (w instanceof Promise) await w;
       } catch (e) {
         metrics.rejected('audit_failed');
         decisions = decisions.map((d) => auditFailed(d, e));

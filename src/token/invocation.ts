@@ -450,8 +450,7 @@ export class Invocation {
     const item = Uint8Array.from(itemPayload);
     // The size of [item, payload, signature, index] in deterministic CBOR, without encoding it
     // (the bytes are built only if asked for: a verifier does not need them).
-    const head = (n: number) => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
-    const size = 1 + head(item.length) + item.length + head(parts.payload.length) + parts.payload.length + 2 + 64 + head(index);
+    const size = 1 + headSize(item.length) + item.length + headSize(parts.payload.length) + parts.payload.length + 2 + 64 + headSize(index);
     if (size > LIMITS.maxBatchedInvocationBytes) {
       throw new TooLargeError(`invocation is ${size} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
     }
@@ -459,10 +458,6 @@ export class Invocation {
     return new Invocation(() => encode([item, parts.payload, parts.signature, index]), block, Object.freeze({ payload: parts.payload, digests: parts.digests, index }));
   }
 
-  /** A batched proof (§4.4) for item `index` of a signed batch (checked like a received proof). */
-  static fromBatch(itemPayload: Uint8Array, batchPayload: Uint8Array, signature: Uint8Array, index: number): Invocation {
-    return Invocation.parse(encode([itemPayload, batchPayload, signature, index]));
-  }
 
   /**
    * The batched proofs of every item of a signed batch, in order (the

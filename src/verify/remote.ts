@@ -22,14 +22,9 @@
  * ERR_UNAVAILABLE. The only alternative is an explicit local `fallback`
  * Verifier (same keys), which then decides instead; there is no fail-open.
  */
-import { Agent, Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import {
-  AttenuationError, CapframeError, ConstraintError, DepthError, ExpiredError, InvalidArgumentError,
-  InvocationMismatchError, MalformedError, NotYetValidError, ReplayError, RevocationStaleError, RevokedError,
-  ScopePermissionError, ScopeResourceError, SignatureInvalidError, TooLargeError, UnknownKeyError,
-  toCapframeError, type ErrorCode,
-} from '../errors.ts';
+import { CapframeError, errorFromCode, InvalidArgumentError, toCapframeError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocations } from '../holder/invoke.ts';
 import { encodeBase64url } from '../token/base64url.ts';
@@ -68,21 +63,10 @@ export interface RemoteVerifierOptions {
   readonly dispatcher?: Dispatcher;
 }
 
-type ErrorClass = new (message: string) => CapframeError;
-const CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
-  ERR_MALFORMED: MalformedError, ERR_TOO_LARGE: TooLargeError, ERR_SIGNATURE_INVALID: SignatureInvalidError,
-  ERR_UNKNOWN_KEY: UnknownKeyError, ERR_EXPIRED: ExpiredError, ERR_NOT_YET_VALID: NotYetValidError,
-  ERR_SCOPE_RESOURCE: ScopeResourceError, ERR_SCOPE_PERMISSION: ScopePermissionError, ERR_CONSTRAINT: ConstraintError,
-  ERR_ATTENUATION: AttenuationError, ERR_DEPTH: DepthError, ERR_INVOCATION_MISMATCH: InvocationMismatchError,
-  ERR_REPLAY: ReplayError, ERR_REVOKED: RevokedError, ERR_REVOCATION_STALE: RevocationStaleError,
-  ERR_INVALID_ARGUMENT: InvalidArgumentError,
-};
-
-/** The CapframeError subclass for a code (so `instanceof ExpiredError` works on remote decisions too). */
-export function errorFromCode(code: ErrorCode, message: string): CapframeError {
-  const C = CLASSES[code];
-  return C ? new C(message) : new CapframeError(code, message);
-}
+/** What an allow from the service must repeat of the call, when known here (besides the tool). */
+const ALLOW_MUST_MATCH = ['operation', 'resource', 'callId', 'argsDigest'] as const;
+/** The decision fields taken from the service's answer. */
+const ANSWER_FIELDS = ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const;
 
 type Base = { -readonly [K in 'tool' | 'operation' | 'resource' | 'callId' | 'argsDigest']?: string };
 
@@ -128,7 +112,6 @@ export class RemoteVerifier {
   readonly #holderKey: PrivateKey | undefined;
   readonly #proofTtl: number;
   readonly #fallback: RemoteVerifierOptions['fallback'];
-  readonly #tokenText = new WeakMap<Token, string>();
   readonly #batchPath: string;
   readonly #maxBatch: number;
   readonly #maxOutstanding: number;
@@ -250,13 +233,8 @@ export class RemoteVerifier {
 
   /** The request JSON of a call; without `invocation` when the call is not signed yet (#sign adds it). */
   #requestJson(token: Token, expected: ExpectedCall, invocation?: string): string {
-    let text = this.#tokenText.get(token);
-    if (text === undefined) {
-      text = token.toString();
-      this.#tokenText.set(token, text);
-    }
     return JSON.stringify({
-      token: text, ...(invocation !== undefined ? { invocation } : {}), tool: expected.tool, args: expected.args,
+      token: token.toString(), ...(invocation !== undefined ? { invocation } : {}), tool: expected.tool, args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
     });
@@ -344,7 +322,7 @@ export class RemoteVerifier {
     try {
       r = await this.#post(this.#path, item.json);
     } catch (e) {
-      return this.#unavailable(item.token, item.proof, item.expected, item.base, `verification service unreachable: ${(e as Error).message ?? e}`);
+      return this.#unavailable(item, `verification service unreachable: ${(e as Error).message ?? e}`);
     }
     return this.#toDecision(r.status, r.json, item);
   }
@@ -392,9 +370,7 @@ export class RemoteVerifier {
       }
       decisions = ds;
     } catch (e) {
-      await Promise.all(items.map(async (item) => {
-        item.resolve(await this.#unavailable(item.token, item.proof, item.expected, item.base, `verification service unreachable: ${(e as Error).message ?? e}`));
-      }));
+      for (const item of items) item.resolve(this.#unavailable(item, `verification service unreachable: ${(e as Error).message ?? e}`));
       return;
     }
     // Resolved directly (no promise per item unless a fallback verifier has to decide).
@@ -402,31 +378,25 @@ export class RemoteVerifier {
   }
 
   #toDecision(status: number, json: unknown, item: Pending): Decision | Promise<Decision> {
-    const { token, proof, expected, base } = item;
+    const { expected, base } = item;
     const parsed = decisionResponseSchema.safeParse(json);
     if (!parsed.success) {
-      return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status} without a decision`);
+      return this.#unavailable(item, `verification service answered HTTP ${status} without a decision`);
     }
     const d = parsed.data;
     // 200: a decision. 400/413: the service refused this request (malformed, too large): a denial
     // with that code. Anything else (5xx, 404 from a wrong URL, ...): the service is not usable.
     if (!(status === 200 || ((status === 400 || status === 413) && !d.allowed))) {
-      return this.#unavailable(token, proof, expected, base, `verification service answered HTTP ${status}`);
+      return this.#unavailable(item, `verification service answered HTTP ${status}`);
     }
     // An allow must be about this call: the tool, and the operation, resource and call id
     // when known here (a mixed-up or foreign answer never authorizes a different call).
     if (d.allowed) {
-      const want: Record<string, string | undefined> = { tool: expected.tool, operation: base.operation, resource: base.resource, callId: base.callId, argsDigest: base.argsDigest };
-      for (const [k, v] of Object.entries(want)) {
-        if (v !== undefined && d[k as keyof typeof d] !== v) {
-          return this.#unavailable(token, proof, expected, base, `verification service answered an allow for another call (${k} differs)`);
-        }
-      }
+      const differs = d.tool !== expected.tool ? 'tool' : ALLOW_MUST_MATCH.find((k) => base[k] !== undefined && d[k] !== base[k]);
+      if (differs) return this.#unavailable(item, `verification service answered an allow for another call (${differs} differs)`);
     }
     const fields: Record<string, unknown> = { ...base };
-    for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
-      if (d[k] !== undefined) fields[k] = d[k];
-    }
+    for (const k of ANSWER_FIELDS) if (d[k] !== undefined) fields[k] = d[k];
     if (d.allowed) {
       return Object.freeze({ ...fields, mode: d.mode, allowed: true, grant: d.grant, expiresAt: d.expiresAt }) as unknown as Allowed;
     }
@@ -434,7 +404,8 @@ export class RemoteVerifier {
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 
-  #unavailable(token: Token, proof: Pending['proof'], expected: ExpectedCall, base: Base, message: string): Decision | Promise<Decision> {
+  /** The service could not decide: the fallback verifier decides, else ERR_UNAVAILABLE. Never rejects. */
+  #unavailable({ token, proof, expected, base }: Pending, message: string): Decision | Promise<Decision> {
     if (this.#fallback) {
       const failed = (e: unknown): Decision => denied(base, new CapframeError('ERR_UNAVAILABLE', `${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
       try {
@@ -453,10 +424,6 @@ export class RemoteVerifier {
   }
 }
 
-/** An undici Agent for several services (pass as `dispatcher`). */
-export function keepAliveAgent(connections = 16): Agent {
-  return new Agent({ connections, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000 });
-}
 
 /**
  * The `remote:` section of the capframe config (src/langchain/config.ts

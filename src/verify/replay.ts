@@ -3,7 +3,7 @@
  * resource, argument digest, call id) is accepted once until it expires.
  */
 import { hash } from 'node:crypto';
-import { CapframeError } from '../errors.ts';
+import { CapframeError, InvalidArgumentError } from '../errors.ts';
 
 export interface ReplayStore {
   /**
@@ -61,7 +61,7 @@ export class MemoryReplayStore implements ReplayStore {
   #minExp = Infinity;
 
   constructor(capacity = 200_000) {
-    if (!Number.isInteger(capacity) || capacity < 0) throw new CapframeError('ERR_INVALID_ARGUMENT', 'replay capacity must be a non-negative integer');
+    if (!Number.isInteger(capacity) || capacity < 0) throw new InvalidArgumentError('replay capacity must be a non-negative integer');
     this.capacity = capacity;
     this.#t = new Uint32Array(5 * MIN_SLOTS);
     this.#mask = MIN_SLOTS - 1;
@@ -69,7 +69,7 @@ export class MemoryReplayStore implements ReplayStore {
 
   checkAndRecord(key: string, expiresAt: number, now: number): boolean {
     // A NaN would make every entry look expired (and a rebuild drop them all).
-    if (typeof now !== 'number' || !Number.isFinite(now)) throw new CapframeError('ERR_INVALID_ARGUMENT', 'replay store: now must be a finite number of seconds');
+    if (typeof now !== 'number' || !Number.isFinite(now)) throw new InvalidArgumentError('replay store: now must be a finite number of seconds');
     const h = hash('sha256', FINGERPRINT_LABEL + key, 'binary'); // 'binary' = latin1: one char per byte
     const a = (h.charCodeAt(0) | (h.charCodeAt(1) << 8) | (h.charCodeAt(2) << 16) | (h.charCodeAt(3) << 24)) >>> 0;
     const b = (h.charCodeAt(4) | (h.charCodeAt(5) << 8) | (h.charCodeAt(6) << 16) | (h.charCodeAt(7) << 24)) >>> 0;

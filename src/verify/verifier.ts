@@ -120,6 +120,8 @@ export class Verifier {
   revocation: RevocationCheck | undefined;
   readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
   #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
+  /** Verified chains by the token's exact text form (at most chainCacheSize texts). */
+  readonly #byText: Lru<string, { epoch: number; chain: Chain }>;
   readonly #signatures: Lru<string, true>;
   /**
    * Batch signatures already checked, by the digest list a batch's proofs
@@ -143,6 +145,7 @@ export class Verifier {
     this.maxTokenBytes = Math.min(size(options.maxTokenBytes, LIMITS.maxTokenBytes, 'maxTokenBytes'), LIMITS.maxTokenBytes);
     this.maxDepth = Math.min(size(options.maxDepth, LIMITS.maxDepth, 'maxDepth'), LIMITS.maxDepth);
     this.#chains = new Lru(size(options.chainCacheSize, DEFAULTS.chainCacheSize, 'chainCacheSize'));
+    this.#byText = new Lru(this.#chains.max);
     this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
   }
@@ -153,6 +156,10 @@ export class Verifier {
     if (input instanceof Token) {
       const hit = this.#byObject.get(input);
       if (hit && hit.epoch === epoch) return hit.chain;
+    } else if (typeof input === 'string') {
+      // The same text again (the service gets every call's token as text): no decoding, no hashing.
+      const hit = this.#byText.get(input);
+      if (hit && hit.epoch === epoch) return hit.chain;
     }
     // Text or bytes: look the bytes up before parsing them. The key is the one
     // Token.cacheKey() gives; a hit means these exact bytes already parsed and
@@ -162,7 +169,10 @@ export class Verifier {
     if (raw instanceof Uint8Array) {
       key = tokenCacheKey(raw);
       const hit = this.#chains.get(key);
-      if (hit && hit.epoch === epoch) return hit.chain;
+      if (hit && hit.epoch === epoch) {
+        if (typeof input === 'string') this.#byText.set(input, hit);
+        return hit.chain;
+      }
     }
     const token = Token.parse(raw, { maxBytes: this.maxTokenBytes, maxDepth: this.maxDepth });
     if (key === undefined) {
@@ -181,6 +191,7 @@ export class Verifier {
     const entry = { epoch, chain };
     this.#chains.set(key, entry);
     if (input instanceof Token) this.#byObject.set(input, entry);
+    else if (typeof input === 'string') this.#byText.set(input, entry);
     return chain;
   }
 
@@ -188,6 +199,7 @@ export class Verifier {
   clearCaches(): void {
     this.#chains.clear();
     this.#byObject = new WeakMap();
+    this.#byText.clear();
     this.#batches = new WeakMap();
     this.#signatures.clear();
   }
@@ -223,7 +235,7 @@ export class Verifier {
         tool: call.tool, operation: call.operation, resource, args: call.args, argsHex: hex,
         callId: call.callId, iat: now, exp: now + this.invocationWindow,
       };
-      const decided = this.#rules(chain, facts, base);
+      const decided = this.#rules(chain, facts, base, now);
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
     } catch (e) {
       return deny(base, e);
@@ -288,7 +300,7 @@ export class Verifier {
         tool: p.tool, operation: p.operation, resource, args: expected.args, argsHex: hex,
         callId: p.callId, iat: p.iat, exp: p.exp,
       };
-      const decided = this.#rules(chain, facts, base);
+      const decided = this.#rules(chain, facts, base, this.#now());
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
     } catch (e) {
       return deny(base, e);
@@ -311,8 +323,8 @@ export class Verifier {
   }
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
-  #rules(chain: Chain, facts: CallFacts, base: DecisionBase): Allowed | Promise<Allowed> {
-    const ctx: RuleContext = { now: this.#now(), skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
+  #rules(chain: Chain, facts: CallFacts, base: DecisionBase, now: number): Allowed | Promise<Allowed> {
+    const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
     const auth = checkCallNow(chain, facts, ctx);
     return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }
@@ -321,7 +333,6 @@ export class Verifier {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** Completes the call's own `base` into a frozen denial (see #rules for why in place). */
 /**
  * `base` belongs to one call only: complete it in place rather than copy it
  * (an object spread here costs microseconds). Same keys, same order, frozen.

@@ -88,3 +88,22 @@ test('tiny caches stay correct: alternating tokens with cache sizes of 1', async
   }
   assert.ok(b.verifies >= 8, 'evicted entries are verified again, not trusted blindly');
 });
+
+test('the same token text again is served from the cache; clearCaches() and an untrusted key still apply', async () => {
+  const { grandchild } = chain3();
+  const text = grandchild.toString();
+  const b = countingBackend();
+  const v = verifier({ backend: b });
+  assertAllowed(await v.authorize(text, call()));
+  assert.equal(b.verifies, 3);
+  assertAllowed(await v.authorize(text, call()));
+  assertAllowed(await v.authorize(`  ${text}\n`, call())); // other text, same bytes: the bytes cache
+  assert.equal(b.verifies, 3);
+  v.clearCaches();
+  b.reset();
+  assertAllowed(await v.authorize(text, call()));
+  assert.equal(b.verifies, 3);
+  v.keyring.remove(v.keyring.kids()[0]!);
+  const d = await v.authorize(text, call());
+  assert.equal(d.allowed ? 'OK' : d.code, 'ERR_UNKNOWN_KEY', 'a text cache hit never outlives the key that verified it');
+});

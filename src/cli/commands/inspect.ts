@@ -2,6 +2,7 @@
 import { toHex } from '../../crypto/hash.ts';
 import { inspect as inspectToken, type Inspection } from '../../token/inspect.ts';
 import { decodeInvocationPayload, Invocation, INVOCATION_PREFIX } from '../../token/invocation.ts';
+import { TOKEN_PREFIX } from '../../token/token.ts';
 import type { Command, Io } from '../command.ts';
 import { EXIT_HELP, formatConstraint, parseFlags } from '../args.ts';
 import { readInput } from '../files.ts';
@@ -71,7 +72,7 @@ function invocationText(v: InvocationView): string {
 
 function readArg(io: Io, arg: string): string {
   const a = arg.trim();
-  if (a.startsWith('cft1.') || a.startsWith(INVOCATION_PREFIX)) return a;
+  if (a.startsWith(TOKEN_PREFIX) || a.startsWith(INVOCATION_PREFIX)) return a;
   return readInput(io, arg, 'file').trim();
 }
 

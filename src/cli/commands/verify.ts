@@ -2,25 +2,9 @@
 import { Keyring } from '../../authority/keyring.ts';
 import { Verifier, type Decision, type RevocationCheck } from '../../verify/verifier.ts';
 import type { Command, Io } from '../command.ts';
+import { decisionToJson } from '../../server/wire.ts';
 import { EXIT_HELP, Failure, integerFlag, parseFlags, parseJsonArgs, UsageError } from '../args.ts';
 import { readArgsText, readInput, readInvocationText, readPublicKeys, readTokenText } from '../files.ts';
-
-/** The decision as printed: never the token, the proof or the raw arguments. */
-export function decisionJson(d: Decision): Record<string, unknown> {
-  const out: Record<string, unknown> = { allowed: d.allowed };
-  if (!d.allowed) {
-    out.code = d.code;
-    out.reason = d.reason;
-  }
-  for (const k of ['subject', 'tool', 'operation', 'resource', 'callId', 'chainIds', 'argsDigest', 'mode'] as const) {
-    if (d[k] !== undefined) out[k] = d[k];
-  }
-  if (d.allowed) {
-    out.grant = d.grant;
-    out.expiresAt = d.expiresAt;
-  }
-  return out;
-}
 
 export function decisionLine(d: Decision): string {
   if (!d.allowed) return `denied: ${d.code}: ${d.reason}`;
@@ -63,8 +47,9 @@ Verifies the token's chain against the trusted authority keys, the invocation
 proof's signature by the token's holder, that the proof matches the call
 (tool, arguments, and --op/--resource when given) and the call rules (scope,
 constraints, expiry). Prints one line, or with --json one JSON object:
-  {"allowed": true, "subject", "tool", "operation", "resource", "callId",
-   "chainIds", "argsDigest", "mode", "grant", "expiresAt"}          exit 0
+  {"allowed": true, "mode", "tool", "operation", "resource", "callId",
+   "argsDigest", "subject", "chainIds", "grant", "expiresAt"}       exit 0
+(the same JSON as the verification service's decisions)
   {"allowed": false, "code": "ERR_...", "reason": "...", ...}        exit 1
 The token, the proof and the raw arguments are never printed.
 
@@ -118,7 +103,7 @@ ${EXIT_HELP}`,
       ...(operation !== undefined ? { operation } : {}),
       ...(resource !== undefined ? { resource } : {}),
     });
-    io.stdout((json ? JSON.stringify(decisionJson(decision)) : decisionLine(decision)) + '\n');
+    io.stdout((json ? JSON.stringify(decisionToJson(decision)) : decisionLine(decision)) + '\n');
     return decision.allowed ? 0 : 1;
   },
 };
