@@ -55,7 +55,7 @@ export function hashRecord(record: AuditRecord): string {
 }
 
 /** Member names of a line in JCS order (UTF-16 code unit order: all ASCII here). */
-const RECORD_KEYS = ['argsDigest', 'callId', 'chain', 'code', 'decision', 'latencyMs', 'mode', 'operation', 'prev', 'resource', 'seq', 'source', 'subject', 'time', 'tool', 'v'] as const;
+export const RECORD_KEYS = ['argsDigest', 'callId', 'chain', 'code', 'decision', 'latencyMs', 'mode', 'operation', 'prev', 'resource', 'seq', 'source', 'subject', 'time', 'tool', 'v'] as const;
 
 /** `"name":` of each member, quoted once. */
 const QUOTED = RECORD_KEYS.map((k) => JSON.stringify(k) + ':');

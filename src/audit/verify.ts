@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { canonicalJson } from '../token/args.ts';
-import { GENESIS, hashRecord, type AuditRecord } from './record.ts';
+import { GENESIS, hashRecord, RECORD_KEYS, type AuditRecord } from './record.ts';
 import { rotatedFiles, type AuditHead } from './log.ts';
 
 export type ProblemKind = 'altered' | 'inserted' | 'deleted' | 'malformed' | 'head-mismatch' | 'missing';
@@ -44,7 +44,8 @@ export interface AuditVerifyOptions {
   readonly expectHead?: string;
 }
 
-const FIELDS = ['v', 'seq', 'time', 'decision', 'code', 'mode', 'source', 'chain', 'subject', 'tool', 'operation', 'resource', 'argsDigest', 'callId', 'latencyMs', 'prev', 'hash'];
+/** The members of a line: the record's and its hash. */
+const FIELDS: readonly string[] = [...RECORD_KEYS, 'hash'];
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function shape(o: unknown): o is AuditRecord & { hash: string } {

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
+import { concat } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { checkSubject, checkTime, encodeRootPayload, validateGrants, type Grant } from '../token/block.ts';
@@ -77,9 +78,3 @@ export function issueToken(o: IssueOptions): Token {
   return Token.fromParts(o.key.kid, [concat(payload, sig)]);
 }
 
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}

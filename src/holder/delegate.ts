@@ -5,7 +5,7 @@
  */
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes } from '../crypto/hash.ts';
+import { concat, equalBytes } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { AttenuationError, DepthError, InvalidArgumentError } from '../errors.ts';
 import {
@@ -15,7 +15,7 @@ import {
 import { validateConstraints, type Constraints } from '../token/constraints.ts';
 import { blockDigest, Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { concat, expiryFrom } from '../authority/issue.ts';
+import { expiryFrom } from '../authority/issue.ts';
 import { toPublicKey, type PublicKeyInput } from '../authority/keyring.ts';
 import { decodeChain, grantCovered, signedMessage } from '../verify/chain.ts';
 

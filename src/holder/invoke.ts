@@ -5,7 +5,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes } from '../crypto/hash.ts';
+import { concat, equalBytes } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { argsDigest } from '../token/args.ts';
@@ -15,7 +15,6 @@ import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { concat } from '../authority/issue.ts';
 import { parseDuration } from '../duration.ts';
 import { signedMessage } from '../verify/chain.ts';
 import { newCallId } from '../verify/verifier.ts';
@@ -83,20 +82,22 @@ export interface InvocationBatchOptions {
   backend?: Ed25519Backend;
 }
 
-function checkKey(key: PrivateKey | undefined, token: Token, fn: string): void {
+/** Checks that `key` is the token's holder key; returns the token's tip digest. */
+function checkKey(key: PrivateKey | undefined, token: Token, fn: string): Uint8Array {
   if (!key || key.kind !== 'private') throw new InvalidArgumentError(`${fn} needs the holder private key`);
-  if (!equalBytes(key.publicKey, tipOf(token).holder)) {
+  const info = tipOf(token);
+  if (!equalBytes(key.publicKey, info.holder)) {
     throw new InvalidArgumentError("this key is not the token's holder key; only the holder can invoke");
   }
+  return info.tip;
 }
 
 /**
  * The invocation payload (§4.1) of one call, checked and encoded, unsigned,
  * with the normalised resource and argument digest it holds.
- * Shared by single proofs and batches; `token` must be a parsed Token whose
- * holder key was checked by the caller.
+ * Shared by single proofs and batches; `tip` is what checkKey() returned.
  */
-function invocationFields(token: Token, o: BatchCall, now: number): PreparedInvocation {
+function invocationFields(tip: Uint8Array, o: BatchCall, now: number): PreparedInvocation {
   if (!o || typeof o !== 'object') throw new InvalidArgumentError('an invocation needs the call');
   if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) throw new InvalidArgumentError('args must be an object');
   const ttl = o.ttl === undefined ? DEFAULTS.invocationWindow : parseDuration(o.ttl);
@@ -107,7 +108,7 @@ function invocationFields(token: Token, o: BatchCall, now: number): PreparedInvo
   const resource = normalizeResource(o.resource);
   const args = argsDigest(o.args);
   const payload = encodeInvocationPayload({
-    tip: tipOf(token).tip,
+    tip,
     tool: checkName(o.tool, 'tool name'),
     operation: checkName(o.operation, 'operation'),
     resource,
@@ -134,8 +135,7 @@ export interface PreparedInvocation {
  * (the remote verifier batches calls queued together). Throws like createInvocation.
  */
 export function prepareInvocation(token: Token, key: PrivateKey, o: BatchCall, clock: Clock = systemClock): PreparedInvocation {
-  checkKey(key, token, 'prepareInvocation');
-  return invocationFields(token, o, clock());
+  return invocationFields(checkKey(key, token, 'prepareInvocation'), o, clock());
 }
 
 /** @internal Signs prepared payloads (one holder key): one payload gets a single proof, several one batch signature (§4.4). */
@@ -166,10 +166,9 @@ export function signBatchParts(key: PrivateKey, payloads: readonly Uint8Array[],
 
 /** Creates and signs an invocation proof for one call. */
 export function createInvocation(tokenInput: Token | string | Uint8Array, o: InvocationOptions): Invocation {
-  if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('createInvocation needs the holder private key');
-  const token = Token.parse(tokenInput);
-  checkKey(o.key, token, 'createInvocation');
-  return signSingle(o.key, invocationFields(token, o, (o.clock ?? systemClock)()).payload, o.backend ?? defaultBackend());
+  if (!o) throw new InvalidArgumentError('createInvocation needs the holder private key');
+  const tip = checkKey(o.key, Token.parse(tokenInput), 'createInvocation');
+  return signSingle(o.key, invocationFields(tip, o, (o.clock ?? systemClock)()).payload, o.backend ?? defaultBackend());
 }
 
 /**
@@ -186,11 +185,11 @@ export function createInvocationBatch(
   options: InvocationBatchOptions = {},
 ): Invocation[] {
   const token = Token.parse(tokenInput);
-  checkKey(key, token, 'createInvocationBatch');
+  const tip = checkKey(key, token, 'createInvocationBatch');
   if (!Array.isArray(calls) || calls.length < 1 || calls.length > LIMITS.maxInvocationBatch) {
     throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
   }
   const now = (options.clock ?? systemClock)();
-  const payloads = calls.map((c) => invocationFields(token, c, now).payload);
+  const payloads = calls.map((c) => invocationFields(tip, c, now).payload);
   return signBatch(key, payloads, options.backend ?? defaultBackend());
 }

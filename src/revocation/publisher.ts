@@ -64,10 +64,10 @@ export class SnapshotPublisher {
   }
 
   /** Brings the snapshot up to date; returns true when a new one was signed. */
-  refresh(force = false): boolean {
+  refresh(): boolean {
     const now = this.#clock();
     const cur = this.#current;
-    if (!force && cur && this.registry.version === cur.version && now - cur.iat < this.resignAfter) return false;
+    if (cur && this.registry.version === cur.version && now - cur.iat < this.resignAfter) return false;
     if (!this.#bloom) return this.#rebuild(now);
     const view = this.registry.view(this.#seq, 0);
     if (view.ids.length > 0) {

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { PrivateKey } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import type { RevocationRegistry } from './registry.ts';
 import { SnapshotPublisher } from './publisher.ts';
 
@@ -92,8 +92,7 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     scheduled = false;
     if (closed) return;
     try {
-      publisher.refresh();
-      const cur = publisher.current();
+      const cur = publisher.current(); // refreshed (re-signed when due) by current()
       if (cur.version !== lastSent || cur.iat !== lastSentIat) {
         lastSent = cur.version;
         lastSentIat = cur.iat;
@@ -111,16 +110,10 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
 
   const onChange = (): void => poke();
   o.registry.on('change', onChange);
-  let knownVersion = -1;
+  // Changes made by other processes (capframe revoke on the same database) and re-signing:
+  // check() sends only when the publisher has a snapshot the streams have not seen.
   const watch = setInterval(() => {
-    if (streams.size === 0) return;
-    try {
-      const v = o.registry.version;
-      if (v !== knownVersion) { knownVersion = v; poke(); return; }
-      if ((o.clock ?? systemClock)() - lastSentIat >= publisher.resignAfter) poke();
-    } catch (e) {
-      onError(e);
-    }
+    if (streams.size > 0) poke();
   }, o.watchMs ?? 100);
   watch.unref();
   const heartbeat = setInterval(() => {
@@ -175,7 +168,6 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     res.write('retry: 1000\n\n');
     send(res, cur.text, cur.version);
     streams.add(res);
-    knownVersion = Math.max(knownVersion, cur.version);
     if (lastSent < 0) { lastSent = cur.version; lastSentIat = cur.iat; }
     const drop = (): void => { streams.delete(res); };
     req.on('close', drop);

@@ -60,8 +60,6 @@ export interface ParsedSnapshot extends SnapshotContent {
   /** Key id (base64url) of the signing authority key. */
   readonly kid: string;
   readonly bloom: BloomParams;
-  /** The binary envelope as received. */
-  readonly bytes: Uint8Array;
 }
 
 // ---------------------------------------------------------------- bloom
@@ -328,5 +326,5 @@ export function parseSnapshot(input: string | Uint8Array, trusted: Keyring, opts
   const filter = b[3];
   if (bits < 8 || hashes < 1 || hashes > 64) fail('bloom parameters are out of range');
   if (!(filter instanceof Uint8Array) || filter.length !== Math.ceil(bits / 8)) fail('bloom filter length does not match its size');
-  return Object.freeze({ kid: kidToString(kid), version, iat, ids, subjects, cutoffs, bloom: { bits, hashes, seed, filter }, bytes });
+  return Object.freeze({ kid: kidToString(kid), version, iat, ids, subjects, cutoffs, bloom: { bits, hashes, seed, filter } });
 }

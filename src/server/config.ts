@@ -8,7 +8,7 @@
  * directory and reads the admin secret (env var or file).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { CapframeError } from '../errors.ts';
 import { parseConfig, type CapframeConfig } from '../langchain/config.ts';
@@ -42,7 +42,7 @@ export function parseServerConfig(text: string, options: { file?: string; baseDi
   const where = (field: string): string => `${file}:${keyLine(text, field)} server${field ? '.' + field : ''}`;
   let adminSecret: string | undefined;
   if (server.adminSecretFile) {
-    const p = isAbsolute(server.adminSecretFile) ? server.adminSecretFile : resolve(baseDir, server.adminSecretFile);
+    const p = resolve(baseDir, server.adminSecretFile);
     try {
       adminSecret = readFileSync(p, 'utf8').split(/\r?\n/)[0]!.trim();
     } catch (e) {
@@ -58,12 +58,12 @@ export function parseServerConfig(text: string, options: { file?: string; baseDi
   return Object.freeze({
     file,
     server,
-    ...(server.audit ? { auditPath: isAbsolute(server.audit.path) ? server.audit.path : resolve(baseDir, server.audit.path) } : {}),
+    ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? {
       revocation: {
-        db: isAbsolute(server.revocation.db) ? server.revocation.db : resolve(baseDir, server.revocation.db),
-        keyFile: isAbsolute(server.revocation.keyFile) ? server.revocation.keyFile : resolve(baseDir, server.revocation.keyFile),
+        db: resolve(baseDir, server.revocation.db),
+        keyFile: resolve(baseDir, server.revocation.keyFile),
         ...(server.revocation.maxAge !== undefined ? { maxAgeSeconds: Math.max(1, Math.round(server.revocation.maxAge / 1000)) } : {}),
       },
     } : {}),

@@ -42,7 +42,7 @@ export class Metrics {
     return code === 'allow' ? (this.#decisions.get('allow|') ?? 0) : (this.#decisions.get(`deny|${code}`) ?? 0);
   }
 
-  render(extra: Record<string, number> = {}): string {
+  render(): string {
     const out: string[] = [];
     out.push('# HELP capframe_decisions_total Verification decisions by outcome and error code.');
     out.push('# TYPE capframe_decisions_total counter');
@@ -80,10 +80,6 @@ export class Metrics {
     out.push('# HELP process_start_time_seconds Start time of the service since the unix epoch, seconds.');
     out.push('# TYPE process_start_time_seconds gauge');
     out.push(`process_start_time_seconds ${Math.floor(this.started / 1000)}`);
-    for (const [name, v] of Object.entries(extra)) {
-      out.push(`# TYPE ${name} gauge`);
-      out.push(`${name} ${v}`);
-    }
     return out.join('\n') + '\n';
   }
 }

@@ -69,11 +69,16 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 type Err = typeof MalformedError | typeof InvalidArgumentError;
 
-export function checkSubject(s: unknown, E: Err): string {
-  if (typeof s !== 'string' || s.length === 0 || byteLength(s) > LIMITS.maxStringBytes || CONTROL.test(s)) {
-    throw new E(`subject must be 1 to ${LIMITS.maxStringBytes} bytes of text without control characters`);
+/** 1 to `max` bytes of UTF-8 text without control characters (C0, DEL, C1); else `E`. */
+export function checkText(v: unknown, what: string, E: Err, max: number = LIMITS.maxStringBytes): string {
+  if (typeof v !== 'string' || v.length === 0 || byteLength(v) > max || CONTROL.test(v)) {
+    throw new E(`${what} must be 1 to ${max} bytes of text without control characters`);
   }
-  return s;
+  return v;
+}
+
+export function checkSubject(s: unknown, E: Err): string {
+  return checkText(s, 'subject', E);
 }
 
 export function checkTime(v: unknown, what: string, E: Err): number {

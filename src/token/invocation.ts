@@ -16,8 +16,8 @@
 import { InvalidArgumentError, MalformedError, TooLargeError } from '../errors.ts';
 import { encodeBase64url } from './base64url.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
-import { equalBytes, label, sha256 } from '../crypto/hash.ts';
-import { checkTime } from './block.ts';
+import { concat, equalBytes, label, sha256 } from '../crypto/hash.ts';
+import { checkText, checkTime } from './block.ts';
 import { LIMITS } from './limits.ts';
 import { decodeTextForm, splitBlock, type RawBlock } from './token.ts';
 
@@ -38,10 +38,7 @@ export function invocationItemDigest(itemPayload: Uint8Array): Uint8Array {
 
 /** The bytes a batch signature covers: "capframe-v1-invocation-batch\0" || batch payload. */
 export function batchSignedMessage(batchPayload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(BATCH_LABELS.batch.length + batchPayload.length);
-  out.set(BATCH_LABELS.batch);
-  out.set(batchPayload, BATCH_LABELS.batch.length);
-  return out;
+  return concat(BATCH_LABELS.batch, batchPayload);
 }
 
 /** Deterministic CBOR array of the item digests (1..LIMITS.maxInvocationBatch of them). */
@@ -146,15 +143,8 @@ export interface InvocationPayload {
 
 const K = { tip: 1, tool: 2, operation: 3, resource: 4, args: 5, callId: 6, nonce: 7, iat: 8, exp: 9 } as const;
 const KEYS = new Set<number>(Object.values(K));
-const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/; // same set as block.ts (C0, DEL, C1)
-
 export function checkName(v: unknown, what: string, max: number = LIMITS.maxStringBytes): string {
-  if (typeof v !== 'string' || v.length === 0 || byteLength(v) > max || CONTROL.test(v)) {
-    throw new MalformedError(`${what} must be 1 to ${max} bytes of text without control characters`);
-  }
-  return v;
+  return checkText(v, what, MalformedError, max);
 }
 
 /** Bytes of a shortest-form CBOR head for an argument below 2^32. */
@@ -319,18 +309,18 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
   if (!(m instanceof Map)) throw new MalformedError('invocation payload must be a CBOR map');
   for (const k of m.keys()) if (typeof k !== 'number' || !KEYS.has(k)) throw new MalformedError(`invocation has unknown field ${JSON.stringify(k)}`);
   if (m.size !== KEYS.size) throw new MalformedError('invocation is missing fields');
-  const p: InvocationPayload = {
+  // Texts and times are typed and checked by checkPayload (the same checks as the fast path).
+  return checkPayload({
     tip: bytesOf(m, K.tip, 16, 'token tip'),
-    tool: checkName(m.get(K.tool), 'tool name'),
-    operation: checkName(m.get(K.operation), 'operation'),
-    resource: checkName(m.get(K.resource), 'resource', LIMITS.maxResourceBytes),
+    tool: m.get(K.tool) as string,
+    operation: m.get(K.operation) as string,
+    resource: m.get(K.resource) as string,
     args: bytesOf(m, K.args, 32, 'argument digest'),
-    callId: checkName(m.get(K.callId), 'call id'),
+    callId: m.get(K.callId) as string,
     nonce: bytesOf(m, K.nonce, 16, 'nonce'),
-    iat: checkTime(m.get(K.iat), 'iat', MalformedError),
-    exp: checkTime(m.get(K.exp), 'exp', MalformedError),
-  };
-  return checkPayload(p);
+    iat: m.get(K.iat) as number,
+    exp: m.get(K.exp) as number,
+  });
 }
 
 /** The checks on decoded fields that both decoding paths share. */

@@ -5,7 +5,7 @@
  * it can be cached.
  */
 import type { Ed25519Backend } from '../crypto/backend.ts';
-import { sha256Hex, toHex, equalBytes } from '../crypto/hash.ts';
+import { concat, sha256Hex, toHex, equalBytes } from '../crypto/hash.ts';
 import { AttenuationError, DepthError, MalformedError, SignatureInvalidError, UnknownKeyError } from '../errors.ts';
 import { kidToString } from '../crypto/keys.ts';
 import {
@@ -59,26 +59,25 @@ export interface ChainOptions {
   signatureCache?: Lru<string, true>;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
 /** The exact bytes a block's signature covers. */
 export function signedMessage(kind: 'root' | 'delegation' | 'invocation', payload: Uint8Array, kid?: Uint8Array): Uint8Array {
   if (kind === 'root') return concat(LABELS.root, kid!, payload);
   return concat(kind === 'delegation' ? LABELS.delegation : LABELS.invocation, payload);
 }
 
+/**
+ * Ed25519 check through a verified-signature cache keyed by SHA-256(key ||
+ * message || signature). Throws ERR_SIGNATURE_INVALID with `message`.
+ */
+export function checkSignatureCached(backend: Ed25519Backend, cache: Lru<string, true> | undefined, key: Uint8Array, message: Uint8Array, signature: Uint8Array, error: string): void {
+  const cacheKey = cache ? sha256Hex(key, message, signature) : '';
+  if (cache?.get(cacheKey)) return;
+  if (!backend.verify(key, message, signature)) throw new SignatureInvalidError(error);
+  cache?.set(cacheKey, true);
+}
+
 function checkSignature(opts: ChainOptions, key: Uint8Array, message: Uint8Array, block: RawBlock, what: string): void {
-  const cacheKey = opts.signatureCache ? sha256Hex(key, message, block.signature) : '';
-  if (opts.signatureCache?.get(cacheKey)) return;
-  if (!opts.backend.verify(key, message, block.signature)) {
-    throw new SignatureInvalidError(`${what}: signature does not verify`);
-  }
-  opts.signatureCache?.set(cacheKey, true);
+  checkSignatureCached(opts.backend, opts.signatureCache, key, message, block.signature, `${what}: signature does not verify`);
 }
 
 function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGrant[] | null): ResolvedGrant[] {

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes, sha256Hex, toHex } from '../crypto/hash.ts';
+import { equalBytes, toHex } from '../crypto/hash.ts';
 import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
@@ -22,7 +22,7 @@ import { normalizeResource } from '../token/resource.ts';
 import { decodeTextForm, Token, TOKEN_PREFIX, tokenCacheKey } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { verifyChain, signedMessage, type Chain } from './chain.ts';
+import { checkSignatureCached, verifyChain, signedMessage, type Chain } from './chain.ts';
 import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
@@ -278,7 +278,7 @@ export class Verifier {
         const seen = this.#batches.get(batch.digests);
         const sig = proof.block.signature;
         if (!(seen && equalBytes(seen.key, chain.holder) && equalBytes(seen.signature, sig) && equalBytes(seen.payload, batch.payload))) {
-          this.#checkSignature(chain.holder, batchSignedMessage(batch.payload), sig, "invocation batch is not signed by the token's holder key");
+          checkSignatureCached(this.backend, this.#signatures, chain.holder, batchSignedMessage(batch.payload), sig, "invocation batch is not signed by the token's holder key");
           this.#batches.set(batch.digests, { key: Uint8Array.from(chain.holder), signature: Uint8Array.from(sig), payload: Uint8Array.from(batch.payload) });
         }
       }
@@ -314,13 +314,6 @@ export class Verifier {
     return t;
   }
 
-  /** Ed25519 check through the signature cache (keyed by key, message and signature). Throws ERR_SIGNATURE_INVALID. */
-  #checkSignature(key: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
-    const cacheKey = sha256Hex(key, message, signature);
-    if (this.#signatures.get(cacheKey)) return;
-    if (!this.backend.verify(key, message, signature)) throw new SignatureInvalidError(what);
-    this.#signatures.set(cacheKey, true);
-  }
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase, now: number): Allowed | Promise<Allowed> {
