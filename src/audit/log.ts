@@ -122,8 +122,14 @@ export class AuditLog {
   #closed = false;
 
   /** Opens (or creates) a log and continues its chain. */
+  /** Opens (or creates) the log. A file that cannot be opened is ERR_CONFIG, naming the path. */
   static open(options: AuditLogOptions): AuditLog {
-    return new AuditLog(options);
+    try {
+      return new AuditLog(options);
+    } catch (e) {
+      if (e instanceof CapframeError) throw e;
+      throw new CapframeError('ERR_CONFIG', `cannot open the audit log ${options.path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   private constructor(o: AuditLogOptions) {

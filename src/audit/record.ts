@@ -11,7 +11,7 @@
  */
 import { hash as nodeHash } from 'node:crypto';
 import { label, sha256, toHex } from '../crypto/hash.ts';
-import { canonicalJson } from '../token/args.ts';
+import { canonicalJson, wellFormed } from '../token/args.ts';
 
 export const AUDIT_VERSION = 1;
 /** `prev` of the very first line of a log. */
@@ -93,11 +93,10 @@ export type AuditEvent = object;
 
 const MAX_FIELD = 1024;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const HAS_IS_WELL_FORMED = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
 function str(v: unknown): string | null {
   if (typeof v !== 'string') return null;
   const s = v.length > MAX_FIELD ? v.slice(0, MAX_FIELD) : v;
-  if (HAS_IS_WELL_FORMED && (s as unknown as { isWellFormed(): boolean }).isWellFormed()) return s;
+  if (wellFormed(s)) return s;
   return s.replace(LONE_SURROGATE, '\uFFFD'); // canonical JSON needs well-formed text
 }
 function num(v: unknown): number | null {

@@ -138,12 +138,8 @@ export function prepareInvocation(token: Token, key: PrivateKey, o: BatchCall, c
   return invocationFields(checkKey(key, token, 'prepareInvocation'), o, clock());
 }
 
-/** @internal Signs prepared payloads (one holder key): one payload gets a single proof, several one batch signature (§4.4). */
-export function signInvocations(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend = defaultBackend()): Invocation[] {
-  return payloads.length === 1 ? [signSingle(key, payloads[0]!, backend)] : signBatch(key, payloads, backend);
-}
-
-function signSingle(key: PrivateKey, payload: Uint8Array, backend: Ed25519Backend): Invocation {
+/** @internal Signs one prepared payload: a single proof (§4.1). */
+export function signInvocation(key: PrivateKey, payload: Uint8Array, backend: Ed25519Backend = defaultBackend()): Invocation {
   return Invocation.fromBlock(concat(payload, backend.sign(key.seed, signedMessage('invocation', payload))));
 }
 
@@ -168,7 +164,7 @@ export function signBatchParts(key: PrivateKey, payloads: readonly Uint8Array[],
 export function createInvocation(tokenInput: Token | string | Uint8Array, o: InvocationOptions): Invocation {
   if (!o) throw new InvalidArgumentError('createInvocation needs the holder private key');
   const tip = checkKey(o.key, Token.parse(tokenInput), 'createInvocation');
-  return signSingle(o.key, invocationFields(tip, o, (o.clock ?? systemClock)()).payload, o.backend ?? defaultBackend());
+  return signInvocation(o.key, invocationFields(tip, o, (o.clock ?? systemClock)()).payload, o.backend ?? defaultBackend());
 }
 
 /**

@@ -43,7 +43,7 @@ import type { Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
 import { newCallId, Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import { Lru } from '../verify/lru.ts';
-import { RemoteVerifier, remoteVerifierFromConfig } from '../verify/remote.ts';
+import { remoteVerifierFromConfig, type RemoteAuthorizeOptions } from '../verify/remote.ts';
 import type { Clock } from '../clock.ts';
 import { configError, definePolicy, policyField, type CapframeConfig, type ToolPolicy, type ToolPolicySpec } from './config.ts';
 import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
@@ -70,8 +70,18 @@ export interface CallContext extends Credentials {
  * verifier (a client of the capframe service) can too.
  */
 export interface CallVerifier {
-  authorize(token: TokenInput, call: LocalCall): Promise<Decision>;
+  /** `signing` is given when `signsCalls` is true: the verifier signs the call itself with the run's holder key. */
+  authorize(token: TokenInput, call: LocalCall, signing?: RemoteAuthorizeOptions): Promise<Decision>;
   verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision>;
+  /** The same checks, answered without a promise when they can be (the guard's hot path). */
+  authorizeNow?(token: TokenInput, call: LocalCall): Decision | Promise<Decision>;
+  verifyInvocationNow?(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Decision | Promise<Decision>;
+  /**
+   * True for a verifier that only checks signed calls and signs in-process
+   * calls itself, batching those queued together (RemoteVerifier): the guard
+   * then hands it the holder key instead of signing each call.
+   */
+  readonly signsCalls?: boolean;
 }
 
 export interface GuardOptions {
@@ -280,7 +290,7 @@ export class Guard {
       if ((policy.attested || this.attestAll) && !creds.holderKey) {
         throw new CapframeError('ERR_MISSING_TOKEN', `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
       }
-      if (!policy.attested && this.attestAll && v instanceof RemoteVerifier) {
+      if (!policy.attested && this.attestAll && v.signsCalls) {
         // Remote mode: the remote verifier signs the call itself, batching calls queued
         // together under one signature (docs/spec.md §4.4). Attested tools get their own proof below.
         decision = v.authorize(token, { tool, operation: policy.operation, resource, args, callId: id }, {
@@ -296,10 +306,10 @@ export class Guard {
           ...(this.#backend ? { backend: this.#backend } : {}),
         });
         const expected = { tool, args, operation: policy.operation, resource };
-        decision = v instanceof Verifier ? v.verifyInvocationNow(token, invocation, expected) : v.verifyInvocation(token, invocation, expected);
+        decision = v.verifyInvocationNow ? v.verifyInvocationNow(token, invocation, expected) : v.verifyInvocation(token, invocation, expected);
       } else {
         const call = { tool, operation: policy.operation, resource, args, callId: id };
-        decision = v instanceof Verifier ? v.authorizeNow(token, call) : v.authorize(token, call);
+        decision = v.authorizeNow ? v.authorizeNow(token, call) : v.authorize(token, call);
       }
       if (decision instanceof Promise) {
         const inv = invocation;

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InvalidArgumentError } from '../errors.ts';
+import { CapframeError, InvalidArgumentError } from '../errors.ts';
 import { kidToString, KID_BYTES } from '../crypto/keys.ts';
 import { checkSubject } from '../token/block.ts';
 import { Token } from '../token/token.ts';
@@ -112,17 +112,25 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     this.#clock = options.clock ?? systemClock;
     const path = options.path ?? DEFAULT_DB_PATH;
     this.path = path === ':memory:' ? path : resolve(path);
-    if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(this.path), { recursive: true });
-    this.#db = new Database(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
-    if (!options.readonly) {
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
-      this.#db.pragma('busy_timeout = 5000');
-      this.#migrate();
-    } else if (this.schemaVersion !== SCHEMA_VERSION) {
+    let db: Database.Database | undefined;
+    try {
+      if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(this.path), { recursive: true });
+      db = new Database(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+      this.#db = db;
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('busy_timeout = 5000');
+        this.#migrate();
+      }
+    } catch (e) {
+      try { db?.close(); } catch { /* not open */ }
+      if (e instanceof CapframeError) throw e;
+      throw new CapframeError('ERR_CONFIG', `cannot open the revocation registry ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+    if (options.readonly && this.schemaVersion !== SCHEMA_VERSION) {
       throw new InvalidArgumentError(`registry ${this.path} has schema version ${this.schemaVersion}, expected ${SCHEMA_VERSION}`);
     }
-    const db = this.#db;
     this.#st = {
       version: db.prepare('SELECT version FROM state WHERE one = 1'),
       bump: db.prepare('UPDATE state SET version = version + 1 WHERE one = 1'),

@@ -85,7 +85,12 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       maxConnections: s.maxConnections,
     });
     if (log) Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
-    const addr = await service.listen(o.port ?? s.port, o.host ?? s.host);
+    const port = o.port ?? s.port;
+    const host = o.host ?? s.host;
+    const addr = await service.listen(port, host).catch((e: unknown) => {
+      // e.g. EADDRINUSE, EACCES: a setting to change, named with the address.
+      throw new CapframeError('ERR_CONFIG', `cannot listen on ${host}:${port}: ${(e as Error).message}`, { cause: e });
+    });
     return {
       ...addr,
       service,

@@ -17,7 +17,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 type WellFormed = { isWellFormed(): boolean };
 const HAS_IS_WELL_FORMED = typeof (String.prototype as unknown as Partial<WellFormed>).isWellFormed === 'function';
 /** True when the string has no lone UTF-16 surrogate. */
-const wellFormed: (s: string) => boolean = HAS_IS_WELL_FORMED
+export const wellFormed: (s: string) => boolean = HAS_IS_WELL_FORMED
   ? (s) => (s as unknown as WellFormed).isWellFormed()
   : (s) => !LONE_SURROGATE.test(s);
 

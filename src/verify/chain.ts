@@ -48,6 +48,8 @@ export interface Chain {
   readonly exp: number;
   /** blockDigest of the last payload. */
   readonly tip: Uint8Array;
+  /** `tip` in hex (part of every replay key). */
+  readonly tipHex: string;
   /** False when produced by decodeChain (signatures and attenuation not checked). */
   readonly verified: boolean;
 }
@@ -98,6 +100,7 @@ export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGran
 
 function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
   const last = blocks[blocks.length - 1]!;
+  const tip = token.tip();
   return Object.freeze({
     token,
     kid: kidToString(token.kid),
@@ -107,7 +110,8 @@ function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
     holder: last.holder,
     nbf: blocks.reduce((n, b) => Math.max(n, b.nbf ?? 0), 0),
     exp: blocks.reduce((n, b) => Math.min(n, b.exp), Infinity),
-    tip: token.tip(),
+    tip,
+    tipHex: toHex(tip),
     verified,
   });
 }

@@ -26,7 +26,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { CapframeError, errorFromCode, InvalidArgumentError, toCapframeError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
-import { prepareInvocation, signBatchParts, signInvocations } from '../holder/invoke.ts';
+import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
 import { encodeBase64url } from '../token/base64url.ts';
 import { toHex } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
@@ -103,6 +103,8 @@ export interface RemoteAuthorizeOptions {
 }
 
 export class RemoteVerifier {
+  /** The service checks signed calls only: authorize() signs each call (see CallVerifier.signsCalls). */
+  readonly signsCalls = true;
   readonly url: string;
   readonly timeout: number;
   readonly #origin: string;
@@ -180,7 +182,7 @@ export class RemoteVerifier {
         json: this.#requestJson(t, expected), token: t, proof: '', expected, base, unsigned: { key, payload }, resolve: () => {},
       };
       if (this.#maxBatch <= 1 || item.json.length + PROOF_JSON_MAX > BATCH_ITEM_MAX) {
-        this.#sign([item]);
+        this.#sign([item], []);
         return await this.#single(item);
       }
       return this.#enqueue(item);
@@ -248,44 +250,40 @@ export class RemoteVerifier {
    * added to it once and its calls refer to it (§4.5) instead of each
    * carrying the whole batch in its own proof.
    */
-  #sign(items: readonly Pending[], batches?: string[]): void {
-    const groups = new Map<PrivateKey, Map<Token, Pending[]>>();
+  #sign(items: readonly Pending[], batches: string[]): void {
+    // By token: a token names its holder key (prepareInvocation checked the key against it).
+    const groups = new Map<Token, Pending[]>();
     for (const item of items) {
       if (!item.unsigned) continue;
-      let byToken = groups.get(item.unsigned.key);
-      if (!byToken) groups.set(item.unsigned.key, (byToken = new Map()));
-      const g = byToken.get(item.token);
+      const g = groups.get(item.token);
       if (g) g.push(item);
-      else byToken.set(item.token, [item]);
+      else groups.set(item.token, [item]);
     }
-    for (const [key, byToken] of groups) {
-      for (const group of byToken.values()) {
-        for (let i = 0; i < group.length; i += LIMITS.maxInvocationBatch) {
-          const part = group.slice(i, i + LIMITS.maxInvocationBatch);
-          const payloads = part.map((it) => it.unsigned!.payload);
-          if (batches && part.length > 1) {
-            const { batch, signature } = signBatchParts(key, payloads);
-            const ref = batches.length;
-            batches.push('{"payload":"' + encodeBase64url(batch) + '","signature":"' + encodeBase64url(signature) + '"}');
-            let proofs: Invocation[] | undefined;
-            part.forEach((it, k) => {
-              it.proof = () => (proofs ??= Invocation.fromSignedBatch(payloads, batch, signature))[k]!;
-              it.unsigned = undefined;
-              it.json = '{"batch":' + ref + ',"index":' + k + ',"item":"' + encodeBase64url(payloads[k]!) + '",' + it.json.slice(1);
-            });
-            continue;
-          }
-          const proofs = signInvocations(key, payloads);
-          part.forEach((it, k) => {
-            const proof = proofs[k]!;
-            it.proof = proof;
-            it.unsigned = undefined;
-            it.json = '{"invocation":"' + proof.toString() + '",' + it.json.slice(1);
-          });
+    for (const group of groups.values()) {
+      const key = group[0]!.unsigned!.key;
+      for (let i = 0; i < group.length; i += LIMITS.maxInvocationBatch) {
+        const part = group.slice(i, i + LIMITS.maxInvocationBatch);
+        const payloads = part.map((it) => it.unsigned!.payload);
+        if (part.length === 1) {
+          const proof = signInvocation(key, payloads[0]!);
+          part[0]!.proof = proof;
+          part[0]!.unsigned = undefined;
+          part[0]!.json = '{"invocation":"' + proof.toString() + '",' + part[0]!.json.slice(1);
+          continue;
         }
+        const { batch, signature } = signBatchParts(key, payloads);
+        const ref = batches.length;
+        batches.push('{"payload":"' + encodeBase64url(batch) + '","signature":"' + encodeBase64url(signature) + '"}');
+        let proofs: Invocation[] | undefined;
+        part.forEach((it, k) => {
+          it.proof = () => (proofs ??= Invocation.fromSignedBatch(payloads, batch, signature))[k]!;
+          it.unsigned = undefined;
+          it.json = '{"batch":' + ref + ',"index":' + k + ',"item":"' + encodeBase64url(payloads[k]!) + '",' + it.json.slice(1);
+        });
       }
     }
   }
+
 
   async #post(path: string, body: string): Promise<{ status: number; json: unknown }> {
     const res = await this.#dispatcher.request({
@@ -338,7 +336,7 @@ export class RemoteVerifier {
       const items = this.#queue.splice(0, this.#maxBatch);
       const batches: string[] = [];
       try {
-        this.#sign(items, items.length > 1 ? batches : undefined);
+        this.#sign(items, batches);
       } catch (e) {
         // Not expected (the payloads were checked when queued); deny, never send unsigned calls.
         for (const item of items) item.resolve(denied(item.base, toCapframeError(e, 'ERR_INTERNAL')));

@@ -47,8 +47,6 @@ export interface Authorisation {
   readonly expiresAt: number;
 }
 
-const tipHexCache = new WeakMap<Uint8Array, string>();
-
 /**
  * The replay identity of a call (docs/spec.md §4.3): token tip, argument
  * digest, call id, tool, operation and resource, as one string. No hashing:
@@ -56,12 +54,7 @@ const tipHexCache = new WeakMap<Uint8Array, string>();
  * contain no 0x00 (control characters are refused), so 0x00 separates them
  * unambiguously.
  */
-export function replayKey(tip: Uint8Array, f: CallFacts): string {
-  let tipHex = tipHexCache.get(tip);
-  if (tipHex === undefined) {
-    tipHex = Buffer.from(tip.buffer, tip.byteOffset, tip.byteLength).toString('hex');
-    tipHexCache.set(tip, tipHex);
-  }
+export function replayKey(tipHex: string, f: CallFacts): string {
   return tipHex + f.argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
 }
 
@@ -126,7 +119,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     throw new CapframeError('ERR_CONFIG', 'the revocation check must be synchronous (it returned a promise)');
   }
 
-  const key = replayKey(chain.tip, f);
+  const key = replayKey(chain.tipHex, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
   // A synchronous store answers directly: no promise (and no closure) on the hot path.
   if (typeof recorded === 'boolean') return finish(recorded, f, chain, tipGrant!, constraints);

@@ -342,3 +342,19 @@ test('config: server section validated with file:line messages; serve from YAML'
   assert.equal(r.lines, 60);
   assert.ok(r.files.length > 1);
 });
+
+test('what cannot be opened is ERR_CONFIG naming it: an audit path under a file, a registry path under a file, a port in use', async () => {
+  const { RevocationRegistry } = await import('../../src/revocation/index.ts');
+  const blocker = join(dir, 'a-file');
+  writeFileSync(blocker, 'x');
+  const config = (e: unknown, what: RegExp) => e instanceof CapframeError && e.code === 'ERR_CONFIG' && what.test(e.message);
+  assert.throws(() => AuditLog.open({ path: join(blocker, 'audit.jsonl') }), (e) => config(e, /cannot open the audit log .*a-file/));
+  assert.throws(() => new RevocationRegistry({ path: join(blocker, 'r.db') }), (e) => config(e, /cannot open the revocation registry .*a-file/));
+  const yaml = `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\nserver:\n  port: 0\n`;
+  const first = await startService(parseServerConfig(yaml, { env: {} }));
+  try {
+    await assert.rejects(startService(parseServerConfig(yaml, { env: {} }), { port: first.port }), (e) => config(e, /cannot listen on 127\.0\.0\.1:\d+/));
+  } finally {
+    await first.close();
+  }
+});
