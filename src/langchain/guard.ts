@@ -32,7 +32,7 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { toJsonSchema } from '@langchain/core/utils/json_schema';
-import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { interopSafeParse, interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
 import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
@@ -411,16 +411,51 @@ export type ParsedArgs = { ok: true; args: unknown } | { ok: false; reason: stri
  * tool's zod schema (which may trim, normalise, coerce or default them), so
  * that templates and constraints see exactly what the tool sees. Arguments
  * the schema refuses are a denial (fail closed); the reason names the fields,
- * never their values. Tools with a JSON schema or none are checked as given
- * (no promise then).
+ * never their values. Tools with a JSON schema or none are checked as given.
  *
- * Zod schemas are always parsed asynchronously, as LangChain parses them: a
- * synchronous parse of a schema with an async refinement would start that
- * refinement and drop its promise, and a rejection of it would end the process.
+ * A schema that may run code of the tool's author (refinements, transforms,
+ * lazy or custom types, any zod 3 schema) is parsed asynchronously, as
+ * LangChain parses it: a synchronous parse would start an async refinement
+ * and drop its promise, and a rejection of it would end the process. Plain
+ * zod 4 schemas (types and built-in checks only) are parsed synchronously:
+ * no promise on the hot path.
  */
 export function argumentsForCheckNow(schema: unknown, raw: unknown): ParsedArgs | Promise<ParsedArgs> {
   if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
+  if (runsNoUserCode(schema)) return parsedArgs(interopSafeParse(schema, raw));
   return interopSafeParseAsync(schema, raw).then(parsedArgs, (): ParsedArgs => ({ ok: false, reason: "arguments do not match the tool's schema (its checks failed)" }));
+}
+
+/** zod 4 types whose parsing runs no code of the schema's author (given children of the same kind). */
+const PLAIN_TYPES = new Set([
+  'string', 'number', 'int', 'boolean', 'bigint', 'null', 'undefined', 'void', 'any', 'unknown', 'never', 'date', 'nan',
+  'literal', 'enum', 'template_literal', 'object', 'array', 'tuple', 'record', 'map', 'set', 'union', 'intersection',
+  'optional', 'nullable', 'nonoptional', 'readonly', 'default', 'prefault', 'pipe', 'success',
+]);
+const plainSchemas = new WeakMap<object, boolean>();
+
+/** True when parsing `schema` cannot call a function of the schema's author (so cannot return a promise). */
+function runsNoUserCode(schema: unknown, depth = 0): boolean {
+  const z4 = (schema as { _zod?: { def?: Record<string, unknown> } } | null)?._zod;
+  const def = z4?.def;
+  if (!def || depth > 32) return false; // zod 3, or something unexpected: the safe way
+  const known = plainSchemas.get(schema as object);
+  if (known !== undefined) return known;
+  let plain = PLAIN_TYPES.has(def.type as string);
+  // Built-in checks (lengths, formats, trim, ...) are zod's own code; `custom` ones (refine, superRefine, check) are not.
+  const checks = (def.checks ?? []) as { _zod?: { def?: { check?: string } } }[];
+  if (plain && checks.some((c) => c?._zod?.def?.check === 'custom' || c?._zod?.def?.check === undefined)) plain = false;
+  if (plain) {
+    const children: unknown[] = [];
+    for (const k of ['innerType', 'element', 'keyType', 'valueType', 'in', 'out', 'left', 'right', 'rest', 'catchall'] as const) {
+      if (def[k] !== undefined) children.push(def[k]);
+    }
+    for (const k of ['options', 'items'] as const) if (Array.isArray(def[k])) children.push(...(def[k] as unknown[]));
+    if (def.shape !== undefined) children.push(...Object.values(def.shape as Record<string, unknown>));
+    plain = children.every((c) => runsNoUserCode(c, depth + 1));
+  }
+  plainSchemas.set(schema as object, plain);
+  return plain;
 }
 
 function parsedArgs(r: { success: boolean; data?: unknown; error?: unknown }): ParsedArgs {
