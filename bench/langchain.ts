@@ -54,7 +54,7 @@ async function latencyBench(quick: boolean, f: ReturnType<typeof fixture>): Prom
   const bare = slow('slow');
   const guarded = guardTool(slow('slow'), f.guard);
   const perRound = quick ? 500 : 2_500;
-  const rounds = quick ? 4 : 16; // per variant: rounds x perRound calls (40,000 in a full run: less noise on a shared machine)
+  const rounds = quick ? 4 : 32; // per variant: rounds x perRound calls (80,000 in a full run: run-to-run noise on this shared 2-core VM is about +-1.5 %)
   const inFlight = 100;
   let seq = 0;
   const runBatch = async (t: typeof bare | typeof guarded, calls: number, cfg: unknown): Promise<number> => {
