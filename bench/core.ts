@@ -9,7 +9,7 @@ import {
   createInvocation, delegate, generateKey, issueToken, Verifier,
   type Decision, type Invocation, type PrivateKey, type Token,
 } from '../src/index.ts';
-import { signedMessage } from '../src/verify/chain.ts';
+import { signedMessage } from '../src/token/chain.ts';
 import { compare, fmtUs, round, summarize, type Case } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 

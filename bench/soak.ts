@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { formatPublicKey, generateKey, issueToken } from '../src/index.ts';
-import { RemoteVerifier } from '../src/verify/remote.ts';
+import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
 import { verifyAuditLog } from '../src/audit/verify.ts';
 

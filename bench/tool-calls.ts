@@ -32,7 +32,7 @@ import {
   createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type PrivateKey, type Token,
 } from '../src/index.ts';
 import { Guard, guardTool } from '../src/langchain/index.ts';
-import { RemoteVerifier } from '../src/verify/remote.ts';
+import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
 import { mean, percentile, round } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';

@@ -21,7 +21,7 @@ import { encodeDelegationPayload, encodeRootPayload, KEY, type DelegationPayload
 import { encodeInvocationPayload, type InvocationPayload } from '../src/token/invocation.ts';
 import { argsDigest, canonicalJson } from '../src/token/args.ts';
 import { blockDigest, Token } from '../src/token/token.ts';
-import { decodeChain, signedMessage } from '../src/verify/chain.ts';
+import { decodeChain, signedMessage } from '../src/token/chain.ts';
 import { normalizeResource, parsePattern, matchResource } from '../src/token/resource.ts';
 import { toCapframeError } from '../src/errors.ts';
 

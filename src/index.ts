@@ -27,20 +27,20 @@ export { inspect, type Inspection, type InspectedBlock } from './token/inspect.t
 export { LIMITS, DEFAULTS } from './token/limits.ts';
 
 // authority, holder, verifier
-export { Keyring, type PublicKeyInput } from './authority/keyring.ts';
-export { Authority } from './authority/authority.ts';
+export { Keyring, type PublicKeyInput } from './verify/keyring.ts';
 export { issueToken, type IssueOptions } from './authority/issue.ts';
 export { delegate, type DelegateOptions } from './holder/delegate.ts';
 export { createInvocation, createInvocationBatch, type BatchCall, type InvocationBatchOptions, type InvocationOptions } from './holder/invoke.ts';
 export {
-  Verifier, newCallId,
+  Verifier,
   type VerifierOptions, type Decision, type Allowed, type Denied, type LocalCall, type ExpectedCall,
   type RevocationCheck, type TokenInput,
 } from './verify/verifier.ts';
-export type { Chain, ChainBlock } from './verify/chain.ts';
+export type { Chain, ChainBlock } from './token/chain.ts';
 export type { EffectiveGrant } from './verify/rules.ts';
 export { MemoryReplayStore, type ReplayStore } from './verify/replay.ts';
 
 // remote verification (capframe serve) and the audit log
-export { RemoteVerifier, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from './verify/remote.ts';
+export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './remote/client.ts';
+export { remoteConfigSchema, type RemoteConfig } from './config/remote.ts';
 export { AuditLog, verifyAuditLog, type AuditLogOptions, type AuditVerifyResult, type AuditProblem, type AuditRecord, type AuditEvent } from './audit/index.ts';

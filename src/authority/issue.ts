@@ -3,15 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { concat } from '../crypto/hash.ts';
-import type { PrivateKey } from '../crypto/keys.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { checkSubject, checkTime, encodeRootPayload, validateGrants, type Grant } from '../token/block.ts';
+import { checkSubject, checkTime, encodeRootPayload, expiryFrom, validateGrants, type Grant } from '../token/block.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { parseDuration } from '../duration.ts';
-import { signedMessage } from '../verify/chain.ts';
-import { toPublicKey, type PublicKeyInput } from './keyring.ts';
+import { signedMessage } from '../token/chain.ts';
+import { toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 
 export interface IssueOptions {
   /** The authority's private key. */
@@ -39,13 +37,6 @@ export interface IssueOptions {
   tokenId?: Uint8Array;
 }
 
-export function expiryFrom(now: number, ttl: string | number | undefined, expiresAt: number | undefined): number | undefined {
-  if (ttl !== undefined && expiresAt !== undefined) throw new InvalidArgumentError('give ttl or expiresAt, not both');
-  // Checked like expiresAt: an expiry past 2^32-1 s would make a token no verifier accepts.
-  if (ttl !== undefined) return checkTime(now + parseDuration(ttl), 'the expiry (now + ttl)', InvalidArgumentError);
-  if (expiresAt !== undefined) return checkTime(expiresAt, 'expiresAt', InvalidArgumentError);
-  return undefined;
-}
 
 /** Issues a root token. Throws ERR_INVALID_ARGUMENT for unusable options. */
 export function issueToken(o: IssueOptions): Token {

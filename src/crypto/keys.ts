@@ -4,7 +4,8 @@ import { InvalidArgumentError, MalformedError } from '../errors.ts';
 import type { Ed25519Backend } from './backend.ts';
 import { digest16, label } from './hash.ts';
 import { defaultBackend } from './default.ts';
-import { decodeBase64url, encodeBase64url } from '../token/base64url.ts';
+import { isWeakPublicKey } from './weak.ts';
+import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
 
 const KID_LABEL = label('capframe-v1-kid');
 export const PUBLIC_KEY_PREFIX = 'cfk1.';
@@ -97,4 +98,20 @@ export function parsePrivateKey(text: string, backend: Ed25519Backend = defaultB
     throw new MalformedError('private key file: "publicKey" does not belong to "privateKey"');
   }
   return key;
+}
+
+/** A public key as callers give it: raw 32 bytes, `cfk1.…` text, or a private key (its public half). */
+export type PublicKeyInput = Uint8Array | string | PrivateKey;
+
+export function toPublicKey(k: PublicKeyInput): Uint8Array {
+  let pub: Uint8Array;
+  if (typeof k === 'string') pub = parsePublicKey(k);
+  else if (k instanceof Uint8Array) {
+    if (k.length !== 32) throw new InvalidArgumentError('a raw Ed25519 public key is 32 bytes');
+    pub = Uint8Array.from(k);
+  } else if (k && k.kind === 'private') return k.publicKey;
+  else throw new InvalidArgumentError('expected a public key (cfk1.… text or 32 bytes) or a private key');
+  // Verifiers refuse every signature by such a key (spec §3.0): refuse to trust, issue or delegate to one.
+  if (isWeakPublicKey(pub)) throw new InvalidArgumentError('not a usable Ed25519 public key (small-order point or non-canonical encoding)');
+  return pub;
 }

@@ -6,18 +6,17 @@
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { concat, equalBytes } from '../crypto/hash.ts';
-import type { PrivateKey } from '../crypto/keys.ts';
 import { AttenuationError, DepthError, InvalidArgumentError } from '../errors.ts';
 import {
-  canonicalPermissions, checkPermissions, checkSubject, checkTime, encodeDelegationPayload,
+  canonicalPermissions, checkPermissions, checkSubject, checkTime, encodeDelegationPayload, expiryFrom,
   validateGrants, type Grant, type ResolvedGrant, type WireGrant,
 } from '../token/block.ts';
 import { validateConstraints, type Constraints } from '../token/constraints.ts';
 import { blockDigest, Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { expiryFrom } from '../authority/issue.ts';
-import { toPublicKey, type PublicKeyInput } from '../authority/keyring.ts';
-import { decodeChain, grantCovered, signedMessage } from '../verify/chain.ts';
+import { toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
+import { decodeChain, signedMessage } from '../token/chain.ts';
+import { grantCovered } from '../token/attenuation.ts';
 
 export interface DelegateOptions {
   /** The holder key of the token's last block. */

@@ -16,8 +16,8 @@ import { normalizeResource } from '../token/resource.ts';
 import { Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
-import { signedMessage } from '../verify/chain.ts';
-import { newCallId } from '../verify/verifier.ts';
+import { signedMessage } from '../token/chain.ts';
+import { newCallId } from '../token/call-id.ts';
 
 export interface InvocationOptions {
   /** Holder key of the token's last block. */

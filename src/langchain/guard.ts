@@ -41,11 +41,14 @@ import { createInvocation } from '../holder/invoke.ts';
 import { checkConstraint } from '../token/constraints.ts';
 import type { Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
-import { newCallId, Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
+import { Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
+import { newCallId } from '../token/call-id.ts';
 import { Lru } from '../verify/lru.ts';
-import { remoteVerifierFromConfig, type RemoteAuthorizeOptions } from '../verify/remote.ts';
+import { remoteVerifierFromConfig, type RemoteAuthorizeOptions } from '../remote/client.ts';
 import type { Clock } from '../clock.ts';
-import { configError, definePolicy, policyField, type CapframeConfig, type ToolPolicy, type ToolPolicySpec } from './config.ts';
+import { configError } from '../config/common.ts';
+import { definePolicy, policyField, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
+import { type CapframeConfig } from '../config/parse.ts';
 import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
 
 /** The key under `configurable` / `context` that holds capframe's data. */

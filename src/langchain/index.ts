@@ -6,11 +6,10 @@
  *   const agent = createAgent({ model, tools: guardTools(tools, guard), middleware: [capframeMiddleware(guard)] });
  *   await agent.invoke(input, { configurable: { capframe: { token, holderKey } } });
  */
-export {
-  parseConfig, loadConfig, definePolicy,
-  type CapframeConfig, type ToolPolicy, type ToolPolicySpec, type PolicySource, type ParseOptions, type AuditSinkKind,
-} from './config.ts';
-export { compileTemplate, encodeValue, type ResourceTemplate } from './template.ts';
+export { parseConfig, loadConfig, type CapframeConfig, type ParseOptions } from '../config/parse.ts';
+export { definePolicy, type ToolPolicy, type ToolPolicySpec, type PolicySource } from '../config/tools.ts';
+export { type AuditSinkKind } from '../config/audit.ts';
+export { compileTemplate, encodeValue, type ResourceTemplate } from '../config/template.ts';
 export {
   Guard, GuardedTool, guardTool, guardTools, isGuarded, credentialsFrom, callContext, denialMessage, argumentNames, CAPFRAME_KEY,
   type GuardOptions, type CallVerifier, type Credentials, type CallContext, type CheckResult,

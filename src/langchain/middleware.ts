@@ -7,7 +7,7 @@
 import { createMiddleware } from 'langchain';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { argumentsForCheckNow, asGuard, denialMessage, Guard, isGuarded, withContext, type CallContext, type GuardOptions } from './guard.ts';
-import type { CapframeConfig } from './config.ts';
+import type { CapframeConfig } from '../config/parse.ts';
 
 /** A tool object that runs `inner` with the call's capframe context in its config. */
 function withCallContext(inner: StructuredToolInterface, ctx: CallContext): StructuredToolInterface {

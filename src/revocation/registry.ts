@@ -15,9 +15,10 @@ import { CapframeError, InvalidArgumentError } from '../errors.ts';
 import { kidToString, KID_BYTES } from '../crypto/keys.ts';
 import { checkSubject } from '../token/block.ts';
 import { Token } from '../token/token.ts';
-import { decodeChain, verifyChain } from '../verify/chain.ts';
+import { decodeChain } from '../token/chain.ts';
+import { verifyChain } from '../verify/chain.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import type { Keyring } from '../authority/keyring.ts';
+import type { Keyring } from '../verify/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseIdHex } from './snapshot.ts';
 

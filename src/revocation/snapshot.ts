@@ -16,8 +16,8 @@ import { kidToString, KID_BYTES, type PrivateKey } from '../crypto/keys.ts';
 import { MalformedError, NotYetValidError, SignatureInvalidError, TooLargeError, UnknownKeyError, InvalidArgumentError } from '../errors.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from '../token/cbor.ts';
 import { decodeTextForm } from '../token/token.ts';
-import { encodeBase64url } from '../token/base64url.ts';
-import type { Keyring } from '../authority/keyring.ts';
+import { encodeBase64url } from '../encoding/base64url.ts';
+import type { Keyring } from '../verify/keyring.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 

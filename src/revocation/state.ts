@@ -9,12 +9,12 @@
  * sorted id list before anything is denied (no false-positive denials).
  */
 import bf from 'bloom-filters';
-import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
+import { Keyring, type PublicKeyInput } from '../verify/keyring.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { InvalidArgumentError, RevocationRollbackError, RevocationStaleError, RevokedError } from '../errors.ts';
 import { kidToString } from '../crypto/keys.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import type { Chain } from '../verify/chain.ts';
+import type { Chain } from '../token/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
 import { bloomFromParams, containsId, ID_BYTES, idToHex, parseSnapshot, type ParsedSnapshot } from './snapshot.ts';
 

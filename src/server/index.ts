@@ -1,7 +1,8 @@
 /** The verification service (`capframe serve`). */
 export { createVerifyService, checkBearer, type VerifyService, type VerifyServiceOptions, type EventSink, type RouteHandler, type RevokeFn } from './service.ts';
-export { parseServerConfig, loadServerConfig, serverSectionSchema, DEFAULT_ADMIN_SECRET_ENV, type ServerConfig, type ServerSection } from './config.ts';
+export { parseServerConfig, loadServerConfig, serverSectionSchema, DEFAULT_ADMIN_SECRET_ENV, type ServerConfig, type ServerSection } from '../config/server.ts';
 export { startService, type RunningService, type StartOverrides } from './start.ts';
 export { Metrics } from './metrics.ts';
-export { verifyRequestSchema, decisionToJson, decisionResponseSchema, type VerifyRequest } from './wire.ts';
-export { RemoteVerifier, remoteConfigSchema, remoteVerifierFromConfig, type RemoteVerifierOptions, type RemoteConfig } from '../verify/remote.ts';
+export { verifyRequestSchema, decisionToJson, decisionResponseSchema, type VerifyRequest } from '../remote/wire.ts';
+export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from '../remote/client.ts';
+export { remoteConfigSchema, type RemoteConfig } from '../config/remote.ts';

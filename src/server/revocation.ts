@@ -20,8 +20,8 @@ import { z } from 'zod';
 import { CapframeError, InvalidArgumentError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
-import type { Keyring } from '../authority/keyring.ts';
-import type { PublicKeyInput } from '../authority/keyring.ts';
+import type { Keyring } from '../verify/keyring.ts';
+import type { PublicKeyInput } from '../verify/keyring.ts';
 import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 

@@ -4,7 +4,7 @@
  * Prints one JSON line {"url": ...} when listening; stops on SIGTERM/SIGINT
  * or when its parent's stdin closes.
  */
-import { loadServerConfig } from './config.ts';
+import { loadServerConfig } from '../config/server.ts';
 import { startService } from './start.ts';
 
 const [config, port] = process.argv.slice(2);

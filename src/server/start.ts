@@ -6,7 +6,7 @@ import { parsePrivateKey } from '../crypto/keys.ts';
 import { RevocationRegistry } from '../revocation/index.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
-import type { ServerConfig } from './config.ts';
+import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
 
 export interface RunningService {

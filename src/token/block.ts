@@ -3,6 +3,7 @@
  * encoded deterministically. Decoding is strict: unknown keys, missing keys
  * and wrong types are MalformedError.
  */
+import { parseDuration } from '../duration.ts';
 import { InvalidArgumentError, MalformedError } from '../errors.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
 import { decodeConstraints, encodeConstraints, validateConstraints, type Constraints } from './constraints.ts';
@@ -251,4 +252,13 @@ export function decodeDelegationPayload(bytes: Uint8Array): DelegationPayload {
     ...(exp !== undefined ? { exp: checkTime(exp, 'exp', MalformedError) } : {}),
     maxDepth: checkDepth(required(m, KEY.maxDepth, 'delegation block'), MalformedError),
   };
+}
+
+/** The expiry asked for by `ttl` (from `now`) or `expiresAt`; undefined when neither is given. */
+export function expiryFrom(now: number, ttl: string | number | undefined, expiresAt: number | undefined): number | undefined {
+  if (ttl !== undefined && expiresAt !== undefined) throw new InvalidArgumentError('give ttl or expiresAt, not both');
+  // Checked like expiresAt: an expiry past 2^32-1 s would make a token no verifier accepts.
+  if (ttl !== undefined) return checkTime(now + parseDuration(ttl), 'the expiry (now + ttl)', InvalidArgumentError);
+  if (expiresAt !== undefined) return checkTime(expiresAt, 'expiresAt', InvalidArgumentError);
+  return undefined;
 }

@@ -4,7 +4,7 @@
  * beyond public keys. Signatures are NOT checked: use a Verifier for that.
  */
 import { formatPublicKey } from '../crypto/keys.ts';
-import { decodeChain } from '../verify/chain.ts';
+import { decodeChain } from './chain.ts';
 import type { Constraints } from './constraints.ts';
 import { Token } from './token.ts';
 

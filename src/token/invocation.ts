@@ -14,7 +14,7 @@
  *   text       = "cfb1." base64url(batched)
  */
 import { InvalidArgumentError, MalformedError, TooLargeError } from '../errors.ts';
-import { encodeBase64url } from './base64url.ts';
+import { encodeBase64url } from '../encoding/base64url.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
 import { concat, equalBytes, label, sha256 } from '../crypto/hash.ts';
 import { checkText, checkTime } from './block.ts';

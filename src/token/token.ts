@@ -10,7 +10,7 @@
  */
 import { label, digest16, sha256Hex } from '../crypto/hash.ts';
 import { DepthError, MalformedError, TooLargeError } from '../errors.ts';
-import { decodeBase64url, encodeBase64url } from './base64url.ts';
+import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
 import { decodeStrict, encode } from './cbor.ts';
 import { KID_BYTES } from '../crypto/keys.ts';
 import { LIMITS } from './limits.ts';

@@ -8,7 +8,7 @@ import { CapframeError, ConstraintError, ExpiredError, NotYetValidError, ReplayE
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
-import type { Chain } from './chain.ts';
+import type { Chain } from '../token/chain.ts';
 import type { ReplayStore } from './replay.ts';
 
 /** Everything the rules need to know about one call. */

@@ -10,7 +10,6 @@
  *
  * Both return a Decision and never throw.
  */
-import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { equalBytes, toHex } from '../crypto/hash.ts';
@@ -20,9 +19,10 @@ import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { batchDigestAt, batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeTextForm, Token, TOKEN_PREFIX, tokenCacheKey } from '../token/token.ts';
-import { Keyring, type PublicKeyInput } from '../authority/keyring.ts';
+import { Keyring, type PublicKeyInput } from './keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { checkSignatureCached, verifyChain, signedMessage, type Chain } from './chain.ts';
+import { checkSignatureCached, verifyChain } from './chain.ts';
+import { signedMessage, type Chain } from '../token/chain.ts';
 import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
@@ -351,9 +351,4 @@ function deny(base: DecisionBase, e: unknown): Denied {
 function nonNegative(v: number, name: string, max: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) throw new InvalidArgumentError(`${name} must be a number from 0 to ${max}`);
   return Math.floor(v);
-}
-
-/** A fresh random call id, for callers that have none. */
-export function newCallId(): string {
-  return 'call_' + randomBytes(12).toString('base64url');
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   createInvocation, delegate, formatPublicKey, inspect, Invocation, issueToken, kidToString, Token, Verifier,
-  argsDigest, canonicalJson, Authority,
+  argsDigest, canonicalJson,
 } from '../../src/index.ts';
 import { toHex } from '../../src/crypto/hash.ts';
 import { ALICE, AUTH, BOB, CAROL, T0, assertAllowed, assertDenied, assertThrowsCode, callId, chain3, makeClock, verifier } from './helpers.ts';
@@ -177,14 +177,6 @@ test('Verifier refuses unusable limits and sizes (a NaN must never disable a lim
   const v = new Verifier({ trusted: [AUTH.publicKey], maxTokenBytes: 1e9, maxDepth: 100 });
   assert.equal(v.maxTokenBytes, 16 * 1024);
   assert.equal(v.maxDepth, 8);
-});
-
-test('Authority.retire() refuses the current signing key however it is named', () => {
-  const authority = new Authority(AUTH);
-  for (const name of [authority.kid, formatPublicKey(AUTH.publicKey)]) {
-    assertThrowsCode(() => authority.retire(name), 'ERR_INVALID_ARGUMENT', name);
-  }
-  assert.equal(authority.keyring.size, 1, 'the signing key is still trusted');
 });
 
 test('decisions are frozen and carry the context a log needs, never the arguments', async () => {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { CapframeError, createInvocation, inspect, Invocation, Token, type Decision } from '../../src/index.ts';
 import { encode, type CborValue } from '../../src/token/cbor.ts';
-import { encodeBase64url } from '../../src/token/base64url.ts';
+import { encodeBase64url } from '../../src/encoding/base64url.ts';
 import { ALICE, AUTH, BOB, ERROR_CODES, T0, craftRoot, twoBlockFixture, verifier } from './helpers.ts';
 
 const { clock, root, token, CALL } = twoBlockFixture();

@@ -13,7 +13,7 @@ import {
 import { encodeDelegationPayload, encodeRootPayload, type DelegationPayload, type RootPayload } from '../../src/token/block.ts';
 import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation.ts';
 import { blockDigest } from '../../src/token/token.ts';
-import { signedMessage } from '../../src/verify/chain.ts';
+import { signedMessage } from '../../src/token/chain.ts';
 import { encode } from '../../src/token/cbor.ts';
 
 /** Every error code of src/errors.ts, read from the source so the list cannot drift. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CapframeError, createInvocationBatch, generateKey, issueToken, Keyring, Verifier } from '../../src/index.ts';
 import { buildSnapshot, parseSnapshot } from '../../src/revocation/index.ts';
-import { parseConfig } from '../../src/langchain/config.ts';
+import { parseConfig } from '../../src/config/parse.ts';
 import { flip } from '../core/helpers.ts';
 
 const isTyped = (e: unknown) => e instanceof CapframeError && /^ERR_[A-Z_]+$/.test(e.code);

@@ -19,7 +19,7 @@ import {
 } from '../../src/index.ts';
 import { argsDigest } from '../../src/token/args.ts';
 import { encode, decodeStrict, type CborMap } from '../../src/token/cbor.ts';
-import { encodeBase64url } from '../../src/token/base64url.ts';
+import { encodeBase64url } from '../../src/encoding/base64url.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { startRevocationServer } from '../../src/revocation/server.ts';
 import { RevocationState } from '../../src/revocation/state.ts';

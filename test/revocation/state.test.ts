@@ -7,7 +7,7 @@ import { SnapshotPublisher } from '../../src/revocation/publisher.ts';
 import { RevocationState, loadSnapshotCheck } from '../../src/revocation/state.ts';
 import { bloomFromParams, buildSnapshot, containsId, parseSnapshot, SNAPSHOT_PREFIX } from '../../src/revocation/snapshot.ts';
 import { encode, decodeStrict } from '../../src/token/cbor.ts';
-import { encodeBase64url } from '../../src/token/base64url.ts';
+import { encodeBase64url } from '../../src/encoding/base64url.ts';
 import { chainFixture, read, tempDir } from './helpers.ts';
 
 function setup(t: { after(fn: () => void): void }) {

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { integerFlag, parseFlags } from '../args.ts';
-import { loadServerConfig } from '../../server/config.ts';
+import { loadServerConfig } from '../../config/server.ts';
 import { startService } from '../../server/start.ts';
 
 export const serve: Command = {

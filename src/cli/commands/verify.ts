@@ -1,9 +1,9 @@
 /** `capframe verify`: checks a signed invocation proof against a token and the call. */
-import { Keyring } from '../../authority/keyring.ts';
+import { Keyring } from '../../verify/keyring.ts';
 import { Verifier, type Decision, type RevocationCheck } from '../../verify/verifier.ts';
 import type { Command, Io } from '../command.ts';
-import { decisionToJson } from '../../server/wire.ts';
-import { EXIT_HELP, Failure, integerFlag, parseFlags, parseJsonArgs, UsageError } from '../args.ts';
+import { decisionToJson } from '../../remote/wire.ts';
+import { EXIT_HELP, integerFlag, parseFlags, parseJsonArgs, UsageError } from '../args.ts';
 import { readArgsText, readInput, readInvocationText, readPublicKeys, readTokenText } from '../files.ts';
 
 export function decisionLine(d: Decision): string {
@@ -13,27 +13,11 @@ export function decisionLine(d: Decision): string {
     `token expires ${new Date(d.expiresAt * 1000).toISOString()})`;
 }
 
-/**
- * `--revocations FILE`. The revocation module (src/revocation, issue 4) is
- * wired when it exports
- *   loadSnapshotCheck(text: string, trusted: Keyring, opts): RevocationCheck | Promise<RevocationCheck>
- * TODO(lead): replace this dynamic lookup by a static import once
- * src/revocation/index.ts exists. Until then `--revocations` fails closed
- * (exit 1): a snapshot that cannot be applied never lets a call through.
- */
+/** `--revocations FILE`: a signed snapshot (docs/spec.md §10), loaded only when asked for. */
 async function loadRevocations(io: Io, path: string, keyring: Keyring): Promise<RevocationCheck> {
   const text = readInput(io, path, '--revocations file', 64 * 1024 * 1024);
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  let mod: { loadSnapshotCheck?: unknown };
-  try {
-    mod = await import(new URL(`../../revocation/index${ext}`, import.meta.url).href) as { loadSnapshotCheck?: unknown };
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new Failure('--revocations is not supported by this build (no revocation module)');
-    throw e;
-  }
-  if (typeof mod.loadSnapshotCheck !== 'function') throw new Failure('--revocations is not supported by this build (no loadSnapshotCheck)');
-  const load = mod.loadSnapshotCheck as (text: string, trusted: Keyring, opts: Record<string, unknown>) => RevocationCheck | Promise<RevocationCheck>;
-  return await load(text, keyring, {});
+  const { loadSnapshotCheck } = await import('../../revocation/state.ts');
+  return await loadSnapshotCheck(text, keyring, {});
 }
 
 export const verify: Command = {

@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { CapframeError } from '../errors.ts';
-import { parseConfig, type CapframeConfig } from '../langchain/config.ts';
-import { serverSectionSchema, type ServerSection } from './schema.ts';
+import { parseConfig, type CapframeConfig } from './parse.ts';
+import { serverSectionSchema, type ServerSection } from './server-section.ts';
 
-export { serverSectionSchema, type ServerSection } from './schema.ts';
+export { serverSectionSchema, type ServerSection } from './server-section.ts';
 
 export interface ServerConfig {
   readonly file: string;

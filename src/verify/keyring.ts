@@ -3,24 +3,11 @@
  * the old one until every token it signed has expired, then remove it.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { keyId, kidToString, parsePublicKey, type PrivateKey } from '../crypto/keys.ts';
+import { keyId, kidToString, toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
+
+export type { PublicKeyInput } from '../crypto/keys.ts';
 import { toHex } from '../crypto/hash.ts';
-import { isWeakPublicKey } from '../crypto/weak.ts';
 
-export type PublicKeyInput = Uint8Array | string | PrivateKey;
-
-export function toPublicKey(k: PublicKeyInput): Uint8Array {
-  let pub: Uint8Array;
-  if (typeof k === 'string') pub = parsePublicKey(k);
-  else if (k instanceof Uint8Array) {
-    if (k.length !== 32) throw new InvalidArgumentError('a raw Ed25519 public key is 32 bytes');
-    pub = Uint8Array.from(k);
-  } else if (k && k.kind === 'private') return k.publicKey;
-  else throw new InvalidArgumentError('expected a public key (cfk1.… text or 32 bytes) or a private key');
-  // Verifiers refuse every signature by such a key (spec §3.0): refuse to trust, issue or delegate to one.
-  if (isWeakPublicKey(pub)) throw new InvalidArgumentError('not a usable Ed25519 public key (small-order point or non-canonical encoding)');
-  return pub;
-}
 
 export class Keyring {
   readonly #keys = new Map<string, Uint8Array>();

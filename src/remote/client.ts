@@ -23,18 +23,19 @@
  * Verifier (same keys), which then decides instead; there is no fail-open.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { z } from 'zod';
+import type { RemoteConfig } from '../config/remote.ts';
 import { CapframeError, errorFromCode, InvalidArgumentError, toCapframeError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
-import { encodeBase64url } from '../token/base64url.ts';
+import { encodeBase64url } from '../encoding/base64url.ts';
 import { toHex } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
-import { decisionResponseSchema } from '../server/wire.ts';
-import { newCallId, type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from './verifier.ts';
+import { decisionResponseSchema } from './wire.ts';
+import { type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
+import { newCallId } from '../token/call-id.ts';
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
@@ -423,29 +424,6 @@ export class RemoteVerifier {
 }
 
 
-/**
- * The `remote:` section of the capframe config (src/langchain/config.ts
- * validates it; a Guard built from a config with it uses this client):
- *
- *   remote:
- *     url: http://127.0.0.1:8787   # the capframe serve instance
- *     timeout: 2000                # ms per verification
- *     connections: 16
- *     batch: true
- *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
- *
- * With a remote verifier the guard must sign every call: a Guard built from a
- * config with `remote:` does so itself; by hand, `new Guard({ verifier, attestAll: true })`.
- */
-export const remoteConfigSchema = z.strictObject({
-  url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),
-  timeout: z.number().int().min(1).max(60_000).optional(),
-  connections: z.number().int().min(1).max(1024).optional(),
-  batch: z.boolean().optional(),
-  fallback: z.enum(['none', 'local']).default('none'),
-});
-
-export type RemoteConfig = z.infer<typeof remoteConfigSchema>;
 
 /** Builds the client from a parsed `remote:` section; `local` is required for `fallback: local`. */
 export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback']): RemoteVerifier {

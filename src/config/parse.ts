@@ -1,7 +1,7 @@
 /**
- * The capframe YAML config (see capframe.config.example.yaml): trusted
- * authority keys, verifier settings, the audit sink and one token schema per
- * tool. Parsed with `yaml` (line numbers kept), validated with `zod` (strict:
+ * The capframe YAML config (see capframe.config.example.yaml), the one
+ * config of the whole product: each section's schema lives in its own module
+ * (trust, tools, audit, remote, server-section), read by its consumer. Parsed with `yaml` (line numbers kept), validated with `zod` (strict:
  * unknown keys are errors). Every problem is a CapframeError `ERR_CONFIG`
  * whose message names the file, the line and the field, e.g.
  *
@@ -9,64 +9,24 @@
  *
  * Private keys never live in the config: authorities are public keys.
  *
- * The same file may carry the `server:` section of `capframe serve`
- * (src/server/schema.ts) and a `remote:` section (src/verify/remote.ts) that
- * makes the Guard ask a verification service; both are validated here like
- * every other field and exposed as `server` / `remote` on the parsed config.
+ * The `server:` section (`capframe serve`) and the `remote:` section (a
+ * Guard that asks a verification service) are validated here like every
+ * other field and exposed as `server` / `remote` on the parsed config.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
-import { CapframeError, type ErrorCode } from '../errors.ts';
-import { parseDuration } from '../duration.ts';
-import { parsePublicKey, PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
-import { validateConstraint, type Constraint, type Constraints } from '../token/constraints.ts';
+import { parsePublicKey, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
 import { LIMITS } from '../token/limits.ts';
-import { remoteConfigSchema, type RemoteConfig } from '../verify/remote.ts';
-import { serverSectionSchema, type ServerSection } from '../server/schema.ts';
-import { compileTemplate, type ResourceTemplate } from './template.ts';
+import { auditSectionSchema, type AuditSinkKind } from './audit.ts';
+import { configError, interpolate, seconds } from './common.ts';
+import { remoteConfigSchema, type RemoteConfig } from './remote.ts';
+import { serverSectionSchema, type ServerSection } from './server-section.ts';
+import { compilePolicy, RESERVED_ARGUMENT, toolSchema, type PolicySource, type ToolPolicy, type ToolPolicySpec } from './tools.ts';
+import { readAuthorityFile, trustSectionSchema } from './trust.ts';
 
-const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
-// Same set as tool names in invocations (src/token/invocation.ts): C0, DEL and C1.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const RESERVED_ARGUMENT = '"__proto__" is reserved and cannot be constrained by a tool policy';
 const MAX_CONFIG_BYTES = 1024 * 1024;
-
-/** The token schema of one tool: what a call to it needs from the token. */
-export interface ToolPolicy {
-  readonly tool: string;
-  /** Computes the call's concrete resource from its arguments. */
-  readonly resource: ResourceTemplate;
-  /** The one permission (operation) the call uses, e.g. `read`. */
-  readonly operation: string;
-  /** Argument constraints that always apply, whatever the token says. */
-  readonly constraints?: Constraints;
-  /** Sign an invocation proof with the holder key for every call (for tools that forward it). */
-  readonly attested: boolean;
-  /** Lifetime of a signed invocation proof, seconds (attested tools). Default: the verifier's invocation window. */
-  readonly proofWindow?: number;
-  /** Where the policy was declared, for messages: `file:line field`. */
-  readonly where?: PolicySource;
-}
-
-export interface PolicySource {
-  readonly file: string;
-  /** Line of each field: `resource`, `operation`, `constraints.NAME`, ... */
-  readonly lines: Readonly<Record<string, number>>;
-  readonly line: number;
-}
-
-/** A tool policy as written in code (same fields as the YAML). */
-export interface ToolPolicySpec {
-  resource: string;
-  operation: string;
-  constraints?: Record<string, Constraint>;
-  attested?: boolean;
-  proofWindow?: string | number;
-}
-
-export type AuditSinkKind = 'jsonl' | 'stderr' | 'none';
 
 export interface CapframeConfig {
   /** The file name used in messages. */
@@ -78,7 +38,7 @@ export interface CapframeConfig {
   readonly replayCacheSize?: number;
   readonly audit: { readonly sink: AuditSinkKind; readonly path?: string };
   readonly tools: Readonly<Record<string, ToolPolicy>>;
-  /** The `server:` section (`capframe serve`), defaults applied; paths as written (src/server/config.ts resolves them). */
+  /** The `server:` section (`capframe serve`), defaults applied; paths as written (src/config/server.ts resolves them). */
   readonly server?: ServerSection;
   /** The `remote:` section: the Guard then verifies every call (signed) with that service. */
   readonly remote?: RemoteConfig;
@@ -93,51 +53,12 @@ export interface ParseOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-export function configError(message: string, code: ErrorCode = 'ERR_CONFIG'): CapframeError {
-  return new CapframeError(code, message);
-}
-
 // ---------------------------------------------------------------- schema
-
-const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30s, 5m or a number of seconds' });
-const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
-const int = z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' });
-
-const constraintSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('exact'), value: scalar }),
-  z.strictObject({ type: z.literal('oneOf'), values: z.array(scalar) }),
-  z.strictObject({ type: z.literal('range'), min: int.optional(), max: int.optional() }),
-  z.strictObject({ type: z.literal('glob'), pattern: z.string() }),
-  z.strictObject({ type: z.literal('prefix'), prefix: z.string() }),
-  z.strictObject({ type: z.literal('pathUnder'), path: z.string() }),
-], { error: 'expected a constraint with type exact, oneOf, range, glob, prefix or pathUnder' });
-
-const toolSchema = z.strictObject({
-  resource: z.string({ error: 'expected a resource template such as "tickets://acme/{id}"' }),
-  operation: z.string({ error: 'expected the permission the tool needs, e.g. read' }),
-  constraints: z.record(z.string(), constraintSchema).optional(),
-  attested: z.boolean({ error: 'expected true or false' }).optional(),
-  proofWindow: duration.optional(),
-});
-
-const authoritySchema = z.union([
-  z.string(),
-  z.strictObject({ key: z.string() }),
-  z.strictObject({ file: z.string() }),
-], { error: 'expected a cfk1.… public key, { key: cfk1.… } or { file: PATH }' });
 
 const fileSchema = z.strictObject({
   version: z.literal(1, { error: 'the only config version is 1' }).optional(),
-  trust: z.strictObject({
-    authorities: z.array(authoritySchema).min(1, { error: 'at least one trusted authority key is needed' }),
-    clockSkew: duration.optional(),
-    invocationWindow: duration.optional(),
-    replayCacheSize: int.min(1).max(100_000_000).optional(),
-  }),
-  audit: z.strictObject({
-    sink: z.enum(['jsonl', 'stderr', 'none'], { error: 'expected jsonl, stderr or none' }),
-    path: z.string().optional(),
-  }).optional(),
+  trust: trustSectionSchema,
+  audit: auditSectionSchema.optional(),
   tools: z.record(z.string(), toolSchema).optional(),
   // `server:` with nothing under it is the same as no section (the service's defaults).
   server: serverSectionSchema.nullable().optional(),
@@ -218,105 +139,6 @@ function valueAt(data: unknown, path: Path): unknown {
 function zodMessage(issue: z.core.$ZodIssue, data: unknown): string {
   if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) return 'is required';
   return issue.message;
-}
-
-// ---------------------------------------------------------------- env and files
-
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-function interpolate(text: string, env: Readonly<Record<string, string | undefined>>): string {
-  return text.replace(ENV_REF, (_m, name: string, dflt: string | undefined) => {
-    const v = env[name];
-    if (v !== undefined && v !== '') return v;
-    if (dflt !== undefined) return dflt;
-    throw new Error(`environment variable ${name} is not set`);
-  });
-}
-
-function readAuthorityFile(path: string): Uint8Array[] {
-  const text = readFileSync(path, 'utf8').trim();
-  if (text.startsWith('{')) {
-    let d: { type?: unknown; publicKey?: unknown };
-    try {
-      d = JSON.parse(text) ?? {};
-    } catch {
-      throw new Error('not a key file (invalid JSON)');
-    }
-    if (d.type === PRIVATE_KEY_FILE_TYPE) throw new Error('this is a private key file; the config takes only the authority\'s public key (`capframe keygen` prints it)');
-    if (typeof d.publicKey === 'string') return [parsePublicKey(d.publicKey)];
-    throw new Error('not a key file (no "publicKey")');
-  }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  if (lines.length === 0) throw new Error('the file holds no key');
-  return lines.map((l) => {
-    if (!l.startsWith(PUBLIC_KEY_PREFIX)) throw new Error(`expected ${PUBLIC_KEY_PREFIX}… lines`);
-    return parsePublicKey(l);
-  });
-}
-
-function seconds(v: string | number, max: number, min = 0): number {
-  const n = v === 0 || v === '0' ? 0 : parseDuration(v);
-  if (n < min || n > max) throw new Error(`must be between ${min} and ${max} seconds`);
-  return n;
-}
-
-// ---------------------------------------------------------------- policies
-
-/** Compiles one tool's policy; throws Error with a reason naming the sub-field (`field: reason`). */
-function compilePolicy(tool: string, spec: ToolPolicySpec, where: PolicySource | undefined, report: (field: string, msg: string) => void): ToolPolicy | undefined {
-  let ok = true;
-  const bad = (field: string, msg: string) => { ok = false; report(field, msg); };
-  if (typeof tool !== 'string' || tool.length === 0 || Buffer.byteLength(tool) > LIMITS.maxStringBytes || CONTROL.test(tool)) {
-    bad('', `tool name must be 1 to ${LIMITS.maxStringBytes} bytes without control characters`);
-  }
-  let resource: ResourceTemplate | undefined;
-  try {
-    resource = compileTemplate(spec.resource);
-  } catch (e) {
-    bad('resource', (e as Error).message);
-  }
-  if (typeof spec.operation !== 'string' || !PERMISSION.test(spec.operation)) bad('operation', `must match ${PERMISSION}`);
-  let constraints: Record<string, Constraint> | undefined;
-  if (spec.constraints !== undefined) {
-    constraints = {};
-    const entries = Object.entries(spec.constraints);
-    if (entries.length > LIMITS.maxConstraintsPerGrant) bad('constraints', `at most ${LIMITS.maxConstraintsPerGrant} constraints`);
-    for (const [name, c] of entries) {
-      // `constraints[name] = …` would set the prototype, dropping the constraint without a word.
-      if (name === '__proto__') { bad(`constraints.${name}`, RESERVED_ARGUMENT); continue; }
-      try {
-        constraints[name] = validateConstraint(name, c);
-      } catch (e) {
-        bad(`constraints.${name}`, (e as Error).message);
-      }
-    }
-  }
-  let proofWindow: number | undefined;
-  if (spec.proofWindow !== undefined) {
-    try {
-      proofWindow = seconds(spec.proofWindow, LIMITS.maxInvocationWindow, 1);
-    } catch (e) {
-      bad('proofWindow', (e as Error).message);
-    }
-  }
-  if (!ok || !resource) return undefined;
-  return Object.freeze({
-    tool,
-    resource,
-    operation: spec.operation,
-    ...(constraints && Object.keys(constraints).length > 0 ? { constraints: Object.freeze(constraints) } : {}),
-    attested: spec.attested === true,
-    ...(proofWindow !== undefined ? { proofWindow } : {}),
-    ...(where ? { where } : {}),
-  });
-}
-
-/** A tool policy written in code. Throws ERR_CONFIG with the reason. */
-export function definePolicy(tool: string, spec: ToolPolicySpec): ToolPolicy {
-  const errors: string[] = [];
-  const p = compilePolicy(tool, spec, undefined, (field, msg) => errors.push(`tools.${tool}${field ? '.' + field : ''}: ${msg}`));
-  if (!p) throw configError(errors.join('\n'));
-  return p;
 }
 
 // ---------------------------------------------------------------- entry points
@@ -403,7 +225,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
   const invocationWindow = num(cfg.trust.invocationWindow, 'invocationWindow', LIMITS.maxInvocationWindow, 1);
 
   // audit
-  let audit: CapframeConfig['audit'] = { sink: 'stderr' };
+  // No `audit:` section: decisions are not written anywhere (a library never prints unasked).
+  let audit: CapframeConfig['audit'] = { sink: 'none' };
   if (cfg.audit) {
     if (cfg.audit.sink === 'jsonl' && cfg.audit.path === undefined) problems.add(['audit'], 'sink jsonl needs a path', 'sink');
     if (cfg.audit.sink !== 'jsonl' && cfg.audit.path !== undefined) problems.add(['audit'], `sink ${cfg.audit.sink} takes no path`, 'path');
@@ -464,8 +287,3 @@ export function loadConfig(path: string, options: Omit<ParseOptions, 'file'> & {
   return parseConfig(text, { file: options.file ?? path, baseDir: options.baseDir ?? dirname(resolve(path)), ...(options.env ? { env: options.env } : {}) });
 }
 
-/** Message prefix for a field of a policy: `capframe.yaml:14 tools.send_email.resource`. */
-export function policyField(p: ToolPolicy, field: string): string {
-  const line = p.where ? (p.where.lines[field] ?? p.where.line) : undefined;
-  return `${p.where ? `${p.where.file}:${line} ` : ''}tools.${p.tool}.${field}`;
-}

@@ -1,0 +1,33 @@
+/** Pieces every section of the config shares: the error, durations, scalars, `${VAR}` references. */
+import { z } from 'zod';
+import { parseDuration } from '../duration.ts';
+import { CapframeError, type ErrorCode } from '../errors.ts';
+
+// Same set as tool names in invocations (src/token/invocation.ts): C0, DEL and C1.
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+export function configError(message: string, code: ErrorCode = 'ERR_CONFIG'): CapframeError {
+  return new CapframeError(code, message);
+}
+
+export const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30s, 5m or a number of seconds' });
+export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
+export const int = z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' });
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+export function interpolate(text: string, env: Readonly<Record<string, string | undefined>>): string {
+  return text.replace(ENV_REF, (_m, name: string, dflt: string | undefined) => {
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (dflt !== undefined) return dflt;
+    throw new Error(`environment variable ${name} is not set`);
+  });
+}
+
+export function seconds(v: string | number, max: number, min = 0): number {
+  const n = v === 0 || v === '0' ? 0 : parseDuration(v);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max} seconds`);
+  return n;
+}
+

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * The `remote:` section of the capframe config (a Guard built from a config with it uses the client in src/remote/):
+ *
+ *   remote:
+ *     url: http://127.0.0.1:8787   # the capframe serve instance
+ *     timeout: 2000                # ms per verification
+ *     connections: 16
+ *     batch: true
+ *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
+ *
+ * With a remote verifier the guard must sign every call: a Guard built from a
+ * config with `remote:` does so itself; by hand, `new Guard({ verifier, attestAll: true })`.
+ */
+export const remoteConfigSchema = z.strictObject({
+  url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),
+  timeout: z.number().int().min(1).max(60_000).optional(),
+  connections: z.number().int().min(1).max(1024).optional(),
+  batch: z.boolean().optional(),
+  fallback: z.enum(['none', 'local']).default('none'),
+});
+
+export type RemoteConfig = z.infer<typeof remoteConfigSchema>;
