@@ -5,10 +5,7 @@
  * (bench/stats.ts), so the ratios in the targets compare like with like.
  */
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import {
-  createInvocation, delegate, generateKey, issueToken, Verifier,
-  type Decision, type Invocation, type PrivateKey, type Token,
-} from '../src/index.ts';
+import { createInvocation, delegate, generateKey, issueToken, Verifier, type Decision, type Invocation, type PrivateKey, type Token } from '../src/index.ts';
 import { signedMessage } from '../src/token/chain.ts';
 import { compare, fmtUs, round, summarize, type Case } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';

@@ -28,9 +28,7 @@ import { loadavg } from 'node:os';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
 import { Pool } from 'undici';
-import {
-  createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type PrivateKey, type Token,
-} from '../src/index.ts';
+import { createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type PrivateKey, type Token } from '../src/index.ts';
 import { Guard, guardTool } from '../src/langchain/index.ts';
 import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';

@@ -3,9 +3,7 @@
  * to a support agent, the agent delegates a read-only child to a summarizer,
  * and a verifier decides on a series of calls. Run: `npm run demo:core`.
  */
-import {
-  createInvocation, delegate, generateKey, inspect, issueToken, Verifier, type Decision,
-} from '../src/index.ts';
+import { createInvocation, delegate, generateKey, inspect, issueToken, Verifier, type Decision } from '../src/index.ts';
 
 const authority = generateKey();
 const agentKey = generateKey();

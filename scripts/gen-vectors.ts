@@ -23,7 +23,7 @@ import { argsDigest, canonicalJson } from '../src/token/args.ts';
 import { blockDigest, Token } from '../src/token/token.ts';
 import { decodeChain, signedMessage } from '../src/token/chain.ts';
 import { normalizeResource, parsePattern, matchResource } from '../src/token/resource.ts';
-import { toCapframeError } from '../src/errors.ts';
+import { toCapframeError } from '../src/error-codes.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;

@@ -1,46 +1,46 @@
 /**
- * capframe: capability tokens for the tool boundary of LLM agents.
- * The public API; everything not exported here is internal.
+ * capframe: capability tokens at the tool boundary of LLM agents.
+ *
+ * The root export is the core: keys, issue, delegate, invoke (sign a call),
+ * verify, inspect, and the errors. Integrations and services have their own
+ * subpaths (docs/api.md): capframe/langchain, capframe/config,
+ * capframe/remote, capframe/server, capframe/revocation, capframe/audit,
+ * capframe/crypto. Everything not exported from one of them is internal.
  */
-export * from './errors.ts';
-export type { Clock } from './clock.ts';
-export { systemClock } from './clock.ts';
-export { parseDuration } from './duration.ts';
 
-// keys and crypto backends
-export type { Ed25519Backend } from './crypto/backend.ts';
-export { nodeBackend } from './crypto/node.ts';
-export { nobleBackend } from './crypto/noble.ts';
+// keys
 export {
-  generateKey, importSeed, keyId, kidToString, formatPublicKey, parsePublicKey,
-  serializePrivateKey, parsePrivateKey, type PrivateKey,
+  generateKey, importSeed, formatPublicKey, parsePublicKey, serializePrivateKey, parsePrivateKey,
+  type PrivateKey, type PublicKeyInput,
 } from './crypto/keys.ts';
+export { Keyring } from './verify/keyring.ts';
 
-// wire format
-export { Token } from './token/token.ts';
-export { Invocation } from './token/invocation.ts';
-export type { Grant } from './token/block.ts';
-export type { Constraint, Constraints, Scalar } from './token/constraints.ts';
-export { canonicalJson, argsDigest } from './token/args.ts';
-export { normalizeResource } from './token/resource.ts';
-export { inspect, type Inspection, type InspectedBlock } from './token/inspect.ts';
-export { LIMITS, DEFAULTS } from './token/limits.ts';
-
-// authority, holder, verifier
-export { Keyring, type PublicKeyInput } from './verify/keyring.ts';
+// issue, delegate, invoke
 export { issueToken, type IssueOptions } from './authority/issue.ts';
 export { delegate, type DelegateOptions } from './holder/delegate.ts';
-export { createInvocation, createInvocationBatch, type BatchCall, type InvocationBatchOptions, type InvocationOptions } from './holder/invoke.ts';
+export { createInvocation, type InvocationOptions } from './holder/invoke.ts';
+
+// the wire format
+export { Token } from './token/token.ts';
+export { Invocation } from './token/invocation.ts';
+export { argsDigest } from './token/args.ts';
+export type { Grant } from './token/block.ts';
+export type { Constraint, Constraints, Scalar } from './token/constraints.ts';
+export type { Chain, ChainBlock } from './token/chain.ts';
+
+// verify
 export {
   Verifier,
   type VerifierOptions, type Decision, type Allowed, type Denied, type LocalCall, type ExpectedCall,
   type RevocationCheck, type TokenInput,
 } from './verify/verifier.ts';
-export type { Chain, ChainBlock } from './token/chain.ts';
 export type { EffectiveGrant } from './verify/rules.ts';
-export { MemoryReplayStore, type ReplayStore } from './verify/replay.ts';
+export type { ReplayStore } from './verify/replay.ts';
 
-// remote verification (capframe serve) and the audit log
-export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './remote/client.ts';
-export { remoteConfigSchema, type RemoteConfig } from './config/remote.ts';
-export { AuditLog, verifyAuditLog, type AuditLogOptions, type AuditVerifyResult, type AuditProblem, type AuditRecord, type AuditEvent } from './audit/index.ts';
+// inspect (decodes for humans; does not verify)
+export { inspect, type Inspection, type InspectedBlock } from './token/inspect.ts';
+
+// errors: `errors.ExpiredError`, ...; `CapframeError` is the base of all of them
+export * as errors from './errors.ts';
+export { CapframeError, type ErrorCode } from './errors.ts';
+export type { Clock } from './clock.ts';

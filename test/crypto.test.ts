@@ -6,10 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  CapframeError, formatPublicKey, importSeed, keyId, nobleBackend, nodeBackend, parsePrivateKey, parsePublicKey,
-  serializePrivateKey, type Ed25519Backend,
-} from '../src/index.ts';
+import { CapframeError } from '../src/errors.ts';
+import { formatPublicKey, importSeed, parsePrivateKey, parsePublicKey, serializePrivateKey } from '../src/index.ts';
+import { keyId } from '../src/crypto/keys.ts';
+import { nobleBackend } from '../src/crypto/noble.ts';
+import { nodeBackend } from '../src/crypto/node.ts';
+import { type Ed25519Backend } from '../src/crypto/backend.ts';
 
 const load = (f: string) => JSON.parse(readFileSync(new URL(`./vectors/${f}`, import.meta.url), 'utf8'));
 const wycheproof = load('wycheproof-ed25519.json') as {

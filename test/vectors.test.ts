@@ -6,10 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  argsDigest, canonicalJson, formatPublicKey, importSeed, Invocation, kidToString, nobleBackend, nodeBackend,
-  normalizeResource, Token, Verifier, type Ed25519Backend, type CapframeError,
-} from '../src/index.ts';
+import { argsDigest, formatPublicKey, importSeed, Invocation, Token, Verifier } from '../src/index.ts';
+import { canonicalJson } from '../src/token/args.ts';
+import { kidToString } from '../src/crypto/keys.ts';
+import { nobleBackend } from '../src/crypto/noble.ts';
+import { nodeBackend } from '../src/crypto/node.ts';
+import { normalizeResource } from '../src/token/resource.ts';
+import { type Ed25519Backend } from '../src/crypto/backend.ts';
+import { type CapframeError } from '../src/errors.ts';
 import { parsePattern, matchResource } from '../src/token/resource.ts';
 import { generateVectors, VECTORS_PATH } from '../scripts/gen-vectors.ts';
 

@@ -1,4 +1,4 @@
-/** Tamper-evident audit log: hash-chained JSON lines, one per decision. */
-export { AuditLog, rotatedFiles, type AuditLogOptions, type AuditHead } from './log.ts';
-export { verifyAuditLog, logFiles, type AuditVerifyResult, type AuditVerifyOptions, type AuditProblem, type ProblemKind } from './verify.ts';
-export { GENESIS, hashRecord, formatLine, eventFields, type AuditRecord, type AuditLine, type AuditEvent } from './record.ts';
+/** capframe/audit: the tamper-evident audit log (hash-chained JSON lines, one per decision). */
+export { AuditLog, type AuditLogOptions, type AuditHead } from './log.ts';
+export { verifyAuditLog, type AuditVerifyResult, type AuditVerifyOptions, type AuditProblem, type ProblemKind } from './verify.ts';
+export type { AuditRecord, AuditEvent } from './record.ts';

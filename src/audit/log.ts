@@ -20,7 +20,7 @@
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { AUDIT_VERSION, eventFields, formatLine, GENESIS, type AuditEvent, type AuditRecord } from './record.ts';
 
 export interface AuditLogOptions {
@@ -85,12 +85,12 @@ function lastLine(path: string, repair: boolean): { line: string | null; end: nu
     const buf = Buffer.alloc(chunk);
     readSync(fd, buf, 0, chunk, size - chunk);
     let end = buf.lastIndexOf(0x0a);
-    if (end === -1 && chunk < size) throw new CapframeError('ERR_CONFIG', `audit log ${path}: last line is longer than 256 KiB`);
+    if (end === -1 && chunk < size) throw new ConfigError(`audit log ${path}: last line is longer than 256 KiB`);
     const completeEnd = end === -1 ? 0 : size - chunk + end + 1;
     if (completeEnd !== size && repair) ftruncateSync(fd, completeEnd);
     if (end === -1) return { line: null, end: 0 };
     const start = buf.lastIndexOf(0x0a, end - 1) + 1;
-    if (start === 0 && chunk < size) throw new CapframeError('ERR_CONFIG', `audit log ${path}: last line is longer than 256 KiB`);
+    if (start === 0 && chunk < size) throw new ConfigError(`audit log ${path}: last line is longer than 256 KiB`);
     return { line: buf.subarray(start, end).toString('utf8'), end: completeEnd };
   } finally {
     closeSync(fd);
@@ -104,7 +104,7 @@ function headOf(line: string, path: string): AuditHead {
       return { seq: o.seq, hash: o.hash };
     }
   } catch { /* fall through */ }
-  throw new CapframeError('ERR_CONFIG', `audit log ${path}: the last line is not an audit record; run \`capframe audit verify ${path}\``);
+  throw new ConfigError(`audit log ${path}: the last line is not an audit record; run \`capframe audit verify ${path}\``);
 }
 
 export class AuditLog {
@@ -128,7 +128,7 @@ export class AuditLog {
       return new AuditLog(options);
     } catch (e) {
       if (e instanceof CapframeError) throw e;
-      throw new CapframeError('ERR_CONFIG', `cannot open the audit log ${options.path}: ${(e as Error).message}`, { cause: e });
+      throw new ConfigError(`cannot open the audit log ${options.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -182,7 +182,7 @@ export class AuditLog {
    * rotation (a group may take the new file past maxBytes by its own size).
    */
   writeMany(events: readonly AuditEvent[]): (AuditRecord & { hash: string })[] {
-    if (this.#closed) throw new CapframeError('ERR_UNAVAILABLE', 'audit log is closed');
+    if (this.#closed) throw new UnavailableError('audit log is closed');
     if (!Array.isArray(events)) throw new InvalidArgumentError('audit events must be an array');
     const out: (AuditRecord & { hash: string })[] = [];
     let seq = this.#seq;
@@ -218,7 +218,7 @@ export class AuditLog {
       if (off > 0) {
         try { ftruncateSync(this.#fd, this.#size); } catch { /* the verifier will report the torn tail */ }
       }
-      throw new CapframeError('ERR_UNAVAILABLE', `audit log write failed: ${(e as Error).message}`, { cause: e });
+      throw new UnavailableError(`audit log write failed: ${(e as Error).message}`, { cause: e });
     }
     this.#size += bytes.length;
     this.#seq = seq;

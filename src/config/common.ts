@@ -1,13 +1,13 @@
 /** Pieces every section of the config shares: the error, durations, scalars, `${VAR}` references. */
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
-import { CapframeError, type ErrorCode } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 
 // Same set as tool names in invocations (src/token/invocation.ts): C0, DEL and C1.
 export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-export function configError(message: string, code: ErrorCode = 'ERR_CONFIG'): CapframeError {
-  return new CapframeError(code, message);
+export function configError(message: string): ConfigError {
+  return new ConfigError(message);
 }
 
 export const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30s, 5m or a number of seconds' });

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
-import { CapframeError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { parseConfig, type CapframeConfig } from './parse.ts';
 import { serverSectionSchema, type ServerSection } from './server-section.ts';
 
@@ -28,7 +28,7 @@ export interface ServerConfig {
   readonly base: CapframeConfig;
 }
 
-const err = (m: string) => new CapframeError('ERR_CONFIG', m);
+const err = (m: string) => new ConfigError(m);
 export const DEFAULT_ADMIN_SECRET_ENV = 'CAPFRAME_ADMIN_SECRET';
 
 /** Parses config text with a `server:` section. Throws ERR_CONFIG naming the file, line and field. */

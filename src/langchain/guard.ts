@@ -36,7 +36,8 @@ import { interopSafeParse, interopSafeParseAsync, isInteropZodSchema } from '@la
 import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
-import { CapframeError, ConstraintError, InvalidArgumentError, toCapframeError, type ErrorCode } from '../errors.ts';
+import { ConstraintError, InternalError, InvalidArgumentError, MalformedError, MissingTokenError, NoSchemaError, type ErrorCode } from '../errors.ts';
+import { toCapframeError } from '../error-codes.ts';
 import { createInvocation } from '../holder/invoke.ts';
 import { checkConstraint } from '../token/constraints.ts';
 import type { Invocation } from '../token/invocation.ts';
@@ -97,7 +98,7 @@ export interface GuardOptions {
    * cache size); with `config.remote`, a RemoteVerifier for that service (every call signed).
    */
   verifier?: CallVerifier;
-  /** Default: from `config.audit`, else JSON lines on stderr. `null`: no events. */
+  /** Default: from `config.audit` (`jsonl` to a file, `stderr`, `none`); no section or no config: no events. `null`: no events. */
   sink?: DecisionSink | null;
   /** Sign an invocation proof for every call, not only attested tools (e.g. for a remote verifier). Always on when the verifier is built from `config.remote`. */
   attestAll?: boolean;
@@ -204,9 +205,10 @@ export class Guard {
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
     if (options.sink === null) this.sink = undefined;
     else if (options.sink) this.sink = options.sink;
-    else if (config?.audit.sink === 'none') this.sink = undefined;
     else if (config?.audit.sink === 'jsonl') this.sink = jsonLinesSink({ path: config.audit.path! });
-    else this.sink = (stderrSink ??= jsonLinesSink());
+    else if (config?.audit.sink === 'stderr') this.sink = (stderrSink ??= jsonLinesSink());
+    // Nothing asked for: a library prints nothing.
+    else this.sink = undefined;
     this.attestAll = remote || options.attestAll === true;
     const v = this.verifier instanceof Verifier ? this.verifier : undefined;
     this.#clock = options.clock ?? v?.clock;
@@ -255,7 +257,7 @@ export class Guard {
       if (!t || !equalBytes(t.bytes, input)) { t = Token.parse(input); this.#parsedBytes.set(input, t); }
       return t;
     }
-    throw new CapframeError('ERR_MALFORMED', 'the capframe token must be a Token, its cft1. text or its bytes');
+    throw new MalformedError('the capframe token must be a Token, its cft1. text or its bytes');
   }
 
   /** Decides on one call. Never throws. */
@@ -274,9 +276,9 @@ export class Guard {
     let resource: string | undefined;
     try {
       policy = this.#policies.get(tool);
-      if (!policy) throw new CapframeError('ERR_NO_SCHEMA', `no capframe policy for tool "${tool}" (add it under tools: in the config)`);
+      if (!policy) throw new NoSchemaError(`no capframe policy for tool "${tool}" (add it under tools: in the config)`);
       const creds = credentialsFrom(runConfig);
-      if (!creds) throw new CapframeError('ERR_MISSING_TOKEN', 'no capframe token in the run config (configurable.capframe or context.capframe)');
+      if (!creds) throw new MissingTokenError('no capframe token in the run config (configurable.capframe or context.capframe)');
       if (!isPlainObject(args)) throw new InvalidArgumentError('tool arguments must be an object');
       resource = policy.resource.render(args);
       if (policy.constraints) {
@@ -291,7 +293,7 @@ export class Guard {
       let invocation: Invocation | undefined;
       const v = this.verifier;
       if ((policy.attested || this.attestAll) && !creds.holderKey) {
-        throw new CapframeError('ERR_MISSING_TOKEN', `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
+        throw new MissingTokenError(`tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`);
       }
       if (!policy.attested && this.attestAll && v.signsCalls) {
         // Remote mode: the remote verifier signs the call itself, batching calls queued
@@ -550,7 +552,7 @@ export class GuardedTool extends StructuredTool {
   }
 
   protected override async _call(): Promise<never> {
-    throw new CapframeError('ERR_INTERNAL', 'GuardedTool runs through invoke()');
+    throw new InternalError('GuardedTool runs through invoke()');
   }
 }
 

@@ -8,7 +8,7 @@
  * the parent's token and key never reach the sub-agent's tools.
  */
 import { generateKey } from '../crypto/keys.ts';
-import { CapframeError } from '../errors.ts';
+import { MissingTokenError } from '../errors.ts';
 import { delegate, type DelegateOptions } from '../holder/delegate.ts';
 import { CAPFRAME_KEY, credentialsFrom, type Credentials } from './guard.ts';
 
@@ -24,8 +24,8 @@ export interface DelegationSpec extends Pick<DelegateOptions, 'subject' | 'permi
  */
 export function delegateCredentials(parent: Credentials | unknown, spec: DelegationSpec): Credentials & { holderKey: NonNullable<Credentials['holderKey']> } {
   const p = (parent && typeof parent === 'object' && 'token' in parent ? parent : credentialsFrom(parent)) as Credentials | undefined;
-  if (!p) throw new CapframeError('ERR_MISSING_TOKEN', 'no parent capframe credentials to delegate from');
-  if (!p.holderKey) throw new CapframeError('ERR_MISSING_TOKEN', 'delegating needs the parent\'s holder key (capframe.holderKey)');
+  if (!p) throw new MissingTokenError('no parent capframe credentials to delegate from');
+  if (!p.holderKey) throw new MissingTokenError('delegating needs the parent\'s holder key (capframe.holderKey)');
   const key = generateKey();
   const token = delegate(p.token, {
     key: p.holderKey,

@@ -24,7 +24,8 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { RemoteConfig } from '../config/remote.ts';
-import { CapframeError, errorFromCode, InvalidArgumentError, toCapframeError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
+import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
@@ -165,7 +166,7 @@ export class RemoteVerifier {
       Object.assign(base, { tool: call.tool, operation: call.operation, resource: call.resource, callId: call.callId });
       const key = options?.holderKey ?? this.#holderKey;
       if (!key) {
-        throw new CapframeError('ERR_CONFIG', 'remote authorize() needs the holder key (RemoteVerifier `holderKey` or the call\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
+        throw new ConfigError('remote authorize() needs the holder key (RemoteVerifier `holderKey` or the call\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
       }
       if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
@@ -348,7 +349,7 @@ export class RemoteVerifier {
       // Whatever goes wrong (e.g. a fallback verifier that throws), every queued call is
       // answered (denied) and its slot freed: a queued promise never hangs.
       const failed = (e: unknown): void => {
-        for (const item of items) item.resolve(denied(item.base, new CapframeError('ERR_UNAVAILABLE', `remote verification failed: ${(e as Error)?.message ?? e}`)));
+        for (const item of items) item.resolve(denied(item.base, new UnavailableError(`remote verification failed: ${(e as Error)?.message ?? e}`)));
       };
       if (items.length === 1) {
         void this.#single(items[0]!).then((d) => { items[0]!.resolve(d); }, failed).finally(done);
@@ -406,7 +407,7 @@ export class RemoteVerifier {
   /** The service could not decide: the fallback verifier decides, else ERR_UNAVAILABLE. Never rejects. */
   #unavailable({ token, proof, expected, base }: Pending, message: string): Decision | Promise<Decision> {
     if (this.#fallback) {
-      const failed = (e: unknown): Decision => denied(base, new CapframeError('ERR_UNAVAILABLE', `${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
+      const failed = (e: unknown): Decision => denied(base, new UnavailableError(`${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
       try {
         // A fallback that throws or rejects is a denial too: authorize() and verifyInvocation() never reject.
         return Promise.resolve(this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected)).then(undefined, failed);
@@ -414,7 +415,7 @@ export class RemoteVerifier {
         return failed(e);
       }
     }
-    return denied(base, new CapframeError('ERR_UNAVAILABLE', message));
+    return denied(base, new UnavailableError(message));
   }
 
   /** Closes the keep-alive connections (only those of the client's own pool). */

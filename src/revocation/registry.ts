@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError } from '../errors.ts';
 import { kidToString, KID_BYTES } from '../crypto/keys.ts';
 import { checkSubject } from '../token/block.ts';
 import { Token } from '../token/token.ts';
@@ -127,7 +127,7 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     } catch (e) {
       try { db?.close(); } catch { /* not open */ }
       if (e instanceof CapframeError) throw e;
-      throw new CapframeError('ERR_CONFIG', `cannot open the revocation registry ${this.path}: ${(e as Error).message}`, { cause: e });
+      throw new ConfigError(`cannot open the revocation registry ${this.path}: ${(e as Error).message}`, { cause: e });
     }
     if (options.readonly && this.schemaVersion !== SCHEMA_VERSION) {
       throw new InvalidArgumentError(`registry ${this.path} has schema version ${this.schemaVersion}, expected ${SCHEMA_VERSION}`);

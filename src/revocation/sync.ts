@@ -6,7 +6,7 @@
  * A lost stream reconnects after `reconnectMs`. Nothing here decides: a
  * verifier that cannot refresh goes stale and the state fails closed.
  */
-import { toCapframeError } from '../errors.ts';
+import { toCapframeError } from '../error-codes.ts';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';

@@ -17,7 +17,7 @@
  * `capframe revoke` on the same database), re-signed before it goes stale.
  */
 import { z } from 'zod';
-import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import { ConfigError, InvalidArgumentError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import type { Keyring } from '../verify/keyring.ts';
@@ -58,7 +58,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   const state = new RevocationState({ trusted: o.trusted, ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}) });
   if (!state.keyring.get(o.key.kid) || !equalBytes(state.keyring.get(o.key.kid)!, o.key.publicKey)) {
     handler.close();
-    throw new CapframeError('ERR_CONFIG', 'the revocation signing key is not one of the trusted authority keys');
+    throw new ConfigError('the revocation signing key is not one of the trusted authority keys');
   }
   const sync = (): void => {
     try {

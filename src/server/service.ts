@@ -20,7 +20,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CapframeError, type ErrorCode } from '../errors.ts';
+import { CapframeError, UnavailableError, type ErrorCode } from '../errors.ts';
 import type { Decision, Verifier } from '../verify/verifier.ts';
 import { Metrics } from './metrics.ts';
 import { batchItemRequestSchema, decisionToJson, MAX_BATCHES_PER_REQUEST, signedBatchSchema, verifyRequestSchema } from '../remote/wire.ts';
@@ -186,7 +186,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   /** An allow whose audit line could not be written becomes a denial. */
   function auditFailed(d: Decision, e: unknown): Decision {
     if (!d.allowed) return d;
-    const error = new CapframeError('ERR_UNAVAILABLE', 'the audit log cannot be written; call denied', { cause: e });
+    const error = new UnavailableError('the audit log cannot be written; call denied', { cause: e });
     const { grant: _g, expiresAt: _e, ...rest } = d;
     return { ...rest, allowed: false, code: error.code, reason: error.message, error };
   }

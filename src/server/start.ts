@@ -1,7 +1,7 @@
 /** Starts the verification service from a parsed config: verifier, audit log, HTTP listener. */
 import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
-import { CapframeError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { parsePrivateKey } from '../crypto/keys.ts';
 import { RevocationRegistry } from '../revocation/index.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
@@ -32,13 +32,13 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
   try {
     keyText = readFileSync(r.keyFile, 'utf8');
   } catch (e) {
-    throw new CapframeError('ERR_CONFIG', `${cfg.file}: server.revocation.keyFile: cannot read ${r.keyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(`${cfg.file}: server.revocation.keyFile: cannot read ${r.keyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   let key;
   try {
     key = parsePrivateKey(keyText);
   } catch (e) {
-    throw new CapframeError('ERR_CONFIG', `${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
+    throw new ConfigError(`${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
   }
   const registry = new RevocationRegistry({ path: r.db });
   try {
@@ -89,7 +89,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     const host = o.host ?? s.host;
     const addr = await service.listen(port, host).catch((e: unknown) => {
       // e.g. EADDRINUSE, EACCES: a setting to change, named with the address.
-      throw new CapframeError('ERR_CONFIG', `cannot listen on ${host}:${port}: ${(e as Error).message}`, { cause: e });
+      throw new ConfigError(`cannot listen on ${host}:${port}: ${(e as Error).message}`, { cause: e });
     });
     return {
       ...addr,

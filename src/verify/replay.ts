@@ -3,7 +3,7 @@
  * resource, argument digest, call id) is accepted once until it expires.
  */
 import { hash } from 'node:crypto';
-import { CapframeError, InvalidArgumentError } from '../errors.ts';
+import { CapframeError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 
 export interface ReplayStore {
   /**
@@ -111,7 +111,7 @@ export class MemoryReplayStore implements ReplayStore {
   }
 
   #full(): CapframeError {
-    return new CapframeError('ERR_UNAVAILABLE', `replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
+    return new UnavailableError(`replay cache is full (${this.capacity} live entries); refusing rather than forgetting`);
   }
 
   /**

@@ -4,7 +4,7 @@
  * and that it matches the call; the local path builds the same facts from the
  * call itself. Both then come here.
  */
-import { CapframeError, ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
+import { ConfigError, ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
@@ -116,7 +116,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     // An asynchronous check cannot be waited for here: its answer would come after the call
     // was allowed. Fail closed (and keep its rejection from ending the process).
     (revoked as Promise<unknown>).then(undefined, () => {});
-    throw new CapframeError('ERR_CONFIG', 'the revocation check must be synchronous (it returned a promise)');
+    throw new ConfigError('the revocation check must be synchronous (it returned a promise)');
   }
 
   const key = replayKey(chain.tipHex, f);

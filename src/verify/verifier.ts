@@ -13,7 +13,8 @@
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { equalBytes, toHex } from '../crypto/hash.ts';
-import { CapframeError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, toCapframeError, type ErrorCode } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, type ErrorCode } from '../errors.ts';
+import { toCapframeError } from '../error-codes.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { batchDigestAt, batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
@@ -310,7 +311,7 @@ export class Verifier {
   /** The clock's time, refused unless it is a finite number (a NaN would pass every time check). */
   #now(): number {
     const t = this.clock();
-    if (typeof t !== 'number' || !Number.isFinite(t)) throw new CapframeError('ERR_CONFIG', 'the verifier clock did not return a finite time (unix seconds)');
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new ConfigError('the verifier clock did not return a finite time (unix seconds)');
     return t;
   }
 

@@ -4,8 +4,11 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, rotatedFiles, verifyAuditLog, hashRecord } from '../../src/audit/index.ts';
-import { CapframeError, generateKey, issueToken, Verifier } from '../../src/index.ts';
+import { AuditLog, verifyAuditLog } from '../../src/audit/index.ts';
+import { rotatedFiles } from '../../src/audit/log.ts';
+import { hashRecord } from '../../src/audit/record.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { generateKey, issueToken, Verifier } from '../../src/index.ts';
 import { canonicalJson } from '../../src/token/args.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'capframe-audit-'));

@@ -1,10 +1,9 @@
 /** Round trips through the public API and the shape of inspect() and decisions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  createInvocation, delegate, formatPublicKey, inspect, Invocation, issueToken, kidToString, Token, Verifier,
-  argsDigest, canonicalJson,
-} from '../../src/index.ts';
+import { createInvocation, delegate, formatPublicKey, inspect, Invocation, issueToken, Token, Verifier, argsDigest } from '../../src/index.ts';
+import { kidToString } from '../../src/crypto/keys.ts';
+import { canonicalJson } from '../../src/token/args.ts';
 import { toHex } from '../../src/crypto/hash.ts';
 import { ALICE, AUTH, BOB, CAROL, T0, assertAllowed, assertDenied, assertThrowsCode, callId, chain3, makeClock, verifier } from './helpers.ts';
 

@@ -6,7 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInvocation, createInvocationBatch, Invocation, LIMITS, type BatchCall } from '../../src/index.ts';
+import { createInvocation, Invocation } from '../../src/index.ts';
+import { createInvocationBatch, type BatchCall } from '../../src/holder/invoke.ts';
+import { LIMITS } from '../../src/token/limits.ts';
 import { encode } from '../../src/token/cbor.ts';
 import { batchSignedMessage, encodeBatchPayload, invocationItemDigest } from '../../src/token/invocation.ts';
 import { issueToken } from '../../src/index.ts';

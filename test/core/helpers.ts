@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import {
-  CapframeError, importSeed, issueToken, delegate, nodeBackend, Token, Invocation, Verifier,
-  type Allowed, type Decision, type Denied, type Ed25519Backend, type ErrorCode, type Grant, type PrivateKey, type VerifierOptions,
-} from '../../src/index.ts';
+import { CapframeError, type ErrorCode } from '../../src/errors.ts';
+import { importSeed, issueToken, delegate, Token, Invocation, Verifier, type Allowed, type Decision, type Denied, type Grant, type PrivateKey, type VerifierOptions } from '../../src/index.ts';
+import { nodeBackend } from '../../src/crypto/node.ts';
+import { type Ed25519Backend } from '../../src/crypto/backend.ts';
 import { encodeDelegationPayload, encodeRootPayload, type DelegationPayload, type RootPayload } from '../../src/token/block.ts';
 import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation.ts';
 import { blockDigest } from '../../src/token/token.ts';

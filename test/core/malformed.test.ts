@@ -6,7 +6,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { argsDigest, CapframeError, createInvocation, inspect, Invocation, issueToken, LIMITS, Token, Verifier } from '../../src/index.ts';
+import { argsDigest, createInvocation, inspect, Invocation, issueToken, Token, Verifier } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { LIMITS } from '../../src/token/limits.ts';
 import { encode, type CborMap, type CborValue } from '../../src/token/cbor.ts';
 import { blockDigest } from '../../src/token/token.ts';
 import {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CapframeError, MemoryReplayStore } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { MemoryReplayStore } from '../../src/verify/replay.ts';
 
 test('replay store: a second use of a live key is refused, an expired key may be used again', () => {
   const s = new MemoryReplayStore(10);

@@ -1,7 +1,10 @@
 /** Replay protection on both paths, replay-store capacity, and every time rule with an injected clock. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInvocation, delegate, issueToken, MemoryReplayStore, Verifier, DEFAULTS, CapframeError } from '../../src/index.ts';
+import { createInvocation, delegate, issueToken, Verifier } from '../../src/index.ts';
+import { MemoryReplayStore } from '../../src/verify/replay.ts';
+import { DEFAULTS } from '../../src/token/limits.ts';
+import { CapframeError } from '../../src/errors.ts';
 import {
   ALICE, AUTH, BOB, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, craftDelegation, makeClock,
 } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { normalizeResource } from '../../src/index.ts';
+import { normalizeResource } from '../../src/token/resource.ts';
 import { normalizeFull } from '../../src/token/resource.ts';
 
 /** Outcome of a normaliser: the normal form, or the error code. */

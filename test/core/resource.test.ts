@@ -1,7 +1,8 @@
 /** Resource normalisation and pattern matching: traversal and look-alikes never match `database://users/*`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInvocation, issueToken, normalizeResource, Verifier } from '../../src/index.ts';
+import { createInvocation, issueToken, Verifier } from '../../src/index.ts';
+import { normalizeResource } from '../../src/token/resource.ts';
 import { matchResource, parsePattern, patternCovers } from '../../src/token/resource.ts';
 import { ALICE, AUTH, T0, assertAllowed, assertDenied, assertThrowsCode, callId } from './helpers.ts';
 

@@ -1,7 +1,8 @@
 /** Unknown authority keys, key rotation and removal, and that caches never outlive a removed key. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInvocation, delegate, formatPublicKey, inspect, issueToken, Keyring, kidToString, Verifier } from '../../src/index.ts';
+import { createInvocation, delegate, formatPublicKey, inspect, issueToken, Keyring, Verifier } from '../../src/index.ts';
+import { kidToString } from '../../src/crypto/keys.ts';
 import { ALICE, AUTH, BOB, MALLORY, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, countingBackend, key } from './helpers.ts';
 
 const clock = () => T0;

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CapframeError, createInvocation, type Decision, type Verifier } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { createInvocation, type Decision, type Verifier } from '../../src/index.ts';
 import { BOB, ERROR_CODES, assertAllowed, flip, twoBlockFixture, verifier } from './helpers.ts';
 
 const { clock, token, CALL } = twoBlockFixture();

@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CapframeError, createInvocationBatch, generateKey, issueToken, Keyring, Verifier } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { createInvocationBatch } from '../../src/holder/invoke.ts';
+import { generateKey, issueToken, Keyring, Verifier } from '../../src/index.ts';
 import { buildSnapshot, parseSnapshot } from '../../src/revocation/index.ts';
 import { parseConfig } from '../../src/config/parse.ts';
 import { flip } from '../core/helpers.ts';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from 'langchain';
 import { z } from 'zod';
-import { CapframeError, formatPublicKey, generateKey, serializePrivateKey } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { formatPublicKey, generateKey, serializePrivateKey } from '../../src/index.ts';
 import { Guard, guardTools, loadConfig, parseConfig, definePolicy } from '../../src/langchain/index.ts';
 
 const pub = formatPublicKey(generateKey().publicKey);

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect as utilInspect } from 'node:util';
-import {
-  argsDigest, delegate, generateKey, issueToken, nobleBackend, nodeBackend, Verifier,
-} from '../../src/index.ts';
+import { argsDigest, delegate, generateKey, issueToken, Verifier } from '../../src/index.ts';
+import { nobleBackend } from '../../src/crypto/noble.ts';
+import { nodeBackend } from '../../src/crypto/node.ts';
 import { definePolicy, parseConfig } from '../../src/langchain/index.ts';
 import { blockDigest } from '../../src/token/token.ts';
 import { ALICE, AUTH, T0, assertAllowed, assertDenied, assertThrowsCode, craftDelegation, craftInvocation } from '../core/helpers.ts';

@@ -14,9 +14,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  CapframeError, createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type Token,
-} from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type Token } from '../../src/index.ts';
 import { argsDigest } from '../../src/token/args.ts';
 import { encode, decodeStrict, type CborMap } from '../../src/token/cbor.ts';
 import { encodeBase64url } from '../../src/encoding/base64url.ts';
@@ -26,7 +25,9 @@ import { RevocationState } from '../../src/revocation/state.ts';
 import { RevocationSync } from '../../src/revocation/sync.ts';
 import { buildSnapshot } from '../../src/revocation/snapshot.ts';
 import { AuditLog, verifyAuditLog } from '../../src/audit/index.ts';
-import { parseServerConfig, startService, RemoteVerifier } from '../../src/server/index.ts';
+import { parseServerConfig } from '../../src/config/server.ts';
+import { startService } from '../../src/server/index.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
 import { main } from '../../src/cli/main.ts';
 import type { Io } from '../../src/cli/command.ts';
 

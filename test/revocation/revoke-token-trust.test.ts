@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CapframeError, generateKey, issueToken, Keyring } from '../../src/index.ts';
+import { CapframeError } from '../../src/errors.ts';
+import { generateKey, issueToken, Keyring } from '../../src/index.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { tempDir } from './helpers.ts';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { generateKey, Verifier, Keyring, kidToString, type Chain } from '../../src/index.ts';
+import { generateKey, Verifier, Keyring, type Chain } from '../../src/index.ts';
+import { kidToString } from '../../src/crypto/keys.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { SnapshotPublisher } from '../../src/revocation/publisher.ts';
 import { RevocationState, loadSnapshotCheck } from '../../src/revocation/state.ts';

@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import { tool } from '@langchain/core/tools';
 import type { ToolMessage } from '@langchain/core/messages';
 import { z } from 'zod';
-import { createInvocation, createInvocationBatch, formatPublicKey, generateKey, issueToken, nodeBackend, Verifier, type Ed25519Backend } from '../../src/index.ts';
+import { createInvocation, formatPublicKey, generateKey, issueToken, Verifier } from '../../src/index.ts';
+import { createInvocationBatch } from '../../src/holder/invoke.ts';
+import { nodeBackend } from '../../src/crypto/node.ts';
+import { type Ed25519Backend } from '../../src/crypto/backend.ts';
 import { callContext, Guard, guardTools, parseConfig } from '../../src/langchain/index.ts';
-import { createVerifyService, RemoteVerifier } from '../../src/server/index.ts';
+import { createVerifyService } from '../../src/server/index.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
 import { encode } from '../../src/token/cbor.ts';
 
 const authority = generateKey();

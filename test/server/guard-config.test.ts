@@ -11,7 +11,9 @@ import type { ToolMessage } from '@langchain/core/messages';
 import { z } from 'zod';
 import { formatPublicKey, generateKey, issueToken } from '../../src/index.ts';
 import { Guard, guardTools, parseConfig, type CapframeConfig } from '../../src/langchain/index.ts';
-import { loadServerConfig, RemoteVerifier, startService } from '../../src/server/index.ts';
+import { loadServerConfig } from '../../src/config/server.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
+import { startService } from '../../src/server/index.ts';
 
 const authority = generateKey();
 const holder = generateKey();

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from '../../src/index.ts';
 import { Guard, guardTool } from '../../src/langchain/index.ts';
 import { AuditLog, verifyAuditLog } from '../../src/audit/index.ts';
-import { createVerifyService, RemoteVerifier } from '../../src/server/index.ts';
+import { createVerifyService } from '../../src/server/index.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
 
 test('guarded LangChain tool checked by the remote service; decisions land in the hash-chained audit log', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-guardremote-'));

@@ -4,8 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { CapframeError, delegate, formatPublicKey, generateKey, issueToken, serializePrivateKey, RevokedError } from '../../src/index.ts';
-import { loadServerConfig, RemoteVerifier, startService } from '../../src/server/index.ts';
+import { CapframeError, RevokedError } from '../../src/errors.ts';
+import { delegate, formatPublicKey, generateKey, issueToken, serializePrivateKey } from '../../src/index.ts';
+import { loadServerConfig } from '../../src/config/server.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
+import { startService } from '../../src/server/index.ts';
 import { verifyAuditLog } from '../../src/audit/index.ts';
 
 const SECRET = 'revocation-admin-secret-0123456789';

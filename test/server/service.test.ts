@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import {
-  CapframeError, createInvocation, formatPublicKey, generateKey, issueToken, ScopeResourceError, Verifier,
-  type Decision, type LocalCall,
-} from '../../src/index.ts';
+import { CapframeError, ScopeResourceError } from '../../src/errors.ts';
+import { createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type Decision, type LocalCall } from '../../src/index.ts';
 import { AuditLog, verifyAuditLog } from '../../src/audit/index.ts';
-import { createVerifyService, loadServerConfig, parseServerConfig, RemoteVerifier, startService, type VerifyService } from '../../src/server/index.ts';
+import { createVerifyService, startService, type VerifyService } from '../../src/server/index.ts';
+import { loadServerConfig, parseServerConfig } from '../../src/config/server.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
 
 const authority = generateKey();
 const holder = generateKey();

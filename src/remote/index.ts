@@ -1,0 +1,2 @@
+/** capframe/remote: the client of a capframe verification service (`capframe serve`). */
+export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './client.ts';
