@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInvocation, createInvocationBatch, Invocation, LIMITS, type BatchCall } from '../../src/index.ts';
 import { encode } from '../../src/token/cbor.ts';
-import { batchSignedMessage, encodeBatchPayload, invocationItemDigest } from '../../src/token/invocation.ts';
+import { batchSignedMessage, encodeBatchPayload, invocationItemDigest } from '../../src/token/invocation-batch.ts';
 import { issueToken } from '../../src/index.ts';
 import { ALICE, AUTH, MALLORY, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, backend, countingBackend, verifier } from './helpers.ts';
 

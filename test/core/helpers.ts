@@ -11,7 +11,7 @@ import {
   type Allowed, type Decision, type Denied, type Ed25519Backend, type ErrorCode, type Grant, type PrivateKey, type VerifierOptions,
 } from '../../src/index.ts';
 import { encodeDelegationPayload, encodeRootPayload, type DelegationPayload, type RootPayload } from '../../src/token/block.ts';
-import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation.ts';
+import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation-payload.ts';
 import { blockDigest } from '../../src/token/token.ts';
 import { signedMessage } from '../../src/token/chain.ts';
 import { encode } from '../../src/token/cbor.ts';

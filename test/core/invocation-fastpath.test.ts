@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInvocation, issueToken } from '../../src/index.ts';
 import { decodeStrict } from '../../src/token/cbor.ts';
-import { decodeInvocationPayload, encodeInvocationPayload } from '../../src/token/invocation.ts';
+import { decodeInvocationPayload, encodeInvocationPayload } from '../../src/token/invocation-payload.ts';
 import { ALICE, AUTH, T0, USERS_RW } from './helpers.ts';
 
 /** The general strict CBOR decoder on its own: the decoded map, byte strings as hex. */
@@ -82,7 +82,7 @@ test('invocation payload fast path: same result as the general decoder on valid 
 });
 
 test('invocation payload encoder: the same bytes as the general deterministic encoder', async () => {
-  const { encodeInvocationPayloadGeneral } = await import('../../src/token/invocation.ts');
+  const { encodeInvocationPayloadGeneral } = await import('../../src/token/invocation-payload.ts');
   let seed = 11;
   const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand(256));
