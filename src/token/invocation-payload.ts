@@ -85,109 +85,8 @@ function bytesOf(m: CborMap, k: number, n: number, what: string): Uint8Array {
   return v;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-// The reader's position: module state rather than closures, as it runs on every verified call.
-let rb: Uint8Array = new Uint8Array(0);
-let ro = 0;
-
-/** A shortest-form head of `major` with an argument below 2^32, or -1. */
-function readHead(major: number): number {
-  const b = rb;
-  const n = b.length;
-  if (ro >= n) return -1;
-  const ib = b[ro++]!;
-  if (ib >> 5 !== major) return -1;
-  const ai = ib & 31;
-  if (ai < 24) return ai;
-  if (ai === 24) { if (ro + 1 > n) return -1; const v = b[ro++]!; return v < 24 ? -1 : v; }
-  if (ai === 25) { if (ro + 2 > n) return -1; const v = (b[ro]! << 8) | b[ro + 1]!; ro += 2; return v < 0x100 ? -1 : v; }
-  if (ai === 26) {
-    if (ro + 4 > n) return -1;
-    const v = b[ro]! * 0x1000000 + ((b[ro + 1]! << 16) | (b[ro + 2]! << 8) | b[ro + 3]!);
-    ro += 4;
-    return v < 0x10000 ? -1 : v;
-  }
-  return -1;
-}
-
-function readKey(k: number): boolean {
-  return ro < rb.length && rb[ro++] === k;
-}
-
-function readBytes(len: number): Uint8Array | undefined {
-  if (readHead(2) !== len || ro + len > rb.length) return undefined;
-  ro += len;
-  return rb.subarray(ro - len, ro);
-}
-
-function readText(): string | undefined {
-  const len = readHead(3);
-  // Longer texts fail the field checks anyway; the strict decoder then names the error.
-  if (len < 0 || len > LIMITS.maxResourceBytes || ro + len > rb.length) return undefined;
-  const from = ro;
-  ro += len;
-  for (let i = from; i < ro; i++) {
-    if (rb[i]! >= 0x80) {
-      try {
-        return UTF8.decode(rb.subarray(from, ro));
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  // ASCII: no native call.
-  return String.fromCharCode.apply(null, rb.subarray(from, ro) as unknown as number[]);
-}
-
-/**
- * Reads the one byte layout a valid payload can have in deterministic CBOR
- * (a map of 9 entries, keys 1 to 9 in order, shortest-form heads, definite
- * lengths, the exact byte string sizes, unsigned times below 2^32, strict
- * UTF-8) straight from the bytes. Returns undefined for anything else, and
- * then the strict decoder decides (and names the error). It must accept
- * nothing that decoder refuses: test/core/invocation-fastpath.test.ts checks
- * the two against each other on valid and mutated payloads.
- */
-export function readInvocationPayloadFast(b: Uint8Array): InvocationPayload | undefined {
-  rb = b;
-  ro = 0;
-  try {
-    if (b.length === 0 || b[ro++] !== 0xa9 || !readKey(1)) return undefined;
-    const tip = readBytes(16);
-    if (!tip || !readKey(2)) return undefined;
-    const tool = readText();
-    if (tool === undefined || !readKey(3)) return undefined;
-    const operation = readText();
-    if (operation === undefined || !readKey(4)) return undefined;
-    const resource = readText();
-    if (resource === undefined || !readKey(5)) return undefined;
-    const args = readBytes(32);
-    if (!args || !readKey(6)) return undefined;
-    const callId = readText();
-    if (callId === undefined || !readKey(7)) return undefined;
-    const nonce = readBytes(16);
-    if (!nonce || !readKey(8)) return undefined;
-    const iat = readHead(0);
-    if (iat < 0 || !readKey(9)) return undefined;
-    const exp = readHead(0);
-    if (exp < 0 || ro !== b.length) return undefined;
-    return { tip, tool, operation, resource, args, callId, nonce, iat, exp };
-  } finally {
-    rb = EMPTY;
-  }
-}
-const EMPTY = new Uint8Array(0);
-
-/** Decodes and checks an invocation payload. Throws MalformedError. */
+/** Decodes and checks an invocation payload (strict deterministic CBOR). Throws MalformedError. */
 export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
-  const fast = bytes instanceof Uint8Array ? readInvocationPayloadFast(bytes) : undefined;
-  if (fast !== undefined) return checkPayload(fast);
-  return decodeInvocationPayloadStrict(bytes);
-}
-
-/** decodeInvocationPayload() through the general strict CBOR decoder. */
-export function decodeInvocationPayloadStrict(bytes: Uint8Array): InvocationPayload {
   const m = decodeStrict(bytes);
   if (!(m instanceof Map)) throw new MalformedError('invocation payload must be a CBOR map');
   for (const k of m.keys()) if (typeof k !== 'number' || !KEYS.has(k)) throw new MalformedError(`invocation has unknown field ${JSON.stringify(k)}`);
@@ -206,7 +105,7 @@ export function decodeInvocationPayloadStrict(bytes: Uint8Array): InvocationPayl
   });
 }
 
-/** The checks on decoded fields that both decoding paths share. */
+/** The checks on the decoded fields. */
 function checkPayload(p: InvocationPayload): InvocationPayload {
   checkName(p.tool, 'tool name');
   checkName(p.operation, 'operation');
