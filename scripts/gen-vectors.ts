@@ -18,7 +18,7 @@ import { delegate, type DelegateOptions } from '../src/holder/delegate.ts';
 import { createInvocation, createInvocationBatch, type InvocationOptions } from '../src/holder/invoke.ts';
 import { encode, type CborValue } from '../src/token/cbor.ts';
 import { encodeDelegationPayload, encodeRootPayload, KEY, type DelegationPayload, type Grant, type RootPayload } from '../src/token/block.ts';
-import { encodeInvocationPayload, type InvocationPayload } from '../src/token/invocation.ts';
+import { encodeInvocationPayload, type InvocationPayload } from '../src/token/invocation-payload.ts';
 import { argsDigest, canonicalJson } from '../src/token/args.ts';
 import { blockDigest, Token } from '../src/token/token.ts';
 import { decodeChain, signedMessage } from '../src/token/chain.ts';

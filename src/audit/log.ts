@@ -121,8 +121,7 @@ export class AuditLog {
   #nextRotation: number;
   #closed = false;
 
-  /** Opens (or creates) a log and continues its chain. */
-  /** Opens (or creates) the log. A file that cannot be opened is ERR_CONFIG, naming the path. */
+  /** Opens (or creates) the log and continues its chain. A file that cannot be opened is ERR_CONFIG, naming the path. */
   static open(options: AuditLogOptions): AuditLog {
     try {
       return new AuditLog(options);

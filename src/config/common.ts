@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
 import { ConfigError } from '../errors.ts';
 
-// Same set as tool names in invocations (src/token/invocation.ts): C0, DEL and C1.
+// Same set as tool names in invocations (src/token/invocation-payload.ts): C0, DEL and C1.
 export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function configError(message: string): ConfigError {

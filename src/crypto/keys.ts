@@ -40,7 +40,7 @@ export function importSeed(seed: Uint8Array, backend: Ed25519Backend = defaultBa
   const key = { kind: 'private' as const, seed: s, publicKey, kid: keyId(publicKey) };
   // A PrivateKey travels in run configs (configurable.capframe.holderKey): whoever logs such a
   // config with JSON.stringify or console.log must not print the seed. Non-enumerable, so
-  // equality checks and spreads see the same four fields as before; `key.seed` stays readable.
+  // equality checks and spreads see only the four key fields; `key.seed` stays readable.
   Object.defineProperties(key, {
     toJSON: { value: publicView },
     [inspect.custom]: { value: function (this: PrivateKey) { return `PrivateKey ${inspect(publicView.call(this))}`; } },

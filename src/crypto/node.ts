@@ -7,7 +7,7 @@ import { isWeakPublicKey } from './weak.ts';
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
-/** Bounded map from raw key bytes to KeyObject: building one costs ~80 us, using it ~0. */
+/** Bounded map from raw key bytes to KeyObject: building one costs about as much as a signature check, reusing it nothing. */
 class KeyCache<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly max: number) {}

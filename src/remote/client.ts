@@ -31,7 +31,8 @@ import { prepareInvocation, signBatchParts, signInvocation } from '../holder/inv
 import { encodeBase64url } from '../encoding/base64url.ts';
 import { toHex } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
-import { decodeInvocationPayload, Invocation } from '../token/invocation.ts';
+import { Invocation } from '../token/invocation.ts';
+import { decodeInvocationPayload } from '../token/invocation-payload.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
 import { decisionResponseSchema } from './wire.ts';

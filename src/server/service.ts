@@ -24,7 +24,8 @@ import { CapframeError, UnavailableError, type ErrorCode } from '../errors.ts';
 import type { Decision, Verifier } from '../verify/verifier.ts';
 import { Metrics } from './metrics.ts';
 import { batchItemRequestSchema, decisionToJson, MAX_BATCHES_PER_REQUEST, signedBatchSchema, verifyRequestSchema } from '../remote/wire.ts';
-import { Invocation, type BatchParts } from '../token/invocation.ts';
+import { Invocation } from '../token/invocation.ts';
+import type { BatchParts } from '../token/invocation-batch.ts';
 import { decodeBase64url } from '../encoding/base64url.ts';
 
 /** Anything that takes decision events: an AuditLog, a function, a LangChain DecisionSink. */

@@ -77,8 +77,8 @@ export function argsDigest(args: unknown): Uint8Array {
 }
 
 /**
- * argsDigest() as lowercase hex. The verifier's hot path uses this form only:
- * a hex result costs one native call and no Buffer (less than half the time).
+ * argsDigest() as lowercase hex, in one native call and without a Buffer: the
+ * verifier needs only this form, once per checked call.
  */
 export function argsDigestHex(args: unknown): string {
   return hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'hex');

@@ -199,3 +199,8 @@ function normalize(v: unknown, depth: number): CborValue {
   }
   throw new MalformedError(`CBOR item of type ${v === undefined ? 'undefined' : (v as object).constructor?.name ?? typeof v} is not allowed`);
 }
+
+/** Bytes of a shortest-form CBOR head for an argument below 2^32. */
+export function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}

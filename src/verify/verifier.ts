@@ -17,7 +17,9 @@ import { CapframeError, ConfigError, InvalidArgumentError, InvocationMismatchErr
 import { toCapframeError } from '../error-codes.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
-import { batchDigestAt, batchSignedMessage, decodeInvocationPayload, Invocation, invocationItemDigest, checkName } from '../token/invocation.ts';
+import { Invocation } from '../token/invocation.ts';
+import { batchDigestAt, batchSignedMessage, invocationItemDigest } from '../token/invocation-batch.ts';
+import { checkName, decodeInvocationPayload } from '../token/invocation-payload.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeTextForm, Token, TOKEN_PREFIX, tokenCacheKey } from '../token/token.ts';
 import { Keyring, type PublicKeyInput } from './keyring.ts';

@@ -10,7 +10,7 @@ import { createInvocation, Invocation } from '../../src/index.ts';
 import { createInvocationBatch, type BatchCall } from '../../src/holder/invoke.ts';
 import { LIMITS } from '../../src/token/limits.ts';
 import { encode } from '../../src/token/cbor.ts';
-import { batchSignedMessage, encodeBatchPayload, invocationItemDigest } from '../../src/token/invocation.ts';
+import { batchSignedMessage, encodeBatchPayload, invocationItemDigest } from '../../src/token/invocation-batch.ts';
 import { issueToken } from '../../src/index.ts';
 import { ALICE, AUTH, MALLORY, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, backend, countingBackend, verifier } from './helpers.ts';
 

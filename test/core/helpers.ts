@@ -11,7 +11,7 @@ import { importSeed, issueToken, delegate, Token, Invocation, Verifier, type All
 import { nodeBackend } from '../../src/crypto/node.ts';
 import { type Ed25519Backend } from '../../src/crypto/backend.ts';
 import { encodeDelegationPayload, encodeRootPayload, type DelegationPayload, type RootPayload } from '../../src/token/block.ts';
-import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation.ts';
+import { encodeInvocationPayload, type InvocationPayload } from '../../src/token/invocation-payload.ts';
 import { blockDigest } from '../../src/token/token.ts';
 import { signedMessage } from '../../src/token/chain.ts';
 import { encode } from '../../src/token/cbor.ts';

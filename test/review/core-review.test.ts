@@ -57,7 +57,7 @@ test('finding 1, end to end: a chain delegated to a small-order key is not a bea
     tip: blockDigest(child.blocks[child.blocks.length - 1]!.payload), tool: 'get_user', operation: 'read',
     resource: 'database://users/alice', args: argsDigest(args), callId: 'forged-1', nonce: new Uint8Array(16), iat: T0, exp: T0 + 30,
   };
-  const { encodeInvocationPayload } = await import('../../src/token/invocation.ts');
+  const { encodeInvocationPayload } = await import('../../src/token/invocation-payload.ts');
   const { Invocation } = await import('../../src/index.ts');
   const forged = Invocation.fromBlock(Buffer.concat([encodeInvocationPayload(payload), identity, new Uint8Array(32)]));
   const v = new Verifier({ trusted: [AUTH.publicKey], clock });

@@ -1,7 +1,8 @@
 /** `capframe inspect FILE`: the decoded chain (or invocation proof), no secrets, signatures NOT checked. */
 import { toHex } from '../../crypto/hash.ts';
 import { inspect as inspectToken, type Inspection } from '../../token/inspect.ts';
-import { decodeInvocationPayload, Invocation, INVOCATION_PREFIX } from '../../token/invocation.ts';
+import { Invocation, INVOCATION_PREFIX } from '../../token/invocation.ts';
+import { decodeInvocationPayload } from '../../token/invocation-payload.ts';
 import { TOKEN_PREFIX } from '../../token/token.ts';
 import type { Command, Io } from '../command.ts';
 import { EXIT_HELP, formatConstraint, parseFlags } from '../args.ts';
