@@ -8,7 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInvocation, createInvocationBatch, CapframeError } from '../../src/index.ts';
+import { createInvocation, CapframeError } from '../../src/index.ts';
+import { createInvocationBatch } from '../../src/holder/invoke.ts';
 import { Verifier, type Decision } from '../../src/verify/verifier.ts';
 import { MemoryReplayStore, type ReplayStore } from '../../src/verify/replay.ts';
 import { ALICE, AUTH, T0, chain3, flip } from './helpers.ts';
