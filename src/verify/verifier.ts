@@ -23,7 +23,7 @@ import { Keyring, type PublicKeyInput } from './keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { checkSignatureCached, verifyChain } from './chain.ts';
 import { signedMessage, type Chain } from '../token/chain.ts';
-import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
+import { checkCallNow, type Authorization, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 import { authorizeSync, verifyInvocationSync } from './sync.ts';
@@ -326,7 +326,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * `base` belongs to one call only: complete it in place rather than copy it
  * (an object spread here costs microseconds). Same keys, same order, frozen.
  */
-function completeAllowed(base: DecisionBase, auth: Authorisation): Allowed {
+function completeAllowed(base: DecisionBase, auth: Authorization): Allowed {
   const d = base as Mutable<Allowed>;
   d.allowed = true;
   d.grant = auth.grant;
