@@ -122,7 +122,7 @@ server:
   try {
     // warm up, then take the starting RSS
     for (let i = 0; i < 200; i++) {
-      const d = await clients[i % o.clients]!.authorize(token, { tool: 'get_ticket', operation: 'read', resource: `tickets://acme/w${i}`, args: { id: i }, callId: `warm-${i}` });
+      const d = await clients[i % o.clients]!.verifyCall(token, { tool: 'get_ticket', operation: 'read', resource: `tickets://acme/w${i}`, args: { id: i }, callId: `warm-${i}` });
       if (!d.allowed) throw new Error(`soak warm-up call denied: ${d.code} ${d.reason}`);
     }
     const rssStart = service.rss();
@@ -131,7 +131,7 @@ server:
 
     const validCall = (i: number) => {
       const t0 = performance.now();
-      const p = clients[i % o.clients]!.authorize(token, {
+      const p = clients[i % o.clients]!.verifyCall(token, {
         tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i, note: 'x'.repeat(i % 200) }, callId: `soak-${i}`,
       }).then((d) => {
         latencies.push(performance.now() - t0);

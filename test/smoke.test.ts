@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKey, issueToken, Verifier } from '../src/index.ts';
 
-test('a freshly issued token authorises a call inside its grant', async () => {
+test('a freshly issued token authorizes a call inside its grant', async () => {
   const auth = generateKey();
   const agent = generateKey();
   const token = issueToken({ key: auth, subject: 'agent-1', holder: agent.publicKey, grants: [{ resource: 'db://users/*', permissions: ['read'] }], ttl: '1h' });

@@ -13,9 +13,10 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { z } from 'zod';
 import { formatPublicKey, generateKey, inspect, issueToken } from '../../src/index.ts';
 import {
-  callContext, capframeMiddleware, Guard, guardTools, jsonLinesSink, loadConfig, runSubAgent, teeSink,
+  callContext, Guard, guardTools, jsonLinesSink, loadConfig, runSubAgent, teeSink,
   type DecisionEvent, type DecisionSink,
 } from '../../src/langchain/index.ts';
+import { capframeMiddleware } from '../../src/langchain/middleware.ts';
 import { TicketStore, type Mail, type Ticket } from './store.ts';
 
 const CONFIG = `# capframe config of the support example (see capframe.config.example.yaml)

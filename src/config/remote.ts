@@ -10,8 +10,9 @@ import { z } from 'zod';
  *     batch: true
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
  *
- * With a remote verifier the guard must sign every call: a Guard built from a
- * config with `remote:` does so itself; by hand, `new Guard({ verifier, attestAll: true })`.
+ * The service checks signed calls only: a Guard built from a config with
+ * `remote:` needs the run's holder key for every call and hands it to the
+ * RemoteVerifier, which signs each call (`attestAll` is on).
  */
 export const remoteConfigSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),

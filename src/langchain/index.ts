@@ -1,5 +1,7 @@
 /**
- * capframe/langchain: capability checks at the tool boundary of LangChain.js agents.
+ * capframe/langchain: capability checks at the tool boundary of LangChain.js
+ * agents. Needs `@langchain/core`; the `createAgent` middleware, which also
+ * needs `langchain`, is in capframe/langchain/middleware.
  *
  *   const config = loadConfig('capframe.yaml');
  *   const guard = new Guard({ config });
@@ -9,11 +11,10 @@
 export { parseConfig, loadConfig, type CapframeConfig, type ParseOptions } from '../config/parse.ts';
 export { definePolicy, type ToolPolicy, type ToolPolicySpec, type PolicySource } from '../config/tools.ts';
 export { type AuditSinkKind } from '../config/audit.ts';
-export { compileTemplate, encodeValue, type ResourceTemplate } from '../config/template.ts';
-export {
-  Guard, GuardedTool, guardTool, guardTools, isGuarded, credentialsFrom, callContext, denialMessage, argumentNames, CAPFRAME_KEY,
-  type GuardOptions, type CallVerifier, type Credentials, type CallContext, type CheckResult,
-} from './guard.ts';
-export { capframeMiddleware } from './middleware.ts';
+export { type ResourceTemplate } from '../config/template.ts';
+export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
+export { Guard, type GuardOptions, type CheckResult } from './guard.ts';
+export { GuardedTool, guardTool, guardTools, isGuarded } from './tool.ts';
+export { credentialsFrom, callContext, CAPFRAME_KEY, type Credentials, type CallContext } from './credentials.ts';
 export { delegateCredentials, subAgentConfig, runSubAgent, type DelegationSpec } from './subagent.ts';
 export { jsonLinesSink, memorySink, teeSink, type DecisionEvent, type DecisionSink, type JsonLinesSink } from './events.ts';

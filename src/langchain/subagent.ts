@@ -10,7 +10,7 @@
 import { generateKey } from '../crypto/keys.ts';
 import { MissingTokenError } from '../errors.ts';
 import { delegate, type DelegateOptions } from '../holder/delegate.ts';
-import { CAPFRAME_KEY, credentialsFrom, type Credentials } from './guard.ts';
+import { CAPFRAME_KEY, credentialsFrom, type Credentials } from './credentials.ts';
 
 /** What to give the sub-agent: delegate()'s options without the keys (the child gets a fresh holder key). */
 export interface DelegationSpec extends Pick<DelegateOptions, 'subject' | 'permissions' | 'grants' | 'constraints' | 'ttl' | 'clock'> {

@@ -1,21 +1,20 @@
 /**
- * The remote verifier: the same two methods and the same Decision shape as
- * the in-process `Verifier`, answered by a capframe verification service
+ * The remote verifier (a `CallVerifier`): the same Decision shape as the
+ * in-process `Verifier`, answered by a capframe verification service
  * (`capframe serve`, POST /v1/verify) over an undici keep-alive pool.
  *
  * The service only ever sees signed calls: the token, a signed invocation
  * proof and the arguments. So
  *  - `verifyInvocation(token, proof, expected)` forwards an existing proof;
- *  - `authorize(token, call, { holderKey })` (the in-process signature,
- *    used by the LangChain guard for non-attested tools) signs a proof for
- *    the call first, with the holder key given to the call or to the
- *    constructor, then forwards it. Calls queued together for the same token
- *    and key are signed as ONE batch (docs/spec.md §4.4: one Ed25519
- *    signature, which the service checks once), sent once with its items in
- *    one /v1/verify/batch request (§4.5); a call that goes alone gets an
- *    ordinary single proof. Without a holder key, `authorize` is denied
- *    with ERR_CONFIG: a remote service cannot check an unsigned call, and it
- *    never silently falls back.
+ *  - `verifyCall(token, call, { holderKey })` (used by the LangChain guard
+ *    for non-attested tools) SIGNS a proof for the call first, with the
+ *    holder key given to the call or to the constructor, then forwards it.
+ *    Calls queued together for the same token and key are signed as ONE
+ *    batch (docs/spec.md §4.4: one Ed25519 signature, which the service
+ *    checks once), sent once with its items in one /v1/verify/batch request
+ *    (§4.5); a call that goes alone gets an ordinary single proof. Without a
+ *    holder key, `verifyCall` is denied with ERR_CONFIG: a remote service
+ *    cannot check an unsigned call, and it never silently falls back.
  *
  * Fail closed: when the service cannot be reached, times out, or answers
  * anything but a well-formed decision, the call is denied with
@@ -30,21 +29,21 @@ import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import { toHex } from '../crypto/hash.ts';
-import type { Clock } from '../clock.ts';
 import { Invocation } from '../token/invocation.ts';
 import { decodeInvocationPayload } from '../token/invocation-payload.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
 import { decisionResponseSchema } from './wire.ts';
 import { type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
+import type { CallSigner, CallVerifier } from '../verify/call-verifier.ts';
 import { newCallId } from '../token/call-id.ts';
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
   readonly url: string;
-  /** Holder key of the tokens this client checks with `authorize()`: each call is signed with it. */
+  /** Holder key of the tokens this client checks with `verifyCall()` when the call brings none: each call is signed with it. */
   readonly holderKey?: PrivateKey;
-  /** Lifetime of the proofs `authorize()` signs, seconds. Default 30. */
+  /** Lifetime of the proofs `verifyCall()` signs, seconds. Default 30. */
   readonly proofTtl?: number;
   /** Deadline for one verification, ms (connect + response). Default 2 000. */
   readonly timeout?: number;
@@ -84,30 +83,19 @@ const BATCH_ITEM_MAX = 16 * 1024;
 const PROOF_JSON_MAX = Math.ceil((LIMITS.maxBatchedInvocationBytes * 4) / 3) + 32;
 
 interface Pending {
-  /** The request JSON; for a call `authorize()` has still to sign, the JSON without `invocation`. */
+  /** The request JSON; for a call `verifyCall()` has still to sign, the JSON without `invocation`. */
   json: string;
   readonly token: Token;
   /** The proof; built on demand for items sent as part of a signed batch (needed only by a fallback verifier). */
   proof: Invocation | string | Uint8Array | (() => Invocation);
   readonly expected: ExpectedCall;
   readonly base: Base;
-  /** Set while the call waits to be signed (authorize): signed when it leaves the queue. */
+  /** Set while the call waits to be signed (verifyCall): signed when it leaves the queue. */
   unsigned: { readonly key: PrivateKey; readonly payload: Uint8Array } | undefined;
   resolve: (d: Decision | Promise<Decision>) => void;
 }
 
-/** Per-call signing options of RemoteVerifier.authorize (the LangChain guard passes the run's holder key). */
-export interface RemoteAuthorizeOptions {
-  /** Holder key of the token; default the constructor's `holderKey`. */
-  readonly holderKey?: PrivateKey;
-  /** Lifetime of the proof, seconds; default the constructor's `proofTtl`. */
-  readonly ttl?: number | string;
-  readonly clock?: Clock;
-}
-
-export class RemoteVerifier {
-  /** The service checks signed calls only: authorize() signs each call (see CallVerifier.signsCalls). */
-  readonly signsCalls = true;
+export class RemoteVerifier implements CallVerifier {
   readonly url: string;
   readonly timeout: number;
   readonly #origin: string;
@@ -156,18 +144,19 @@ export class RemoteVerifier {
   }
 
   /**
-   * Signs a proof for an in-process call with the holder key, then verifies
-   * it remotely. Calls that wait in the queue together (same token, same key)
-   * are signed as one batch (§4.4); a call sent alone gets a single proof. Never throws.
+   * Signs a proof for a call with the holder key (`signer`'s, else the
+   * constructor's), then has the service verify it. Calls that wait in the
+   * queue together (same token, same key) are signed as one batch (§4.4); a
+   * call sent alone gets a single proof. Never throws.
    */
-  async authorize(token: TokenInput, call: LocalCall, options?: RemoteAuthorizeOptions): Promise<Decision> {
+  async verifyCall(token: TokenInput, call: LocalCall, signer?: CallSigner): Promise<Decision> {
     const base: Base = {};
     try {
-      if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
+      if (!call || typeof call !== 'object') throw new InvalidArgumentError('verifyCall() needs a call');
       Object.assign(base, { tool: call.tool, operation: call.operation, resource: call.resource, callId: call.callId });
-      const key = options?.holderKey ?? this.#holderKey;
+      const key = signer?.holderKey ?? this.#holderKey;
       if (!key) {
-        throw new ConfigError('remote authorize() needs the holder key (RemoteVerifier `holderKey` or the call\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
+        throw new ConfigError('remote verifyCall() needs the holder key (RemoteVerifier `holderKey` or the signer\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
       }
       if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
@@ -175,8 +164,8 @@ export class RemoteVerifier {
       // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
       const { payload, resource, argsDigest } = prepareInvocation(t, key, {
         tool: call.tool, operation: call.operation, resource: call.resource,
-        args: call.args, callId: base.callId, ttl: options?.ttl ?? this.#proofTtl,
-      }, options?.clock);
+        args: call.args, callId: base.callId, ttl: signer?.ttl ?? this.#proofTtl,
+      }, signer?.clock);
       // What is signed (normalised resource, argument digest): what the answer must match.
       base.resource = resource;
       base.argsDigest = toHex(argsDigest);
@@ -410,7 +399,7 @@ export class RemoteVerifier {
     if (this.#fallback) {
       const failed = (e: unknown): Decision => denied(base, new UnavailableError(`${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
       try {
-        // A fallback that throws or rejects is a denial too: authorize() and verifyInvocation() never reject.
+        // A fallback that throws or rejects is a denial too: verifyCall() and verifyInvocation() never reject.
         return Promise.resolve(this.#fallback.verifyInvocation(token, typeof proof === 'function' ? proof() : proof, expected)).then(undefined, failed);
       } catch (e) {
         return failed(e);

@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CapframeError, UnavailableError, type ErrorCode } from '../errors.ts';
 import type { Decision, Verifier } from '../verify/verifier.ts';
+import { verifyInvocationSync } from '../verify/sync.ts';
 import { Metrics } from './metrics.ts';
 import { batchItemRequestSchema, decisionToJson, MAX_BATCHES_PER_REQUEST, signedBatchSchema, verifyRequestSchema } from '../remote/wire.ts';
 import { Invocation } from '../token/invocation.ts';
@@ -177,7 +178,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   /** One validated request to its decision (not audited yet). Never throws. */
   function check(r: Item): Decision | Promise<Decision> {
     // The token as text: the verifier caches verified chains by their text.
-    return verifier.verifyInvocationNow(r.token, r.invocation, {
+    return verifier[verifyInvocationSync](r.token, r.invocation, {
       tool: r.tool, args: r.args,
       ...(r.operation !== undefined ? { operation: r.operation } : {}),
       ...(r.resource !== undefined ? { resource: r.resource } : {}),

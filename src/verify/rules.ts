@@ -35,14 +35,14 @@ export interface RuleContext {
 }
 
 export interface EffectiveGrant {
-  /** The grant of the last block that authorised the call. */
+  /** The grant of the last block that authorized the call. */
   readonly resource: string;
   readonly permissions: readonly string[];
   /** Every constraint that was checked, from all blocks (argument name -> constraints). */
   readonly constraints: Readonly<Record<string, readonly Constraint[]>>;
 }
 
-export interface Authorisation {
+export interface Authorization {
   readonly grant: EffectiveGrant;
   readonly expiresAt: number;
 }
@@ -88,7 +88,7 @@ function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: 
  * verifier's hot path); with an asynchronous store the replay result, and
  * its failure, come as a promise.
  */
-export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorisation | Promise<Authorisation> {
+export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorization | Promise<Authorization> {
   const { now, skew } = ctx;
   if (chain.nbf > now + skew) throw new NotYetValidError(`token is not valid before ${new Date(chain.nbf * 1000).toISOString()}`);
   if (now >= chain.exp + skew) throw new ExpiredError(`token expired at ${new Date(chain.exp * 1000).toISOString()}`);
@@ -126,7 +126,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
 }
 
-function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorisation {
+function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorization {
   // Only `true` is fresh: any other answer of a (custom) store is refused.
   if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
   return {

@@ -26,9 +26,10 @@ import { Keyring, type PublicKeyInput } from './keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { checkSignatureCached, verifyChain } from './chain.ts';
 import { signedMessage, type Chain } from '../token/chain.ts';
-import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
+import { checkCallNow, type Authorization, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
+import { authorizeSync, verifyInvocationSync } from './sync.ts';
 
 export type TokenInput = Token | string | Uint8Array;
 
@@ -209,16 +210,11 @@ export class Verifier {
 
   /** In-process check of one call (no per-call signature). Never throws. */
   async authorize(token: TokenInput, call: LocalCall): Promise<Decision> {
-    return this.authorizeNow(token, call);
+    return this[authorizeSync](token, call);
   }
 
-  /**
-   * authorize() without a promise when the replay store answers synchronously
-   * (the in-memory default), else a promise. The LangChain guard's hot path:
-   * under AsyncLocalStorage (which LangChain turns on) every promise costs
-   * microseconds. Never throws.
-   */
-  authorizeNow(token: TokenInput, call: LocalCall): Decision | Promise<Decision> {
+  /** authorize() without a promise when the replay store answers synchronously (internal: see sync.ts). Never throws. */
+  [authorizeSync](token: TokenInput, call: LocalCall): Decision | Promise<Decision> {
     const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'local' };
     try {
       if (!call || typeof call !== 'object') throw new InvalidArgumentError('authorize() needs a call');
@@ -251,11 +247,11 @@ export class Verifier {
    * then the same rules for both. Never throws.
    */
   async verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> {
-    return this.verifyInvocationNow(token, invocation, expected);
+    return this[verifyInvocationSync](token, invocation, expected);
   }
 
-  /** verifyInvocation() without a promise when the replay store answers synchronously (see authorizeNow). Never throws. */
-  verifyInvocationNow(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Decision | Promise<Decision> {
+  /** verifyInvocation() without a promise when the replay store answers synchronously (internal: see sync.ts). Never throws. */
+  [verifyInvocationSync](token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Decision | Promise<Decision> {
     const base: { -readonly [K in keyof DecisionBase]: DecisionBase[K] } = { mode: 'signed' };
     try {
       if (!expected || typeof expected !== 'object') throw new InvalidArgumentError('verifyInvocation() needs the expected call');
@@ -333,7 +329,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * `base` belongs to one call only: complete it in place rather than copy it
  * (an object spread here costs microseconds). Same keys, same order, frozen.
  */
-function completeAllowed(base: DecisionBase, auth: Authorisation): Allowed {
+function completeAllowed(base: DecisionBase, auth: Authorization): Allowed {
   const d = base as Mutable<Allowed>;
   d.allowed = true;
   d.grant = auth.grant;

@@ -1,6 +1,6 @@
 /**
  * With a replay store that answers synchronously (the in-memory default, or
- * one given explicitly), Verifier.authorizeNow and verifyInvocationNow
+ * one given explicitly), the Verifier's internal sync checks (src/verify/sync.ts)
  * return the Decision itself: the LangChain guard relies on that to check a
  * call without a promise. Any promise or thenable here, on any outcome, is a
  * failure. An asynchronous replay store is the one case that may return a
@@ -12,6 +12,7 @@ import { createInvocation, CapframeError } from '../../src/index.ts';
 import { createInvocationBatch } from '../../src/holder/invoke.ts';
 import { Verifier, type Decision } from '../../src/verify/verifier.ts';
 import { MemoryReplayStore, type ReplayStore } from '../../src/verify/replay.ts';
+import { authorizeSync, verifyInvocationSync } from '../../src/verify/sync.ts';
 import { ALICE, AUTH, T0, chain3, flip } from './helpers.ts';
 
 function isThenable(v: unknown): boolean {
@@ -36,11 +37,11 @@ function verifiers(): [string, Verifier][] {
   ];
 }
 
-test('authorizeNow returns the decision synchronously on every outcome', () => {
+test('the internal authorize check returns the decision synchronously on every outcome', () => {
   const { root } = chain3();
   const damaged = flip(root.bytes, root.bytes.length * 8 - 1); // a bit of the root signature
   for (const [name, v] of verifiers()) {
-    const now = (token: unknown, call: unknown, what: string) => sync(v.authorizeNow(token as never, call as never), `${name}: ${what}`);
+    const now = (token: unknown, call: unknown, what: string) => sync(v[authorizeSync](token as never, call as never), `${name}: ${what}`);
     assert.equal(now(root, { ...CALL, callId: 'a-1' }, 'allowed').allowed, true);
     assert.equal(now(root.toString(), { ...CALL, callId: 'a-2' }, 'allowed, text token').allowed, true);
     assert.equal(now(root, { ...CALL, callId: 'a-1' }, 'replay').allowed, false);
@@ -52,14 +53,14 @@ test('authorizeNow returns the decision synchronously on every outcome', () => {
     assert.equal(now('cft1.AAAA', { ...CALL, callId: 'a-7' }, 'garbage token').allowed, false);
   }
   const revoked = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0, revocation: { check() { throw new CapframeError('ERR_REVOKED', 'revoked'); } } });
-  const d = sync(revoked.authorizeNow(root, { ...CALL, callId: 'r-1' }), 'revoked token');
+  const d = sync(revoked[authorizeSync](root, { ...CALL, callId: 'r-1' }), 'revoked token');
   assert.equal(d.allowed, false);
 });
 
-test('verifyInvocationNow returns the decision synchronously on every outcome, single and batched proofs', () => {
+test('the internal invocation check returns the decision synchronously on every outcome, single and batched proofs', () => {
   const { root } = chain3();
   for (const [name, v] of verifiers()) {
-    const now = (inv: unknown, expected: unknown, what: string) => sync(v.verifyInvocationNow(root, inv as never, expected as never), `${name}: ${what}`);
+    const now = (inv: unknown, expected: unknown, what: string) => sync(v[verifyInvocationSync](root, inv as never, expected as never), `${name}: ${what}`);
     const proof = createInvocation(root, { key: ALICE, ...CALL, callId: 's-1', clock: () => T0 });
     const expected = { tool: CALL.tool, args: CALL.args };
     assert.equal(now(proof, expected, 'allowed').allowed, true);
@@ -89,10 +90,10 @@ test('an asynchronous replay store is the case that returns a promise (the detec
   };
   const v = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0, replay: asyncStore });
   const { root } = chain3();
-  const r = v.authorizeNow(root, { ...CALL, callId: 'x-1' });
+  const r = v[authorizeSync](root, { ...CALL, callId: 'x-1' });
   assert.ok(isThenable(r));
   assert.equal((await r).allowed, true);
-  const p = v.verifyInvocationNow(root, createInvocation(root, { key: ALICE, ...CALL, callId: 'x-2', clock: () => T0 }), { tool: CALL.tool, args: CALL.args });
+  const p = v[verifyInvocationSync](root, createInvocation(root, { key: ALICE, ...CALL, callId: 'x-2', clock: () => T0 }), { tool: CALL.tool, args: CALL.args });
   assert.ok(isThenable(p));
   assert.equal((await p).allowed, true);
 });

@@ -6,8 +6,9 @@ import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { z } from 'zod';
 import { generateKey, Invocation, Verifier } from '../../src/index.ts';
 import {
-  callContext, capframeMiddleware, guardTool, guardTools, runSubAgent, GuardedTool, memorySink, Guard,
+  callContext, guardTool, guardTools, runSubAgent, GuardedTool, memorySink, Guard,
 } from '../../src/langchain/index.ts';
+import { capframeMiddleware } from '../../src/langchain/middleware.ts';
 import { agentKey, authority, codeOf, config, makeGuard, makeTools, runAgent, seen, supportToken } from './fixtures.ts';
 
 const creds = () => ({ configurable: { capframe: { token: supportToken(), holderKey: agentKey } } });

@@ -82,8 +82,8 @@ test('a schema with async refinements: checked asynchronously, a rejecting refin
   assert.equal(ran, 1);
 });
 
-test('argumentsForCheckNow: plain zod 4 schemas are parsed without a promise; any code of the schema author means async', async () => {
-  const { argumentsForCheckNow } = await import('../../src/langchain/guard.ts');
+test('parseArguments: plain zod 4 schemas are parsed without a promise; any code of the schema author means async', async () => {
+  const { parseArguments } = await import('../../src/langchain/arguments.ts');
   const plain = [
     z.object({ id: z.string().trim().min(1).normalize('NFKC'), n: z.number().int().optional(), tags: z.array(z.enum(['a', 'b'])).default([]) }),
     z.object({ u: z.union([z.literal(1), z.null()]), r: z.record(z.string(), z.unknown()), t: z.tuple([z.string()]).rest(z.number()) }).catchall(z.string()),
@@ -99,10 +99,10 @@ test('argumentsForCheckNow: plain zod 4 schemas are parsed without a promise; an
     z.object({ nested: z.object({ deep: z.array(z.string().superRefine(() => {})) }) }),
   ];
   for (const s of plain) {
-    const r = argumentsForCheckNow(s, { id: ' a ', u: 1, r: {}, t: ['x', 1] });
+    const r = parseArguments(s, { id: ' a ', u: 1, r: {}, t: ['x', 1] });
     assert.ok(!(r instanceof Promise), 'plain schema parsed synchronously');
   }
-  for (const s of withCode) assert.ok(argumentsForCheckNow(s, { id: 'a', nested: { deep: ['a'] } }) instanceof Promise, 'schema with author code parsed asynchronously');
-  const r = argumentsForCheckNow(plain[0]!, { id: '  ｘ  ' });
+  for (const s of withCode) assert.ok(parseArguments(s, { id: 'a', nested: { deep: ['a'] } }) instanceof Promise, 'schema with author code parsed asynchronously');
+  const r = parseArguments(plain[0]!, { id: '  ｘ  ' });
   assert.deepEqual(r, { ok: true, args: { id: 'x', tags: [] } });
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CapframeError } from '../../src/errors.ts';
-import { Verifier } from '../../src/index.ts';
-import { compileTemplate, encodeValue, guardTool, Guard, memorySink } from '../../src/langchain/index.ts';
+import { CapframeError, Verifier } from '../../src/index.ts';
+import { guardTool, Guard, memorySink } from '../../src/langchain/index.ts';
+import { compileTemplate, encodeValue } from '../../src/config/template.ts';
 import { agentKey, codeOf, config, makeTools, supportToken } from './fixtures.ts';
 import type { ToolMessage } from '@langchain/core/messages';
 

@@ -98,7 +98,7 @@ test('remote client: a response without content-length is capped while streaming
   const remote = new RemoteVerifier({ url, holderKey: holder, timeout: 10_000, batch: false });
   t.after(() => remote.close());
   const before = Math.max(peakRss(), process.memoryUsage().rss);
-  const d = await remote.authorize(token, { tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'big-1' });
+  const d = await remote.verifyCall(token, { tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'big-1' });
   assert.equal(d.allowed, false);
   assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
   assert.ok(peakRss() - before < 48 * 1024 * 1024, `peak RSS grew by ${((peakRss() - before) / 2 ** 20).toFixed(0)} MiB`);
@@ -133,11 +133,11 @@ test('remote client: an allow that is about another call (call id, resource, too
   t.after(() => remote.close());
   const call = { tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'c-1' };
 
-  const ok = await remote.authorize(token, call);
+  const ok = await remote.verifyCall(token, call);
   assert.equal(ok.allowed, true, 'a matching answer is an allow');
   for (const over of [{ callId: 'c-other' }, { resource: 'tickets://acme/2' }, { tool: 'delete_ticket' }, { operation: 'write' }, { argsDigest: '00'.repeat(32) }, { argsDigest: undefined }]) {
     next = over;
-    const d = await remote.authorize(token, call);
+    const d = await remote.verifyCall(token, call);
     assert.equal(d.allowed, false, JSON.stringify(over));
     assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
   }
@@ -152,7 +152,7 @@ test('remote client: an allow that is about another call (call id, resource, too
   t.after(() => closeServer(redirect.server));
   const r2 = new RemoteVerifier({ url: redirect.url, holderKey: holder, batch: false });
   t.after(() => r2.close());
-  const d2 = await r2.authorize(token, call);
+  const d2 = await r2.verifyCall(token, call);
   assert.equal(!d2.allowed && d2.code, 'ERR_UNAVAILABLE');
 });
 
@@ -168,7 +168,7 @@ test('remote client: a fallback that throws still answers every queued call (den
     fallback: { verifyInvocation: () => { throw new Error('fallback broke'); } },
   });
   t.after(() => remote.close());
-  const ds = await Promise.all([1, 2, 3, 4].map((i) => remote.authorize(token, { tool: 't', operation: 'read', resource: `tickets://acme/${i}`, args: {}, callId: `q${i}` })));
+  const ds = await Promise.all([1, 2, 3, 4].map((i) => remote.verifyCall(token, { tool: 't', operation: 'read', resource: `tickets://acme/${i}`, args: {}, callId: `q${i}` })));
   for (const d of ds) assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
 });
 

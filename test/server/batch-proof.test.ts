@@ -122,7 +122,7 @@ remote:
       assert.equal(ran, 11);
       // A call the holder side refuses (a resource that is not one) is denied alone; its batch mates go through.
       const rv = guard.verifier as RemoteVerifier;
-      const mixed = await Promise.all([30, -1, 31].map((i) => rv.authorize(token, { ...call(i), resource: i < 0 ? 'no scheme here' : call(i).resource }, { holderKey: holder })));
+      const mixed = await Promise.all([30, -1, 31].map((i) => rv.verifyCall(token, { ...call(i), resource: i < 0 ? 'no scheme here' : call(i).resource }, { holderKey: holder })));
       assert.deepEqual(mixed.map((d) => d.allowed ? d.callId : d.code), ['sb-30', 'ERR_SCOPE_RESOURCE', 'sb-31']);
       assert.equal(backend.verifies, 5, 'the replayed and the attested single proofs, then one batch signature for the two good calls');
     } finally {
@@ -176,7 +176,7 @@ test('service: a signed batch sent apart from its items (spec §4.5) is verified
 test('remote client: calls sent as a signed batch are decided by the local fallback when the service is down', async () => {
   const rv = new RemoteVerifier({ url: 'http://127.0.0.1:9', timeout: 500, fallback: new Verifier({ trusted: [authority.publicKey] }) });
   try {
-    const out = await Promise.all([50, 51, 52].map((i) => rv.authorize(token, call(i), { holderKey: holder })));
+    const out = await Promise.all([50, 51, 52].map((i) => rv.verifyCall(token, call(i), { holderKey: holder })));
     assert.deepEqual(out.map((d) => d.allowed ? `${d.callId}:${d.mode}` : d.code), ['sb-50:signed', 'sb-51:signed', 'sb-52:signed']);
   } finally {
     await rv.close();
@@ -207,10 +207,10 @@ test('remote client: a failing fallback and an answer for other arguments are de
   const rv = new RemoteVerifier({ url, timeout: 1000, fallback: fallback as never });
   const plain = new RemoteVerifier({ url, timeout: 1000 });
   try {
-    const batch = await Promise.allSettled([60, 61, 62].map((i) => rv.authorize(token, call(i), { holderKey: holder })));
+    const batch = await Promise.allSettled([60, 61, 62].map((i) => rv.verifyCall(token, call(i), { holderKey: holder })));
     assert.deepEqual(batch.map((r) => r.status === 'fulfilled' && !r.value.allowed ? r.value.code : 'unexpected'), ['ERR_UNAVAILABLE', 'ERR_UNAVAILABLE', 'ERR_UNAVAILABLE']);
     mode = 2;
-    const other = await Promise.all([63, 64].map((i) => plain.authorize(token, call(i), { holderKey: holder })));
+    const other = await Promise.all([63, 64].map((i) => plain.verifyCall(token, call(i), { holderKey: holder })));
     assert.deepEqual(other.map((d) => d.allowed ? 'ALLOW' : d.code), ['ERR_UNAVAILABLE', 'ERR_UNAVAILABLE']);
     assert.match((other[0] as { reason: string }).reason, /argsDigest differs/);
   } finally {

@@ -42,9 +42,9 @@ server:
     const child = delegate(b, { key: holder, to: childKey.publicKey, subject: 'agent:b-child', ttl: '10m' });
     let n = 0;
     const call = () => ({ tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', args: { id: 1 }, callId: `c${n++}` });
-    assert.equal((await remote.authorize(a, call())).allowed, true);
-    assert.equal((await remote.authorize(b, call())).allowed, true);
-    assert.equal((await childRemote.authorize(child, call())).allowed, true);
+    assert.equal((await remote.verifyCall(a, call())).allowed, true);
+    assert.equal((await remote.verifyCall(b, call())).allowed, true);
+    assert.equal((await childRemote.verifyCall(child, call())).allowed, true);
 
     const snap = await request(running.url + '/v1/revocations');
     assert.equal(snap.statusCode, 200);
@@ -68,7 +68,7 @@ server:
     // unauthenticated: 401 and nothing changes
     assert.equal((await revoke({ token: a.toString() })).status, 401);
     assert.equal((await revoke({ token: a.toString() }, 'Bearer nope-nope-nope-nope')).status, 401);
-    assert.equal((await remote.authorize(a, call())).allowed, true);
+    assert.equal((await remote.verifyCall(a, call())).allowed, true);
     const after401 = await request(running.url + '/v1/revocations');
     assert.equal(Number(after401.headers['x-capframe-revocation-version']), v0);
     await after401.body.dump();
@@ -81,18 +81,18 @@ server:
     const r1 = await revoke({ token: a.toString(), reason: 'test' }, `Bearer ${SECRET}`);
     assert.equal(r1.status, 200);
     assert.equal(r1.json.changed, true);
-    const d = await remote.authorize(a, call());
+    const d = await remote.verifyCall(a, call());
     assert.equal(!d.allowed && d.code, 'ERR_REVOKED');
     assert.ok(!d.allowed && d.error instanceof RevokedError);
-    assert.equal((await remote.authorize(b, call())).allowed, true);
+    assert.equal((await remote.verifyCall(b, call())).allowed, true);
     await until(2);
     assert.match(events[1]!, /data: cfr1\./);
 
     // revoke the subject of b: b and its delegated child are denied
     const r2 = await revoke({ subject: 'agent:b' }, `Bearer ${SECRET}`);
     assert.equal(r2.status, 200);
-    const e1 = await remote.authorize(b, call());
-    const e2 = await childRemote.authorize(child, call());
+    const e1 = await remote.verifyCall(b, call());
+    const e2 = await childRemote.verifyCall(child, call());
     assert.equal(!e1.allowed && e1.code, 'ERR_REVOKED');
     assert.equal(!e2.allowed && e2.code, 'ERR_REVOKED');
     // same revoke again: nothing changes

@@ -78,7 +78,7 @@ test('remote decisions equal local ones: same allowed flag, code, fields and err
   const local = new Verifier({ trusted: [authority.publicKey] });
   for (const { name, tok, call } of calls) {
     const l = await local.authorize(tok, call);
-    const r = await remote.authorize(tok, call);
+    const r = await remote.verifyCall(tok, call);
     assert.equal(r.allowed, l.allowed, name);
     assert.equal(r.mode, 'signed', name);
     if (!l.allowed && !r.allowed) {
@@ -96,13 +96,13 @@ test('remote decisions equal local ones: same allowed flag, code, fields and err
       assert.equal(r.resource, 'tickets://acme/42');
     }
   }
-  const denied = await remote.authorize(token, calls[1]!.call);
+  const denied = await remote.verifyCall(token, calls[1]!.call);
   assert.ok(!denied.allowed && denied.error instanceof ScopeResourceError);
 });
 
 test('concurrent calls share /v1/verify/batch round trips; each gets its own decision', async () => {
   const before = service.metrics.count('allow');
-  const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => remote.authorize(token, {
+  const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => remote.verifyCall(token, {
     tool: 'get_ticket', operation: 'read', resource: i % 4 === 3 ? 'tickets://other/1' : `tickets://acme/${i}`, args: { id: i }, callId: `batch-${i}`,
   })));
   ds.forEach((d, i) => {
@@ -126,8 +126,8 @@ test('concurrent calls share /v1/verify/batch round trips; each gets its own dec
 
 test('replayed call ids are denied by the service', async () => {
   const call = { tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/7', args: { id: 7 }, callId: 'replay-1' };
-  assert.equal((await remote.authorize(token, call)).allowed, true);
-  const again = await remote.authorize(token, call);
+  assert.equal((await remote.verifyCall(token, call)).allowed, true);
+  const again = await remote.verifyCall(token, call);
   assert.equal(again.allowed, false);
   assert.equal(!again.allowed && again.code, 'ERR_REPLAY');
 });
@@ -147,13 +147,13 @@ test('verifyInvocation forwards a proof; swapped arguments are a mismatch', asyn
   assert.equal(!bad.allowed && bad.code, 'ERR_INVOCATION_MISMATCH');
 });
 
-test('remote authorize without a holder key, or with the wrong one, is denied before any request', async () => {
+test('remote verifyCall without a holder key, or with the wrong one, is denied before any request', async () => {
   const noKey = new RemoteVerifier({ url });
-  const d = await noKey.authorize(token, { ...calls[0]!.call, callId: 'nokey' });
+  const d = await noKey.verifyCall(token, { ...calls[0]!.call, callId: 'nokey' });
   assert.equal(!d.allowed && d.code, 'ERR_CONFIG');
   await noKey.close();
   const wrongKey = new RemoteVerifier({ url, holderKey: generateKey() });
-  const w = await wrongKey.authorize(token, { ...calls[0]!.call, callId: 'wrongkey' });
+  const w = await wrongKey.verifyCall(token, { ...calls[0]!.call, callId: 'wrongkey' });
   assert.equal(!w.allowed && w.code, 'ERR_INVALID_ARGUMENT');
   await wrongKey.close();
 });
@@ -163,20 +163,20 @@ test('fail closed when the service cannot be reached; an explicit local fallback
   const { url: deadUrl } = await dead.listen(0);
   await dead.close();
   const client = new RemoteVerifier({ url: deadUrl, holderKey: holder, timeout: 1000 });
-  const d = await client.authorize(token, { ...calls[0]!.call, callId: 'down-1' });
+  const d = await client.verifyCall(token, { ...calls[0]!.call, callId: 'down-1' });
   assert.equal(d.allowed, false);
   assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
   assert.ok(!d.allowed && d.error instanceof CapframeError && d.error.code === 'ERR_UNAVAILABLE');
   await client.close();
   // a wrong path (404) is not a decision either
   const wrongPath = new RemoteVerifier({ url: url + '/nope', holderKey: holder });
-  const n = await wrongPath.authorize(token, { ...calls[0]!.call, callId: 'down-2' });
+  const n = await wrongPath.verifyCall(token, { ...calls[0]!.call, callId: 'down-2' });
   assert.equal(!n.allowed && n.code, 'ERR_UNAVAILABLE');
   await wrongPath.close();
   const withFallback = new RemoteVerifier({ url: deadUrl, holderKey: holder, fallback: new Verifier({ trusted: [authority.publicKey] }) });
-  const f = await withFallback.authorize(token, { ...calls[0]!.call, callId: 'down-3' });
+  const f = await withFallback.verifyCall(token, { ...calls[0]!.call, callId: 'down-3' });
   assert.equal(f.allowed, true);
-  const g = await withFallback.authorize(token, { ...calls[1]!.call, callId: 'down-4' });
+  const g = await withFallback.verifyCall(token, { ...calls[1]!.call, callId: 'down-4' });
   assert.equal(!g.allowed && g.code, 'ERR_SCOPE_RESOURCE');
   await withFallback.close();
 });
@@ -216,7 +216,7 @@ test('hostile bodies get 4xx with a code and never reach the verifier', async ()
   assert.equal(nf.statusCode, 404);
   await nf.body.dump();
   // the service still answers
-  const ok = await remote.authorize(token, { ...calls[0]!.call, callId: 'after-hostile' });
+  const ok = await remote.verifyCall(token, { ...calls[0]!.call, callId: 'after-hostile' });
   assert.equal(ok.allowed, true);
 });
 
@@ -244,7 +244,7 @@ test('oversized (declared and streamed), garbage and slow requests are cut off; 
   // slow headers and a slow body: closed by the deadlines while a normal client is served
   const slowHeaders = rawExchange('POST /v1/verify HTTP/1.1\r\nHost: x\r\n', { keepOpen: true });
   const slowBody = rawExchange('POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"tok', { keepOpen: true });
-  const during = await remote.authorize(token, { ...calls[0]!.call, callId: 'during-slow' });
+  const during = await remote.verifyCall(token, { ...calls[0]!.call, callId: 'during-slow' });
   assert.equal(during.allowed, true);
   const [h, b] = await Promise.all([slowHeaders, slowBody]);
   assert.match(h, /^(HTTP\/1.1 408|)/);
@@ -301,7 +301,7 @@ test('an audit log that cannot be written turns allowed calls into ERR_UNAVAILAB
   const s = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), audit: () => { throw new Error('disk full'); } });
   const { url: u } = await s.listen(0);
   const c = new RemoteVerifier({ url: u, holderKey: holder });
-  const d: Decision = await c.authorize(token, { ...calls[0]!.call, callId: 'audit-down' });
+  const d: Decision = await c.verifyCall(token, { ...calls[0]!.call, callId: 'audit-down' });
   assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
   await c.close();
   await s.close();
@@ -327,7 +327,7 @@ test('config: server section validated with file:line messages; serve from YAML'
     assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const c = new RemoteVerifier({ url: running.url, holderKey: holder });
     for (let i = 0; i < 60; i++) {
-      const dd = await c.authorize(token, { ...calls[i % 2]!.call, callId: `yaml-${i}` });
+      const dd = await c.verifyCall(token, { ...calls[i % 2]!.call, callId: `yaml-${i}` });
       assert.equal(dd.allowed, i % 2 === 0);
     }
     await c.close();
