@@ -513,7 +513,7 @@ export class GuardedTool extends StructuredTool {
     this.guard = guard;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as StructuredToolInterface.invoke: the result is the wrapped tool's, whose type this class does not know
   override invoke(input: any, config?: any): Promise<any> {
     // Written without async/await: when the check is synchronous (local
     // verification) the only promise is the inner tool's own.
@@ -528,7 +528,7 @@ export class GuardedTool extends StructuredTool {
     }
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- input, config and result of invoke(), passed through unchanged
   #checked(parsed: ParsedArgs, input: any, callId: string | undefined, config: any): Promise<any> {
     if (!parsed.ok) return Promise.resolve(this.guard.refuse(this.name, callId, 'ERR_INVALID_ARGUMENT', parsed.reason, config, 'tool'));
     const r = this.guard.checkNow(this.name, parsed.args, callId, config, 'tool');
@@ -536,14 +536,14 @@ export class GuardedTool extends StructuredTool {
     return this.#run(r, input, callId, config);
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- input, config and result of invoke(), passed through unchanged
   #run(r: CheckResult, input: any, callId: string | undefined, config: any): Promise<any> {
     if (!r.allowed) return Promise.resolve(denialMessage(this.name, callId, r.code, r.reason));
     return this.inner.invoke(input, withContext(config, r.context));
   }
 
   /** @deprecated as in LangChain: use invoke(). Guarded the same way. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the signature of LangChain's deprecated StructuredTool.call
   override async call(arg: any, configArg?: any): Promise<any> {
     const config = typeof configArg === 'object' && configArg !== null && !Array.isArray(configArg) ? configArg : { callbacks: configArg };
     return this.invoke(arg, config);
