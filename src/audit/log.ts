@@ -84,7 +84,7 @@ function lastLine(path: string, repair: boolean): { line: string | null; end: nu
     const chunk = Math.min(size, 256 * 1024);
     const buf = Buffer.alloc(chunk);
     readSync(fd, buf, 0, chunk, size - chunk);
-    let end = buf.lastIndexOf(0x0a);
+    const end = buf.lastIndexOf(0x0a);
     if (end === -1 && chunk < size) throw new ConfigError(`audit log ${path}: last line is longer than 256 KiB`);
     const completeEnd = end === -1 ? 0 : size - chunk + end + 1;
     if (completeEnd !== size && repair) ftruncateSync(fd, completeEnd);

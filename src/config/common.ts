@@ -4,6 +4,7 @@ import { parseDuration } from '../duration.ts';
 import { ConfigError } from '../errors.ts';
 
 // Same set as tool names in invocations (src/token/invocation-payload.ts): C0, DEL and C1.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function configError(message: string): ConfigError {

@@ -19,9 +19,8 @@ import type { CapframeConfig } from '../config/parse.ts';
 /** A tool object that runs `inner` with the call's capframe context in its config. */
 function withCallContext(inner: StructuredToolInterface, ctx: CallContext): StructuredToolInterface {
   const proxy = Object.create(inner) as StructuredToolInterface;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  (proxy as any).invoke = (input: unknown, config?: Record<string, any>) =>
-    inner.invoke(input as never, withContext(config, ctx));
+  proxy.invoke = ((input: unknown, config?: Record<string, unknown>) =>
+    inner.invoke(input as never, withContext(config, ctx))) as StructuredToolInterface['invoke'];
   return proxy;
 }
 

@@ -46,7 +46,7 @@ export function delegateCredentials(parent: Credentials | unknown, spec: Delegat
  * explicitly, each holding only the child's credentials under `capframe`
  * (plus `extra.context` / `extra.configurable` entries other than capframe).
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Record<string, unknown> would reject interface types such as RunnableConfig (no index signature)
 export function subAgentConfig<C extends Record<string, any>>(child: Credentials, extra?: C): C & { context: Record<string, unknown>; configurable: Record<string, unknown> } {
   const e = (extra ?? {}) as Record<string, unknown> & { context?: Record<string, unknown>; configurable?: Record<string, unknown> };
   return {
@@ -57,8 +57,7 @@ export function subAgentConfig<C extends Record<string, any>>(child: Credentials
 }
 
 interface Invocable<I, O> {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  invoke(input: I, config?: any): Promise<O>;
+  invoke(input: I, config?: unknown): Promise<O>;
 }
 
 /**

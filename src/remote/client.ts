@@ -177,7 +177,7 @@ export class RemoteVerifier implements CallVerifier {
         this.#sign([item], []);
         return await this.#single(item);
       }
-      return this.#enqueue(item);
+      return await this.#enqueue(item);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
     }

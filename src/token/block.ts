@@ -65,7 +65,7 @@ const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KE
 const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_TIME = 0xffffffff; // uint32 seconds: until 2106
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 type Err = typeof MalformedError | typeof InvalidArgumentError;

@@ -22,6 +22,7 @@ function cli(...args: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [BIN, ...args], { cwd: dir, timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; @types/node builds its type with Omit<>, which hides that
       if (err && typeof err.code !== 'number') return reject(err);
       outputs.push(stdout, stderr);
       resolve({ code, stdout, stderr });

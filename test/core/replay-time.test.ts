@@ -231,7 +231,7 @@ test('fail closed on misbehaving plug-ins: a replay store answering anything but
   let rejected = false;
   const v2 = new Verifier({
     trusted: [AUTH.publicKey], clock: () => T0,
-    revocation: { check: (async () => { await null; rejected = true; throw new Error('revoked'); }) as unknown as () => void },
+    revocation: { check: (async () => { await Promise.resolve(); rejected = true; throw new Error('revoked'); }) as unknown as () => void },
   });
   const d2 = await v2.authorize(token, { ...call, callId: 'pl-2' });
   assert.equal(d2.allowed ? 'OK' : d2.code, 'ERR_CONFIG');

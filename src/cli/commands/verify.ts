@@ -17,7 +17,7 @@ export function decisionLine(d: Decision): string {
 async function loadRevocations(io: Io, path: string, keyring: Keyring): Promise<RevocationCheck> {
   const text = readInput(io, path, '--revocations file', 64 * 1024 * 1024);
   const { loadSnapshotCheck } = await import('../../revocation/state.ts');
-  return await loadSnapshotCheck(text, keyring, {});
+  return loadSnapshotCheck(text, keyring, {});
 }
 
 export const verify: Command = {
