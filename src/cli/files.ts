@@ -11,8 +11,6 @@ import { MalformedError, TooLargeError } from '../errors.ts';
 import {
   PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX, parsePrivateKey, parsePublicKey, serializePrivateKey, type PrivateKey,
 } from '../crypto/keys.ts';
-import { TOKEN_PREFIX } from '../token/token.ts';
-import { INVOCATION_PREFIX } from '../token/invocation.ts';
 import type { Io } from './command.ts';
 import { Failure, UsageError } from './args.ts';
 
@@ -142,18 +140,6 @@ export function readPublicKey(io: Io, arg: string, flag: string): Uint8Array {
   const keys = readPublicKeys(io, arg, flag);
   if (keys.length !== 1) throw new UsageError(`--${flag} ${JSON.stringify(arg)} holds ${keys.length} keys; give exactly one`);
   return keys[0]!;
-}
-
-/** `--token FILE` (or the `cft1.` text itself). */
-export function readTokenText(io: Io, arg: string, flag = 'token'): string {
-  if (arg.trim().startsWith(TOKEN_PREFIX)) return arg.trim();
-  return readInput(io, arg, `--${flag} file`).trim();
-}
-
-/** `--invocation FILE` (or the `cfi1.` text itself). */
-export function readInvocationText(io: Io, arg: string): string {
-  if (arg.trim().startsWith(INVOCATION_PREFIX)) return arg.trim();
-  return readInput(io, arg, '--invocation file').trim();
 }
 
 /** `--args JSON` or `--args @FILE`. */

@@ -3,7 +3,8 @@ import { delegate as delegateToken } from '../../holder/delegate.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
 import { durationFlag, integerFlag, parseConstraints, parseFlags, parseGrants, TOKEN_FLAGS } from '../args.ts';
-import { readPrivateKey, readPublicKey, readTokenText, writeCredential } from '../files.ts';
+import { readPrivateKey, readPublicKey, writeCredential } from '../files.ts';
+import { readTokenText } from '../token-files.ts';
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, { ...TOKEN_FLAGS, token: { type: 'string' }, to: { type: 'string' } });

@@ -3,7 +3,8 @@ import { createInvocation } from '../../holder/invoke.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
 import { durationFlag, parseFlags, parseJsonArgs, UsageError } from '../args.ts';
-import { readArgsText, readPrivateKey, readTokenText, writeCredential } from '../files.ts';
+import { readArgsText, readPrivateKey, writeCredential } from '../files.ts';
+import { readTokenText } from '../token-files.ts';
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, {

@@ -5,7 +5,8 @@ import { Token } from '../../token/token.ts';
 import { resolve } from 'node:path';
 import type { Io } from '../command.ts';
 import { parseFlags, UsageError } from '../args.ts';
-import { readPrivateKey, readTokenText } from '../files.ts';
+import { readPrivateKey } from '../files.ts';
+import { readTokenText } from '../token-files.ts';
 
 /** `--before`: unix seconds, an ISO 8601 date-time, or `now`. */
 export function parseTime(text: string, now = Math.floor(Date.now() / 1000)): number {

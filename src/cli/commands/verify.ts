@@ -4,7 +4,8 @@ import { Verifier, type Decision, type RevocationCheck } from '../../verify/veri
 import type { Io } from '../command.ts';
 import { decisionToJson } from '../../remote/decision-json.ts';
 import { integerFlag, parseFlags, parseJsonArgs, UsageError } from '../args.ts';
-import { readArgsText, readInput, readInvocationText, readPublicKeys, readTokenText } from '../files.ts';
+import { readArgsText, readInput, readPublicKeys } from '../files.ts';
+import { readInvocationText, readTokenText } from '../token-files.ts';
 
 export function decisionLine(d: Decision): string {
   if (!d.allowed) return `denied: ${d.code}: ${d.reason}`;
