@@ -62,10 +62,11 @@ export function readInput(io: Io, path: string, what: string, maxBytes = MAX_INP
   }
 }
 
-/** `--key FILE`: a private key file written by `capframe keygen`. */
+/** `--key FILE` (or a positional argument named in capitals, e.g. KEYFILE): a private key file written by `capframe keygen`. */
 export function readPrivateKey(io: Io, path: string, flag = 'key'): PrivateKey {
+  const name = /^[A-Z]+$/.test(flag) ? flag : `--${flag}`;
   if (path.trim().startsWith(PUBLIC_KEY_PREFIX)) {
-    throw new UsageError(`--${flag} needs a private key file (from capframe keygen), not a public key`);
+    throw new UsageError(`${name} needs a private key file (from capframe keygen), not a public key`);
   }
   const text = readInput(io, path, 'key file', 64 * 1024);
   try {
@@ -74,7 +75,7 @@ export function readPrivateKey(io: Io, path: string, flag = 'key'): PrivateKey {
     if (!(e instanceof MalformedError)) throw e;
     const t = text.trim();
     const isPublic = t.startsWith(PUBLIC_KEY_PREFIX) || (t.startsWith('{') && !t.includes('"privateKey"') && t.includes('"publicKey"'));
-    throw new MalformedError(`--${flag} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`);
+    throw new MalformedError(`${name} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`);
   }
 }
 
