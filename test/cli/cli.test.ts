@@ -99,6 +99,9 @@ describe('capframe CLI (child processes)', () => {
     assert.equal(printed.stdout, readFileSync(join(dir, 'plain.pub'), 'utf8'));
     assert.equal(written.code, 0, written.stderr);
     assert.equal(readFileSync(join(dir, 'plain2.pub'), 'utf8'), printed.stdout);
+    const wrong = await cli('pubkey', 'plain2.pub');
+    assert.equal(wrong.code, 1);
+    assert.match(oneErrorLine(wrong), /^ERR_MALFORMED: KEYFILE "plain2\.pub": holds a public key/);
     seeds.push((JSON.parse(readFileSync(join(dir, 'plain'), 'utf8')) as { privateKey: string }).privateKey);
   });
 
