@@ -293,26 +293,6 @@ function formatScalar(v: Scalar): string {
   return parseScalar(v) === v && !v.startsWith('"') ? v : JSON.stringify(v);
 }
 
-/** Help text shared by `issue` and `delegate`. */
-export const GRANT_HELP = `Grants:
-  --grant 'RESOURCE:perm1,perm2'   a resource pattern and its permissions, split on
-                                   the LAST ':' (e.g. 'database://users/*:read,query').
-                                   In a pattern '*' matches one segment, a trailing '**'
-                                   any remainder. Repeat --grant for several grants.
-  --constraint 'ARG=KIND:VALUE'    an argument constraint. Constraints apply to EVERY
-                                   grant of the command; one constraint per argument.
-     ARG=exact:VALUE               equal to VALUE
-     ARG=oneOf:V1,V2,...           one of the values (or a JSON array: oneOf:["a,b","c"])
-     ARG=range:MIN..MAX            a whole number in [MIN, MAX]; either side optional
-     ARG=glob:PATTERN              a string matching PATTERN ('*' any run, '?' one char)
-     ARG=prefix:TEXT               a string starting with TEXT
-     ARG=under:/PATH               a clean absolute path equal to or under /PATH
-  exact and oneOf values are read as JSON when they parse (42, true, null, "42"),
-  otherwise as plain strings. A missing argument never satisfies a constraint.`;
-
-export const EXIT_HELP = `Exit status: 0 success, 1 refused or failed (an error code such as
-ERR_ATTENUATION on stderr), 2 usage error.`;
-
 /** The flags `issue` and `delegate` share. */
 export const TOKEN_FLAGS = {
   key: { type: 'string' }, sub: { type: 'string' },

@@ -1,14 +1,27 @@
-/** The command table. Add one import and one entry per command (two-word names such as `audit verify` work). */
-import type { Command } from './command.ts';
-import { keygen } from './commands/keygen.ts';
-import { issue } from './commands/issue.ts';
-import { delegate } from './commands/delegate.ts';
-import { invoke } from './commands/invoke.ts';
-import { verify } from './commands/verify.ts';
-import { inspect } from './commands/inspect.ts';
-import { revoke } from './commands/revoke.ts';
-import { revocationsExport } from './commands/revocations-export.ts';
-import { serve } from './commands/serve.ts';
-import { auditVerify } from './commands/audit-verify.ts';
+/**
+ * The command table. Help comes from usage.ts, which imports no library code;
+ * a command's module (and zod, undici, SQLite, cbor-x or whatever it needs)
+ * is imported only when that command runs, so `capframe --help` starts about
+ * as fast as node itself. Each loader is a literal import() so that
+ * scripts/check-layers.mjs sees the edge. Add one entry per command.
+ */
+import type { Command, CommandHelp, CommandModule } from './command.ts';
+import * as help from './usage.ts';
 
-export const COMMANDS: Command[] = [keygen, issue, delegate, invoke, verify, inspect, revoke, revocationsExport, serve, auditVerify];
+function lazy(h: CommandHelp, load: () => Promise<CommandModule>): Command {
+  return { ...h, run: async (argv, io) => (await load()).run(argv, io) };
+}
+
+export const COMMANDS: Command[] = [
+  lazy(help.keygen, () => import('./commands/keygen.ts')),
+  lazy(help.pubkey, () => import('./commands/pubkey.ts')),
+  lazy(help.issue, () => import('./commands/issue.ts')),
+  lazy(help.delegate, () => import('./commands/delegate.ts')),
+  lazy(help.invoke, () => import('./commands/invoke.ts')),
+  lazy(help.verify, () => import('./commands/verify.ts')),
+  lazy(help.inspect, () => import('./commands/inspect.ts')),
+  lazy(help.revoke, () => import('./commands/revoke.ts')),
+  lazy(help.revocationsExport, () => import('./commands/revocations-export.ts')),
+  lazy(help.serve, () => import('./commands/serve.ts')),
+  lazy(help.auditVerify, () => import('./commands/audit-verify.ts')),
+];

@@ -1,16 +1,16 @@
 /**
  * Files of the CLI: key files, token and invocation files, outputs.
- * Private keys are written with mode 0600 and never printed; nothing here
- * echoes file contents in an error message.
+ * Private keys, tokens and invocation proofs are credentials: written with
+ * mode 0600, never printed unless asked. Nothing here echoes file contents
+ * in an error message.
  */
-import { closeSync, fsyncSync, openSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedError, TooLargeError } from '../errors.ts';
 import {
   PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX, parsePrivateKey, parsePublicKey, serializePrivateKey, type PrivateKey,
 } from '../crypto/keys.ts';
-import { TOKEN_PREFIX } from '../token/token.ts';
-import { INVOCATION_PREFIX } from '../token/invocation.ts';
 import type { Io } from './command.ts';
 import { Failure, UsageError } from './args.ts';
 
@@ -62,10 +62,11 @@ export function readInput(io: Io, path: string, what: string, maxBytes = MAX_INP
   }
 }
 
-/** `--key FILE`: a private key file written by `capframe keygen`. */
+/** `--key FILE` (or a positional argument named in capitals, e.g. KEYFILE): a private key file written by `capframe keygen`. */
 export function readPrivateKey(io: Io, path: string, flag = 'key'): PrivateKey {
+  const name = /^[A-Z]+$/.test(flag) ? flag : `--${flag}`;
   if (path.trim().startsWith(PUBLIC_KEY_PREFIX)) {
-    throw new UsageError(`--${flag} needs a private key file (from capframe keygen), not a public key`);
+    throw new UsageError(`${name} needs a private key file (from capframe keygen), not a public key`);
   }
   const text = readInput(io, path, 'key file', 64 * 1024);
   try {
@@ -74,16 +75,41 @@ export function readPrivateKey(io: Io, path: string, flag = 'key'): PrivateKey {
     if (!(e instanceof MalformedError)) throw e;
     const t = text.trim();
     const isPublic = t.startsWith(PUBLIC_KEY_PREFIX) || (t.startsWith('{') && !t.includes('"privateKey"') && t.includes('"publicKey"'));
-    throw new MalformedError(`--${flag} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`);
+    throw new MalformedError(`${name} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`);
   }
 }
 
+/** NAME.key -> NAME.pub; any other name gets `.pub` appended (as ssh-keygen does). */
+export function publicKeyPath(privatePath: string): string {
+  return privatePath.endsWith('.key') ? privatePath.slice(0, -'.key'.length) + '.pub' : privatePath + '.pub';
+}
+
 /**
- * A key argument: a `cfk1.` public key text, or a file holding one of: a
- * private key file (its public half is used), the JSON that `keygen` prints,
- * or `cfk1.` lines (blank lines and `#` comments ignored).
+ * What a public-key flag does with a private key file: `refuse` where only a
+ * verifier's trust is at stake (--trust: a verifying host must not hold the
+ * authority's signing key), `warn` where only the public half is used anyway
+ * (--holder, --to: the issuer needs no copy of the holder's private key).
  */
-export function readPublicKeys(io: Io, arg: string, flag: string): Uint8Array[] {
+export type PrivateKeyPolicy = 'refuse' | 'warn';
+
+function privateKeyGiven(io: Io, arg: string, flag: string, policy: PrivateKeyPolicy): void {
+  const pub = publicKeyPath(arg);
+  const hint = existsSync(resolve(io.cwd, pub))
+    ? `give its public key file ${JSON.stringify(pub)}`
+    : `give its public key file (capframe keygen writes NAME.pub beside NAME.key; capframe pubkey ${JSON.stringify(arg)} writes it for an older key)`;
+  if (policy === 'refuse') {
+    throw new UsageError(`--${flag} ${JSON.stringify(arg)} is a private key file; a verifier must not hold the signing key: ${hint} or its cfk1.... text`);
+  }
+  io.stderr(`warning: --${flag} ${JSON.stringify(arg)} is a private key file; only its public key is used. Next time ${hint}\n`);
+}
+
+/**
+ * A key argument: a `cfk1.` public key text, or a file holding one of: the
+ * `.pub` file of `keygen` (`cfk1.` lines; blank lines and `#` comments
+ * ignored), the JSON that `keygen` prints, or a private key file (see
+ * PrivateKeyPolicy).
+ */
+export function readPublicKeys(io: Io, arg: string, flag: string, privateKey: PrivateKeyPolicy = 'warn'): Uint8Array[] {
   const a = arg.trim();
   if (a.startsWith(PUBLIC_KEY_PREFIX)) return [parsePublicKey(a)];
   const text = readInput(io, arg, 'key file', 64 * 1024).trim();
@@ -94,8 +120,11 @@ export function readPublicKeys(io: Io, arg: string, flag: string): Uint8Array[] 
     } catch {
       throw new MalformedError(`--${flag} ${JSON.stringify(arg)}: not a key file (invalid JSON)`);
     }
-    const d = (doc ?? {}) as { type?: unknown; publicKey?: unknown };
-    if (d.type === PRIVATE_KEY_FILE_TYPE) return [parsePrivateKey(text).publicKey];
+    const d = (doc ?? {}) as { type?: unknown; publicKey?: unknown; privateKey?: unknown };
+    if (d.type === PRIVATE_KEY_FILE_TYPE || d.privateKey !== undefined) {
+      privateKeyGiven(io, arg, flag, privateKey);
+      return [parsePrivateKey(text).publicKey];
+    }
     if (typeof d.publicKey === 'string') return [parsePublicKey(d.publicKey)];
     throw new MalformedError(`--${flag} ${JSON.stringify(arg)}: not a key file (no "publicKey")`);
   }
@@ -114,29 +143,17 @@ export function readPublicKey(io: Io, arg: string, flag: string): Uint8Array {
   return keys[0]!;
 }
 
-/** `--token FILE` (or the `cft1.` text itself). */
-export function readTokenText(io: Io, arg: string, flag = 'token'): string {
-  if (arg.trim().startsWith(TOKEN_PREFIX)) return arg.trim();
-  return readInput(io, arg, `--${flag} file`).trim();
-}
-
-/** `--invocation FILE` (or the `cfi1.` text itself). */
-export function readInvocationText(io: Io, arg: string): string {
-  if (arg.trim().startsWith(INVOCATION_PREFIX)) return arg.trim();
-  return readInput(io, arg, '--invocation file').trim();
-}
-
 /** `--args JSON` or `--args @FILE`. */
 export function readArgsText(io: Io, arg: string): string {
   return arg.startsWith('@') ? readInput(io, arg.slice(1), '--args file') : arg;
 }
 
 /**
- * Writes a new private key file with mode 0600. Refuses to replace an
- * existing file unless `force`; even then the file is recreated (never
- * rewritten in place with looser permissions).
+ * Creates a new file with `mode` (before the umask), writes `text` and
+ * fsyncs it. Refuses to replace an existing file unless `force`; even then
+ * the file is recreated, never rewritten in place with looser permissions.
  */
-export function writePrivateKeyFile(io: Io, path: string, key: PrivateKey, force: boolean): void {
+function writeNewFile(io: Io, path: string, text: string, mode: number, force: boolean): void {
   const full = resolve(io.cwd, path);
   if (force) {
     try {
@@ -147,28 +164,63 @@ export function writePrivateKeyFile(io: Io, path: string, key: PrivateKey, force
   }
   let fd: number;
   try {
-    fd = openSync(full, 'wx', 0o600);
+    fd = openSync(full, 'wx', mode);
   } catch (e) {
     if ((e as { code?: string }).code === 'EEXIST') throw new Failure(`${JSON.stringify(path)} already exists (use --force to replace it)`);
     throw new Failure(`cannot write ${JSON.stringify(path)}: ${reason(e)}`);
   }
   try {
-    writeSync(fd, serializePrivateKey(key));
+    writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Writes a token or invocation text form (plus newline) to --out, or prints it. */
-export function writeOutput(io: Io, out: string | undefined, text: string): void {
+/** Writes a new private key file with mode 0600 (see writeNewFile). */
+export function writePrivateKeyFile(io: Io, path: string, key: PrivateKey, force: boolean): void {
+  writeNewFile(io, path, serializePrivateKey(key), 0o600, force);
+}
+
+/** Writes a new public key file (one `cfk1.` line) with mode 0644 (see writeNewFile). */
+export function writePublicKeyFile(io: Io, path: string, publicKeyText: string, force: boolean): void {
+  writeNewFile(io, path, publicKeyText + '\n', 0o644, force);
+}
+
+/**
+ * Writes a token or invocation proof text form (plus newline) to --out, or
+ * prints it. The file is a credential (a check without a holder signature
+ * accepts a bare token; a proof acts until it expires): it is created with
+ * mode 0600 under a temporary name and renamed over FILE, so a replaced file
+ * never keeps a looser mode and a reader never sees half a credential.
+ */
+export function writeCredential(io: Io, out: string | undefined, text: string): void {
   if (out === undefined || out === '-') {
     io.stdout(text + '\n');
     return;
   }
+  const full = resolve(io.cwd, out);
+  const tmp = join(dirname(full), `.${basename(full)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
   try {
-    writeFileSync(resolve(io.cwd, out), text + '\n', { mode: 0o644 });
+    fd = openSync(tmp, 'wx', 0o600);
   } catch (e) {
+    throw new Failure(`cannot write ${JSON.stringify(out)}: ${reason(e)}`);
+  }
+  try {
+    try {
+      writeSync(fd, text + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, full);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw new Failure(`cannot write ${JSON.stringify(out)}: ${reason(e)}`);
   }
 }

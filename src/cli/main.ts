@@ -39,8 +39,9 @@ Usage: capframe COMMAND [options]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Keys: a private key FILE comes from 'capframe keygen'; wherever a public key is
-expected, give its cfk1.... text or a key file.
+Keys: 'capframe keygen --out NAME.key' writes the private key NAME.key (0600)
+and the public key NAME.pub; wherever a public key is expected, give NAME.pub
+or its cfk1.... text. Token and proof files are written 0600 (credentials).
 Exit status: 0 success, 1 denied or failed, 2 usage error.
 `;
 }

@@ -28,7 +28,6 @@
  */
 import { z } from 'zod';
 import { LIMITS } from '../token/limits.ts';
-import type { Decision } from '../verify/verifier.ts';
 import type { ErrorCode } from '../errors.ts';
 
 /** base64url length of n bytes plus a text prefix. */
@@ -71,22 +70,7 @@ export const batchItemRequestSchema = z.object({
 
 export type BatchItemRequest = z.infer<typeof batchItemRequestSchema>;
 
-/** The JSON form of a Decision (the error object becomes code + reason). */
-export function decisionToJson(d: Decision): Record<string, unknown> {
-  const out: Record<string, unknown> = { allowed: d.allowed, mode: d.mode };
-  if (!d.allowed) {
-    out.code = d.code;
-    out.reason = d.reason;
-  }
-  for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
-    if (d[k] !== undefined) out[k] = d[k];
-  }
-  if (d.allowed) {
-    out.grant = d.grant;
-    out.expiresAt = d.expiresAt;
-  }
-  return out;
-}
+export { decisionToJson } from './decision-json.ts';
 
 /** Any code of the form ERR_… (a newer service may know codes this client does not; they stay denials). */
 const errorCode = z.string().regex(/^ERR_[A-Z0-9_]{1,60}$/).transform((c) => c as ErrorCode);

@@ -4,8 +4,8 @@ import { inspect as inspectToken, type Inspection } from '../../token/inspect.ts
 import { Invocation, INVOCATION_PREFIX } from '../../token/invocation.ts';
 import { decodeInvocationPayload } from '../../token/invocation-payload.ts';
 import { TOKEN_PREFIX } from '../../token/token.ts';
-import type { Command, Io } from '../command.ts';
-import { EXIT_HELP, formatConstraint, parseFlags } from '../args.ts';
+import type { Io } from '../command.ts';
+import { formatConstraint, parseFlags } from '../args.ts';
 import { readInput } from '../files.ts';
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
@@ -77,27 +77,11 @@ function readArg(io: Io, arg: string): string {
   return readInput(io, arg, 'file').trim();
 }
 
-export const inspect: Command = {
-  name: 'inspect',
-  summary: 'show the decoded chain of a token (or an invocation proof), no secrets',
-  usage: `Usage: capframe inspect FILE [--json]
-
-Decodes a token file (cft1....) and shows its chain: for each block its id,
-subject, holder public key, grants and constraints, expiry and maximum depth.
-Also decodes an invocation proof file (cfi1....). FILE may also be the text
-itself. Signatures are NOT checked: use capframe verify to decide anything.
-
-Options:
-  --json       print JSON instead of text
-  -h, --help   show this help
-
-${EXIT_HELP}`,
-  async run(argv, io) {
-    const f = parseFlags(argv, { json: { type: 'boolean' } }, { min: 1, max: 1 });
-    const text = readArg(io, f.positionals[0]!);
-    const view = text.startsWith(INVOCATION_PREFIX) ? inspectInvocation(text) : inspectToken(text);
-    if (f.bool('json')) io.stdout(JSON.stringify(view, null, 2) + '\n');
-    else io.stdout(('type' in view ? invocationText(view) : tokenText(view)) + '\n');
-    return 0;
-  },
-};
+export async function run(argv: string[], io: Io): Promise<number> {
+  const f = parseFlags(argv, { json: { type: 'boolean' } }, { min: 1, max: 1 });
+  const text = readArg(io, f.positionals[0]!);
+  const view = text.startsWith(INVOCATION_PREFIX) ? inspectInvocation(text) : inspectToken(text);
+  if (f.bool('json')) io.stdout(JSON.stringify(view, null, 2) + '\n');
+  else io.stdout(('type' in view ? invocationText(view) : tokenText(view)) + '\n');
+  return 0;
+}

@@ -1,32 +1,28 @@
-/** `capframe keygen --out FILE`: a new Ed25519 key; the private key goes only to FILE (mode 0600). */
+/** `capframe keygen --out NAME.key`: a new Ed25519 key; the private key goes only to NAME.key (0600), the public key to NAME.pub. */
+import { unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { formatPublicKey, generateKey, kidToString } from '../../crypto/keys.ts';
-import type { Command } from '../command.ts';
-import { EXIT_HELP, parseFlags } from '../args.ts';
-import { writePrivateKeyFile } from '../files.ts';
+import type { Io } from '../command.ts';
+import { parseFlags, UsageError } from '../args.ts';
+import { publicKeyPath, writePrivateKeyFile, writePublicKeyFile } from '../files.ts';
 
-export const keygen: Command = {
-  name: 'keygen',
-  summary: 'generate an Ed25519 key pair (private key file, mode 0600)',
-  usage: `Usage: capframe keygen --out FILE [--force]
-
-Generates an Ed25519 key pair. The private key is written to FILE with mode
-0600 and is never printed. Prints the public half as one line of JSON:
-  {"kid": "...", "publicKey": "cfk1...."}
-The publicKey text (or FILE itself, or that JSON saved to a file) can be given
-wherever a command takes a public key (--holder, --to, --trust).
-
-Options:
-  --out FILE   where to write the private key (refuses to replace a file)
-  --force      replace FILE if it exists
-  -h, --help   show this help
-
-${EXIT_HELP}`,
-  async run(argv, io) {
-    const f = parseFlags(argv, { out: { type: 'string' }, force: { type: 'boolean' } });
-    const out = f.required('out');
-    const key = generateKey();
-    writePrivateKeyFile(io, out, key, f.bool('force'));
-    io.stdout(JSON.stringify({ kid: kidToString(key.kid), publicKey: formatPublicKey(key.publicKey) }) + '\n');
-    return 0;
-  },
-};
+export async function run(argv: string[], io: Io): Promise<number> {
+  const f = parseFlags(argv, { out: { type: 'string' }, force: { type: 'boolean' } });
+  const out = f.required('out');
+  // A private key under a public-looking name is one careless copy away from being published.
+  if (out.endsWith('.pub')) throw new UsageError(`--out names the private key file; ${JSON.stringify(out)} looks like a public key file (use NAME.key)`);
+  const pub = publicKeyPath(out);
+  const force = f.bool('force');
+  const key = generateKey();
+  const publicKey = formatPublicKey(key.publicKey);
+  writePrivateKeyFile(io, out, key, force);
+  try {
+    writePublicKeyFile(io, pub, publicKey, force);
+  } catch (e) {
+    // Leave no private key behind whose public file could not be written.
+    unlinkSync(resolve(io.cwd, out));
+    throw e;
+  }
+  io.stdout(JSON.stringify({ kid: kidToString(key.kid), publicKey, publicKeyFile: pub }) + '\n');
+  return 0;
+}

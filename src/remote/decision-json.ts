@@ -1,0 +1,24 @@
+/**
+ * The JSON form of a Decision, as the verification service answers it
+ * (src/remote/wire.ts documents the whole exchange). Kept apart from the
+ * request schemas so that `capframe verify --json` prints the same object
+ * without loading zod.
+ */
+import type { Decision } from '../verify/verifier.ts';
+
+/** The JSON form of a Decision (the error object becomes code + reason). */
+export function decisionToJson(d: Decision): Record<string, unknown> {
+  const out: Record<string, unknown> = { allowed: d.allowed, mode: d.mode };
+  if (!d.allowed) {
+    out.code = d.code;
+    out.reason = d.reason;
+  }
+  for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
+    if (d[k] !== undefined) out[k] = d[k];
+  }
+  if (d.allowed) {
+    out.grant = d.grant;
+    out.expiresAt = d.expiresAt;
+  }
+  return out;
+}
