@@ -1,2 +1,3 @@
 /** capframe/remote: the client of a capframe verification service (`capframe serve`). */
 export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './client.ts';
+export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
