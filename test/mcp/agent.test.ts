@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { withCapframe } from '../../src/mcp/index.ts';
 import { agentKey, agentToken, connectInMemory, ticketsServer, type Effects } from './fixtures.ts';
-import { serveHttp } from './http.ts';
+import { serveHttp } from '../../examples/mcp/http.ts';
 
 type Call = { name: string; args: Record<string, unknown>; id?: string };
 

@@ -12,7 +12,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { formatPublicKey, generateKey } from '../../src/index.ts';
 import { denialOf, signCallParams, withCapframe } from '../../src/mcp/index.ts';
 import { agentKey, agentToken, authority, config, ticketsServer, type Effects } from './fixtures.ts';
-import { serveHttp } from './http.ts';
+import { serveHttp } from '../../examples/mcp/http.ts';
 
 async function denied(p: Promise<unknown>): Promise<string | undefined> {
   try { await p; } catch (e) { assert.ok(e instanceof McpError); return denialOf(e)?.code; }

@@ -1,4 +1,4 @@
-/** A Streamable HTTP MCP endpoint on 127.0.0.1 (one transport per session), with an optional bearer check that sets `req.auth`. */
+/** A Streamable HTTP MCP endpoint on 127.0.0.1 (one transport per session), with an optional bearer check that sets `req.auth` as the SDK's requireBearerAuth does. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
