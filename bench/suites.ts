@@ -2,6 +2,7 @@
 import type { Suite } from './suite.ts';
 import { coreSuite } from './core.ts';
 import { langchainSuite } from './langchain.ts';
+import { mcpSuite } from './mcp.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 
@@ -10,4 +11,5 @@ export const SUITES: Suite[] = [
   revocationSuite,
   toolCallsSuite,
   langchainSuite,
+  mcpSuite,
 ];
