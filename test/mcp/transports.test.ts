@@ -120,3 +120,29 @@ test('OAuth binding without authInfo (e.g. in memory, no bearer auth): ERR_UNAUT
   assert.equal(await denied(withCapframe(client, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '1' } })), 'ERR_UNAUTHORIZED');
   assert.deepEqual(effects, []);
 });
+
+test('two server instances sharing one replay store (asynchronous, as a networked store answers): a proof used on one is a replay on the other', async () => {
+  const { MemoryReplayStore } = await import('../../src/verify/replay.ts');
+  const { Verifier } = await import('../../src/index.ts');
+  const shared = new MemoryReplayStore(10_000);
+  const replay = { checkAndRecord: async (key: string, exp: number, now: number) => shared.checkAndRecord(key, exp, now) };
+  const effects: Effects = [];
+  const make = () => ticketsServer({ verifier: new Verifier({ trusted: config().trusted, replay }) }, effects).server;
+  const one = await serveHttp(make);
+  const two = await serveHttp(make);
+  const c1 = new Client({ name: 'one', version: '1' });
+  const c2 = new Client({ name: 'two', version: '1' });
+  try {
+    await c1.connect(new StreamableHTTPClientTransport(one.url));
+    await c2.connect(new StreamableHTTPClientTransport(two.url));
+    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'closed' } }, config().tools.update_ticket!, { token: agentToken(), holderKey: agentKey });
+    await c1.callTool(signed);
+    assert.equal(await denied(c2.callTool(signed)), 'ERR_REPLAY');
+    assert.equal(effects.length, 1);
+  } finally {
+    await c1.close();
+    await c2.close();
+    await one.close();
+    await two.close();
+  }
+});
