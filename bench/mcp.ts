@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from '../src/index.ts';
 import { guardMcpServer, withCapframe } from '../src/mcp/index.ts';
 import { serveHttp, type HttpEndpoint } from '../examples/mcp/http.ts';
-import { compare, fmtUs, round, summarize } from './stats.ts';
+import { compare, fmtUs, percentile, round, summarize } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 
 function noopServer(guard: ((s: McpServer) => void) | undefined): McpServer {
@@ -77,6 +77,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       mcp_call_bare_p99_us: round(b.p99),
       mcp_call_guarded_p99_us: round(g.p99),
       mcp_guarded_overhead_us: round(over),
+      mcp_call_bare_p10_us: round(percentile(samples.get('bare')!, 10)),
+      mcp_call_guarded_p10_us: round(percentile(samples.get('guarded')!, 10)),
       mcp_sign_us: round(ns.p50),
       mcp_verify_us: round(nv.p50),
       mcp_load_start_1m: round(loadStart, 2),
@@ -89,6 +91,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         target: `overhead <= 1.5 x (sign + verify) = ${fmtUs(budget)}  [${(over / (ns.p50 + nv.p50)).toFixed(2)} x]`,
         ok: over <= budget,
       },
+      { name: 'p10 bare / guarded (less exposed to a loaded machine)', value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}` },
       { name: 'Ed25519 sign / verify, node:crypto (p50)', value: `${fmtUs(ns.p50)} / ${fmtUs(nv.p50)}` },
       { name: 'load average (1 min) at start / end', value: `${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)}` },
     ];

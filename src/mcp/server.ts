@@ -189,7 +189,7 @@ export class McpGuard {
       carrier = read.args === raw ? 'meta' : 'argument';
       args = read.args;
       policy = this.#policies.get(tool);
-      if (!policy) throw new NoSchemaError(`no capframe policy for tool "${tool}"`);
+      if (!policy) throw new NoSchemaError(`no capframe policy for tool ${JSON.stringify(String(tool).slice(0, 64))}`);
       resource = policy.resource.render(args);
       if (policy.constraints) {
         for (const name in policy.constraints) {
@@ -202,7 +202,7 @@ export class McpGuard {
       const error = toCapframeError(e);
       decision = { allowed: false, code: error.code, reason: error.message, error, mode: 'signed', tool, ...(policy ? { operation: policy.operation } : {}), ...(resource !== undefined ? { resource } : {}) };
     }
-    this.#report(decision, tool, carrier, extra);
+    this.#report(decision, typeof tool === 'string' ? tool.slice(0, 256) : '', carrier, extra);
     if (!decision.allowed) return this.#deny(decision.code, decision.reason);
     const guarded = [...policy!.resource.args, ...Object.keys(policy!.constraints ?? {}), ...Object.keys(decision.grant.constraints)];
     this.#pending.set(extra as object, { args, guarded });
