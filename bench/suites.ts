@@ -3,6 +3,7 @@ import type { Suite } from './suite.ts';
 import { cliSuite } from './cli.ts';
 import { coreSuite } from './core.ts';
 import { langchainSuite } from './langchain.ts';
+import { mcpSuite } from './mcp.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 
@@ -12,4 +13,5 @@ export const SUITES: Suite[] = [
   toolCallsSuite,
   langchainSuite,
   cliSuite,
+  mcpSuite,
 ];

@@ -1,0 +1,107 @@
+/**
+ * MCP suite: the cost of capframe on an MCP tool call over Streamable HTTP on
+ * 127.0.0.1 (client and server in this process, one session each).
+ *
+ *  - bare: `client.callTool` of a no-op tool on an McpServer without capframe.
+ *  - guarded: the same tool on a guarded McpServer, called through
+ *    `withCapframe` (the client signs a proof per call, the server verifies
+ *    it and claims its replay entry before the handler runs).
+ *
+ * Measured side by side (interleaved rounds) with node:crypto Ed25519 sign
+ * and verify of a 200-byte message, the reference the target is expressed in.
+ * The machine's 1-minute load average is reported at the start and the end.
+ */
+import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { z } from 'zod';
+import { generateKey, issueToken, Verifier } from '../src/index.ts';
+import { guardMcpServer, withCapframe } from '../src/mcp/index.ts';
+import { serveHttp, type HttpEndpoint } from '../examples/mcp/http.ts';
+import { compare, fmtUs, percentile, round, summarize } from './stats.ts';
+import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
+
+function noopServer(guard: ((s: McpServer) => void) | undefined): McpServer {
+  const server = new McpServer({ name: 'bench', version: '1.0.0' });
+  guard?.(server);
+  server.registerTool('noop', { inputSchema: { id: z.string() } }, async () => ({ content: [{ type: 'text', text: 'ok' }] }));
+  return server;
+}
+
+async function connect(h: HttpEndpoint): Promise<Client> {
+  const c = new Client({ name: 'bench', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(h.url));
+  return c;
+}
+
+async function run(ctx: BenchContext): Promise<BenchResult> {
+  const loadStart = loadavg()[0]!;
+  const authority = generateKey();
+  const holder = generateKey();
+  const token = issueToken({
+    key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h',
+    grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
+  });
+  const verifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 1_000_000 });
+  const policies = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
+  const bareHttp = await serveHttp(() => noopServer(undefined));
+  const guardedHttp = await serveHttp(() => noopServer((s) => guardMcpServer(s, { verifier, policies })));
+  const bare = await connect(bareHttp);
+  const guardedClient = await connect(guardedHttp);
+  const guarded = withCapframe(guardedClient, { token, holderKey: holder, policies });
+  try {
+    const kp = generateKeyPairSync('ed25519');
+    const message = Buffer.alloc(200, 7);
+    const sig = nodeSign(null, message, kp.privateKey);
+    const check = (r: unknown) => { if ((r as { isError?: unknown }).isError) throw new Error('bench: MCP call failed'); };
+    const args = (i: number) => ({ name: 'noop', arguments: { id: `item-${i}` } });
+    const samples = await compare([
+      { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
+      { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
+      { name: 'bare', prepare: args, run: async (p) => check(await bare.callTool(p)) },
+      { name: 'guarded', prepare: args, run: async (p) => check(await guarded.callTool(p)) },
+    ], ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 });
+    const s = (n: string) => summarize(samples.get(n)!);
+    const nv = s('native_verify');
+    const ns = s('native_sign');
+    const b = s('bare');
+    const g = s('guarded');
+    const over = g.p50 - b.p50;
+    const budget = 1.5 * (ns.p50 + nv.p50);
+    const loadEnd = loadavg()[0]!;
+    const metrics: Record<string, number> = {
+      mcp_call_bare_us: round(b.p50),
+      mcp_call_guarded_us: round(g.p50),
+      mcp_call_bare_p99_us: round(b.p99),
+      mcp_call_guarded_p99_us: round(g.p99),
+      mcp_guarded_overhead_us: round(over),
+      mcp_call_bare_p10_us: round(percentile(samples.get('bare')!, 10)),
+      mcp_call_guarded_p10_us: round(percentile(samples.get('guarded')!, 10)),
+      mcp_sign_us: round(ns.p50),
+      mcp_verify_us: round(nv.p50),
+      mcp_load_start_1m: round(loadStart, 2),
+      mcp_load_end_1m: round(loadEnd, 2),
+    };
+    const rows: BenchRow[] = [
+      { name: 'MCP callTool bare, Streamable HTTP loopback (p50)', value: `${fmtUs(b.p50)}  (p99 ${fmtUs(b.p99)})` },
+      {
+        name: 'MCP callTool guarded, signed proof (p50)', value: `${fmtUs(g.p50)}  (+${fmtUs(over)}; p99 ${fmtUs(g.p99)})`,
+        target: `overhead <= 1.5 x (sign + verify) = ${fmtUs(budget)}  [${(over / (ns.p50 + nv.p50)).toFixed(2)} x]`,
+        ok: over <= budget,
+      },
+      { name: 'p10 bare / guarded (less exposed to a loaded machine)', value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}` },
+      { name: 'Ed25519 sign / verify, node:crypto (p50)', value: `${fmtUs(ns.p50)} / ${fmtUs(nv.p50)}` },
+      { name: 'load average (1 min) at start / end', value: `${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)}` },
+    ];
+    return { metrics, rows };
+  } finally {
+    await bare.close();
+    await guardedClient.close();
+    await bareHttp.close();
+    await guardedHttp.close();
+  }
+}
+
+export const mcpSuite: Suite = { name: 'mcp', default: false, run };
