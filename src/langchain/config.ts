@@ -25,6 +25,7 @@ import { validateConstraint, type Constraint, type Constraints } from '../token/
 import { LIMITS } from '../token/limits.ts';
 import { remoteConfigSchema, type RemoteConfig } from '../verify/remote.ts';
 import { serverSectionSchema, type ServerSection } from '../server/schema.ts';
+import { replaySectionSchema, type ReplaySection } from '../config/replay.ts';
 import { compileTemplate, type ResourceTemplate } from './template.ts';
 
 const PERMISSION = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -82,6 +83,8 @@ export interface CapframeConfig {
   readonly server?: ServerSection;
   /** The `remote:` section: the Guard then verifies every call (signed) with that service. */
   readonly remote?: RemoteConfig;
+  /** The `replay:` section (src/config/replay.ts); a sqlite path resolved against baseDir. */
+  readonly replay?: ReplaySection;
 }
 
 export interface ParseOptions {
@@ -142,6 +145,7 @@ const fileSchema = z.strictObject({
   // `server:` with nothing under it is the same as no section (the service's defaults).
   server: serverSectionSchema.nullable().optional(),
   remote: remoteConfigSchema.optional(),
+  replay: replaySectionSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -439,6 +443,14 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     });
     if (p) tools[name] = p;
   }
+  let replay = cfg.replay;
+  if (replay?.path !== undefined) {
+    try {
+      replay = { ...replay, path: resolve(baseDir, interpolate(replay.path, env)) };
+    } catch (e) {
+      problems.add(['replay', 'path'], (e as Error).message);
+    }
+  }
   problems.throwIfAny();
   return Object.freeze({
     file,
@@ -450,6 +462,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     tools: Object.freeze(tools),
     ...(cfg.server ? { server: cfg.server } : {}),
     ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
+    ...(replay ? { replay: Object.freeze(replay) } : {}),
   });
 }
 
