@@ -34,6 +34,9 @@ tools:
   delete_ticket:
     resource: tickets://acme/{id}
     operation: delete
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
 `;
