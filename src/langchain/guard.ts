@@ -26,7 +26,8 @@
  * key), which signs calls queued together as one batch (docs/spec.md §4.4);
  * attested tools still get their own single proof, which they may forward. When the service is unreachable, every call is
  * denied with ERR_UNAVAILABLE (fail closed), unless `remote.fallback: local`,
- * where a local Verifier built from the `trust:` section decides instead.
+ * where a local Verifier built from the same trust, replay and revocation
+ * settings as the service decides instead (src/langchain/verifiers.ts).
  * `guard.verifier` is then that RemoteVerifier (`close()` drops its connections).
  */
 import { ToolMessage } from '@langchain/core/messages';
@@ -43,7 +44,8 @@ import type { Invocation } from '../token/invocation.ts';
 import { Token } from '../token/token.ts';
 import { newCallId, Verifier, type Allowed, type Decision, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import { Lru } from '../verify/lru.ts';
-import { remoteVerifierFromConfig, type RemoteAuthorizeOptions } from '../verify/remote.ts';
+import type { RemoteAuthorizeOptions } from '../verify/remote.ts';
+import { localVerifierFromConfig, remoteVerifierWithFallback } from './verifiers.ts';
 import type { Clock } from '../clock.ts';
 import { configError, definePolicy, policyField, type CapframeConfig, type ToolPolicy, type ToolPolicySpec } from './config.ts';
 import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
@@ -183,19 +185,12 @@ export class Guard {
     let remote = false;
     if (options.verifier) this.verifier = options.verifier;
     else if (config) {
-      const local = () => new Verifier({
-        trusted: config.trusted,
-        ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
-        ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
-        ...(config.replayCacheSize !== undefined ? { replayCapacity: config.replayCacheSize } : {}),
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.backend ? { backend: options.backend } : {}),
-      });
+      const build = { ...(options.clock ? { clock: options.clock } : {}), ...(options.backend ? { backend: options.backend } : {}) };
       if (config.remote) {
         // The service checks only signed calls: every call gets a proof (attestAll below).
-        this.verifier = remoteVerifierFromConfig(config.remote, config.remote.fallback === 'local' ? local() : undefined);
+        this.verifier = remoteVerifierWithFallback(config, build);
         remote = true;
-      } else this.verifier = local();
+      } else this.verifier = localVerifierFromConfig(config, build);
     } else throw new InvalidArgumentError('a Guard needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);

@@ -49,6 +49,8 @@ export interface RemoteVerifierOptions {
   readonly connections?: number;
   /** A local Verifier to decide when the service is unreachable. Default none: deny ERR_UNAVAILABLE. */
   readonly fallback?: { verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> };
+  /** Called by close(), e.g. to stop what keeps the fallback's state fresh. */
+  readonly onClose?: () => void | Promise<void>;
   /**
    * When every connection is busy, send the waiting calls together in one
    * POST /v1/verify/batch (at most `maxBatch`, default 32). Default true.
@@ -114,6 +116,7 @@ export class RemoteVerifier {
   readonly #holderKey: PrivateKey | undefined;
   readonly #proofTtl: number;
   readonly #fallback: RemoteVerifierOptions['fallback'];
+  readonly #onClose: RemoteVerifierOptions['onClose'];
   readonly #batchPath: string;
   readonly #maxBatch: number;
   readonly #maxOutstanding: number;
@@ -142,6 +145,7 @@ export class RemoteVerifier {
     this.#holderKey = o.holderKey;
     this.#proofTtl = o.proofTtl ?? 30;
     this.#fallback = o.fallback;
+    this.#onClose = o.onClose;
     this.#own = !o.dispatcher;
     this.#dispatcher = o.dispatcher ?? new Pool(this.#origin, {
       connections: o.connections ?? 16,
@@ -417,7 +421,13 @@ export class RemoteVerifier {
   }
 
   /** Closes the keep-alive connections (only those of the client's own pool). */
+  /** The verifier that decides while the service cannot (remote.fallback: local), if any. */
+  get fallback(): RemoteVerifierOptions['fallback'] {
+    return this.#fallback;
+  }
+
   async close(): Promise<void> {
+    await this.#onClose?.();
     if (this.#own) await this.#dispatcher.close();
   }
 }
@@ -433,6 +443,7 @@ export class RemoteVerifier {
  *     connections: 16
  *     batch: true
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
+ *     revocation: sync             # local fallback: keep the service's revocation list (sync) | none (the service has none)
  *
  * With a remote verifier the guard must sign every call: a Guard built from a
  * config with `remote:` does so itself; by hand, `new Guard({ verifier, attestAll: true })`.
@@ -443,18 +454,31 @@ export const remoteConfigSchema = z.strictObject({
   connections: z.number().int().min(1).max(1024).optional(),
   batch: z.boolean().optional(),
   fallback: z.enum(['none', 'local']).default('none'),
+  revocation: z.enum(['sync', 'none']).optional(),
 });
 
 export type RemoteConfig = z.infer<typeof remoteConfigSchema>;
 
 /** Builds the client from a parsed `remote:` section; `local` is required for `fallback: local`. */
-export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback']): RemoteVerifier {
-  if (c.fallback === 'local' && !local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
+export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback'], onClose?: RemoteVerifierOptions['onClose']): RemoteVerifier {
+  if (c.fallback === 'local') {
+    if (!local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
+    // The fallback decides for the service: with a replay store of its own it would accept a proof
+    // the service accepted, and without the service's revocation list a revoked token.
+    const v = local as { replay?: { shared?: boolean }; revocation?: unknown };
+    if (v.replay?.shared !== true) {
+      throw new CapframeError('ERR_CONFIG', 'remote.fallback: local needs the replay store the service uses (replay.store: redis, or sqlite with the service\'s file); refusing to start with a store of its own');
+    }
+    if (c.revocation !== 'none' && v.revocation === undefined) {
+      throw new CapframeError('ERR_CONFIG', 'remote.fallback: local needs the service\'s revocation list (or remote.revocation: none when the service has none); refusing to start without it');
+    }
+  }
   return new RemoteVerifier({
     url: c.url,
     ...(c.timeout !== undefined ? { timeout: c.timeout } : {}),
     ...(c.connections !== undefined ? { connections: c.connections } : {}),
     ...(c.batch !== undefined ? { batch: c.batch } : {}),
     ...(c.fallback === 'local' ? { fallback: local } : {}),
+    ...(onClose ? { onClose } : {}),
   });
 }
