@@ -95,6 +95,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       headersTimeout: s.headersTimeout,
       keepAliveTimeout: s.keepAliveTimeout,
       maxConnections: s.maxConnections,
+      ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
+      ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
     });
     if (log) Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
     const port = o.port ?? s.port;
