@@ -4,10 +4,12 @@ import { coreSuite } from './core.ts';
 import { langchainSuite } from './langchain.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
+import { clusterSuite } from './cluster.ts';
 
 export const SUITES: Suite[] = [
   coreSuite,
   revocationSuite,
   toolCallsSuite,
   langchainSuite,
+  clusterSuite,
 ];
