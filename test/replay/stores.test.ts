@@ -133,3 +133,16 @@ test('redis: down or slower than the deadline is ERR_UNAVAILABLE, never an allow
   const again = await new Verifier({ trusted: [authority.publicKey], replay: fast }).verifyInvocation(token, proof(201), expected(201));
   assert.equal(again.allowed, false);
 });
+
+test('config: the replay: section is validated with file:line messages; a sqlite path resolves against the config', async () => {
+  const { parseConfig } = await import('../../src/langchain/config.ts');
+  const head = `trust:\n  authorities:\n    - ${(await import('../../src/index.ts')).formatPublicKey(authority.publicKey)}\n`;
+  const bad = (replay: string, re: RegExp) => assert.throws(() => parseConfig(head + replay, { file: 'c.yaml' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && re.test(e.message));
+  bad('replay:\n  store: redis\n', /^c\.yaml:\d+ replay\.url: store redis needs a url/);
+  bad('replay:\n  store: sqlite\n', /replay\.path: store sqlite needs a path/);
+  bad('replay:\n  store: sqlite\n  path: ./r.db\n  url: redis://x\n', /^c\.yaml:7 replay\.url: only for store redis/);
+  bad('replay:\n  store: mongo\n', /replay\.store: expected memory, sqlite or redis/);
+  bad('replay:\n  store: redis\n  url: http://x\n', /replay\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
+  const cfg = parseConfig(head + 'replay:\n  store: sqlite\n  path: ./r.db\n  timeout: 2s\n', { file: 'c.yaml', baseDir: '/srv/capframe' });
+  assert.deepEqual(cfg.replay, { store: 'sqlite', path: '/srv/capframe/r.db', timeout: 2000 });
+});

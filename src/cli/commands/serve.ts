@@ -19,7 +19,7 @@ Binds to 127.0.0.1 unless the
 config or --host says otherwise.
 
 Endpoints:
-  POST /v1/verify   {"token","invocation","tool","args"[,"operation","resource"]} -> decision JSON
+  POST /v1/verify   {"token","invocation","tool","args","operation","resource"} -> decision JSON
   POST /v1/revoke   {"token"} | {"id"} | {"subject"} | {"kid","before"} (Authorization: Bearer <admin secret>)
   GET  /v1/revocations[/stream]   the signed revocation snapshot and its push stream
   GET  /healthz     {"status":"ok"}
@@ -45,7 +45,8 @@ Exit status: 0 after a clean shutdown, 1 when the service cannot start
     });
     io.stdout(`capframe serve: listening on ${running.url}` +
       `${running.audit ? `; audit log ${running.audit.path}` : ''}` +
-      `${cfg.adminSecret ? '' : '; /v1/revoke disabled (no admin secret)'}\n`);
+      `${cfg.adminSecret ? '' : '; /v1/revoke disabled (no admin secret)'}` +
+      `${running.verifier.replay.persistent ? '' : '; replay store in memory: proofs issued before this start (plus the clock skew) are refused'}\n`);
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGINT', stop);
