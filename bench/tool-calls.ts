@@ -139,7 +139,7 @@ ${replay}server:
   if (!withRedis) failed.remote_redis = `Redis is not answering at ${REDIS_URL}: the Redis way is skipped`;
   const prefix = benchPrefix('tool-calls');
   const service = await spawnService(serviceYaml(''));
-  const redisService = withRedis ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n`)).catch((e: unknown) => {
+  const redisService = withRedis ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n  timeout: 2s\n`)).catch((e: unknown) => {
     failed.remote_redis = `the Redis-backed service did not start: ${(e as Error).message}`;
     return undefined;
   }) : undefined;
@@ -167,17 +167,26 @@ ${replay}server:
     ];
     if (remoteRedis) ways.push({ name: 'remote_redis', call: async (i) => check(await remoteRedis.invoke(toolCall(i, 'remote_redis'), config), 'remote_redis'), samples: [], seconds: 0, calls: 0 });
     let lightAdded = NaN;
-    await phase(failed, 'interleaved', async () => {
-      for (const w of ways) await load(warmup, IN_FLIGHT, 10_000_000, w.call, null);
-      for (let r = 0; r < rounds; r++) {
-        // Rotate the order every round so that no way always follows another's garbage and warm-up.
-        for (let k = 0; k < ways.length; k++) {
-          const w = ways[(r + k) % ways.length]!;
+    // A way that fails leaves the rotation (its figures are dropped and the failure reported); the others go on.
+    const dropped = new Set<Way>();
+    const run = async (w: Way, f: () => Promise<void>) => {
+      if (dropped.has(w)) return;
+      if ((await phase(failed, `way_${w.name}`, async () => { await f(); return true; })) === undefined) {
+        dropped.add(w);
+        w.calls = 0;
+      }
+    };
+    for (const w of ways) await run(w, async () => { await load(warmup, IN_FLIGHT, 10_000_000, w.call, null); });
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order every round so that no way always follows another's garbage and warm-up.
+      for (let k = 0; k < ways.length; k++) {
+        const w = ways[(r + k) % ways.length]!;
+        await run(w, async () => {
           w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
           w.calls += perRound;
-        }
+        });
       }
-    });
+    }
     await phase(failed, 'light', async () => {
       // The same two ways with 10 in flight: the remote pipeline is not saturated, so this is its own added latency.
       const light = { bare: [] as number[], remote: [] as number[] };
@@ -195,7 +204,8 @@ ${replay}server:
     const satBatch = await phase(failed, 'saturation_batch', () => saturate(service.url, token, holder, ctx.quick ? 3_200 : 32_000, 8, 32, 'satb'));
 
     const stat = (w: Way) => ({ avg: mean(w.samples), p50: percentile(w.samples, 50), p99: percentile(w.samples, 99), tput: w.calls > 0 ? w.calls / w.seconds : NaN });
-    const stats = Object.fromEntries(ways.map((w) => [w.name, stat(w)])) as Record<Way['name'], ReturnType<typeof stat>>;
+    // A failed optional way is left out; a failed required one reports NaN, which the JSON leaves out.
+    const stats = Object.fromEntries(ways.filter((w) => !(dropped.has(w) && w.name === 'remote_redis')).map((w) => [w.name, stat(w)])) as Record<Way['name'], ReturnType<typeof stat>>;
     const tokenBytes = token.bytes.length;
     const sampleProof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/12345', args: { id: 12345 } });
     const requestBytes = JSON.stringify({ token: token.toString(), invocation: sampleProof.toString(), tool: 'get_ticket', args: { id: 12345 }, operation: 'read', resource: 'tickets://acme/12345' }).length;

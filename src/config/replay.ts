@@ -9,7 +9,7 @@
  *     fsync: false               # sqlite: also survive a power loss
  *     url: redis://127.0.0.1:6379   # redis
  *     prefix: "capframe:replay:"    # redis: key prefix
- *     timeout: 250ms             # redis: deadline of one claim; sqlite: lock wait
+ *     timeout: 1s                # redis: deadline of one claim (default 1s); sqlite: lock wait (default 2s)
  *
  * memory: one process; after a restart the verifier refuses proofs issued
  * before it started plus the clock skew (it cannot know which it accepted).

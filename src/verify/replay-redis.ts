@@ -7,7 +7,7 @@
  *
  * Claims made in the same turn of the event loop (the calls of one batch
  * request) go out as one pipeline: one write and one round trip for a batch
- * of 32. Every flush has a deadline (`timeout`, default 250 ms): Redis down,
+ * of 32. Every flush has a deadline (`timeout`, default 1 s): Redis down,
  * reconnecting (no offline queue) or slower than that, and the claims of the
  * flush fail with ERR_UNAVAILABLE, so the calls are denied, never allowed. A
  * claim that reached Redis after its deadline has recorded the key: that
@@ -27,7 +27,7 @@ export interface RedisReplayStoreOptions {
   readonly url: string;
   /** Prefix of every key. Default `capframe:replay:`. */
   readonly prefix?: string;
-  /** Deadline of one claim (one pipeline), ms. Default 250. */
+  /** Deadline of one claim (one pipeline), ms. Default 1000. */
   readonly timeout?: number;
 }
 
@@ -74,7 +74,7 @@ export class RedisReplayStore implements ReplayStore {
 
   constructor(o: RedisReplayStoreOptions) {
     if (!o || typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)) throw new InvalidArgumentError('a Redis replay store needs a redis:// or rediss:// url');
-    const timeout = o.timeout ?? 250;
+    const timeout = o.timeout ?? 1000;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) throw new InvalidArgumentError('the Redis replay timeout must be 1 to 60000 ms');
     this.timeout = timeout;
     this.prefix = o.prefix ?? 'capframe:replay:';
