@@ -127,7 +127,8 @@ export class RedisReplayStore implements ReplayStore {
       for (const c of claims) m.addCommand(['SET', c.key, '1', 'NX', 'PX', String(c.ttl)]);
       return m.execAsPipeline();
     };
-    (this.#client.isReady ? send() : this.#ready.then(() => {
+    // new Promise(): a synchronous throw of the client (e.g. closed meanwhile) becomes a denial, not an uncaught exception.
+    (this.#client.isReady ? new Promise<unknown[]>((r) => r(send())) : this.#ready.then(() => {
       if (!this.#client.isReady) throw new Error('not connected');
       return send();
     })).then((replies) => {
