@@ -17,6 +17,7 @@ import { Guard, guardTools, loadConfig } from '../../src/langchain/index.ts';
 import { loadServerConfig, RemoteVerifier, startService, type RunningService } from '../../src/server/index.ts';
 import type { Verifier } from '../../src/verify/verifier.ts';
 import type { RevocationState } from '../../src/revocation/index.ts';
+import type { RedisReplayStore } from '../../src/verify/replay-redis.ts';
 import { REDIS_URL, redisPrefix } from './redis-helper.ts';
 
 const authority = generateKey();
@@ -85,9 +86,12 @@ test('two services sharing a Redis replay store: each proof sent to both at once
   // and through the batch route: one request of 32, one pipeline, each proof once across both
   const reqs = Array.from({ length: 32 }, (_, i) => JSON.parse(body(2000 + (i % 16), `b-${i % 16}`)));
   const post = (s: RunningService) => fetch(`${s.url}/v1/verify/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: reqs }) }).then((r) => r.json() as Promise<{ decisions: { allowed: boolean }[] }>);
+  const flushes = (s: RunningService) => (s.verifier.replay as RedisReplayStore).flushes;
+  const before = [flushes(a), flushes(b)];
   const [ra, rb] = await Promise.all([post(a), post(b)]);
   const allowed = [...ra.decisions, ...rb.decisions].filter((d) => d.allowed).length;
   assert.equal(allowed, 16);
+  assert.deepEqual([flushes(a) - before[0]!, flushes(b) - before[1]!], [1, 1], 'a batch request of 32 is one round trip to Redis');
 });
 
 test('two services on one SQLite replay file: each proof accepted once', async (t) => {
