@@ -91,3 +91,22 @@ test('revocation push streams are capped per address; another client still subsc
   held.push(mine);
   assert.equal((await statusOf(mine)).split(' ')[1], '200');
 });
+
+test('a keep-alive connection in use outlives the first-request deadline', async (t) => {
+  const service = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), headersTimeout: 400, requestTimeout: 1000, keepAliveTimeout: 5000 });
+  const { port } = await service.listen(0, '127.0.0.1');
+  t.after(() => service.close());
+  let connections = 0;
+  service.server.on('connection', () => connections++);
+  const s = await open(port, '127.0.0.1');
+  t.after(() => s.destroy());
+  let got = '';
+  s.setEncoding('latin1').on('data', (d: string) => { got += d; });
+  for (let i = 0; i < 5; i++) {
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(got.match(/HTTP\/1\.1 200/g)?.length, 5, 'five answers on one connection over more than the deadline');
+  assert.equal(s.destroyed, false);
+  assert.equal(connections, 1);
+});
