@@ -87,10 +87,9 @@ export class RedisReplayStore implements ReplayStore {
     });
     // Connection errors are answered per claim (ERR_UNAVAILABLE); they must never end the process.
     this.#client.on('error', () => {});
-    // The connection alone never keeps the process alive (a Guard has no close()); a claim in
-    // flight does, through its deadline timer.
-    (this.#client as Client & { unref?: () => void }).unref?.();
-    this.#ready = this.#client.connect().then(() => undefined);
+    // Once connected, the idle connection never keeps the process alive (a Guard has no close());
+    // a claim in flight does, through its deadline timer.
+    this.#ready = this.#client.connect().then(() => { (this.#client as Client & { unref?: () => void }).unref?.(); });
     this.#ready.catch(() => {});
   }
 
