@@ -37,7 +37,7 @@ while (Date.now() - t0 < seconds * 1000) {
   await Promise.all(Array.from({ length: 8 }, async () => {
     const k = i++;
     const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${k}`, args: { id: k }, callId: `c-${k}` });
-    const r = await pool.request({ path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tt, invocation: proof.toString(), tool: 'get_ticket', args: { id: k } }) });
+    const r = await pool.request({ path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tt, invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${k}`, args: { id: k } }) });
     const j = await r.body.json() as { allowed: boolean };
     if (!j.allowed) throw new Error('denied');
   }));

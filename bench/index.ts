@@ -7,6 +7,7 @@
  * JSON object merging every suite's metrics.
  */
 import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
 import { SUITES } from './suites.ts';
 import { machineInfo } from './stats.ts';
 import type { BenchRow, Suite } from './suite.ts';
@@ -78,6 +79,9 @@ const metrics: Record<string, number> = {};
 let failedSuites = 0;
 for (const suite of selected) {
   const t0 = process.hrtime.bigint();
+  // The machine's 1-minute load average beside every suite's numbers: other processes share these cores.
+  const key = suite.name.replace(/[^A-Za-z0-9]+/g, '_');
+  metrics[`${key}_loadavg_start`] = Math.round(loadavg()[0]! * 100) / 100;
   try {
     const r = await suite.run({ quick: args.quick === true });
     for (const [k, v] of Object.entries(r.metrics)) {
@@ -91,6 +95,9 @@ for (const suite of selected) {
     process.stderr.write(`bench: suite ${suite.name} failed: ${e instanceof Error ? e.stack ?? msg : msg}\n`);
     sections.push({ suite: suite.name, rows: [], seconds: Number(process.hrtime.bigint() - t0) / 1e9, error: msg });
   }
+  metrics[`${key}_loadavg_end`] = Math.round(loadavg()[0]! * 100) / 100;
+  sections[sections.length - 1]!.rows = [...sections[sections.length - 1]!.rows,
+    { name: 'load average (1 min) at start / end', value: `${metrics[`${key}_loadavg_start`]} / ${metrics[`${key}_loadavg_end`]}` }];
 }
 
 const rows = sections.flatMap((s) => s.rows);

@@ -99,6 +99,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   authorities:
     - ${formatPublicKey(authority.publicKey)}
   replayCacheSize: ${Math.max(200_000, o.rate * o.seconds * 2)}
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
   bodyLimit: 65536

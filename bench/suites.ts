@@ -6,6 +6,7 @@ import { langchainSuite } from './langchain.ts';
 import { mcpSuite } from './mcp.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
+import { clusterSuite } from './cluster.ts';
 
 export const SUITES: Suite[] = [
   coreSuite,
@@ -14,4 +15,5 @@ export const SUITES: Suite[] = [
   langchainSuite,
   cliSuite,
   mcpSuite,
+  clusterSuite,
 ];

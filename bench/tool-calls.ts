@@ -19,12 +19,18 @@
  *           signature, checked once by the service, sent once per request
  *           (§4.5); each call still gets its own proof, rules and decision)
  *
- * The three ways run interleaved in rounds so that machine noise hits them
+ *   remote_redis  as remote, with a second service whose replay store is
+ *           Redis (shared by any number of replicas); skipped, and said so,
+ *           when Redis does not answer on 127.0.0.1:6379
+ *
+ * The ways run interleaved in rounds so that machine noise hits them
  * alike. Then the service alone is saturated by concurrent keep-alive
- * clients sending pre-signed requests (remote_verifications_per_s).
+ * clients sending requests signed beforehand with the longest proof
+ * lifetime (300 s), so a slow machine does not see them expire
+ * (remote_verifications_per_s). A phase that fails is reported beside the
+ * figures of the others, never instead of them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadavg } from 'node:os';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
 import { Pool } from 'undici';
@@ -34,13 +40,14 @@ import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
 import { mean, percentile, round } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
+import { BENCH_SKEW, benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers, waitPastStart } from './support.ts';
 
 const LATENCY_MS = 12;
 const IN_FLIGHT = 100;
 const POLICY = { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' } };
 
 interface Way {
-  readonly name: 'bare' | 'local' | 'remote';
+  readonly name: 'bare' | 'local' | 'remote' | 'remote_redis';
   readonly call: (i: number) => Promise<unknown>;
   readonly samples: number[];
   seconds: number;
@@ -76,8 +83,9 @@ async function saturate(url: string, token: Token, holder: PrivateKey, n: number
   const bodies: string[] = [];
   for (let i = 0; i < n; i++) {
     const args = { id: i };
-    const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, callId: `${tag}-${i}` });
-    bodies.push(JSON.stringify({ token: tokenText, invocation: proof.toString(), tool: 'get_ticket', args }));
+    // The longest lifetime a proof may have: the run must not outlast its proofs on a busy machine.
+    const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, callId: `${tag}-${i}`, ttl: 300 });
+    bodies.push(JSON.stringify({ token: tokenText, invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args }));
   }
   if (batch > 1) {
     const grouped: string[] = [];
@@ -113,17 +121,28 @@ export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
     grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
   });
   const replayCacheSize = 4 * (total + warmup) + 100_000;
-  const service = await spawnService(`trust:
+  const serviceYaml = (replay: string) => `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
   replayCacheSize: ${replayCacheSize}
-server:
+  clockSkew: ${BENCH_SKEW}
+${replay}server:
   host: 127.0.0.1
   port: 0
   audit:
     path: ./audit.jsonl
-`);
+`;
+  const failed: Record<string, string> = {};
+  const withRedis = await redisAnswers();
+  if (!withRedis) failed.remote_redis = `Redis is not answering at ${REDIS_URL}: the Redis way is skipped`;
+  const prefix = benchPrefix('tool-calls');
+  const service = await spawnService(serviceYaml(''));
+  const redisService = withRedis ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n  timeout: 2s\n`)).catch((e: unknown) => {
+    failed.remote_redis = `the Redis-backed service did not start: ${(e as Error).message}`;
+    return undefined;
+  }) : undefined;
   try {
+    await waitPastStart();
     const getTicket = tool(async ({ id }: { id: number }) => {
       await sleep(LATENCY_MS);
       return `ticket ${id}`;
@@ -134,6 +153,8 @@ server:
     const remoteGuard = new Guard({ verifier: remoteVerifier, policies: POLICY, sink: null, attestAll: true });
     const local = guardTool(getTicket, localGuard);
     const remote = guardTool(getTicket, remoteGuard);
+    const redisVerifier = redisService ? new RemoteVerifier({ url: redisService.url, connections: 32 }) : undefined;
+    const remoteRedis = redisVerifier ? guardTool(getTicket, new Guard({ verifier: redisVerifier, policies: POLICY, sink: null, attestAll: true })) : undefined;
     const config = { configurable: { capframe: { token, holderKey: holder } } };
     const toolCall = (i: number, way: string) => ({ type: 'tool_call' as const, id: `${way}-${i}`, name: 'get_ticket', args: { id: i } });
 
@@ -142,36 +163,53 @@ server:
       { name: 'local', call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'), samples: [], seconds: 0, calls: 0 },
       { name: 'remote', call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'), samples: [], seconds: 0, calls: 0 },
     ];
-    for (const w of ways) await load(warmup, IN_FLIGHT, 10_000_000, w.call, null);
+    if (remoteRedis) ways.push({ name: 'remote_redis', call: async (i) => check(await remoteRedis.invoke(toolCall(i, 'remote_redis'), config), 'remote_redis'), samples: [], seconds: 0, calls: 0 });
+    let lightAdded = NaN;
+    // A way that fails leaves the rotation (its figures are dropped and the failure reported); the others go on.
+    const dropped = new Set<Way>();
+    const run = async (w: Way, f: () => Promise<void>) => {
+      if (dropped.has(w)) return;
+      if ((await phase(failed, `way_${w.name}`, async () => { await f(); return true; })) === undefined) {
+        dropped.add(w);
+        w.calls = 0;
+      }
+    };
+    for (const w of ways) await run(w, async () => { await load(warmup, IN_FLIGHT, 10_000_000, w.call, null); });
     for (let r = 0; r < rounds; r++) {
       // Rotate the order every round so that no way always follows another's garbage and warm-up.
       for (let k = 0; k < ways.length; k++) {
         const w = ways[(r + k) % ways.length]!;
-        w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
-        w.calls += perRound;
+        await run(w, async () => {
+          w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
+          w.calls += perRound;
+        });
       }
     }
-    // The same two ways with 10 in flight: the remote pipeline is not saturated, so this is its own added latency.
-    const light = { bare: [] as number[], remote: [] as number[] };
-    const lightN = ctx.quick ? 300 : 2_000;
-    for (let r = 0; r < 2; r++) {
-      await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[0]!.call, light.bare);
-      await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[2]!.call, light.remote);
-    }
-    const lightAdded = percentile(light.remote, 50) - percentile(light.bare, 50);
+    await phase(failed, 'light', async () => {
+      // The same two ways with 10 in flight: the remote pipeline is not saturated, so this is its own added latency.
+      const light = { bare: [] as number[], remote: [] as number[] };
+      const lightN = ctx.quick ? 300 : 2_000;
+      for (let r = 0; r < 2; r++) {
+        await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[0]!.call, light.bare);
+        await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[2]!.call, light.remote);
+      }
+      lightAdded = percentile(light.remote, 50) - percentile(light.bare, 50);
+    });
     await remoteVerifier.close();
+    await redisVerifier?.close();
 
-    const sat = await saturate(service.url, token, holder, ctx.quick ? 3_000 : 30_000, 32);
-    const satBatch = await saturate(service.url, token, holder, ctx.quick ? 3_200 : 32_000, 8, 32, "satb");
+    const sat = await phase(failed, 'saturation', () => saturate(service.url, token, holder, ctx.quick ? 3_000 : 30_000, 32));
+    const satBatch = await phase(failed, 'saturation_batch', () => saturate(service.url, token, holder, ctx.quick ? 3_200 : 32_000, 8, 32, 'satb'));
 
-    const stats = Object.fromEntries(ways.map((w) => [w.name, {
-      avg: mean(w.samples), p50: percentile(w.samples, 50), p99: percentile(w.samples, 99), tput: w.calls / w.seconds,
-    }])) as Record<Way['name'], { avg: number; p50: number; p99: number; tput: number }>;
+    const stat = (w: Way) => ({ avg: mean(w.samples), p50: percentile(w.samples, 50), p99: percentile(w.samples, 99), tput: w.calls > 0 ? w.calls / w.seconds : NaN });
+    // A failed optional way is left out; a failed required one reports NaN, which the JSON leaves out.
+    const stats = Object.fromEntries(ways.filter((w) => !(dropped.has(w) && w.name === 'remote_redis')).map((w) => [w.name, stat(w)])) as Record<Way['name'], ReturnType<typeof stat>>;
     const tokenBytes = token.bytes.length;
     const sampleProof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/12345', args: { id: 12345 } });
     const requestBytes = JSON.stringify({ token: token.toString(), invocation: sampleProof.toString(), tool: 'get_ticket', args: { id: 12345 }, operation: 'read', resource: 'tickets://acme/12345' }).length;
     const localRatio = stats.local.tput / stats.bare.tput;
     const remoteRatio = stats.remote.tput / stats.bare.tput;
+    const redisRatio = stats.remote_redis ? stats.remote_redis.tput / stats.bare.tput : NaN;
     const addedP50 = stats.remote.p50 - stats.bare.p50;
 
     const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -184,11 +222,12 @@ server:
       line(['No capframe', ms(stats.bare.avg), ms(stats.bare.p99), `${stats.bare.tput.toFixed(0)} /s`, '0', '1.00']),
       line(['Local verification', ms(stats.local.avg), ms(stats.local.p99), `${stats.local.tput.toFixed(0)} /s`, String(tokenBytes), localRatio.toFixed(3)]),
       line(['Remote verification', ms(stats.remote.avg), ms(stats.remote.p99), `${stats.remote.tput.toFixed(0)} /s`, `${tokenBytes} (${requestBytes} req)`, remoteRatio.toFixed(3)]),
+      ...(stats.remote_redis ? [line(['Remote, Redis replay', ms(stats.remote_redis.avg), ms(stats.remote_redis.p99), `${stats.remote_redis.tput.toFixed(0)} /s`, `${tokenBytes} (${requestBytes} req)`, redisRatio.toFixed(3)])] : []),
       `remote added latency: p50 +${addedP50.toFixed(3)} ms, avg +${(stats.remote.avg - stats.bare.avg).toFixed(3)} ms; ` +
-        `service alone: ${sat.perSecond.toFixed(0)} verifications/s (32 keep-alive connections, 64 in flight, p50 ${sat.p50.toFixed(2)} ms); ` +
-        `batched by 32: ${satBatch.perSecond.toFixed(0)} verifications/s`,
-      `machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes share these cores)`,
+        `service alone: ${sat ? `${sat.perSecond.toFixed(0)} verifications/s (32 keep-alive connections, 64 in flight, p50 ${sat.p50.toFixed(2)} ms)` : 'FAILED'}; ` +
+        `batched by 32: ${satBatch ? `${satBatch.perSecond.toFixed(0)} verifications/s` : 'FAILED'}`,
       `at 10 in flight (not saturated): remote added latency p50 +${lightAdded.toFixed(3)} ms`,
+      ...Object.entries(failed).map(([k, v]) => `phase ${k} FAILED: ${v}`),
       'seed reference: local 7,100 / 8,300 = 0.86, remote 0.31, remote added latency +26 ms',
       '',
     ];
@@ -198,33 +237,43 @@ server:
       { name: 'bare throughput', value: `${stats.bare.tput.toFixed(0)} calls/s` },
       { name: 'local_throughput_ratio', value: localRatio.toFixed(3), target: '>= 0.97 (seed 0.86)', ok: localRatio >= 0.97 },
       { name: 'remote_throughput_ratio', value: remoteRatio.toFixed(3), target: '>= 0.6 (seed 0.31)', ok: remoteRatio >= 0.6 },
+      { name: 'remote_redis_throughput_ratio', value: Number.isNaN(redisRatio) ? 'skipped' : redisRatio.toFixed(3), target: '>= 0.6', ...(Number.isNaN(redisRatio) ? {} : { ok: redisRatio >= 0.6 }) },
       { name: 'remote_added_p50_ms', value: `${addedP50.toFixed(3)} ms`, target: '<= 1 ms (seed +26 ms)', ok: addedP50 <= 1 },
       { name: 'remote_added_p50_ms at 10 in flight', value: `${lightAdded.toFixed(3)} ms` },
-      { name: 'remote_verifications_per_s', value: `${sat.perSecond.toFixed(0)} /s` },
-      { name: 'remote_verifications_per_s (batch 32)', value: `${satBatch.perSecond.toFixed(0)} /s` },
+      { name: 'remote_verifications_per_s', value: sat ? `${sat.perSecond.toFixed(0)} /s` : `FAILED: ${failed.saturation}` },
+      { name: 'remote_verifications_per_s (batch 32)', value: satBatch ? `${satBatch.perSecond.toFixed(0)} /s` : `FAILED: ${failed.saturation_batch}` },
       { name: 'token bytes / remote request bytes', value: `${tokenBytes} / ${requestBytes}` },
+      ...Object.entries(failed).map(([k, v]) => ({ name: `phase ${k}`, value: `FAILED: ${v}` })),
     ];
-    return {
-      metrics: {
-        local_throughput_ratio: round(localRatio),
-        remote_throughput_ratio: round(remoteRatio),
-        remote_added_p50_ms: round(addedP50),
-        remote_added_p50_ms_10_in_flight: round(lightAdded),
-        remote_verifications_per_s: Math.round(sat.perSecond),
-        remote_verifications_batched_per_s: Math.round(satBatch.perSecond),
-        tool_calls_bare_per_s: Math.round(stats.bare.tput),
-        tool_calls_local_per_s: Math.round(stats.local.tput),
-        tool_calls_remote_per_s: Math.round(stats.remote.tput),
-        tool_calls_bare_p99_ms: round(stats.bare.p99),
-        tool_calls_local_p99_ms: round(stats.local.p99),
-        tool_calls_remote_p99_ms: round(stats.remote.p99),
-        token_bytes: tokenBytes,
-        remote_request_bytes: requestBytes,
-      },
-      rows,
+    const metrics: Record<string, number> = {
+      local_throughput_ratio: round(localRatio),
+      remote_throughput_ratio: round(remoteRatio),
+      remote_added_p50_ms: round(addedP50),
+      remote_added_p50_ms_10_in_flight: round(lightAdded),
+      tool_calls_bare_per_s: Math.round(stats.bare.tput),
+      tool_calls_local_per_s: Math.round(stats.local.tput),
+      tool_calls_remote_per_s: Math.round(stats.remote.tput),
+      tool_calls_bare_p99_ms: round(stats.bare.p99),
+      tool_calls_local_p99_ms: round(stats.local.p99),
+      tool_calls_remote_p99_ms: round(stats.remote.p99),
+      token_bytes: tokenBytes,
+      remote_request_bytes: requestBytes,
+      tool_calls_failed_phases: Object.keys(failed).length,
     };
+    if (sat) metrics.remote_verifications_per_s = Math.round(sat.perSecond);
+    if (satBatch) metrics.remote_verifications_batched_per_s = Math.round(satBatch.perSecond);
+    if (stats.remote_redis) {
+      metrics.remote_redis_throughput_ratio = round(redisRatio);
+      metrics.tool_calls_remote_redis_per_s = Math.round(stats.remote_redis.tput);
+      metrics.tool_calls_remote_redis_p99_ms = round(stats.remote_redis.p99);
+    }
+    // Only finite figures: a phase that failed leaves its keys out rather than report NaN.
+    for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
+    return { metrics, rows };
   } finally {
     await service.stop();
+    await redisService?.stop();
+    if (withRedis) await deleteRedisKeys(prefix).catch(() => {});
   }
 }
 

@@ -24,7 +24,7 @@ export const PACKAGES = {
   crypto: ['@noble/ed25519'],
   token: ['cbor-x'],
   revocation: ['bloom-filters', 'better-sqlite3', 'pg'],
-  verify: ['better-sqlite3', 'redis'],
+  verify: ['better-sqlite3', '@redis/client'],
   config: ['yaml', 'zod'],
   remote: ['undici', 'zod'],
   server: ['zod'],
@@ -53,7 +53,8 @@ function packageName(spec) {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\s*\(\s*([^)]*?)\s*\)/g;
+// Static imports, side-effect imports, dynamic import() and require() (also through createRequire).
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\s*\(\s*([^)]*?)\s*\)|(?:\brequire|createRequire\([^)]*\))\s*\(\s*([^)]*?)\s*\)/g;
 const problems = [];
 let edges = 0;
 for (const file of files(root)) {
@@ -65,9 +66,10 @@ for (const file of files(root)) {
   const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
   for (const m of text.matchAll(IMPORT)) {
     let spec = m[1] ?? m[2];
-    if (m[3] !== undefined) {
-      const lit = /^'([^']+)'$/.exec(m[3]);
-      if (!lit) { problems.push(`${rel}: computed dynamic import(${m[3]})`); continue; }
+    const dynamic = m[3] ?? m[4];
+    if (dynamic !== undefined) {
+      const lit = /^'([^']+)'$/.exec(dynamic);
+      if (!lit) { problems.push(`${rel}: computed import or require(${dynamic})`); continue; }
       spec = lit[1];
     }
     if (spec.startsWith('node:')) continue;

@@ -259,7 +259,7 @@ Binds to 127.0.0.1 unless the
 config or --host says otherwise.
 
 Endpoints:
-  POST /v1/verify   {"token","invocation","tool","args"[,"operation","resource"]} -> decision JSON
+  POST /v1/verify   {"token","invocation","tool","args","operation","resource"} -> decision JSON
   POST /v1/revoke   {"token"} | {"id"} | {"subject"} | {"kid","before"} (Authorization: Bearer <admin secret>)
   GET  /v1/revocations[/stream]   the signed revocation snapshot and its push stream
   GET  /healthz     {"status":"ok"}

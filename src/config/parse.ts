@@ -25,6 +25,7 @@ import { remoteConfigSchema, type RemoteConfig } from './remote.ts';
 import { serverSectionSchema, type ServerSection } from './server-section.ts';
 import { compilePolicy, RESERVED_ARGUMENT, toolSchema, type PolicySource, type ToolPolicy, type ToolPolicySpec } from './tools.ts';
 import { readAuthorityFile, trustSectionSchema } from './trust.ts';
+import { replaySectionSchema, type ReplaySection } from './replay.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -42,6 +43,8 @@ export interface CapframeConfig {
   readonly server?: ServerSection;
   /** The `remote:` section: the Guard then verifies every call (signed) with that service. */
   readonly remote?: RemoteConfig;
+  /** The `replay:` section (src/config/replay.ts); a sqlite path resolved against baseDir. */
+  readonly replay?: ReplaySection;
 }
 
 export interface ParseOptions {
@@ -63,6 +66,7 @@ const fileSchema = z.strictObject({
   // `server:` with nothing under it is the same as no section (the service's defaults).
   server: serverSectionSchema.nullable().optional(),
   remote: remoteConfigSchema.optional(),
+  replay: replaySectionSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -262,6 +266,14 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     });
     if (p) tools[name] = p;
   }
+  let replay = cfg.replay;
+  if (replay?.path !== undefined) {
+    try {
+      replay = { ...replay, path: resolve(baseDir, interpolate(replay.path, env)) };
+    } catch (e) {
+      problems.add(['replay', 'path'], (e as Error).message);
+    }
+  }
   problems.throwIfAny();
   return Object.freeze({
     file,
@@ -273,6 +285,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     tools: Object.freeze(tools),
     ...(cfg.server ? { server: cfg.server } : {}),
     ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
+    ...(replay ? { replay: Object.freeze(replay) } : {}),
   });
 }
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
  *     connections: 16
  *     batch: true
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
+ *     revocation: sync             # local fallback: keep the service's revocation list (sync) | none (the service has none)
  *
  * The service checks signed calls only: a Guard built from a config with
  * `remote:` needs the run's holder key for every call and hands it to the
@@ -20,6 +21,7 @@ export const remoteConfigSchema = z.strictObject({
   connections: z.number().int().min(1).max(1024).optional(),
   batch: z.boolean().optional(),
   fallback: z.enum(['none', 'local']).default('none'),
+  revocation: z.enum(['sync', 'none']).optional(),
 });
 
 export type RemoteConfig = z.infer<typeof remoteConfigSchema>;

@@ -12,6 +12,8 @@
  *     requestTimeout: 10s        # whole request (headers + body) within this
  *     keepAliveTimeout: 5s       # idle keep-alive connections closed after this
  *     maxConnections: 1024
+ *     maxConnectionsPerAddress: 256   # per client address (default a quarter of maxConnections)
+ *     maxStreamsPerAddress: 8         # revocation push streams per client address
  *     adminSecretEnv: CAPFRAME_ADMIN_SECRET   # env var holding the /v1/revoke bearer secret
  *     adminSecretFile: ./admin.secret         # or a file holding it (first line); at least 16 chars
  *     audit:                     # the hash-chained audit log of every /v1/verify decision
@@ -53,6 +55,8 @@ export const serverSectionSchema = z.strictObject({
   requestTimeout: ms.default(10_000),
   keepAliveTimeout: ms.default(5_000),
   maxConnections: z.number().int().min(1).max(100_000).default(1024),
+  maxConnectionsPerAddress: z.number().int().min(1).max(100_000).optional(),
+  maxStreamsPerAddress: z.number().int().min(1).max(10_000).optional(),
   adminSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
   adminSecretFile: z.string().min(1).optional(),
   audit: z.strictObject({

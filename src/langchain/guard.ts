@@ -20,7 +20,8 @@
  * (`attestAll` is on whatever the option says: the service only checks
  * signed calls). When the service is unreachable, every call is denied with
  * ERR_UNAVAILABLE (fail closed), unless `remote.fallback: local`, where a
- * local Verifier built from the `trust:` section decides instead.
+ * local Verifier built from the same trust, replay and revocation settings
+ * as the service decides instead (src/langchain/verifiers.ts).
  * `guard.verifier` is then that RemoteVerifier (`close()` drops its connections).
  */
 import type { StructuredToolInterface } from '@langchain/core/tools';
@@ -38,7 +39,7 @@ import type { CallVerifier } from '../verify/call-verifier.ts';
 import { authorizeSync, verifyInvocationSync } from '../verify/sync.ts';
 import { newCallId } from '../token/call-id.ts';
 import { Lru } from '../verify/lru.ts';
-import { remoteVerifierFromConfig } from '../remote/client.ts';
+import { localVerifierFromConfig, remoteVerifierWithFallback } from './verifiers.ts';
 import type { Clock } from '../clock.ts';
 import { configError } from '../config/common.ts';
 import { definePolicy, policyField, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
@@ -115,19 +116,12 @@ export class Guard {
     let remote = false;
     if (options.verifier) this.verifier = options.verifier;
     else if (config) {
-      const local = () => new Verifier({
-        trusted: config.trusted,
-        ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
-        ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
-        ...(config.replayCacheSize !== undefined ? { replayCapacity: config.replayCacheSize } : {}),
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.backend ? { backend: options.backend } : {}),
-      });
+      const build = { ...(options.clock ? { clock: options.clock } : {}), ...(options.backend ? { backend: options.backend } : {}) };
       if (config.remote) {
         // The service checks only signed calls: every call gets a proof (attestAll below).
-        this.verifier = remoteVerifierFromConfig(config.remote, config.remote.fallback === 'local' ? local() : undefined);
+        this.verifier = remoteVerifierWithFallback(config, build);
         remote = true;
-      } else this.verifier = local();
+      } else this.verifier = localVerifierFromConfig(config, build);
     } else throw new InvalidArgumentError('a Guard needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);

@@ -51,6 +51,8 @@ export interface RemoteVerifierOptions {
   readonly connections?: number;
   /** A local Verifier to decide when the service is unreachable. Default none: deny ERR_UNAVAILABLE. */
   readonly fallback?: { verifyInvocation(token: TokenInput, invocation: Invocation | string | Uint8Array, expected: ExpectedCall): Promise<Decision> };
+  /** Called by close(), e.g. to stop what keeps the fallback's state fresh. */
+  readonly onClose?: () => void | Promise<void>;
   /**
    * When every connection is busy, send the waiting calls together in one
    * POST /v1/verify/batch (at most `maxBatch`, default 32). Default true.
@@ -105,6 +107,7 @@ export class RemoteVerifier implements CallVerifier {
   readonly #holderKey: PrivateKey | undefined;
   readonly #proofTtl: number;
   readonly #fallback: RemoteVerifierOptions['fallback'];
+  readonly #onClose: RemoteVerifierOptions['onClose'];
   readonly #batchPath: string;
   readonly #maxBatch: number;
   readonly #maxOutstanding: number;
@@ -133,6 +136,7 @@ export class RemoteVerifier implements CallVerifier {
     this.#holderKey = o.holderKey;
     this.#proofTtl = o.proofTtl ?? 30;
     this.#fallback = o.fallback;
+    this.#onClose = o.onClose;
     this.#own = !o.dispatcher;
     this.#dispatcher = o.dispatcher ?? new Pool(this.#origin, {
       connections: o.connections ?? 16,
@@ -409,7 +413,13 @@ export class RemoteVerifier implements CallVerifier {
   }
 
   /** Closes the keep-alive connections (only those of the client's own pool). */
+  /** The verifier that decides while the service cannot (remote.fallback: local), if any. */
+  get fallback(): RemoteVerifierOptions['fallback'] {
+    return this.#fallback;
+  }
+
   async close(): Promise<void> {
+    await this.#onClose?.();
     if (this.#own) await this.#dispatcher.close();
   }
 }
@@ -417,13 +427,25 @@ export class RemoteVerifier implements CallVerifier {
 
 
 /** Builds the client from a parsed `remote:` section; `local` is required for `fallback: local`. */
-export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback']): RemoteVerifier {
-  if (c.fallback === 'local' && !local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
+export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback'], onClose?: RemoteVerifierOptions['onClose']): RemoteVerifier {
+  if (c.fallback === 'local') {
+    if (!local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
+    // The fallback decides for the service: with a replay store of its own it would accept a proof
+    // the service accepted, and without the service's revocation list a revoked token.
+    const v = local as { replay?: { shared?: boolean }; revocation?: unknown };
+    if (v.replay?.shared !== true) {
+      throw new ConfigError('remote.fallback: local needs the replay store the service uses (replay.store: redis, or sqlite with the service\'s file); refusing to start with a store of its own');
+    }
+    if (c.revocation !== 'none' && v.revocation === undefined) {
+      throw new ConfigError('remote.fallback: local needs the service\'s revocation list (or remote.revocation: none when the service has none); refusing to start without it');
+    }
+  }
   return new RemoteVerifier({
     url: c.url,
     ...(c.timeout !== undefined ? { timeout: c.timeout } : {}),
     ...(c.connections !== undefined ? { connections: c.connections } : {}),
     ...(c.batch !== undefined ? { batch: c.batch } : {}),
     ...(c.fallback === 'local' ? { fallback: local } : {}),
+    ...(onClose ? { onClose } : {}),
   });
 }

@@ -4,9 +4,9 @@
  *
  * POST /v1/verify request:
  *   { "token": "cft1.…", "invocation": "cfi1.…" | "cfb1.…", "tool": "name", "args": {…},
- *     "operation"?: "read", "resource"?: "scheme://…" }
+ *     "operation": "read", "resource": "scheme://…" }
  * `tool` and `args` are what the caller sees of the call (ExpectedCall);
- * `operation` and `resource`, when given, must equal the proof's.
+ * `operation` and `resource` are required and must equal the proof's.
  *
  * Response (200 for every decision, allowed or denied):
  *   { "allowed": true,  "mode": "signed", "tool", "operation", "resource", "callId",
@@ -18,7 +18,7 @@
  *     "batches"?: [ { "payload": base64url, "signature": base64url }, … ] }
  * where a request is either the /v1/verify request above or one item of a
  * signed batch sent apart from it:
- *   { "token", "batch": k, "index": i, "item": base64url(item payload), "tool", "args", "operation"?, "resource"? }
+ *   { "token", "batch": k, "index": i, "item": base64url(item payload), "tool", "args", "operation", "resource" }
  * which the service verifies exactly as the batched proof
  * [item, batches[k].payload, batches[k].signature, i] (§4.4).
  * Response: { "decisions": [ decision, … ] }, one per request, in order.
@@ -39,8 +39,9 @@ export const verifyRequestSchema = z.object({
   invocation: z.string().min(6).max(textLen(Math.max(LIMITS.maxInvocationBytes, LIMITS.maxBatchedInvocationBytes))),
   tool: z.string().min(1).max(LIMITS.maxStringBytes),
   args: z.record(z.string(), z.unknown()),
-  operation: z.string().min(1).max(LIMITS.maxStringBytes).optional(),
-  resource: z.string().min(1).max(LIMITS.maxResourceBytes).optional(),
+  // The call the caller is about to make: required, so the decision is never taken with the proof's own values alone.
+  operation: z.string().min(1).max(LIMITS.maxStringBytes),
+  resource: z.string().min(1).max(LIMITS.maxResourceBytes),
 }).strict();
 
 export type VerifyRequest = z.infer<typeof verifyRequestSchema>;

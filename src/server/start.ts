@@ -6,6 +6,9 @@ import { parsePrivateKey } from '../crypto/keys.ts';
 import { RevocationRegistry } from '../revocation/index.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
+import type { ReplayStore } from '../verify/replay.ts';
+import { openReplayStore } from '../verify/replay-open.ts';
+import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
 
@@ -23,6 +26,8 @@ export interface RunningService {
 export interface StartOverrides {
   readonly port?: number;
   readonly host?: string;
+  /** Use this replay store instead of the one the config names (closed with the service). */
+  readonly replay?: ReplayStore;
 }
 
 function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev: ServiceRevocation } | undefined {
@@ -55,18 +60,25 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   const s = cfg.server;
   const revocation = openRevocation(cfg);
   let audit: AuditLog | undefined;
+  let replay: ReplayStore | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
     audit?.close();
+    void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
     revocation?.registry.close();
   };
   try {
+    const section = b.replay ?? { store: 'memory' as const };
+    replay = o.replay ?? openReplayStore(section.store === 'memory' && section.capacity === undefined && b.replayCacheSize !== undefined ? { ...section, capacity: b.replayCacheSize } : section);
     const verifier = new Verifier({
       trusted: b.trusted,
       ...(b.clockSkew !== undefined ? { clockSkew: b.clockSkew } : {}),
       ...(b.invocationWindow !== undefined ? { invocationWindow: b.invocationWindow } : {}),
-      ...(b.replayCacheSize !== undefined ? { replayCapacity: b.replayCacheSize } : {}),
+      replay,
+      // A store lost on restart: proofs issued before this start (plus the skew) may have been
+      // accepted by the process this one replaces, so they are refused.
+      ...(replay.persistent ? {} : { issuedAfter: Date.now() / 1000 + (b.clockSkew ?? DEFAULTS.clockSkew) }),
       ...(revocation ? { revocation: revocation.rev.state } : {}),
     });
     audit = cfg.auditPath
@@ -83,6 +95,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       headersTimeout: s.headersTimeout,
       keepAliveTimeout: s.keepAliveTimeout,
       maxConnections: s.maxConnections,
+      ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
+      ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
     });
     if (log) Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
     const port = o.port ?? s.port;
@@ -102,6 +116,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         await service.close();
         revocation?.registry.close();
         log?.close();
+        await replay?.close?.();
       },
     };
   } catch (e) {

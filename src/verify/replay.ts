@@ -11,9 +11,15 @@ export interface ReplayStore {
    * was already recorded and has not expired. Must be atomic per key.
    */
   checkAndRecord(key: string, expiresAt: number, now: number): boolean | Promise<boolean>;
+  /** True when what it records outlives the process (a restarted verifier still refuses a replay). */
+  readonly persistent?: boolean;
+  /** True when every verifier of a deployment can use the same store (each proof accepted once across all of them). */
+  readonly shared?: boolean;
+  /** Releases files or connections. */
+  close?(): void | Promise<void>;
 }
 
-const FINGERPRINT_LABEL = 'capframe-v1-replay\u0000';
+export const FINGERPRINT_LABEL = 'capframe-v1-replay\u0000';
 const MIN_SLOTS = 1024;
 
 function nextPow2(n: number): number {

@@ -13,7 +13,7 @@
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { equalBytes, toHex } from '../crypto/hash.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, InvocationMismatchError, MalformedError, SignatureInvalidError, type ErrorCode } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, InvocationMismatchError, MalformedError, ReplayError, SignatureInvalidError, type ErrorCode } from '../errors.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
@@ -56,6 +56,12 @@ export interface VerifierOptions {
   /** Longest delegation chain accepted (blocks after the root). Default 8. */
   maxDepth?: number;
   revocation?: RevocationCheck;
+  /**
+   * Signed proofs issued (`iat`) before this unix time are refused (ERR_REPLAY). A
+   * verifier whose replay store does not survive a restart sets it to its start plus
+   * the clock skew: it cannot know which earlier proofs it already accepted.
+   */
+  issuedAfter?: number;
 }
 
 interface DecisionBase {
@@ -122,6 +128,7 @@ export class Verifier {
   readonly maxTokenBytes: number;
   readonly maxDepth: number;
   revocation: RevocationCheck | undefined;
+  readonly issuedAfter: number | undefined;
   readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
   #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
   /** Verified chains by the token's exact text form (at most chainCacheSize texts). */
@@ -152,6 +159,8 @@ export class Verifier {
     this.#byText = new Lru(this.#chains.max);
     this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
+    if (options.issuedAfter !== undefined && (typeof options.issuedAfter !== 'number' || !Number.isFinite(options.issuedAfter))) throw new InvalidArgumentError('issuedAfter must be a finite unix time');
+    this.issuedAfter = options.issuedAfter;
   }
 
   /** Parses and verifies a token's chain (cached). Throws a CapframeError. */
@@ -284,6 +293,9 @@ export class Verifier {
       const p = decodeInvocationPayload(payload);
       Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
       if (!equalBytes(p.tip, chain.tip)) throw new InvocationMismatchError('invocation was made for another token');
+      if (this.issuedAfter !== undefined && p.iat < this.issuedAfter) {
+        throw new ReplayError('the proof was issued before this verifier started (plus the clock skew); its replay store does not survive a restart, so it may have been used already');
+      }
       if (p.tool !== expected.tool) throw new InvocationMismatchError(`invocation is for tool "${p.tool}", not "${expected.tool}"`);
       if (expected.operation !== undefined && p.operation !== expected.operation) {
         throw new InvocationMismatchError(`invocation is for operation "${p.operation}", not "${expected.operation}"`);

@@ -28,7 +28,8 @@ test('capframe serve: prints its address, answers /healthz and /v1/verify, stops
     'audit:', '  sink: none',
     'tools:', '  get_ticket:', '    resource: tickets://acme/{id}', '    operation: read',
     'server:', '  host: 127.0.0.1', '  port: 0', '  audit:', '    path: ./served.jsonl',
-    'remote:', '  url: http://127.0.0.1:8787', '',
+    'remote:', '  url: http://127.0.0.1:8787',
+    'replay:', '  store: sqlite', '  path: ./replay.db', '',
   ].join('\n'));
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
   delete env.CAPFRAME_ADMIN_SECRET;
@@ -60,7 +61,7 @@ test('capframe serve: prints its address, answers /healthz and /v1/verify, stops
     const res = await request(`${url}/v1/verify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', args }),
+      body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/42', args }),
     });
     assert.equal(res.statusCode, 200);
     const d = await res.body.json() as Record<string, unknown>;

@@ -167,14 +167,15 @@ test('mistakes inside server: and remote: name the file, the line and the field'
   assert.equal(configError(`${head}remote:\n  timeout: 100\n`), 'capframe.yaml:3 remote.url: is required');
 });
 
-test('the commented-out remote: and server: examples are valid once uncommented', () => {
+test('the commented-out remote:, replay: and server: examples are valid once uncommented', () => {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
   try {
     writeFileSync(join(dir, 'authority.pub'), `${pub}\n`);
     const text = readFileSync('capframe.config.example.yaml', 'utf8');
-    const open = text.replace(/^#(?=remote:|server:| {2})/gm, '');
+    const open = text.replace(/^#(?=remote:|server:|replay:| {2})/gm, '');
     const cfg = parseConfig(open, { env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir } });
-    assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 2000, connections: 16, batch: true, fallback: 'none' });
+    assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 2000, connections: 16, batch: true, fallback: 'none', revocation: 'sync' });
+    assert.deepEqual(cfg.replay, { store: 'memory' });
     assert.equal(cfg.server?.port, 8787);
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
     assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);

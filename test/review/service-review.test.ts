@@ -284,6 +284,9 @@ test('service: /v1/revoke {"token"} needs a token that verifies; a forged one ch
   const cfg = parseServerConfig(`trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
   revocation:
@@ -317,7 +320,7 @@ server:
   assert.equal(ok.status, 200);
   assert.equal(version(), v0 + 1);
   const proof = createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'big-1' });
-  const res = await request(`${running.url}/v1/verify`, { method: 'POST', body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 't', args: {} }), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${running.url}/v1/verify`, { method: 'POST', body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }), headers: { 'content-type': 'application/json' } });
   assert.equal(((await res.body.json()) as { code?: string }).code, 'ERR_REVOKED');
 });
 

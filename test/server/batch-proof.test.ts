@@ -42,7 +42,7 @@ async function post(url: string, path: string, body: unknown): Promise<{ status:
 }
 
 const call = (i: number) => ({ tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: String(i) }, callId: `sb-${i}` });
-const req = (proof: { toString(): string }, i: number) => ({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', args: { id: String(i) } });
+const req = (proof: { toString(): string }, i: number) => ({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: String(i) } });
 
 test('service: batched proofs on /v1/verify and /v1/verify/batch, one signature check per batch', async () => {
   await withService(async (url, backend) => {
@@ -138,7 +138,7 @@ test('service: a signed batch sent apart from its items (spec §4.5) is verified
     const { batch, signature } = signBatchParts(holder, payloads);
     const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
     const signed = { payload: b64(batch), signature: b64(signature) };
-    const item = (k: number, i: number, extra: Record<string, unknown> = {}) => ({ token: token.toString(), batch: 0, index: k, item: b64(payloads[k]!), tool: 'get_ticket', args: { id: String(i) }, ...extra });
+    const item = (k: number, i: number, extra: Record<string, unknown> = {}) => ({ token: token.toString(), batch: 0, index: k, item: b64(payloads[k]!), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: String(i) }, ...extra });
     const ok = await post(url, '/v1/verify/batch', { requests: [item(0, 40), item(1, 41), item(0, 40)], batches: [signed] });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json.decisions.map((d: any) => d.allowed ? d.callId : d.code), ['sb-40', 'sb-41', 'ERR_REPLAY']);

@@ -36,6 +36,9 @@ tools:
   delete_ticket:
     resource: tickets://acme/{id}
     operation: delete
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
 `;
@@ -85,7 +88,7 @@ test('config remote: the guard verifies every call through the service, with the
   writeFileSync(file, SHARED);
   const running = await startService(loadServerConfig(file, {}));
   try {
-    const remoteCfg = parseConfig(`${SHARED}remote:\n  url: ${running.url}\n`);
+    const remoteCfg = parseConfig(`${SHARED}remote:\n  url: ${running.url}\n`, { baseDir: dir });
     const guard = new Guard({ config: remoteCfg, sink: null, attestAll: false });
     assert.ok(guard.verifier instanceof RemoteVerifier);
     assert.equal(guard.attestAll, true); // the service checks only signed calls
@@ -96,7 +99,7 @@ test('config remote: the guard verifies every call through the service, with the
     assert.deepEqual(viaService, ['ok', 'ERR_SCOPE_PERMISSION', 'ERR_SCOPE_RESOURCE', 'ERR_REPLAY']);
     const m = running.service.metrics;
     assert.deepEqual([m.count('allow'), m.count('ERR_SCOPE_PERMISSION'), m.count('ERR_SCOPE_RESOURCE'), m.count('ERR_REPLAY')], [1, 1, 1, 1]);
-    assert.deepEqual(await outcomes(parseConfig(SHARED), CALLS, 'l'), viaService);
+    assert.deepEqual(await outcomes(parseConfig(SHARED, { baseDir: dir }), CALLS, 'l'), viaService);
     assert.equal(ran, 2); // only the two allowed calls ran their tool
     // every call is signed, so the run needs the holder key
     assert.deepEqual(await outcomes(remoteCfg, [CALLS[0]!], 'k', { configurable: { capframe: { token } } }), ['ERR_MISSING_TOKEN']);
@@ -113,7 +116,16 @@ test('config remote: an unreachable service denies every call with ERR_UNAVAILAB
   assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  timeout: 1000\n`), CALLS, 'd'), CALLS.map(() => 'ERR_UNAVAILABLE'));
   assert.equal(ran, 0);
   // fallback: local decides in process with the trust: section, same codes as local
-  assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n`), CALLS, 'f'),
-    ['ok', 'ERR_SCOPE_PERMISSION', 'ERR_SCOPE_RESOURCE', 'ERR_REPLAY']);
-  assert.equal(ran, 1);
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-guardcfg-'));
+  try {
+    // fallback: local decides in process with the trust: and replay: sections (a deployment without revocation says so)
+    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n  revocation: none\n`, { baseDir: dir }), CALLS, 'f'),
+      ['ok', 'ERR_SCOPE_PERMISSION', 'ERR_SCOPE_RESOURCE', 'ERR_REPLAY']);
+    assert.equal(ran, 1);
+    // without the service's revocation list it never got, the fallback fails closed
+    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n`, { baseDir: dir }), [CALLS[0]!], 'g'), ['ERR_REVOCATION_STALE']);
+    assert.equal(ran, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -22,6 +22,9 @@ test('serve with revocation: snapshot + push stream mounted, /v1/revoke behind t
   writeFileSync(join(dir, 'capframe.yaml'), `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
   audit:

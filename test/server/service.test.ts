@@ -115,7 +115,7 @@ test('concurrent calls share /v1/verify/batch round trips; each gets its own dec
   assert.match(m, /capframe_http_requests_total\{route="\/v1\/verify\/batch",status="200"\} [1-9]/);
   // raw batches: one bad element is denied alone; bad envelopes are 400
   const proof = createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/5', args: {}, callId: 'raw-batch-1' }).toString();
-  const r = await post('/v1/verify/batch', JSON.stringify({ requests: [{ token: token.toString(), invocation: proof, tool: 't', args: {} }, { token: 1 }] }));
+  const r = await post('/v1/verify/batch', JSON.stringify({ requests: [{ token: token.toString(), invocation: proof, tool: 't', operation: 'read', resource: 'tickets://acme/5', args: {} }, { token: 1 }] }));
   assert.equal(r.status, 200);
   assert.deepEqual(r.json.decisions.map((d: { allowed: boolean; code?: string }) => [d.allowed, d.code]), [[true, undefined], [false, 'ERR_MALFORMED']]);
   for (const bad of ['[]', '{"requests":[]}', '{"requests":{}}', `{"requests":[${'{},'.repeat(64)}{}]}`, '{"requests":[{}],"x":1}']) {
@@ -134,16 +134,16 @@ test('replayed call ids are denied by the service', async () => {
 
 test('verifyInvocation forwards a proof; swapped arguments are a mismatch', async () => {
   const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/9', args: { id: 9 } });
-  const swapped = await remote.verifyInvocation(token, proof, { tool: 'get_ticket', args: { id: 10 } });
+  const swapped = await remote.verifyInvocation(token, proof, { tool: 'get_ticket', args: { id: 10 }, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(!swapped.allowed && swapped.code, 'ERR_INVOCATION_MISMATCH');
-  const wrongTool = await remote.verifyInvocation(token.toString(), proof.toString(), { tool: 'delete_ticket', args: { id: 9 } });
+  const wrongTool = await remote.verifyInvocation(token.toString(), proof.toString(), { tool: 'delete_ticket', args: { id: 9 }, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(!wrongTool.allowed && wrongTool.code, 'ERR_INVOCATION_MISMATCH');
   const ok = await remote.verifyInvocation(token, proof.bytes, { tool: 'get_ticket', args: { id: 9 }, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(ok.allowed, true);
   const other = generateKey();
   const forged = createInvocation(issueToken({ key: other, subject: 's', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] }),
     { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/9', args: {} });
-  const bad = await remote.verifyInvocation(token, forged, { tool: 'get_ticket', args: {} });
+  const bad = await remote.verifyInvocation(token, forged, { tool: 'get_ticket', args: {}, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(!bad.allowed && bad.code, 'ERR_INVOCATION_MISMATCH');
 });
 
@@ -182,7 +182,7 @@ test('fail closed when the service cannot be reached; an explicit local fallback
 });
 
 test('hostile bodies get 4xx with a code and never reach the verifier', async () => {
-  const good = { token: token.toString(), invocation: createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }).toString(), tool: 't', args: {} };
+  const good = { token: token.toString(), invocation: createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }).toString(), tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} };
   let r = await post('/v1/verify', '{"token": ');
   assert.deepEqual([r.status, r.json.code], [400, 'ERR_MALFORMED']);
   r = await post('/v1/verify', JSON.stringify({ ...good, tool: 42 }));
@@ -198,11 +198,11 @@ test('hostile bodies get 4xx with a code and never reach the verifier', async ()
   assert.deepEqual([r.status, r.json.code], [413, 'ERR_TOO_LARGE']);
   // deeply nested and prototype-named arguments: a denial, not a crash
   const deep = '{"a":'.repeat(1000) + '1' + '}'.repeat(1000);
-  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","args":${deep}}`);
+  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":${deep}}`);
   assert.equal(r.status, 200);
   assert.equal(r.json.allowed, false);
   assert.equal(r.json.code, 'ERR_INVALID_ARGUMENT');
-  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","args":{"__proto__":{"x":1}}}`);
+  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":{"__proto__":{"x":1}}}`);
   assert.equal(r.status, 200);
   assert.equal(r.json.allowed, false);
   // valid envelope, garbage credentials
@@ -321,7 +321,7 @@ test('config: server section validated with file:line messages; serve from YAML'
   assert.throws(() => parseServerConfig(`server:\n  port: 0\ntrust:\n  authorities: []\n`, { file: 'c.yaml' }), /c\.yaml:4 trust\.authorities/);
 
   const file = join(dir, 'capframe.yaml');
-  writeFileSync(file, yaml(`  port: 0\n  requestTimeout: 8s\n  audit:\n    path: ./served-audit.jsonl\n    maxBytes: 8192`));
+  writeFileSync(file, yaml(`  port: 0\n  requestTimeout: 8s\n  audit:\n    path: ./served-audit.jsonl\n    maxBytes: 8192`) + 'replay:\n  store: sqlite\n  path: ./served-replay.db\n');
   const running = await startService(loadServerConfig(file, { CAPFRAME_ADMIN_SECRET: SECRET }));
   try {
     assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);

@@ -1,0 +1,68 @@
+/**
+ * The verifiers a Guard builds from a config: a local Verifier (trust:,
+ * replay:), or a RemoteVerifier (remote:) whose `fallback: local` is built
+ * from the same settings as the service it stands in for: the replay store
+ * the service uses (shared), and the service's revocation list, kept fresh
+ * from the service itself (GET /v1/revocations and its push stream) while it
+ * is up. A fallback that cannot have both refuses to start (ERR_CONFIG); a
+ * fallback whose list has gone stale (the service down longer than the
+ * snapshot's maxAge) denies every call (ERR_REVOCATION_STALE).
+ */
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import type { Clock } from '../clock.ts';
+import { Verifier, type RevocationCheck } from '../verify/verifier.ts';
+import type { ReplayStore } from '../verify/replay.ts';
+import { openReplayStore } from '../verify/replay-open.ts';
+import { remoteVerifierFromConfig, type RemoteVerifier } from '../remote/client.ts';
+import { RevocationState, RevocationSync } from '../revocation/index.ts';
+import type { CapframeConfig } from '../config/parse.ts';
+
+export interface BuildOptions {
+  readonly clock?: Clock;
+  readonly backend?: Ed25519Backend;
+}
+
+function replayStoreOf(config: CapframeConfig): ReplayStore | undefined {
+  return config.replay ? openReplayStore(config.replay.store === 'memory' && config.replay.capacity === undefined && config.replayCacheSize !== undefined
+    ? { ...config.replay, capacity: config.replayCacheSize } : config.replay) : undefined;
+}
+
+export function localVerifierFromConfig(config: CapframeConfig, o: BuildOptions = {}, extra: { replay?: ReplayStore; revocation?: RevocationCheck } = {}): Verifier {
+  const replay = extra.replay ?? replayStoreOf(config);
+  return new Verifier({
+    trusted: config.trusted,
+    ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
+    ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
+    ...(replay ? { replay } : config.replayCacheSize !== undefined ? { replayCapacity: config.replayCacheSize } : {}),
+    ...(extra.revocation ? { revocation: extra.revocation } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.backend ? { backend: o.backend } : {}),
+  });
+}
+
+/** The RemoteVerifier of a `remote:` section, with its local fallback when the section asks for one. */
+export function remoteVerifierWithFallback(config: CapframeConfig, o: BuildOptions = {}): RemoteVerifier {
+  const remote = config.remote!;
+  if (remote.fallback !== 'local') return remoteVerifierFromConfig(remote);
+  const replay = replayStoreOf(config);
+  let sync: RevocationSync | undefined;
+  let state: RevocationState | undefined;
+  if (remote.revocation !== 'none') {
+    state = new RevocationState({ trusted: config.trusted });
+    sync = new RevocationSync({ url: remote.url, state, onError: () => {} });
+  }
+  let client: RemoteVerifier;
+  try {
+    const fallback = localVerifierFromConfig(config, o, { ...(replay ? { replay } : {}), ...(state ? { revocation: state } : {}) });
+    client = remoteVerifierFromConfig(remote, fallback, async () => {
+      sync?.stop();
+      await replay?.close?.();
+    });
+  } catch (e) {
+    void Promise.resolve(replay?.close?.()).catch(() => {});
+    throw e;
+  }
+  // Failures are the fallback's to report: a list it never got is stale, and stale denies.
+  sync?.start().catch(() => {});
+  return client;
+}
