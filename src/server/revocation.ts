@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { CapframeError, InvalidArgumentError } from '../errors.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
-import type { Keyring } from '../authority/keyring.ts';
+import { Keyring } from '../authority/keyring.ts';
 import type { PublicKeyInput } from '../authority/keyring.ts';
 import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
@@ -39,6 +39,8 @@ export interface ServiceRevocationOptions {
   readonly trusted: Keyring | readonly PublicKeyInput[];
   /** Seconds a snapshot stays usable (RevocationState maxAge). Default 300. */
   readonly maxAge?: number;
+  /** Authority keys (or key ids) whose chains this registry's snapshots speak for. Default: every trusted key. */
+  readonly covers?: readonly (PublicKeyInput | string)[];
   /** Registry polling interval, ms. Default 1000. */
   readonly pollMs?: number;
 }
@@ -55,11 +57,18 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   // The service's own state must never go stale between re-signatures: re-sign well within maxAge.
   const resignAfter = o.maxAge !== undefined ? Math.max(1, Math.min(60, Math.floor(o.maxAge / 2))) : undefined;
   const handler = createRevocationHandler({ registry: o.registry, key: o.key, ...(resignAfter !== undefined ? { resignAfter } : {}) });
-  const state = new RevocationState({ trusted: o.trusted, ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}) });
-  if (!state.keyring.get(o.key.kid) || !equalBytes(state.keyring.get(o.key.kid)!, o.key.publicKey)) {
+  const keyring = o.trusted instanceof Keyring ? o.trusted : new Keyring(o.trusted);
+  if (!keyring.get(o.key.kid) || !equalBytes(keyring.get(o.key.kid)!, o.key.publicKey)) {
     handler.close();
     throw new CapframeError('ERR_CONFIG', 'the revocation signing key is not one of the trusted authority keys');
   }
+  // The service's registry records revocations of any chain the service trusts, so its
+  // snapshots speak for all of them (unless the config names a narrower set).
+  const covers = o.covers ?? keyring.kids();
+  const state = new RevocationState({
+    trusted: keyring, scopes: [{ signer: o.key.publicKey, covers }],
+    ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}),
+  });
   const sync = (): void => {
     try {
       state.update(handler.publisher.current().text);
