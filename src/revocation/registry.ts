@@ -22,6 +22,8 @@ import { systemClock, type Clock } from '../clock.ts';
 import { parseIdHex } from './snapshot.ts';
 
 export const DEFAULT_DB_PATH = './.capframe/authority.db';
+/** How long an opener or writer waits for another process's lock before failing. */
+const BUSY_TIMEOUT_MS = 10_000;
 
 /** Migration n (1-based) brings user_version from n-1 to n. Never edit a shipped one; append. */
 const MIGRATIONS: readonly string[] = [
@@ -117,10 +119,12 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
       if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(this.path), { recursive: true });
       db = new Database(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
       this.#db = db;
+      // First: every later statement (the WAL switch included) waits for a concurrent
+      // opener's lock instead of failing with SQLITE_BUSY.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
-        db.pragma('busy_timeout = 5000');
         this.#migrate();
       }
     } catch (e) {
@@ -152,8 +156,12 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     if (from > SCHEMA_VERSION) {
       throw new InvalidArgumentError(`registry ${this.path} has schema version ${from}, newer than this capframe (${SCHEMA_VERSION})`);
     }
+    if (from === SCHEMA_VERSION) return;
+    // Each step takes the write lock first (BEGIN IMMEDIATE) and re-reads the version under
+    // it: a process that lost the race to another opener finds the step done and skips it.
     for (let v = from; v < SCHEMA_VERSION; v++) {
       db.transaction(() => {
+        if (this.schemaVersion !== v) return;
         db.exec(MIGRATIONS[v]!);
         db.pragma(`user_version = ${v + 1}`);
       }).immediate();
