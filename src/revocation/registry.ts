@@ -7,7 +7,7 @@
  * Every change bumps `state.version` in the same transaction: the version of
  * the signed snapshot built from it (monotonic, never reused).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -20,6 +20,7 @@ import { defaultBackend } from '../crypto/default.ts';
 import type { Keyring } from '../authority/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseIdHex } from './snapshot.ts';
+import { loadDriver } from './load-driver.ts';
 
 export const DEFAULT_DB_PATH = './.capframe/authority.db';
 /** How long an opener or writer waits for another process's lock before failing. */
@@ -117,7 +118,8 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     let db: Database.Database | undefined;
     try {
       if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(this.path), { recursive: true });
-      db = new Database(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+      const Sqlite = loadDriver<typeof Database>('better-sqlite3', 'the SQLite revocation registry');
+      db = new Sqlite(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
       this.#db = db;
       // First: every later statement (the WAL switch included) waits for a concurrent
       // opener's lock instead of failing with SQLITE_BUSY.
