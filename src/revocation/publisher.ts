@@ -11,7 +11,7 @@ import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import type { RevocationRegistry } from './registry.ts';
+import type { RegistrySource } from './registry.ts';
 import {
   buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot,
 } from './snapshot.ts';
@@ -19,7 +19,7 @@ import {
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
 export interface PublisherOptions {
-  registry: RevocationRegistry;
+  registry: RegistrySource;
   /** The authority key that signs snapshots. */
   key: PrivateKey;
   clock?: Clock;
@@ -33,7 +33,7 @@ export interface PublisherOptions {
 }
 
 export class SnapshotPublisher {
-  readonly registry: RevocationRegistry;
+  readonly registry: RegistrySource;
   readonly #key: PrivateKey;
   readonly #clock: Clock;
   readonly #backend: Ed25519Backend | undefined;
@@ -104,6 +104,6 @@ export class SnapshotPublisher {
 }
 
 /** One-shot: the current signed snapshot of a registry (CLI export, benchmarks). */
-export function exportSnapshot(registry: RevocationRegistry, key: PrivateKey, opts: Omit<PublisherOptions, 'registry' | 'key'> = {}): SignedSnapshot {
+export function exportSnapshot(registry: RegistrySource, key: PrivateKey, opts: Omit<PublisherOptions, 'registry' | 'key'> = {}): SignedSnapshot {
   return new SnapshotPublisher({ ...opts, registry, key }).current();
 }

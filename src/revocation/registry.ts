@@ -86,13 +86,32 @@ export interface RegistryView {
   readonly cutoffs: readonly { readonly kid: string; readonly before: number }[];
 }
 
-function checkReason(r: string | undefined): string | null {
+export function checkReason(r: string | undefined): string | null {
   if (r === undefined) return null;
   if (typeof r !== 'string' || r.length > 1024) throw new InvalidArgumentError('a revocation reason is text of at most 1024 characters');
   return r;
 }
 
-export class RevocationRegistry extends EventEmitter<{ change: [version: number] }> {
+/** Key cut-off arguments: a base64url key id of 8 bytes and unix seconds. */
+export function checkCutoff(kid: string, before: number): void {
+  if (typeof kid !== 'string' || Buffer.from(kid, 'base64url').length !== KID_BYTES || kidToString(Buffer.from(kid, 'base64url')) !== kid) {
+    throw new InvalidArgumentError('a key id is 8 bytes in base64url');
+  }
+  if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError('the cut-off time is unix seconds');
+}
+
+/**
+ * What a snapshot publisher reads: the registry's current version, a
+ * consistent view, and a `change` event. Both registries (SQLite, PostgreSQL) are one.
+ */
+export interface RegistrySource {
+  readonly version: number;
+  view(sinceSeq?: number, expiredBefore?: number): RegistryView;
+  on(event: 'change', fn: (version: number) => void): unknown;
+  off(event: 'change', fn: (version: number) => void): unknown;
+}
+
+export class RevocationRegistry extends EventEmitter<{ change: [version: number] }> implements RegistrySource {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
@@ -235,10 +254,7 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
    * cut-off replaces an earlier one; an earlier one changes nothing.
    */
   revokeIssuedBefore(kid: string, before: number, opts: RevokeOptions = {}): RevokeResult {
-    if (typeof kid !== 'string' || Buffer.from(kid, 'base64url').length !== KID_BYTES || kidToString(Buffer.from(kid, 'base64url')) !== kid) {
-      throw new InvalidArgumentError('a key id is 8 bytes in base64url');
-    }
-    if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError('the cut-off time is unix seconds');
+    checkCutoff(kid, before);
     const reason = checkReason(opts.reason);
     return this.#change(() => {
       const cur = this.#st.getCutoff.get(kid);

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { PrivateKey } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { Clock } from '../clock.ts';
-import type { RevocationRegistry } from './registry.ts';
+import type { RegistrySource } from './registry.ts';
 import { SnapshotPublisher } from './publisher.ts';
 
 export const SNAPSHOT_PATH = '/v1/revocations';
@@ -26,7 +26,7 @@ const MAX_BUFFERED = 32 * 1024 * 1024;
 export const DEFAULT_MAX_SUBSCRIBERS = 256;
 
 export interface RevocationHandlerOptions {
-  registry: RevocationRegistry;
+  registry: RegistrySource;
   key: PrivateKey;
   clock?: Clock;
   backend?: Ed25519Backend;

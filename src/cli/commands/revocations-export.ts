@@ -1,7 +1,8 @@
 /** `capframe revocations export`: writes the registry's current signed revocation snapshot. */
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { RevocationRegistry, DEFAULT_DB_PATH } from '../../revocation/registry.ts';
+import { DEFAULT_DB_PATH } from '../../revocation/registry.ts';
+import { openRegistry } from '../../revocation/open-registry.ts';
 import { exportSnapshot } from '../../revocation/publisher.ts';
 import type { Command } from '../command.ts';
 import { EXIT_HELP, Failure, parseFlags } from '../args.ts';
@@ -19,7 +20,7 @@ a snapshot older than one they hold and, by default, one signed more than a
 day ago for a file (five minutes for a live feed).
 
 Options:
-  --db FILE    registry database (default ${DEFAULT_DB_PATH})
+  --db FILE    registry: SQLite file (default ${DEFAULT_DB_PATH}) or a postgres:// URL
   --key FILE   the authority private key file (signs the snapshot)
   --out FILE   where to write the snapshot
   -h, --help   show this help
@@ -30,14 +31,14 @@ ${EXIT_HELP}`,
     const f = parseFlags(argv, { db: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } });
     const key = readPrivateKey(io, f.required('key'));
     const out = f.required('out');
-    const registry = new RevocationRegistry({ path: resolve(io.cwd, f.string('db') ?? DEFAULT_DB_PATH) });
+    const registry = await openRegistry(f.string('db') ?? DEFAULT_DB_PATH, { cwd: io.cwd, pollMs: 0 });
     let snap;
     let view;
     try {
       snap = exportSnapshot(registry, key);
       view = registry.view();
     } finally {
-      registry.close();
+      await registry.close();
     }
     if (out === '-') io.stdout(snap.text + '\n');
     else {
