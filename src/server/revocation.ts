@@ -22,7 +22,8 @@ import type { PrivateKey } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../authority/keyring.ts';
 import type { PublicKeyInput } from '../authority/keyring.ts';
-import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
+import { createRevocationHandler, RevocationState, type RevocationHandler } from '../revocation/index.ts';
+import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 
 export const revokeRequestSchema = z.union([
@@ -33,7 +34,7 @@ export const revokeRequestSchema = z.union([
 ]);
 
 export interface ServiceRevocationOptions {
-  readonly registry: RevocationRegistry;
+  readonly registry: AnyRegistry;
   /** The authority private key that signs snapshots (its public key must be trusted). */
   readonly key: PrivateKey;
   readonly trusted: Keyring | readonly PublicKeyInput[];
@@ -90,7 +91,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   timer.unref();
 
 
-  const revoke: RevokeFn = (body) => {
+  const revoke: RevokeFn = async (body) => {
     const parsed = revokeRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw new InvalidArgumentError('revoke takes {"token"}, {"id"}, {"subject"} or {"kid","before"}, with an optional "reason"');
@@ -100,10 +101,10 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     // A token must verify against the trusted keys (as in `capframe revoke --token`): an
     // unverified one could name a forged expiry, and the registry lets snapshots drop a
     // revoked id once its recorded expiry is long past, reviving the real token.
-    const r = 'token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
+    const r = await ('token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
       : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
         : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
-          : o.registry.revokeIssuedBefore(b.kid, b.before, opts);
+          : o.registry.revokeIssuedBefore(b.kid, b.before, opts));
     sync(); // in force before the answer, even if the change event is not emitted
     return { ok: true, changed: r.changed, version: r.version, target: r.target };
   };

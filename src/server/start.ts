@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
 import { CapframeError } from '../errors.ts';
 import { parsePrivateKey } from '../crypto/keys.ts';
-import { RevocationRegistry } from '../revocation/index.ts';
+import { openRegistry, type AnyRegistry } from '../revocation/open-registry.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
 import type { ServerConfig } from './config.ts';
@@ -25,7 +25,7 @@ export interface StartOverrides {
   readonly host?: string;
 }
 
-function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev: ServiceRevocation } | undefined {
+async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation } | undefined> {
   const r = cfg.revocation;
   if (!r) return undefined;
   let keyText: string;
@@ -40,12 +40,16 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
   } catch (e) {
     throw new CapframeError('ERR_CONFIG', `${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
   }
-  const registry = new RevocationRegistry({ path: r.db });
+  const registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
   try {
-    const rev = serviceRevocation({ registry, key, trusted: cfg.base.trusted, ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}) });
+    const rev = serviceRevocation({
+      registry, key, trusted: cfg.base.trusted,
+      ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}),
+      ...(r.covers !== undefined ? { covers: r.covers } : {}),
+    });
     return { registry, rev };
   } catch (e) {
-    registry.close();
+    await registry.close();
     throw e;
   }
 }
@@ -53,13 +57,13 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
 export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
   const b = cfg.base;
   const s = cfg.server;
-  const revocation = openRevocation(cfg);
+  const revocation = await openRevocation(cfg);
   let audit: AuditLog | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
     audit?.close();
     revocation?.rev.close();
-    revocation?.registry.close();
+    void revocation?.registry.close();
   };
   try {
     const verifier = new Verifier({
@@ -100,7 +104,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       async close() {
         revocation?.rev.close();
         await service.close();
-        revocation?.registry.close();
+        await revocation?.registry.close();
         log?.close();
       },
     };
