@@ -25,7 +25,8 @@ import { keyId, kidToString } from '../crypto/keys.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Chain } from '../verify/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
-import { containsId, ID_BYTES, parseSnapshot, type ParsedSnapshot } from './snapshot.ts';
+import { containsId, ID_BYTES, mergeIds, parseSnapshot, type ParsedSnapshot } from './snapshot.ts';
+import { parseDelta } from './delta.ts';
 
 /** Default bound on snapshot age before checks fail closed (seconds). */
 export const DEFAULT_MAX_AGE = 300;
@@ -72,20 +73,27 @@ export interface RevocationStateOptions {
 }
 
 export interface UpdateResult {
-  /** 'installed': newer version; 'refreshed': same version, newer iat; 'ignored': same or older iat of the held version. */
-  readonly outcome: 'installed' | 'refreshed' | 'ignored';
+  /**
+   * 'installed': newer version; 'refreshed': same version, newer iat; 'ignored': same or older iat of
+   * the held version (or a delta already covered); 'gap' (deltas only): the delta does not start at the
+   * held version, nothing changed, fetch a full snapshot.
+   */
+  readonly outcome: 'installed' | 'refreshed' | 'ignored' | 'gap';
   readonly version: number;
   /** Key id (base64url) of the authority whose version line this was. */
   readonly kid: string;
 }
 
-/** One authority's version line. */
+/** One authority's version line: what its newest snapshot plus the deltas applied since say. */
 interface Line {
   readonly kid: string;
-  snap: ParsedSnapshot | undefined;
+  /** -1 until a snapshot is installed. */
+  version: number;
   iat: number;
-  subjects: ReadonlySet<string>;
-  cutoffs: ReadonlyMap<string, number>;
+  /** n x 16 bytes, strictly ascending. */
+  ids: Uint8Array;
+  subjects: Set<string>;
+  cutoffs: Map<string, number>;
 }
 
 interface Cached {
@@ -158,31 +166,32 @@ export class RevocationState implements RevocationCheck {
    */
   get version(): number {
     let v = -1;
-    for (const l of this.#lines.values()) if (l.snap && l.snap.version > v) v = l.snap.version;
+    for (const l of this.#lines.values()) if (l.version > v) v = l.version;
     return v;
   }
 
   /** Version held from the authority key `kid` (base64url), or -1. */
   versionOf(kid: string): number {
-    return this.#lines.get(kid)?.snap?.version ?? -1;
+    return this.#lines.get(kid)?.version ?? -1;
   }
 
   /** When the held snapshots were signed (unix seconds): the oldest iat among the authorities held, or -1. */
   get issuedAt(): number {
     let iat = -1;
-    for (const l of this.#lines.values()) if (l.snap && (iat < 0 || l.iat < iat)) iat = l.iat;
+    for (const l of this.#lines.values()) if (l.version >= 0 && (iat < 0 || l.iat < iat)) iat = l.iat;
     return iat;
   }
 
   /** When the held snapshot of authority `kid` was signed, or -1. */
   issuedAtOf(kid: string): number {
-    return this.#lines.get(kid)?.snap ? this.#lines.get(kid)!.iat : -1;
+    const l = this.#lines.get(kid);
+    return l !== undefined && l.version >= 0 ? l.iat : -1;
   }
 
   /** Number of revoked ids in the held snapshots (summed over authorities). */
   get size(): number {
     let n = 0;
-    for (const l of this.#lines.values()) if (l.snap) n += l.snap.ids.length / ID_BYTES;
+    for (const l of this.#lines.values()) n += l.ids.length / ID_BYTES;
     return n;
   }
 
@@ -206,26 +215,78 @@ export class RevocationState implements RevocationCheck {
     return this.#install(snap);
   }
 
-  /** Installs an already verified snapshot (parseSnapshot with this state's keyring). */
-  #install(snap: ParsedSnapshot): UpdateResult {
-    let line = this.#lines.get(snap.kid);
-    if (line === undefined) {
-      if (this.#speakers !== undefined) throw new UnknownKeyError(`revocation snapshot signer ${snap.kid} is trusted but no revocation scope names it as a signer`);
-      line = newLine(snap.kid);
-      this.#lines.set(snap.kid, line);
+  /**
+   * Verifies a signed delta (§10.10) and applies it to the line of its signer
+   * when it starts at the held version: 'installed' (new version),
+   * 'refreshed' (a refresh delta with a newer iat), 'ignored' (already
+   * covered), or 'gap' (nothing held for that signer, or the delta starts
+   * elsewhere: fetch a full snapshot). Throws as update() for a bad delta.
+   */
+  applyDelta(input: string | Uint8Array): UpdateResult {
+    const now = this.#clock();
+    const d = parseDelta(input, this.keyring, { now, skew: this.skew, ...(this.#backend ? { backend: this.#backend } : {}) });
+    const line = this.#line(d.kid, 'delta');
+    if (line.version < 0) return { outcome: 'gap', version: -1, kid: d.kid };
+    if (d.version < line.version || (d.version === line.version && d.from < line.version)) {
+      return { outcome: 'ignored', version: line.version, kid: d.kid };
     }
-    const held = line.snap;
-    if (held && snap.version < held.version) {
-      throw new RevocationRollbackError(`revocation snapshot version ${snap.version} of authority ${snap.kid} is older than the held version ${held.version}`);
+    if (d.from !== line.version) return { outcome: 'gap', version: line.version, kid: d.kid };
+    let result: UpdateResult;
+    if (d.version === d.from) {
+      if (d.iat <= line.iat) return { outcome: 'ignored', version: line.version, kid: d.kid };
+      line.iat = d.iat;
+      result = { outcome: 'refreshed', version: line.version, kid: d.kid };
+    } else {
+      if (d.ids.length > 0) line.ids = mergeIds(line.ids, d.ids);
+      if (d.subjects.length > 0) {
+        const subjects = new Set(line.subjects);
+        for (const s of d.subjects) subjects.add(s);
+        line.subjects = subjects;
+      }
+      if (d.cutoffs.length > 0) {
+        const cutoffs = new Map(line.cutoffs);
+        for (const c of d.cutoffs) {
+          const k = kidToString(c.kid);
+          if ((cutoffs.get(k) ?? -1) < c.before) cutoffs.set(k, c.before);
+        }
+        line.cutoffs = cutoffs;
+      }
+      line.version = d.version;
+      // A delta is as fresh as its signature, never fresher than what is held.
+      if (d.iat > line.iat) line.iat = d.iat;
+      this.#generation++;
+      result = { outcome: 'installed', version: line.version, kid: d.kid };
+    }
+    for (const fn of this.#listeners) fn(result);
+    return result;
+  }
+
+  /** Installs an already verified snapshot (parseSnapshot with this state's keyring). */
+  #line(kid: string, what: string): Line {
+    let line = this.#lines.get(kid);
+    if (line === undefined) {
+      if (this.#speakers !== undefined) throw new UnknownKeyError(`revocation ${what} signer ${kid} is trusted but no revocation scope names it as a signer`);
+      line = newLine(kid);
+      this.#lines.set(kid, line);
+    }
+    return line;
+  }
+
+  #install(snap: ParsedSnapshot): UpdateResult {
+    const line = this.#line(snap.kid, 'snapshot');
+    const held = line.version >= 0;
+    if (held && snap.version < line.version) {
+      throw new RevocationRollbackError(`revocation snapshot version ${snap.version} of authority ${snap.kid} is older than the held version ${line.version}`);
     }
     let result: UpdateResult;
-    if (held && snap.version === held.version) {
+    if (held && snap.version === line.version) {
       if (snap.iat <= line.iat) return { outcome: 'ignored', version: snap.version, kid: snap.kid };
       // Same revocations, newer signature time: a freshness proof. Cached answers stay valid.
       line.iat = snap.iat;
       result = { outcome: 'refreshed', version: snap.version, kid: snap.kid };
     } else {
-      line.snap = snap;
+      line.version = snap.version;
+      line.ids = snap.ids;
       line.iat = snap.iat;
       line.subjects = new Set(snap.subjects);
       line.cutoffs = new Map(snap.cutoffs.map((c) => [kidToString(c.kid), c.before]));
@@ -249,7 +310,7 @@ export class RevocationState implements RevocationCheck {
     let usable = lines.length > 0;
     for (let i = 0; i < lines.length && usable; i++) {
       const l = lines[i]!;
-      if (l.snap === undefined || now > l.iat + this.maxAge + this.skew) usable = false;
+      if (l.version < 0 || now > l.iat + this.maxAge + this.skew) usable = false;
     }
     if (!usable) {
       const why = this.#staleReason(chain.kid, lines, now);
@@ -266,7 +327,7 @@ export class RevocationState implements RevocationCheck {
     for (let i = 0; i < lines.length && reason === null; i++) {
       const l = lines[i]!;
       // Even when failing open a held (stale) snapshot is applied.
-      if (l.snap !== undefined) reason = revokedBecause(l, chain);
+      if (l.version >= 0) reason = revokedBecause(l, chain);
     }
     this.#cache.set(chain, { generation, reason });
     if (reason !== null) throw new RevokedError(reason);
@@ -279,8 +340,8 @@ export class RevocationState implements RevocationCheck {
         : `no revocation snapshot of authority key ${kid} has been loaded yet`;
     }
     for (const l of lines) {
-      if (l.snap === undefined) return `no revocation snapshot of authority key ${l.kid} has been loaded yet`;
-      if (now > l.iat + this.maxAge + this.skew) return `revocation snapshot version ${l.snap.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`;
+      if (l.version < 0) return `no revocation snapshot of authority key ${l.kid} has been loaded yet`;
+      if (now > l.iat + this.maxAge + this.skew) return `revocation snapshot version ${l.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`;
     }
     return 'revocation data is stale';
   }
@@ -289,7 +350,7 @@ export class RevocationState implements RevocationCheck {
   isRevokedId(idHex: string): boolean {
     const id = hexId(idHex);
     if (id === undefined) return false;
-    for (const l of this.#lines.values()) if (l.snap !== undefined && containsId(l.snap.ids, id)) return true;
+    for (const l of this.#lines.values()) if (l.ids.length > 0 && containsId(l.ids, id)) return true;
     return false;
   }
 }
@@ -297,7 +358,7 @@ export class RevocationState implements RevocationCheck {
 const NONE: readonly Line[] = Object.freeze([]);
 
 function newLine(kid: string): Line {
-  return { kid, snap: undefined, iat: -1, subjects: new Set(), cutoffs: new Map() };
+  return { kid, version: -1, iat: -1, ids: new Uint8Array(0), subjects: new Set(), cutoffs: new Map() };
 }
 
 function hexId(idHex: string): Uint8Array | undefined {
@@ -306,7 +367,7 @@ function hexId(idHex: string): Uint8Array | undefined {
 }
 
 function revokedBecause(l: Line, chain: Chain): string | null {
-  const snap = l.snap!;
+  const snap = l;
   if (snap.ids.length > 0) {
     for (let i = 0; i < chain.ids.length; i++) {
       const id = hexId(chain.ids[i]!);
