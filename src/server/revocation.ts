@@ -18,7 +18,7 @@
  */
 import { z } from 'zod';
 import { CapframeError, InvalidArgumentError } from '../errors.ts';
-import type { PrivateKey } from '../crypto/keys.ts';
+import { kidToString, type PrivateKey } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../authority/keyring.ts';
 import type { PublicKeyInput } from '../authority/keyring.ts';
@@ -70,9 +70,16 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     trusted: keyring, scopes: [{ signer: o.key.publicKey, covers }],
     ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}),
   });
+  const signer = kidToString(o.key.kid);
   const sync = (): void => {
     try {
-      state.update(handler.publisher.current().text);
+      const p = handler.publisher;
+      p.refresh();
+      // Deltas when they chain from what the state holds (a few hundred bytes each), else the snapshot.
+      const held = state.versionOf(signer);
+      const deltas = held >= 0 ? p.deltasSince(held) : undefined;
+      if (deltas !== undefined && deltas.every((d) => state.applyDelta(d.text).outcome !== 'gap') && state.versionOf(signer) === p.version) return;
+      state.update(p.current().text);
     } catch (e) {
       process.stderr.write(`capframe serve: revocation snapshot update failed: ${(e as Error).message}\n`);
     }
@@ -83,7 +90,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   const resignEvery = Math.max(1, Math.floor(handler.publisher.resignAfter / 2)) * 1000;
   let lastResign = Date.now();
   const timer = setInterval(() => {
-    if (o.registry.version !== state.version || Date.now() - lastResign >= resignEvery) {
+    if (o.registry.version !== state.versionOf(signer) || Date.now() - lastResign >= resignEvery) {
       lastResign = Date.now();
       sync();
     }
