@@ -76,13 +76,16 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     let pushed = 0;
     let firstEvent = true;
     const counter = request(`${server.url}/v1/revocations/stream`, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let head = ''; // what arrived until the connect-time snapshot event ended
       res.on('data', (c: Buffer) => {
         if (firstEvent) {
-          const text = c.toString('latin1');
-          const end = text.indexOf('\n\n', text.indexOf('event: snapshot'));
+          head += c.toString('latin1');
+          const start = head.indexOf('event: snapshot');
+          const end = start < 0 ? -1 : head.indexOf('\n\n', start);
           if (end < 0) return;
           firstEvent = false;
-          pushed += c.length - (end + 2);
+          pushed += head.length - (end + 2);
+          head = '';
           return;
         }
         pushed += c.length;
