@@ -1,5 +1,6 @@
 /** The suite table. Add one import and one entry per suite. */
 import type { Suite } from './suite.ts';
+import { agentsSuite } from './agents.ts';
 import { coreSuite } from './core.ts';
 import { langchainSuite } from './langchain.ts';
 import { revocationSuite } from './revocation.ts';
@@ -10,4 +11,5 @@ export const SUITES: Suite[] = [
   revocationSuite,
   toolCallsSuite,
   langchainSuite,
+  agentsSuite,
 ];

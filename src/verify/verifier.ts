@@ -25,6 +25,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { checkSignatureCached, verifyChain, signedMessage, type Chain } from './chain.ts';
 import { checkCallNow, type Authorisation, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
+import { SizedLru } from './sized-lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 
 export type TokenInput = Token | string | Uint8Array;
@@ -45,6 +46,13 @@ export interface VerifierOptions {
   replay?: ReplayStore;
   /** Capacity of the default in-memory replay store. */
   replayCapacity?: number;
+  /**
+   * Memory budget of the verified-chain caches, bytes (an estimate per chain:
+   * its decoded blocks plus the token bytes and text kept as keys). Default
+   * 64 MiB: about 100,000 two-block chains.
+   */
+  chainCacheBytes?: number;
+  /** Optional cap on the number of cached chains as well (default: none, the byte budget decides). */
   chainCacheSize?: number;
   signatureCacheSize?: number;
   backend?: Ed25519Backend;
@@ -104,6 +112,22 @@ export interface ExpectedCall {
   readonly resource?: string;
 }
 
+/** Default memory budget of the verified-chain cache (about 100,000 two-block chains). */
+export const DEFAULT_CHAIN_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * Heap estimate of one cached chain: its token bytes, the decoded blocks and
+ * the entry (measured with bench/heap-chains: see cached_chain_bytes).
+ */
+function chainBytes(tokenBytes: number, blocks: number): number {
+  return CHAIN_ENTRY_BYTES + CHAIN_BLOCK_BYTES * blocks + tokenBytes;
+}
+const CHAIN_ENTRY_BYTES = 160;
+const CHAIN_BLOCK_BYTES = 120;
+/** A cached token text: the string (one byte per character) and its map slot. */
+function textBytes(text: string): number {
+  return 64 + text.length;
+}
+
 function isPlainArgs(a: unknown): a is Record<string, unknown> {
   return typeof a === 'object' && a !== null && !Array.isArray(a);
 }
@@ -118,10 +142,10 @@ export class Verifier {
   readonly maxTokenBytes: number;
   readonly maxDepth: number;
   revocation: RevocationCheck | undefined;
-  readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
+  readonly #chains: SizedLru<string, { epoch: number; chain: Chain }>;
   #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
   /** Verified chains by the token's exact text form (at most chainCacheSize texts). */
-  readonly #byText: Lru<string, { epoch: number; chain: Chain }>;
+  readonly #byText: SizedLru<string, { epoch: number; chain: Chain }>;
   readonly #signatures: Lru<string, true>;
   /**
    * Batch signatures already checked, by the digest list a batch's proofs
@@ -144,8 +168,11 @@ export class Verifier {
     this.backend = options.backend ?? defaultBackend();
     this.maxTokenBytes = Math.min(size(options.maxTokenBytes, LIMITS.maxTokenBytes, 'maxTokenBytes'), LIMITS.maxTokenBytes);
     this.maxDepth = Math.min(size(options.maxDepth, LIMITS.maxDepth, 'maxDepth'), LIMITS.maxDepth);
-    this.#chains = new Lru(size(options.chainCacheSize, DEFAULTS.chainCacheSize, 'chainCacheSize'));
-    this.#byText = new Lru(this.#chains.max);
+    const budget = size(options.chainCacheBytes, DEFAULT_CHAIN_CACHE_BYTES, 'chainCacheBytes');
+    const count = options.chainCacheSize !== undefined ? size(options.chainCacheSize, 0, 'chainCacheSize') : Number.POSITIVE_INFINITY;
+    // The text index holds only strings (the chains are shared with #chains): a quarter of the budget.
+    this.#chains = new SizedLru(budget, count);
+    this.#byText = new SizedLru(Math.max(1, Math.floor(budget / 4)), count);
     this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
   }
@@ -170,7 +197,7 @@ export class Verifier {
       key = tokenCacheKey(raw);
       const hit = this.#chains.get(key);
       if (hit && hit.epoch === epoch) {
-        if (typeof input === 'string') this.#byText.set(input, hit);
+        if (typeof input === 'string') this.#byText.set(input, hit, textBytes(input));
         return hit.chain;
       }
     }
@@ -189,9 +216,9 @@ export class Verifier {
       signatureCache: this.#signatures,
     });
     const entry = { epoch, chain };
-    this.#chains.set(key, entry);
+    this.#chains.set(key, entry, chainBytes(token.bytes.length, chain.blocks.length));
     if (input instanceof Token) this.#byObject.set(input, entry);
-    else if (typeof input === 'string') this.#byText.set(input, entry);
+    else if (typeof input === 'string') this.#byText.set(input, entry, textBytes(input));
     return chain;
   }
 
