@@ -21,8 +21,9 @@ import type { Clock } from '../clock.ts';
 import type { RegistrySource } from './registry.ts';
 import { SnapshotPublisher } from './publisher.ts';
 
-export const SNAPSHOT_PATH = '/v1/revocations';
-export const STREAM_PATH = '/v1/revocations/stream';
+import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
+
+export { SNAPSHOT_PATH, STREAM_PATH };
 /** Bytes queued for one stream subscriber before it is disconnected. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
 /** Default cap on stream subscribers (each holds a connection for ever). */

@@ -123,6 +123,8 @@ export class RevocationState implements RevocationCheck {
   readonly #lines = new Map<string, Line>();
   /** Root kid -> the lines that speak for chains rooted in it (scoped mode); undefined: each trusted key speaks for itself. */
   readonly #speakers: Map<string, readonly Line[]> | undefined;
+  /** Default mode: each signer's line as the one speaker for its own chains (no allocation per check). */
+  readonly #own = new Map<string, readonly Line[]>();
   /** Bumped on every install: invalidates every remembered answer. */
   #generation = 0;
   #cache = new WeakMap<Chain, Cached>();
@@ -268,6 +270,7 @@ export class RevocationState implements RevocationCheck {
       if (this.#speakers !== undefined) throw new UnknownKeyError(`revocation ${what} signer ${kid} is trusted but no revocation scope names it as a signer`);
       line = newLine(kid);
       this.#lines.set(kid, line);
+      this.#own.set(kid, [line]);
     }
     return line;
   }
@@ -300,8 +303,7 @@ export class RevocationState implements RevocationCheck {
   /** The version lines that speak for chains rooted in `kid`. */
   #speakersOf(kid: string): readonly Line[] {
     if (this.#speakers !== undefined) return this.#speakers.get(kid) ?? NONE;
-    const line = this.#lines.get(kid);
-    return line === undefined ? NONE : [line];
+    return this.#own.get(kid) ?? NONE;
   }
 
   /** RevocationCheck: throws ERR_REVOKED or ERR_REVOCATION_STALE. */

@@ -13,7 +13,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
 import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
-import { SNAPSHOT_PATH, STREAM_PATH } from './server.ts';
+import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
 import type { RevocationState, UpdateResult } from './state.ts';
 
 export interface RevocationSyncOptions {
