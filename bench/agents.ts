@@ -12,6 +12,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { delegate, generateKey, issueToken, Verifier } from '../src/index.ts';
+import { chainBytes, textBytes } from '../src/verify/verifier.ts';
 import { nowNs, elapsedUs, round } from './stats.ts';
 import type { BenchContext, BenchResult, Suite } from './suite.ts';
 
@@ -53,7 +54,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   for (let p = 0; p < passes; p++) for (const s of texts) v.verifyToken(s);
   const checkUs = elapsedUs(t) / (N * passes);
   const ratio = checkUs / verifyUs;
-  const estimate = 160 + 120 * 2 + Buffer.from(texts[0]!.slice(5), 'base64url').length + 64 + texts[0]!.length;
+  const estimate = chainBytes(Buffer.from(texts[0]!.slice(5), 'base64url').length, 2) + textBytes(texts[0]!);
 
   return {
     metrics: {
