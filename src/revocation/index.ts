@@ -9,6 +9,7 @@ export {
   buildSnapshot, parseSnapshot, signSnapshot, SNAPSHOT_PREFIX, MAX_SNAPSHOT_BYTES, DEFAULT_BLOOM_ERROR_RATE,
   type SnapshotContent, type ParsedSnapshot, type SignedSnapshot, type BloomParams, type ParseOptions,
 } from './snapshot.ts';
+export { buildDelta, parseDelta, DELTA_PREFIX, type DeltaContent, type ParsedDelta, type SignedDelta } from './delta.ts';
 export { SnapshotPublisher, exportSnapshot, type PublisherOptions } from './publisher.ts';
 export {
   RevocationState, loadSnapshotCheck, DEFAULT_MAX_AGE,
