@@ -1,6 +1,7 @@
 /** The suite table. Add one import and one entry per suite. */
 import type { Suite } from './suite.ts';
 import { cliSuite } from './cli.ts';
+import { agentsSuite } from './agents.ts';
 import { coreSuite } from './core.ts';
 import { langchainSuite } from './langchain.ts';
 import { mcpSuite } from './mcp.ts';
@@ -16,4 +17,5 @@ export const SUITES: Suite[] = [
   cliSuite,
   mcpSuite,
   clusterSuite,
+  agentsSuite,
 ];

@@ -23,7 +23,7 @@ export const LAYERS = [
 export const PACKAGES = {
   crypto: ['@noble/ed25519'],
   token: ['cbor-x'],
-  revocation: ['bloom-filters', 'better-sqlite3', 'pg'],
+  revocation: ['bloom-filters', 'better-sqlite3', 'postgres'],
   verify: ['better-sqlite3', '@redis/client'],
   config: ['yaml', 'zod'],
   remote: ['undici', 'zod'],

@@ -24,6 +24,8 @@ import { blockDigest, Token } from '../src/token/token.ts';
 import { decodeChain, signedMessage } from '../src/token/chain.ts';
 import { normalizeResource, parsePattern, matchResource } from '../src/token/resource.ts';
 import { toCapframeError } from '../src/error-codes.ts';
+import { buildSnapshot } from '../src/revocation/snapshot.ts';
+import { buildDelta } from '../src/revocation/delta.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -411,6 +413,38 @@ export function generateVectors(): string {
     ['db://users/alice', 'db://users/bob'], ['db://**', 'files://a'],
   ] as const).map(([pattern, resource]) => ({ pattern, resource, match: matchResource(parsePattern(pattern), resource) }));
 
+  // Revocation (spec §10.2, §10.4.1, §10.10): steps applied in order to one RevocationState that
+  // trusts `authority` and `authority2` (no scopes), clock t0 + 5.
+  const revId = (n: string) => sha(`capframe-v1 test vector revoked id: ${n}`).slice(0, 16);
+  const none = { ids: new Uint8Array(0), subjects: [] as string[], cutoffs: [] as { kid: Uint8Array; before: number }[] };
+  const goodDelta = buildDelta({ from: 1, version: 2, iat: T0 + 1, ids: [revId('r2')], subjects: ['agent:gone'], cutoffs: [] }, keys.authority, backend);
+  const tampered = Uint8Array.from(goodDelta.bytes);
+  tampered[tampered.length - 70] = tampered[tampered.length - 70]! ^ 1; // a payload byte, signature unchanged
+  const revocationSteps: { name: string; description: string; text: string; kind: 'snapshot' | 'delta'; expect: { outcome: string; version: number } | { code: string } }[] = [
+    { name: 'snapshot-a-v1', description: 'authority, version 1, one revoked id', kind: 'snapshot', text: buildSnapshot({ version: 1, iat: T0, ...none, ids: [revId('r1')] }, keys.authority, { backend }).text, expect: { outcome: 'installed', version: 1 } },
+    { name: 'delta-a-1-2', description: 'authority, 1 -> 2: one id and one subject', kind: 'delta', text: goodDelta.text, expect: { outcome: 'installed', version: 2 } },
+    { name: 'delta-a-refresh-2', description: 'authority, refresh of version 2 (newer iat)', kind: 'delta', text: buildDelta({ from: 2, version: 2, iat: T0 + 2, ...none }, keys.authority, backend).text, expect: { outcome: 'refreshed', version: 2 } },
+    { name: 'delta-a-3-4', description: 'authority, 3 -> 4 while 2 is held: a gap, nothing changes', kind: 'delta', text: buildDelta({ from: 3, version: 4, iat: T0 + 3, ...none, ids: [revId('r4')] }, keys.authority, backend).text, expect: { outcome: 'gap', version: 2 } },
+    { name: 'delta-a-1-2-again', description: 'authority, 1 -> 2 again: covered', kind: 'delta', text: goodDelta.text, expect: { outcome: 'ignored', version: 2 } },
+    { name: 'snapshot-b-max', description: 'authority2, version 2^53-1, nothing revoked: its own version line; authority\'s revocations stand', kind: 'snapshot', text: buildSnapshot({ version: Number.MAX_SAFE_INTEGER, iat: T0, ...none }, keys.authority2, { backend }).text, expect: { outcome: 'installed', version: Number.MAX_SAFE_INTEGER } },
+    { name: 'snapshot-a-v1-again', description: 'authority, version 1 while 2 is held', kind: 'snapshot', text: buildSnapshot({ version: 1, iat: T0, ...none, ids: [revId('r1')] }, keys.authority, { backend }).text, expect: { code: 'ERR_REVOCATION_ROLLBACK' } },
+    { name: 'delta-tampered', description: 'delta-a-1-2 with one payload byte changed', kind: 'delta', text: 'cfd1.' + Buffer.from(tampered).toString('base64url'), expect: { code: 'ERR_SIGNATURE_INVALID' } },
+    { name: 'delta-untrusted', description: 'signed by mallory', kind: 'delta', text: buildDelta({ from: 2, version: 3, iat: T0, ...none, subjects: ['agent:support'] }, keys.mallory, backend).text, expect: { code: 'ERR_UNKNOWN_KEY' } },
+  ];
+  const revocation = {
+    spec: 'docs/spec.md §10.2, §10.4, §10.10',
+    trust: ['authority', 'authority2'],
+    now: T0 + 5,
+    revokedIdDerivation: 'first 16 bytes of SHA-256(UTF-8("capframe-v1 test vector revoked id: " + name))',
+    steps: revocationSteps,
+    final: {
+      versions: { authority: 2, authority2: Number.MAX_SAFE_INTEGER },
+      revoked: [hex(revId('r1')), hex(revId('r2'))],
+      notRevoked: [hex(revId('r4'))],
+      subjects: ['agent:gone'],
+    },
+  };
+
   const doc = {
     format: 'capframe-v1-test-vectors',
     generator: 'scripts/gen-vectors.ts (npm run vectors)',
@@ -431,6 +465,7 @@ export function generateVectors(): string {
     argDigests,
     resources,
     matches,
+    revocation,
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -132,3 +132,25 @@ test('resource normalisation and pattern matching', () => {
   }
   for (const m of V.matches) assert.equal(matchResource(parsePattern(m.pattern), m.resource), m.match, `${m.pattern} ~ ${m.resource}`);
 });
+
+test('revocation vectors: snapshots and deltas applied in order give the expected outcomes and state (spec §10.10)', async () => {
+  const { RevocationState } = await import('../src/revocation/state.ts');
+  const R = V.revocation;
+  for (const backend of backends) {
+    const state = new RevocationState({ trusted: R.trust.map(pub), clock: () => R.now, backend });
+    for (const step of R.steps as { name: string; kind: string; text: string; expect: { outcome?: string; version?: number; code?: string } }[]) {
+      const apply = () => (step.kind === 'snapshot' ? state.update(step.text) : state.applyDelta(step.text));
+      if (step.expect.code) {
+        assert.throws(apply, { code: step.expect.code }, step.name);
+      } else {
+        const r = apply();
+        assert.deepEqual([r.outcome, r.version], [step.expect.outcome, step.expect.version], step.name);
+      }
+    }
+    for (const [name, v] of Object.entries(R.final.versions as Record<string, number>)) {
+      assert.equal(state.versionOf(V.keys[name].kidText), v, name);
+    }
+    for (const id of R.final.revoked) assert.equal(state.isRevokedId(id), true, id);
+    for (const id of R.final.notRevoked) assert.equal(state.isRevokedId(id), false, id);
+  }
+});

@@ -215,7 +215,8 @@ Exactly one of:
                  emergency lever; a later time replaces an earlier one.
 
 Options:
-  --db FILE      registry database (default ${DEFAULT_DB_PATH})
+  --db FILE|URL  registry: SQLite file (default ${DEFAULT_DB_PATH}) or
+                 postgres://user@host:port/db[?schema=NAME] (schema default capframe)
   --key FILE     the authority private key file
   --reason TEXT  kept in the registry (never put in snapshots)
   -h, --help     show this help
@@ -236,7 +237,7 @@ a snapshot older than one they hold and, by default, one signed more than a
 day ago for a file (five minutes for a live feed).
 
 Options:
-  --db FILE    registry database (default ${DEFAULT_DB_PATH})
+  --db FILE    registry: SQLite file (default ${DEFAULT_DB_PATH}) or a postgres:// URL
   --key FILE   the authority private key file (signs the snapshot)
   --out FILE   where to write the snapshot
   -h, --help   show this help

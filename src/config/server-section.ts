@@ -22,7 +22,8 @@
  *       maxFiles: 0              # rotated files kept (0 = all)
  *       fsync: false
  *     revocation:                # serve GET /v1/revocations (+ /stream), POST /v1/revoke, and check every call
- *       db: ./authority.db       # the revocation registry (SQLite), shared with `capframe revoke`
+ *       db: ./authority.db       # the revocation registry (SQLite file or postgres:// URL), shared with `capframe revoke`
+ *       (covers, pollInterval: see src/config/revocation.ts)
  *       keyFile: ./authority.key # authority private key FILE (capframe keygen) that signs snapshots
  *       maxAge: 300s             # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
  *
@@ -31,6 +32,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
+import { revocationSectionSchema } from '../config/revocation.ts';
 
 const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
   try {
@@ -65,11 +67,7 @@ export const serverSectionSchema = z.strictObject({
     maxFiles: z.number().int().min(0).default(0),
     fsync: z.boolean().default(false),
   }).optional(),
-  revocation: z.strictObject({
-    db: z.string().min(1),
-    keyFile: z.string().min(1),
-    maxAge: ms.optional(),
-  }).optional(),
+  revocation: revocationSectionSchema.optional(),
 }).refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
 
 export type ServerSection = z.infer<typeof serverSectionSchema>;

@@ -7,6 +7,7 @@
  * defaults when it is absent, resolves its paths against the config file's
  * directory and reads the admin secret (env var or file).
  */
+import { resolveRevocationSection, type ResolvedRevocation } from '../config/revocation.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
@@ -22,7 +23,7 @@ export interface ServerConfig {
   /** Resolved against the config file's directory. */
   readonly auditPath?: string;
   /** Resolved revocation paths. */
-  readonly revocation?: { readonly db: string; readonly keyFile: string; readonly maxAgeSeconds?: number };
+  readonly revocation?: ResolvedRevocation;
   /** The admin secret, when configured (never logged). */
   readonly adminSecret?: string;
   readonly base: CapframeConfig;
@@ -60,13 +61,7 @@ export function parseServerConfig(text: string, options: { file?: string; baseDi
     server,
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
-    ...(server.revocation ? {
-      revocation: {
-        db: resolve(baseDir, server.revocation.db),
-        keyFile: resolve(baseDir, server.revocation.keyFile),
-        ...(server.revocation.maxAge !== undefined ? { maxAgeSeconds: Math.max(1, Math.round(server.revocation.maxAge / 1000)) } : {}),
-      },
-    } : {}),
+    ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
     base,
   });
 }

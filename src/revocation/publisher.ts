@@ -1,25 +1,28 @@
 /**
- * The authority side: keeps a signed snapshot of the registry current.
+ * The authority side: keeps the registry's signed revocation data current,
+ * as a signed delta per change (what a subscribed verifier needs) and a full
+ * signed snapshot built when one is asked for (new or lagging verifiers, GET).
  * Incremental: new revoked ids are read by sequence number, added to the
- * bloom filter and merged into the sorted list, so a change costs one read,
- * one encode and one signature, not a rebuild. A full rebuild (which also
- * drops ids of expired tokens) runs at start and when the filter outgrows its
- * capacity.
+ * bloom filter and merged into the sorted list; a change costs one read, one
+ * small delta and its signature. A full rebuild (which also drops ids of
+ * expired tokens) runs at start and when the filter outgrows its capacity;
+ * after one, no delta leads to the new version (verifiers take the snapshot).
  */
 import bf from 'bloom-filters';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import type { RevocationRegistry } from './registry.ts';
+import type { RegistrySource } from './registry.ts';
 import {
   buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot,
 } from './snapshot.ts';
+import { buildDelta, type SignedDelta } from './delta.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
 export interface PublisherOptions {
-  registry: RevocationRegistry;
+  registry: RegistrySource;
   /** The authority key that signs snapshots. */
   key: PrivateKey;
   clock?: Clock;
@@ -32,8 +35,11 @@ export interface PublisherOptions {
   errorRate?: number;
 }
 
+/** Recent deltas kept for verifiers that reconnect a few versions behind. */
+const DELTA_HISTORY = 256;
+
 export class SnapshotPublisher {
-  readonly registry: RevocationRegistry;
+  readonly registry: RegistrySource;
   readonly #key: PrivateKey;
   readonly #clock: Clock;
   readonly #backend: Ed25519Backend | undefined;
@@ -44,7 +50,15 @@ export class SnapshotPublisher {
   #capacity = 0;
   #ids: Uint8Array = new Uint8Array(0);
   #seq = 0;
+  /** What the signed data says now. */
+  #version = -1;
+  #iat = -1;
+  #subjects: readonly string[] = [];
+  #cutoffs: readonly { kid: string; before: number }[] = [];
+  /** The full snapshot of (#version, #iat), built on demand. */
   #current: SignedSnapshot | undefined;
+  /** Deltas of consecutive versions (and refreshes), oldest first; cleared by a rebuild. */
+  #deltas: SignedDelta[] = [];
 
   constructor(o: PublisherOptions) {
     if (!o?.registry || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('SnapshotPublisher needs a registry and the authority private key');
@@ -57,26 +71,75 @@ export class SnapshotPublisher {
     this.errorRate = o.errorRate ?? DEFAULT_BLOOM_ERROR_RATE;
   }
 
-  /** The current signed snapshot, (re)built or re-signed when needed. */
-  current(): SignedSnapshot {
-    this.refresh();
-    return this.#current!;
+  /** Version of the signed data (after the last refresh). */
+  get version(): number {
+    return this.#version;
   }
 
-  /** Brings the snapshot up to date; returns true when a new one was signed. */
+  /** The current full signed snapshot, brought up to date first. */
+  current(): SignedSnapshot {
+    this.refresh();
+    if (this.#current === undefined || this.#current.version !== this.#version || this.#current.iat !== this.#iat) {
+      this.#current = buildSnapshot({
+        version: this.#version, iat: this.#iat, ids: this.#ids, subjects: this.#subjects,
+        cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+      }, this.#key, { bloom: this.#bloom!, ...(this.#backend ? { backend: this.#backend } : {}) });
+    }
+    return this.#current;
+  }
+
+  /** The newest delta (leading to the current version, or refreshing it), or undefined after a rebuild. */
+  latestDelta(): SignedDelta | undefined {
+    const d = this.#deltas[this.#deltas.length - 1];
+    return d !== undefined && d.version === this.#version ? d : undefined;
+  }
+
+  /**
+   * The deltas that take a verifier holding `version` to the current version
+   * (the newest refresh included), or undefined when they are not all kept:
+   * such a verifier needs the full snapshot.
+   */
+  deltasSince(version: number): SignedDelta[] | undefined {
+    if (version === this.#version) {
+      const last = this.latestDelta();
+      return last !== undefined && last.from === last.version ? [last] : [];
+    }
+    if (version > this.#version || version < 0) return undefined;
+    const out: SignedDelta[] = [];
+    let at = version;
+    for (const d of this.#deltas) {
+      if (d.from === at && d.version > at) { out.push(d); at = d.version; }
+    }
+    if (at !== this.#version) return undefined;
+    const last = this.latestDelta();
+    if (last !== undefined && last.from === last.version && out[out.length - 1] !== last) out.push(last);
+    return out;
+  }
+
+  /** Brings the signed data up to date; returns true when anything new was signed. */
   refresh(): boolean {
     const now = this.#clock();
-    const cur = this.#current;
-    if (cur && this.registry.version === cur.version && now - cur.iat < this.resignAfter) return false;
-    if (!this.#bloom) return this.#rebuild(now);
+    if (this.#bloom === undefined) return this.#rebuild(now);
+    if (this.registry.version === this.#version && now - this.#iat < this.resignAfter) return false;
     const view = this.registry.view(this.#seq, 0);
+    if (view.version === this.#version) {
+      // Unchanged: a freshness refresh, as a delta that adds nothing.
+      this.#sign(view.version, now, this.#subjects, this.#cutoffs, new Uint8Array(0), [], []);
+      return true;
+    }
+    let added: Uint8Array = new Uint8Array(0);
     if (view.ids.length > 0) {
       if ((this.#ids.length / ID_BYTES) + view.ids.length > this.#capacity) return this.#rebuild(now);
       for (const r of view.ids) this.#bloom.add(r.id);
-      this.#ids = mergeIds(this.#ids, sortIds(view.ids.map((r) => Buffer.from(r.id, 'hex'))));
+      added = sortIds(view.ids.map((r) => Buffer.from(r.id, 'hex')));
+      this.#ids = mergeIds(this.#ids, added);
       this.#seq = view.ids[view.ids.length - 1]!.seq;
     }
-    this.#sign(view.version, now, view.subjects, view.cutoffs);
+    const had = new Set(this.#subjects);
+    const newSubjects = view.subjects.filter((x) => !had.has(x));
+    const hadCut = new Map(this.#cutoffs.map((c) => [c.kid, c.before]));
+    const newCutoffs = view.cutoffs.filter((c) => (hadCut.get(c.kid) ?? -1) < c.before);
+    this.#sign(view.version, now, view.subjects, view.cutoffs, added, newSubjects, newCutoffs);
     return true;
   }
 
@@ -89,21 +152,37 @@ export class SnapshotPublisher {
     this.#ids = sortIds(view.ids.map((r) => Buffer.from(r.id, 'hex')));
     // Pruned rows are skipped for good: everything up to the newest seq has been seen.
     this.#seq = n > 0 ? view.ids[n - 1]!.seq : this.#seq;
-    this.#sign(view.version, now, view.subjects, view.cutoffs);
+    this.#version = view.version;
+    this.#iat = Math.max(now, this.#iat);
+    this.#subjects = view.subjects;
+    this.#cutoffs = view.cutoffs;
+    this.#deltas = [];
+    this.#current = undefined;
     return true;
   }
 
-  #sign(version: number, now: number, subjects: readonly string[], cutoffs: readonly { kid: string; before: number }[]): void {
-    // iat never goes backwards for the same version, even if the clock does.
-    const iat = Math.max(now, this.#current && this.#current.version === version ? this.#current.iat : 0);
-    this.#current = buildSnapshot({
-      version, iat, ids: this.#ids, subjects,
-      cutoffs: cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
-    }, this.#key, { bloom: this.#bloom!, ...(this.#backend ? { backend: this.#backend } : {}) });
+  #sign(version: number, now: number, subjects: readonly string[], cutoffs: readonly { kid: string; before: number }[],
+    addedIds: Uint8Array, addedSubjects: readonly string[], addedCutoffs: readonly { kid: string; before: number }[]): void {
+    // iat never goes backwards, even if the clock does.
+    const iat = Math.max(now, this.#iat);
+    const from = this.#version;
+    const delta = buildDelta({
+      from, version, iat, ids: addedIds, subjects: addedSubjects,
+      cutoffs: addedCutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+    }, this.#key, this.#backend);
+    // A refresh replaces the previous refresh of the same version: only the newest one matters.
+    const last = this.#deltas[this.#deltas.length - 1];
+    if (last !== undefined && last.from === last.version && last.version === from) this.#deltas.pop();
+    this.#deltas.push(delta);
+    if (this.#deltas.length > DELTA_HISTORY) this.#deltas.shift();
+    this.#version = version;
+    this.#iat = iat;
+    this.#subjects = subjects;
+    this.#cutoffs = cutoffs;
   }
 }
 
 /** One-shot: the current signed snapshot of a registry (CLI export, benchmarks). */
-export function exportSnapshot(registry: RevocationRegistry, key: PrivateKey, opts: Omit<PublisherOptions, 'registry' | 'key'> = {}): SignedSnapshot {
+export function exportSnapshot(registry: RegistrySource, key: PrivateKey, opts: Omit<PublisherOptions, 'registry' | 'key'> = {}): SignedSnapshot {
   return new SnapshotPublisher({ ...opts, registry, key }).current();
 }

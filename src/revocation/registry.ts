@@ -7,7 +7,7 @@
  * Every change bumps `state.version` in the same transaction: the version of
  * the signed snapshot built from it (monotonic, never reused).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -21,8 +21,14 @@ import { defaultBackend } from '../crypto/default.ts';
 import type { Keyring } from '../verify/keyring.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseIdHex } from './snapshot.ts';
+import { createRequire } from 'node:module';
+import { loadDriver } from './load-driver.ts';
+
+const require = createRequire(import.meta.url);
 
 export const DEFAULT_DB_PATH = './.capframe/authority.db';
+/** How long an opener or writer waits for another process's lock before failing. */
+const BUSY_TIMEOUT_MS = 10_000;
 
 /** Migration n (1-based) brings user_version from n-1 to n. Never edit a shipped one; append. */
 const MIGRATIONS: readonly string[] = [
@@ -84,13 +90,32 @@ export interface RegistryView {
   readonly cutoffs: readonly { readonly kid: string; readonly before: number }[];
 }
 
-function checkReason(r: string | undefined): string | null {
+export function checkReason(r: string | undefined): string | null {
   if (r === undefined) return null;
   if (typeof r !== 'string' || r.length > 1024) throw new InvalidArgumentError('a revocation reason is text of at most 1024 characters');
   return r;
 }
 
-export class RevocationRegistry extends EventEmitter<{ change: [version: number] }> {
+/** Key cut-off arguments: a base64url key id of 8 bytes and unix seconds. */
+export function checkCutoff(kid: string, before: number): void {
+  if (typeof kid !== 'string' || Buffer.from(kid, 'base64url').length !== KID_BYTES || kidToString(Buffer.from(kid, 'base64url')) !== kid) {
+    throw new InvalidArgumentError('a key id is 8 bytes in base64url');
+  }
+  if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError('the cut-off time is unix seconds');
+}
+
+/**
+ * What a snapshot publisher reads: the registry's current version, a
+ * consistent view, and a `change` event. Both registries (SQLite, PostgreSQL) are one.
+ */
+export interface RegistrySource {
+  readonly version: number;
+  view(sinceSeq?: number, expiredBefore?: number): RegistryView;
+  on(event: 'change', fn: (version: number) => void): unknown;
+  off(event: 'change', fn: (version: number) => void): unknown;
+}
+
+export class RevocationRegistry extends EventEmitter<{ change: [version: number] }> implements RegistrySource {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
@@ -116,12 +141,15 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     let db: Database.Database | undefined;
     try {
       if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(this.path), { recursive: true });
-      db = new Database(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+      const Sqlite = loadDriver<typeof Database>('better-sqlite3', () => require('better-sqlite3'), 'the SQLite revocation registry');
+      db = new Sqlite(this.path, options.readonly ? { readonly: true, fileMustExist: true } : {});
       this.#db = db;
+      // First: every later statement (the WAL switch included) waits for a concurrent
+      // opener's lock instead of failing with SQLITE_BUSY.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
-        db.pragma('busy_timeout = 5000');
         this.#migrate();
       }
     } catch (e) {
@@ -153,8 +181,12 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     if (from > SCHEMA_VERSION) {
       throw new InvalidArgumentError(`registry ${this.path} has schema version ${from}, newer than this capframe (${SCHEMA_VERSION})`);
     }
+    if (from === SCHEMA_VERSION) return;
+    // Each step takes the write lock first (BEGIN IMMEDIATE) and re-reads the version under
+    // it: a process that lost the race to another opener finds the step done and skips it.
     for (let v = from; v < SCHEMA_VERSION; v++) {
       db.transaction(() => {
+        if (this.schemaVersion !== v) return;
         db.exec(MIGRATIONS[v]!);
         db.pragma(`user_version = ${v + 1}`);
       }).immediate();
@@ -226,10 +258,7 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
    * cut-off replaces an earlier one; an earlier one changes nothing.
    */
   revokeIssuedBefore(kid: string, before: number, opts: RevokeOptions = {}): RevokeResult {
-    if (typeof kid !== 'string' || Buffer.from(kid, 'base64url').length !== KID_BYTES || kidToString(Buffer.from(kid, 'base64url')) !== kid) {
-      throw new InvalidArgumentError('a key id is 8 bytes in base64url');
-    }
-    if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError('the cut-off time is unix seconds');
+    checkCutoff(kid, before);
     const reason = checkReason(opts.reason);
     return this.#change(() => {
       const cur = this.#st.getCutoff.get(kid);

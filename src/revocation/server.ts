@@ -2,9 +2,12 @@
  * HTTP endpoints of the authority for revocation snapshots:
  *
  *   GET /v1/revocations          the current signed snapshot (text/plain, `cfr1.…`)
- *   GET /v1/revocations/stream   Server-Sent Events: `event: snapshot` with the
- *                                snapshot text on connect and on every change
- *                                (or re-signature); `: ping` comments as heartbeats.
+ *   GET /v1/revocations/stream   Server-Sent Events: `event: snapshot` (the full
+ *                                snapshot) on connect, then `event: delta` (cfd1.,
+ *                                a few hundred bytes) on every change or
+ *                                re-signature; a subscriber resuming with
+ *                                Last-Event-ID gets the deltas since that version
+ *                                when they are kept; `: ping` heartbeats.
  *
  * Changes are noticed from the registry's in-process `change` event and by
  * polling its version (every `watchMs`, default 100 ms), which also sees
@@ -15,18 +18,19 @@ import type { AddressInfo } from 'node:net';
 import type { PrivateKey } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { Clock } from '../clock.ts';
-import type { RevocationRegistry } from './registry.ts';
+import type { RegistrySource } from './registry.ts';
 import { SnapshotPublisher } from './publisher.ts';
 
-export const SNAPSHOT_PATH = '/v1/revocations';
-export const STREAM_PATH = '/v1/revocations/stream';
+import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
+
+export { SNAPSHOT_PATH, STREAM_PATH };
 /** Bytes queued for one stream subscriber before it is disconnected. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
 /** Default cap on stream subscribers (each holds a connection for ever). */
 export const DEFAULT_MAX_SUBSCRIBERS = 256;
 
 export interface RevocationHandlerOptions {
-  registry: RevocationRegistry;
+  registry: RegistrySource;
   key: PrivateKey;
   clock?: Clock;
   backend?: Ed25519Backend;
@@ -55,6 +59,13 @@ export interface RevocationHandler {
   close(): void;
 }
 
+/** The version a reconnecting subscriber holds (SSE Last-Event-ID), if it names one. */
+function resumeFrom(req: IncomingMessage): number | undefined {
+  const h = req.headers['last-event-id'];
+  if (typeof h !== 'string' || !/^\d{1,15}$/.test(h)) return undefined;
+  return Number(h);
+}
+
 export function createRevocationHandler(o: RevocationHandlerOptions): RevocationHandler {
   const publisher = new SnapshotPublisher({
     registry: o.registry, key: o.key,
@@ -67,36 +78,48 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
   const maxSubscribers = o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
   let closed = false;
   let scheduled = false;
+  /** What the streams have been sent last: a version and its signature time. */
   let lastSent = -1;
   let lastSentIat = -1;
 
-  // One encoded event per snapshot, shared by every subscriber: a queued Buffer is held by
+  // One encoded event per snapshot or delta, shared by every subscriber: a queued Buffer is held by
   // reference, so stalled subscribers cost no copy of a (megabytes large) snapshot each.
   let event: { text: string; bytes: Buffer } | undefined;
-  function eventBytes(text: string, version: number): Buffer {
-    if (event?.text !== text) event = { text, bytes: Buffer.from(`event: snapshot\nid: ${version}\ndata: ${text}\n\n`, 'utf8') };
+  function eventBytes(kind: 'snapshot' | 'delta', text: string, version: number): Buffer {
+    if (event?.text !== text) event = { text, bytes: Buffer.from(`event: ${kind}\nid: ${version}\ndata: ${text}\n\n`, 'utf8') };
     return event.bytes;
   }
-  function send(res: ServerResponse, text: string, version: number): void {
+  function send(res: ServerResponse, kind: 'snapshot' | 'delta', text: string, version: number): void {
     // A subscriber that does not read is dropped rather than buffered without bound;
-    // on reconnecting it receives the current snapshot.
+    // on reconnecting it catches up (deltas, or the current snapshot).
     if (res.writableLength > MAX_BUFFERED) {
       streams.delete(res);
       res.destroy();
       return;
     }
-    res.write(eventBytes(text, version));
+    res.write(eventBytes(kind, text, version));
   }
 
   function check(): void {
     scheduled = false;
     if (closed) return;
     try {
-      const cur = publisher.current(); // refreshed (re-signed when due) by current()
+      publisher.refresh(); // re-signs when due
+      if (publisher.version === lastSent && publisher.latestDelta()?.iat === lastSentIat) return;
+      const d = publisher.latestDelta();
+      if (d !== undefined && (d.from === lastSent || (d.from === d.version && d.version === lastSent))) {
+        // Subscribers hold lastSent: the delta takes them on (a few hundred bytes).
+        lastSent = d.version;
+        lastSentIat = d.iat;
+        for (const s of streams) send(s, 'delta', d.text, d.version);
+        return;
+      }
+      // No delta chains from what was sent (a rebuild, or changes coalesced across a refresh): the snapshot.
+      const cur = publisher.current();
       if (cur.version !== lastSent || cur.iat !== lastSentIat) {
         lastSent = cur.version;
         lastSentIat = cur.iat;
-        for (const s of streams) send(s, cur.text, cur.version);
+        for (const s of streams) send(s, 'snapshot', cur.text, cur.version);
       }
     } catch (e) {
       onError(e);
@@ -130,13 +153,20 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     }
     let cur;
     try {
-      cur = publisher.current();
+      // A subscriber resuming from a version whose deltas are kept gets those, not the snapshot.
+      const resume = path === STREAM_PATH ? resumeFrom(req) : undefined;
+      if (resume !== undefined) {
+        publisher.refresh();
+        cur = publisher.deltasSince(resume) ?? publisher.current();
+      } else {
+        cur = publisher.current();
+      }
     } catch (e) {
       onError(e);
       res.writeHead(503, { 'content-type': 'text/plain' }).end('revocation snapshot unavailable\n');
       return true;
     }
-    if (path === SNAPSHOT_PATH) {
+    if (path === SNAPSHOT_PATH && !Array.isArray(cur)) {
       res.writeHead(200, {
         'content-type': 'text/plain; charset=utf-8',
         'cache-control': 'no-store',
@@ -166,9 +196,13 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     });
     res.socket?.setNoDelay(true);
     res.write('retry: 1000\n\n');
-    send(res, cur.text, cur.version);
+    if (Array.isArray(cur)) {
+      for (const d of cur) res.write(`event: delta\nid: ${d.version}\ndata: ${d.text}\n\n`);
+    } else {
+      res.write(eventBytes('snapshot', cur.text, cur.version));
+    }
     streams.add(res);
-    if (lastSent < 0) { lastSent = cur.version; lastSentIat = cur.iat; }
+    if (lastSent < 0) { lastSent = publisher.version; lastSentIat = Array.isArray(cur) ? (cur.at(-1)?.iat ?? -1) : cur.iat; }
     const drop = (): void => { streams.delete(res); };
     req.on('close', drop);
     res.on('close', drop);

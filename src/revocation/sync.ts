@@ -1,8 +1,10 @@
 /**
  * Keeps a verifier's RevocationState fresh: polls GET /v1/revocations every
- * `pollInterval` seconds (default 30, as in the seed design) and, unless
- * `stream: false`, subscribes to GET /v1/revocations/stream (Server-Sent
- * Events) so a new snapshot arrives as soon as the authority signs it.
+ * `pollInterval` seconds (default 30) and, unless `stream: false`, subscribes
+ * to GET /v1/revocations/stream (Server-Sent Events): a full snapshot on
+ * connect, then a signed delta per change. A delta that does not start at the
+ * held version (a gap) makes it fetch the full snapshot; a reconnect resumes
+ * with Last-Event-ID, so a verifier that missed a few versions gets deltas.
  * A lost stream reconnects after `reconnectMs`. Nothing here decides: a
  * verifier that cannot refresh goes stale and the state fails closed.
  */
@@ -11,7 +13,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
 import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
-import { SNAPSHOT_PATH, STREAM_PATH } from './server.ts';
+import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
 import type { RevocationState, UpdateResult } from './state.ts';
 
 export interface RevocationSyncOptions {
@@ -45,6 +47,8 @@ export class RevocationSync {
   #req: ClientRequest | undefined;
   #running = false;
   #connected = false;
+  /** Version of the last event applied: sent as Last-Event-ID on reconnect, to resume with deltas. */
+  #lastId: string | undefined;
 
   constructor(o: RevocationSyncOptions) {
     if (!o || !o.state || typeof o.url !== 'string') throw new InvalidArgumentError('RevocationSync needs a url and a RevocationState');
@@ -127,7 +131,9 @@ export class RevocationSync {
 
   #subscribe(): void {
     if (!this.#running) return;
-    const req = this.#request(new URL(STREAM_PATH, this.#base), { method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.#lastId !== undefined && /^\d{1,15}$/.test(this.#lastId)) headers['last-event-id'] = this.#lastId;
+    const req = this.#request(new URL(STREAM_PATH, this.#base), { method: 'GET', headers }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         this.#onError(new Error(`GET ${STREAM_PATH}: HTTP ${res.statusCode}`));
@@ -161,6 +167,7 @@ export class RevocationSync {
 
   #event(block: string): void {
     let event = 'message';
+    let id: string | undefined;
     const data: string[] = [];
     for (const line of block.split('\n')) {
       if (line === '' || line.startsWith(':')) continue;
@@ -169,10 +176,23 @@ export class RevocationSync {
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'event') event = value;
       else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
     }
-    if (event !== 'snapshot' || data.length === 0) return;
+    if ((event !== 'snapshot' && event !== 'delta') || data.length === 0) return;
     try {
-      this.state.update(data.join('\n'));
+      if (event === 'snapshot') {
+        this.state.update(data.join('\n'));
+        this.#lastId = id;
+        return;
+      }
+      const r = this.state.applyDelta(data.join('\n'));
+      if (r.outcome === 'gap') {
+        // Behind (or nothing held): the full snapshot, then deltas again.
+        this.#lastId = undefined;
+        this.refresh().catch(this.#onError);
+      } else {
+        this.#lastId = id;
+      }
     } catch (e) {
       this.#onError(e);
     }

@@ -18,11 +18,11 @@
  */
 import { z } from 'zod';
 import { ConfigError, InvalidArgumentError } from '../errors.ts';
-import type { PrivateKey } from '../crypto/keys.ts';
+import { kidToString, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
-import type { Keyring } from '../verify/keyring.ts';
-import type { PublicKeyInput } from '../verify/keyring.ts';
-import { createRevocationHandler, RevocationState, type RevocationHandler, type RevocationRegistry } from '../revocation/index.ts';
+import { Keyring } from '../verify/keyring.ts';
+import { createRevocationHandler, RevocationState, type RevocationHandler } from '../revocation/index.ts';
+import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 
 export const revokeRequestSchema = z.union([
@@ -33,12 +33,14 @@ export const revokeRequestSchema = z.union([
 ]);
 
 export interface ServiceRevocationOptions {
-  readonly registry: RevocationRegistry;
+  readonly registry: AnyRegistry;
   /** The authority private key that signs snapshots (its public key must be trusted). */
   readonly key: PrivateKey;
   readonly trusted: Keyring | readonly PublicKeyInput[];
   /** Seconds a snapshot stays usable (RevocationState maxAge). Default 300. */
   readonly maxAge?: number;
+  /** Authority keys (or key ids) whose chains this registry's snapshots speak for. Default: every trusted key. */
+  readonly covers?: readonly (PublicKeyInput | string)[];
   /** Registry polling interval, ms. Default 1000. */
   readonly pollMs?: number;
 }
@@ -55,14 +57,28 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   // The service's own state must never go stale between re-signatures: re-sign well within maxAge.
   const resignAfter = o.maxAge !== undefined ? Math.max(1, Math.min(60, Math.floor(o.maxAge / 2))) : undefined;
   const handler = createRevocationHandler({ registry: o.registry, key: o.key, ...(resignAfter !== undefined ? { resignAfter } : {}) });
-  const state = new RevocationState({ trusted: o.trusted, ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}) });
-  if (!state.keyring.get(o.key.kid) || !equalBytes(state.keyring.get(o.key.kid)!, o.key.publicKey)) {
+  const keyring = o.trusted instanceof Keyring ? o.trusted : new Keyring(o.trusted);
+  if (!keyring.get(o.key.kid) || !equalBytes(keyring.get(o.key.kid)!, o.key.publicKey)) {
     handler.close();
     throw new ConfigError('the revocation signing key is not one of the trusted authority keys');
   }
+  // The service's registry records revocations of any chain the service trusts, so its
+  // snapshots speak for all of them (unless the config names a narrower set).
+  const covers = o.covers ?? keyring.kids();
+  const state = new RevocationState({
+    trusted: keyring, scopes: [{ signer: o.key.publicKey, covers }],
+    ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}),
+  });
+  const signer = kidToString(o.key.kid);
   const sync = (): void => {
     try {
-      state.update(handler.publisher.current().text);
+      const p = handler.publisher;
+      p.refresh();
+      // Deltas when they chain from what the state holds (a few hundred bytes each), else the snapshot.
+      const held = state.versionOf(signer);
+      const deltas = held >= 0 ? p.deltasSince(held) : undefined;
+      if (deltas !== undefined && deltas.every((d) => state.applyDelta(d.text).outcome !== 'gap') && state.versionOf(signer) === p.version) return;
+      state.update(p.current().text);
     } catch (e) {
       process.stderr.write(`capframe serve: revocation snapshot update failed: ${(e as Error).message}\n`);
     }
@@ -73,7 +89,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   const resignEvery = Math.max(1, Math.floor(handler.publisher.resignAfter / 2)) * 1000;
   let lastResign = Date.now();
   const timer = setInterval(() => {
-    if (o.registry.version !== state.version || Date.now() - lastResign >= resignEvery) {
+    if (o.registry.version !== state.versionOf(signer) || Date.now() - lastResign >= resignEvery) {
       lastResign = Date.now();
       sync();
     }
@@ -81,7 +97,7 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   timer.unref();
 
 
-  const revoke: RevokeFn = (body) => {
+  const revoke: RevokeFn = async (body) => {
     const parsed = revokeRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw new InvalidArgumentError('revoke takes {"token"}, {"id"}, {"subject"} or {"kid","before"}, with an optional "reason"');
@@ -91,10 +107,10 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     // A token must verify against the trusted keys (as in `capframe revoke --token`): an
     // unverified one could name a forged expiry, and the registry lets snapshots drop a
     // revoked id once its recorded expiry is long past, reviving the real token.
-    const r = 'token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
+    const r = await ('token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
       : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
         : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
-          : o.registry.revokeIssuedBefore(b.kid, b.before, opts);
+          : o.registry.revokeIssuedBefore(b.kid, b.before, opts));
     sync(); // in force before the answer, even if the change event is not emitted
     return { ok: true, changed: r.changed, version: r.version, target: r.target };
   };

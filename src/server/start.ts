@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
 import { ConfigError } from '../errors.ts';
 import { parsePrivateKey } from '../crypto/keys.ts';
-import { RevocationRegistry } from '../revocation/index.ts';
+import { openRegistry, type AnyRegistry } from '../revocation/open-registry.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
 import type { ReplayStore } from '../verify/replay.ts';
@@ -30,7 +30,7 @@ export interface StartOverrides {
   readonly replay?: ReplayStore;
 }
 
-function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev: ServiceRevocation } | undefined {
+async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation } | undefined> {
   const r = cfg.revocation;
   if (!r) return undefined;
   let keyText: string;
@@ -45,12 +45,16 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
   } catch (e) {
     throw new ConfigError(`${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
   }
-  const registry = new RevocationRegistry({ path: r.db });
+  const registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
   try {
-    const rev = serviceRevocation({ registry, key, trusted: cfg.base.trusted, ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}) });
+    const rev = serviceRevocation({
+      registry, key, trusted: cfg.base.trusted,
+      ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}),
+      ...(r.covers !== undefined ? { covers: r.covers } : {}),
+    });
     return { registry, rev };
   } catch (e) {
-    registry.close();
+    await registry.close();
     throw e;
   }
 }
@@ -58,7 +62,7 @@ function openRevocation(cfg: ServerConfig): { registry: RevocationRegistry; rev:
 export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
   const b = cfg.base;
   const s = cfg.server;
-  const revocation = openRevocation(cfg);
+  const revocation = await openRevocation(cfg);
   let audit: AuditLog | undefined;
   let replay: ReplayStore | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
@@ -66,7 +70,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     audit?.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
-    revocation?.registry.close();
+    void revocation?.registry.close();
   };
   try {
     const section = b.replay ?? { store: 'memory' as const };
@@ -114,7 +118,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       async close() {
         revocation?.rev.close();
         await service.close();
-        revocation?.registry.close();
+        await revocation?.registry.close();
         log?.close();
         await replay?.close?.();
       },

@@ -28,6 +28,7 @@ import { checkSignatureCached, verifyChain } from './chain.ts';
 import { signedMessage, type Chain } from '../token/chain.ts';
 import { checkCallNow, type Authorization, type CallFacts, type EffectiveGrant, type RuleContext } from './rules.ts';
 import { Lru } from './lru.ts';
+import { SizedLru } from './sized-lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 import { authorizeSync, verifyInvocationSync } from './sync.ts';
 
@@ -49,6 +50,14 @@ export interface VerifierOptions {
   replay?: ReplayStore;
   /** Capacity of the default in-memory replay store. */
   replayCapacity?: number;
+  /**
+   * Memory budget of the verified-chain cache, bytes (an estimate per chain:
+   * its decoded blocks plus the token bytes; the text index gets a quarter
+   * more). Default 384 MiB: about 100,000 two-block chains, filled only as
+   * distinct tokens arrive.
+   */
+  chainCacheBytes?: number;
+  /** Optional cap on the number of cached chains as well (default: none, the byte budget decides). */
   chainCacheSize?: number;
   signatureCacheSize?: number;
   backend?: Ed25519Backend;
@@ -114,6 +123,27 @@ export interface ExpectedCall {
   readonly resource?: string;
 }
 
+/**
+ * Default memory budget of the verified-chain cache: about 100,000 two-block
+ * chains at the per-chain estimate below (measured: bench suite agents,
+ * cached_chain_bytes, ~3.9 KB per 2-block chain with its text key).
+ */
+export const DEFAULT_CHAIN_CACHE_BYTES = 384 * 1024 * 1024;
+/**
+ * Heap estimate of one cached chain: the entry, the decoded blocks (grants,
+ * subjects, hex ids, key views) and the token bytes. Calibrated against
+ * cached_chain_bytes; errs high.
+ */
+export function chainBytes(tokenBytes: number, blocks: number): number {
+  return CHAIN_ENTRY_BYTES + CHAIN_BLOCK_BYTES * blocks + tokenBytes;
+}
+const CHAIN_ENTRY_BYTES = 1200;
+const CHAIN_BLOCK_BYTES = 1100;
+/** A cached token text: the string (one byte per character) and its map slot. */
+export function textBytes(text: string): number {
+  return 64 + text.length;
+}
+
 function isPlainArgs(a: unknown): a is Record<string, unknown> {
   return typeof a === 'object' && a !== null && !Array.isArray(a);
 }
@@ -129,10 +159,10 @@ export class Verifier {
   readonly maxDepth: number;
   revocation: RevocationCheck | undefined;
   readonly issuedAfter: number | undefined;
-  readonly #chains: Lru<string, { epoch: number; chain: Chain }>;
+  readonly #chains: SizedLru<string, { epoch: number; chain: Chain }>;
   #byObject = new WeakMap<Token, { epoch: number; chain: Chain }>();
   /** Verified chains by the token's exact text form (at most chainCacheSize texts). */
-  readonly #byText: Lru<string, { epoch: number; chain: Chain }>;
+  readonly #byText: SizedLru<string, { epoch: number; chain: Chain }>;
   readonly #signatures: Lru<string, true>;
   /**
    * Batch signatures already checked, by the digest list a batch's proofs
@@ -155,8 +185,11 @@ export class Verifier {
     this.backend = options.backend ?? defaultBackend();
     this.maxTokenBytes = Math.min(size(options.maxTokenBytes, LIMITS.maxTokenBytes, 'maxTokenBytes'), LIMITS.maxTokenBytes);
     this.maxDepth = Math.min(size(options.maxDepth, LIMITS.maxDepth, 'maxDepth'), LIMITS.maxDepth);
-    this.#chains = new Lru(size(options.chainCacheSize, DEFAULTS.chainCacheSize, 'chainCacheSize'));
-    this.#byText = new Lru(this.#chains.max);
+    const budget = size(options.chainCacheBytes, DEFAULT_CHAIN_CACHE_BYTES, 'chainCacheBytes');
+    const count = options.chainCacheSize !== undefined ? size(options.chainCacheSize, 0, 'chainCacheSize') : Number.POSITIVE_INFINITY;
+    // The text index holds only strings (the chains are shared with #chains): a quarter of the budget.
+    this.#chains = new SizedLru(budget, count);
+    this.#byText = new SizedLru(Math.max(1, Math.floor(budget / 4)), count);
     this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
     if (options.issuedAfter !== undefined && (typeof options.issuedAfter !== 'number' || !Number.isFinite(options.issuedAfter))) throw new InvalidArgumentError('issuedAfter must be a finite unix time');
@@ -183,7 +216,7 @@ export class Verifier {
       key = tokenCacheKey(raw);
       const hit = this.#chains.get(key);
       if (hit && hit.epoch === epoch) {
-        if (typeof input === 'string') this.#byText.set(input, hit);
+        if (typeof input === 'string') this.#byText.set(input, hit, textBytes(input));
         return hit.chain;
       }
     }
@@ -202,9 +235,9 @@ export class Verifier {
       signatureCache: this.#signatures,
     });
     const entry = { epoch, chain };
-    this.#chains.set(key, entry);
+    this.#chains.set(key, entry, chainBytes(token.bytes.length, chain.blocks.length));
     if (input instanceof Token) this.#byObject.set(input, entry);
-    else if (typeof input === 'string') this.#byText.set(input, entry);
+    else if (typeof input === 'string') this.#byText.set(input, entry, textBytes(input));
     return chain;
   }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKey, Verifier } from '../../src/index.ts';
+import { kidToString } from '../../src/crypto/keys.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { createRevocationHandler, startRevocationServer } from '../../src/revocation/server.ts';
 import { RevocationState } from '../../src/revocation/state.ts';
@@ -22,7 +23,7 @@ test('the handler serves the snapshot, refuses other methods and leaves other pa
   assert.equal(got.status, 200);
   assert.equal(got.headers.get('x-capframe-revocation-version'), '1');
   const state = new RevocationState({ trusted: [key.publicKey] });
-  assert.deepEqual(state.update(await got.text()), { outcome: 'installed', version: 1 });
+  assert.deepEqual(state.update(await got.text()), { outcome: 'installed', version: 1, kid: kidToString(key.kid) });
   assert.equal((await fetch(`${base}/v1/revocations`, { method: 'POST' })).status, 405);
   const other = await fetch(`${base}/v1/other`);
   assert.deepEqual([other.status, await other.text()], [418, 'mine']);

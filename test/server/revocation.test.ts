@@ -59,7 +59,7 @@ server:
     assert.equal(sse.statusCode, 200);
     const events: string[] = [];
     let waiter: (() => void) | null = null;
-    sse.body.on('data', (d: Buffer) => { events.push(...d.toString('utf8').split('\n\n').filter((e) => e.includes('event: snapshot'))); waiter?.(); });
+    sse.body.on('data', (d: Buffer) => { events.push(...d.toString('utf8').split('\n\n').filter((e) => e.includes('event: snapshot') || e.includes('event: delta'))); waiter?.(); });
     sse.body.on('error', () => {});
     const until = async (k: number) => { while (events.length < k) await new Promise<void>((r) => { waiter = r; }); };
     await until(1);
@@ -89,7 +89,8 @@ server:
     assert.ok(!d.allowed && d.error instanceof RevokedError);
     assert.equal((await remote.verifyCall(b, call())).allowed, true);
     await until(2);
-    assert.match(events[1]!, /data: cfr1\./);
+    assert.match(events[0]!, /data: cfr1\./, 'the full snapshot on connect');
+    assert.match(events[1]!, /event: delta\nid: \d+\ndata: cfd1\./, 'then a delta per change');
 
     // revoke the subject of b: b and its delegated child are denied
     const r2 = await revoke({ subject: 'agent:b' }, `Bearer ${SECRET}`);

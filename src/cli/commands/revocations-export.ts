@@ -1,7 +1,8 @@
 /** `capframe revocations export`: writes the registry's current signed revocation snapshot. */
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { RevocationRegistry, DEFAULT_DB_PATH } from '../../revocation/registry.ts';
+import { DEFAULT_DB_PATH } from '../../revocation/registry.ts';
+import { openRegistry } from '../../revocation/open-registry.ts';
 import { exportSnapshot } from '../../revocation/publisher.ts';
 import type { Io } from '../command.ts';
 import { Failure, parseFlags } from '../args.ts';
@@ -11,14 +12,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, { db: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } });
   const key = readPrivateKey(io, f.required('key'));
   const out = f.required('out');
-  const registry = new RevocationRegistry({ path: resolve(io.cwd, f.string('db') ?? DEFAULT_DB_PATH) });
+  const registry = await openRegistry(f.string('db') ?? DEFAULT_DB_PATH, { cwd: io.cwd, pollMs: 0 });
   let snap;
   let view;
   try {
     snap = exportSnapshot(registry, key);
     view = registry.view();
   } finally {
-    registry.close();
+    await registry.close();
   }
   if (out === '-') io.stdout(snap.text + '\n');
   else {

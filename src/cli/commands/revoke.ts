@@ -1,8 +1,8 @@
 /** `capframe revoke`: records a revocation in the authority's registry (durable before it returns). */
 import { kidToString } from '../../crypto/keys.ts';
-import { RevocationRegistry, DEFAULT_DB_PATH, type RevokeResult } from '../../revocation/registry.ts';
+import { DEFAULT_DB_PATH, type RevokeResult } from '../../revocation/registry.ts';
+import { openRegistry } from '../../revocation/open-registry.ts';
 import { Token } from '../../token/token.ts';
-import { resolve } from 'node:path';
 import type { Io } from '../command.ts';
 import { parseFlags, UsageError } from '../args.ts';
 import { readPrivateKey } from '../files.ts';
@@ -36,21 +36,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (chosen[0] === 'token') {
     token = Token.parse(readTokenText(io, f.required('token')));
   }
-  const registry = new RevocationRegistry({ path: resolve(io.cwd, f.string('db') ?? DEFAULT_DB_PATH) });
+  const registry = await openRegistry(f.string('db') ?? DEFAULT_DB_PATH, { cwd: io.cwd, pollMs: 0 });
   let r: RevokeResult;
   let what: string;
   try {
     switch (chosen[0]) {
-      case 'id': r = registry.revokeId(f.required('id'), opts); what = `block id ${r.target}`; break;
+      case 'id': r = await registry.revokeId(f.required('id'), opts); what = `block id ${r.target}`; break;
       // Only this authority's tokens: a forged token must not be able to name ids or expiries.
-      case 'token': r = registry.revokeToken(token!, { ...opts, trusted: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) }); what = `token tip block ${r.target}`; break;
-      case 'sub': r = registry.revokeSubject(f.required('sub'), opts); what = `subject ${JSON.stringify(r.target)}`; break;
+      case 'token': r = await registry.revokeToken(token!, { ...opts, trusted: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) }); what = `token tip block ${r.target}`; break;
+      case 'sub': r = await registry.revokeSubject(f.required('sub'), opts); what = `subject ${JSON.stringify(r.target)}`; break;
       default:
-        r = registry.revokeIssuedBefore(kidToString(key.kid), before!, opts);
+        r = await registry.revokeIssuedBefore(kidToString(key.kid), before!, opts);
         what = `tokens of key ${r.target} issued before ${new Date(before! * 1000).toISOString()}`;
     }
   } finally {
-    registry.close();
+    await registry.close();
   }
   io.stdout(`${r.changed ? 'revoked' : 'already revoked'}: ${what} (registry version ${r.version})\n`);
   return 0;
