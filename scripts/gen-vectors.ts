@@ -24,6 +24,7 @@ import { blockDigest, Token } from '../src/token/token.ts';
 import { decodeChain, signedMessage } from '../src/verify/chain.ts';
 import { normalizeResource, parsePattern, matchResource } from '../src/token/resource.ts';
 import { toCapframeError } from '../src/errors.ts';
+import { ed25519EdgeCases, identityRSignature } from './ed25519-edges.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -273,6 +274,35 @@ export function generateVectors(): string {
   tokenError('text-padding', 'text form with base64 padding appended', rootA.toString() + '=', 'ERR_MALFORMED');
   tokenError('text-standard-alphabet', 'text form using "+" (standard base64 alphabet)', 'cft1.gkh+', 'ERR_MALFORMED');
 
+  // Rules pinned for independent implementations (§3.0, §3.2, §3.3, §6, §8).
+  {
+    const sig = identityRSignature(keys.authority.seed, signedMessage('root', rootRaw.payload, rootA.kid));
+    tokenError('root-signature-small-order-R', 'root signed by the authority with R = identity and S = k·a mod L: the equation holds, but R has small order (§3.0)', envelope(rootA.kid, [cat(rootRaw.payload, sig)]), 'ERR_SIGNATURE_INVALID');
+  }
+  const identityPoint = Uint8Array.from(Buffer.from('0100000000000000000000000000000000000000000000000000000000000000', 'hex'));
+  tokenError('holder-small-order', 'validly signed root whose holder key is the identity point (small order, §3.0)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.holder ? identityPoint : v]))), 'ERR_MALFORMED');
+  tokenError('delegation-holder-small-order', 'validly signed delegation naming the identity point as the new holder', withChild({ ...dBase, holder: identityPoint }), 'ERR_MALFORMED');
+  tokenError('delegation-exp-zero', 'validly signed delegation with exp = 0', withChild({ ...dBase, exp: 0 }), 'ERR_MALFORMED');
+  tokenError('delegation-nbf-after-own-exp', 'validly signed delegation with nbf T0+600 equal to its own exp T0+600', withChild({ ...dBase, nbf: T0 + 600 }), 'ERR_MALFORMED');
+  tokenError('delegation-nbf-after-parent-exp', 'validly signed delegation without exp whose nbf T0+4000 is after the parent\'s exp T0+3600', withChild({ ...dBase, exp: undefined, nbf: T0 + 4000 }), 'ERR_MALFORMED');
+  {
+    const nbfRoot = issue('nbf-root', { subject: 'agent:later', holder: keys.agent.publicKey, grants: basicGrants, notBefore: T0 + 3600, ttl: 7200, maxDepth: 2 });
+    const fRaw = nbfRoot.blocks[0]!;
+    const p = encodeDelegationPayload({ ...dBase, parent: blockDigest(fRaw.payload), exp: T0 + 3000 });
+    tokenError('delegation-exp-before-root-nbf', 'delegation (exp T0+3000) of a root with nbf T0+3600, exp T0+7200, maxDepth 2: never valid', envelope(nbfRoot.kid, [fRaw.bytes, delegationBlock(p, 'agent')]), 'ERR_MALFORMED');
+  }
+  const rootGrant = (g: CborValue) => signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? g : v])));
+  tokenError('duplicate-grants', 'root listing the grant ["database://users/*", ["read"]] twice', rootGrant([['database://users/*', ['read']], ['database://users/*', ['read']]]), 'ERR_MALFORMED');
+  tokenError('duplicate-grants-by-index', 'delegation listing parent grant 0 by index and by its pattern, both [read]', withChild({ ...dBase, grants: [{ resource: 0, permissions: ['read'] }, { resource: 'database://users/*', permissions: ['read'] }] }), 'ERR_MALFORMED');
+  const constrained = (cs: CborValue) => rootGrant([['api://billing/**', ['call'], cs]]);
+  tokenError('oneOf-duplicate-value', 'constraint {"region": [1, ["eu", "eu"]]}', constrained(new Map([['region', [1, ['eu', 'eu']]]])), 'ERR_MALFORMED');
+  tokenError('glob-empty', 'constraint {"email": [3, ""]}', constrained(new Map([['email', [3, '']]])), 'ERR_MALFORMED');
+  tokenError('prefix-empty', 'constraint {"ref": [4, ""]}', constrained(new Map([['ref', [4, '']]])), 'ERR_MALFORMED');
+  tokenError('constraint-control-character', 'constraint {"to": [0, "a@acme.example\\nbcc: x@evil.example"]} (a newline in a constraint string)', constrained(new Map([['to', [0, 'a@acme.example\nbcc: x@evil.example']]])), 'ERR_MALFORMED');
+  tokenError('text-bom', 'text form preceded by U+FEFF (not whitespace, §8)', '\ufeff' + rootA.toString(), 'ERR_MALFORMED');
+  tokenError('text-nbsp', 'text form followed by U+00A0 (not whitespace, §8)', rootA.toString() + '\u00a0', 'ERR_MALFORMED');
+  tokenError('text-whitespace-over-limit', 'the root text followed by 21,900 spaces: raw input over 5 + 21846 + 64 characters (§8)', rootA.toString() + ' '.repeat(21900), 'ERR_TOO_LARGE');
+
   // ---------------------------------------------------------------- calls
   function signedCall(name: string, description: string, token: string, o: Omit<InvocationOptions, 'key' | 'clock' | 'backend' | 'nonce'> & { key?: KeyName; iat?: number },
     expected: Record<string, unknown>, now: number, expect: Expect[], extra: Record<string, unknown> = {}): void {
@@ -339,6 +369,10 @@ export function generateVectors(): string {
   signedCall('token-expired', 'short-lived token (exp T0+60) used at T0+100; proof itself is fresh', 'short-lived', { ...q, callId: 'call-19', iat: T0 + 95 }, qExp, T0 + 100, [NO('ERR_EXPIRED')]);
   signedCall('token-not-yet-valid', 'token with nbf T0+3600 used at T0+10', 'not-before', { ...q, callId: 'call-20', iat: T0 + 5 }, qExp, T0 + 10, [NO('ERR_NOT_YET_VALID')]);
   rawSignedCall('invocation-traversal-resource', 'hand-signed proof naming database://users/../admin', 'root', { ...q, resource: 'database://users/../admin', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-empty', 'hand-signed proof with an empty resource: ERR_SCOPE_RESOURCE, as in-process (§5.2)', 'root', { ...q, resource: '', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-control', 'hand-signed proof whose resource holds a newline', 'root', { ...q, resource: 'database://users/al\nice', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-too-long', 'hand-signed proof whose resource is 1025 bytes', 'root', { ...q, resource: 'database://users/' + 'a'.repeat(1025 - 17), args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  localCall('local-resource-empty', 'in-process call with an empty resource', 'root', { ...q, resource: '' }, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
   rawSignedCall('invocation-resource-not-normal', 'hand-signed proof naming DATABASE://users/alice (not in normal form)', 'root', { ...q, resource: 'DATABASE://users/alice', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_MALFORMED')]);
   rawSignedCall('invocation-lifetime-too-long', 'hand-signed proof with exp - iat = 301 s (limit 300)', 'root', { ...q, args: argsDigest(q.args), exp: T0 + 301 }, 'agent', qExp, T0 + 5, [NO('ERR_MALFORMED')]);
   {
@@ -398,7 +432,11 @@ export function generateVectors(): string {
     { n: [1e21, 1e-7, -0, 0.1, 123456789012, 5e-324] },
     { s: 'line\nbreak "quoted" \\ \u0001 \u007f', '€': 1, '\ud83d\ude00': 2, 'a': 3, 'B': 4 },
   ];
+  // Nesting (§4.3): the top-level object has depth 0; a value at depth 64 is accepted, at 65 refused.
+  const nest = (d: number): Record<string, unknown> => { let v: unknown = 1; for (let i = 0; i < d; i++) v = { a: v }; return v as Record<string, unknown>; };
+  argCases.push(nest(64));
   const argDigests = argCases.map((args) => ({ args, jcs: canonicalJson(args), digest: hex(argsDigest(args)) }));
+  const argErrors = [{ description: 'a scalar at depth 65 (65 nested objects around it)', args: nest(65), code: 'ERR_INVALID_ARGUMENT' }];
   const resources = [
     'database://users/alice', 'DATABASE://users/alice', 'db://a/%7e%41', 'db://a/%c3%a9', 'db://a/%2a', 'db://a/b:c@d',
     'db://a/../b', 'db://a/%2E%2e', 'db://a/%2F', 'db://a//b', 'db://a/', 'db://', '1db://a', 'db://a/*', 'db://a/%00', 'db://a/é', 'db://a?x=1',
@@ -429,6 +467,8 @@ export function generateVectors(): string {
     tokenErrors,
     calls,
     argDigests,
+    argErrors,
+    signatures: ed25519EdgeCases(seedOf('signature-edges')),
     resources,
     matches,
   };

@@ -102,6 +102,7 @@ export function delegate(tokenInput: Token | string | Uint8Array, o: DelegateOpt
   if (exp !== undefined && exp <= now) throw new InvalidArgumentError('expiry must be in the future');
   const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
   if (nbf !== undefined && nbf >= (exp ?? chain.exp)) throw new InvalidArgumentError('notBefore must be before the expiry');
+  if (Math.max(nbf ?? 0, chain.nbf) >= (exp ?? chain.exp)) throw new InvalidArgumentError('the delegation would never be valid: its expiry is not after the chain\'s not-before');
   const grants = narrowed(parent.grants, o);
   const lastRaw = token.blocks[token.blocks.length - 1]!;
   const payload = encodeDelegationPayload({

@@ -7,6 +7,7 @@ import { InvalidArgumentError, MalformedError } from '../errors.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
 import { decodeConstraints, encodeConstraints, validateConstraints, type Constraints } from './constraints.ts';
 import { LIMITS } from './limits.ts';
+import { isWeakPublicKey } from '../crypto/weak.ts';
 import { parsePattern, type Pattern } from './resource.ts';
 
 /** A grant as callers write it. */
@@ -113,6 +114,34 @@ function checkBytes(v: unknown, n: number, what: string): Uint8Array {
   return v;
 }
 
+/** A holder key: 32 bytes, canonical, not of small order (spec §3.0); else ERR_MALFORMED. */
+function checkHolder(v: unknown): Uint8Array {
+  const k = checkBytes(v, 32, 'holder key');
+  if (isWeakPublicKey(k)) throw new MalformedError('holder key is a small-order or non-canonical Ed25519 point');
+  return k;
+}
+
+/**
+ * What makes two grants of one block the same grant (spec §3.2): resolved
+ * pattern, permissions and the encoded constraints. A block may not list one
+ * grant twice.
+ */
+export function grantIdentity(g: { readonly resource: string; readonly permissions: readonly string[]; readonly constraints?: Constraints }): string {
+  const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
+  return g.resource + '\u0000' + g.permissions.join(',') + '\u0000' + cs;
+}
+
+/** Refuses a list of grants that holds the same grant twice. */
+export function checkDistinctGrants(grants: readonly { readonly resource: string; readonly permissions: readonly string[]; readonly constraints?: Constraints }[], E: Err): void {
+  if (grants.length < 2) return;
+  const seen = new Set<string>();
+  for (const g of grants) {
+    const id = grantIdentity(g);
+    if (seen.has(id)) throw new E(`grant ${g.resource} [${g.permissions.join(',')}] is listed twice`);
+    seen.add(id);
+  }
+}
+
 function checkDepth(v: unknown, E: Err): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > LIMITS.maxDepthField) {
     throw new E(`maximum delegation depth must be an integer from 0 to ${LIMITS.maxDepthField}`);
@@ -125,7 +154,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError): 
   if (!Array.isArray(grants) || grants.length === 0 || grants.length > LIMITS.maxGrantsPerBlock) {
     throw new E(`grants must be a list of 1 to ${LIMITS.maxGrantsPerBlock} grants`);
   }
-  return grants.map((g: unknown) => {
+  const out = grants.map((g: unknown) => {
     if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
     const { resource, permissions, constraints } = g as Record<string, unknown>;
     if (typeof resource !== 'string') throw new E('grant.resource must be a string');
@@ -142,6 +171,8 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError): 
       ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
     });
   });
+  checkDistinctGrants(out, E);
+  return out;
 }
 
 function encodeGrant(g: WireGrant): CborValue {
@@ -212,7 +243,7 @@ export function decodeRootPayload(bytes: Uint8Array): RootPayload {
   const p: RootPayload = {
     tid: checkBytes(required(m, KEY.tid, 'root block'), 16, 'token id'),
     subject: checkSubject(required(m, KEY.subject, 'root block'), MalformedError),
-    holder: checkBytes(required(m, KEY.holder, 'root block'), 32, 'holder key'),
+    holder: checkHolder(required(m, KEY.holder, 'root block')),
     grants: decodeGrants(required(m, KEY.grants, 'root block'), false),
     iat: checkTime(required(m, KEY.iat, 'root block'), 'iat', MalformedError),
     ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
@@ -242,13 +273,16 @@ export function decodeDelegationPayload(bytes: Uint8Array): DelegationPayload {
   const grants = m.get(KEY.grants);
   const nbf = m.get(KEY.nbf);
   const exp = m.get(KEY.exp);
-  return {
+  const p: DelegationPayload = {
     parent: checkBytes(required(m, KEY.parent, 'delegation block'), 16, 'parent link'),
     subject: checkSubject(required(m, KEY.subject, 'delegation block'), MalformedError),
-    holder: checkBytes(required(m, KEY.holder, 'delegation block'), 32, 'holder key'),
+    holder: checkHolder(required(m, KEY.holder, 'delegation block')),
     ...(grants !== undefined ? { grants: decodeGrants(grants, true) } : {}),
     ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
     ...(exp !== undefined ? { exp: checkTime(exp, 'exp', MalformedError) } : {}),
     maxDepth: checkDepth(required(m, KEY.maxDepth, 'delegation block'), MalformedError),
   };
+  if (p.exp === 0) throw new MalformedError('delegation block expires at 0');
+  if (p.nbf !== undefined && p.exp !== undefined && p.nbf >= p.exp) throw new MalformedError('delegation block is never valid (nbf >= exp)');
+  return p;
 }

@@ -23,9 +23,15 @@ const KIND = { exact: 0, oneOf: 1, range: 2, glob: 3, prefix: 4, pathUnder: 5 } 
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 
-function checkString(s: unknown, what: string, Err: typeof MalformedError | typeof InvalidArgumentError): string {
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Every text in a constraint: at most 256 bytes, no control character (C0, DEL, C1); patterns also non-empty. */
+function checkString(s: unknown, what: string, Err: typeof MalformedError | typeof InvalidArgumentError, nonEmpty = false): string {
   if (typeof s !== 'string') throw new Err(`${what} must be a string`);
   if (byteLength(s) > LIMITS.maxStringBytes) throw new Err(`${what} is longer than ${LIMITS.maxStringBytes} bytes`);
+  if (CONTROL.test(s)) throw new Err(`${what} contains a control character`);
+  if (nonEmpty && s.length === 0) throw new Err(`${what}: the pattern is empty`);
   return s;
 }
 
@@ -64,7 +70,9 @@ export function validateConstraint(name: string, c: unknown, Err: typeof Malform
       if (!Array.isArray(o.values) || o.values.length === 0 || o.values.length > LIMITS.maxOneOfValues) {
         throw new Err(`${what}: oneOf needs 1 to ${LIMITS.maxOneOfValues} values`);
       }
-      return { type: 'oneOf', values: o.values.map((v) => checkScalar(v, what, Err)) };
+      const values = o.values.map((v) => checkScalar(v, what, Err));
+      if (new Set(values).size !== values.length) throw new Err(`${what}: oneOf lists a value twice`);
+      return { type: 'oneOf', values };
     }
     case 'range': {
       const min = o.min ?? undefined;
@@ -75,9 +83,9 @@ export function validateConstraint(name: string, c: unknown, Err: typeof Malform
       return { type: 'range', ...(min !== undefined ? { min: min as number } : {}), ...(max !== undefined ? { max: max as number } : {}) };
     }
     case 'glob':
-      return { type: 'glob', pattern: checkString(o.pattern, what, Err) };
+      return { type: 'glob', pattern: checkString(o.pattern, what, Err, true) };
     case 'prefix':
-      return { type: 'prefix', prefix: checkString(o.prefix, what, Err) };
+      return { type: 'prefix', prefix: checkString(o.prefix, what, Err, true) };
     case 'pathUnder': {
       const p = checkString(o.path, what, Err);
       if (!isCleanAbsolutePath(p)) throw new Err(`${what}: pathUnder needs a normalised absolute path`);

@@ -19,7 +19,7 @@ import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
 import { concat, equalBytes, label, sha256 } from '../crypto/hash.ts';
 import { checkText, checkTime } from './block.ts';
 import { LIMITS } from './limits.ts';
-import { decodeTextForm, splitBlock, type RawBlock } from './token.ts';
+import { decodeTextForm, splitBlock, TEXT_WHITESPACE_ALLOWANCE, trimAsciiWhitespace, type RawBlock } from './token.ts';
 
 export const INVOCATION_PREFIX = 'cfi1.';
 /** Text prefix of a batched invocation proof (§4.4). */
@@ -327,7 +327,9 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
 function checkPayload(p: InvocationPayload): InvocationPayload {
   checkName(p.tool, 'tool name');
   checkName(p.operation, 'operation');
-  checkName(p.resource, 'resource', LIMITS.maxResourceBytes);
+  // Only the type: whether the text is an acceptable resource is §5.2, checked at §9 step 9
+  // (ERR_SCOPE_RESOURCE), the same rule and code as on the in-process path.
+  if (typeof p.resource !== 'string') throw new MalformedError('invocation resource must be text');
   checkName(p.callId, 'call id');
   checkTime(p.iat, 'iat', MalformedError);
   checkTime(p.exp, 'exp', MalformedError);
@@ -372,7 +374,7 @@ export class Invocation {
   static parse(input: string | Uint8Array | Invocation): Invocation {
     if (input instanceof Invocation) return input;
     const batched = typeof input === 'string'
-      ? input.trimStart().startsWith(BATCHED_INVOCATION_PREFIX)
+      ? trimAsciiWhitespace(input.slice(0, TEXT_WHITESPACE_ALLOWANCE + BATCHED_INVOCATION_PREFIX.length)).startsWith(BATCHED_INVOCATION_PREFIX)
       : input instanceof Uint8Array && input.length > 0 && (input[0]! >> 5) === 4; // CBOR major type 4: array
     const max = batched ? LIMITS.maxBatchedInvocationBytes : LIMITS.maxInvocationBytes;
     const prefix = batched ? BATCHED_INVOCATION_PREFIX : INVOCATION_PREFIX;

@@ -9,7 +9,7 @@ import { concat, sha256Hex, toHex, equalBytes } from '../crypto/hash.ts';
 import { AttenuationError, DepthError, MalformedError, SignatureInvalidError, UnknownKeyError } from '../errors.ts';
 import { kidToString } from '../crypto/keys.ts';
 import {
-  decodeDelegationPayload, decodeRootPayload, validateGrants,
+  checkDistinctGrants, decodeDelegationPayload, decodeRootPayload, validateGrants,
   type ResolvedGrant, type WireGrant,
 } from '../token/block.ts';
 import { parsePattern, patternCovers } from '../token/resource.ts';
@@ -83,7 +83,7 @@ function checkSignature(opts: ChainOptions, key: Uint8Array, message: Uint8Array
 }
 
 function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGrant[] | null): ResolvedGrant[] {
-  return wire.map((g) => {
+  const out = wire.map((g) => {
     if (typeof g.resource === 'number') {
       const p = parent?.[g.resource];
       if (!p) throw new MalformedError(`grant refers to parent grant ${g.resource}, which does not exist`);
@@ -91,6 +91,8 @@ function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGran
     }
     return Object.freeze({ ...g, resource: g.resource, pattern: parsePattern(g.resource) });
   });
+  checkDistinctGrants(out, MalformedError);
+  return out;
 }
 
 /** Is `child` within some grant of `parent` (pattern covered, permissions a subset)? */
@@ -181,6 +183,11 @@ function walk(token: Token, opts: ChainOptions | null, authorityKey: Uint8Array 
           throw new AttenuationError(`${what} grants ${g.resource} [${g.permissions.join(',')}], which its parent does not hold`);
         }
       }
+    }
+    // A block whose not-before is not before the chain's expiry can never be used (spec §3.3).
+    const chainNbf = blocks.reduce((n, b) => Math.max(n, b.nbf ?? 0), block.nbf ?? 0);
+    if (chainNbf > 0 && chainNbf >= block.exp) {
+      throw new MalformedError(`${what} is never valid: not before ${chainNbf}, but its effective expiry is ${block.exp}`);
     }
     blocks.push(block);
   }
