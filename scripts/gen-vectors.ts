@@ -248,7 +248,7 @@ export function generateVectors(): string {
   tokenError('noncanonical-float-time', 'root payload with exp as a 64-bit float', signedRoot(cat(rawMap([...rootEntries.slice(0, 5)], { head: Uint8Array.of(0xa8) }), encode(KEY.exp), Uint8Array.of(0xfb), new Uint8Array(new Float64Array([T0 + 3600]).buffer).reverse(), encode(KEY.maxDepth), encode(2), encode(KEY.version), encode(1))), 'ERR_MALFORMED');
   tokenError('unknown-field', 'root payload with an extra field 10 (canonically encoded, signed)', signedRoot(rawMap([...rootEntries, [10, 0]])), 'ERR_MALFORMED');
   tokenError('unknown-field-text-key', 'root payload with an extra text key "v"', signedRoot(rawMap([...rootEntries], { head: Uint8Array.of(0xa9), tail: cat(encode('v'), encode(1)) })), 'ERR_MALFORMED');
-  tokenError('unsupported-version', 'root payload with format version 2 (signed)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.version ? 2 : v]))), 'ERR_MALFORMED');
+  tokenError('unsupported-version', 'root payload with format version 3 (signed)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.version ? 3 : v]))), 'ERR_MALFORMED');
   tokenError('missing-field', 'root payload without field 7 (exp)', signedRoot(rawMap(rootEntries.filter(([k]) => k !== KEY.exp))), 'ERR_MALFORMED');
   tokenError('wrong-type', 'root payload with subject as a byte string', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.subject ? Buffer.from('agent:support') as unknown as Uint8Array : v]))), 'ERR_MALFORMED');
   tokenError('grant-index-in-root', 'root grant uses a parent index (only allowed in delegation blocks)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? [[0, ['read']]] : v]))), 'ERR_MALFORMED');

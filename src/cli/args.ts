@@ -284,6 +284,10 @@ export function formatConstraint(name: string, c: Constraint): string {
     case 'glob': return `${name}=glob:${c.pattern}`;
     case 'prefix': return `${name}=prefix:${c.prefix}`;
     case 'pathUnder': return `${name}=under:${c.path}`;
+    default: {
+      const { type, ...rest } = c;
+      return `${name}=${type}:${JSON.stringify(rest)}`;
+    }
   }
 }
 

@@ -10,8 +10,9 @@ import { AttenuationError, DepthError, MalformedError, SignatureInvalidError, Un
 import { kidToString } from '../crypto/keys.ts';
 import {
   checkDistinctGrants, decodeDelegationPayload, decodeRootPayload, validateGrants,
-  type ResolvedGrant, type WireGrant,
+  type FormatVersion, type ResolvedGrant, type WireGrant,
 } from '../token/block.ts';
+import { covers } from '../token/policy/covers.ts';
 import { parsePattern, patternCovers } from '../token/resource.ts';
 import { blockDigest, LABELS, type RawBlock, Token } from '../token/token.ts';
 import type { Lru } from './lru.ts';
@@ -52,6 +53,8 @@ export interface Chain {
   readonly tipHex: string;
   /** False when produced by decodeChain (signatures and attenuation not checked). */
   readonly verified: boolean;
+  /** Format version of the chain (its root's field 9): 2 reads constraint keys as argument paths. */
+  readonly version: FormatVersion;
 }
 
 export interface ChainOptions {
@@ -95,12 +98,29 @@ function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGran
   return out;
 }
 
-/** Is `child` within some grant of `parent` (pattern covered, permissions a subset)? */
-export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGrant[]): boolean {
-  return parent.some((p) => patternCovers(p.pattern, child.pattern) && child.permissions.every((x) => p.permissions.includes(x)));
+/**
+ * Is `child` within some grant of `parent`? Pattern covered and permissions a
+ * subset (both versions); in format version 2 also: the child's tools a
+ * subset of the parent's (a parent without tools allows any), closed kept
+ * closed, and each constraint the child puts on a path the parent also
+ * constrains covered by the parent's (spec §3.3 rule 3, §6.3).
+ */
+export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGrant[], version: FormatVersion = 1): boolean {
+  return parent.some((p) => {
+    if (!patternCovers(p.pattern, child.pattern) || !child.permissions.every((x) => p.permissions.includes(x))) return false;
+    if (version === 1) return true;
+    if (p.tools !== undefined && (child.tools === undefined || !child.tools.every((t) => p.tools!.includes(t)))) return false;
+    if (p.closed && !child.closed) return false;
+    if (p.constraints && child.constraints) {
+      for (const k of Object.keys(child.constraints)) {
+        if (Object.prototype.hasOwnProperty.call(p.constraints, k) && !covers(p.constraints[k]!, child.constraints[k]!)) return false;
+      }
+    }
+    return true;
+  });
 }
 
-function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
+function build(token: Token, blocks: ChainBlock[], verified: boolean, version: FormatVersion): Chain {
   const last = blocks[blocks.length - 1]!;
   const tip = token.tip();
   return Object.freeze({
@@ -115,6 +135,7 @@ function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
     tip,
     tipHex: toHex(tip),
     verified,
+    version,
   });
 }
 
@@ -144,7 +165,7 @@ function walk(token: Token, opts: ChainOptions | null, authorityKey: Uint8Array 
     id: toHex(root.tid),
     subject: root.subject,
     holder: root.holder,
-    grants: validateGrants(root.grants, MalformedError),
+    grants: validateGrants(root.grants, MalformedError, root.version ?? 1),
     inheritsGrants: false,
     iat: root.iat,
     ...(root.nbf !== undefined ? { nbf: root.nbf } : {}),
@@ -156,7 +177,7 @@ function walk(token: Token, opts: ChainOptions | null, authorityKey: Uint8Array 
     const parent = blocks[i - 1]!;
     const rb = raw[i]!;
     if (opts) checkSignature(opts, parent.holder, signedMessage('delegation', rb.payload), rb, `${what} (signed by the holder of block ${i - 1})`);
-    const d = decodeDelegationPayload(rb.payload);
+    const d = decodeDelegationPayload(rb.payload, root.version ?? 1);
     if (!equalBytes(d.parent, blockDigest(raw[i - 1]!.payload))) {
       throw new SignatureInvalidError(`${what} is not linked to block ${i - 1}`);
     }
@@ -179,7 +200,7 @@ function walk(token: Token, opts: ChainOptions | null, authorityKey: Uint8Array 
       }
       if (d.exp !== undefined && d.exp > parent.exp) throw new AttenuationError(`${what} expires after its parent`);
       for (const g of grants) {
-        if (!grantCovered(g, parent.grants)) {
+        if (!grantCovered(g, parent.grants, root.version ?? 1)) {
           throw new AttenuationError(`${what} grants ${g.resource} [${g.permissions.join(',')}], which its parent does not hold`);
         }
       }
@@ -191,5 +212,5 @@ function walk(token: Token, opts: ChainOptions | null, authorityKey: Uint8Array 
     }
     blocks.push(block);
   }
-  return build(token, blocks, opts !== null);
+  return build(token, blocks, opts !== null, root.version ?? 1);
 }

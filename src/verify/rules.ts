@@ -8,6 +8,7 @@ import { CapframeError, ConstraintError, ExpiredError, NotYetValidError, ReplayE
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
+import { buildTrie, parsePath, unconstrainedMember } from '../token/policy/path.ts';
 import type { Chain } from './chain.ts';
 import type { ReplayStore } from './replay.ts';
 
@@ -58,27 +59,41 @@ export function replayKey(tipHex: string, f: CallFacts): string {
   return tipHex + f.argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
 }
 
-function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number): ResolvedGrant {
+/** The trie of a closed grant's constraint paths, built once per grant. */
+const tries = new WeakMap<ResolvedGrant, ReturnType<typeof buildTrie>>();
+function closedFailure(g: ResolvedGrant, args: Readonly<Record<string, unknown>>, paths: boolean): string | null {
+  let trie = tries.get(g);
+  if (!trie) {
+    trie = buildTrie(Object.keys(g.constraints ?? {}).map((k) => (paths ? parsePath(k) : [{ member: k }])));
+    tries.set(g, trie);
+  }
+  const extra = unconstrainedMember(trie, args);
+  return extra === null ? null : `argument "${extra}" is not allowed: the grant's arguments are closed and no constraint reaches it`;
+}
+
+function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number, paths: boolean): ResolvedGrant {
   let resourceMatched = false;
   let constraintFailure: string | null = null;
   for (const g of grants) {
     if (!matchResource(g.pattern, f.resource)) continue;
     resourceMatched = true;
     if (!g.permissions.includes(f.operation)) continue;
+    if (g.tools !== undefined && !g.tools.includes(f.tool)) continue;
     let failure: string | null = null;
     if (g.constraints) {
       for (const name in g.constraints) {
-        failure = checkConstraint(name, g.constraints[name]!, f.args);
+        failure = checkConstraint(name, g.constraints[name]!, f.args, paths);
         if (failure) break;
       }
     }
+    if (!failure && g.closed) failure = closedFailure(g, f.args, paths);
     if (!failure) return g;
     constraintFailure ??= failure;
   }
   const where = blockIndex === 0 ? 'the root block' : `delegation block ${blockIndex}`;
   if (!resourceMatched) throw new ScopeResourceError(`${f.resource} is outside every grant of ${where}`);
   if (constraintFailure) throw new ConstraintError(`${constraintFailure} (${where})`);
-  throw new ScopePermissionError(`operation "${f.operation}" on ${f.resource} is not permitted by ${where}`);
+  throw new ScopePermissionError(`operation "${f.operation}" with tool "${f.tool}" on ${f.resource} is not permitted by ${where}`);
 }
 
 /**
@@ -100,7 +115,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
     if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
-    const g = matchBlock(b.grants, f, i);
+    const g = matchBlock(b.grants, f, i, chain.version === 2);
     tipGrant = g;
     if (g.constraints) {
       for (const name in g.constraints) {

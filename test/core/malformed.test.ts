@@ -158,7 +158,7 @@ describe('correctly signed root payloads that are malformed inside: ERR_MALFORME
   });
   test('unknown, missing and mistyped fields', async () => {
     await check(withField(10, 1), 'unknown field 10');
-    for (const version of [0, 2, 255, '1', null]) await check(withField(9, version), `format version ${JSON.stringify(version)}`);
+    for (const version of [0, 3, 255, '1', null]) await check(withField(9, version), `format version ${JSON.stringify(version)}`);
     await check(withField(0, new Uint8Array(16)), 'parent link in a root');
     for (const k of [1, 2, 3, 4, 5, 7, 8, 9]) await check(withField(k, undefined), `missing field ${k}`);
     const mistyped: [number, CborValue, string][] = [
