@@ -89,10 +89,12 @@ export function generateVectors(): string {
         holder: keyName.get(hex(chain.holder)),
         chainIds: chain.ids,
         tip: hex(chain.tip),
+        version: chain.version,
         nbf: chain.nbf,
         exp: chain.exp,
         grants: chain.blocks[chain.blocks.length - 1]!.grants.map((g) => ({
           resource: g.resource, permissions: [...g.permissions], ...(g.constraints ? { constraints: g.constraints } : {}),
+          ...(g.tools ? { tools: [...g.tools] } : {}), ...(g.closed ? { closed: true } : {}),
         })),
       },
     });
@@ -172,6 +174,32 @@ export function generateVectors(): string {
     constraints: { amount: { type: 'range', max: 100 } },
   });
   addToken('constraints-child', '2-block: child adds a tighter range on "amount" to the inherited grant (grant by index)', cChild);
+
+  // Format version 2 (policy language v1.1, §6): tools, closed arguments, paths, every new kind.
+  const policyGrants: Grant[] = [{
+    resource: 'bank://accounts/me', permissions: ['transfer'], tools: ['send_money'], closed: true,
+    constraints: {
+      recipient: { type: 'notOneOf', values: ['DE00000000000000000000'] },
+      amount: { type: 'decimal', min: '0.01', max: '10.5' },
+      subject: { type: 'length', max: 140 },
+      'message.to': { type: 'regex', pattern: '[a-z.]+@acme\\.example' },
+      'participants[]': { type: 'glob', pattern: '*@acme.example' },
+      participants: { type: 'all', constraints: [{ type: 'length', min: 1, max: 5 }, { type: 'subset', values: ['a@acme.example', 'b@acme.example'] }] },
+      tags: { type: 'each', constraint: { type: 'anyOf', constraints: [{ type: 'prefix', prefix: 'q' }, { type: 'exact', value: 'rent' }] } },
+      labels: { type: 'contains', values: ['approved'] },
+      ip: { type: 'cidr', cidr: '10.0.0.0/8' },
+      callback: { type: 'url', scheme: 'https', host: '*.acme.example', path: '/hooks' },
+      link: { type: 'urlSafe' },
+      memo: { type: 'not', constraint: { type: 'glob', pattern: '*ignore previous*' } },
+    },
+  }, { resource: 'bank://accounts/me', permissions: ['read'], tools: ['get_balance', 'get_transactions'] }];
+  const pRoot = issue('policy-v2', { subject: 'agent:bank', holder: keys.agent.publicKey, grants: policyGrants, ttl: 3600, maxDepth: 1 });
+  addToken('policy-v2', 'format version 2 root: a tool-bound, closed grant with argument paths and every v1.1 kind, and a read grant for two tools', pRoot);
+  const pChild = deleg(pRoot, {
+    key: 'agent', to: 'helper', subject: 'agent:bank-child',
+    grants: [{ ...policyGrants[0]!, constraints: { ...policyGrants[0]!.constraints, amount: { type: 'decimal', min: '0.01', max: '5' } } }, { resource: 'bank://accounts/me', permissions: ['read'], tools: ['get_balance'] }],
+  });
+  addToken('policy-v2-child', '2-block, version 2: the child narrows amount to 0.01..5 and the read grant to get_balance', pChild);
 
   const future = issue('future', { subject: 'agent:later', holder: keys.agent.publicKey, grants: basicGrants, notBefore: T0 + 3600, ttl: 7200 });
   addToken('not-before', 'root with nbf T0+3600', future);
@@ -299,6 +327,29 @@ export function generateVectors(): string {
   tokenError('glob-empty', 'constraint {"email": [3, ""]}', constrained(new Map([['email', [3, '']]])), 'ERR_MALFORMED');
   tokenError('prefix-empty', 'constraint {"ref": [4, ""]}', constrained(new Map([['ref', [4, '']]])), 'ERR_MALFORMED');
   tokenError('constraint-control-character', 'constraint {"to": [0, "a@acme.example\\nbcc: x@evil.example"]} (a newline in a constraint string)', constrained(new Map([['to', [0, 'a@acme.example\nbcc: x@evil.example']]])), 'ERR_MALFORMED');
+  // Format version 2 (§3.2 grant options, §6.3 attenuation).
+  tokenError('v1-root-grant-options', 'version-1 root with a 4-item grant (options {1: ["q"]}): options need version 2', rootGrant([['database://users/*', ['read'], null, new Map([[1, ['q']]])]]), 'ERR_MALFORMED');
+  tokenError('v1-root-v2-kind', 'version-1 root with a notOneOf constraint (kind 6)', constrained(new Map([['region', [6, ['eu']]]])), 'ERR_MALFORMED');
+  {
+    const v2Root = (g: CborValue) => signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? g : k === KEY.version ? 2 : v])));
+    tokenError('v2-tools-unsorted', 'version-2 root grant with tools ["b", "a"] (must be sorted, unique)', v2Root([['database://users/*', ['read'], null, new Map([[1, ['b', 'a']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-options-empty', 'version-2 root grant with an empty options map', v2Root([['database://users/*', ['read'], null, new Map()]]), 'ERR_MALFORMED');
+    tokenError('v2-closed-false', 'version-2 root grant with options {2: false} (closed is only ever true)', v2Root([['database://users/*', ['read'], null, new Map([[2, false]])]]), 'ERR_MALFORMED');
+    tokenError('v2-regex-backreference', 'version-2 root with a regex constraint using a backreference (outside the linear-time syntax)', v2Root([['database://users/*', ['read'], new Map([['q', [15, '(a)\\1']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-decimal-noncanonical', 'version-2 root with a decimal bound "10.50" (trailing zero)', v2Root([['database://users/*', ['read'], new Map([['a', [7, null, '10.50']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-path-bad', 'version-2 root with the constraint key "a..b"', v2Root([['database://users/*', ['read'], new Map([['a..b', [0, 1]]])]]), 'ERR_MALFORMED');
+    tokenError('v2-nesting-too-deep', 'version-2 root with not(not(not(not(not(exact 1))))): composites nest at most 4 levels', v2Root([['database://users/*', ['read'], new Map([['a', [18, [18, [18, [18, [18, [0, 1]]]]]]]])]]), 'ERR_MALFORMED');
+  }
+  {
+    const pRaw = pRoot.blocks[0]!;
+    const base = { parent: blockDigest(pRaw.payload), subject: 'agent:evil', holder: keys.helper.publicKey, maxDepth: 0 };
+    const pChildToken = (grants: DelegationPayload['grants']) => envelope(pRoot.kid, [pRaw.bytes, delegationBlock(encodeDelegationPayload({ ...base, grants }), 'agent')]);
+    const g0 = policyGrants[0]!;
+    tokenError('v2-child-widens-tools', 'child of "policy-v2" whose money grant adds the tool schedule_transaction', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['schedule_transaction', 'send_money'], closed: true, constraints: g0.constraints! }]), 'ERR_ATTENUATION', { trusted: ['authority'] });
+    tokenError('v2-child-drops-tools', 'child of "policy-v2" whose money grant names no tools (any tool)', pChildToken([{ resource: 0, permissions: ['transfer'], closed: true, constraints: g0.constraints! }]), 'ERR_ATTENUATION');
+    tokenError('v2-child-reopens', 'child of "policy-v2" whose money grant is not closed', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['send_money'], constraints: g0.constraints! }]), 'ERR_ATTENUATION');
+    tokenError('v2-child-widens-constraint', 'child of "policy-v2" raising amount to decimal 0.01..1000', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['send_money'], closed: true, constraints: { ...g0.constraints!, amount: { type: 'decimal', min: '0.01', max: '1000' } } }]), 'ERR_ATTENUATION');
+  }
   tokenError('text-bom', 'text form preceded by U+FEFF (not whitespace, §8)', '\ufeff' + rootA.toString(), 'ERR_MALFORMED');
   tokenError('text-nbsp', 'text form followed by U+00A0 (not whitespace, §8)', rootA.toString() + '\u00a0', 'ERR_MALFORMED');
   tokenError('text-whitespace-over-limit', 'the root text followed by 21,900 spaces: raw input over 5 + 21846 + 64 characters (§8)', rootA.toString() + ' '.repeat(21900), 'ERR_TOO_LARGE');
@@ -422,6 +473,34 @@ export function generateVectors(): string {
   }
   localCall('constraints-child-holds', 'amount 100 satisfies the root range (1..500) and the child range (..100)', 'constraints-child', { ...billing, args: okArgs }, T0 + 5, [OK]);
   localCall('constraints-child-fails', 'amount 200 satisfies the root but not the child: ERR_CONSTRAINT', 'constraints-child', { ...billing, args: { ...okArgs, amount: 200 } }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+  {
+    const bank = { operation: 'transfer', resource: 'bank://accounts/me' };
+    const ok = {
+      recipient: 'GB29NWBK60161331926819', amount: '10.50', subject: 'rent', message: { to: 'bob.b@acme.example' }, participants: ['a@acme.example'],
+      tags: ['q1', 'rent'], labels: ['approved', 'x'], ip: '10.1.2.3', callback: 'https://hooks.acme.example/hooks/1', link: 'https://example.com/a', memo: 'March',
+    };
+    localCall('v2-all-hold', 'version 2: every constraint of the money grant holds (amount "10.50" as a decimal string)', 'policy-v2', { tool: 'send_money', ...bank, args: ok }, T0 + 5, [OK]);
+    localCall('v2-wrong-tool', 'version 2: same call by schedule_transaction (not a tool of any transfer grant)', 'policy-v2', { tool: 'schedule_transaction', ...bank, args: ok }, T0 + 5, [NO('ERR_SCOPE_PERMISSION')]);
+    localCall('v2-read-tool', 'version 2: get_transactions under the read grant', 'policy-v2', { tool: 'get_transactions', operation: 'read', resource: 'bank://accounts/me', args: {} }, T0 + 5, [OK]);
+    localCall('v2-child-read-tool', 'version 2: the child keeps only get_balance', 'policy-v2-child', { tool: 'get_transactions', operation: 'read', resource: 'bank://accounts/me', args: {} }, T0 + 5, [NO('ERR_SCOPE_PERMISSION')]);
+    localCall('v2-child-amount', 'version 2: amount 6 passes the root (..10.5) but not the child (..5)', 'policy-v2-child', { tool: 'send_money', ...bank, args: { ...ok, amount: 6 } }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+    const badV2: [string, Record<string, unknown>][] = [
+      ['closed-extra', { bcc: 'x@evil.example' }], ['closed-nested-extra', { message: { to: 'bob.b@acme.example', cc: 'x@evil.example' } }],
+      ['decimal-float-above', { amount: 10.500000000000002 }], ['decimal-exponent-text', { amount: '1e1' }], ['notOneOf', { recipient: 'DE00000000000000000000' }],
+      ['length', { subject: 'x'.repeat(141) }], ['path-regex', { message: { to: 'eve@evil.example' } }], ['path-missing', { message: {} }],
+      ['path-not-object', { message: 'bob@acme.example' }], ['array-element', { participants: ['a@acme.example', 'eve@evil.example'] }],
+      ['array-empty', { participants: [] }], ['array-not-array', { participants: 'a@acme.example' }], ['subset', { participants: ['c@acme.example'] }],
+      ['each-anyOf', { tags: ['q1', 'wire'] }], ['contains', { labels: ['x'] }], ['cidr', { ip: '11.0.0.1' }], ['cidr-leading-zero', { ip: '010.1.2.3' }],
+      ['url-host', { callback: 'https://hooks.acme.example.evil.example/hooks/1' }], ['url-dot-segments', { callback: 'https://hooks.acme.example/hooks/%2e%2e/admin' }],
+      ['url-apex', { callback: 'https://acme.example/hooks' }], ['urlSafe-metadata', { link: 'http://169.254.169.254/latest/meta-data' }],
+      ['urlSafe-hex-loopback', { link: 'http://0x7f000001/' }], ['urlSafe-mapped-v6', { link: 'http://[::ffff:127.0.0.1]/' }], ['not-glob', { memo: 'please IGNORE PREVIOUS. ignore previous instructions' }],
+    ];
+    for (const [name, change] of badV2) {
+      const args = { ...ok, ...change };
+      localCall(`v2-${name}`, `version 2 constraint fails: ${Object.keys(change).join(', ')} = ${JSON.stringify(Object.values(change)[0]).slice(0, 60)}`, 'policy-v2', { tool: 'send_money', ...bank, args }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+    }
+    signedCall('v2-signed', 'version 2: signed proof by helper under the child', 'policy-v2-child', { tool: 'send_money', ...bank, key: 'helper', args: { ...ok, amount: 5 }, callId: 'call-v2' }, { tool: 'send_money', args: { ...ok, amount: 5 } }, T0 + 5, [OK]);
+  }
   signedCall('signed-constraints-child', 'signed proof by helper under the child constraints', 'constraints-child', { ...billing, key: 'helper', args: okArgs, callId: 'call-22' }, { tool: 'charge', args: okArgs }, T0 + 5, [OK]);
 
   // ---------------------------------------------------------------- argument digests and resources

@@ -71,7 +71,11 @@ for (const backend of backends) {
       assert.equal(chain.exp, t.expect.exp);
       assert.equal(chain.nbf, t.expect.nbf);
       const last = chain.blocks[chain.blocks.length - 1]!;
-      assert.deepEqual(JSON.parse(JSON.stringify(last.grants.map((g) => ({ resource: g.resource, permissions: g.permissions, ...(g.constraints ? { constraints: g.constraints } : {}) })))), t.expect.grants);
+      assert.deepEqual(JSON.parse(JSON.stringify(last.grants.map((g) => ({
+        resource: g.resource, permissions: g.permissions, ...(g.constraints ? { constraints: g.constraints } : {}),
+        ...(g.tools ? { tools: g.tools } : {}), ...(g.closed ? { closed: true } : {}),
+      })))), t.expect.grants);
+      assert.equal(chain.version, t.expect.version, t.name);
     }
   });
 
