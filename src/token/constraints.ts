@@ -103,10 +103,20 @@ const helpers: Helpers = {
   check: (c, v) => admits(c, v),
 };
 
+/** The members each kind's API form may have besides `type`. */
+const MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  exact: ['value'], oneOf: ['values'], range: ['min', 'max'], glob: ['pattern'], prefix: ['prefix'], pathUnder: ['path'],
+  notOneOf: ['values'], decimal: ['min', 'max'], length: ['min', 'max'], each: ['constraint'], subset: ['values'], contains: ['values'],
+  cidr: ['cidr'], url: ['scheme', 'host', 'port', 'path'], urlSafe: [], regex: ['pattern'], all: ['constraints'], anyOf: ['constraints'], not: ['constraint'],
+};
+
 function validateOne(c: unknown, what: string, Err: Err, depth: number, budget: { nodes: number }): Constraint {
-  if (typeof c !== 'object' || c === null) throw new Err(`${what} must be an object`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Err(`${what} must be an object`);
   if (++budget.nodes > MAX_CONSTRAINT_NODES) throw new Err(`${what}: more than ${MAX_CONSTRAINT_NODES} kinds in one constraint`);
   const o = c as Record<string, unknown>;
+  const members = typeof o.type === 'string' && Object.prototype.hasOwnProperty.call(MEMBERS, o.type) ? MEMBERS[o.type]! : undefined;
+  if (members === undefined) throw new Err(`${what}: unknown type ${JSON.stringify(o.type)} (${Object.keys(MEMBERS).join(', ')})`);
+  for (const k of Object.keys(o)) if (k !== 'type' && !members.includes(k)) throw new Err(`${what}: unknown field ${JSON.stringify(k)} for type ${o.type}`);
   if (typeof o.type === 'string' && V2_TYPES.has(o.type)) return Object.freeze(validateV2(o, what, Err, depth, budget, helpers));
   switch (o.type) {
     case 'exact':
@@ -122,7 +132,7 @@ function validateOne(c: unknown, what: string, Err: Err, depth: number, budget: 
     case 'range': {
       const min = o.min ?? undefined;
       const max = o.max ?? undefined;
-      for (const b of [min, max]) if (b !== undefined && !Number.isSafeInteger(b)) throw new Err(`${what}: range bounds are safe integers`);
+      for (const b of [min, max]) if (b !== undefined && !Number.isSafeInteger(b)) throw new Err(`${what}: range bounds are whole numbers (safe integers); for bounds like 10.50 use type decimal with text bounds`);
       if (min === undefined && max === undefined) throw new Err(`${what}: range needs min or max`);
       if (min !== undefined && max !== undefined && (min as number) > (max as number)) throw new Err(`${what}: range min > max`);
       return { type: 'range', ...(min !== undefined ? { min: min as number } : {}), ...(max !== undefined ? { max: max as number } : {}) };

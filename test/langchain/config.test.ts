@@ -62,12 +62,12 @@ test('each kind of mistake names the file, the line and the field', () => {
   // bad operation
   assert.match(configError(base('  t:\n    resource: x://y\n    operation: "read write"\n')), /^capframe\.yaml:9 tools\.t\.operation: must match/);
   // constraints: unknown type, unknown field, semantic error
-  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: regex\n        pattern: a\n')),
-    /^capframe\.yaml:12 tools\.t\.constraints\.n(\.type)?: expected a constraint with type exact, oneOf/);
+  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: wildcard\n        pattern: a\n')),
+    /^capframe\.yaml:11 tools\.t\.constraints\.n: constraint on "n": unknown type "wildcard" \(exact, oneOf/);
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: range\n        min: 5\n        max: 1\n')),
     'capframe.yaml:11 tools.t.constraints.n: constraint on "n": range min > max');
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: glob\n        pattern: a\n        flags: i\n')),
-    'capframe.yaml:14 tools.t.constraints.n.flags: unknown field');
+    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": unknown field "flags" for type glob');
   // durations
   assert.equal(configError(`trust:\n  authorities: [${pub}]\n  clockSkew: soon\n`), 'capframe.yaml:3 trust.clockSkew: bad duration "soon" (use e.g. 30s, 10m, 1h, 7d)');
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    proofWindow: 10m\n')), 'capframe.yaml:10 tools.t.proofWindow: must be between 1 and 300 seconds');
