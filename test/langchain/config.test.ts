@@ -30,10 +30,13 @@ test('the example config at the repository root parses', () => {
     assert.equal(cfg.trusted.length, 1);
     assert.deepEqual([cfg.clockSkew, cfg.invocationWindow, cfg.replayCacheSize], [30, 30, 200000]);
     assert.deepEqual(cfg.audit, { sink: 'jsonl', path: join(dir, 'capframe-decisions.jsonl') });
-    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
     const send = cfg.tools.send_email!;
     assert.deepEqual([send.operation, send.attested, send.proofWindow, send.resource.text], ['send', true, 60, 'mail://acme.example/outbound']);
     assert.deepEqual(cfg.tools.update_ticket!.constraints, { status: { type: 'oneOf', values: ['open', 'pending', 'solved'] } });
+    assert.equal(cfg.tools.read_file!.resource.render({ path: 'docs/tax/2025-summary.pdf' }), 'file://home/docs/tax/2025-summary.pdf');
+    assert.deepEqual(Object.keys(cfg.tools.create_event!.constraints!), ['participants[]', 'participants']);
+    assert.deepEqual(cfg.tools.send_money!.constraints!.amount, { type: 'decimal', min: '0.01', max: '500' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -176,7 +179,7 @@ test('the commented-out remote: and server: examples are valid once uncommented'
     assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 2000, connections: 16, batch: true, fallback: 'none' });
     assert.equal(cfg.server?.port, 8787);
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
-    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
