@@ -8,7 +8,7 @@ import { InvalidArgumentError, MalformedError } from '../../errors.ts';
 import type { CborMap, CborValue } from '../cbor.ts';
 import { LIMITS } from '../limits.ts';
 import type { Constraint, Scalar } from '../constraints.ts';
-import { CANONICAL_DECIMAL, compareDecimal, decimalOfValue, parseDecimal } from './decimal.ts';
+import { CANONICAL_DECIMAL, compareDecimal, decimalOfValue, parseDecimal, type Dec } from './decimal.ts';
 import { cidrContains, parseCidr, parseIp } from './ip.ts';
 import { compileRegex, RegexSyntaxError } from './regex.ts';
 import { isHostPattern, urlAdmits, urlSafeAdmits, type UrlRule } from './url.ts';
@@ -183,6 +183,20 @@ export function decodeV2(raw: CborValue[], what: string, h: Helpers): Record<str
 }
 
 const strictIn = (values: readonly Scalar[], v: unknown) => values.some((x) => x === v);
+
+interface Bounds { min?: Dec; max?: Dec; minN?: number; maxN?: number }
+/** Parsed decimal bounds, once per constraint object. */
+const parsedBounds = new WeakMap<object, Bounds>();
+function bounds(c: { readonly min?: string; readonly max?: string }): Bounds {
+  let b = parsedBounds.get(c);
+  if (!b) {
+    b = {};
+    if (c.min !== undefined) { b.min = parseDecimal(c.min)!; b.minN = Number(c.min); }
+    if (c.max !== undefined) { b.max = parseDecimal(c.max)!; b.maxN = Number(c.max); }
+    parsedBounds.set(c, b);
+  }
+  return b;
+}
 const codePoints = (s: string) => { let n = 0; for (const c of s) { n++; void c; } return n; };
 
 /** Does a version-2 kind admit the (present) value? */
@@ -190,10 +204,20 @@ export function checkV2(c: Constraint, v: unknown, h: Helpers): boolean {
   switch (c.type) {
     case 'notOneOf': return !strictIn(c.values, v);
     case 'decimal': {
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) return false;
+        // Rounding is monotone: a double below (above) the bound's nearest double has its shortest
+        // decimal below (above) the bound. Only a tie needs the exact comparison.
+        const b = bounds(c);
+        if (b.minN !== undefined && v !== b.minN) { if (v < b.minN) return false; } else if (b.min && compareDecimal(decimalOfValue(v)!, b.min) < 0) return false;
+        if (b.maxN !== undefined && v !== b.maxN) { if (v > b.maxN) return false; } else if (b.max && compareDecimal(decimalOfValue(v)!, b.max) > 0) return false;
+        return true;
+      }
       const d = decimalOfValue(v);
       if (!d) return false;
-      if (c.min !== undefined && compareDecimal(d, parseDecimal(c.min)!) < 0) return false;
-      if (c.max !== undefined && compareDecimal(d, parseDecimal(c.max)!) > 0) return false;
+      const b = bounds(c);
+      if (b.min && compareDecimal(d, b.min) < 0) return false;
+      if (b.max && compareDecimal(d, b.max) > 0) return false;
       return true;
     }
     case 'length': {

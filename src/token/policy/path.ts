@@ -51,7 +51,19 @@ const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 /** Values at the path, or undefined when the path is missing. */
 export function resolvePath(steps: readonly Step[], args: unknown): unknown[] | undefined {
-  let cur: unknown[] = [args];
+  // Members only (the common case): one walk, no intermediate lists.
+  let v: unknown = args;
+  let k = 0;
+  for (; k < steps.length; k++) {
+    const s = steps[k]!;
+    if (!('member' in s)) break;
+    if (!isPlainObject(v) || !own(v, s.member)) return undefined;
+    v = v[s.member];
+    if (v === undefined) return undefined;
+  }
+  if (k === steps.length) return [v];
+  let cur: unknown[] = [v];
+  steps = steps.slice(k);
   for (const s of steps) {
     const next: unknown[] = [];
     for (const v of cur) {

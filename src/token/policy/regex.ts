@@ -168,15 +168,21 @@ function parse(src: string): Node {
   return n;
 }
 
-/** Instructions: a char test, a fork, a jump, or the final state. */
-type Inst = { op: 0; p: Pred; x: number } | { op: 1; x: number; y: number } | { op: 2; x: number } | { op: 3 };
+/** Instructions: a char test (an ASCII table, the predicate beyond), a fork, a jump, or the final state. */
+type Inst = { op: 0; p: Pred; ascii?: Uint8Array; x: number } | { op: 1; x: number; y: number } | { op: 2; x: number } | { op: 3 };
+
+function asciiTable(p: Pred): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) t[c] = p(c) ? 1 : 0;
+  return t;
+}
 
 function compile(root: Node): Inst[] {
   const prog: Inst[] = [];
   const emit = (ins: Inst) => { prog.push(ins); if (prog.length > MAX_REGEX_PROGRAM) throw new RegexSyntaxError(`pattern compiles to more than ${MAX_REGEX_PROGRAM} states`); return prog.length - 1; };
   function gen(n: Node): void {
     switch (n.k) {
-      case 'char': { const at = emit({ op: 0, p: n.p, x: 0 }); (prog[at] as { x: number }).x = at + 1; return; }
+      case 'char': { const at = emit({ op: 0, p: n.p, ascii: asciiTable(n.p), x: 0 }); (prog[at] as { x: number }).x = at + 1; return; }
       case 'cat': for (const c of n.a) gen(c); return;
       case 'alt': {
         const jumps: number[] = [];
@@ -236,44 +242,84 @@ export function compileRegex(source: string): CompiledRegex {
   // Two state lists with generation marks: each step visits each state at most once.
   const mark = new Uint32Array(n);
   let gen = 0;
-  let cur = new Int32Array(n), next = new Int32Array(n);
+  const cur = new Int32Array(n), next = new Int32Array(n);
+  // Each state is pushed at most once per generation (marked when pushed), so n + 1 slots suffice.
+  const stack = new Int32Array(n + 1);
   function add(list: Int32Array, len: number, pc: number): number {
     // Iterative epsilon closure with an explicit stack.
-    const stack = [pc];
-    while (stack.length > 0) {
-      const s = stack.pop()!;
-      if (mark[s] === gen) continue;
-      mark[s] = gen;
+    let sp = 0;
+    if (mark[pc] === gen) return len;
+    mark[pc] = gen;
+    stack[sp++] = pc;
+    while (sp > 0) {
+      const s = stack[--sp]!;
       const ins = prog[s]!;
-      if (ins.op === 1) { stack.push(ins.y, ins.x); continue; }
-      if (ins.op === 2) { stack.push(ins.x); continue; }
+      if (ins.op === 1) {
+        if (mark[ins.y] !== gen) { mark[ins.y] = gen; stack[sp++] = ins.y; }
+        if (mark[ins.x] !== gen) { mark[ins.x] = gen; stack[sp++] = ins.x; }
+        continue;
+      }
+      if (ins.op === 2) { if (mark[ins.x] !== gen) { mark[ins.x] = gen; stack[sp++] = ins.x; } continue; }
       list[len++] = s;
     }
     return len;
   }
+  /**
+   * A lazily built DFA over the NFA (as RE2 does): each DFA state is a set of
+   * NFA states, and its transition on an ASCII code point is computed once
+   * by one NFA step and then reused. At most MAX_DFA_STATES are kept; past
+   * that, steps are computed without being remembered. Either way each input
+   * character costs at most one NFA step: still linear.
+   */
+  interface DState { readonly list: Int32Array; readonly accept: boolean; readonly next: (DState | undefined)[] }
+  const dstates = new Map<string, DState>();
+  const MAX_DFA_STATES = 512;
+  function dstate(list: Int32Array, len: number): DState {
+    const sorted = Array.from(list.subarray(0, len)).sort((a, b) => a - b);
+    const key = sorted.join(',');
+    let d = dstates.get(key);
+    if (d) return d;
+    let accept = false;
+    for (const st of sorted) if (prog[st]!.op === 3) accept = true;
+    d = { list: Int32Array.from(sorted), accept, next: [] };
+    if (dstates.size < MAX_DFA_STATES) dstates.set(key, d);
+    return d;
+  }
+  function step(d: DState, cp: number): DState {
+    gen++;
+    let nextLen = 0;
+    const l = d.list;
+    for (let k = 0; k < l.length; k++) {
+      const ins = prog[l[k]!]!;
+      if (ins.op === 0 && (cp < 128 ? ins.ascii![cp] === 1 : ins.p(cp))) nextLen = add(next, nextLen, ins.x);
+    }
+    return dstate(next, nextLen);
+  }
+  gen++;
+  const start = dstate(cur, add(cur, 0, 0));
   const re: CompiledRegex = {
     source,
     size: n,
     test(s: string): boolean {
       if (typeof s !== 'string' || s.length > MAX_REGEX_INPUT * 2) return false;
       let count = 0;
-      gen++;
-      let curLen = add(cur, 0, 0);
-      for (const c of s) {
+      let d = start;
+      for (let i = 0; i < s.length; i++) {
         if (++count > MAX_REGEX_INPUT) return false;
-        const cp = c.codePointAt(0)!;
-        gen++;
-        let nextLen = 0;
-        for (let k = 0; k < curLen; k++) {
-          const ins = prog[cur[k]!]!;
-          if (ins.op === 0 && ins.p(cp)) nextLen = add(next, nextLen, ins.x);
+        let cp = s.charCodeAt(i);
+        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length) {
+          const lo = s.charCodeAt(i + 1);
+          if (lo >= 0xdc00 && lo <= 0xdfff) { cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000; i++; }
         }
-        [cur, next] = [next, cur];
-        curLen = nextLen;
-        if (curLen === 0) return false;
+        let nd = cp < 128 ? d.next[cp] : undefined;
+        if (nd === undefined) {
+          nd = step(d, cp);
+          if (cp < 128 && dstates.size < MAX_DFA_STATES) d.next[cp] = nd;
+        }
+        d = nd;
+        if (d.list.length === 0) return false;
       }
-      for (let k = 0; k < curLen; k++) if (prog[cur[k]!]!.op === 3) return true;
-      return false;
+      return d.accept;
     },
   };
   if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);

@@ -24,12 +24,27 @@ export const MAX_URL_INPUT = 4096;
 
 export interface ParsedUrl { readonly scheme: string; readonly host: string; readonly port: number | undefined; readonly path: string; readonly hasCredentials: boolean }
 
+/**
+ * Recently parsed URL values: parsing is deterministic and strings are
+ * immutable, so a hit is exactly what parsing again would give (new URL()
+ * costs microseconds; a tool is often called with the same URL).
+ */
+const parsed = new Map<string, ParsedUrl | null>();
+const PARSED_MAX = 256;
+
 export function parseUrl(v: unknown): ParsedUrl | undefined {
   if (typeof v !== 'string' || v.length > MAX_URL_INPUT) return undefined;
-  let u: URL;
-  try { u = new URL(v); } catch { return undefined; }
-  const port = u.port !== '' ? Number(u.port) : DEFAULT_PORT[u.protocol];
-  return { scheme: u.protocol.slice(0, -1), host: u.hostname, port, path: u.pathname, hasCredentials: u.username !== '' || u.password !== '' };
+  const hit = parsed.get(v);
+  if (hit !== undefined) return hit ?? undefined;
+  let out: ParsedUrl | null = null;
+  try {
+    const u = new URL(v);
+    const port = u.port !== '' ? Number(u.port) : DEFAULT_PORT[u.protocol];
+    out = Object.freeze({ scheme: u.protocol.slice(0, -1), host: u.hostname, port, path: u.pathname, hasCredentials: u.username !== '' || u.password !== '' });
+  } catch { out = null; }
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+  parsed.set(v, out);
+  return out ?? undefined;
 }
 
 const HOST_LABELS = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
