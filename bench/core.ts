@@ -222,7 +222,6 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
     local_check_p99_us: round(lc.p99),
     local_check_1block_us: round(l1.p50),
     constraints5_check_us: round(k5.p50),
-    constraints5_extra_us: round(extra),
     chain1_cached_us: round(c1.p50),
     chain3_cached_us: round(c3.p50),
     chain3_uncached_us: round(u3.p50),

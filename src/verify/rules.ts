@@ -96,6 +96,31 @@ function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: 
   throw new ScopePermissionError(`operation "${f.operation}" with tool "${f.tool}" on ${f.resource} is not permitted by ${where}`);
 }
 
+const NO_CONSTRAINTS: Readonly<Record<string, readonly Constraint[]>> = Object.freeze({});
+/** The record of one grant's constraints, built once per grant (frozen: it is shared by decisions). */
+const perGrant = new WeakMap<ResolvedGrant, Readonly<Record<string, readonly Constraint[]>>>();
+
+/** Every constraint checked, by argument, from the grants that authorised the call (root first). */
+function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Record<string, readonly Constraint[]>> {
+  if (!gs) return NO_CONSTRAINTS;
+  if (gs.length === 1) {
+    const hit = perGrant.get(gs[0]!);
+    if (hit) return hit;
+  }
+  const out: Record<string, Constraint[]> = {};
+  for (const g of gs) {
+    for (const name in g.constraints) {
+      // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
+      if (!Object.prototype.hasOwnProperty.call(out, name)) Object.defineProperty(out, name, { value: [], enumerable: true, writable: true, configurable: true });
+      out[name]!.push(g.constraints[name]!);
+    }
+  }
+  for (const k in out) Object.freeze(out[k]);
+  const frozen = Object.freeze(out);
+  if (gs.length === 1) perGrant.set(gs[0]!, frozen);
+  return frozen;
+}
+
 /**
  * Applies time, scope, constraint, revocation and replay rules, in that
  * order, and throws the first failure as a CapframeError. Synchronous when
@@ -110,21 +135,16 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   if (f.iat > now + skew) throw new NotYetValidError('invocation is issued in the future');
   if (now >= f.exp + skew) throw new ExpiredError(`invocation expired at ${new Date(f.exp * 1000).toISOString()}`);
 
-  const constraints: Record<string, Constraint[]> = {};
   let tipGrant: ResolvedGrant | undefined;
+  let constrained: ResolvedGrant[] | undefined;
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
     if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
     const g = matchBlock(b.grants, f, i, chain.version === 2);
     tipGrant = g;
-    if (g.constraints) {
-      for (const name in g.constraints) {
-        // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
-        if (!Object.prototype.hasOwnProperty.call(constraints, name)) Object.defineProperty(constraints, name, { value: [], enumerable: true, writable: true, configurable: true });
-        constraints[name]!.push(g.constraints[name]!);
-      }
-    }
+    if (g.constraints) (constrained ??= []).push(g);
   }
+  const constraints = constraintsOf(constrained);
 
   const revoked: unknown = ctx.revocation?.check(chain, now);
   if (revoked !== undefined && typeof (revoked as { then?: unknown }).then === 'function') {
@@ -141,7 +161,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
 }
 
-function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorisation {
+function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Readonly<Record<string, readonly Constraint[]>>): Authorisation {
   // Only `true` is fresh: any other answer of a (custom) store is refused.
   if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
   return {
