@@ -52,13 +52,14 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
     grants = parent
       .map((g) => ({ ...g, permissions: g.permissions.filter((p) => wanted.includes(p)) }))
       .filter((g) => g.permissions.length > 0)
-      .map(({ resource, pattern, permissions, tools, closed }) => ({ resource, pattern, permissions, ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
+      // Constraints are restated, so a closed grant keeps the paths it admits (and they still narrow nothing away).
+      .map(({ resource, pattern, permissions, constraints, tools, closed }) => ({ resource, pattern, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
     const missing = wanted.filter((p) => !parent.some((g) => g.permissions.includes(p)));
     if (missing.length > 0) throw new AttenuationError(`the parent token does not hold permission ${missing.map((m) => `"${m}"`).join(', ')}`);
   }
   if (o.constraints !== undefined) {
     const extra = validateConstraints(o.constraints);
-    const base: ResolvedGrant[] = grants ?? parent.map(({ resource, pattern, permissions, tools, closed }) => ({ resource, pattern, permissions, ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
+    const base: ResolvedGrant[] = grants ?? parent.map(({ resource, pattern, permissions, constraints, tools, closed }) => ({ resource, pattern, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
     grants = base.map((g) => ({ ...g, constraints: { ...(g.constraints ?? {}), ...extra } }));
   }
   for (const g of grants ?? []) {

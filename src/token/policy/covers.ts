@@ -6,7 +6,8 @@
  * is refused rather than trusted.
  */
 import type { Constraint, Scalar } from '../constraints.ts';
-import { admits, globMatch } from '../constraints.ts';
+import { admits, encodeConstraint, globMatch } from '../constraints.ts';
+import { encode } from '../cbor.ts';
 import { compareDecimal, decimalOfNumber, parseDecimal, type Dec } from './decimal.ts';
 import { cidrCovers, parseCidr } from './ip.ts';
 import { urlCovers, urlSafeAdmits } from './url.ts';
@@ -36,8 +37,12 @@ function cleanUnder(base: string, p: string): boolean {
   return p === base || base === '/' || p.startsWith(base + '/');
 }
 
+const sameEncoding = (a: Constraint, b: Constraint) => Buffer.from(encode(encodeConstraint(a))).equals(Buffer.from(encode(encodeConstraint(b))));
+
 /** Is every value `child` admits also admitted by `parent`? */
 export function covers(parent: Constraint, child: Constraint): boolean {
+  // The same constraint admits the same values (a child that restates its parent's).
+  if (parent.type === child.type && sameEncoding(parent, child)) return true;
   // A child that admits finitely many values: check each (exact, since checks are deterministic).
   const fin = finite(child);
   if (fin) return fin.every((v) => admits(parent, v));
