@@ -42,6 +42,17 @@ export interface DelegateOptions {
   backend?: Ed25519Backend;
 }
 
+/**
+ * A parent grant as a child restates it: resource, permissions, tools and
+ * closed. Constraints are restated only for a closed grant, whose constraint
+ * paths are also the arguments it admits; otherwise the parent's block keeps
+ * applying them (intersection).
+ */
+function keepShape(g: ResolvedGrant): ResolvedGrant {
+  const { resource, pattern, permissions, constraints, tools, closed } = g;
+  return { resource, pattern, permissions, ...(closed && constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) };
+}
+
 function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version: FormatVersion): ResolvedGrant[] | undefined {
   if (o.grants !== undefined && o.permissions !== undefined) throw new InvalidArgumentError('give grants or permissions, not both');
   let grants: ResolvedGrant[] | undefined;
@@ -52,14 +63,13 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
     grants = parent
       .map((g) => ({ ...g, permissions: g.permissions.filter((p) => wanted.includes(p)) }))
       .filter((g) => g.permissions.length > 0)
-      // Constraints are restated, so a closed grant keeps the paths it admits (and they still narrow nothing away).
-      .map(({ resource, pattern, permissions, constraints, tools, closed }) => ({ resource, pattern, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
+      .map(keepShape);
     const missing = wanted.filter((p) => !parent.some((g) => g.permissions.includes(p)));
     if (missing.length > 0) throw new AttenuationError(`the parent token does not hold permission ${missing.map((m) => `"${m}"`).join(', ')}`);
   }
   if (o.constraints !== undefined) {
     const extra = validateConstraints(o.constraints);
-    const base: ResolvedGrant[] = grants ?? parent.map(({ resource, pattern, permissions, constraints, tools, closed }) => ({ resource, pattern, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) }));
+    const base: ResolvedGrant[] = grants ?? parent.map(keepShape);
     grants = base.map((g) => ({ ...g, constraints: { ...(g.constraints ?? {}), ...extra } }));
   }
   for (const g of grants ?? []) {
