@@ -99,6 +99,28 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
   vSigned.verifyToken(two);
   vLocal.verifyToken(two);
 
+  // The same call under a grant with 5 constraints of mixed kinds (format version 2): measured beside
+  // local_check, so constraints5_check - local_check is the cost of the constraints.
+  const cRoot = issueToken({
+    key: f.authority, subject: 'agent-c', holder: f.keys[0]!.publicKey, ttl: '1h', maxDepth: 1,
+    grants: [{
+      resource: 'db://users/*', permissions: ['read', 'write'], tools: [TOOL],
+      constraints: {
+        table: { type: 'oneOf', values: ['users', 'orders'] },
+        limit: { type: 'decimal', min: '1', max: '100.5' },
+        'filter.owner': { type: 'regex', pattern: '[a-z]+@acme\\.example' },
+        'filter.tags': { type: 'each', constraint: { type: 'prefix', prefix: 't-' } },
+        callback: { type: 'url', scheme: 'https', host: '*.acme.example' },
+      },
+    }],
+  });
+  const C_ARGS = { ...ARGS, table: 'users', limit: 10, filter: { owner: 'alice@acme.example', tags: ['t-1', 't-2'] }, callback: 'https://hooks.acme.example/x' };
+  const vConstrained = verifier(f);
+  vConstrained.verifyToken(cRoot);
+  expectAllowed(await vConstrained.authorize(cRoot, { tool: TOOL, operation: OPERATION, resource: RESOURCE, args: C_ARGS, callId: 'warm' }), 'constraints5 setup');
+  const vPlain1 = verifier(f);
+  vPlain1.verifyToken(f.chains[1]);
+
   // Remote-verifier shape for the chain cases: token and proof arrive as bytes.
   const proofFor = (n: 1 | 2 | 3, callId: string): Invocation =>
     createInvocation(f.chains[n], { key: f.keys[n - 1]!, tool: TOOL, operation: OPERATION, resource: RESOURCE, args: ARGS, callId });
@@ -124,6 +146,22 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
       run: async (call) => {
         const d = await vLocal.authorize(two, call);
         if (!d.allowed) check(d, 'local_check');
+      },
+    },
+    {
+      name: 'local_check_1block',
+      prepare: (i) => ({ tool: TOOL, operation: OPERATION, resource: RESOURCE, args: C_ARGS, callId: `l1-${i}` }),
+      run: async (call) => {
+        const d = await vPlain1.authorize(f.chains[1], call);
+        if (!d.allowed) check(d, 'local_check_1block');
+      },
+    },
+    {
+      name: 'constraints5_check',
+      prepare: (i) => ({ tool: TOOL, operation: OPERATION, resource: RESOURCE, args: C_ARGS, callId: `c5-${i}` }),
+      run: async (call) => {
+        const d = await vConstrained.authorize(cRoot, call);
+        if (!d.allowed) check(d, 'constraints5_check');
       },
     },
     {
@@ -167,6 +205,9 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
   const c1 = s('chain1_cached');
   const c3 = s('chain3_cached');
   const u3 = s('chain3_uncached');
+  const l1 = s('local_check_1block');
+  const k5 = s('constraints5_check');
+  const extra = k5.p50 - l1.p50;
 
   const size = sizes(f);
   const metrics: Record<string, number> = {
@@ -176,6 +217,8 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
     signed_check_p99_us: round(sc.p99),
     local_check_us: round(lc.p50),
     local_check_p99_us: round(lc.p99),
+    local_check_1block_us: round(l1.p50),
+    constraints5_check_us: round(k5.p50),
     chain1_cached_us: round(c1.p50),
     chain3_cached_us: round(c3.p50),
     chain3_uncached_us: round(u3.p50),
@@ -193,6 +236,10 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
     {
       name: 'local check (authorize, 2 blocks)', value: p(lc),
       target: `<= 0.1 x verify = ${fmtUs(0.1 * nv.p50)}  [${(lc.p50 / nv.p50).toFixed(3)} x]`, ok: lc.p50 <= 0.1 * nv.p50,
+    },
+    {
+      name: 'local check, 1 block, 5 mixed constraints (same args)', value: p(k5),
+      target: `extra over 1 block without constraints (${fmtUs(l1.p50)}) <= 0.05 x verify = ${fmtUs(0.05 * nv.p50)}  [${fmtUs(extra)}]`, ok: extra <= 0.05 * nv.p50,
     },
     { name: 'verify proof, 1-block chain cached', value: p(c1) },
     {

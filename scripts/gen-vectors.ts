@@ -26,6 +26,7 @@ import { normalizeResource, parsePattern, matchResource } from '../src/token/res
 import { toCapframeError } from '../src/error-codes.ts';
 import { buildSnapshot } from '../src/revocation/snapshot.ts';
 import { buildDelta } from '../src/revocation/delta.ts';
+import { ed25519EdgeCases, identityRSignature } from './ed25519-edges.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -90,10 +91,12 @@ export function generateVectors(): string {
         holder: keyName.get(hex(chain.holder)),
         chainIds: chain.ids,
         tip: hex(chain.tip),
+        version: chain.version,
         nbf: chain.nbf,
         exp: chain.exp,
         grants: chain.blocks[chain.blocks.length - 1]!.grants.map((g) => ({
           resource: g.resource, permissions: [...g.permissions], ...(g.constraints ? { constraints: g.constraints } : {}),
+          ...(g.tools ? { tools: [...g.tools] } : {}), ...(g.closed ? { closed: true } : {}),
         })),
       },
     });
@@ -174,6 +177,32 @@ export function generateVectors(): string {
   });
   addToken('constraints-child', '2-block: child adds a tighter range on "amount" to the inherited grant (grant by index)', cChild);
 
+  // Format version 2 (policy language v1.1, §6): tools, closed arguments, paths, every new kind.
+  const policyGrants: Grant[] = [{
+    resource: 'bank://accounts/me', permissions: ['transfer'], tools: ['send_money'], closed: true,
+    constraints: {
+      recipient: { type: 'notOneOf', values: ['DE00000000000000000000'] },
+      amount: { type: 'decimal', min: '0.01', max: '10.5' },
+      subject: { type: 'length', max: 140 },
+      'message.to': { type: 'regex', pattern: '[a-z.]+@acme\\.example' },
+      'participants[]': { type: 'glob', pattern: '*@acme.example' },
+      participants: { type: 'all', constraints: [{ type: 'length', min: 1, max: 5 }, { type: 'subset', values: ['a@acme.example', 'b@acme.example'] }] },
+      tags: { type: 'each', constraint: { type: 'anyOf', constraints: [{ type: 'prefix', prefix: 'q' }, { type: 'exact', value: 'rent' }] } },
+      labels: { type: 'contains', values: ['approved'] },
+      ip: { type: 'cidr', cidr: '10.0.0.0/8' },
+      callback: { type: 'url', scheme: 'https', host: '*.acme.example', path: '/hooks' },
+      link: { type: 'urlSafe' },
+      memo: { type: 'not', constraint: { type: 'glob', pattern: '*ignore previous*' } },
+    },
+  }, { resource: 'bank://accounts/me', permissions: ['read'], tools: ['get_balance', 'get_transactions'] }];
+  const pRoot = issue('policy-v2', { subject: 'agent:bank', holder: keys.agent.publicKey, grants: policyGrants, ttl: 3600, maxDepth: 1 });
+  addToken('policy-v2', 'format version 2 root: a tool-bound, closed grant with argument paths and every v1.1 kind, and a read grant for two tools', pRoot);
+  const pChild = deleg(pRoot, {
+    key: 'agent', to: 'helper', subject: 'agent:bank-child',
+    grants: [{ ...policyGrants[0]!, constraints: { ...policyGrants[0]!.constraints, amount: { type: 'decimal', min: '0.01', max: '5' } } }, { resource: 'bank://accounts/me', permissions: ['read'], tools: ['get_balance'] }],
+  });
+  addToken('policy-v2-child', '2-block, version 2: the child narrows amount to 0.01..5 and the read grant to get_balance', pChild);
+
   const future = issue('future', { subject: 'agent:later', holder: keys.agent.publicKey, grants: basicGrants, notBefore: T0 + 3600, ttl: 7200 });
   addToken('not-before', 'root with nbf T0+3600', future);
   const shortLived = issue('short', { subject: 'agent:brief', holder: keys.agent.publicKey, grants: basicGrants, ttl: 60 });
@@ -249,7 +278,7 @@ export function generateVectors(): string {
   tokenError('noncanonical-float-time', 'root payload with exp as a 64-bit float', signedRoot(cat(rawMap([...rootEntries.slice(0, 5)], { head: Uint8Array.of(0xa8) }), encode(KEY.exp), Uint8Array.of(0xfb), new Uint8Array(new Float64Array([T0 + 3600]).buffer).reverse(), encode(KEY.maxDepth), encode(2), encode(KEY.version), encode(1))), 'ERR_MALFORMED');
   tokenError('unknown-field', 'root payload with an extra field 10 (canonically encoded, signed)', signedRoot(rawMap([...rootEntries, [10, 0]])), 'ERR_MALFORMED');
   tokenError('unknown-field-text-key', 'root payload with an extra text key "v"', signedRoot(rawMap([...rootEntries], { head: Uint8Array.of(0xa9), tail: cat(encode('v'), encode(1)) })), 'ERR_MALFORMED');
-  tokenError('unsupported-version', 'root payload with format version 2 (signed)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.version ? 2 : v]))), 'ERR_MALFORMED');
+  tokenError('unsupported-version', 'root payload with format version 3 (signed)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.version ? 3 : v]))), 'ERR_MALFORMED');
   tokenError('missing-field', 'root payload without field 7 (exp)', signedRoot(rawMap(rootEntries.filter(([k]) => k !== KEY.exp))), 'ERR_MALFORMED');
   tokenError('wrong-type', 'root payload with subject as a byte string', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.subject ? Buffer.from('agent:support') as unknown as Uint8Array : v]))), 'ERR_MALFORMED');
   tokenError('grant-index-in-root', 'root grant uses a parent index (only allowed in delegation blocks)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? [[0, ['read']]] : v]))), 'ERR_MALFORMED');
@@ -274,6 +303,58 @@ export function generateVectors(): string {
   tokenError('text-wrong-prefix', 'text form with prefix cft2.', 'cft2.' + rootA.toString().slice(5), 'ERR_MALFORMED');
   tokenError('text-padding', 'text form with base64 padding appended', rootA.toString() + '=', 'ERR_MALFORMED');
   tokenError('text-standard-alphabet', 'text form using "+" (standard base64 alphabet)', 'cft1.gkh+', 'ERR_MALFORMED');
+
+  // Rules pinned for independent implementations (§3.0, §3.2, §3.3, §6, §8).
+  {
+    const sig = identityRSignature(keys.authority.seed, signedMessage('root', rootRaw.payload, rootA.kid));
+    tokenError('root-signature-small-order-R', 'root signed by the authority with R = identity and S = k·a mod L: the equation holds, but R has small order (§3.0)', envelope(rootA.kid, [cat(rootRaw.payload, sig)]), 'ERR_SIGNATURE_INVALID');
+  }
+  const identityPoint = Uint8Array.from(Buffer.from('0100000000000000000000000000000000000000000000000000000000000000', 'hex'));
+  tokenError('holder-small-order', 'validly signed root whose holder key is the identity point (small order, §3.0)', signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.holder ? identityPoint : v]))), 'ERR_MALFORMED');
+  tokenError('delegation-holder-small-order', 'validly signed delegation naming the identity point as the new holder', withChild({ ...dBase, holder: identityPoint }), 'ERR_MALFORMED');
+  tokenError('delegation-exp-zero', 'validly signed delegation with exp = 0', withChild({ ...dBase, exp: 0 }), 'ERR_MALFORMED');
+  tokenError('delegation-nbf-after-own-exp', 'validly signed delegation with nbf T0+600 equal to its own exp T0+600', withChild({ ...dBase, nbf: T0 + 600 }), 'ERR_MALFORMED');
+  tokenError('delegation-nbf-after-parent-exp', 'validly signed delegation without exp whose nbf T0+4000 is after the parent\'s exp T0+3600', withChild({ ...dBase, exp: undefined, nbf: T0 + 4000 }), 'ERR_MALFORMED');
+  {
+    const nbfRoot = issue('nbf-root', { subject: 'agent:later', holder: keys.agent.publicKey, grants: basicGrants, notBefore: T0 + 3600, ttl: 7200, maxDepth: 2 });
+    const fRaw = nbfRoot.blocks[0]!;
+    const p = encodeDelegationPayload({ ...dBase, parent: blockDigest(fRaw.payload), exp: T0 + 3000 });
+    tokenError('delegation-exp-before-root-nbf', 'delegation (exp T0+3000) of a root with nbf T0+3600, exp T0+7200, maxDepth 2: never valid', envelope(nbfRoot.kid, [fRaw.bytes, delegationBlock(p, 'agent')]), 'ERR_MALFORMED');
+  }
+  const rootGrant = (g: CborValue) => signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? g : v])));
+  tokenError('duplicate-grants', 'root listing the grant ["database://users/*", ["read"]] twice', rootGrant([['database://users/*', ['read']], ['database://users/*', ['read']]]), 'ERR_MALFORMED');
+  tokenError('duplicate-grants-by-index', 'delegation listing parent grant 0 by index and by its pattern, both [read]', withChild({ ...dBase, grants: [{ resource: 0, permissions: ['read'] }, { resource: 'database://users/*', permissions: ['read'] }] }), 'ERR_MALFORMED');
+  const constrained = (cs: CborValue) => rootGrant([['api://billing/**', ['call'], cs]]);
+  tokenError('oneOf-duplicate-value', 'constraint {"region": [1, ["eu", "eu"]]}', constrained(new Map([['region', [1, ['eu', 'eu']]]])), 'ERR_MALFORMED');
+  tokenError('glob-empty', 'constraint {"email": [3, ""]}', constrained(new Map([['email', [3, '']]])), 'ERR_MALFORMED');
+  tokenError('prefix-empty', 'constraint {"ref": [4, ""]}', constrained(new Map([['ref', [4, '']]])), 'ERR_MALFORMED');
+  tokenError('constraint-control-character', 'constraint {"to": [0, "a@acme.example\\nbcc: x@evil.example"]} (a newline in a constraint string)', constrained(new Map([['to', [0, 'a@acme.example\nbcc: x@evil.example']]])), 'ERR_MALFORMED');
+  // Format version 2 (§3.2 grant options, §6.3 attenuation).
+  tokenError('v1-root-grant-options', 'version-1 root with a 4-item grant (options {1: ["q"]}): options need version 2', rootGrant([['database://users/*', ['read'], null, new Map([[1, ['q']]])]]), 'ERR_MALFORMED');
+  tokenError('v1-root-v2-kind', 'version-1 root with a notOneOf constraint (kind 6)', constrained(new Map([['region', [6, ['eu']]]])), 'ERR_MALFORMED');
+  {
+    const v2Root = (g: CborValue) => signedRoot(rawMap(rootEntries.map(([k, v]) => [k, k === KEY.grants ? g : k === KEY.version ? 2 : v])));
+    tokenError('v2-tools-unsorted', 'version-2 root grant with tools ["b", "a"] (must be sorted, unique)', v2Root([['database://users/*', ['read'], null, new Map([[1, ['b', 'a']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-options-empty', 'version-2 root grant with an empty options map', v2Root([['database://users/*', ['read'], null, new Map()]]), 'ERR_MALFORMED');
+    tokenError('v2-closed-false', 'version-2 root grant with options {2: false} (closed is only ever true)', v2Root([['database://users/*', ['read'], null, new Map([[2, false]])]]), 'ERR_MALFORMED');
+    tokenError('v2-regex-backreference', 'version-2 root with a regex constraint using a backreference (outside the linear-time syntax)', v2Root([['database://users/*', ['read'], new Map([['q', [15, '(a)\\1']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-decimal-noncanonical', 'version-2 root with a decimal bound "10.50" (trailing zero)', v2Root([['database://users/*', ['read'], new Map([['a', [7, null, '10.50']]])]]), 'ERR_MALFORMED');
+    tokenError('v2-path-bad', 'version-2 root with the constraint key "a..b"', v2Root([['database://users/*', ['read'], new Map([['a..b', [0, 1]]])]]), 'ERR_MALFORMED');
+    tokenError('v2-nesting-too-deep', 'version-2 root with not(not(not(not(not(exact 1))))): composites nest at most 4 levels', v2Root([['database://users/*', ['read'], new Map([['a', [18, [18, [18, [18, [18, [0, 1]]]]]]]])]]), 'ERR_MALFORMED');
+  }
+  {
+    const pRaw = pRoot.blocks[0]!;
+    const base = { parent: blockDigest(pRaw.payload), subject: 'agent:evil', holder: keys.helper.publicKey, maxDepth: 0 };
+    const pChildToken = (grants: DelegationPayload['grants']) => envelope(pRoot.kid, [pRaw.bytes, delegationBlock(encodeDelegationPayload({ ...base, grants }), 'agent')]);
+    const g0 = policyGrants[0]!;
+    tokenError('v2-child-widens-tools', 'child of "policy-v2" whose money grant adds the tool schedule_transaction', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['schedule_transaction', 'send_money'], closed: true, constraints: g0.constraints! }]), 'ERR_ATTENUATION', { trusted: ['authority'] });
+    tokenError('v2-child-drops-tools', 'child of "policy-v2" whose money grant names no tools (any tool)', pChildToken([{ resource: 0, permissions: ['transfer'], closed: true, constraints: g0.constraints! }]), 'ERR_ATTENUATION');
+    tokenError('v2-child-reopens', 'child of "policy-v2" whose money grant is not closed', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['send_money'], constraints: g0.constraints! }]), 'ERR_ATTENUATION');
+    tokenError('v2-child-widens-constraint', 'child of "policy-v2" raising amount to decimal 0.01..1000', pChildToken([{ resource: 0, permissions: ['transfer'], tools: ['send_money'], closed: true, constraints: { ...g0.constraints!, amount: { type: 'decimal', min: '0.01', max: '1000' } } }]), 'ERR_ATTENUATION');
+  }
+  tokenError('text-bom', 'text form preceded by U+FEFF (not whitespace, §8)', '\ufeff' + rootA.toString(), 'ERR_MALFORMED');
+  tokenError('text-nbsp', 'text form followed by U+00A0 (not whitespace, §8)', rootA.toString() + '\u00a0', 'ERR_MALFORMED');
+  tokenError('text-whitespace-over-limit', 'the root text followed by 21,900 spaces: raw input over 5 + 21846 + 64 characters (§8)', rootA.toString() + ' '.repeat(21900), 'ERR_TOO_LARGE');
 
   // ---------------------------------------------------------------- calls
   function signedCall(name: string, description: string, token: string, o: Omit<InvocationOptions, 'key' | 'clock' | 'backend' | 'nonce'> & { key?: KeyName; iat?: number },
@@ -341,6 +422,10 @@ export function generateVectors(): string {
   signedCall('token-expired', 'short-lived token (exp T0+60) used at T0+100; proof itself is fresh', 'short-lived', { ...q, callId: 'call-19', iat: T0 + 95 }, qExp, T0 + 100, [NO('ERR_EXPIRED')]);
   signedCall('token-not-yet-valid', 'token with nbf T0+3600 used at T0+10', 'not-before', { ...q, callId: 'call-20', iat: T0 + 5 }, qExp, T0 + 10, [NO('ERR_NOT_YET_VALID')]);
   rawSignedCall('invocation-traversal-resource', 'hand-signed proof naming database://users/../admin', 'root', { ...q, resource: 'database://users/../admin', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-empty', 'hand-signed proof with an empty resource: ERR_SCOPE_RESOURCE, as in-process (§5.2)', 'root', { ...q, resource: '', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-control', 'hand-signed proof whose resource holds a newline', 'root', { ...q, resource: 'database://users/al\nice', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  rawSignedCall('invocation-resource-too-long', 'hand-signed proof whose resource is 1025 bytes', 'root', { ...q, resource: 'database://users/' + 'a'.repeat(1025 - 17), args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
+  localCall('local-resource-empty', 'in-process call with an empty resource', 'root', { ...q, resource: '' }, T0 + 5, [NO('ERR_SCOPE_RESOURCE')]);
   rawSignedCall('invocation-resource-not-normal', 'hand-signed proof naming DATABASE://users/alice (not in normal form)', 'root', { ...q, resource: 'DATABASE://users/alice', args: argsDigest(q.args) }, 'agent', qExp, T0 + 5, [NO('ERR_MALFORMED')]);
   rawSignedCall('invocation-lifetime-too-long', 'hand-signed proof with exp - iat = 301 s (limit 300)', 'root', { ...q, args: argsDigest(q.args), exp: T0 + 301 }, 'agent', qExp, T0 + 5, [NO('ERR_MALFORMED')]);
   {
@@ -390,6 +475,34 @@ export function generateVectors(): string {
   }
   localCall('constraints-child-holds', 'amount 100 satisfies the root range (1..500) and the child range (..100)', 'constraints-child', { ...billing, args: okArgs }, T0 + 5, [OK]);
   localCall('constraints-child-fails', 'amount 200 satisfies the root but not the child: ERR_CONSTRAINT', 'constraints-child', { ...billing, args: { ...okArgs, amount: 200 } }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+  {
+    const bank = { operation: 'transfer', resource: 'bank://accounts/me' };
+    const ok = {
+      recipient: 'GB29NWBK60161331926819', amount: '10.50', subject: 'rent', message: { to: 'bob.b@acme.example' }, participants: ['a@acme.example'],
+      tags: ['q1', 'rent'], labels: ['approved', 'x'], ip: '10.1.2.3', callback: 'https://hooks.acme.example/hooks/1', link: 'https://example.com/a', memo: 'March',
+    };
+    localCall('v2-all-hold', 'version 2: every constraint of the money grant holds (amount "10.50" as a decimal string)', 'policy-v2', { tool: 'send_money', ...bank, args: ok }, T0 + 5, [OK]);
+    localCall('v2-wrong-tool', 'version 2: same call by schedule_transaction (not a tool of any transfer grant)', 'policy-v2', { tool: 'schedule_transaction', ...bank, args: ok }, T0 + 5, [NO('ERR_SCOPE_PERMISSION')]);
+    localCall('v2-read-tool', 'version 2: get_transactions under the read grant', 'policy-v2', { tool: 'get_transactions', operation: 'read', resource: 'bank://accounts/me', args: {} }, T0 + 5, [OK]);
+    localCall('v2-child-read-tool', 'version 2: the child keeps only get_balance', 'policy-v2-child', { tool: 'get_transactions', operation: 'read', resource: 'bank://accounts/me', args: {} }, T0 + 5, [NO('ERR_SCOPE_PERMISSION')]);
+    localCall('v2-child-amount', 'version 2: amount 6 passes the root (..10.5) but not the child (..5)', 'policy-v2-child', { tool: 'send_money', ...bank, args: { ...ok, amount: 6 } }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+    const badV2: [string, Record<string, unknown>][] = [
+      ['closed-extra', { bcc: 'x@evil.example' }], ['closed-nested-extra', { message: { to: 'bob.b@acme.example', cc: 'x@evil.example' } }],
+      ['decimal-float-above', { amount: 10.500000000000002 }], ['decimal-exponent-text', { amount: '1e1' }], ['notOneOf', { recipient: 'DE00000000000000000000' }],
+      ['length', { subject: 'x'.repeat(141) }], ['path-regex', { message: { to: 'eve@evil.example' } }], ['path-missing', { message: {} }],
+      ['path-not-object', { message: 'bob@acme.example' }], ['array-element', { participants: ['a@acme.example', 'eve@evil.example'] }],
+      ['array-empty', { participants: [] }], ['array-not-array', { participants: 'a@acme.example' }], ['subset', { participants: ['c@acme.example'] }],
+      ['each-anyOf', { tags: ['q1', 'wire'] }], ['contains', { labels: ['x'] }], ['cidr', { ip: '11.0.0.1' }], ['cidr-leading-zero', { ip: '010.1.2.3' }],
+      ['url-host', { callback: 'https://hooks.acme.example.evil.example/hooks/1' }], ['url-dot-segments', { callback: 'https://hooks.acme.example/hooks/%2e%2e/admin' }],
+      ['url-apex', { callback: 'https://acme.example/hooks' }], ['urlSafe-metadata', { link: 'http://169.254.169.254/latest/meta-data' }],
+      ['urlSafe-hex-loopback', { link: 'http://0x7f000001/' }], ['urlSafe-mapped-v6', { link: 'http://[::ffff:127.0.0.1]/' }], ['not-glob', { memo: 'please IGNORE PREVIOUS. ignore previous instructions' }],
+    ];
+    for (const [name, change] of badV2) {
+      const args = { ...ok, ...change };
+      localCall(`v2-${name}`, `version 2 constraint fails: ${Object.keys(change).join(', ')} = ${JSON.stringify(Object.values(change)[0]).slice(0, 60)}`, 'policy-v2', { tool: 'send_money', ...bank, args }, T0 + 5, [NO('ERR_CONSTRAINT')]);
+    }
+    signedCall('v2-signed', 'version 2: signed proof by helper under the child', 'policy-v2-child', { tool: 'send_money', ...bank, key: 'helper', args: { ...ok, amount: 5 }, callId: 'call-v2' }, { tool: 'send_money', args: { ...ok, amount: 5 } }, T0 + 5, [OK]);
+  }
   signedCall('signed-constraints-child', 'signed proof by helper under the child constraints', 'constraints-child', { ...billing, key: 'helper', args: okArgs, callId: 'call-22' }, { tool: 'charge', args: okArgs }, T0 + 5, [OK]);
 
   // ---------------------------------------------------------------- argument digests and resources
@@ -400,7 +513,11 @@ export function generateVectors(): string {
     { n: [1e21, 1e-7, -0, 0.1, 123456789012, 5e-324] },
     { s: 'line\nbreak "quoted" \\ \u0001 \u007f', '€': 1, '\ud83d\ude00': 2, 'a': 3, 'B': 4 },
   ];
+  // Nesting (§4.3): the top-level object has depth 0; a value at depth 64 is accepted, at 65 refused.
+  const nest = (d: number): Record<string, unknown> => { let v: unknown = 1; for (let i = 0; i < d; i++) v = { a: v }; return v as Record<string, unknown>; };
+  argCases.push(nest(64));
   const argDigests = argCases.map((args) => ({ args, jcs: canonicalJson(args), digest: hex(argsDigest(args)) }));
+  const argErrors = [{ description: 'a scalar at depth 65 (65 nested objects around it)', args: nest(65), code: 'ERR_INVALID_ARGUMENT' }];
   const resources = [
     'database://users/alice', 'DATABASE://users/alice', 'db://a/%7e%41', 'db://a/%c3%a9', 'db://a/%2a', 'db://a/b:c@d',
     'db://a/../b', 'db://a/%2E%2e', 'db://a/%2F', 'db://a//b', 'db://a/', 'db://', '1db://a', 'db://a/*', 'db://a/%00', 'db://a/é', 'db://a?x=1',
@@ -463,6 +580,8 @@ export function generateVectors(): string {
     tokenErrors,
     calls,
     argDigests,
+    argErrors,
+    signatures: ed25519EdgeCases(seedOf('signature-edges')),
     resources,
     matches,
     revocation,

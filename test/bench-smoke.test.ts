@@ -8,7 +8,7 @@ import { percentile, compare } from '../bench/stats.ts';
 
 const CORE_KEYS = [
   'native_verify_us', 'native_sign_us', 'signed_check_us', 'local_check_us',
-  'chain1_cached_us', 'chain3_cached_us', 'chain3_uncached_us',
+  'local_check_1block_us', 'constraints5_check_us', 'chain1_cached_us', 'chain3_cached_us', 'chain3_uncached_us',
   'root_token_bytes', 'delegation_block_bytes', 'invocation_bytes',
 ];
 
@@ -30,7 +30,7 @@ test('core suite (quick) reports every metric as a finite positive number', asyn
   for (const k of ['root_token_bytes', 'delegation_block_bytes', 'invocation_bytes']) assert.ok(Number.isInteger(r.metrics[k]), k);
   // Every target of the issue is printed as a row with a verdict.
   const targets = r.rows.filter((row) => row.ok !== undefined);
-  assert.equal(targets.length, 5);
+  assert.equal(targets.length, 6);
   for (const row of r.rows) {
     assert.equal(typeof row.name, 'string');
     assert.equal(typeof row.value, 'string');

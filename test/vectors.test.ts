@@ -75,7 +75,11 @@ for (const backend of backends) {
       assert.equal(chain.exp, t.expect.exp);
       assert.equal(chain.nbf, t.expect.nbf);
       const last = chain.blocks[chain.blocks.length - 1]!;
-      assert.deepEqual(JSON.parse(JSON.stringify(last.grants.map((g) => ({ resource: g.resource, permissions: g.permissions, ...(g.constraints ? { constraints: g.constraints } : {}) })))), t.expect.grants);
+      assert.deepEqual(JSON.parse(JSON.stringify(last.grants.map((g) => ({
+        resource: g.resource, permissions: g.permissions, ...(g.constraints ? { constraints: g.constraints } : {}),
+        ...(g.tools ? { tools: g.tools } : {}), ...(g.closed ? { closed: true } : {}),
+      })))), t.expect.grants);
+      assert.equal(chain.version, t.expect.version, t.name);
     }
   });
 
@@ -118,12 +122,23 @@ for (const backend of backends) {
   });
 }
 
-test('argument digests: RFC 8785 text and SHA-256 digest', () => {
+test('argument digests: RFC 8785 text and SHA-256 digest; refused arguments', () => {
   for (const a of V.argDigests) {
     assert.equal(canonicalJson(a.args), a.jcs);
     assert.equal(toHex(argsDigest(a.args)), a.digest);
   }
+  assert.ok(V.argErrors.length >= 1);
+  for (const a of V.argErrors) assert.throws(() => argsDigest(a.args), (e: CapframeError) => e.code === a.code, a.description);
 });
+
+for (const backend of backends) {
+  test(`[${backend.name}] Ed25519 acceptance rule (spec §3.0): every signature edge case`, () => {
+    assert.ok(V.signatures.length >= 9);
+    for (const s of V.signatures) {
+      assert.equal(backend.verify(hex(s.publicKey), hex(s.message), hex(s.signature)), s.valid, `${s.name}: ${s.description}`);
+    }
+  });
+}
 
 test('resource normalisation and pattern matching', () => {
   for (const r of V.resources) {

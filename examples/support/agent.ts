@@ -12,10 +12,7 @@ import { AIMessage, createAgent, fakeModel, tool, type BaseMessage } from 'langc
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { z } from 'zod';
 import { formatPublicKey, generateKey, inspect, issueToken } from '../../src/index.ts';
-import {
-  callContext, Guard, guardTools, jsonLinesSink, loadConfig, runSubAgent, teeSink,
-  type DecisionEvent, type DecisionSink,
-} from '../../src/langchain/index.ts';
+import { callContext, Guard, guardTools, jsonLinesSink, loadConfig, runSubAgent, teeSink, type DecisionEvent, type DecisionSink } from '../../src/langchain/index.ts';
 import { capframeMiddleware } from '../../src/langchain/middleware.ts';
 import { TicketStore, type Mail, type Ticket } from './store.ts';
 

@@ -4,7 +4,7 @@ import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { concat } from '../crypto/hash.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { checkSubject, checkTime, encodeRootPayload, expiryFrom, validateGrants, type Grant } from '../token/block.ts';
+import { checkSubject, checkTime, encodeRootPayload, expiryFrom, grantNeedsV2, validateGrants, type Grant } from '../token/block.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
@@ -55,15 +55,18 @@ export function issueToken(o: IssueOptions): Token {
   if (o.tokenId !== undefined && !(o.tokenId instanceof Uint8Array && o.tokenId.length === 16)) {
     throw new InvalidArgumentError('tokenId must be 16 bytes');
   }
+  const grants = validateGrants(o.grants);
   const payload = encodeRootPayload({
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
-    grants: validateGrants(o.grants).map(({ resource, permissions, constraints }) => ({ resource, permissions, ...(constraints ? { constraints } : {}) })),
+    grants: grants.map(({ resource, permissions, constraints, tools, closed }) => ({ resource, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) })),
     iat: now,
     ...(nbf !== undefined ? { nbf } : {}),
     exp,
     maxDepth,
+    // The lowest format version that can say it: version-1 verifiers keep reading tokens without v1.1 features.
+    version: grants.some(grantNeedsV2) ? 2 : 1,
   });
   const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
   return Token.fromParts(o.key.kid, [concat(payload, sig)]);

@@ -3,14 +3,17 @@
  * (node:util parseArgs), and the small value syntaxes of the CLI:
  *
  *   --grant 'RESOURCE:perm1,perm2'      split on the LAST ':' (resources contain '://')
- *   --constraint 'ARG=KIND:VALUE'       KIND: exact, oneOf, range, glob, prefix, under
+ *   --constraint 'ARG=KIND:VALUE'       KIND: exact, oneOf, range, glob, prefix, under, and the
+ *                                       v1.1 kinds (notOneOf, decimal, length, subset, contains,
+ *                                       cidr, regex, urlSafe, url, json); ARG may be a path
+ *   --tools a,b  --closed               tool-bound grants, closed arguments
  *   --ttl 1h / 10m / 30s / 90          durations (src/duration.ts)
  *   --args '{"id": 7}' or --args @FILE  a JSON object
  *
  * Mistakes in any of these are a UsageError (exit 2).
  */
 import { parseArgs } from 'node:util';
-import type { Constraint, Constraints, Scalar } from '../token/constraints.ts';
+import { validateConstraint, type Constraint, type Constraints, type Scalar } from '../token/constraints.ts';
 import type { Grant } from '../token/block.ts';
 import { parseDuration } from '../duration.ts';
 
@@ -164,7 +167,7 @@ export function parseGrant(text: string): { resource: string; permissions: strin
   return { resource, permissions: perms };
 }
 
-const KINDS = ['exact', 'oneOf', 'range', 'glob', 'prefix', 'under'] as const;
+const KINDS = ['exact', 'oneOf', 'range', 'glob', 'prefix', 'under', 'notOneOf', 'decimal', 'length', 'subset', 'contains', 'cidr', 'regex', 'urlSafe', 'url', 'json'] as const;
 
 /** exact/oneOf values: JSON numbers, true, false, null and "quoted strings"; anything else is a plain string. */
 export function parseScalar(text: string): Scalar {
@@ -186,8 +189,35 @@ function parseBound(text: string, spec: string): number | undefined {
   return Number(t);
 }
 
-/** `ARG=KIND:VALUE` → [argument name, constraint]. */
+/** `ARG=KIND:VALUE` → [argument name, constraint], checked by the token-level validator (one syntax). */
 export function parseConstraint(text: string): [string, Constraint] {
+  const [name, c] = parseConstraintShape(text);
+  try {
+    return [name, validateConstraint(name, c)];
+  } catch (e) {
+    throw new UsageError(`--constraint ${JSON.stringify(text)}: ${(e as Error).message}`);
+  }
+}
+
+function scalarList(value: string, text: string, kind: string): Scalar[] {
+  const t = value.trim();
+  if (t.startsWith('[')) {
+    let arr: unknown;
+    try { arr = JSON.parse(t); } catch { throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} value starting with '[' must be a JSON array`); }
+    if (!Array.isArray(arr)) throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a list`);
+    return arr as Scalar[];
+  }
+  return value.split(',').map((v) => parseScalar(v.trim()));
+}
+
+function textBounds(value: string, text: string): { min?: string; max?: string } {
+  const parts = value.split('..');
+  if (parts.length !== 2) throw new UsageError(`--constraint ${JSON.stringify(text)}: expected MIN..MAX (either side optional)`);
+  const [a, b] = parts.map((p) => p.trim());
+  return { ...(a ? { min: a } : {}), ...(b ? { max: b } : {}) };
+}
+
+function parseConstraintShape(text: string): [string, Constraint | Record<string, unknown>] {
   const eq = text.indexOf('=');
   const colon = eq < 0 ? -1 : text.indexOf(':', eq);
   if (eq <= 0 || colon < 0) {
@@ -238,6 +268,25 @@ export function parseConstraint(text: string): [string, Constraint] {
     case 'under':
     case 'pathunder':
       return [name, { type: 'pathUnder', path: value }];
+    case 'notoneof': return [name, { type: 'notOneOf', values: scalarList(value, text, 'notOneOf') }];
+    case 'subset': return [name, { type: 'subset', values: scalarList(value, text, 'subset') }];
+    case 'contains': return [name, { type: 'contains', values: scalarList(value, text, 'contains') }];
+    case 'decimal': return [name, { type: 'decimal', ...textBounds(value, text) }];
+    case 'length': {
+      const { min, max } = textBounds(value, text);
+      const n = (s: string | undefined) => (s === undefined ? undefined : /^\d{1,10}$/.test(s) ? Number(s) : NaN);
+      return [name, { type: 'length', ...(min !== undefined ? { min: n(min) } : {}), ...(max !== undefined ? { max: n(max) } : {}) }];
+    }
+    case 'cidr': return [name, { type: 'cidr', cidr: value.trim() }];
+    case 'regex': return [name, { type: 'regex', pattern: value }];
+    case 'urlsafe': return [name, { type: 'urlSafe' }];
+    case 'url':
+    case 'json': {
+      let v: unknown;
+      try { v = JSON.parse(value); } catch { throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a JSON object`); }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a JSON object`);
+      return [name, kind.toLowerCase() === 'url' ? { ...v, type: 'url' } : v as Record<string, unknown>];
+    }
     default:
       throw new UsageError(`--constraint ${JSON.stringify(text)}: unknown kind ${JSON.stringify(kind)} (use ${KINDS.join(', ')})`);
   }
@@ -257,10 +306,19 @@ export function parseConstraints(texts: readonly string[]): Constraints | undefi
   return out;
 }
 
-/** --grant list plus --constraint list → grants; the constraints apply to every grant. */
-export function parseGrants(grantTexts: readonly string[], constraintTexts: readonly string[]): Grant[] {
+/** `--tools a,b` (repeatable) → tool names, or undefined when not given. */
+export function parseTools(texts: readonly string[]): string[] | undefined {
+  if (texts.length === 0) return undefined;
+  const tools = texts.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  if (tools.length === 0) throw new UsageError('--tools needs one or more tool names (--tools send_money,get_balance)');
+  return tools;
+}
+
+/** --grant list plus --constraint, --tools and --closed → grants; those apply to every grant. */
+export function parseGrants(grantTexts: readonly string[], constraintTexts: readonly string[], toolTexts: readonly string[] = [], closed = false): Grant[] {
   const constraints = parseConstraints(constraintTexts);
-  return grantTexts.map((t) => ({ ...parseGrant(t), ...(constraints ? { constraints } : {}) }));
+  const tools = parseTools(toolTexts);
+  return grantTexts.map((t) => ({ ...parseGrant(t), ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed: true } : {}) }));
 }
 
 /** Parses JSON call arguments (an object). The message never echoes the text. */
@@ -284,6 +342,10 @@ export function formatConstraint(name: string, c: Constraint): string {
     case 'glob': return `${name}=glob:${c.pattern}`;
     case 'prefix': return `${name}=prefix:${c.prefix}`;
     case 'pathUnder': return `${name}=under:${c.path}`;
+    default: {
+      const { type, ...rest } = c;
+      return `${name}=${type}:${JSON.stringify(rest)}`;
+    }
   }
 }
 
@@ -297,5 +359,6 @@ function formatScalar(v: Scalar): string {
 export const TOKEN_FLAGS = {
   key: { type: 'string' }, sub: { type: 'string' },
   grant: { type: 'string', multiple: true }, constraint: { type: 'string', multiple: true },
+  tools: { type: 'string', multiple: true }, closed: { type: 'boolean' },
   ttl: { type: 'string' }, 'max-depth': { type: 'string' }, out: { type: 'string' },
 } as const;

@@ -19,7 +19,20 @@ export const GRANT_HELP = `Grants:
                                    grant of the command; one constraint per argument.
      ARG=exact:VALUE               equal to VALUE
      ARG=oneOf:V1,V2,...           one of the values (or a JSON array: oneOf:["a,b","c"])
-     ARG=range:MIN..MAX            a whole number in [MIN, MAX]; either side optional
+     ARG=range:MIN..MAX            a number in [MIN, MAX], MIN and MAX whole numbers; either side optional
+     ARG=decimal:MIN..MAX          a number or decimal string in [MIN, MAX], exact decimals (decimal:0.01..10.5)
+     ARG=notOneOf:V1,V2,...        none of the values
+     ARG=length:MIN..MAX           string length (code points) or array size in [MIN, MAX]
+     ARG=subset:V1,V2,...          an array whose elements are among the values
+     ARG=contains:V1,V2,...        an array holding every value
+     ARG=cidr:BLOCK                an IP address in BLOCK (10.0.0.0/8, 2001:db8::/32)
+     ARG=regex:PATTERN             a string matching PATTERN whole (linear-time syntax, docs/policy.md)
+     ARG=urlSafe:                  an http(s) URL to a public host (no loopback, private, metadata)
+     ARG=url:{"host":"*.acme.example","path":"/v1"}   a URL matching scheme/host/port/path
+     ARG=json:{"type":"each","constraint":{...}}      any constraint in its JSON form (each, all, anyOf, not)
+  ARG may be an argument path: message.to, participants[] (every element).
+  --tools NAME,NAME                the grants cover only calls of these tools (repeatable)
+  --closed                         arguments no constraint reaches are refused
      ARG=glob:PATTERN              a string matching PATTERN ('*' any run, '?' one char)
      ARG=prefix:TEXT               a string starting with TEXT
      ARG=under:/PATH               a clean absolute path equal to or under /PATH

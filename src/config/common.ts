@@ -1,4 +1,4 @@
-/** Pieces every section of the config shares: the error, durations, scalars, `${VAR}` references. */
+/** Pieces every section of the config shares: the error, durations, whole numbers, `${VAR}` references. */
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
 import { ConfigError } from '../errors.ts';
@@ -12,7 +12,6 @@ export function configError(message: string): ConfigError {
 }
 
 export const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30s, 5m or a number of seconds' });
-export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
 export const int = z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' });
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -10,10 +10,15 @@
  * a control character: such calls are denied (fail closed), never rewritten.
  *
  * The scheme and `://` are literal: a template cannot start with `{`.
+ *
+ * A placeholder `{name*}` spans segments (`file://home/{path*}`): it must
+ * fill whole segments (a `/` before it, a `/` or the end after it), and its
+ * value is split and checked by ./segments.ts.
  */
 import { InvalidArgumentError, ScopeResourceError } from '../errors.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { LIMITS } from '../token/limits.ts';
+import { renderSegments } from './segments.ts';
 
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const UNRESERVED_BYTE = new Uint8Array(128);
@@ -55,7 +60,7 @@ export function compileTemplate(text: string): ResourceTemplate {
   if (sep <= 0 || text.slice(0, sep).includes('{')) {
     throw new InvalidArgumentError('a resource template starts with a literal scheme, e.g. "tickets://{id}"');
   }
-  const parts: (string | { arg: string })[] = [];
+  const parts: (string | { arg: string; multi?: true })[] = [];
   const args: string[] = [];
   let i = 0;
   while (i < text.length) {
@@ -66,9 +71,14 @@ export function compileTemplate(text: string): ResourceTemplate {
     if (open > i) parts.push(text.slice(i, open));
     const end = text.indexOf('}', open);
     if (end === -1) throw new InvalidArgumentError(`unclosed "{" at offset ${open}`);
-    const name = text.slice(open + 1, end);
-    if (!ARG_NAME.test(name)) throw new InvalidArgumentError(`${JSON.stringify('{' + name + '}')} is not an argument placeholder (use {name}, letters, digits, _ and -)`);
-    parts.push({ arg: name });
+    const inner = text.slice(open + 1, end);
+    const multi = inner.endsWith('*');
+    const name = multi ? inner.slice(0, -1) : inner;
+    if (!ARG_NAME.test(name)) throw new InvalidArgumentError(`${JSON.stringify('{' + inner + '}')} is not an argument placeholder (use {name} or {name*}, letters, digits, _ and -)`);
+    if (multi && (text[open - 1] !== '/' || (end + 1 < text.length && text[end + 1] !== '/'))) {
+      throw new InvalidArgumentError(`{${name}*} spans whole segments: put it between "/" and "/" or at the end`);
+    }
+    parts.push(multi ? { arg: name, multi: true } : { arg: name });
     if (!args.includes(name)) args.push(name);
     i = end + 1;
   }
@@ -92,6 +102,11 @@ export function compileTemplate(text: string): ResourceTemplate {
       for (const p of frozenParts) {
         if (typeof p === 'string') { out += p; continue; }
         const v = Object.prototype.hasOwnProperty.call(values, p.arg) ? values[p.arg] : undefined;
+        if (p.multi) {
+          out += renderSegments(p.arg, v, encodeValue);
+          normal = false;
+          continue;
+        }
         let s: string;
         if (typeof v === 'string') s = v;
         else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVeri
 import type { Ed25519Backend } from './backend.ts';
 import { toHex } from './hash.ts';
 import { isWeakPublicKey } from './weak.ts';
+import { strictShapeOk } from './strict.ts';
 
 // DER prefixes that wrap raw Ed25519 keys (RFC 8410).
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -63,7 +64,9 @@ export function nodeBackend(options: { keyCacheSize?: number } = {}): Ed25519Bac
       return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)));
     },
     verify(pub, message, sig) {
-      if (pub.length !== 32 || sig.length !== 64) return false;
+      // OpenSSL checks the cofactorless equation on encodings (so R must be canonical) and S < L,
+      // but accepts small-order A and R: the byte-level rule (spec §3.0) is checked first.
+      if (!strictShapeOk(pub, sig)) return false;
       const ko = publicKeyObject(pub);
       if (!ko) return false;
       try {

@@ -8,8 +8,8 @@ import { defaultBackend } from '../crypto/default.ts';
 import { concat, equalBytes } from '../crypto/hash.ts';
 import { AttenuationError, DepthError, InvalidArgumentError } from '../errors.ts';
 import {
-  canonicalPermissions, checkPermissions, checkSubject, checkTime, encodeDelegationPayload, expiryFrom,
-  validateGrants, type Grant, type ResolvedGrant, type WireGrant,
+  canonicalPermissions, checkPermissions, checkSubject, checkTime, encodeDelegationPayload, expiryFrom, grantNeedsV2,
+  validateGrants, type FormatVersion, type Grant, type ResolvedGrant, type WireGrant,
 } from '../token/block.ts';
 import { validateConstraints, type Constraints } from '../token/constraints.ts';
 import { blockDigest, Token } from '../token/token.ts';
@@ -41,7 +41,18 @@ export interface DelegateOptions {
   backend?: Ed25519Backend;
 }
 
-function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions): ResolvedGrant[] | undefined {
+/**
+ * A parent grant as a child restates it: resource, permissions, tools and
+ * closed. Constraints are restated only for a closed grant, whose constraint
+ * paths are also the arguments it admits; otherwise the parent's block keeps
+ * applying them (intersection).
+ */
+function keepShape(g: ResolvedGrant): ResolvedGrant {
+  const { resource, pattern, permissions, constraints, tools, closed } = g;
+  return { resource, pattern, permissions, ...(closed && constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) };
+}
+
+function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version: FormatVersion): ResolvedGrant[] | undefined {
   if (o.grants !== undefined && o.permissions !== undefined) throw new InvalidArgumentError('give grants or permissions, not both');
   let grants: ResolvedGrant[] | undefined;
   if (o.grants !== undefined) {
@@ -51,17 +62,20 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions): Resolve
     grants = parent
       .map((g) => ({ ...g, permissions: g.permissions.filter((p) => wanted.includes(p)) }))
       .filter((g) => g.permissions.length > 0)
-      .map(({ resource, pattern, permissions }) => ({ resource, pattern, permissions }));
+      .map(keepShape);
     const missing = wanted.filter((p) => !parent.some((g) => g.permissions.includes(p)));
     if (missing.length > 0) throw new AttenuationError(`the parent token does not hold permission ${missing.map((m) => `"${m}"`).join(', ')}`);
   }
   if (o.constraints !== undefined) {
     const extra = validateConstraints(o.constraints);
-    const base: ResolvedGrant[] = grants ?? parent.map(({ resource, pattern, permissions }) => ({ resource, pattern, permissions }));
+    const base: ResolvedGrant[] = grants ?? parent.map(keepShape);
     grants = base.map((g) => ({ ...g, constraints: { ...(g.constraints ?? {}), ...extra } }));
   }
   for (const g of grants ?? []) {
-    if (!grantCovered(g, parent)) {
+    if (version === 1 && grantNeedsV2(g)) {
+      throw new InvalidArgumentError(`cannot delegate ${g.resource} with tools, closed arguments, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`);
+    }
+    if (!grantCovered(g, parent, version)) {
       throw new AttenuationError(`cannot delegate ${g.resource} [${g.permissions.join(',')}]: the parent holds no grant that covers it`);
     }
   }
@@ -76,6 +90,8 @@ function toWire(grants: readonly ResolvedGrant[], parent: readonly ResolvedGrant
       resource: idx >= 0 ? idx : g.resource,
       permissions: g.permissions,
       ...(g.constraints && Object.keys(g.constraints).length > 0 ? { constraints: g.constraints } : {}),
+      ...(g.tools ? { tools: g.tools } : {}),
+      ...(g.closed ? { closed: true } : {}),
     };
   });
 }
@@ -101,7 +117,8 @@ export function delegate(tokenInput: Token | string | Uint8Array, o: DelegateOpt
   if (exp !== undefined && exp <= now) throw new InvalidArgumentError('expiry must be in the future');
   const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
   if (nbf !== undefined && nbf >= (exp ?? chain.exp)) throw new InvalidArgumentError('notBefore must be before the expiry');
-  const grants = narrowed(parent.grants, o);
+  if (Math.max(nbf ?? 0, chain.nbf) >= (exp ?? chain.exp)) throw new InvalidArgumentError('the delegation would never be valid: its expiry is not after the chain\'s not-before');
+  const grants = narrowed(parent.grants, o, chain.version);
   const lastRaw = token.blocks[token.blocks.length - 1]!;
   const payload = encodeDelegationPayload({
     parent: blockDigest(lastRaw.payload),

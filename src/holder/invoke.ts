@@ -55,7 +55,9 @@ function tipOf(token: Token): { holder: Uint8Array; tip: Uint8Array } {
   const last = token.blocks[token.blocks.length - 1]!;
   const hit = tipInfo.get(token);
   if (hit && equalBytes(hit.payload, last.payload)) return hit;
-  const holder = token.blocks.length === 1 ? decodeRootPayload(last.payload).holder : decodeDelegationPayload(last.payload).holder;
+  const root = decodeRootPayload(token.blocks[0]!.payload);
+  // A delegation block is read under its chain's format version (the root's).
+  const holder = token.blocks.length === 1 ? root.holder : decodeDelegationPayload(last.payload, root.version ?? 1).holder;
   const entry = { payload: new Uint8Array(last.payload), holder, tip: token.tip() };
   tipInfo.set(token, entry);
   return entry;

@@ -15,6 +15,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
 import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
 import type { RevocationState, UpdateResult } from './state.ts';
+import { trimAsciiWhitespace } from '../token/token.ts';
 
 export interface RevocationSyncOptions {
   /** Base URL of the authority service, e.g. `http://127.0.0.1:8787`. */
@@ -105,7 +106,7 @@ export class RevocationSync {
         // never escape as an unhandled rejection (which would end the process and stop polling).
         readText(res, MAX_TEXT).then((text) => {
           try {
-            resolve(this.state.update(text.trim()));
+            resolve(this.state.update(trimAsciiWhitespace(text)));
           } catch (e) {
             reject(e);
           }

@@ -1,9 +1,26 @@
-/** The attenuation rule for grants (docs/spec.md §6): what a child may hold given its parent. */
-import type { ResolvedGrant } from './block.ts';
+/** The attenuation rule for grants (docs/spec.md §3.3 rule 3, §6.3): what a child may hold given its parent. */
+import type { FormatVersion, ResolvedGrant } from './block.ts';
+import { covers } from './policy/covers.ts';
 import { patternCovers } from './resource.ts';
 
-/** Is `child` within some grant of `parent` (pattern covered, permissions a subset)? */
-export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGrant[]): boolean {
-  return parent.some((p) => patternCovers(p.pattern, child.pattern) && child.permissions.every((x) => p.permissions.includes(x)));
+/**
+ * Is `child` within some grant of `parent`? Pattern covered and permissions a
+ * subset (both versions); in format version 2 also: the child's tools a
+ * subset of the parent's (a parent without tools allows any), closed kept
+ * closed, and each constraint the child puts on a path the parent also
+ * constrains covered by the parent's.
+ */
+export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGrant[], version: FormatVersion = 1): boolean {
+  return parent.some((p) => {
+    if (!patternCovers(p.pattern, child.pattern) || !child.permissions.every((x) => p.permissions.includes(x))) return false;
+    if (version === 1) return true;
+    if (p.tools !== undefined && (child.tools === undefined || !child.tools.every((t) => p.tools!.includes(t)))) return false;
+    if (p.closed && !child.closed) return false;
+    if (p.constraints && child.constraints) {
+      for (const k of Object.keys(child.constraints)) {
+        if (Object.prototype.hasOwnProperty.call(p.constraints, k) && !covers(p.constraints[k]!, child.constraints[k]!)) return false;
+      }
+    }
+    return true;
+  });
 }
-

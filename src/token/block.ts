@@ -6,8 +6,9 @@
 import { parseDuration } from '../duration.ts';
 import { InvalidArgumentError, MalformedError } from '../errors.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from './cbor.ts';
-import { decodeConstraints, encodeConstraints, validateConstraints, type Constraints } from './constraints.ts';
+import { decodeConstraints, encodeConstraints, isConstraintKey, V1_TYPES, validateConstraints, type Constraints } from './constraints.ts';
 import { LIMITS } from './limits.ts';
+import { isWeakPublicKey } from '../crypto/weak.ts';
 import { parsePattern, type Pattern } from './resource.ts';
 
 /** A grant as callers write it. */
@@ -18,6 +19,10 @@ export interface Grant {
   readonly permissions: readonly string[];
   /** Argument constraints that every call under this grant must satisfy. */
   readonly constraints?: Constraints;
+  /** Format version 2: the grant covers calls of these tools only (sorted, unique). Absent: any tool. */
+  readonly tools?: readonly string[];
+  /** Format version 2: arguments no constraint path reaches are refused (closed world). */
+  readonly closed?: boolean;
 }
 
 /** A grant whose pattern has been parsed. */
@@ -30,7 +35,12 @@ export interface WireGrant {
   readonly resource: string | number;
   readonly permissions: readonly string[];
   readonly constraints?: Constraints;
+  readonly tools?: readonly string[];
+  readonly closed?: boolean;
 }
+
+/** Format versions this code reads (root block field 9); it writes the lowest one the content needs. */
+export type FormatVersion = 1 | 2;
 
 export interface RootPayload {
   readonly tid: Uint8Array;
@@ -41,6 +51,8 @@ export interface RootPayload {
   readonly nbf?: number;
   readonly exp: number;
   readonly maxDepth: number;
+  /** Root field 9; default 1. */
+  readonly version?: FormatVersion;
 }
 
 export interface DelegationPayload {
@@ -57,8 +69,13 @@ export interface DelegationPayload {
 
 /** Map keys (spec §3.2, §3.3). */
 export const KEY = { parent: 0, tid: 1, subject: 2, holder: 3, grants: 4, iat: 5, nbf: 6, exp: 7, maxDepth: 8, version: 9 } as const;
-/** The only wire format version this code reads and writes (root block field 9). */
+/** The first wire format version (root block field 9); FORMAT_VERSIONS lists every one this code reads. */
 export const FORMAT_VERSION = 1;
+export const FORMAT_VERSIONS: readonly FormatVersion[] = [1, 2];
+/** Most tools a grant may name. */
+export const MAX_TOOLS_PER_GRANT = 16;
+/** Keys of a version-2 grant's options map (spec §3.2). */
+const OPTION = { tools: 1, closed: 2 } as const;
 const ROOT_KEYS = new Set<number>([KEY.version, KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
 const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
 
@@ -114,6 +131,34 @@ function checkBytes(v: unknown, n: number, what: string): Uint8Array {
   return v;
 }
 
+/** A holder key: 32 bytes, canonical, not of small order (spec §3.0); else ERR_MALFORMED. */
+function checkHolder(v: unknown): Uint8Array {
+  const k = checkBytes(v, 32, 'holder key');
+  if (isWeakPublicKey(k)) throw new MalformedError('holder key is a small-order or non-canonical Ed25519 point');
+  return k;
+}
+
+/**
+ * What makes two grants of one block the same grant (spec §3.2): resolved
+ * pattern, permissions and the encoded constraints. A block may not list one
+ * grant twice.
+ */
+export function grantIdentity(g: { readonly resource: string; readonly permissions: readonly string[]; readonly constraints?: Constraints; readonly tools?: readonly string[]; readonly closed?: boolean }): string {
+  const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
+  return g.resource + '\u0000' + g.permissions.join(',') + '\u0000' + cs + '\u0000' + (g.tools ?? []).join('\u0000') + '\u0000' + (g.closed ? 'closed' : '');
+}
+
+/** Refuses a list of grants that holds the same grant twice. */
+export function checkDistinctGrants(grants: readonly Parameters<typeof grantIdentity>[0][], E: Err): void {
+  if (grants.length < 2) return;
+  const seen = new Set<string>();
+  for (const g of grants) {
+    const id = grantIdentity(g);
+    if (seen.has(id)) throw new E(`grant ${g.resource} [${g.permissions.join(',')}] is listed twice`);
+    seen.add(id);
+  }
+}
+
 function checkDepth(v: unknown, E: Err): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > LIMITS.maxDepthField) {
     throw new E(`maximum delegation depth must be an integer from 0 to ${LIMITS.maxDepthField}`);
@@ -121,14 +166,32 @@ function checkDepth(v: unknown, E: Err): number {
   return v;
 }
 
+const utf8Less = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0;
+
+/** Tool names of a grant: 1 to 16 names (§7), canonical order (sorted by UTF-8 bytes, unique) when `canonical`. */
+export function checkTools(v: unknown, E: Err, canonical: boolean): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_TOOLS_PER_GRANT) throw new E(`tools must be a list of 1 to ${MAX_TOOLS_PER_GRANT} tool names`);
+  const names = v.map((t) => checkText(t, 'tool name', E));
+  if (!canonical) return [...new Set(names)].sort((a, b) => (utf8Less(a, b) ? -1 : utf8Less(b, a) ? 1 : 0));
+  for (let i = 1; i < names.length; i++) if (!utf8Less(names[i - 1]!, names[i]!)) throw new E('tools must be sorted and unique');
+  return names;
+}
+
+/** Does the grant use anything of format version 2 (tools, closed, paths, new kinds)? */
+export function grantNeedsV2(g: { readonly constraints?: Constraints; readonly tools?: readonly string[]; readonly closed?: boolean }): boolean {
+  if (g.tools !== undefined || g.closed) return true;
+  for (const [k, c] of Object.entries(g.constraints ?? {})) if (!isConstraintKey(k, 1) || k.includes('.') || !V1_TYPES.has(c.type)) return true;
+  return false;
+}
+
 /** Validates grants given through the API; returns them in canonical form. */
-export function validateGrants(grants: unknown, E: Err = InvalidArgumentError): ResolvedGrant[] {
+export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, version: FormatVersion = 2): ResolvedGrant[] {
   if (!Array.isArray(grants) || grants.length === 0 || grants.length > LIMITS.maxGrantsPerBlock) {
     throw new E(`grants must be a list of 1 to ${LIMITS.maxGrantsPerBlock} grants`);
   }
-  return grants.map((g: unknown) => {
+  const out = grants.map((g: unknown) => {
     if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
-    const { resource, permissions, constraints } = g as Record<string, unknown>;
+    const { resource, permissions, constraints, tools, closed } = g as Record<string, unknown>;
     if (typeof resource !== 'string') throw new E('grant.resource must be a string');
     let pattern: Pattern;
     try {
@@ -137,27 +200,56 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError): 
       throw new E((e as Error).message);
     }
     const perms = canonicalPermissions(checkPermissions(permissions, E));
-    const cs = constraints === undefined ? undefined : validateConstraints(constraints, E);
+    const cs = constraints === undefined ? undefined : validateConstraints(constraints, E, version);
+    if (version === 1 && (tools !== undefined || closed !== undefined)) throw new E('tools and closed need format version 2');
+    const ts = tools === undefined ? undefined : Object.freeze(checkTools(tools, E, E === MalformedError));
+    if (closed !== undefined && typeof closed !== 'boolean') throw new E('closed must be true or false');
     return Object.freeze({
       resource, pattern, permissions: Object.freeze(perms),
       ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
+      ...(ts ? { tools: ts } : {}),
+      ...(closed ? { closed: true } : {}),
     });
   });
+  checkDistinctGrants(out, E);
+  return out;
 }
 
 function encodeGrant(g: WireGrant): CborValue {
   const out: CborValue[] = [g.resource, [...g.permissions]];
-  if (g.constraints && Object.keys(g.constraints).length > 0) out.push(encodeConstraints(g.constraints));
+  const hasConstraints = g.constraints !== undefined && Object.keys(g.constraints).length > 0;
+  const options: CborMap = new Map();
+  if (g.tools !== undefined) options.set(OPTION.tools, [...g.tools]);
+  if (g.closed) options.set(OPTION.closed, true);
+  if (hasConstraints) out.push(encodeConstraints(g.constraints!));
+  if (options.size > 0) {
+    if (!hasConstraints) out.push(null);
+    out.push(options);
+  }
   return out;
 }
 
-function decodeGrants(v: CborValue | undefined, allowIndex: boolean): WireGrant[] {
+function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean } {
+  if (!(v instanceof Map) || v.size === 0) throw new MalformedError('grant options must be a non-empty map');
+  const out: { tools?: string[]; closed?: boolean } = {};
+  for (const [k, x] of v) {
+    if (k === OPTION.tools) out.tools = checkTools(x, MalformedError, true);
+    else if (k === OPTION.closed) {
+      if (x !== true) throw new MalformedError('grant option 2 (closed) must be true');
+      out.closed = true;
+    } else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
+  }
+  return out;
+}
+
+function decodeGrants(v: CborValue | undefined, allowIndex: boolean, version: FormatVersion): WireGrant[] {
   if (!Array.isArray(v) || v.length === 0 || v.length > LIMITS.maxGrantsPerBlock) {
     throw new MalformedError(`grants must be an array of 1 to ${LIMITS.maxGrantsPerBlock} grants`);
   }
   return v.map((g) => {
-    if (!Array.isArray(g) || g.length < 2 || g.length > 3) throw new MalformedError('a grant is [resource, permissions, constraints?]');
-    const [resource, perms, cs] = g;
+    const maxItems = version === 1 ? 3 : 4;
+    if (!Array.isArray(g) || g.length < 2 || g.length > maxItems) throw new MalformedError(version === 1 ? 'a grant is [resource, permissions, constraints?]' : 'a grant is [resource, permissions, constraints?, options?]');
+    const [resource, perms, cs, opts] = g;
     if (typeof resource === 'number') {
       if (!allowIndex || !Number.isSafeInteger(resource) || resource < 0) throw new MalformedError('grant resource index is only allowed in delegation blocks');
     } else if (typeof resource === 'string') {
@@ -167,10 +259,14 @@ function decodeGrants(v: CborValue | undefined, allowIndex: boolean): WireGrant[
     }
     const permissions = checkPermissions(perms, MalformedError);
     if (!isCanonicalPermissions(permissions)) throw new MalformedError('permissions must be sorted and unique');
+    // Four items: constraints may be null (options only); three items: constraints, never null.
+    const constraints = g.length >= 3 && !(g.length === 4 && cs === null) ? decodeConstraints(cs as CborValue, version) : undefined;
+    const options = g.length === 4 ? decodeOptions(opts) : {};
     return {
       resource,
       permissions,
-      ...(g.length === 3 ? { constraints: decodeConstraints(cs as CborValue) } : {}),
+      ...(constraints ? { constraints } : {}),
+      ...options,
     };
   });
 }
@@ -192,7 +288,7 @@ function required<T>(m: CborMap, k: number, what: string): CborValue {
 
 export function encodeRootPayload(p: RootPayload): Uint8Array {
   const m: CborMap = new Map<number, CborValue>([
-    [KEY.version, FORMAT_VERSION],
+    [KEY.version, p.version ?? FORMAT_VERSION],
     [KEY.tid, p.tid],
     [KEY.subject, p.subject],
     [KEY.holder, p.holder],
@@ -208,17 +304,18 @@ export function encodeRootPayload(p: RootPayload): Uint8Array {
 export function decodeRootPayload(bytes: Uint8Array): RootPayload {
   const m = asMap(bytes, ROOT_KEYS, 'root block');
   const version = required(m, KEY.version, 'root block');
-  if (version !== FORMAT_VERSION) throw new MalformedError(`unsupported format version ${JSON.stringify(version)} (this verifier reads version ${FORMAT_VERSION})`);
+  if (version !== 1 && version !== 2) throw new MalformedError(`unsupported format version ${JSON.stringify(version)} (this verifier reads versions ${FORMAT_VERSIONS.join(' and ')})`);
   const nbf = m.get(KEY.nbf);
   const p: RootPayload = {
     tid: checkBytes(required(m, KEY.tid, 'root block'), 16, 'token id'),
     subject: checkSubject(required(m, KEY.subject, 'root block'), MalformedError),
-    holder: checkBytes(required(m, KEY.holder, 'root block'), 32, 'holder key'),
-    grants: decodeGrants(required(m, KEY.grants, 'root block'), false),
+    holder: checkHolder(required(m, KEY.holder, 'root block')),
+    grants: decodeGrants(required(m, KEY.grants, 'root block'), false, version),
     iat: checkTime(required(m, KEY.iat, 'root block'), 'iat', MalformedError),
     ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
     exp: checkTime(required(m, KEY.exp, 'root block'), 'exp', MalformedError),
     maxDepth: checkDepth(required(m, KEY.maxDepth, 'root block'), MalformedError),
+    version,
   };
   if (p.exp <= p.iat) throw new MalformedError('root block expires before it was issued');
   if (p.nbf !== undefined && p.nbf >= p.exp) throw new MalformedError('root block is never valid (nbf >= exp)');
@@ -238,20 +335,24 @@ export function encodeDelegationPayload(p: DelegationPayload): Uint8Array {
   return encode(m);
 }
 
-export function decodeDelegationPayload(bytes: Uint8Array): DelegationPayload {
+/** Decodes a delegation payload; `version` is the chain's (its root's field 9). */
+export function decodeDelegationPayload(bytes: Uint8Array, version: FormatVersion = 1): DelegationPayload {
   const m = asMap(bytes, DELEGATION_KEYS, 'delegation block');
   const grants = m.get(KEY.grants);
   const nbf = m.get(KEY.nbf);
   const exp = m.get(KEY.exp);
-  return {
+  const p: DelegationPayload = {
     parent: checkBytes(required(m, KEY.parent, 'delegation block'), 16, 'parent link'),
     subject: checkSubject(required(m, KEY.subject, 'delegation block'), MalformedError),
-    holder: checkBytes(required(m, KEY.holder, 'delegation block'), 32, 'holder key'),
-    ...(grants !== undefined ? { grants: decodeGrants(grants, true) } : {}),
+    holder: checkHolder(required(m, KEY.holder, 'delegation block')),
+    ...(grants !== undefined ? { grants: decodeGrants(grants, true, version) } : {}),
     ...(nbf !== undefined ? { nbf: checkTime(nbf, 'nbf', MalformedError) } : {}),
     ...(exp !== undefined ? { exp: checkTime(exp, 'exp', MalformedError) } : {}),
     maxDepth: checkDepth(required(m, KEY.maxDepth, 'delegation block'), MalformedError),
   };
+  if (p.exp === 0) throw new MalformedError('delegation block expires at 0');
+  if (p.nbf !== undefined && p.exp !== undefined && p.nbf >= p.exp) throw new MalformedError('delegation block is never valid (nbf >= exp)');
+  return p;
 }
 
 /** The expiry asked for by `ttl` (from `now`) or `expiresAt`; undefined when neither is given. */

@@ -8,8 +8,8 @@ import { concat, equalBytes, toHex } from '../crypto/hash.ts';
 import { kidToString } from '../crypto/keys.ts';
 import { MalformedError, SignatureInvalidError } from '../errors.ts';
 import {
-  decodeDelegationPayload, decodeRootPayload, validateGrants,
-  type ResolvedGrant, type WireGrant,
+  checkDistinctGrants, decodeDelegationPayload, decodeRootPayload, validateGrants,
+  type FormatVersion, type ResolvedGrant, type WireGrant,
 } from './block.ts';
 import { parsePattern } from './resource.ts';
 import { blockDigest, LABELS, type Token } from './token.ts';
@@ -50,6 +50,8 @@ export interface Chain {
   readonly tipHex: string;
   /** False when produced by decodeChain (signatures and attenuation not checked). */
   readonly verified: boolean;
+  /** Format version of the chain (its root's field 9): 2 reads constraint keys as argument paths. */
+  readonly version: FormatVersion;
 }
 
 /** The exact bytes a block's signature covers. */
@@ -59,7 +61,7 @@ export function signedMessage(kind: 'root' | 'delegation' | 'invocation', payloa
 }
 
 function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGrant[] | null): ResolvedGrant[] {
-  return wire.map((g) => {
+  const out = wire.map((g) => {
     if (typeof g.resource === 'number') {
       const p = parent?.[g.resource];
       if (!p) throw new MalformedError(`grant refers to parent grant ${g.resource}, which does not exist`);
@@ -67,9 +69,11 @@ function resolveGrants(wire: readonly WireGrant[], parent: readonly ResolvedGran
     }
     return Object.freeze({ ...g, resource: g.resource, pattern: parsePattern(g.resource) });
   });
+  checkDistinctGrants(out, MalformedError);
+  return out;
 }
 
-function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
+function build(token: Token, blocks: ChainBlock[], verified: boolean, version: FormatVersion): Chain {
   const last = blocks[blocks.length - 1]!;
   const tip = token.tip();
   return Object.freeze({
@@ -84,6 +88,7 @@ function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
     tip,
     tipHex: toHex(tip),
     verified,
+    version,
   });
 }
 
@@ -94,7 +99,7 @@ function build(token: Token, blocks: ChainBlock[], verified: boolean): Chain {
  */
 export interface ChainChecks {
   signature(index: number, key: Uint8Array, message: Uint8Array, signature: Uint8Array): void;
-  attenuation(index: number, block: ChainBlock, parent: ChainBlock): void;
+  attenuation(index: number, block: ChainBlock, parent: ChainBlock, version: FormatVersion): void;
 }
 
 /** Decodes a chain without checking any signature or attenuation (for inspect and for holders). */
@@ -117,7 +122,7 @@ export function walkChain(token: Token, checks: ChainChecks | null, authorityKey
     id: toHex(root.tid),
     subject: root.subject,
     holder: root.holder,
-    grants: validateGrants(root.grants, MalformedError),
+    grants: validateGrants(root.grants, MalformedError, root.version ?? 1),
     inheritsGrants: false,
     iat: root.iat,
     ...(root.nbf !== undefined ? { nbf: root.nbf } : {}),
@@ -128,7 +133,7 @@ export function walkChain(token: Token, checks: ChainChecks | null, authorityKey
     const parent = blocks[i - 1]!;
     const rb = raw[i]!;
     if (checks) checks.signature(i, parent.holder, signedMessage('delegation', rb.payload), rb.signature);
-    const d = decodeDelegationPayload(rb.payload);
+    const d = decodeDelegationPayload(rb.payload, root.version ?? 1);
     if (!equalBytes(d.parent, blockDigest(raw[i - 1]!.payload))) {
       throw new SignatureInvalidError(`delegation block ${i} is not linked to block ${i - 1}`);
     }
@@ -143,8 +148,13 @@ export function walkChain(token: Token, checks: ChainChecks | null, authorityKey
       exp: d.exp ?? parent.exp,
       maxDepth: d.maxDepth,
     };
-    if (checks) checks.attenuation(i, block, parent);
+    if (checks) checks.attenuation(i, block, parent, root.version ?? 1);
+    // A block whose not-before is not before the chain's expiry can never be used (spec §3.3).
+    const chainNbf = blocks.reduce((n, b) => Math.max(n, b.nbf ?? 0), block.nbf ?? 0);
+    if (chainNbf > 0 && chainNbf >= block.exp) {
+      throw new MalformedError(`delegation block ${i} is never valid: not before ${chainNbf}, but its effective expiry is ${block.exp}`);
+    }
     blocks.push(block);
   }
-  return build(token, blocks, checks !== null);
+  return build(token, blocks, checks !== null, root.version ?? 1);
 }

@@ -109,7 +109,9 @@ export function decodeInvocationPayload(bytes: Uint8Array): InvocationPayload {
 function checkPayload(p: InvocationPayload): InvocationPayload {
   checkName(p.tool, 'tool name');
   checkName(p.operation, 'operation');
-  checkName(p.resource, 'resource', LIMITS.maxResourceBytes);
+  // Only the type: whether the text is an acceptable resource is §5.2, checked at §9 step 9
+  // (ERR_SCOPE_RESOURCE), the same rule and code as on the in-process path.
+  if (typeof p.resource !== 'string') throw new MalformedError('invocation resource must be text');
   checkName(p.callId, 'call id');
   checkTime(p.iat, 'iat', MalformedError);
   checkTime(p.exp, 'exp', MalformedError);

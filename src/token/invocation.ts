@@ -16,7 +16,7 @@ import {
   type BatchedProof, type BatchParts, type InvocationBatchRef,
 } from './invocation-batch.ts';
 import { LIMITS } from './limits.ts';
-import { decodeTextForm, splitBlock, type RawBlock } from './token.ts';
+import { decodeTextForm, splitBlock, TEXT_WHITESPACE_ALLOWANCE, trimAsciiWhitespace, type RawBlock } from './token.ts';
 
 export const INVOCATION_PREFIX = 'cfi1.';
 
@@ -58,7 +58,7 @@ export class Invocation {
   static parse(input: string | Uint8Array | Invocation): Invocation {
     if (input instanceof Invocation) return input;
     const batched = typeof input === 'string'
-      ? input.trimStart().startsWith(BATCHED_INVOCATION_PREFIX)
+      ? trimAsciiWhitespace(input.slice(0, TEXT_WHITESPACE_ALLOWANCE + BATCHED_INVOCATION_PREFIX.length)).startsWith(BATCHED_INVOCATION_PREFIX)
       : input instanceof Uint8Array && input.length > 0 && (input[0]! >> 5) === 4; // CBOR major type 4: array
     const max = batched ? LIMITS.maxBatchedInvocationBytes : LIMITS.maxInvocationBytes;
     const prefix = batched ? BATCHED_INVOCATION_PREFIX : INVOCATION_PREFIX;

@@ -44,10 +44,26 @@ export function splitBlock(bytes: Uint8Array, what: string): RawBlock {
   return { bytes, payload: bytes.subarray(0, cut), signature: bytes.subarray(cut) };
 }
 
+/** Characters of surrounding whitespace a text form may carry beyond its size limit (spec §8). */
+export const TEXT_WHITESPACE_ALLOWANCE = 64;
+
+/** Is the UTF-16 code unit ASCII whitespace as spec §8 defines it: HT, LF, CR or SP? */
+const isAsciiSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** `s` without leading and trailing HT, LF, CR and SP (nothing else: no BOM, NBSP, U+2028, VT or FF). */
+export function trimAsciiWhitespace(s: string): string {
+  let a = 0, b = s.length;
+  while (a < b && isAsciiSpace(s.charCodeAt(a))) a++;
+  while (b > a && isAsciiSpace(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
 /** Checks that text is `prefix` + base64url and not larger than `maxBytes` once decoded. */
 export function decodeTextForm(text: string, prefix: string, maxBytes: number, what: string): Uint8Array {
   if (typeof text !== 'string') throw new MalformedError(`${what} must be a string`);
-  const t = text.trim();
+  // The limit applies to the raw input, whitespace included, so no input is scanned beyond it.
+  if (text.length > prefix.length + Math.ceil((maxBytes * 4) / 3) + TEXT_WHITESPACE_ALLOWANCE) throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
+  const t = trimAsciiWhitespace(text);
   if (t.length > prefix.length + Math.ceil((maxBytes * 4) / 3)) throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
   if (!t.startsWith(prefix)) throw new MalformedError(`${what} text form starts with "${prefix}"`);
   return decodeBase64url(t.slice(prefix.length));

@@ -9,7 +9,7 @@ import { sha256Hex } from '../crypto/hash.ts';
 import { kidToString } from '../crypto/keys.ts';
 import { AttenuationError, DepthError, SignatureInvalidError, UnknownKeyError } from '../errors.ts';
 import { grantCovered } from '../token/attenuation.ts';
-import { walkChain, type Chain, type ChainBlock, type ChainChecks } from '../token/chain.ts';
+import { walkChain, type Chain, type ChainChecks } from '../token/chain.ts';
 import type { Token } from '../token/token.ts';
 import type { Lru } from './lru.ts';
 
@@ -41,14 +41,14 @@ function checksFor(opts: ChainOptions): ChainChecks {
       const by = i === 0 ? '' : ` (signed by the holder of block ${i - 1})`;
       checkSignatureCached(opts.backend, opts.signatureCache, key, message, signature, `${what(i)}${by}: signature does not verify`);
     },
-    attenuation(i: number, block: ChainBlock, parent: ChainBlock) {
+    attenuation(i, block, parent, version) {
       if (parent.maxDepth < 1) throw new DepthError(`${what(i)}: block ${i - 1} may not be delegated (maximum depth 0)`);
       if (block.maxDepth > parent.maxDepth - 1) {
         throw new DepthError(`${what(i)}: remaining depth ${block.maxDepth} is not below its parent's ${parent.maxDepth}`);
       }
       if (block.exp > parent.exp) throw new AttenuationError(`${what(i)} expires after its parent`);
       for (const g of block.grants) {
-        if (!grantCovered(g, parent.grants)) {
+        if (!grantCovered(g, parent.grants, version)) {
           throw new AttenuationError(`${what(i)} grants ${g.resource} [${g.permissions.join(',')}], which its parent does not hold`);
         }
       }

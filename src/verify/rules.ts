@@ -8,6 +8,7 @@ import { ConfigError, ConstraintError, ExpiredError, NotYetValidError, ReplayErr
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
+import { buildTrie, parsePath, unconstrainedMember } from '../token/policy/path.ts';
 import type { Chain } from '../token/chain.ts';
 import type { ReplayStore } from './replay.ts';
 
@@ -58,27 +59,66 @@ export function replayKey(tipHex: string, f: CallFacts): string {
   return tipHex + f.argsHex.slice(0, 32) + '\u0000' + f.callId + '\u0000' + f.tool + '\u0000' + f.operation + '\u0000' + f.resource;
 }
 
-function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number): ResolvedGrant {
+/** The trie of a closed grant's constraint paths, built once per grant. */
+const tries = new WeakMap<ResolvedGrant, ReturnType<typeof buildTrie>>();
+function closedFailure(g: ResolvedGrant, args: Readonly<Record<string, unknown>>, paths: boolean): string | null {
+  let trie = tries.get(g);
+  if (!trie) {
+    trie = buildTrie(Object.keys(g.constraints ?? {}).map((k) => (paths ? parsePath(k) : [{ member: k }])));
+    tries.set(g, trie);
+  }
+  const extra = unconstrainedMember(trie, args);
+  return extra === null ? null : `argument "${extra}" is not allowed: the grant's arguments are closed and no constraint reaches it`;
+}
+
+function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number, paths: boolean): ResolvedGrant {
   let resourceMatched = false;
   let constraintFailure: string | null = null;
   for (const g of grants) {
     if (!matchResource(g.pattern, f.resource)) continue;
     resourceMatched = true;
     if (!g.permissions.includes(f.operation)) continue;
+    if (g.tools !== undefined && !g.tools.includes(f.tool)) continue;
     let failure: string | null = null;
     if (g.constraints) {
       for (const name in g.constraints) {
-        failure = checkConstraint(name, g.constraints[name]!, f.args);
+        failure = checkConstraint(name, g.constraints[name]!, f.args, paths);
         if (failure) break;
       }
     }
+    if (!failure && g.closed) failure = closedFailure(g, f.args, paths);
     if (!failure) return g;
     constraintFailure ??= failure;
   }
   const where = blockIndex === 0 ? 'the root block' : `delegation block ${blockIndex}`;
   if (!resourceMatched) throw new ScopeResourceError(`${f.resource} is outside every grant of ${where}`);
   if (constraintFailure) throw new ConstraintError(`${constraintFailure} (${where})`);
-  throw new ScopePermissionError(`operation "${f.operation}" on ${f.resource} is not permitted by ${where}`);
+  throw new ScopePermissionError(`operation "${f.operation}" with tool "${f.tool}" on ${f.resource} is not permitted by ${where}`);
+}
+
+const NO_CONSTRAINTS: Readonly<Record<string, readonly Constraint[]>> = Object.freeze({});
+/** The record of one grant's constraints, built once per grant (frozen: it is shared by decisions). */
+const perGrant = new WeakMap<ResolvedGrant, Readonly<Record<string, readonly Constraint[]>>>();
+
+/** Every constraint checked, by argument, from the grants that authorised the call (root first). */
+function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Record<string, readonly Constraint[]>> {
+  if (!gs) return NO_CONSTRAINTS;
+  if (gs.length === 1) {
+    const hit = perGrant.get(gs[0]!);
+    if (hit) return hit;
+  }
+  const out: Record<string, Constraint[]> = {};
+  for (const g of gs) {
+    for (const name in g.constraints) {
+      // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
+      if (!Object.prototype.hasOwnProperty.call(out, name)) Object.defineProperty(out, name, { value: [], enumerable: true, writable: true, configurable: true });
+      out[name]!.push(g.constraints[name]!);
+    }
+  }
+  for (const k in out) Object.freeze(out[k]);
+  const frozen = Object.freeze(out);
+  if (gs.length === 1) perGrant.set(gs[0]!, frozen);
+  return frozen;
 }
 
 /**
@@ -95,21 +135,16 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   if (f.iat > now + skew) throw new NotYetValidError('invocation is issued in the future');
   if (now >= f.exp + skew) throw new ExpiredError(`invocation expired at ${new Date(f.exp * 1000).toISOString()}`);
 
-  const constraints: Record<string, Constraint[]> = {};
   let tipGrant: ResolvedGrant | undefined;
+  let constrained: ResolvedGrant[] | undefined;
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
     if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
-    const g = matchBlock(b.grants, f, i);
+    const g = matchBlock(b.grants, f, i, chain.version === 2);
     tipGrant = g;
-    if (g.constraints) {
-      for (const name in g.constraints) {
-        // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
-        if (!Object.prototype.hasOwnProperty.call(constraints, name)) Object.defineProperty(constraints, name, { value: [], enumerable: true, writable: true, configurable: true });
-        constraints[name]!.push(g.constraints[name]!);
-      }
-    }
+    if (g.constraints) (constrained ??= []).push(g);
   }
+  const constraints = constraintsOf(constrained);
 
   const revoked: unknown = ctx.revocation?.check(chain, now);
   if (revoked !== undefined && typeof (revoked as { then?: unknown }).then === 'function') {
@@ -126,7 +161,7 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
 }
 
-function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Record<string, Constraint[]>): Authorization {
+function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Readonly<Record<string, readonly Constraint[]>>): Authorization {
   // Only `true` is fresh: any other answer of a (custom) store is refused.
   if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
   return {

@@ -355,7 +355,8 @@ export class Verifier {
   #now(): number {
     const t = this.clock();
     if (typeof t !== 'number' || !Number.isFinite(t)) throw new ConfigError('the verifier clock did not return a finite time (unix seconds)');
-    return t;
+    // Whole seconds (spec §9): every bound is an integer, and local calls take iat/exp from now.
+    return Math.floor(t);
   }
 
 

@@ -171,3 +171,17 @@ describe('commands in process', () => {
     assert.match(readFileSync(join(dir, 'other.key'), 'utf8'), /"type": "capframe-ed25519-private-key"/);
   });
 });
+
+test('v1.1 grant syntax: --tools, --closed, argument paths and the new kinds go through the token validator', async () => {
+  const { parseGrants, parseConstraint, UsageError } = await import('../../src/cli/args.ts');
+  const [g] = parseGrants(['bank://accounts/me:transfer'], ['amount=decimal:0.01..10.5', 'participants[]=regex:[a-z]+@acme\\.example', 'link=urlSafe:'], ['send_money', 'a,b'], true);
+  assert.deepEqual(g!.tools, ['send_money', 'a', 'b']);
+  assert.equal(g!.closed, true);
+  assert.deepEqual(g!.constraints!.amount, { type: 'decimal', min: '0.01', max: '10.5' });
+  assert.equal(g!.constraints!['participants[]']!.type, 'regex');
+  assert.deepEqual(parseConstraint('to=json:{"type":"each","constraint":{"type":"glob","pattern":"*@acme.example"}}')[1].type, 'each');
+  assert.deepEqual(parseConstraint('ip=cidr:10.0.0.0/8')[1], { type: 'cidr', cidr: '10.0.0.0/8' });
+  for (const bad of ['amount=decimal:10.50..', 'r=regex:(a)\\1', 'ip=cidr:10.0.0.1/8', 'n=length:x..2', 'u=url:{"port":0}']) {
+    assert.throws(() => parseConstraint(bad), UsageError, bad);
+  }
+});

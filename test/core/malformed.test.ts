@@ -160,7 +160,7 @@ describe('correctly signed root payloads that are malformed inside: ERR_MALFORME
   });
   test('unknown, missing and mistyped fields', async () => {
     await check(withField(10, 1), 'unknown field 10');
-    for (const version of [0, 2, 255, '1', null]) await check(withField(9, version), `format version ${JSON.stringify(version)}`);
+    for (const version of [0, 3, 255, '1', null]) await check(withField(9, version), `format version ${JSON.stringify(version)}`);
     await check(withField(0, new Uint8Array(16)), 'parent link in a root');
     for (const k of [1, 2, 3, 4, 5, 7, 8, 9]) await check(withField(k, undefined), `missing field ${k}`);
     const mistyped: [number, CborValue, string][] = [
@@ -259,7 +259,7 @@ describe('invocation proofs', () => {
       ['8-byte nonce', (m) => m.set(7, new Uint8Array(8))], ['empty tool', (m) => m.set(2, '')], ['tool with newline', (m) => m.set(2, 'a\nb')],
       ['tool with C1 control', (m) => m.set(2, 'a\u0085')], ['integer operation', (m) => m.set(3, 1)], ['empty call id', (m) => m.set(6, '')],
       ['text iat', (m) => m.set(8, 'x')], ['exp before iat', (m) => m.set(9, T0 - 1)], ['301 s lifetime', (m) => m.set(9, T0 + 301)],
-      ['resource too long', (m) => m.set(4, 'database://users/' + 'a'.repeat(1100))],
+      ['integer resource', (m) => m.set(4, 5)],
     ];
     for (const [why, f] of variants) {
       const m = fields();
@@ -270,6 +270,14 @@ describe('invocation proofs', () => {
     assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([0xbf, ...good.subarray(1), 0xff])), expected), 'ERR_MALFORMED', 'indefinite map');
     assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([good[0]! + 1, ...good.subarray(1), 0x09, 0x01])), expected), 'ERR_MALFORMED', 'duplicate key');
     assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, encode([1, 2])), expected), 'ERR_MALFORMED', 'array payload');
+  });
+  test('a proof resource that is empty, over 1024 bytes or holds a control character: ERR_SCOPE_RESOURCE, as on the in-process path (spec §5.2)', async () => {
+    for (const [why, r] of [['empty', ''], ['too long', 'database://users/' + 'a'.repeat(1100)], ['newline', 'database://users/a\nb'], ['C1 control', 'database://users/a\u0085']] as const) {
+      const m = fields();
+      m.set(4, r);
+      assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, encode(m)), expected), 'ERR_SCOPE_RESOURCE', `signed: ${why}`);
+      assertDenied(await v.authorize(token, { ...read(), resource: r }), 'ERR_SCOPE_RESOURCE', `local: ${why}`);
+    }
   });
   test('envelope: not a byte string, too short, trailing bytes, truncated, bad text: ERR_MALFORMED; oversize: ERR_TOO_LARGE', async () => {
     const p = createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, clock });

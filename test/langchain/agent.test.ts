@@ -5,9 +5,7 @@ import { ToolNode } from '@langchain/langgraph/prebuilt';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { z } from 'zod';
 import { generateKey, Invocation, Verifier } from '../../src/index.ts';
-import {
-  callContext, guardTool, guardTools, runSubAgent, GuardedTool, memorySink, Guard,
-} from '../../src/langchain/index.ts';
+import { callContext, guardTool, guardTools, runSubAgent, GuardedTool, memorySink, Guard } from '../../src/langchain/index.ts';
 import { capframeMiddleware } from '../../src/langchain/middleware.ts';
 import { agentKey, authority, codeOf, config, makeGuard, makeTools, runAgent, seen, supportToken } from './fixtures.ts';
 

@@ -31,10 +31,13 @@ test('the example config at the repository root parses', () => {
     assert.equal(cfg.trusted.length, 1);
     assert.deepEqual([cfg.clockSkew, cfg.invocationWindow, cfg.replayCacheSize], [30, 30, 200000]);
     assert.deepEqual(cfg.audit, { sink: 'jsonl', path: join(dir, 'capframe-decisions.jsonl') });
-    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
     const send = cfg.tools.send_email!;
     assert.deepEqual([send.operation, send.attested, send.proofWindow, send.resource.text], ['send', true, 60, 'mail://acme.example/outbound']);
     assert.deepEqual(cfg.tools.update_ticket!.constraints, { status: { type: 'oneOf', values: ['open', 'pending', 'solved'] } });
+    assert.equal(cfg.tools.read_file!.resource.render({ path: 'docs/tax/2025-summary.pdf' }), 'file://home/docs/tax/2025-summary.pdf');
+    assert.deepEqual(Object.keys(cfg.tools.create_event!.constraints!), ['participants[]', 'participants']);
+    assert.deepEqual(cfg.tools.send_money!.constraints!.amount, { type: 'decimal', min: '0.01', max: '500' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -63,12 +66,12 @@ test('each kind of mistake names the file, the line and the field', () => {
   // bad operation
   assert.match(configError(base('  t:\n    resource: x://y\n    operation: "read write"\n')), /^capframe\.yaml:9 tools\.t\.operation: must match/);
   // constraints: unknown type, unknown field, semantic error
-  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: regex\n        pattern: a\n')),
-    /^capframe\.yaml:12 tools\.t\.constraints\.n(\.type)?: expected a constraint with type exact, oneOf/);
+  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: wildcard\n        pattern: a\n')),
+    /^capframe\.yaml:11 tools\.t\.constraints\.n: constraint on "n": unknown type "wildcard" \(exact, oneOf/);
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: range\n        min: 5\n        max: 1\n')),
     'capframe.yaml:11 tools.t.constraints.n: constraint on "n": range min > max');
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: glob\n        pattern: a\n        flags: i\n')),
-    'capframe.yaml:14 tools.t.constraints.n.flags: unknown field');
+    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": unknown field "flags" for type glob');
   // durations
   assert.equal(configError(`trust:\n  authorities: [${pub}]\n  clockSkew: soon\n`), 'capframe.yaml:3 trust.clockSkew: bad duration "soon" (use e.g. 30s, 10m, 1h, 7d)');
   assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    proofWindow: 10m\n')), 'capframe.yaml:10 tools.t.proofWindow: must be between 1 and 300 seconds');
@@ -178,7 +181,7 @@ test('the commented-out remote:, replay: and server: examples are valid once unc
     assert.deepEqual(cfg.replay, { store: 'memory' });
     assert.equal(cfg.server?.port, 8787);
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
-    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email']);
+    assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

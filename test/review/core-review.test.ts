@@ -61,7 +61,9 @@ test('finding 1, end to end: a chain delegated to a small-order key is not a bea
   const { Invocation } = await import('../../src/index.ts');
   const forged = Invocation.fromBlock(Buffer.concat([encodeInvocationPayload(payload), identity, new Uint8Array(32)]));
   const v = new Verifier({ trusted: [AUTH.publicKey], clock });
-  assertDenied(await v.verifyInvocation(child, forged, { tool: 'get_user', args }), 'ERR_SIGNATURE_INVALID');
+  // The chain itself is refused when decoded (spec §3.3 field rules), before any proof is looked at;
+  // and the forged signature fails the acceptance rule anyway (small-order A and R, spec §3.0).
+  assertDenied(await v.verifyInvocation(child, forged, { tool: 'get_user', args }), 'ERR_MALFORMED');
   // The same proof signed by a real holder still verifies (sanity check of the crafted payload).
   const bob = generateKey();
   const child2 = delegate(root, { key: ALICE, to: bob.publicKey, subject: 'agent:bob', clock });

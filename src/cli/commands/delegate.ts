@@ -14,7 +14,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const subject = f.required('sub');
   const grantTexts = f.list('grant');
   const constraintTexts = f.list('constraint');
-  const grants = grantTexts.length > 0 ? parseGrants(grantTexts, constraintTexts) : undefined;
+  const grants = grantTexts.length > 0 ? parseGrants(grantTexts, constraintTexts, f.list('tools'), f.bool('closed')) : undefined;
   const constraints = grantTexts.length === 0 ? parseConstraints(constraintTexts) : undefined;
   const ttlText = f.string('ttl');
   const ttl = ttlText === undefined ? undefined : durationFlag('ttl', ttlText);
