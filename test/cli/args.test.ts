@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  formatConstraint, parseConstraint, parseConstraints, parseFlags, parseGrant, parseGrants, parseJsonArgs, UsageError,
-} from '../../src/cli/args.ts';
+import { formatConstraint, parseConstraint, parseConstraints, parseGrant, parseGrants } from '../../src/cli/grants.ts';
+import { parseFlags, parseJsonArgs, UsageError } from '../../src/cli/args.ts';
 import { findCommand, main } from '../../src/cli/main.ts';
 import type { Command, Io } from '../../src/cli/command.ts';
 import type { Constraint } from '../../src/token/constraints.ts';
@@ -173,7 +172,8 @@ describe('commands in process', () => {
 });
 
 test('v1.1 grant syntax: --tools, --closed, argument paths and the new kinds go through the token validator', async () => {
-  const { parseGrants, parseConstraint, UsageError } = await import('../../src/cli/args.ts');
+  const { parseGrants, parseConstraint } = await import('../../src/cli/grants.ts');
+  const { UsageError } = await import('../../src/cli/args.ts');
   const [g] = parseGrants(['bank://accounts/me:transfer'], ['amount=decimal:0.01..10.5', 'participants[]=regex:[a-z]+@acme\\.example', 'link=urlSafe:'], ['send_money', 'a,b'], true);
   assert.deepEqual(g!.tools, ['send_money', 'a', 'b']);
   assert.equal(g!.closed, true);

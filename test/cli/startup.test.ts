@@ -77,7 +77,9 @@ export async function resolve(spec, ctx, next) {
   test('the revocation commands load SQLite; serve loads yaml and zod', () => {
     const rv = loads('revoke', '--key', 'auth.key', '--sub', 'agent:x', '--db', 'a.db');
     assert.equal(rv.code, 0, rv.stderr);
-    assert.ok(rv.packages.includes('better-sqlite3'));
+    // better-sqlite3 is a CommonJS driver loaded with require() when the registry opens, which the
+    // ESM resolve hook does not see: the registry file it wrote shows that it ran.
+    assert.ok(existsSync(join(dir, 'a.db')), 'the SQLite registry was not written');
     assert.ok(!rv.packages.includes('undici') && !rv.packages.includes('zod'), rv.packages.join(', '));
     const s = loads('serve', '--config', 'missing.yaml');
     assert.equal(s.code, 1);

@@ -21,9 +21,14 @@ test('serve x2 with revocation.db = postgres://…: revoke on replica 1, replica
   const holder = generateKey();
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
   // pollInterval 0: only LISTEN/NOTIFY can carry the change to the other replica.
+  // A persistent replay store: with the memory store a fresh service refuses proofs issued before
+  // its start plus the clock skew (it cannot know what the process it replaced accepted).
   writeFileSync(join(dir, 'capframe.yaml'), `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
+replay:
+  store: sqlite
+  path: ./replay.db
 server:
   port: 0
   revocation:

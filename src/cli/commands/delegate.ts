@@ -2,7 +2,8 @@
 import { delegate as delegateToken } from '../../holder/delegate.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
-import { durationFlag, integerFlag, parseConstraints, parseFlags, parseGrants, TOKEN_FLAGS } from '../args.ts';
+import { durationFlag, integerFlag, parseFlags } from '../args.ts';
+import { parseConstraints, parseGrants, TOKEN_FLAGS } from '../grants.ts';
 import { readPrivateKey, readPublicKey, writeCredential } from '../files.ts';
 import { readTokenText } from '../token-files.ts';
 

@@ -5,7 +5,8 @@ import { Invocation, INVOCATION_PREFIX } from '../../token/invocation.ts';
 import { decodeInvocationPayload } from '../../token/invocation-payload.ts';
 import { TOKEN_PREFIX } from '../../token/token.ts';
 import type { Io } from '../command.ts';
-import { formatConstraint, parseFlags } from '../args.ts';
+import { formatConstraint } from '../grants.ts';
+import { parseFlags } from '../args.ts';
 import { readInput } from '../files.ts';
 
 const iso = (s: number) => new Date(s * 1000).toISOString();

@@ -2,7 +2,8 @@
 import { issueToken } from '../../authority/issue.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
-import { durationFlag, integerFlag, parseFlags, parseGrants, TOKEN_FLAGS, UsageError } from '../args.ts';
+import { durationFlag, integerFlag, parseFlags, UsageError } from '../args.ts';
+import { parseGrants, TOKEN_FLAGS } from '../grants.ts';
 import { readPrivateKey, readPublicKey, writeCredential } from '../files.ts';
 
 export async function run(argv: string[], io: Io): Promise<number> {
