@@ -18,7 +18,11 @@ import type { BenchContext, BenchResult, Suite } from './suite.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const heap = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
+const heap = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const N = ctx.quick ? 1_000 : 10_000;
@@ -67,7 +71,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     rows: [
       { name: `${N} agents' 2-block tokens in rotation, per call once warm`, value: `${round(checkUs, 3)} us`, target: '<= 0.1 x verify', ok: ratio <= 0.1 },
       { name: 'the same tokens, full verification (cold verifier)', value: `${round(verifyUs, 1)} us` },
-      { name: 'heap per cached 2-block chain (forced GC)', value: `${Math.round(cachedBytes)} bytes`, target: `budget counts ${estimate}`, ok: estimate >= cachedBytes },
+      {
+        name: 'heap per cached 2-block chain (forced GC)',
+        value: `${Math.round(cachedBytes)} bytes`,
+        target: `budget counts ${estimate}`,
+        ok: estimate >= cachedBytes,
+      },
     ],
   };
 }

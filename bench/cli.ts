@@ -42,16 +42,30 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const agent = generateKey();
     const sub = generateKey();
     const root = issueToken({
-      key: authority, subject: 'agent:support', holder: agent.publicKey,
-      grants: [{ resource: 'database://users/*', permissions: ['read', 'query'] }], ttl: '1h', maxDepth: 1,
+      key: authority,
+      subject: 'agent:support',
+      holder: agent.publicKey,
+      grants: [{ resource: 'database://users/*', permissions: ['read', 'query'] }],
+      ttl: '1h',
+      maxDepth: 1,
     });
     const child = delegate(root, { key: agent, to: sub.publicKey, subject: 'agent:summarizer', permissions: ['read'], ttl: '30m' });
     writeFileSync(join(dir, 'authority.pub'), formatPublicKey(authority.publicKey) + '\n');
     writeFileSync(join(dir, 'child.tok'), child.toString() + '\n', { mode: 0o600 });
     // A fresh proof per round: a proof lives at most 300 s, a slow run may take longer.
-    const freshProof = () => writeFileSync(join(dir, 'call.inv'), createInvocation(child, {
-      key: sub, tool: 'query_db', operation: 'read', resource: 'database://users/accounts', args: JSON.parse(ARGS) as Record<string, unknown>, ttl: 300,
-    }).toString() + '\n', { mode: 0o600 });
+    const freshProof = () =>
+      writeFileSync(
+        join(dir, 'call.inv'),
+        createInvocation(child, {
+          key: sub,
+          tool: 'query_db',
+          operation: 'read',
+          resource: 'database://users/accounts',
+          args: JSON.parse(ARGS) as Record<string, unknown>,
+          ttl: 300,
+        }).toString() + '\n',
+        { mode: 0o600 },
+      );
 
     const cases: Case[] = [
       { name: 'bare', argv: () => ['-e', '0'], expect: (out) => out === '' },
@@ -103,7 +117,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       rows: [
         { name: `node -e 0 (median of ${rounds})`, value: ms(bare) },
         { name: 'capframe --help', value: `${ms(help)} = ${round(helpRatio, 2)} x bare`, target: `<= ${HELP_TARGET} x`, ok: helpRatio <= HELP_TARGET },
-        { name: 'capframe verify (2 blocks + proof)', value: `${ms(verify)} = ${round(verifyRatio, 2)} x bare`, target: `<= ${VERIFY_TARGET} x`, ok: verifyRatio <= VERIFY_TARGET },
+        {
+          name: 'capframe verify (2 blocks + proof)',
+          value: `${ms(verify)} = ${round(verifyRatio, 2)} x bare`,
+          target: `<= ${VERIFY_TARGET} x`,
+          ok: verifyRatio <= VERIFY_TARGET,
+        },
         { name: 'load average (1 min) at start, end', value: `${loadStart.toFixed(2)}, ${loadEnd.toFixed(2)}` },
       ],
     };

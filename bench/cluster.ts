@@ -33,18 +33,35 @@ import { benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers } from './
 const SECRET = 'cluster-bench-admin-secret-0123456789';
 const GRANTS = [{ resource: 'tickets://acme/*', permissions: ['read'] }];
 
-interface Replica { service: ChildService; pool: Pool }
+interface Replica {
+  service: ChildService;
+  pool: Pool;
+}
 
 function body(token: Token, holder: PrivateKey, id: number, callId: string): string {
   const args = { id };
   const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${id}`, args, callId, ttl: 300 });
-  return JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${id}`, args });
+  return JSON.stringify({
+    token: token.toString(),
+    invocation: proof.toString(),
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: `tickets://acme/${id}`,
+    args,
+  });
 }
 
 /** POST /v1/verify: true when allowed; false for a denial or a replica that does not answer. */
 async function verify(r: Replica, b: string): Promise<boolean> {
   try {
-    const res = await r.pool.request({ path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: b, headersTimeout: 5000, bodyTimeout: 5000 });
+    const res = await r.pool.request({
+      path: '/v1/verify',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: b,
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    });
     const text = await res.body.text();
     return res.statusCode === 200 && text.startsWith('{"allowed":true');
   } catch {
@@ -55,8 +72,15 @@ async function verify(r: Replica, b: string): Promise<boolean> {
 /** POST /v1/verify/batch of up to 64 bodies: how many were allowed (0 when the replica does not answer). */
 async function verifyBatch(r: Replica, bodies: string[]): Promise<number> {
   try {
-    const res = await r.pool.request({ path: '/v1/verify/batch', method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"requests":[${bodies.join(',')}]}`, headersTimeout: 10_000, bodyTimeout: 10_000 });
-    const json = await res.body.json() as { decisions?: { allowed: boolean }[] };
+    const res = await r.pool.request({
+      path: '/v1/verify/batch',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"requests":[${bodies.join(',')}]}`,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const json = (await res.body.json()) as { decisions?: { allowed: boolean }[] };
     return (json.decisions ?? []).filter((d) => d.allowed).length;
   } catch {
     return 0;
@@ -67,7 +91,11 @@ async function verifyBatch(r: Replica, bodies: string[]): Promise<number> {
 async function pump(n: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, async () => { while (next < n) await task(next++); }));
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, n) }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
   return (performance.now() - t0) / 1000;
 }
 
@@ -133,8 +161,12 @@ server:
         const bodies = Array.from({ length: n }, (_, i) => body(token, holder, 100_000 + serial++, `${tag}-${i}`));
         const warm = Math.min(300, n >> 3);
         let bad = 0;
-        await pump(warm, 32, async (i) => { if (!(await verify(targets[i % targets.length]!, bodies[i]!))) bad++; });
-        const seconds = await pump(n - warm, 64, async (i) => { if (!(await verify(targets[i % targets.length]!, bodies[warm + i]!))) bad++; });
+        await pump(warm, 32, async (i) => {
+          if (!(await verify(targets[i % targets.length]!, bodies[i]!))) bad++;
+        });
+        const seconds = await pump(n - warm, 64, async (i) => {
+          if (!(await verify(targets[i % targets.length]!, bodies[warm + i]!))) bad++;
+        });
         if (bad > 0) throw new Error(`${bad} verifications were not allowed in the ${tag} run`);
         return (n - warm) / seconds;
       };
@@ -209,7 +241,12 @@ server:
       for (let k = 0; k < n; k++) {
         const t = issueToken({ key: authority, subject: `agent:revoked-${k}`, holder: holder.publicKey, ttl: '1h', grants: GRANTS });
         const t0 = performance.now();
-        const res = await replicas[0]!.pool.request({ path: '/v1/revoke', method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ token: t.toString() }) });
+        const res = await replicas[0]!.pool.request({
+          path: '/v1/revoke',
+          method: 'POST',
+          headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: t.toString() }),
+        });
         await res.body.text();
         if (res.statusCode !== 200) throw new Error(`revoke answered ${res.statusCode}`);
         const denied = [false, false];
@@ -223,10 +260,20 @@ server:
       }
       metrics.cluster_revocation_ms_p50 = round(percentile(samples, 50));
       metrics.cluster_revocation_ms_max = round(Math.max(...samples));
-      rows.push({ name: 'cluster_revocation_ms p50 / max', value: `${percentile(samples, 50).toFixed(0)} / ${Math.max(...samples).toFixed(0)} ms`, target: 'p50 <= 200 ms', ok: percentile(samples, 50) <= 200 });
+      rows.push({
+        name: 'cluster_revocation_ms p50 / max',
+        value: `${percentile(samples, 50).toFixed(0)} / ${Math.max(...samples).toFixed(0)} ms`,
+        target: 'p50 <= 200 ms',
+        ok: percentile(samples, 50) <= 200,
+      });
     });
   } finally {
-    await Promise.all(replicas.map(async (r) => { await r.pool.destroy().catch(() => {}); await r.service.stop(); }));
+    await Promise.all(
+      replicas.map(async (r) => {
+        await r.pool.destroy().catch(() => {});
+        await r.service.stop();
+      }),
+    );
     await deleteRedisKeys(prefix).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }

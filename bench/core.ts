@@ -32,8 +32,12 @@ function fixture(): Fixture {
   const authority = generateKey();
   const keys = [generateKey(), generateKey(), generateKey()];
   const root = issueToken({
-    key: authority, subject: 'agent-1', holder: keys[0]!.publicKey,
-    grants: [{ resource: 'db://users/*', permissions: ['read', 'write'] }], ttl: '1h', maxDepth: 2,
+    key: authority,
+    subject: 'agent-1',
+    holder: keys[0]!.publicKey,
+    grants: [{ resource: 'db://users/*', permissions: ['read', 'write'] }],
+    ttl: '1h',
+    maxDepth: 2,
   });
   const two = delegate(root, { key: keys[0]!, to: keys[1]!.publicKey, subject: 'summarizer', permissions: ['read'], ttl: '10m' });
   const three = delegate(two, { key: keys[1]!, to: keys[2]!.publicKey, subject: 'summarizer-helper', ttl: '5m' });
@@ -48,16 +52,26 @@ function verifier(f: Fixture): Verifier {
 function sizes(f: Fixture): { metrics: Record<string, number>; rows: BenchRow[] } {
   const holder = generateKey();
   const root = issueToken({
-    key: f.authority, subject: 'agent-1', holder: holder.publicKey,
-    grants: [{ resource: 'db://users/*', permissions: ['read'] }], ttl: '1h',
+    key: f.authority,
+    subject: 'agent-1',
+    holder: holder.publicKey,
+    grants: [{ resource: 'db://users/*', permissions: ['read'] }],
+    ttl: '1h',
   });
   const readme = issueToken({
-    key: f.authority, subject: 'agent:support', holder: holder.publicKey,
-    grants: [{ resource: 'database://users/table', permissions: ['read', 'query'] }], ttl: '1h',
+    key: f.authority,
+    subject: 'agent:support',
+    holder: holder.publicKey,
+    grants: [{ resource: 'database://users/table', permissions: ['read', 'query'] }],
+    ttl: '1h',
   });
   const parent = issueToken({
-    key: f.authority, subject: 'agent-1', holder: holder.publicKey,
-    grants: [{ resource: 'db://users/*', permissions: ['read', 'write'] }], ttl: '1h', maxDepth: 1,
+    key: f.authority,
+    subject: 'agent-1',
+    holder: holder.publicKey,
+    grants: [{ resource: 'db://users/*', permissions: ['read', 'write'] }],
+    ttl: '1h',
+    maxDepth: 1,
   });
   const child = delegate(parent, { key: holder, to: generateKey().publicKey, subject: 'summarizer', permissions: ['read'], ttl: '10m' });
   const proof = createInvocation(f.chains[2], { key: f.keys[1]!, tool: TOOL, operation: OPERATION, resource: RESOURCE, args: ARGS });
@@ -102,22 +116,39 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
   // The same call under a grant with 5 constraints of mixed kinds (format version 2): measured beside
   // local_check, so constraints5_check - local_check is the cost of the constraints.
   const cRoot = issueToken({
-    key: f.authority, subject: 'agent-c', holder: f.keys[0]!.publicKey, ttl: '1h', maxDepth: 1,
-    grants: [{
-      resource: 'db://users/*', permissions: ['read', 'write'], tools: [TOOL],
-      constraints: {
-        table: { type: 'oneOf', values: ['users', 'orders'] },
-        limit: { type: 'decimal', min: '1', max: '100.5' },
-        'filter.owner': { type: 'regex', pattern: '[a-z]+@acme\\.example' },
-        'filter.tags': { type: 'each', constraint: { type: 'prefix', prefix: 't-' } },
-        callback: { type: 'url', scheme: 'https', host: '*.acme.example' },
+    key: f.authority,
+    subject: 'agent-c',
+    holder: f.keys[0]!.publicKey,
+    ttl: '1h',
+    maxDepth: 1,
+    grants: [
+      {
+        resource: 'db://users/*',
+        permissions: ['read', 'write'],
+        tools: [TOOL],
+        constraints: {
+          table: { type: 'oneOf', values: ['users', 'orders'] },
+          limit: { type: 'decimal', min: '1', max: '100.5' },
+          'filter.owner': { type: 'regex', pattern: '[a-z]+@acme\\.example' },
+          'filter.tags': { type: 'each', constraint: { type: 'prefix', prefix: 't-' } },
+          callback: { type: 'url', scheme: 'https', host: '*.acme.example' },
+        },
       },
-    }],
+    ],
   });
-  const C_ARGS = { ...ARGS, table: 'users', limit: 10, filter: { owner: 'alice@acme.example', tags: ['t-1', 't-2'] }, callback: 'https://hooks.acme.example/x' };
+  const C_ARGS = {
+    ...ARGS,
+    table: 'users',
+    limit: 10,
+    filter: { owner: 'alice@acme.example', tags: ['t-1', 't-2'] },
+    callback: 'https://hooks.acme.example/x',
+  };
   const vConstrained = verifier(f);
   vConstrained.verifyToken(cRoot);
-  expectAllowed(await vConstrained.authorize(cRoot, { tool: TOOL, operation: OPERATION, resource: RESOURCE, args: C_ARGS, callId: 'warm' }), 'constraints5 setup');
+  expectAllowed(
+    await vConstrained.authorize(cRoot, { tool: TOOL, operation: OPERATION, resource: RESOURCE, args: C_ARGS, callId: 'warm' }),
+    'constraints5 setup',
+  );
   const vPlain1 = verifier(f);
   vPlain1.verifyToken(f.chains[1]);
 
@@ -194,9 +225,7 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
     },
   ];
 
-  const samples = await compare(cases, ctx.quick
-    ? { warmup: 30, iterations: 150, rounds: 3 }
-    : { warmup: 1500, iterations: 12_000, rounds: 24 });
+  const samples = await compare(cases, ctx.quick ? { warmup: 30, iterations: 150, rounds: 3 } : { warmup: 1500, iterations: 12_000, rounds: 24 });
   const s = (name: string) => summarize(samples.get(name)!);
   const nv = s('native_verify');
   const ns = s('native_sign');
@@ -230,21 +259,29 @@ export async function runCore(ctx: BenchContext): Promise<BenchResult> {
     { name: 'native Ed25519 verify (node:crypto)', value: p(nv) },
     { name: 'native Ed25519 sign (node:crypto)', value: p(ns) },
     {
-      name: 'signed check (create + verify, 2 blocks)', value: p(sc),
-      target: `<= 1.5 x (sign + verify) = ${fmtUs(1.5 * both)}  [${(sc.p50 / both).toFixed(2)} x]`, ok: sc.p50 <= 1.5 * both,
+      name: 'signed check (create + verify, 2 blocks)',
+      value: p(sc),
+      target: `<= 1.5 x (sign + verify) = ${fmtUs(1.5 * both)}  [${(sc.p50 / both).toFixed(2)} x]`,
+      ok: sc.p50 <= 1.5 * both,
     },
     {
-      name: 'local check (authorize, 2 blocks)', value: p(lc),
-      target: `<= 0.1 x verify = ${fmtUs(0.1 * nv.p50)}  [${(lc.p50 / nv.p50).toFixed(3)} x]`, ok: lc.p50 <= 0.1 * nv.p50,
+      name: 'local check (authorize, 2 blocks)',
+      value: p(lc),
+      target: `<= 0.1 x verify = ${fmtUs(0.1 * nv.p50)}  [${(lc.p50 / nv.p50).toFixed(3)} x]`,
+      ok: lc.p50 <= 0.1 * nv.p50,
     },
     {
-      name: 'local check, 1 block, 5 mixed constraints (same args)', value: p(k5),
-      target: `extra over 1 block without constraints (${fmtUs(l1.p50)}) <= 0.05 x verify = ${fmtUs(0.05 * nv.p50)}  [${fmtUs(extra)}]`, ok: extra <= 0.05 * nv.p50,
+      name: 'local check, 1 block, 5 mixed constraints (same args)',
+      value: p(k5),
+      target: `extra over 1 block without constraints (${fmtUs(l1.p50)}) <= 0.05 x verify = ${fmtUs(0.05 * nv.p50)}  [${fmtUs(extra)}]`,
+      ok: extra <= 0.05 * nv.p50,
     },
     { name: 'verify proof, 1-block chain cached', value: p(c1) },
     {
-      name: 'verify proof, 3-block chain cached', value: p(c3),
-      target: `<= 1.2 x 1-block = ${fmtUs(1.2 * c1.p50)}  [${(c3.p50 / c1.p50).toFixed(2)} x]`, ok: c3.p50 <= 1.2 * c1.p50,
+      name: 'verify proof, 3-block chain cached',
+      value: p(c3),
+      target: `<= 1.2 x 1-block = ${fmtUs(1.2 * c1.p50)}  [${(c3.p50 / c1.p50).toFixed(2)} x]`,
+      ok: c3.p50 <= 1.2 * c1.p50,
     },
     { name: 'verify proof, 3-block chain uncached', value: `${p(u3)}  [${(u3.p50 / nv.p50).toFixed(1)} x verify]` },
     ...size.rows,

@@ -17,8 +17,15 @@ import { join } from 'node:path';
 import { createInvocation, generateKey, issueToken, Verifier } from '../src/index.ts';
 import { createVerifyService } from '../src/server/index.ts';
 import { AuditLog } from '../src/audit/log.ts';
-const authority = generateKey(); const holder = generateKey();
-const token = issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+const authority = generateKey();
+const holder = generateKey();
+const token = issueToken({
+  key: authority,
+  subject: 'agent:bench',
+  holder: holder.publicKey,
+  ttl: '1h',
+  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+});
 const dir = mkdtempSync(join(tmpdir(), 'leak-'));
 const audit = AuditLog.open({ path: join(dir, 'a.jsonl'), source: 'service' });
 const svc = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), audit });
@@ -28,19 +35,50 @@ const tt = token.toString();
 let i = 0;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc (npm run heap)');
-const mem = () => { gc(); gc(); const m = process.memoryUsage(); return `heapUsed ${(m.heapUsed / 2 ** 20).toFixed(1)} MiB, external ${(m.external / 2 ** 20).toFixed(1)}, arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)}, rss ${(m.rss / 2 ** 20).toFixed(0)}`; };
+const mem = () => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return `heapUsed ${(m.heapUsed / 2 ** 20).toFixed(1)} MiB, external ${(m.external / 2 ** 20).toFixed(1)}, arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)}, rss ${(m.rss / 2 ** 20).toFixed(0)}`;
+};
 console.log('start', mem());
 const t0 = Date.now();
 let next = t0 + 5000;
 const seconds = Number(process.env.HEAP_SECONDS ?? 40);
 while (Date.now() - t0 < seconds * 1000) {
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    const k = i++;
-    const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${k}`, args: { id: k }, callId: `c-${k}` });
-    const r = await pool.request({ path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tt, invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${k}`, args: { id: k } }) });
-    const j = await r.body.json() as { allowed: boolean };
-    if (!j.allowed) throw new Error('denied');
-  }));
-  if (Date.now() > next) { console.log(`t=${((Date.now() - t0) / 1000).toFixed(0)}s calls ${i}`, mem()); next += 5000; }
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const k = i++;
+      const proof = createInvocation(token, {
+        key: holder,
+        tool: 'get_ticket',
+        operation: 'read',
+        resource: `tickets://acme/${k}`,
+        args: { id: k },
+        callId: `c-${k}`,
+      });
+      const r = await pool.request({
+        path: '/v1/verify',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          token: tt,
+          invocation: proof.toString(),
+          tool: 'get_ticket',
+          operation: 'read',
+          resource: `tickets://acme/${k}`,
+          args: { id: k },
+        }),
+      });
+      const j = (await r.body.json()) as { allowed: boolean };
+      if (!j.allowed) throw new Error('denied');
+    }),
+  );
+  if (Date.now() > next) {
+    console.log(`t=${((Date.now() - t0) / 1000).toFixed(0)}s calls ${i}`, mem());
+    next += 5000;
+  }
 }
-await pool.close(); await svc.close(); audit.close();
+await pool.close();
+await svc.close();
+audit.close();

@@ -55,7 +55,12 @@ for (const n of args.suite ?? []) if (!names.has(n)) usage(`unknown suite "${n}"
 const selected: Suite[] = args.suite?.length ? SUITES.filter((s) => args.suite!.includes(s.name)) : SUITES.filter((s) => s.default);
 if (selected.length === 0) usage('no suite to run');
 
-interface Section { suite: string; rows: readonly BenchRow[]; seconds: number; error?: string }
+interface Section {
+  suite: string;
+  rows: readonly BenchRow[];
+  seconds: number;
+  error?: string;
+}
 
 function table(sections: readonly Section[]): string {
   const head = ['name', 'value', 'target', 'ok'];
@@ -67,7 +72,11 @@ function table(sections: readonly Section[]): string {
     }
   }
   const width = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (l: readonly string[]) => l.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
+  const fmt = (l: readonly string[]) =>
+    l
+      .map((c, i) => c.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), width.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
 }
 
@@ -92,12 +101,14 @@ for (const suite of selected) {
   } catch (e) {
     failedSuites++;
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`bench: suite ${suite.name} failed: ${e instanceof Error ? e.stack ?? msg : msg}\n`);
+    process.stderr.write(`bench: suite ${suite.name} failed: ${e instanceof Error ? (e.stack ?? msg) : msg}\n`);
     sections.push({ suite: suite.name, rows: [], seconds: Number(process.hrtime.bigint() - t0) / 1e9, error: msg });
   }
   metrics[`${key}_loadavg_end`] = Math.round(loadavg()[0]! * 100) / 100;
-  sections[sections.length - 1]!.rows = [...sections[sections.length - 1]!.rows,
-    { name: 'load average (1 min) at start / end', value: `${metrics[`${key}_loadavg_start`]} / ${metrics[`${key}_loadavg_end`]}` }];
+  sections[sections.length - 1]!.rows = [
+    ...sections[sections.length - 1]!.rows,
+    { name: 'load average (1 min) at start / end', value: `${metrics[`${key}_loadavg_start`]} / ${metrics[`${key}_loadavg_end`]}` },
+  ];
 }
 
 const rows = sections.flatMap((s) => s.rows);

@@ -27,13 +27,18 @@ function fixture() {
   const authority = generateKey();
   const holder = generateKey();
   const token = issueToken({
-    key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h',
+    key: authority,
+    subject: 'agent:bench',
+    holder: holder.publicKey,
+    ttl: '1h',
     grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
   });
   let events = 0;
   const guard = new Guard({
     verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: REPLAY_CAPACITY }),
-    sink: (_e: DecisionEvent) => { events++; },
+    sink: (_e: DecisionEvent) => {
+      events++;
+    },
     policies: {
       noop: { resource: 'noop://bench/{id}', operation: 'read' },
       noop_attested: { resource: 'noop://bench/{id}', operation: 'read', attested: true },
@@ -76,8 +81,13 @@ async function latencyBench(quick: boolean, f: ReturnType<typeof fixture>): Prom
   const time = { bare: 0, guarded: 0 };
   for (let r = 0; r < rounds; r++) {
     // alternate which goes first, so drift hits both alike
-    if (r % 2 === 0) { time.bare += await runBatch(bare, perRound, f.bareRun); time.guarded += await runBatch(guarded, perRound, f.run); }
-    else { time.guarded += await runBatch(guarded, perRound, f.run); time.bare += await runBatch(bare, perRound, f.bareRun); }
+    if (r % 2 === 0) {
+      time.bare += await runBatch(bare, perRound, f.bareRun);
+      time.guarded += await runBatch(guarded, perRound, f.run);
+    } else {
+      time.guarded += await runBatch(guarded, perRound, f.run);
+      time.bare += await runBatch(bare, perRound, f.bareRun);
+    }
   }
   const n = rounds * perRound;
   return { bare: n / time.bare, guarded: n / time.guarded };
@@ -96,13 +106,16 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const check = (r: unknown) => {
     if ((r as { status?: string }).status === 'error') throw new Error(`bench: call denied: ${String((r as { content: unknown }).content)}`);
   };
-  const samples = await compare([
-    { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
-    { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
-    { name: 'bare', prepare: call('noop', 'b'), run: async (c) => check(await bare.invoke(c, f.bareRun)) },
-    { name: 'guarded', prepare: call('noop', 'g'), run: async (c) => check(await guarded.invoke(c, f.run)) },
-    { name: 'attested', prepare: call('noop_attested', 'a'), run: async (c) => check(await attested.invoke(c, f.run)) },
-  ], ctx.quick ? { warmup: 300, iterations: 2_000, rounds: 4 } : { warmup: 3_000, iterations: 20_000, rounds: 10 });
+  const samples = await compare(
+    [
+      { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
+      { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
+      { name: 'bare', prepare: call('noop', 'b'), run: async (c) => check(await bare.invoke(c, f.bareRun)) },
+      { name: 'guarded', prepare: call('noop', 'g'), run: async (c) => check(await guarded.invoke(c, f.run)) },
+      { name: 'attested', prepare: call('noop_attested', 'a'), run: async (c) => check(await attested.invoke(c, f.run)) },
+    ],
+    ctx.quick ? { warmup: 300, iterations: 2_000, rounds: 4 } : { warmup: 3_000, iterations: 20_000, rounds: 10 },
+  );
   const s = (n: string) => summarize(samples.get(n)!);
   const nv = s('native_verify');
   const ns = s('native_sign');
@@ -125,20 +138,23 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const rows: BenchRow[] = [
     { name: 'tool.invoke bare (p50)', value: fmtUs(b.p50) },
     {
-      name: 'tool.invoke guarded (p50)', value: `${fmtUs(g.p50)}  (+${fmtUs(guardedOver)})`,
+      name: 'tool.invoke guarded (p50)',
+      value: `${fmtUs(g.p50)}  (+${fmtUs(guardedOver)})`,
       target: `overhead <= 0.15 x verify = ${fmtUs(0.15 * nv.p50)}  [${(guardedOver / nv.p50).toFixed(3)} x]`,
       ok: guardedOver <= 0.15 * nv.p50,
     },
     { name: 'tool.invoke guarded (p99)', value: fmtUs(g.p99) },
     {
-      name: 'tool.invoke attested (p50)', value: `${fmtUs(a.p50)}  (+${fmtUs(attestedOver)})`,
+      name: 'tool.invoke attested (p50)',
+      value: `${fmtUs(a.p50)}  (+${fmtUs(attestedOver)})`,
       target: `overhead <= 1.5 x (sign + verify) = ${fmtUs(1.5 * (ns.p50 + nv.p50))}  [${(attestedOver / (ns.p50 + nv.p50)).toFixed(2)} x]`,
       ok: attestedOver <= 1.5 * (ns.p50 + nv.p50),
     },
     {
       name: 'throughput guarded / bare (12 ms tool, 100 in flight)',
       value: `${ratio.toFixed(3)}  (${Math.round(tp.guarded)} / ${Math.round(tp.bare)} calls/s)`,
-      target: '>= 0.97', ok: ratio >= 0.97,
+      target: '>= 0.97',
+      ok: ratio >= 0.97,
     },
     { name: 'reference: node:crypto verify / sign (this run)', value: `${fmtUs(nv.p50)} / ${fmtUs(ns.p50)}` },
   ];

@@ -41,7 +41,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const authority = generateKey();
   const holder = generateKey();
   const token = issueToken({
-    key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h',
+    key: authority,
+    subject: 'agent:bench',
+    holder: holder.publicKey,
+    ttl: '1h',
     grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
   });
   const verifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 1_000_000 });
@@ -55,14 +58,19 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const kp = generateKeyPairSync('ed25519');
     const message = Buffer.alloc(200, 7);
     const sig = nodeSign(null, message, kp.privateKey);
-    const check = (r: unknown) => { if ((r as { isError?: unknown }).isError) throw new Error('bench: MCP call failed'); };
+    const check = (r: unknown) => {
+      if ((r as { isError?: unknown }).isError) throw new Error('bench: MCP call failed');
+    };
     const args = (i: number) => ({ name: 'noop', arguments: { id: `item-${i}` } });
-    const samples = await compare([
-      { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
-      { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
-      { name: 'bare', prepare: args, run: async (p) => check(await bare.callTool(p)) },
-      { name: 'guarded', prepare: args, run: async (p) => check(await guarded.callTool(p)) },
-    ], ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 });
+    const samples = await compare(
+      [
+        { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
+        { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
+        { name: 'bare', prepare: args, run: async (p) => check(await bare.callTool(p)) },
+        { name: 'guarded', prepare: args, run: async (p) => check(await guarded.callTool(p)) },
+      ],
+      ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 },
+    );
     const s = (n: string) => summarize(samples.get(n)!);
     const nv = s('native_verify');
     const ns = s('native_sign');
@@ -87,11 +95,15 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const rows: BenchRow[] = [
       { name: 'MCP callTool bare, Streamable HTTP loopback (p50)', value: `${fmtUs(b.p50)}  (p99 ${fmtUs(b.p99)})` },
       {
-        name: 'MCP callTool guarded, signed proof (p50)', value: `${fmtUs(g.p50)}  (+${fmtUs(over)}; p99 ${fmtUs(g.p99)})`,
+        name: 'MCP callTool guarded, signed proof (p50)',
+        value: `${fmtUs(g.p50)}  (+${fmtUs(over)}; p99 ${fmtUs(g.p99)})`,
         target: `overhead <= 1.5 x (sign + verify) = ${fmtUs(budget)}  [${(over / (ns.p50 + nv.p50)).toFixed(2)} x]`,
         ok: over <= budget,
       },
-      { name: 'p10 bare / guarded (less exposed to a loaded machine)', value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}` },
+      {
+        name: 'p10 bare / guarded (less exposed to a loaded machine)',
+        value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}`,
+      },
       { name: 'Ed25519 sign / verify, node:crypto (p50)', value: `${fmtUs(ns.p50)} / ${fmtUs(nv.p50)}` },
       { name: 'load average (1 min) at start / end', value: `${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)}` },
     ];

@@ -23,7 +23,14 @@ import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 
 function chain3(authority: PrivateKey): Token {
   const [a, b, c] = [generateKey(), generateKey(), generateKey()];
-  const root = issueToken({ key: authority, subject: 'agent-1', holder: a.publicKey, grants: [{ resource: 'db://users/*', permissions: ['read'] }], ttl: '1h', maxDepth: 2 });
+  const root = issueToken({
+    key: authority,
+    subject: 'agent-1',
+    holder: a.publicKey,
+    grants: [{ resource: 'db://users/*', permissions: ['read'] }],
+    ttl: '1h',
+    maxDepth: 2,
+  });
   const two = delegate(root, { key: a, to: b.publicKey, subject: 'summarizer', ttl: '30m' });
   return delegate(two, { key: b, to: c.publicKey, subject: 'helper', ttl: '10m' });
 }
@@ -106,7 +113,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         if (!before.allowed) throw new Error(`bench setup: live token denied: ${before.code}`);
         const target = registry.version + 1;
         const updated = new Promise<void>((resolve) => {
-          const off = live.onUpdate((r) => { if (r.version >= target) { off(); resolve(); } });
+          const off = live.onUpdate((r) => {
+            if (r.version >= target) {
+              off();
+              resolve();
+            }
+          });
         });
         const t0 = nowNs();
         registry.revokeToken(token);
@@ -143,7 +155,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       { name: `snapshot size, ${N} ids (binary; text is 4/3)`, value: `${snap.bytes.length} bytes` },
       { name: `snapshot build + sign, ${N} ids`, value: fmt(buildMs, 'ms') },
       { name: `snapshot verify + install, ${N} ids`, value: fmt(loadMs, 'ms') },
-      { name: `propagation revoke -> subscribed verifier denies (p50 of ${samples.length}, ${N}-id registry)`, value: fmt(propagationMs, 'ms'), target: '<= 100 ms', ok: propagationMs <= 100 },
+      {
+        name: `propagation revoke -> subscribed verifier denies (p50 of ${samples.length}, ${N}-id registry)`,
+        value: fmt(propagationMs, 'ms'),
+        target: '<= 100 ms',
+        ok: propagationMs <= 100,
+      },
       { name: `bytes pushed per change to a subscriber (${N}-id registry)`, value: `${round(pushBytes, 0)} bytes`, target: '<= 1024', ok: pushBytes <= 1024 },
       { name: `bloom filter of the snapshot, ${N} ids (the compact form)`, value: `${bloomBytes} bytes` },
     ];

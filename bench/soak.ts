@@ -68,7 +68,10 @@ function raw(port: number, payload: string | Buffer, opts: { hold?: number; drip
       resolve(/^HTTP\/1\.1 4\d\d/.test(data) ? '4xx' : data === '' ? 'cut' : 'other');
     };
     const timer = setTimeout(finish, opts.hold ?? 3_000);
-    s.on('data', (d) => { data += d.toString('latin1'); if (/\r\n\r\n/.test(data)) finish(); });
+    s.on('data', (d) => {
+      data += d.toString('latin1');
+      if (/\r\n\r\n/.test(data)) finish();
+    });
     s.on('error', finish);
     s.on('close', finish);
     s.on('connect', () => {
@@ -76,7 +79,10 @@ function raw(port: number, payload: string | Buffer, opts: { hold?: number; drip
       if (opts.drip) {
         let i = 0;
         const t = setInterval(() => {
-          if (done || i >= opts.drip!.length) { clearInterval(t); return; }
+          if (done || i >= opts.drip!.length) {
+            clearInterval(t);
+            return;
+          }
           s.write(opts.drip![i++]!);
         }, 400);
       }
@@ -89,7 +95,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const authority = generateKey();
   const holder = generateKey();
   const token = issueToken({
-    key: authority, subject: 'agent:soak', holder: holder.publicKey, ttl: '2h',
+    key: authority,
+    subject: 'agent:soak',
+    holder: holder.publicKey,
+    ttl: '2h',
     grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
   });
   const headersTimeout = o.headersTimeoutMs ?? 2_000;
@@ -125,22 +134,39 @@ server:
   try {
     // warm up, then take the starting RSS
     for (let i = 0; i < 200; i++) {
-      const d = await clients[i % o.clients]!.verifyCall(token, { tool: 'get_ticket', operation: 'read', resource: `tickets://acme/w${i}`, args: { id: i }, callId: `warm-${i}` });
+      const d = await clients[i % o.clients]!.verifyCall(token, {
+        tool: 'get_ticket',
+        operation: 'read',
+        resource: `tickets://acme/w${i}`,
+        args: { id: i },
+        callId: `warm-${i}`,
+      });
       if (!d.allowed) throw new Error(`soak warm-up call denied: ${d.code} ${d.reason}`);
     }
     const rssStart = service.rss();
     let rssPeak = rssStart;
-    log(`service ${service.url} (pid ${service.pid}); RSS at start ${(rssStart / 2 ** 20).toFixed(1)} MiB; ${o.rate} valid calls/s from ${o.clients} clients for ${o.seconds} s; hostile burst of ${o.burstSize} every ${o.burstEvery} s`);
+    log(
+      `service ${service.url} (pid ${service.pid}); RSS at start ${(rssStart / 2 ** 20).toFixed(1)} MiB; ${o.rate} valid calls/s from ${o.clients} clients for ${o.seconds} s; hostile burst of ${o.burstSize} every ${o.burstEvery} s`,
+    );
 
     const validCall = (i: number) => {
       const t0 = performance.now();
       const p = clients[i % o.clients]!.verifyCall(token, {
-        tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i, note: 'x'.repeat(i % 200) }, callId: `soak-${i}`,
-      }).then((d) => {
-        latencies.push(performance.now() - t0);
-        if (d.allowed) allowed++;
-        else if (failures.length < 20) failures.push(`call ${i}: ${d.code} ${d.reason}`);
-      }, (e) => { if (failures.length < 20) failures.push(`call ${i}: threw ${(e as Error).message}`); });
+        tool: 'get_ticket',
+        operation: 'read',
+        resource: `tickets://acme/${i}`,
+        args: { id: i, note: 'x'.repeat(i % 200) },
+        callId: `soak-${i}`,
+      }).then(
+        (d) => {
+          latencies.push(performance.now() - t0);
+          if (d.allowed) allowed++;
+          else if (failures.length < 20) failures.push(`call ${i}: ${d.code} ${d.reason}`);
+        },
+        (e) => {
+          if (failures.length < 20) failures.push(`call ${i}: threw ${(e as Error).message}`);
+        },
+      );
       const q = p.finally(() => pending.delete(q));
       pending.add(q);
     };
@@ -155,9 +181,20 @@ server:
       async () => raw(port, `POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n{`),
       async () => raw(port, `POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` + `4000\r\n${'a'.repeat(0x4000)}\r\n`.repeat(6)),
       async () => raw(port, Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage \r\n\r\n', 'latin1')),
-      async () => raw(port, 'POST /v1/verify HTTP/1.1\r\nHost: x\r\n', { hold, drip: ['X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n', 'X-G: 7\r\n', 'X-H: 8\r\n', 'X-I: 9\r\n', 'X-J: 10\r\n'] }),
+      async () =>
+        raw(port, 'POST /v1/verify HTTP/1.1\r\nHost: x\r\n', {
+          hold,
+          drip: ['X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n', 'X-G: 7\r\n', 'X-H: 8\r\n', 'X-I: 9\r\n', 'X-J: 10\r\n'],
+        }),
       async () => raw(port, 'POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"to', { hold }),
-      async () => new Promise((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r('cut'); }); s.on('error', () => r('cut')); }),
+      async () =>
+        new Promise((r) => {
+          const s = connect(port, '127.0.0.1', () => {
+            s.destroy();
+            r('cut');
+          });
+          s.on('error', () => r('cut'));
+        }),
       async () => post(good, { 'content-length': '5' }).catch(() => 'cut' as const),
     ];
     async function post(body: string, headers: Record<string, string> = {}): Promise<'4xx' | 'cut' | 'other'> {
@@ -173,11 +210,16 @@ server:
       for (let i = 0; i < o.burstSize; i++) {
         hostile.sent++;
         const k = kinds[i % kinds.length]!;
-        const p = k().then((r) => {
-          if (r === '4xx') hostile.answered4xx++;
-          else if (r === 'cut') hostile.cutOff++;
-          else hostile.other++;
-        }, () => { hostile.cutOff++; });
+        const p = k().then(
+          (r) => {
+            if (r === '4xx') hostile.answered4xx++;
+            else if (r === 'cut') hostile.cutOff++;
+            else hostile.other++;
+          },
+          () => {
+            hostile.cutOff++;
+          },
+        );
         const q = p.finally(() => pending.delete(q));
         pending.add(q);
       }
@@ -191,11 +233,16 @@ server:
       const now = performance.now();
       const due = Math.floor(((now - start) / 1000) * o.rate);
       while (sent < due) validCall(sent++);
-      if (now >= nextBurst) { burst(); nextBurst += o.burstEvery * 1000; }
+      if (now >= nextBurst) {
+        burst();
+        nextBurst += o.burstEvery * 1000;
+      }
       if (now >= nextReport) {
         const rss = service.rss();
         rssPeak = Math.max(rssPeak, rss);
-        log(`t=${((now - start) / 1000).toFixed(0)}s valid ${allowed}/${sent} allowed, ${failures.length} failed; hostile ${hostile.sent}; RSS ${(rss / 2 ** 20).toFixed(1)} MiB`);
+        log(
+          `t=${((now - start) / 1000).toFixed(0)}s valid ${allowed}/${sent} allowed, ${failures.length} failed; hostile ${hostile.sent}; RSS ${(rss / 2 ** 20).toFixed(1)} MiB`,
+        );
         nextReport += 10_000;
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -205,8 +252,10 @@ server:
     let healthy = false;
     try {
       const h = await request(service.url + '/healthz');
-      healthy = h.statusCode === 200 && (await h.body.json() as { status?: string }).status === 'ok';
-    } catch { /* not healthy */ }
+      healthy = h.statusCode === 200 && ((await h.body.json()) as { status?: string }).status === 'ok';
+    } catch {
+      /* not healthy */
+    }
     // let the GC catch up with the burst's garbage before the final reading
     await new Promise((r) => setTimeout(r, 500));
     const rssEnd = service.rss();
@@ -224,7 +273,11 @@ server:
       hostile,
       latencyP50Ms: pct(50),
       latencyP99Ms: pct(99),
-      rssStart, rssEnd, rssPeak, alive, healthy,
+      rssStart,
+      rssEnd,
+      rssPeak,
+      alive,
+      healthy,
       auditOk: audit.ok,
       auditLines: audit.lines,
       pass: failed === 0 && alive && healthy && audit.ok && rssOk && hostile.other === 0,
@@ -251,16 +304,18 @@ async function main(): Promise<void> {
   };
   const r = await runSoak(o);
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  process.stdout.write([
-    `soak: ${r.seconds} s at ${o.rate} valid calls/s (${o.clients} keep-alive clients) + ${r.hostile.sent} hostile requests`,
-    `  valid:   ${r.valid.allowed}/${r.valid.sent} allowed, ${r.valid.failed} failed; latency p50 ${r.latencyP50Ms.toFixed(2)} ms, p99 ${r.latencyP99Ms.toFixed(2)} ms`,
-    `  hostile: ${r.hostile.answered4xx} answered 4xx, ${r.hostile.cutOff} cut off (timeouts, resets), ${r.hostile.other} other`,
-    `  service: ${r.alive ? 'alive' : 'DEAD'}, ${r.healthy ? 'healthy' : 'UNHEALTHY'}; RSS start ${mib(r.rssStart)}, end ${mib(r.rssEnd)}, peak ${mib(r.rssPeak)}`,
-    `  audit:   ${r.auditOk ? 'chain intact' : 'CHAIN BROKEN'}, ${r.auditLines} lines`,
-    ...r.valid.failures.map((f) => `  failure: ${f}`),
-    r.pass ? 'soak: PASS' : 'soak: FAIL',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `soak: ${r.seconds} s at ${o.rate} valid calls/s (${o.clients} keep-alive clients) + ${r.hostile.sent} hostile requests`,
+      `  valid:   ${r.valid.allowed}/${r.valid.sent} allowed, ${r.valid.failed} failed; latency p50 ${r.latencyP50Ms.toFixed(2)} ms, p99 ${r.latencyP99Ms.toFixed(2)} ms`,
+      `  hostile: ${r.hostile.answered4xx} answered 4xx, ${r.hostile.cutOff} cut off (timeouts, resets), ${r.hostile.other} other`,
+      `  service: ${r.alive ? 'alive' : 'DEAD'}, ${r.healthy ? 'healthy' : 'UNHEALTHY'}; RSS start ${mib(r.rssStart)}, end ${mib(r.rssEnd)}, peak ${mib(r.rssPeak)}`,
+      `  audit:   ${r.auditOk ? 'chain intact' : 'CHAIN BROKEN'}, ${r.auditLines} lines`,
+      ...r.valid.failures.map((f) => `  failure: ${f}`),
+      r.pass ? 'soak: PASS' : 'soak: FAIL',
+      '',
+    ].join('\n'),
+  );
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
   process.exitCode = r.pass ? 0 : 1;
 }

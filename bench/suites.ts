@@ -9,13 +9,4 @@ import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 import { clusterSuite } from './cluster.ts';
 
-export const SUITES: Suite[] = [
-  coreSuite,
-  revocationSuite,
-  toolCallsSuite,
-  langchainSuite,
-  cliSuite,
-  mcpSuite,
-  clusterSuite,
-  agentsSuite,
-];
+export const SUITES: Suite[] = [coreSuite, revocationSuite, toolCallsSuite, langchainSuite, cliSuite, mcpSuite, clusterSuite, agentsSuite];

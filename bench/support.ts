@@ -10,7 +10,10 @@ export function redisAnswers(url = REDIS_URL): Promise<boolean> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const s = createConnection({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(1000, () => done(false));
     s.on('error', () => done(false));
     s.on('connect', () => s.write('PING\r\n'));

@@ -78,14 +78,32 @@ function check(r: unknown, way: string): void {
 }
 
 /** The service alone: pre-signed requests from `clients` keep-alive connections, as fast as it answers. */
-async function saturate(url: string, token: Token, holder: PrivateKey, n: number, connections: number, batch = 1, tag = "sat"): Promise<{ perSecond: number; p50: number }> {
+async function saturate(
+  url: string,
+  token: Token,
+  holder: PrivateKey,
+  n: number,
+  connections: number,
+  batch = 1,
+  tag = 'sat',
+): Promise<{ perSecond: number; p50: number }> {
   const tokenText = token.toString();
   const bodies: string[] = [];
   for (let i = 0; i < n; i++) {
     const args = { id: i };
     // The longest lifetime a proof may have: the run must not outlast its proofs on a busy machine.
-    const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, callId: `${tag}-${i}`, ttl: 300 });
-    bodies.push(JSON.stringify({ token: tokenText, invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args }));
+    const proof = createInvocation(token, {
+      key: holder,
+      tool: 'get_ticket',
+      operation: 'read',
+      resource: `tickets://acme/${i}`,
+      args,
+      callId: `${tag}-${i}`,
+      ttl: 300,
+    });
+    bodies.push(
+      JSON.stringify({ token: tokenText, invocation: proof.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args }),
+    );
   }
   if (batch > 1) {
     const grouped: string[] = [];
@@ -96,9 +114,15 @@ async function saturate(url: string, token: Token, holder: PrivateKey, n: number
   const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
   const samples: number[] = [];
   const post = async (i: number) => {
-    const res = await pool.request({ path: batch > 1 ? '/v1/verify/batch' : '/v1/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i]! });
+    const res = await pool.request({
+      path: batch > 1 ? '/v1/verify/batch' : '/v1/verify',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bodies[i]!,
+    });
     const text = await res.body.text();
-    if (res.statusCode !== 200 || !(text.startsWith('{"allowed":true') || text.startsWith('{"decisions":[{"allowed":true')) || text.includes('"allowed":false')) throw new Error(`bench: saturation request failed: ${res.statusCode} ${text.slice(0, 200)}`);
+    if (res.statusCode !== 200 || !(text.startsWith('{"allowed":true') || text.startsWith('{"decisions":[{"allowed":true')) || text.includes('"allowed":false'))
+      throw new Error(`bench: saturation request failed: ${res.statusCode} ${text.slice(0, 200)}`);
   };
   const m = bodies.length;
   const warm = Math.min(Math.ceil(500 / batch), m >> 2);
@@ -117,7 +141,10 @@ export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
   const authority = generateKey();
   const holder = generateKey();
   const token = issueToken({
-    key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h',
+    key: authority,
+    subject: 'agent:bench',
+    holder: holder.publicKey,
+    ttl: '1h',
     grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
   });
   const replayCacheSize = 4 * (total + warmup) + 100_000;
@@ -137,16 +164,21 @@ ${replay}server:
   if (!withRedis) failed.remote_redis = `Redis is not answering at ${REDIS_URL}: the Redis way is skipped`;
   const prefix = benchPrefix('tool-calls');
   const service = await spawnService(serviceYaml(''));
-  const redisService = withRedis ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n  timeout: 2s\n`)).catch((e: unknown) => {
-    failed.remote_redis = `the Redis-backed service did not start: ${(e as Error).message}`;
-    return undefined;
-  }) : undefined;
+  const redisService = withRedis
+    ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n  timeout: 2s\n`)).catch((e: unknown) => {
+        failed.remote_redis = `the Redis-backed service did not start: ${(e as Error).message}`;
+        return undefined;
+      })
+    : undefined;
   try {
     await waitPastStart();
-    const getTicket = tool(async ({ id }: { id: number }) => {
-      await sleep(LATENCY_MS);
-      return `ticket ${id}`;
-    }, { name: 'get_ticket', description: 'Reads one support ticket.', schema: z.object({ id: z.number() }) });
+    const getTicket = tool(
+      async ({ id }: { id: number }) => {
+        await sleep(LATENCY_MS);
+        return `ticket ${id}`;
+      },
+      { name: 'get_ticket', description: 'Reads one support ticket.', schema: z.object({ id: z.number() }) },
+    );
 
     const localGuard = new Guard({ verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: replayCacheSize }), policies: POLICY, sink: null });
     const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32 });
@@ -163,18 +195,33 @@ ${replay}server:
       { name: 'local', call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'), samples: [], seconds: 0, calls: 0 },
       { name: 'remote', call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'), samples: [], seconds: 0, calls: 0 },
     ];
-    if (remoteRedis) ways.push({ name: 'remote_redis', call: async (i) => check(await remoteRedis.invoke(toolCall(i, 'remote_redis'), config), 'remote_redis'), samples: [], seconds: 0, calls: 0 });
+    if (remoteRedis)
+      ways.push({
+        name: 'remote_redis',
+        call: async (i) => check(await remoteRedis.invoke(toolCall(i, 'remote_redis'), config), 'remote_redis'),
+        samples: [],
+        seconds: 0,
+        calls: 0,
+      });
     let lightAdded = NaN;
     // A way that fails leaves the rotation (its figures are dropped and the failure reported); the others go on.
     const dropped = new Set<Way>();
     const run = async (w: Way, f: () => Promise<void>) => {
       if (dropped.has(w)) return;
-      if ((await phase(failed, `way_${w.name}`, async () => { await f(); return true; })) === undefined) {
+      if (
+        (await phase(failed, `way_${w.name}`, async () => {
+          await f();
+          return true;
+        })) === undefined
+      ) {
         dropped.add(w);
         w.calls = 0;
       }
     };
-    for (const w of ways) await run(w, async () => { await load(warmup, IN_FLIGHT, 10_000_000, w.call, null); });
+    for (const w of ways)
+      await run(w, async () => {
+        await load(warmup, IN_FLIGHT, 10_000_000, w.call, null);
+      });
     for (let r = 0; r < rounds; r++) {
       // Rotate the order every round so that no way always follows another's garbage and warm-up.
       for (let k = 0; k < ways.length; k++) {
@@ -201,12 +248,27 @@ ${replay}server:
     const sat = await phase(failed, 'saturation', () => saturate(service.url, token, holder, ctx.quick ? 3_000 : 30_000, 32));
     const satBatch = await phase(failed, 'saturation_batch', () => saturate(service.url, token, holder, ctx.quick ? 3_200 : 32_000, 8, 32, 'satb'));
 
-    const stat = (w: Way) => ({ avg: mean(w.samples), p50: percentile(w.samples, 50), p99: percentile(w.samples, 99), tput: w.calls > 0 ? w.calls / w.seconds : NaN });
+    const stat = (w: Way) => ({
+      avg: mean(w.samples),
+      p50: percentile(w.samples, 50),
+      p99: percentile(w.samples, 99),
+      tput: w.calls > 0 ? w.calls / w.seconds : NaN,
+    });
     // A failed optional way is left out; a failed required one reports NaN, which the JSON leaves out.
-    const stats = Object.fromEntries(ways.filter((w) => !(dropped.has(w) && w.name === 'remote_redis')).map((w) => [w.name, stat(w)])) as Record<Way['name'], ReturnType<typeof stat>>;
+    const stats = Object.fromEntries(ways.filter((w) => !(dropped.has(w) && w.name === 'remote_redis')).map((w) => [w.name, stat(w)])) as Record<
+      Way['name'],
+      ReturnType<typeof stat>
+    >;
     const tokenBytes = token.bytes.length;
     const sampleProof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/12345', args: { id: 12345 } });
-    const requestBytes = JSON.stringify({ token: token.toString(), invocation: sampleProof.toString(), tool: 'get_ticket', args: { id: 12345 }, operation: 'read', resource: 'tickets://acme/12345' }).length;
+    const requestBytes = JSON.stringify({
+      token: token.toString(),
+      invocation: sampleProof.toString(),
+      tool: 'get_ticket',
+      args: { id: 12345 },
+      operation: 'read',
+      resource: 'tickets://acme/12345',
+    }).length;
     const localRatio = stats.local.tput / stats.bare.tput;
     const remoteRatio = stats.remote.tput / stats.bare.tput;
     const redisRatio = stats.remote_redis ? stats.remote_redis.tput / stats.bare.tput : NaN;
@@ -221,8 +283,26 @@ ${replay}server:
       line(['-'.repeat(22), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14), '-'.repeat(14)]),
       line(['No capframe', ms(stats.bare.avg), ms(stats.bare.p99), `${stats.bare.tput.toFixed(0)} /s`, '0', '1.00']),
       line(['Local verification', ms(stats.local.avg), ms(stats.local.p99), `${stats.local.tput.toFixed(0)} /s`, String(tokenBytes), localRatio.toFixed(3)]),
-      line(['Remote verification', ms(stats.remote.avg), ms(stats.remote.p99), `${stats.remote.tput.toFixed(0)} /s`, `${tokenBytes} (${requestBytes} req)`, remoteRatio.toFixed(3)]),
-      ...(stats.remote_redis ? [line(['Remote, Redis replay', ms(stats.remote_redis.avg), ms(stats.remote_redis.p99), `${stats.remote_redis.tput.toFixed(0)} /s`, `${tokenBytes} (${requestBytes} req)`, redisRatio.toFixed(3)])] : []),
+      line([
+        'Remote verification',
+        ms(stats.remote.avg),
+        ms(stats.remote.p99),
+        `${stats.remote.tput.toFixed(0)} /s`,
+        `${tokenBytes} (${requestBytes} req)`,
+        remoteRatio.toFixed(3),
+      ]),
+      ...(stats.remote_redis
+        ? [
+            line([
+              'Remote, Redis replay',
+              ms(stats.remote_redis.avg),
+              ms(stats.remote_redis.p99),
+              `${stats.remote_redis.tput.toFixed(0)} /s`,
+              `${tokenBytes} (${requestBytes} req)`,
+              redisRatio.toFixed(3),
+            ]),
+          ]
+        : []),
       `remote added latency: p50 +${addedP50.toFixed(3)} ms, avg +${(stats.remote.avg - stats.bare.avg).toFixed(3)} ms; ` +
         `service alone: ${sat ? `${sat.perSecond.toFixed(0)} verifications/s (32 keep-alive connections, 64 in flight, p50 ${sat.p50.toFixed(2)} ms)` : 'FAILED'}; ` +
         `batched by 32: ${satBatch ? `${satBatch.perSecond.toFixed(0)} verifications/s` : 'FAILED'}`,
@@ -237,7 +317,12 @@ ${replay}server:
       { name: 'bare throughput', value: `${stats.bare.tput.toFixed(0)} calls/s` },
       { name: 'local_throughput_ratio', value: localRatio.toFixed(3), target: '>= 0.97 (seed 0.86)', ok: localRatio >= 0.97 },
       { name: 'remote_throughput_ratio', value: remoteRatio.toFixed(3), target: '>= 0.6 (seed 0.31)', ok: remoteRatio >= 0.6 },
-      { name: 'remote_redis_throughput_ratio', value: Number.isNaN(redisRatio) ? 'skipped' : redisRatio.toFixed(3), target: '>= 0.6', ...(Number.isNaN(redisRatio) ? {} : { ok: redisRatio >= 0.6 }) },
+      {
+        name: 'remote_redis_throughput_ratio',
+        value: Number.isNaN(redisRatio) ? 'skipped' : redisRatio.toFixed(3),
+        target: '>= 0.6',
+        ...(Number.isNaN(redisRatio) ? {} : { ok: redisRatio >= 0.6 }),
+      },
       { name: 'remote_added_p50_ms', value: `${addedP50.toFixed(3)} ms`, target: '<= 1 ms (seed +26 ms)', ok: addedP50 <= 1 },
       { name: 'remote_added_p50_ms at 10 in flight', value: `${lightAdded.toFixed(3)} ms` },
       { name: 'remote_verifications_per_s', value: sat ? `${sat.perSecond.toFixed(0)} /s` : `FAILED: ${failed.saturation}` },

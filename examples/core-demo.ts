@@ -30,31 +30,84 @@ function show(label: string, d: Decision): void {
   console.log(`${verdict.padEnd(34)} ${label}${d.allowed ? '' : `\n${' '.repeat(35)}${d.reason}`}`);
 }
 
-show('agent reads ticket 42 (in process)', await verifier.authorize(token, {
-  tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/42', args: { id: 42 }, callId: 'call-1',
-}));
-show('same call id again (replay)', await verifier.authorize(token, {
-  tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/42', args: { id: 42 }, callId: 'call-1',
-}));
-show('agent mails a customer', await verifier.authorize(token, {
-  tool: 'send_email', operation: 'send', resource: 'mail://acme.example/outbound', args: { to: 'bob@acme.example' }, callId: 'call-2',
-}));
-show('agent mails an outside address', await verifier.authorize(token, {
-  tool: 'send_email', operation: 'send', resource: 'mail://acme.example/outbound', args: { to: 'exfil@evil.example' }, callId: 'call-3',
-}));
-show('path traversal in the resource', await verifier.authorize(token, {
-  tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/%2e%2e/admin', args: {}, callId: 'call-4',
-}));
-show('summarizer reads ticket 42', await verifier.authorize(child, {
-  tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/42', args: { id: 42 }, callId: 'call-5',
-}));
-show('summarizer tries to write', await verifier.authorize(child, {
-  tool: 'update_ticket', operation: 'write', resource: 'tickets://acme/42', args: { id: 42 }, callId: 'call-6',
-}));
+show(
+  'agent reads ticket 42 (in process)',
+  await verifier.authorize(token, {
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: 'tickets://acme/42',
+    args: { id: 42 },
+    callId: 'call-1',
+  }),
+);
+show(
+  'same call id again (replay)',
+  await verifier.authorize(token, {
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: 'tickets://acme/42',
+    args: { id: 42 },
+    callId: 'call-1',
+  }),
+);
+show(
+  'agent mails a customer',
+  await verifier.authorize(token, {
+    tool: 'send_email',
+    operation: 'send',
+    resource: 'mail://acme.example/outbound',
+    args: { to: 'bob@acme.example' },
+    callId: 'call-2',
+  }),
+);
+show(
+  'agent mails an outside address',
+  await verifier.authorize(token, {
+    tool: 'send_email',
+    operation: 'send',
+    resource: 'mail://acme.example/outbound',
+    args: { to: 'exfil@evil.example' },
+    callId: 'call-3',
+  }),
+);
+show(
+  'path traversal in the resource',
+  await verifier.authorize(token, {
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: 'tickets://acme/%2e%2e/admin',
+    args: {},
+    callId: 'call-4',
+  }),
+);
+show(
+  'summarizer reads ticket 42',
+  await verifier.authorize(child, {
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: 'tickets://acme/42',
+    args: { id: 42 },
+    callId: 'call-5',
+  }),
+);
+show(
+  'summarizer tries to write',
+  await verifier.authorize(child, {
+    tool: 'update_ticket',
+    operation: 'write',
+    resource: 'tickets://acme/42',
+    args: { id: 42 },
+    callId: 'call-6',
+  }),
+);
 
 // Across a process boundary the holder signs each call.
 const proof = createInvocation(child, {
-  key: summarizerKey, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/7', args: { id: 7 },
+  key: summarizerKey,
+  tool: 'get_ticket',
+  operation: 'read',
+  resource: 'tickets://acme/7',
+  args: { id: 7 },
 });
 console.log(`invocation proof ${proof.bytes.length} bytes`);
 show('signed call, as sent', await verifier.verifyInvocation(child, proof, { tool: 'get_ticket', args: { id: 7 } }));

@@ -54,7 +54,8 @@ function packageName(spec) {
 }
 
 // Static imports, side-effect imports, dynamic import() and require() (also through createRequire).
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\s*\(\s*([^)]*?)\s*\)|(?:\brequire|createRequire\([^)]*\))\s*\(\s*([^)]*?)\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\s*\(\s*([^)]*?)\s*\)|(?:\brequire|createRequire\([^)]*\))\s*\(\s*([^)]*?)\s*\)/g;
 const problems = [];
 let edges = 0;
 for (const file of files(root)) {
@@ -63,13 +64,18 @@ for (const file of files(root)) {
   const from = room(file);
   if (!level.has(from)) problems.push(`${rel}: folder "${from}" has no place in the layer order`);
   // Comments may mention imports; strip them before matching.
-  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  const text = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
   for (const m of text.matchAll(IMPORT)) {
     let spec = m[1] ?? m[2];
     const dynamic = m[3] ?? m[4];
     if (dynamic !== undefined) {
       const lit = /^'([^']+)'$/.exec(dynamic);
-      if (!lit) { problems.push(`${rel}: computed import or require(${dynamic})`); continue; }
+      if (!lit) {
+        problems.push(`${rel}: computed import or require(${dynamic})`);
+        continue;
+      }
       spec = lit[1];
     }
     if (spec.startsWith('node:')) continue;
@@ -80,10 +86,14 @@ for (const file of files(root)) {
       continue;
     }
     const target = normalize(join(dirname(file), spec));
-    if (relative(root, target) === ENTRY) { problems.push(`${rel}: imports the public entry src/index.ts`); continue; }
+    if (relative(root, target) === ENTRY) {
+      problems.push(`${rel}: imports the public entry src/index.ts`);
+      continue;
+    }
     const to = room(target);
     if (to === from) continue;
-    const a = level.get(from), b = level.get(to);
+    const a = level.get(from),
+      b = level.get(to);
     if (b === undefined) problems.push(`${rel}: imports ${spec} in folder "${to}", which has no place in the layer order`);
     else if (b > a) problems.push(`${rel}: ${from} (level ${a}) imports ${to} (level ${b}): upward`);
     else if (b === a) problems.push(`${rel}: ${from} imports ${to}, a peer on the same level`);

@@ -45,115 +45,161 @@ export class CapframeError extends Error {
 /** Bytes or text that do not follow the wire format (docs/spec.md), including non-canonical CBOR, unknown fields or versions. */
 export class MalformedError extends CapframeError {
   static override readonly code = 'ERR_MALFORMED' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MALFORMED', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MALFORMED', message, options);
+  }
 }
 /** Input larger than a size limit; refused before any parsing. */
 export class TooLargeError extends CapframeError {
   static override readonly code = 'ERR_TOO_LARGE' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_TOO_LARGE', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TOO_LARGE', message, options);
+  }
 }
 /** A block or invocation signature does not verify, or a block is not linked to its parent. */
 export class SignatureInvalidError extends CapframeError {
   static override readonly code = 'ERR_SIGNATURE_INVALID' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SIGNATURE_INVALID', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SIGNATURE_INVALID', message, options);
+  }
 }
 /** The root block names an authority key that the verifier does not trust (or no longer trusts). */
 export class UnknownKeyError extends CapframeError {
   static override readonly code = 'ERR_UNKNOWN_KEY' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_UNKNOWN_KEY', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNKNOWN_KEY', message, options);
+  }
 }
 /** The token or the invocation proof is past its expiry (beyond the tolerated clock skew). */
 export class ExpiredError extends CapframeError {
   static override readonly code = 'ERR_EXPIRED' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_EXPIRED', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_EXPIRED', message, options);
+  }
 }
 /** The token or the invocation proof is not valid yet (beyond the tolerated clock skew). */
 export class NotYetValidError extends CapframeError {
   static override readonly code = 'ERR_NOT_YET_VALID' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_NOT_YET_VALID', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NOT_YET_VALID', message, options);
+  }
 }
 /** The call's concrete resource lies outside every grant of some block, or is not an acceptable resource. */
 export class ScopeResourceError extends CapframeError {
   static override readonly code = 'ERR_SCOPE_RESOURCE' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SCOPE_RESOURCE', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SCOPE_RESOURCE', message, options);
+  }
 }
 /** A grant covers the resource but not the requested operation. */
 export class ScopePermissionError extends CapframeError {
   static override readonly code = 'ERR_SCOPE_PERMISSION' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SCOPE_PERMISSION', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SCOPE_PERMISSION', message, options);
+  }
 }
 /** An argument constraint of some block (or of the tool policy) does not hold for the call's arguments. */
 export class ConstraintError extends CapframeError {
   static override readonly code = 'ERR_CONSTRAINT' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_CONSTRAINT', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONSTRAINT', message, options);
+  }
 }
 /** A delegation asks for more than its parent holds (at delegation or at verification). */
 export class AttenuationError extends CapframeError {
   static override readonly code = 'ERR_ATTENUATION' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_ATTENUATION', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_ATTENUATION', message, options);
+  }
 }
 /** The chain is longer than its blocks or the verifier allow. */
 export class DepthError extends CapframeError {
   static override readonly code = 'ERR_DEPTH' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_DEPTH', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DEPTH', message, options);
+  }
 }
 /** The invocation proof is for another token, tool, operation, resource or argument set. */
 export class InvocationMismatchError extends CapframeError {
   static override readonly code = 'ERR_INVOCATION_MISMATCH' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_INVOCATION_MISMATCH', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVOCATION_MISMATCH', message, options);
+  }
 }
 /** This invocation was already used. */
 export class ReplayError extends CapframeError {
   static override readonly code = 'ERR_REPLAY' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_REPLAY', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REPLAY', message, options);
+  }
 }
 /** A block of the chain, its subject or its authority key has been revoked. */
 export class RevokedError extends CapframeError {
   static override readonly code = 'ERR_REVOKED' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_REVOKED', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REVOKED', message, options);
+  }
 }
 /** The verifier could not refresh its revocation state within its maximum age: denied rather than trusted. */
 export class RevocationStaleError extends CapframeError {
   static override readonly code = 'ERR_REVOCATION_STALE' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_REVOCATION_STALE', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REVOCATION_STALE', message, options);
+  }
 }
 /** A revocation snapshot older than the one already held was offered. */
 export class RevocationRollbackError extends CapframeError {
   static override readonly code = 'ERR_REVOCATION_ROLLBACK' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_REVOCATION_ROLLBACK', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REVOCATION_ROLLBACK', message, options);
+  }
 }
 /** A caller of the library passed an unusable option (wrong type, out of range). */
 export class InvalidArgumentError extends CapframeError {
   static override readonly code = 'ERR_INVALID_ARGUMENT' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_INVALID_ARGUMENT', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
 }
 /** A guarded call came without credentials (no token or no holder key in the run config). */
 export class MissingTokenError extends CapframeError {
   static override readonly code = 'ERR_MISSING_TOKEN' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MISSING_TOKEN', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MISSING_TOKEN', message, options);
+  }
 }
 /** A guarded tool has no token schema (policy): denied by default. */
 export class NoSchemaError extends CapframeError {
   static override readonly code = 'ERR_NO_SCHEMA' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_NO_SCHEMA', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NO_SCHEMA', message, options);
+  }
 }
 /** A config file, section or option is invalid; the message names the file, line and field. */
 export class ConfigError extends CapframeError {
   static override readonly code = 'ERR_CONFIG' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_CONFIG', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
+  }
 }
 /** A dependency (the verification service, a replay or revocation store, a full replay cache) cannot answer: denied. */
 export class UnavailableError extends CapframeError {
   static override readonly code = 'ERR_UNAVAILABLE' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_UNAVAILABLE', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNAVAILABLE', message, options);
+  }
 }
 /** A missing or wrong admin credential (HTTP 401 from the service's admin endpoints). */
 export class UnauthorizedError extends CapframeError {
   static override readonly code = 'ERR_UNAUTHORIZED' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_UNAUTHORIZED', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNAUTHORIZED', message, options);
+  }
 }
 /** A bug in capframe; still a denial. */
 export class InternalError extends CapframeError {
   static override readonly code = 'ERR_INTERNAL' as const;
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_INTERNAL', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INTERNAL', message, options);
+  }
 }

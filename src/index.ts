@@ -10,8 +10,14 @@
 
 // keys
 export {
-  generateKey, importSeed, formatPublicKey, parsePublicKey, serializePrivateKey, parsePrivateKey,
-  type PrivateKey, type PublicKeyInput,
+  generateKey,
+  importSeed,
+  formatPublicKey,
+  parsePublicKey,
+  serializePrivateKey,
+  parsePrivateKey,
+  type PrivateKey,
+  type PublicKeyInput,
 } from './crypto/keys.ts';
 export { Keyring } from './verify/keyring.ts';
 
@@ -31,8 +37,14 @@ export type { Chain, ChainBlock } from './token/chain.ts';
 // verify
 export {
   Verifier,
-  type VerifierOptions, type Decision, type Allowed, type Denied, type LocalCall, type ExpectedCall,
-  type RevocationCheck, type TokenInput,
+  type VerifierOptions,
+  type Decision,
+  type Allowed,
+  type Denied,
+  type LocalCall,
+  type ExpectedCall,
+  type RevocationCheck,
+  type TokenInput,
 } from './verify/verifier.ts';
 export type { EffectiveGrant } from './verify/rules.ts';
 export type { ReplayStore } from './verify/replay.ts';

@@ -16,7 +16,11 @@ function documented(): Map<string, Set<string>> {
   let current: Set<string> | undefined;
   for (const line of doc.split('\n')) {
     const h = /^## `(capframe(?:\/[a-z/]+)?)`/.exec(line);
-    if (h) { current = new Set(); sections.set(h[1]!, current); continue; }
+    if (h) {
+      current = new Set();
+      sections.set(h[1]!, current);
+      continue;
+    }
     if (!current || !line.startsWith('- `')) continue;
     const head = line.slice(2, line.indexOf(':') === -1 ? undefined : line.indexOf('`:') + 1);
     for (const m of head.matchAll(/`([A-Za-z_$][\w$]*)/g)) current.add(m[1]!);

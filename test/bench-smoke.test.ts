@@ -7,9 +7,18 @@ import { SUITES } from '../bench/suites.ts';
 import { percentile, compare } from '../bench/stats.ts';
 
 const CORE_KEYS = [
-  'native_verify_us', 'native_sign_us', 'signed_check_us', 'local_check_us',
-  'local_check_1block_us', 'constraints5_check_us', 'chain1_cached_us', 'chain3_cached_us', 'chain3_uncached_us',
-  'root_token_bytes', 'delegation_block_bytes', 'invocation_bytes',
+  'native_verify_us',
+  'native_sign_us',
+  'signed_check_us',
+  'local_check_us',
+  'local_check_1block_us',
+  'constraints5_check_us',
+  'chain1_cached_us',
+  'chain3_cached_us',
+  'chain3_uncached_us',
+  'root_token_bytes',
+  'delegation_block_bytes',
+  'invocation_bytes',
 ];
 
 test('the core suite is in the suite table, runs by default, under its name', () => {
@@ -43,10 +52,19 @@ test('stats helpers: nearest-rank percentiles and interleaved sample counts', as
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 10), 1);
   assert.ok(Number.isNaN(percentile([], 50)));
   const order: string[] = [];
-  const samples = await compare([
-    { name: 'a', run: () => order.push('a') },
-    { name: 'b', prepare: (i) => i * 2, run: async (x: number) => { order.push(`b${x}`); } },
-  ], { warmup: 1, iterations: 4, rounds: 2 });
+  const samples = await compare(
+    [
+      { name: 'a', run: () => order.push('a') },
+      {
+        name: 'b',
+        prepare: (i) => i * 2,
+        run: async (x: number) => {
+          order.push(`b${x}`);
+        },
+      },
+    ],
+    { warmup: 1, iterations: 4, rounds: 2 },
+  );
   assert.equal(samples.get('a')!.length, 4);
   assert.equal(samples.get('b')!.length, 4);
   // warm-up first, then two rounds of two calls each, alternating between the cases

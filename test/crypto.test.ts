@@ -29,7 +29,8 @@ function isCode(code: string) {
 
 for (const backend of backends) {
   test(`[${backend.name}] Wycheproof: expected decision on all 151 cases`, () => {
-    let n = 0, valid = 0;
+    let n = 0,
+      valid = 0;
     for (const g of wycheproof.testGroups) {
       const pk = hex(g.publicKey.pk);
       for (const t of g.tests) {
@@ -109,7 +110,17 @@ test('bad key text is refused with typed errors', () => {
   const pk = formatPublicKey(hex(v.pub));
   // wrong prefix, no prefix, 33 and 31 bytes, padding, standard-alphabet character, whitespace inside, non-canonical last character
   const lastNonCanonical = pk.slice(0, -1) + String.fromCharCode(pk.charCodeAt(pk.length - 1) + 1);
-  for (const text of ['', 'cfk2.' + pk.slice(5), pk.slice(5), pk + 'AA', pk.slice(0, -2), pk + '=', 'cfk1.+' + pk.slice(6), pk.slice(0, 10) + ' ' + pk.slice(10), lastNonCanonical]) {
+  for (const text of [
+    '',
+    'cfk2.' + pk.slice(5),
+    pk.slice(5),
+    pk + 'AA',
+    pk.slice(0, -2),
+    pk + '=',
+    'cfk1.+' + pk.slice(6),
+    pk.slice(0, 10) + ' ' + pk.slice(10),
+    lastNonCanonical,
+  ]) {
     assert.throws(() => parsePublicKey(text), isCode('ERR_MALFORMED'), JSON.stringify(text));
   }
   assert.throws(() => importSeed(new Uint8Array(31)), isCode('ERR_INVALID_ARGUMENT'));

@@ -36,9 +36,25 @@ test('vector file has the documented shape and counts', () => {
   assert.ok(V.tokens.length >= 9);
   assert.ok(V.tokenErrors.length >= 40);
   assert.ok(V.calls.length >= 60);
-  const codes = new Set([...V.tokenErrors, ...V.calls].flatMap((c: { expect: Expect | Expect[] }) => [c.expect].flat()).map((e: Expect) => (e.allowed ? 'OK' : e.code)));
-  for (const c of ['ERR_SIGNATURE_INVALID', 'ERR_UNKNOWN_KEY', 'ERR_ATTENUATION', 'ERR_DEPTH', 'ERR_MALFORMED', 'ERR_TOO_LARGE', 'ERR_EXPIRED', 'ERR_NOT_YET_VALID',
-    'ERR_SCOPE_RESOURCE', 'ERR_SCOPE_PERMISSION', 'ERR_CONSTRAINT', 'ERR_INVOCATION_MISMATCH', 'ERR_REPLAY', 'OK']) {
+  const codes = new Set(
+    [...V.tokenErrors, ...V.calls].flatMap((c: { expect: Expect | Expect[] }) => [c.expect].flat()).map((e: Expect) => (e.allowed ? 'OK' : e.code)),
+  );
+  for (const c of [
+    'ERR_SIGNATURE_INVALID',
+    'ERR_UNKNOWN_KEY',
+    'ERR_ATTENUATION',
+    'ERR_DEPTH',
+    'ERR_MALFORMED',
+    'ERR_TOO_LARGE',
+    'ERR_EXPIRED',
+    'ERR_NOT_YET_VALID',
+    'ERR_SCOPE_RESOURCE',
+    'ERR_SCOPE_PERMISSION',
+    'ERR_CONSTRAINT',
+    'ERR_INVOCATION_MISMATCH',
+    'ERR_REPLAY',
+    'OK',
+  ]) {
     assert.ok(codes.has(c), `no vector expects ${c}`);
   }
 });
@@ -75,10 +91,20 @@ for (const backend of backends) {
       assert.equal(chain.exp, t.expect.exp);
       assert.equal(chain.nbf, t.expect.nbf);
       const last = chain.blocks[chain.blocks.length - 1]!;
-      assert.deepEqual(JSON.parse(JSON.stringify(last.grants.map((g) => ({
-        resource: g.resource, permissions: g.permissions, ...(g.constraints ? { constraints: g.constraints } : {}),
-        ...(g.tools ? { tools: g.tools } : {}), ...(g.closed ? { closed: true } : {}),
-      })))), t.expect.grants);
+      assert.deepEqual(
+        JSON.parse(
+          JSON.stringify(
+            last.grants.map((g) => ({
+              resource: g.resource,
+              permissions: g.permissions,
+              ...(g.constraints ? { constraints: g.constraints } : {}),
+              ...(g.tools ? { tools: g.tools } : {}),
+              ...(g.closed ? { closed: true } : {}),
+            })),
+          ),
+        ),
+        t.expect.grants,
+      );
       assert.equal(chain.version, t.expect.version, t.name);
     }
   });
@@ -86,7 +112,9 @@ for (const backend of backends) {
   test(`[${backend.name}] every invalid token is refused with its code`, () => {
     for (const c of V.tokenErrors) {
       const v = new Verifier({
-        trusted: c.trusted.map(pub), backend, clock: () => V.clock.t0,
+        trusted: c.trusted.map(pub),
+        backend,
+        clock: () => V.clock.t0,
         ...(c.maxDepth !== undefined ? { maxDepth: c.maxDepth } : {}),
       });
       let code = 'NONE';
@@ -102,11 +130,16 @@ for (const backend of backends) {
   test(`[${backend.name}] every call reaches the expected decision (signed and in-process)`, async () => {
     const byName = new Map<string, { invocation: { hex: string }; expected: unknown }>(V.calls.map((c: { name: string }) => [c.name, c]));
     for (const c of V.calls) {
-      const v = new Verifier({ trusted: (c.trusted ?? ['authority']).map(pub), backend, clock: () => c.now, clockSkew: V.clock.clockSkew, invocationWindow: V.clock.invocationWindow });
+      const v = new Verifier({
+        trusted: (c.trusted ?? ['authority']).map(pub),
+        backend,
+        clock: () => c.now,
+        clockSkew: V.clock.clockSkew,
+        invocationWindow: V.clock.invocationWindow,
+      });
       const token = hex(tokenHex.get(c.token)!);
-      const run = async (cc: typeof c) => cc.mode === 'signed'
-        ? v.verifyInvocation(token, Invocation.parse(hex(cc.invocation.hex)), cc.expected)
-        : v.authorize(token, cc.call);
+      const run = async (cc: typeof c) =>
+        cc.mode === 'signed' ? v.verifyInvocation(token, Invocation.parse(hex(cc.invocation.hex)), cc.expected) : v.authorize(token, cc.call);
       if (c.after) {
         const first = await run(byName.get(c.after) as typeof c);
         assert.equal(first.allowed, true, `${c.name}: setup ${c.after}`);
@@ -128,7 +161,12 @@ test('argument digests: RFC 8785 text and SHA-256 digest; refused arguments', ()
     assert.equal(toHex(argsDigest(a.args)), a.digest);
   }
   assert.ok(V.argErrors.length >= 1);
-  for (const a of V.argErrors) assert.throws(() => argsDigest(a.args), (e: CapframeError) => e.code === a.code, a.description);
+  for (const a of V.argErrors)
+    assert.throws(
+      () => argsDigest(a.args),
+      (e: CapframeError) => e.code === a.code,
+      a.description,
+    );
 });
 
 for (const backend of backends) {
@@ -143,7 +181,12 @@ for (const backend of backends) {
 test('resource normalisation and pattern matching', () => {
   for (const r of V.resources) {
     if (r.normal !== undefined) assert.equal(normalizeResource(r.input), r.normal, r.input);
-    else assert.throws(() => normalizeResource(r.input), (e: CapframeError) => e.code === r.code, r.input);
+    else
+      assert.throws(
+        () => normalizeResource(r.input),
+        (e: CapframeError) => e.code === r.code,
+        r.input,
+      );
   }
   for (const m of V.matches) assert.equal(matchResource(parsePattern(m.pattern), m.resource), m.match, `${m.pattern} ~ ${m.resource}`);
 });

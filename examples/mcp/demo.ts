@@ -20,7 +20,10 @@ import { ticketsServer, TOOLS_YAML } from './server.ts';
 const authority = generateKey();
 const agentKey = generateKey();
 const token = issueToken({
-  key: authority, subject: 'agent:support', holder: agentKey.publicKey, ttl: '15m',
+  key: authority,
+  subject: 'agent:support',
+  holder: agentKey.publicKey,
+  ttl: '15m',
   grants: [
     { resource: 'tickets://acme/*', permissions: ['read'] },
     { resource: 'mail://acme.example/*', permissions: ['send'], constraints: { to: { type: 'glob', pattern: '*@acme.example' } } },
@@ -30,9 +33,12 @@ const token = issueToken({
 // The MCP server trusts the authority's public key; one Verifier (one replay store) for every session.
 const config = parseConfig(`trust:\n  authorities: [${formatPublicKey(authority.publicKey)}]\n${TOOLS_YAML}`, { file: 'demo.yaml' });
 const verifier = new Verifier({ trusted: config.trusted });
-const log = (e: McpDecisionEvent) => console.log(
-  `${e.decision === 'allow' ? 'ALLOWED' : `DENIED  ${e.code}`}`.padEnd(34) + ` ${e.tool} ${e.resource ?? ''}` +
-  (e.reason ? `\n${' '.repeat(35)}${e.reason}` : ''));
+const log = (e: McpDecisionEvent) =>
+  console.log(
+    `${e.decision === 'allow' ? 'ALLOWED' : `DENIED  ${e.code}`}`.padEnd(34) +
+      ` ${e.tool} ${e.resource ?? ''}` +
+      (e.reason ? `\n${' '.repeat(35)}${e.reason}` : ''),
+  );
 const http = await serveHttp(() => ticketsServer(config, verifier, log));
 console.log(`MCP server on ${http.url.href}`);
 

@@ -20,20 +20,31 @@ export async function serveHttp(make: () => McpServer, bearer?: (token: string) 
         // What the SDK's requireBearerAuth does: a verified bearer token becomes req.auth (AuthInfo).
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
         const auth = m ? bearer(m[1]!) : undefined;
-        if (!auth) { res.writeHead(401).end(); return; }
+        if (!auth) {
+          res.writeHead(401).end();
+          return;
+        }
         (req as IncomingMessage & { auth?: AuthInfo }).auth = auth;
       }
       const sid = req.headers['mcp-session-id'];
       let t = typeof sid === 'string' ? transports.get(sid) : undefined;
       if (!t) {
-        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { transports.set(id, transport); } });
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            transports.set(id, transport);
+          },
+        });
         const server = make();
         servers.push(server);
         await server.connect(transport);
         t = transport;
       }
       await t.handleRequest(req, res);
-    })().catch(() => { if (!res.headersSent) res.writeHead(500); res.end(); });
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
   });
   http.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

@@ -23,16 +23,24 @@ tools:
 export function ticketsServer(config: CapframeConfig, verifier: Verifier, log: (e: McpDecisionEvent) => void): McpServer {
   const server = new McpServer({ name: 'acme-tickets', version: '1.0.0' });
   guardMcpServer(server, { config, verifier, onDecision: log }); // before the first registerTool
-  server.registerTool('read_ticket', {
-    description: 'Read a support ticket by id',
-    inputSchema: { id: z.string().describe('ticket id') },
-  }, async ({ id }) => ({ content: [{ type: 'text', text: `ticket ${id}: printer on fire (status: open)` }] }));
-  server.registerTool('send_email', {
-    description: 'Send an email',
-    inputSchema: { to: z.string(), subject: z.string(), body: z.string() },
-  }, async ({ to, subject }) => {
-    console.log(`    [server] sending "${subject}" to ${to}`);
-    return { content: [{ type: 'text', text: `sent to ${to}` }] };
-  });
+  server.registerTool(
+    'read_ticket',
+    {
+      description: 'Read a support ticket by id',
+      inputSchema: { id: z.string().describe('ticket id') },
+    },
+    async ({ id }) => ({ content: [{ type: 'text', text: `ticket ${id}: printer on fire (status: open)` }] }),
+  );
+  server.registerTool(
+    'send_email',
+    {
+      description: 'Send an email',
+      inputSchema: { to: z.string(), subject: z.string(), body: z.string() },
+    },
+    async ({ to, subject }) => {
+      console.log(`    [server] sending "${subject}" to ${to}`);
+      return { content: [{ type: 'text', text: `sent to ${to}` }] };
+    },
+  );
   return server;
 }

@@ -33,7 +33,9 @@ export class TicketStore {
 
   seed(tickets: Omit<Ticket, 'notes'>[]): void {
     const ins = this.db.prepare('INSERT INTO tickets (id, customer, email, subject, body, status) VALUES (@id, @customer, @email, @subject, @body, @status)');
-    this.db.transaction(() => { for (const t of tickets) ins.run(t); })();
+    this.db.transaction(() => {
+      for (const t of tickets) ins.run(t);
+    })();
   }
 
   list(status: string): Pick<Ticket, 'id' | 'subject' | 'customer'>[] {
@@ -45,7 +47,7 @@ export class TicketStore {
   }
 
   update(id: number, status: string, note: string): boolean {
-    const r = this.db.prepare("UPDATE tickets SET status = ?, notes = notes || ? WHERE id = ?").run(status, note ? `${note}\n` : '', id);
+    const r = this.db.prepare('UPDATE tickets SET status = ?, notes = notes || ? WHERE id = ?').run(status, note ? `${note}\n` : '', id);
     return r.changes === 1;
   }
 

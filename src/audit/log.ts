@@ -18,7 +18,20 @@
  * One writer per log: two processes appending to the same file would fork
  * the chain, which `capframe audit verify` then reports.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { AUDIT_VERSION, eventFields, formatLine, GENESIS, type AuditEvent, type AuditRecord } from './record.ts';
@@ -103,7 +116,9 @@ function headOf(line: string, path: string): AuditHead {
     if (typeof o.seq === 'number' && Number.isSafeInteger(o.seq) && o.seq > 0 && typeof o.hash === 'string' && /^[0-9a-f]{64}$/.test(o.hash)) {
       return { seq: o.seq, hash: o.hash };
     }
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   throw new ConfigError(`audit log ${path}: the last line is not an audit record; run \`capframe audit verify ${path}\``);
 }
 
@@ -215,7 +230,11 @@ export class AuditLog {
       // A partial write (disk full, I/O error) must not leave a torn line that later
       // lines would follow: cut the file back to the last complete line, then fail.
       if (off > 0) {
-        try { ftruncateSync(this.#fd, this.#size); } catch { /* the verifier will report the torn tail */ }
+        try {
+          ftruncateSync(this.#fd, this.#size);
+        } catch {
+          /* the verifier will report the torn tail */
+        }
       }
       throw new UnavailableError(`audit log write failed: ${(e as Error).message}`, { cause: e });
     }
@@ -230,7 +249,10 @@ export class AuditLog {
   /** ISO time of now, formatted once per millisecond. */
   #iso(): string {
     const ms = this.#now();
-    if (ms !== this.#isoMs) { this.#isoMs = ms; this.#isoText = new Date(ms).toISOString(); }
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#isoText = new Date(ms).toISOString();
+    }
     return this.#isoText;
   }
 
@@ -252,7 +274,11 @@ export class AuditLog {
     try {
       fd = openSync(this.path, 'a', 0o640);
     } catch (e) {
-      try { renameSync(rotated, this.path); } catch { /* the verifier follows the chain across files either way */ }
+      try {
+        renameSync(rotated, this.path);
+      } catch {
+        /* the verifier follows the chain across files either way */
+      }
       throw e;
     }
     this.#nextRotation++;
@@ -262,7 +288,11 @@ export class AuditLog {
     if (this.maxFiles > 0) {
       const rotated = rotatedFiles(this.path);
       for (const r of rotated.slice(0, Math.max(0, rotated.length - this.maxFiles))) {
-        try { unlinkSync(r.file); } catch { /* already gone */ }
+        try {
+          unlinkSync(r.file);
+        } catch {
+          /* already gone */
+        }
       }
     }
   }

@@ -55,7 +55,24 @@ export function hashRecord(record: AuditRecord): string {
 }
 
 /** Member names of a line in JCS order (UTF-16 code unit order: all ASCII here). */
-export const RECORD_KEYS = ['argsDigest', 'callId', 'chain', 'code', 'decision', 'latencyMs', 'mode', 'operation', 'prev', 'resource', 'seq', 'source', 'subject', 'time', 'tool', 'v'] as const;
+export const RECORD_KEYS = [
+  'argsDigest',
+  'callId',
+  'chain',
+  'code',
+  'decision',
+  'latencyMs',
+  'mode',
+  'operation',
+  'prev',
+  'resource',
+  'seq',
+  'source',
+  'subject',
+  'time',
+  'tool',
+  'v',
+] as const;
 
 /** `"name":` of each member, quoted once. */
 const QUOTED = RECORD_KEYS.map((k) => JSON.stringify(k) + ':');
@@ -119,11 +136,12 @@ export function eventFields(ev: AuditEvent): Omit<AuditRecord, 'v' | 'seq' | 'ti
   // A wrapped decision ({ decision: Decision, latencyMs, ... }): its fields win, and only
   // these few are taken from the wrapper. Read in place, without copying either object.
   const wrapped = event.decision;
-  const inner = wrapped && typeof wrapped === 'object' && typeof (wrapped as { allowed?: unknown }).allowed === 'boolean'
-    ? wrapped as Readonly<Record<string, unknown>> : undefined;
-  const get = inner === undefined
-    ? (k: string): unknown => event[k]
-    : (k: string): unknown => (inner[k] !== undefined || !WRAPPER_FIELDS.has(k) ? inner[k] : event[k]);
+  const inner =
+    wrapped && typeof wrapped === 'object' && typeof (wrapped as { allowed?: unknown }).allowed === 'boolean'
+      ? (wrapped as Readonly<Record<string, unknown>>)
+      : undefined;
+  const get =
+    inner === undefined ? (k: string): unknown => event[k] : (k: string): unknown => (inner[k] !== undefined || !WRAPPER_FIELDS.has(k) ? inner[k] : event[k]);
   let allowed: boolean;
   const a = get('allowed');
   const dd = get('decision');
@@ -149,4 +167,3 @@ export function eventFields(ev: AuditEvent): Omit<AuditRecord, 'v' | 'seq' | 'ti
 
 /** What a wrapper around a Decision may add (the Decision's own values win). */
 const WRAPPER_FIELDS = new Set(['latencyMs', 'durationMs', 'source', 'callId', 'tool', 'mode']);
-

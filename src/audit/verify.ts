@@ -53,9 +53,17 @@ function shape(o: unknown): o is AuditRecord & { hash: string } {
   const r = o as Record<string, unknown>;
   const keys = Object.keys(r);
   if (keys.length !== FIELDS.length || !FIELDS.every((k) => k in r)) return false;
-  return typeof r.seq === 'number' && Number.isSafeInteger(r.seq) && r.seq > 0
-    && typeof r.prev === 'string' && HEX64.test(r.prev) && typeof r.hash === 'string' && HEX64.test(r.hash)
-    && (r.decision === 'allow' || r.decision === 'deny') && Array.isArray(r.chain);
+  return (
+    typeof r.seq === 'number' &&
+    Number.isSafeInteger(r.seq) &&
+    r.seq > 0 &&
+    typeof r.prev === 'string' &&
+    HEX64.test(r.prev) &&
+    typeof r.hash === 'string' &&
+    HEX64.test(r.hash) &&
+    (r.decision === 'allow' || r.decision === 'deny') &&
+    Array.isArray(r.chain)
+  );
 }
 
 /** The files of a log in chain order. */
@@ -74,14 +82,25 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
   let prevHash: string | null = null;
   let prevSeq = 0;
   const done = (problem: AuditProblem | null) => ({
-    ok: problem === null, files, lines, firstSeq,
-    head: prevHash === null ? null : { seq: prevSeq, hash: prevHash }, problem, warnings,
+    ok: problem === null,
+    files,
+    lines,
+    firstSeq,
+    head: prevHash === null ? null : { seq: prevSeq, hash: prevHash },
+    problem,
+    warnings,
   });
   if (files.length === 0) {
     return done({ kind: 'missing', file: path, line: 0, seq: null, message: `no audit log at ${path}` });
   }
   // Pass 1: every line on its own (JSON, shape, canonical form, own hash), up to the first bad one.
-  interface Entry { readonly file: string; readonly line: number; readonly seq: number; readonly prev: string; readonly hash: string }
+  interface Entry {
+    readonly file: string;
+    readonly line: number;
+    readonly seq: number;
+    readonly prev: string;
+    readonly hash: string;
+  }
   const entries: Entry[] = [];
   let selfProblem: AuditProblem | null = null;
   read: for (let f = 0; f < files.length; f++) {
@@ -105,14 +124,25 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
         selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not valid JSON' };
         break read;
       }
-      if (!shape(o)) { selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not an audit record' }; break read; }
+      if (!shape(o)) {
+        selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not an audit record' };
+        break read;
+      }
       const { hash, ...record } = o;
       let canonical: string | undefined;
       try {
         canonical = canonicalJson(o); // throws on values JCS cannot hold (a lone surrogate, deep nesting): an edit too
-      } catch { /* canonical stays undefined */ }
-      if (canonical !== raw) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' }; break read; }
-      if (hashRecord(record) !== hash) { selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line content does not match its hash' }; break read; }
+      } catch {
+        /* canonical stays undefined */
+      }
+      if (canonical !== raw) {
+        selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' };
+        break read;
+      }
+      if (hashRecord(record) !== hash) {
+        selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line content does not match its hash' };
+        break read;
+      }
       entries.push({ ...loc, seq: o.seq, prev: o.prev, hash });
     }
     if (tail !== '') {
@@ -139,7 +169,12 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
         const rotated = options.single ? [] : rotatedFiles(path);
         const pruned = options.single || (rotated.length > 0 && rotated[0]!.n > 1);
         if (!pruned) {
-          return done({ ...loc, kind: 'deleted', seq: e.seq, message: `${e.seq - 1} line(s) deleted before this one (seq 1${e.seq > 2 ? `..${e.seq - 1}` : ''}): the log does not start at seq 1` });
+          return done({
+            ...loc,
+            kind: 'deleted',
+            seq: e.seq,
+            message: `${e.seq - 1} line(s) deleted before this one (seq 1${e.seq > 2 ? `..${e.seq - 1}` : ''}): the log does not start at seq 1`,
+          });
         }
         warnings.push(`the log starts at seq ${e.seq}: earlier lines are not here (rotated away or deleted)`);
       }
@@ -150,7 +185,12 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
       const next = entries[j + 1];
       if (e.seq > before.seq + 1) {
         const n = e.seq - before.seq - 1;
-        return done({ ...loc, kind: 'deleted', seq: e.seq, message: `${n} line(s) deleted before this one (seq ${before.seq + 1}${n > 1 ? `..${e.seq - 1}` : ''})` });
+        return done({
+          ...loc,
+          kind: 'deleted',
+          seq: e.seq,
+          message: `${n} line(s) deleted before this one (seq ${before.seq + 1}${n > 1 ? `..${e.seq - 1}` : ''})`,
+        });
       }
       if (next && next.prev === before.hash && next.seq === before.seq + 1) {
         return done({ ...loc, kind: 'inserted', seq: e.seq, message: 'line was inserted: the next line follows the one before it' });
@@ -174,7 +214,13 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     const want = options.expectHead.includes(':') ? options.expectHead.split(':')[1]! : options.expectHead;
     if (want !== prevHash) {
       const last = files.at(-1)!;
-      return done({ kind: 'head-mismatch', file: last, line: 0, seq: prevSeq, message: `the log ends at seq ${prevSeq} hash ${prevHash ?? 'none'}, not at the expected head ${options.expectHead} (lines cut off or rewritten)` });
+      return done({
+        kind: 'head-mismatch',
+        file: last,
+        line: 0,
+        seq: prevSeq,
+        message: `the log ends at seq ${prevSeq} hash ${prevHash ?? 'none'}, not at the expected head ${options.expectHead} (lines cut off or rewritten)`,
+      });
     }
   }
   return done(null);

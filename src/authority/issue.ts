@@ -37,7 +37,6 @@ export interface IssueOptions {
   tokenId?: Uint8Array;
 }
 
-
 /** Issues a root token. Throws ERR_INVALID_ARGUMENT for unusable options. */
 export function issueToken(o: IssueOptions): Token {
   if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('issueToken needs the authority private key');
@@ -60,7 +59,13 @@ export function issueToken(o: IssueOptions): Token {
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
-    grants: grants.map(({ resource, permissions, constraints, tools, closed }) => ({ resource, permissions, ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) })),
+    grants: grants.map(({ resource, permissions, constraints, tools, closed }) => ({
+      resource,
+      permissions,
+      ...(constraints ? { constraints } : {}),
+      ...(tools ? { tools } : {}),
+      ...(closed ? { closed } : {}),
+    })),
     iat: now,
     ...(nbf !== undefined ? { nbf } : {}),
     exp,
@@ -71,4 +76,3 @@ export function issueToken(o: IssueOptions): Token {
   const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
   return Token.fromParts(o.key.kid, [concat(payload, sig)]);
 }
-

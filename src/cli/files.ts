@@ -8,9 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedError, TooLargeError } from '../errors.ts';
-import {
-  PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX, parsePrivateKey, parsePublicKey, serializePrivateKey, type PrivateKey,
-} from '../crypto/keys.ts';
+import { PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX, parsePrivateKey, parsePublicKey, serializePrivateKey, type PrivateKey } from '../crypto/keys.ts';
 import type { Io } from './command.ts';
 import { Failure, UsageError } from './args.ts';
 
@@ -20,10 +18,15 @@ export const MAX_INPUT_BYTES = 1024 * 1024;
 function reason(e: unknown): string {
   const code = (e as { code?: string }).code;
   switch (code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory';
-    default: return code ?? 'unreadable';
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return code ?? 'unreadable';
   }
 }
 
@@ -75,7 +78,9 @@ export function readPrivateKey(io: Io, path: string, flag = 'key'): PrivateKey {
     if (!(e instanceof MalformedError)) throw e;
     const t = text.trim();
     const isPublic = t.startsWith(PUBLIC_KEY_PREFIX) || (t.startsWith('{') && !t.includes('"privateKey"') && t.includes('"publicKey"'));
-    throw new MalformedError(`${name} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`);
+    throw new MalformedError(
+      `${name} ${JSON.stringify(path)}: ${isPublic ? 'holds a public key; give the private key file written by capframe keygen' : e.message}`,
+    );
   }
 }
 
@@ -128,7 +133,10 @@ export function readPublicKeys(io: Io, arg: string, flag: string, privateKey: Pr
     if (typeof d.publicKey === 'string') return [parsePublicKey(d.publicKey)];
     throw new MalformedError(`--${flag} ${JSON.stringify(arg)}: not a key file (no "publicKey")`);
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw new MalformedError(`--${flag} ${JSON.stringify(arg)}: the file holds no key`);
   return lines.map((l) => {
     if (!l.startsWith(PUBLIC_KEY_PREFIX)) throw new MalformedError(`--${flag} ${JSON.stringify(arg)}: not a key file (expected ${PUBLIC_KEY_PREFIX}… lines)`);

@@ -11,7 +11,14 @@ import { UsageError } from './args.ts';
 export function parseGrant(text: string): { resource: string; permissions: string[] } {
   const cut = text.lastIndexOf(':');
   const resource = cut < 0 ? '' : text.slice(0, cut).trim();
-  const perms = cut < 0 ? [] : text.slice(cut + 1).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const perms =
+    cut < 0
+      ? []
+      : text
+          .slice(cut + 1)
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '');
   // "scheme://x" with nothing after the last ':' would cut inside "://": say what is missing.
   if (cut < 0 || resource === '' || perms.length === 0 || text.slice(cut).startsWith('://')) {
     throw new UsageError(`--grant ${JSON.stringify(text)}: expected RESOURCE:perm1,perm2 (e.g. 'database://users/*:read,query')`);
@@ -19,7 +26,24 @@ export function parseGrant(text: string): { resource: string; permissions: strin
   return { resource, permissions: perms };
 }
 
-const KINDS = ['exact', 'oneOf', 'range', 'glob', 'prefix', 'under', 'notOneOf', 'decimal', 'length', 'subset', 'contains', 'cidr', 'regex', 'urlSafe', 'url', 'json'] as const;
+const KINDS = [
+  'exact',
+  'oneOf',
+  'range',
+  'glob',
+  'prefix',
+  'under',
+  'notOneOf',
+  'decimal',
+  'length',
+  'subset',
+  'contains',
+  'cidr',
+  'regex',
+  'urlSafe',
+  'url',
+  'json',
+] as const;
 
 /** exact/oneOf values: JSON numbers, true, false, null and "quoted strings"; anything else is a plain string. */
 export function parseScalar(text: string): Scalar {
@@ -55,7 +79,11 @@ function scalarList(value: string, text: string, kind: string): Scalar[] {
   const t = value.trim();
   if (t.startsWith('[')) {
     let arr: unknown;
-    try { arr = JSON.parse(t); } catch { throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} value starting with '[' must be a JSON array`); }
+    try {
+      arr = JSON.parse(t);
+    } catch {
+      throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} value starting with '[' must be a JSON array`);
+    }
     if (!Array.isArray(arr)) throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a list`);
     return arr as Scalar[];
   }
@@ -120,24 +148,35 @@ function parseConstraintShape(text: string): [string, Constraint | Record<string
     case 'under':
     case 'pathunder':
       return [name, { type: 'pathUnder', path: value }];
-    case 'notoneof': return [name, { type: 'notOneOf', values: scalarList(value, text, 'notOneOf') }];
-    case 'subset': return [name, { type: 'subset', values: scalarList(value, text, 'subset') }];
-    case 'contains': return [name, { type: 'contains', values: scalarList(value, text, 'contains') }];
-    case 'decimal': return [name, { type: 'decimal', ...textBounds(value, text) }];
+    case 'notoneof':
+      return [name, { type: 'notOneOf', values: scalarList(value, text, 'notOneOf') }];
+    case 'subset':
+      return [name, { type: 'subset', values: scalarList(value, text, 'subset') }];
+    case 'contains':
+      return [name, { type: 'contains', values: scalarList(value, text, 'contains') }];
+    case 'decimal':
+      return [name, { type: 'decimal', ...textBounds(value, text) }];
     case 'length': {
       const { min, max } = textBounds(value, text);
       const n = (s: string | undefined) => (s === undefined ? undefined : /^\d{1,10}$/.test(s) ? Number(s) : NaN);
       return [name, { type: 'length', ...(min !== undefined ? { min: n(min) } : {}), ...(max !== undefined ? { max: n(max) } : {}) }];
     }
-    case 'cidr': return [name, { type: 'cidr', cidr: value.trim() }];
-    case 'regex': return [name, { type: 'regex', pattern: value }];
-    case 'urlsafe': return [name, { type: 'urlSafe' }];
+    case 'cidr':
+      return [name, { type: 'cidr', cidr: value.trim() }];
+    case 'regex':
+      return [name, { type: 'regex', pattern: value }];
+    case 'urlsafe':
+      return [name, { type: 'urlSafe' }];
     case 'url':
     case 'json': {
       let v: unknown;
-      try { v = JSON.parse(value); } catch { throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a JSON object`); }
+      try {
+        v = JSON.parse(value);
+      } catch {
+        throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a JSON object`);
+      }
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`--constraint ${JSON.stringify(text)}: ${kind} needs a JSON object`);
-      return [name, kind.toLowerCase() === 'url' ? { ...v, type: 'url' } : v as Record<string, unknown>];
+      return [name, kind.toLowerCase() === 'url' ? { ...v, type: 'url' } : (v as Record<string, unknown>)];
     }
     default:
       throw new UsageError(`--constraint ${JSON.stringify(text)}: unknown kind ${JSON.stringify(kind)} (use ${KINDS.join(', ')})`);
@@ -161,7 +200,10 @@ export function parseConstraints(texts: readonly string[]): Constraints | undefi
 /** `--tools a,b` (repeatable) → tool names, or undefined when not given. */
 export function parseTools(texts: readonly string[]): string[] | undefined {
   if (texts.length === 0) return undefined;
-  const tools = texts.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  const tools = texts
+    .flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   if (tools.length === 0) throw new UsageError('--tools needs one or more tool names (--tools send_money,get_balance)');
   return tools;
 }
@@ -170,18 +212,29 @@ export function parseTools(texts: readonly string[]): string[] | undefined {
 export function parseGrants(grantTexts: readonly string[], constraintTexts: readonly string[], toolTexts: readonly string[] = [], closed = false): Grant[] {
   const constraints = parseConstraints(constraintTexts);
   const tools = parseTools(toolTexts);
-  return grantTexts.map((t) => ({ ...parseGrant(t), ...(constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed: true } : {}) }));
+  return grantTexts.map((t) => ({
+    ...parseGrant(t),
+    ...(constraints ? { constraints } : {}),
+    ...(tools ? { tools } : {}),
+    ...(closed ? { closed: true } : {}),
+  }));
 }
 
 /** The syntax of --constraint, for display (inspect). */
 export function formatConstraint(name: string, c: Constraint): string {
   switch (c.type) {
-    case 'exact': return `${name}=exact:${formatScalar(c.value)}`;
-    case 'oneOf': return `${name}=oneOf:${c.values.some((v) => typeof v === 'string' && v.includes(',')) ? JSON.stringify(c.values) : c.values.map(formatScalar).join(',')}`;
-    case 'range': return `${name}=range:${c.min ?? ''}..${c.max ?? ''}`;
-    case 'glob': return `${name}=glob:${c.pattern}`;
-    case 'prefix': return `${name}=prefix:${c.prefix}`;
-    case 'pathUnder': return `${name}=under:${c.path}`;
+    case 'exact':
+      return `${name}=exact:${formatScalar(c.value)}`;
+    case 'oneOf':
+      return `${name}=oneOf:${c.values.some((v) => typeof v === 'string' && v.includes(',')) ? JSON.stringify(c.values) : c.values.map(formatScalar).join(',')}`;
+    case 'range':
+      return `${name}=range:${c.min ?? ''}..${c.max ?? ''}`;
+    case 'glob':
+      return `${name}=glob:${c.pattern}`;
+    case 'prefix':
+      return `${name}=prefix:${c.prefix}`;
+    case 'pathUnder':
+      return `${name}=under:${c.path}`;
     default: {
       const { type, ...rest } = c;
       return `${name}=${type}:${JSON.stringify(rest)}`;
@@ -197,8 +250,13 @@ function formatScalar(v: Scalar): string {
 
 /** The flags `issue` and `delegate` share. */
 export const TOKEN_FLAGS = {
-  key: { type: 'string' }, sub: { type: 'string' },
-  grant: { type: 'string', multiple: true }, constraint: { type: 'string', multiple: true },
-  tools: { type: 'string', multiple: true }, closed: { type: 'boolean' },
-  ttl: { type: 'string' }, 'max-depth': { type: 'string' }, out: { type: 'string' },
+  key: { type: 'string' },
+  sub: { type: 'string' },
+  grant: { type: 'string', multiple: true },
+  constraint: { type: 'string', multiple: true },
+  tools: { type: 'string', multiple: true },
+  closed: { type: 'boolean' },
+  ttl: { type: 'string' },
+  'max-depth': { type: 'string' },
+  out: { type: 'string' },
 } as const;

@@ -13,8 +13,12 @@ import { Failure, UsageError, wantsHelp } from './args.ts';
 /** The real process: stdout, stderr, environment, working directory. */
 export function processIo(): Io {
   return {
-    stdout: (t) => { process.stdout.write(t); },
-    stderr: (t) => { process.stderr.write(t); },
+    stdout: (t) => {
+      process.stdout.write(t);
+    },
+    stderr: (t) => {
+      process.stderr.write(t);
+    },
     env: process.env,
     cwd: process.cwd(),
   };

@@ -30,4 +30,3 @@ export function seconds(v: string | number, max: number, min = 0): number {
   if (n < min || n > max) throw new Error(`must be between ${min} and ${max} seconds`);
   return n;
 }
-

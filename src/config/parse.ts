@@ -94,7 +94,8 @@ class Locator {
       const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
       if (!range) continue;
       // A missing field: point at the key of its parent (`t:`), not at the parent's first child.
-      if (n < p.length && n > 0 && typeof p[n - 1] === 'string') return this.#keyLine(p.slice(0, n - 1), String(p[n - 1])) ?? this.#lines.linePos(range[0]).line;
+      if (n < p.length && n > 0 && typeof p[n - 1] === 'string')
+        return this.#keyLine(p.slice(0, n - 1), String(p[n - 1])) ?? this.#lines.linePos(range[0]).line;
       return this.#lines.linePos(range[0]).line;
     }
     return 1;
@@ -117,7 +118,10 @@ function fieldName(path: Path): string {
 
 class Problems {
   readonly list: { line: number; text: string }[] = [];
-  constructor(readonly file: string, readonly at: Locator) {}
+  constructor(
+    readonly file: string,
+    readonly at: Locator,
+  ) {}
   add(path: Path, message: string, key?: string): void {
     const line = this.at.line(path, key);
     const field = fieldName(key === undefined ? path : [...path, key]);
@@ -126,7 +130,13 @@ class Problems {
   throwIfAny(): void {
     if (this.list.length === 0) return;
     const sorted = [...this.list].sort((a, b) => a.line - b.line);
-    const more = sorted.length > 1 ? `\n${sorted.slice(1).map((p) => p.text).join('\n')}` : '';
+    const more =
+      sorted.length > 1
+        ? `\n${sorted
+            .slice(1)
+            .map((p) => p.text)
+            .join('\n')}`
+        : '';
     throw configError(sorted[0]!.text + more);
   }
 }
@@ -158,10 +168,14 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw configError(doc.errors.map((e) => {
-      const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
-      return `${file}:${line} ${e.message.split('\n')[0]}`;
-    }).join('\n'));
+    throw configError(
+      doc.errors
+        .map((e) => {
+          const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+          return `${file}:${line} ${e.message.split('\n')[0]}`;
+        })
+        .join('\n'),
+    );
   }
   const problems = new Problems(file, new Locator(doc, lineCounter));
   let data: unknown;
@@ -181,7 +195,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
       const cs = isMap(item.value) ? item.value.get('constraints', true) : undefined;
       if (isMap(cs)) {
         for (const c of cs.items) {
-          if (isPair(c) && isScalar(c.key) && String(c.key.value) === '__proto__') problems.add(['tools', toolName, 'constraints'], RESERVED_ARGUMENT, '__proto__');
+          if (isPair(c) && isScalar(c.key) && String(c.key.value) === '__proto__')
+            problems.add(['tools', toolName, 'constraints'], RESERVED_ARGUMENT, '__proto__');
         }
       }
     }
@@ -206,7 +221,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     try {
       if (typeof a === 'string' || 'key' in a) {
         const k = typeof a === 'string' ? a : a.key;
-        if (!k.startsWith(PUBLIC_KEY_PREFIX)) throw new Error(`an inline authority key is a ${PUBLIC_KEY_PREFIX}… public key (private keys never go in the config)`);
+        if (!k.startsWith(PUBLIC_KEY_PREFIX))
+          throw new Error(`an inline authority key is a ${PUBLIC_KEY_PREFIX}… public key (private keys never go in the config)`);
         trusted.push(parsePublicKey(k));
       } else {
         const p = interpolate(a.file, env);
@@ -299,4 +315,3 @@ export function loadConfig(path: string, options: Omit<ParseOptions, 'file'> & {
   }
   return parseConfig(text, { file: options.file ?? path, baseDir: options.baseDir ?? dirname(resolve(path)), ...(options.env ? { env: options.env } : {}) });
 }
-

@@ -16,19 +16,21 @@ import { resolve } from 'node:path';
 import { parseDuration } from '../duration.ts';
 import { isPostgresUrl } from '../revocation/open-registry.ts';
 
-const durationMs = (allowZero: boolean) => z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
-  try {
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v) || v < (allowZero ? 0 : 1)) throw new Error(`expected a ${allowZero ? 'non-negative' : 'positive'} whole number of milliseconds`);
-      return v;
+const durationMs = (allowZero: boolean) =>
+  z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
+    try {
+      if (typeof v === 'number') {
+        if (!Number.isSafeInteger(v) || v < (allowZero ? 0 : 1))
+          throw new Error(`expected a ${allowZero ? 'non-negative' : 'positive'} whole number of milliseconds`);
+        return v;
+      }
+      const m = /^\s*(\d{1,7})\s*ms\s*$/.exec(v);
+      return m ? Number(m[1]) : parseDuration(v) * 1000;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
     }
-    const m = /^\s*(\d{1,7})\s*ms\s*$/.exec(v);
-    return m ? Number(m[1]) : parseDuration(v) * 1000;
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+  });
 
 export const revocationSectionSchema = z.strictObject({
   db: z.string().min(1),

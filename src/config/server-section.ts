@@ -49,25 +49,41 @@ const ms = z.union([z.string(), z.number()], { error: 'expected a duration such 
   }
 });
 
-export const serverSectionSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(8787),
-  bodyLimit: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
-  headersTimeout: ms.default(5_000),
-  requestTimeout: ms.default(10_000),
-  keepAliveTimeout: ms.default(5_000),
-  maxConnections: z.number().int().min(1).max(100_000).default(1024),
-  maxConnectionsPerAddress: z.number().int().min(1).max(100_000).optional(),
-  maxStreamsPerAddress: z.number().int().min(1).max(10_000).optional(),
-  adminSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
-  adminSecretFile: z.string().min(1).optional(),
-  audit: z.strictObject({
-    path: z.string().min(1),
-    maxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
-    maxFiles: z.number().int().min(0).default(0),
-    fsync: z.boolean().default(false),
-  }).optional(),
-  revocation: revocationSectionSchema.optional(),
-}).refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
+export const serverSectionSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8787),
+    bodyLimit: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(64 * 1024),
+    headersTimeout: ms.default(5_000),
+    requestTimeout: ms.default(10_000),
+    keepAliveTimeout: ms.default(5_000),
+    maxConnections: z.number().int().min(1).max(100_000).default(1024),
+    maxConnectionsPerAddress: z.number().int().min(1).max(100_000).optional(),
+    maxStreamsPerAddress: z.number().int().min(1).max(10_000).optional(),
+    adminSecretEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
+    adminSecretFile: z.string().min(1).optional(),
+    audit: z
+      .strictObject({
+        path: z.string().min(1),
+        maxBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(64 * 1024 * 1024),
+        maxFiles: z.number().int().min(0).default(0),
+        fsync: z.boolean().default(false),
+      })
+      .optional(),
+    revocation: revocationSectionSchema.optional(),
+  })
+  .refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
 
 export type ServerSection = z.infer<typeof serverSectionSchema>;

@@ -33,7 +33,10 @@ const err = (m: string) => new ConfigError(m);
 export const DEFAULT_ADMIN_SECRET_ENV = 'CAPFRAME_ADMIN_SECRET';
 
 /** Parses config text with a `server:` section. Throws ERR_CONFIG naming the file, line and field. */
-export function parseServerConfig(text: string, options: { file?: string; baseDir?: string; env?: Readonly<Record<string, string | undefined>> } = {}): ServerConfig {
+export function parseServerConfig(
+  text: string,
+  options: { file?: string; baseDir?: string; env?: Readonly<Record<string, string | undefined>> } = {},
+): ServerConfig {
   const file = options.file ?? 'capframe.yaml';
   const baseDir = options.baseDir ?? process.cwd();
   const env = options.env ?? process.env;

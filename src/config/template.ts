@@ -67,14 +67,18 @@ export function compileTemplate(text: string): ResourceTemplate {
     const open = text.indexOf('{', i);
     const close = text.indexOf('}', i);
     if (close !== -1 && (open === -1 || close < open)) throw new InvalidArgumentError(`unmatched "}" at offset ${close}`);
-    if (open === -1) { parts.push(text.slice(i)); break; }
+    if (open === -1) {
+      parts.push(text.slice(i));
+      break;
+    }
     if (open > i) parts.push(text.slice(i, open));
     const end = text.indexOf('}', open);
     if (end === -1) throw new InvalidArgumentError(`unclosed "{" at offset ${open}`);
     const inner = text.slice(open + 1, end);
     const multi = inner.endsWith('*');
     const name = multi ? inner.slice(0, -1) : inner;
-    if (!ARG_NAME.test(name)) throw new InvalidArgumentError(`${JSON.stringify('{' + inner + '}')} is not an argument placeholder (use {name} or {name*}, letters, digits, _ and -)`);
+    if (!ARG_NAME.test(name))
+      throw new InvalidArgumentError(`${JSON.stringify('{' + inner + '}')} is not an argument placeholder (use {name} or {name*}, letters, digits, _ and -)`);
     if (multi && (text[open - 1] !== '/' || (end + 1 < text.length && text[end + 1] !== '/'))) {
       throw new InvalidArgumentError(`{${name}*} spans whole segments: put it between "/" and "/" or at the end`);
     }
@@ -100,7 +104,10 @@ export function compileTemplate(text: string): ResourceTemplate {
       let out = '';
       let normal = true;
       for (const p of frozenParts) {
-        if (typeof p === 'string') { out += p; continue; }
+        if (typeof p === 'string') {
+          out += p;
+          continue;
+        }
         const v = Object.prototype.hasOwnProperty.call(values, p.arg) ? values[p.arg] : undefined;
         if (p.multi) {
           out += renderSegments(p.arg, v, encodeValue);
@@ -114,7 +121,10 @@ export function compileTemplate(text: string): ResourceTemplate {
         else if (v === undefined || v === null) throw new ScopeResourceError(`the resource template needs argument "${p.arg}", which the call does not give`);
         else throw new ScopeResourceError(`argument "${p.arg}" is used in the resource and must be a string, number or boolean`);
         if (SAFE_VALUE.test(s)) out += s;
-        else { out += encodeValue(s); normal = false; }
+        else {
+          out += encodeValue(s);
+          normal = false;
+        }
       }
       // Literal parts are in normal form (checked above) and a safe value (unreserved characters, not
       // starting with ".") cannot make a segment empty, a dot segment or a wildcard: only the length

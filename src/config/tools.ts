@@ -47,8 +47,10 @@ export interface ToolPolicySpec {
 
 // Only the shape: the constraint syntax lives in token/ (validateConstraint, docs/spec.md §6), which
 // checks each constraint when the tool policy is built and names the field that is wrong.
-const constraintSchema = z.looseObject({ type: z.string({ error: 'expected a constraint: an object with a type (see docs/policy.md)' }) },
-  { error: 'expected a constraint: an object with a type (see docs/policy.md)' });
+const constraintSchema = z.looseObject(
+  { type: z.string({ error: 'expected a constraint: an object with a type (see docs/policy.md)' }) },
+  { error: 'expected a constraint: an object with a type (see docs/policy.md)' },
+);
 
 export const toolSchema = z.strictObject({
   resource: z.string({ error: 'expected a resource template such as "tickets://acme/{id}"' }),
@@ -59,9 +61,17 @@ export const toolSchema = z.strictObject({
 });
 
 /** Compiles one tool's policy; throws Error with a reason naming the sub-field (`field: reason`). */
-export function compilePolicy(tool: string, spec: ToolPolicySpec, where: PolicySource | undefined, report: (field: string, msg: string) => void): ToolPolicy | undefined {
+export function compilePolicy(
+  tool: string,
+  spec: ToolPolicySpec,
+  where: PolicySource | undefined,
+  report: (field: string, msg: string) => void,
+): ToolPolicy | undefined {
   let ok = true;
-  const bad = (field: string, msg: string) => { ok = false; report(field, msg); };
+  const bad = (field: string, msg: string) => {
+    ok = false;
+    report(field, msg);
+  };
   if (typeof tool !== 'string' || tool.length === 0 || Buffer.byteLength(tool) > LIMITS.maxStringBytes || CONTROL.test(tool)) {
     bad('', `tool name must be 1 to ${LIMITS.maxStringBytes} bytes without control characters`);
   }
@@ -79,7 +89,10 @@ export function compilePolicy(tool: string, spec: ToolPolicySpec, where: PolicyS
     if (entries.length > LIMITS.maxConstraintsPerGrant) bad('constraints', `at most ${LIMITS.maxConstraintsPerGrant} constraints`);
     for (const [name, c] of entries) {
       // `constraints[name] = …` would set the prototype, dropping the constraint without a word.
-      if (name === '__proto__') { bad(`constraints.${name}`, RESERVED_ARGUMENT); continue; }
+      if (name === '__proto__') {
+        bad(`constraints.${name}`, RESERVED_ARGUMENT);
+        continue;
+      }
       try {
         constraints[name] = validateConstraint(name, c);
       } catch (e) {

@@ -4,11 +4,9 @@ import { z } from 'zod';
 import { parsePublicKey, PRIVATE_KEY_FILE_TYPE, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
 import { duration, int } from './common.ts';
 
-export const authoritySchema = z.union([
-  z.string(),
-  z.strictObject({ key: z.string() }),
-  z.strictObject({ file: z.string() }),
-], { error: 'expected a cfk1.… public key, { key: cfk1.… } or { file: PATH }' });
+export const authoritySchema = z.union([z.string(), z.strictObject({ key: z.string() }), z.strictObject({ file: z.string() })], {
+  error: 'expected a cfk1.… public key, { key: cfk1.… } or { file: PATH }',
+});
 
 export const trustSectionSchema = z.strictObject({
   authorities: z.array(authoritySchema).min(1, { error: 'at least one trusted authority key is needed' }),
@@ -26,15 +24,18 @@ export function readAuthorityFile(path: string): Uint8Array[] {
     } catch {
       throw new Error('not a key file (invalid JSON)');
     }
-    if (d.type === PRIVATE_KEY_FILE_TYPE) throw new Error('this is a private key file; the config takes only the authority\'s public key (`capframe keygen` prints it)');
+    if (d.type === PRIVATE_KEY_FILE_TYPE)
+      throw new Error("this is a private key file; the config takes only the authority's public key (`capframe keygen` prints it)");
     if (typeof d.publicKey === 'string') return [parsePublicKey(d.publicKey)];
     throw new Error('not a key file (no "publicKey")');
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw new Error('the file holds no key');
   return lines.map((l) => {
     if (!l.startsWith(PUBLIC_KEY_PREFIX)) throw new Error(`expected ${PUBLIC_KEY_PREFIX}… lines`);
     return parsePublicKey(l);
   });
 }
-

@@ -34,7 +34,6 @@ export function sha256Hex(...parts: Uint8Array[]): string {
   return hash('sha256', joined(parts), 'hex');
 }
 
-
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
@@ -50,6 +49,9 @@ export function toHex(b: Uint8Array): string {
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

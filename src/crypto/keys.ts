@@ -43,7 +43,11 @@ export function importSeed(seed: Uint8Array, backend: Ed25519Backend = defaultBa
   // equality checks and spreads see only the four key fields; `key.seed` stays readable.
   Object.defineProperties(key, {
     toJSON: { value: publicView },
-    [inspect.custom]: { value: function (this: PrivateKey) { return `PrivateKey ${inspect(publicView.call(this))}`; } },
+    [inspect.custom]: {
+      value: function (this: PrivateKey) {
+        return `PrivateKey ${inspect(publicView.call(this))}`;
+      },
+    },
   });
   return Object.freeze(key);
 }
@@ -71,12 +75,18 @@ export const PRIVATE_KEY_FILE_TYPE = 'capframe-ed25519-private-key';
 
 /** JSON document stored in a private key file (written with mode 0600 by the CLI). */
 export function serializePrivateKey(key: PrivateKey): string {
-  return JSON.stringify({
-    type: PRIVATE_KEY_FILE_TYPE,
-    kid: kidToString(key.kid),
-    publicKey: formatPublicKey(key.publicKey),
-    privateKey: encodeBase64url(key.seed),
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        type: PRIVATE_KEY_FILE_TYPE,
+        kid: kidToString(key.kid),
+        publicKey: formatPublicKey(key.publicKey),
+        privateKey: encodeBase64url(key.seed),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export function parsePrivateKey(text: string, backend: Ed25519Backend = defaultBackend()): PrivateKey {

@@ -12,7 +12,9 @@ const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 class KeyCache<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly max: number) {}
-  get(k: string): V | undefined { return this.map.get(k); }
+  get(k: string): V | undefined {
+    return this.map.get(k);
+  }
   set(k: string, v: V): void {
     if (this.map.size >= this.max) {
       const first = this.map.keys().next().value;

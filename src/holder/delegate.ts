@@ -8,8 +8,18 @@ import { defaultBackend } from '../crypto/default.ts';
 import { concat, equalBytes } from '../crypto/hash.ts';
 import { AttenuationError, DepthError, InvalidArgumentError } from '../errors.ts';
 import {
-  canonicalPermissions, checkPermissions, checkSubject, checkTime, encodeDelegationPayload, expiryFrom, grantNeedsV2,
-  validateGrants, type FormatVersion, type Grant, type ResolvedGrant, type WireGrant,
+  canonicalPermissions,
+  checkPermissions,
+  checkSubject,
+  checkTime,
+  encodeDelegationPayload,
+  expiryFrom,
+  grantNeedsV2,
+  validateGrants,
+  type FormatVersion,
+  type Grant,
+  type ResolvedGrant,
+  type WireGrant,
 } from '../token/block.ts';
 import { validateConstraints, type Constraints } from '../token/constraints.ts';
 import { blockDigest, Token } from '../token/token.ts';
@@ -73,7 +83,9 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
   }
   for (const g of grants ?? []) {
     if (version === 1 && grantNeedsV2(g)) {
-      throw new InvalidArgumentError(`cannot delegate ${g.resource} with tools, closed arguments, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`);
+      throw new InvalidArgumentError(
+        `cannot delegate ${g.resource} with tools, closed arguments, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
+      );
     }
     if (!grantCovered(g, parent, version)) {
       throw new AttenuationError(`cannot delegate ${g.resource} [${g.permissions.join(',')}]: the parent holds no grant that covers it`);
@@ -117,7 +129,8 @@ export function delegate(tokenInput: Token | string | Uint8Array, o: DelegateOpt
   if (exp !== undefined && exp <= now) throw new InvalidArgumentError('expiry must be in the future');
   const nbf = o.notBefore === undefined ? undefined : checkTime(o.notBefore, 'notBefore', InvalidArgumentError);
   if (nbf !== undefined && nbf >= (exp ?? chain.exp)) throw new InvalidArgumentError('notBefore must be before the expiry');
-  if (Math.max(nbf ?? 0, chain.nbf) >= (exp ?? chain.exp)) throw new InvalidArgumentError('the delegation would never be valid: its expiry is not after the chain\'s not-before');
+  if (Math.max(nbf ?? 0, chain.nbf) >= (exp ?? chain.exp))
+    throw new InvalidArgumentError("the delegation would never be valid: its expiry is not after the chain's not-before");
   const grants = narrowed(parent.grants, o, chain.version);
   const lastRaw = token.blocks[token.blocks.length - 1]!;
   const payload = encodeDelegationPayload({

@@ -158,8 +158,13 @@ function signBatch(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed
  * signature over it (§4.4), without building each call's proof: for senders
  * that transmit the signed batch apart from its items (§4.5).
  */
-export function signBatchParts(key: PrivateKey, payloads: readonly Uint8Array[], backend: Ed25519Backend = defaultBackend()): { batch: Uint8Array; signature: Uint8Array } {
-  if (payloads.length < 1 || payloads.length > LIMITS.maxInvocationBatch) throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
+export function signBatchParts(
+  key: PrivateKey,
+  payloads: readonly Uint8Array[],
+  backend: Ed25519Backend = defaultBackend(),
+): { batch: Uint8Array; signature: Uint8Array } {
+  if (payloads.length < 1 || payloads.length > LIMITS.maxInvocationBatch)
+    throw new InvalidArgumentError(`a batch holds 1 to ${LIMITS.maxInvocationBatch} calls`);
   const batch = encodeBatchPayload(payloads.map(invocationItemDigest));
   return { batch, signature: backend.sign(key.seed, batchSignedMessage(batch)) };
 }

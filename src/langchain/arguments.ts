@@ -37,14 +37,46 @@ export type ParsedArgs = { ok: true; args: unknown } | { ok: false; reason: stri
 export function parseArguments(schema: unknown, raw: unknown): ParsedArgs | Promise<ParsedArgs> {
   if (!isInteropZodSchema(schema)) return { ok: true, args: raw };
   if (runsNoUserCode(schema)) return parsedArgs(interopSafeParse(schema, raw));
-  return interopSafeParseAsync(schema, raw).then(parsedArgs, (): ParsedArgs => ({ ok: false, reason: "arguments do not match the tool's schema (its checks failed)" }));
+  return interopSafeParseAsync(schema, raw).then(parsedArgs, (): ParsedArgs => ({
+    ok: false,
+    reason: "arguments do not match the tool's schema (its checks failed)",
+  }));
 }
 
 /** zod 4 types whose parsing runs no code of the schema's author (given children of the same kind). */
 const PLAIN_TYPES = new Set([
-  'string', 'number', 'int', 'boolean', 'bigint', 'null', 'undefined', 'void', 'any', 'unknown', 'never', 'date', 'nan',
-  'literal', 'enum', 'template_literal', 'object', 'array', 'tuple', 'record', 'map', 'set', 'union', 'intersection',
-  'optional', 'nullable', 'nonoptional', 'readonly', 'default', 'prefault', 'pipe', 'success',
+  'string',
+  'number',
+  'int',
+  'boolean',
+  'bigint',
+  'null',
+  'undefined',
+  'void',
+  'any',
+  'unknown',
+  'never',
+  'date',
+  'nan',
+  'literal',
+  'enum',
+  'template_literal',
+  'object',
+  'array',
+  'tuple',
+  'record',
+  'map',
+  'set',
+  'union',
+  'intersection',
+  'optional',
+  'nullable',
+  'nonoptional',
+  'readonly',
+  'default',
+  'prefault',
+  'pipe',
+  'success',
 ]);
 const plainSchemas = new WeakMap<object, boolean>();
 

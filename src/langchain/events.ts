@@ -83,7 +83,9 @@ export function jsonLinesSink(options: { path?: string; fd?: number } = {}): Jso
 /** A sink that keeps events in memory (tests, demos). */
 export function memorySink(): DecisionSink & { readonly events: DecisionEvent[] } {
   const events: DecisionEvent[] = [];
-  const sink = ((e: DecisionEvent) => { events.push(e); }) as DecisionSink & { events: DecisionEvent[] };
+  const sink = ((e: DecisionEvent) => {
+    events.push(e);
+  }) as DecisionSink & { events: DecisionEvent[] };
   sink.events = events;
   return sink;
 }

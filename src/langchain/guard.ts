@@ -84,15 +84,17 @@ export interface GuardOptions {
 }
 
 export type CheckResult =
-  | { readonly allowed: true; readonly context: CallContext }
-  | { readonly allowed: false; readonly code: ErrorCode; readonly reason: string };
+  { readonly allowed: true; readonly context: CallContext } | { readonly allowed: false; readonly code: ErrorCode; readonly reason: string };
 
 let lastMs = 0;
 let lastIso = '';
 /** ISO time of now, formatted once per millisecond. */
 function isoNow(): string {
   const ms = Date.now();
-  if (ms !== lastMs) { lastMs = ms; lastIso = new Date(ms).toISOString(); }
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
   return lastIso;
 }
 
@@ -128,7 +130,7 @@ export class Guard {
     if (options.sink === null) this.sink = undefined;
     else if (options.sink) this.sink = options.sink;
     else if (config?.audit.sink === 'jsonl') this.sink = jsonLinesSink({ path: config.audit.path! });
-    else if (config?.audit.sink === 'stderr') this.sink = (stderrSink ??= jsonLinesSink());
+    else if (config?.audit.sink === 'stderr') this.sink = stderrSink ??= jsonLinesSink();
     // Nothing asked for: a library prints nothing.
     else this.sink = undefined;
     this.attestAll = remote || options.attestAll === true;
@@ -158,7 +160,10 @@ export class Guard {
     const names = argumentNames(tool.schema);
     const problems: string[] = [];
     for (const a of p.resource.args) {
-      if (!names?.has(a)) problems.push(`${policyField(p, 'resource')}: unknown argument "${a}"${names ? ` (the tool takes ${[...names].map((n) => `"${n}"`).join(', ') || 'no arguments'})` : ' (the tool\'s schema declares no arguments)'}`);
+      if (!names?.has(a))
+        problems.push(
+          `${policyField(p, 'resource')}: unknown argument "${a}"${names ? ` (the tool takes ${[...names].map((n) => `"${n}"`).join(', ') || 'no arguments'})` : " (the tool's schema declares no arguments)"}`,
+        );
     }
     for (const c of Object.keys(p.constraints ?? {})) {
       if (!names?.has(c)) problems.push(`${policyField(p, `constraints.${c}`)}: unknown argument "${c}"`);
@@ -170,13 +175,19 @@ export class Guard {
     if (input instanceof Token) return input;
     if (typeof input === 'string') {
       let t = this.#parsed.get(input);
-      if (!t) { t = Token.parse(input); this.#parsed.set(input, t); }
+      if (!t) {
+        t = Token.parse(input);
+        this.#parsed.set(input, t);
+      }
       return t;
     }
     if (input instanceof Uint8Array) {
       let t = this.#parsedBytes.get(input);
       // The caller may have reused the array for other bytes since: use the entry only while they match.
-      if (!t || !equalBytes(t.bytes, input)) { t = Token.parse(input); this.#parsedBytes.set(input, t); }
+      if (!t || !equalBytes(t.bytes, input)) {
+        t = Token.parse(input);
+        this.#parsedBytes.set(input, t);
+      }
       return t;
     }
     throw new MalformedError('the capframe token must be a Token, its cft1. text or its bytes');
@@ -196,7 +207,13 @@ export class Guard {
    * and the middleware. Under LangChain's AsyncLocalStorage every promise
    * costs microseconds. Never throws.
    */
-  [checkSync](tool: string, args: unknown, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware' = 'tool'): CheckResult | Promise<CheckResult> {
+  [checkSync](
+    tool: string,
+    args: unknown,
+    callId: string | undefined,
+    runConfig: unknown,
+    via: 'tool' | 'middleware' = 'tool',
+  ): CheckResult | Promise<CheckResult> {
     let policy: ToolPolicy | undefined;
     let resource: string | undefined;
     try {
@@ -218,9 +235,11 @@ export class Guard {
       let invocation: Invocation | undefined;
       const local = this.#local;
       if ((policy.attested || this.attestAll) && !creds.holderKey) {
-        throw new MissingTokenError(policy.attested
-          ? `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`
-          : 'every call is signed: the run config needs the holder key (capframe.holderKey)');
+        throw new MissingTokenError(
+          policy.attested
+            ? `tool "${tool}" is attested: the run config needs the holder key (capframe.holderKey)`
+            : 'every call is signed: the run config needs the holder key (capframe.holderKey)',
+        );
       }
       if (!policy.attested && !(this.attestAll && local)) {
         const call = { tool, operation: policy.operation, resource, args, callId: id };
@@ -228,27 +247,43 @@ export class Guard {
         else {
           // The verifier gets the run's key: one that checks signed calls only signs the
           // call with it (RemoteVerifier batches calls queued together, docs/spec.md §4.4).
-          decision = (this.verifier as CallVerifier).verifyCall(token, call, creds.holderKey ? {
-            holderKey: creds.holderKey,
-            ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
-            ...(this.#clock ? { clock: this.#clock } : {}),
-          } : undefined);
+          decision = (this.verifier as CallVerifier).verifyCall(
+            token,
+            call,
+            creds.holderKey
+              ? {
+                  holderKey: creds.holderKey,
+                  ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
+                  ...(this.#clock ? { clock: this.#clock } : {}),
+                }
+              : undefined,
+          );
         }
       } else {
         invocation = createInvocation(token, {
-          key: creds.holderKey!, tool, operation: policy.operation, resource, args, callId: id,
+          key: creds.holderKey!,
+          tool,
+          operation: policy.operation,
+          resource,
+          args,
+          callId: id,
           ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
           ...(this.#clock ? { clock: this.#clock } : {}),
           ...(this.#backend ? { backend: this.#backend } : {}),
         });
         const expected = { tool, args, operation: policy.operation, resource };
-        decision = local ? local[verifyInvocationSync](token, invocation, expected) : (this.verifier as CallVerifier).verifyInvocation(token, invocation, expected);
+        decision = local
+          ? local[verifyInvocationSync](token, invocation, expected)
+          : (this.verifier as CallVerifier).verifyInvocation(token, invocation, expected);
       }
       if (decision instanceof Promise) {
         const inv = invocation;
         const op = policy.operation;
         const res = resource;
-        return decision.then((d) => this.#conclude(d, tool, via, creds, inv), (e: unknown) => this.#failed(e, tool, callId, runConfig, via, op, res));
+        return decision.then(
+          (d) => this.#conclude(d, tool, via, creds, inv),
+          (e: unknown) => this.#failed(e, tool, callId, runConfig, via, op, res),
+        );
       }
       return this.#conclude(decision, tool, via, creds, invocation);
     } catch (e) {
@@ -256,7 +291,15 @@ export class Guard {
     }
   }
 
-  #failed(e: unknown, tool: string, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware', operation: string | undefined, resource: string | undefined): CheckResult {
+  #failed(
+    e: unknown,
+    tool: string,
+    callId: string | undefined,
+    runConfig: unknown,
+    via: 'tool' | 'middleware',
+    operation: string | undefined,
+    resource: string | undefined,
+  ): CheckResult {
     const err = toCapframeError(e);
     this.#earlyDenial(tool, callId, err.code, err.message, runConfig, via, operation, resource);
     return { allowed: false, code: err.code, reason: err.message };
@@ -276,16 +319,30 @@ export class Guard {
   }
 
   /** The event of a call denied before the verifier decided. */
-  #earlyDenial(tool: string, callId: string | undefined, code: ErrorCode, reason: string, runConfig: unknown, via: 'tool' | 'middleware', operation: string | undefined, resource: string | undefined): void {
+  #earlyDenial(
+    tool: string,
+    callId: string | undefined,
+    code: ErrorCode,
+    reason: string,
+    runConfig: unknown,
+    via: 'tool' | 'middleware',
+    operation: string | undefined,
+    resource: string | undefined,
+  ): void {
     if (!this.sink) return;
     const who = this.#whoHolds(runConfig);
     emit(this.sink, {
-      ts: isoNow(), decision: 'deny', code, reason, tool,
+      ts: isoNow(),
+      decision: 'deny',
+      code,
+      reason,
+      tool,
       ...(operation !== undefined ? { operation } : {}),
       ...(resource !== undefined ? { resource } : {}),
       ...(typeof callId === 'string' ? { callId: callId.slice(0, 256) } : {}),
       ...(who ? { subject: who.subject, tokenIds: who.ids } : {}),
-      mode: 'none', via,
+      mode: 'none',
+      via,
     });
   }
 
@@ -322,7 +379,6 @@ export class Guard {
     };
     emit(this.sink, e);
   }
-
 }
 
 /** A Guard, or one built from guard options or a parsed config. */

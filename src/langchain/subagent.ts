@@ -25,7 +25,7 @@ export interface DelegationSpec extends Pick<DelegateOptions, 'subject' | 'permi
 export function delegateCredentials(parent: Credentials | unknown, spec: DelegationSpec): Credentials & { holderKey: NonNullable<Credentials['holderKey']> } {
   const p = (parent && typeof parent === 'object' && 'token' in parent ? parent : credentialsFrom(parent)) as Credentials | undefined;
   if (!p) throw new MissingTokenError('no parent capframe credentials to delegate from');
-  if (!p.holderKey) throw new MissingTokenError('delegating needs the parent\'s holder key (capframe.holderKey)');
+  if (!p.holderKey) throw new MissingTokenError("delegating needs the parent's holder key (capframe.holderKey)");
   const key = generateKey();
   const token = delegate(p.token, {
     key: p.holderKey,
@@ -47,7 +47,10 @@ export function delegateCredentials(parent: Credentials | unknown, spec: Delegat
  * (plus `extra.context` / `extra.configurable` entries other than capframe).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Record<string, unknown> would reject interface types such as RunnableConfig (no index signature)
-export function subAgentConfig<C extends Record<string, any>>(child: Credentials, extra?: C): C & { context: Record<string, unknown>; configurable: Record<string, unknown> } {
+export function subAgentConfig<C extends Record<string, any>>(
+  child: Credentials,
+  extra?: C,
+): C & { context: Record<string, unknown>; configurable: Record<string, unknown> } {
   const e = (extra ?? {}) as Record<string, unknown> & { context?: Record<string, unknown>; configurable?: Record<string, unknown> };
   return {
     ...e,
@@ -64,12 +67,16 @@ interface Invocable<I, O> {
  * Delegates from the parent's credentials (found in `parentConfig`, e.g. the
  * tool's run config) and runs `agent` with only the child's credentials.
  */
-export async function runSubAgent<I, O>(agent: Invocable<I, O>, input: I, options: DelegationSpec & {
-  /** The parent's credentials, or the run config that holds them. */
-  parent: Credentials | unknown;
-  /** Other settings for the sub-agent's run (its own context entries, recursionLimit, ...). */
-  config?: Record<string, unknown>;
-}): Promise<O> {
+export async function runSubAgent<I, O>(
+  agent: Invocable<I, O>,
+  input: I,
+  options: DelegationSpec & {
+    /** The parent's credentials, or the run config that holds them. */
+    parent: Credentials | unknown;
+    /** Other settings for the sub-agent's run (its own context entries, recursionLimit, ...). */
+    config?: Record<string, unknown>;
+  },
+): Promise<O> {
   const { parent, config, ...spec } = options;
   const child = delegateCredentials(parent, spec);
   return agent.invoke(input, subAgentConfig(child, config));

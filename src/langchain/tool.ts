@@ -41,7 +41,8 @@ export class GuardedTool extends StructuredTool {
   }
 
   constructor(inner: StructuredToolInterface, guard: Guard) {
-    const t = inner as StructuredToolInterface & Partial<Pick<StructuredTool, 'responseFormat' | 'verboseParsingErrors' | 'extras' | 'returnDirect' | 'metadata' | 'tags'>>;
+    const t = inner as StructuredToolInterface &
+      Partial<Pick<StructuredTool, 'responseFormat' | 'verboseParsingErrors' | 'extras' | 'returnDirect' | 'metadata' | 'tags'>>;
     super({
       ...(t.responseFormat !== undefined ? { responseFormat: t.responseFormat } : {}),
       ...(t.verboseParsingErrors !== undefined ? { verboseParsingErrors: t.verboseParsingErrors } : {}),

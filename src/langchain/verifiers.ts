@@ -23,11 +23,20 @@ export interface BuildOptions {
 }
 
 function replayStoreOf(config: CapframeConfig): ReplayStore | undefined {
-  return config.replay ? openReplayStore(config.replay.store === 'memory' && config.replay.capacity === undefined && config.replayCacheSize !== undefined
-    ? { ...config.replay, capacity: config.replayCacheSize } : config.replay) : undefined;
+  return config.replay
+    ? openReplayStore(
+        config.replay.store === 'memory' && config.replay.capacity === undefined && config.replayCacheSize !== undefined
+          ? { ...config.replay, capacity: config.replayCacheSize }
+          : config.replay,
+      )
+    : undefined;
 }
 
-export function localVerifierFromConfig(config: CapframeConfig, o: BuildOptions = {}, extra: { replay?: ReplayStore; revocation?: RevocationCheck } = {}): Verifier {
+export function localVerifierFromConfig(
+  config: CapframeConfig,
+  o: BuildOptions = {},
+  extra: { replay?: ReplayStore; revocation?: RevocationCheck } = {},
+): Verifier {
   const replay = extra.replay ?? replayStoreOf(config);
   return new Verifier({
     trusted: config.trusted,

@@ -52,7 +52,11 @@ export interface CapframeClientOptions {
 type CallParams = CallToolRequest['params'];
 
 /** Signs one call and attaches the credential to its params. Throws a CapframeError (e.g. ERR_SCOPE_RESOURCE from the template). */
-export function signCallParams(params: CallParams, policy: ToolPolicy, o: Pick<CapframeClientOptions, 'token' | 'holderKey' | 'carrier' | 'clock' | 'backend'>): CallParams {
+export function signCallParams(
+  params: CallParams,
+  policy: ToolPolicy,
+  o: Pick<CapframeClientOptions, 'token' | 'holderKey' | 'carrier' | 'clock' | 'backend'>,
+): CallParams {
   if (!params || typeof params.name !== 'string') throw new InvalidArgumentError('callTool needs { name, arguments }');
   const args = params.arguments ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidArgumentError('tool arguments must be an object');
@@ -119,7 +123,8 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
     if (useServer) {
       for (const t of result.tools) {
         const policy = advertisedPolicy(t.name, t._meta);
-        if (policy) advertised.set(t.name, policy); else advertised.delete(t.name);
+        if (policy) advertised.set(t.name, policy);
+        else advertised.delete(t.name);
       }
     }
     return result;

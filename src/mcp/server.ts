@@ -131,7 +131,8 @@ export class McpGuard {
     } else throw new InvalidArgumentError('guardMcpServer needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
-    if (options.auth && options.auth.bind !== 'subject' && options.auth.bind !== 'holder') throw new InvalidArgumentError('auth.bind must be "subject" or "holder"');
+    if (options.auth && options.auth.bind !== 'subject' && options.auth.bind !== 'holder')
+      throw new InvalidArgumentError('auth.bind must be "subject" or "holder"');
     this.hideUnusableTools = options.hideUnusableTools === true;
     this.argumentCarrier = options.argumentCarrier === true;
     this.denyAs = options.denyAs === 'result' ? 'result' : 'error';
@@ -156,7 +157,9 @@ export class McpGuard {
     try {
       inner.assertCanSetRequestHandler('tools/call');
     } catch {
-      throw new ConfigError('guardMcpServer: the McpServer already handles tools/call (it has tools, or was created with a tools capability); guard it right after new McpServer(...), before registerTool');
+      throw new ConfigError(
+        'guardMcpServer: the McpServer already handles tools/call (it has tools, or was created with a tools capability); guard it right after new McpServer(...), before registerTool',
+      );
     }
     const set = inner.setRequestHandler.bind(inner) as (schema: unknown, handler: Handler) => void;
     (inner as { setRequestHandler: unknown }).setRequestHandler = (schema: unknown, handler: Handler) => {
@@ -165,7 +168,8 @@ export class McpGuard {
       return set(schema, handler);
     };
     const register = server.registerTool.bind(server) as (name: string, config: unknown, cb: (...a: unknown[]) => unknown) => unknown;
-    (server as { registerTool: unknown }).registerTool = (name: string, config: unknown, cb: (...a: unknown[]) => unknown) => register(name, config, this.#wrap(cb));
+    (server as { registerTool: unknown }).registerTool = (name: string, config: unknown, cb: (...a: unknown[]) => unknown) =>
+      register(name, config, this.#wrap(cb));
     const tool = server.tool.bind(server) as (...a: unknown[]) => unknown;
     (server as { tool: unknown }).tool = (...a: unknown[]) => {
       const cb = a[a.length - 1];
@@ -200,7 +204,16 @@ export class McpGuard {
       decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
     } catch (e) {
       const error = toCapframeError(e);
-      decision = { allowed: false, code: error.code, reason: error.message, error, mode: 'signed', tool, ...(policy ? { operation: policy.operation } : {}), ...(resource !== undefined ? { resource } : {}) };
+      decision = {
+        allowed: false,
+        code: error.code,
+        reason: error.message,
+        error,
+        mode: 'signed',
+        tool,
+        ...(policy ? { operation: policy.operation } : {}),
+        ...(resource !== undefined ? { resource } : {}),
+      };
     }
     this.#report(decision, typeof tool === 'string' ? tool.slice(0, 256) : '', carrier, extra);
     if (!decision.allowed) return this.#deny(decision.code, decision.reason);
@@ -281,7 +294,10 @@ export class McpGuard {
     for (const t of result.tools) {
       const policy = this.#policies.get(t.name);
       if (this.hideUnusableTools && !(policy && chain && mayUse(chain, policy))) continue;
-      if (!policy) { tools.push(t); continue; }
+      if (!policy) {
+        tools.push(t);
+        continue;
+      }
       const advertised: AdvertisedPolicy = {
         resource: policy.resource.text,
         operation: policy.operation,

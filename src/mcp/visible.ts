@@ -13,7 +13,10 @@ function templateSegments(text: string): { scheme: string; segments: (string | n
   const sep = text.indexOf('://');
   return {
     scheme: text.slice(0, sep).toLowerCase(),
-    segments: text.slice(sep + 3).split('/').map((s) => (s.includes('{') ? null : s)),
+    segments: text
+      .slice(sep + 3)
+      .split('/')
+      .map((s) => (s.includes('{') ? null : s)),
   };
 }
 

@@ -67,8 +67,10 @@ export function parseCredential(v: unknown, where: string): Credential {
     }
   }
   const { token, proof } = v;
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TEXT) throw new MalformedError(`${where}["${META_KEY}"].token must be the token's cft1. text`);
-  if (typeof proof !== 'string' || proof.length === 0 || proof.length > MAX_TEXT) throw new MalformedError(`${where}["${META_KEY}"].proof must be the invocation proof's text`);
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TEXT)
+    throw new MalformedError(`${where}["${META_KEY}"].token must be the token's cft1. text`);
+  if (typeof proof !== 'string' || proof.length === 0 || proof.length > MAX_TEXT)
+    throw new MalformedError(`${where}["${META_KEY}"].proof must be the invocation proof's text`);
   return { kind: 'signed', token, proof };
 }
 
@@ -86,7 +88,11 @@ export function listToken(meta: unknown): string | undefined {
  * there are two, or when the reserved argument is present but not accepted;
  * MissingTokenError when there is none.
  */
-export function readCall(meta: unknown, args: Readonly<Record<string, unknown>>, acceptArgument: boolean): { credential: Credential; args: Readonly<Record<string, unknown>> } {
+export function readCall(
+  meta: unknown,
+  args: Readonly<Record<string, unknown>>,
+  acceptArgument: boolean,
+): { credential: Credential; args: Readonly<Record<string, unknown>> } {
   const inMeta = isPlainObject(meta) && Object.prototype.hasOwnProperty.call(meta, META_KEY);
   const inArgs = Object.prototype.hasOwnProperty.call(args, META_KEY);
   if (inArgs && !acceptArgument) {

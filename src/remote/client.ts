@@ -138,13 +138,15 @@ export class RemoteVerifier implements CallVerifier {
     this.#fallback = o.fallback;
     this.#onClose = o.onClose;
     this.#own = !o.dispatcher;
-    this.#dispatcher = o.dispatcher ?? new Pool(this.#origin, {
-      connections: o.connections ?? 16,
-      pipelining: 1,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-      connectTimeout: this.timeout,
-    });
+    this.#dispatcher =
+      o.dispatcher ??
+      new Pool(this.#origin, {
+        connections: o.connections ?? 16,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: 60_000,
+        connectTimeout: this.timeout,
+      });
   }
 
   /**
@@ -160,22 +162,39 @@ export class RemoteVerifier implements CallVerifier {
       Object.assign(base, { tool: call.tool, operation: call.operation, resource: call.resource, callId: call.callId });
       const key = signer?.holderKey ?? this.#holderKey;
       if (!key) {
-        throw new ConfigError('remote verifyCall() needs the holder key (RemoteVerifier `holderKey` or the signer\'s `holderKey`) to sign the call; or use verifyInvocation() with a proof');
+        throw new ConfigError(
+          "remote verifyCall() needs the holder key (RemoteVerifier `holderKey` or the signer's `holderKey`) to sign the call; or use verifyInvocation() with a proof",
+        );
       }
       if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
       base.callId = call.callId ?? newCallId();
       // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
-      const { payload, resource, argsDigest } = prepareInvocation(t, key, {
-        tool: call.tool, operation: call.operation, resource: call.resource,
-        args: call.args, callId: base.callId, ttl: signer?.ttl ?? this.#proofTtl,
-      }, signer?.clock);
+      const { payload, resource, argsDigest } = prepareInvocation(
+        t,
+        key,
+        {
+          tool: call.tool,
+          operation: call.operation,
+          resource: call.resource,
+          args: call.args,
+          callId: base.callId,
+          ttl: signer?.ttl ?? this.#proofTtl,
+        },
+        signer?.clock,
+      );
       // What is signed (normalised resource, argument digest): what the answer must match.
       base.resource = resource;
       base.argsDigest = toHex(argsDigest);
       const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
       const item: Pending = {
-        json: this.#requestJson(t, expected), token: t, proof: '', expected, base, unsigned: { key, payload }, resolve: () => {},
+        json: this.#requestJson(t, expected),
+        token: t,
+        proof: '',
+        expected,
+        base,
+        unsigned: { key, payload },
+        resolve: () => {},
       };
       if (this.#maxBatch <= 1 || item.json.length + PROOF_JSON_MAX > BATCH_ITEM_MAX) {
         this.#sign([item], []);
@@ -200,7 +219,9 @@ export class RemoteVerifier implements CallVerifier {
         // For the decision's metadata only (e.g. when the service is down); the service checks the proof.
         const p = decodeInvocationPayload(parsed.block.payload);
         Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
-      } catch { /* the service will say what is wrong with it */ }
+      } catch {
+        /* the service will say what is wrong with it */
+      }
       return await this.#send(t, text, expected, base, invocation);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
@@ -232,7 +253,10 @@ export class RemoteVerifier implements CallVerifier {
   /** The request JSON of a call; without `invocation` when the call is not signed yet (#sign adds it). */
   #requestJson(token: Token, expected: ExpectedCall, invocation?: string): string {
     return JSON.stringify({
-      token: token.toString(), ...(invocation !== undefined ? { invocation } : {}), tool: expected.tool, args: expected.args,
+      token: token.toString(),
+      ...(invocation !== undefined ? { invocation } : {}),
+      tool: expected.tool,
+      args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
     });
@@ -279,7 +303,6 @@ export class RemoteVerifier implements CallVerifier {
       }
     }
   }
-
 
   async #post(path: string, body: string): Promise<{ status: number; json: unknown }> {
     const res = await this.#dispatcher.request({
@@ -339,14 +362,21 @@ export class RemoteVerifier implements CallVerifier {
         continue;
       }
       this.#outstanding++;
-      const done = (): void => { this.#outstanding--; this.#drain(); };
+      const done = (): void => {
+        this.#outstanding--;
+        this.#drain();
+      };
       // Whatever goes wrong (e.g. a fallback verifier that throws), every queued call is
       // answered (denied) and its slot freed: a queued promise never hangs.
       const failed = (e: unknown): void => {
         for (const item of items) item.resolve(denied(item.base, new UnavailableError(`remote verification failed: ${(e as Error)?.message ?? e}`)));
       };
       if (items.length === 1) {
-        void this.#single(items[0]!).then((d) => { items[0]!.resolve(d); }, failed).finally(done);
+        void this.#single(items[0]!)
+          .then((d) => {
+            items[0]!.resolve(d);
+          }, failed)
+          .finally(done);
       } else {
         void this.#batch(items, batches).catch(failed).finally(done);
       }
@@ -424,20 +454,26 @@ export class RemoteVerifier implements CallVerifier {
   }
 }
 
-
-
 /** Builds the client from a parsed `remote:` section; `local` is required for `fallback: local`. */
-export function remoteVerifierFromConfig(c: RemoteConfig, local?: RemoteVerifierOptions['fallback'], onClose?: RemoteVerifierOptions['onClose']): RemoteVerifier {
+export function remoteVerifierFromConfig(
+  c: RemoteConfig,
+  local?: RemoteVerifierOptions['fallback'],
+  onClose?: RemoteVerifierOptions['onClose'],
+): RemoteVerifier {
   if (c.fallback === 'local') {
     if (!local) throw new InvalidArgumentError('remote.fallback: local needs a local Verifier');
     // The fallback decides for the service: with a replay store of its own it would accept a proof
     // the service accepted, and without the service's revocation list a revoked token.
     const v = local as { replay?: { shared?: boolean }; revocation?: unknown };
     if (v.replay?.shared !== true) {
-      throw new ConfigError('remote.fallback: local needs the replay store the service uses (replay.store: redis, or sqlite with the service\'s file); refusing to start with a store of its own');
+      throw new ConfigError(
+        "remote.fallback: local needs the replay store the service uses (replay.store: redis, or sqlite with the service's file); refusing to start with a store of its own",
+      );
     }
     if (c.revocation !== 'none' && v.revocation === undefined) {
-      throw new ConfigError('remote.fallback: local needs the service\'s revocation list (or remote.revocation: none when the service has none); refusing to start without it');
+      throw new ConfigError(
+        "remote.fallback: local needs the service's revocation list (or remote.revocation: none when the service has none); refusing to start without it",
+      );
     }
   }
   return new RemoteVerifier({

@@ -33,48 +33,73 @@ import type { ErrorCode } from '../errors.ts';
 /** base64url length of n bytes plus a text prefix. */
 const textLen = (bytes: number) => Math.ceil((bytes * 4) / 3) + 8;
 
-export const verifyRequestSchema = z.object({
-  token: z.string().min(6).max(textLen(LIMITS.maxTokenBytes)),
-  // A single proof (cfi1.) or one call of a batched proof (cfb1., docs/spec.md §4.4); the verifier tells them apart.
-  invocation: z.string().min(6).max(textLen(Math.max(LIMITS.maxInvocationBytes, LIMITS.maxBatchedInvocationBytes))),
-  tool: z.string().min(1).max(LIMITS.maxStringBytes),
-  args: z.record(z.string(), z.unknown()),
-  // The call the caller is about to make: required, so the decision is never taken with the proof's own values alone.
-  operation: z.string().min(1).max(LIMITS.maxStringBytes),
-  resource: z.string().min(1).max(LIMITS.maxResourceBytes),
-}).strict();
+export const verifyRequestSchema = z
+  .object({
+    token: z.string().min(6).max(textLen(LIMITS.maxTokenBytes)),
+    // A single proof (cfi1.) or one call of a batched proof (cfb1., docs/spec.md §4.4); the verifier tells them apart.
+    invocation: z
+      .string()
+      .min(6)
+      .max(textLen(Math.max(LIMITS.maxInvocationBytes, LIMITS.maxBatchedInvocationBytes))),
+    tool: z.string().min(1).max(LIMITS.maxStringBytes),
+    args: z.record(z.string(), z.unknown()),
+    // The call the caller is about to make: required, so the decision is never taken with the proof's own values alone.
+    operation: z.string().min(1).max(LIMITS.maxStringBytes),
+    resource: z.string().min(1).max(LIMITS.maxResourceBytes),
+  })
+  .strict();
 
 export type VerifyRequest = z.infer<typeof verifyRequestSchema>;
 
-const base64url = (maxBytes: number) => z.string().min(1).max(Math.ceil((maxBytes * 4) / 3)).regex(/^[A-Za-z0-9_-]+$/, { message: 'expected base64url' });
+const base64url = (maxBytes: number) =>
+  z
+    .string()
+    .min(1)
+    .max(Math.ceil((maxBytes * 4) / 3))
+    .regex(/^[A-Za-z0-9_-]+$/, { message: 'expected base64url' });
 
 /** Most signed batches in one /v1/verify/batch request (each has at least one request). */
 export const MAX_BATCHES_PER_REQUEST = 64;
 
 /** One signed batch of a /v1/verify/batch request: its payload and signature (§4.5). */
-export const signedBatchSchema = z.object({
-  payload: base64url(LIMITS.maxBatchedInvocationBytes),
-  signature: base64url(64),
-}).strict();
+export const signedBatchSchema = z
+  .object({
+    payload: base64url(LIMITS.maxBatchedInvocationBytes),
+    signature: base64url(64),
+  })
+  .strict();
 
 /** One request of /v1/verify/batch that is an item of a signed batch sent apart (§4.5). */
-export const batchItemRequestSchema = z.object({
-  token: verifyRequestSchema.shape.token,
-  batch: z.number().int().min(0).max(MAX_BATCHES_PER_REQUEST - 1),
-  index: z.number().int().min(0).max(LIMITS.maxInvocationBatch - 1),
-  item: base64url(LIMITS.maxInvocationBytes),
-  tool: verifyRequestSchema.shape.tool,
-  args: verifyRequestSchema.shape.args,
-  operation: verifyRequestSchema.shape.operation,
-  resource: verifyRequestSchema.shape.resource,
-}).strict();
+export const batchItemRequestSchema = z
+  .object({
+    token: verifyRequestSchema.shape.token,
+    batch: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_BATCHES_PER_REQUEST - 1),
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .max(LIMITS.maxInvocationBatch - 1),
+    item: base64url(LIMITS.maxInvocationBytes),
+    tool: verifyRequestSchema.shape.tool,
+    args: verifyRequestSchema.shape.args,
+    operation: verifyRequestSchema.shape.operation,
+    resource: verifyRequestSchema.shape.resource,
+  })
+  .strict();
 
 export type BatchItemRequest = z.infer<typeof batchItemRequestSchema>;
 
 export { decisionToJson } from './decision-json.ts';
 
 /** Any code of the form ERR_… (a newer service may know codes this client does not; they stay denials). */
-const errorCode = z.string().regex(/^ERR_[A-Z0-9_]{1,60}$/).transform((c) => c as ErrorCode);
+const errorCode = z
+  .string()
+  .regex(/^ERR_[A-Z0-9_]{1,60}$/)
+  .transform((c) => c as ErrorCode);
 
 const callFields = {
   mode: z.enum(['signed', 'local']),

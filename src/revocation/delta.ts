@@ -65,7 +65,11 @@ function checkUint(v: number, what: string): void {
 }
 
 /** Encodes and signs a delta. `ids` may be unsorted; subjects and cut-offs are sorted here. */
-export function buildDelta(c: Omit<DeltaContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> }, key: PrivateKey, backend: Ed25519Backend = defaultBackend()): SignedDelta {
+export function buildDelta(
+  c: Omit<DeltaContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> },
+  key: PrivateKey,
+  backend: Ed25519Backend = defaultBackend(),
+): SignedDelta {
   checkUint(c.from, 'from');
   checkUint(c.version, 'version');
   checkUint(c.iat, 'iat');
@@ -76,10 +80,16 @@ export function buildDelta(c: Omit<DeltaContent, 'ids'> & { ids: Uint8Array | It
   if (c.version === c.from && (ids.length > 0 || subjects.length > 0 || cutoffs.length > 0)) {
     throw new InvalidArgumentError('a delta that keeps the version (a refresh) adds nothing');
   }
-  const payload = encode(new Map<number, CborValue>([
-    [K.from, c.from], [K.version, c.version], [K.iat, c.iat], [K.ids, ids],
-    [K.subjects, subjects], [K.cutoffs, cutoffs.map((x) => [x.kid, x.before])],
-  ]) as CborMap);
+  const payload = encode(
+    new Map<number, CborValue>([
+      [K.from, c.from],
+      [K.version, c.version],
+      [K.iat, c.iat],
+      [K.ids, ids],
+      [K.subjects, subjects],
+      [K.cutoffs, cutoffs.map((x) => [x.kid, x.before])],
+    ]) as CborMap,
+  );
   const msg = new Uint8Array(DELTA_LABEL.length + KID_BYTES + payload.length);
   msg.set(DELTA_LABEL);
   msg.set(key.kid, DELTA_LABEL.length);

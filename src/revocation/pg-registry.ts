@@ -36,8 +36,14 @@ import { loadDriver } from './load-driver.ts';
 
 const require = createRequire(import.meta.url);
 import {
-  checkCutoff, checkReason, type RegistrySource, type RegistryView, type RevokedIdRow, type RevokeOptions,
-  type RevokeResult, type RevokeTokenOptions,
+  checkCutoff,
+  checkReason,
+  type RegistrySource,
+  type RegistryView,
+  type RevokedIdRow,
+  type RevokeOptions,
+  type RevokeResult,
+  type RevokeTokenOptions,
 } from './registry.ts';
 
 type Postgres = typeof postgresModule;
@@ -90,7 +96,8 @@ export function splitPgUrl(url: string): { url: string; schema: string | undefin
   } catch {
     throw new ConfigError('the PostgreSQL registry URL is not a URL');
   }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new ConfigError('the PostgreSQL registry URL must start with postgres:// or postgresql://');
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw new ConfigError('the PostgreSQL registry URL must start with postgres:// or postgresql://');
   const schema = u.searchParams.get('schema') ?? undefined;
   u.searchParams.delete('schema');
   return { url: u.toString(), schema };
@@ -143,7 +150,8 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     if (!o || typeof o.url !== 'string') throw new InvalidArgumentError('PgRevocationRegistry needs a url');
     const split = splitPgUrl(o.url);
     const schema = o.schema ?? split.schema ?? DEFAULT_PG_SCHEMA;
-    if (!SCHEMA_NAME.test(schema)) throw new ConfigError(`PostgreSQL schema ${JSON.stringify(schema)}: lowercase letters, digits and _ only, at most 40 characters`);
+    if (!SCHEMA_NAME.test(schema))
+      throw new ConfigError(`PostgreSQL schema ${JSON.stringify(schema)}: lowercase letters, digits and _ only, at most 40 characters`);
     const postgres = loadDriver<Postgres>('postgres', () => require('postgres'), 'the PostgreSQL revocation registry');
     const location = describe(split.url);
     const sql = postgres(split.url, {
@@ -156,7 +164,11 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     try {
       await reg.#migrate();
       await reg.#catchUp();
-      reg.#listen = await sql.listen(reg.#channel, () => reg.#kick(), () => reg.#kick());
+      reg.#listen = await sql.listen(
+        reg.#channel,
+        () => reg.#kick(),
+        () => reg.#kick(),
+      );
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
       if (e instanceof CapframeError) throw e;
@@ -164,7 +176,9 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     }
     const poll = o.pollMs ?? 1000;
     if (poll > 0) {
-      reg.#timer = setInterval(() => { reg.#poll(); }, poll);
+      reg.#timer = setInterval(() => {
+        reg.#poll();
+      }, poll);
       reg.#timer.unref();
     }
     return reg;
@@ -205,7 +219,8 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
   view(sinceSeq = 0, expiredBefore = 0): RegistryView {
     const ids: RevokedIdRow[] = [];
     // Rows are in ascending seq: find the first one after sinceSeq by binary search.
-    let lo = 0, hi = this.#ids.length;
+    let lo = 0,
+      hi = this.#ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.#ids[mid]!.seq <= sinceSeq) lo = mid + 1;
@@ -225,7 +240,12 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
 
   #poll(): void {
     if (this.#closed || this.#catching) return;
-    this.currentVersion().then((v) => { if (v !== this.#version) this.#kick(); }, (e) => this.#onError(e));
+    this.currentVersion().then(
+      (v) => {
+        if (v !== this.#version) this.#kick();
+      },
+      (e) => this.#onError(e),
+    );
   }
 
   /** Brings the mirror up to the database: one read-only repeatable-read transaction; one run at a time. */
@@ -240,7 +260,9 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
         await this.#read();
       } while (this.#again && !this.#closed);
     };
-    this.#catching = run().finally(() => { this.#catching = undefined; });
+    this.#catching = run().finally(() => {
+      this.#catching = undefined;
+    });
     return this.#catching;
   }
 
@@ -299,7 +321,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
         const [row] = await tx.unsafe(`SELECT exp FROM ${this.#s}.issued WHERE id = $1`, [id]);
         exp = row ? Number(row.exp) : null;
       }
-      const res = await tx.unsafe(`INSERT INTO ${this.#s}.revoked_ids (id, expires_at, reason, revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, [id, exp, reason, this.#clock()]);
+      const res = await tx.unsafe(
+        `INSERT INTO ${this.#s}.revoked_ids (id, expires_at, reason, revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+        [id, exp, reason, this.#clock()],
+      );
       return { changed: res.count > 0, target: id };
     });
   }
@@ -319,7 +344,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     const s = checkSubject(subject, InvalidArgumentError);
     const reason = checkReason(opts.reason);
     return this.#change(async (tx) => {
-      const res = await tx.unsafe(`INSERT INTO ${this.#s}.revoked_subjects (subject, reason, revoked_at) VALUES ($1, $2, $3) ON CONFLICT (subject) DO NOTHING`, [s, reason, this.#clock()]);
+      const res = await tx.unsafe(
+        `INSERT INTO ${this.#s}.revoked_subjects (subject, reason, revoked_at) VALUES ($1, $2, $3) ON CONFLICT (subject) DO NOTHING`,
+        [s, reason, this.#clock()],
+      );
       return { changed: res.count > 0, target: s };
     });
   }
@@ -331,7 +359,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     return this.#change(async (tx) => {
       const [cur] = await tx.unsafe(`SELECT before FROM ${this.#s}.key_cutoffs WHERE kid = $1`, [kid]);
       if (cur && Number(cur.before) >= before) return { changed: false, target: kid };
-      await tx.unsafe(`INSERT INTO ${this.#s}.key_cutoffs (kid, before, reason, revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO UPDATE SET before = excluded.before, reason = excluded.reason, revoked_at = excluded.revoked_at`, [kid, before, reason, this.#clock()]);
+      await tx.unsafe(
+        `INSERT INTO ${this.#s}.key_cutoffs (kid, before, reason, revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO UPDATE SET before = excluded.before, reason = excluded.reason, revoked_at = excluded.revoked_at`,
+        [kid, before, reason, this.#clock()],
+      );
       return { changed: true, target: kid };
     });
   }
@@ -340,8 +371,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
   async recordIssued(token: Token | string | Uint8Array): Promise<void> {
     const chain = decodeChain(token instanceof Token ? token : Token.parse(token));
     const root = chain.blocks[0]!;
-    await this.#sql.unsafe(`INSERT INTO ${this.#s}.issued (id, kid, subject, iat, exp, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-      [root.id, chain.kid, root.subject, root.iat ?? this.#clock(), root.exp, this.#clock()]);
+    await this.#sql.unsafe(
+      `INSERT INTO ${this.#s}.issued (id, kid, subject, iat, exp, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+      [root.id, chain.kid, root.subject, root.iat ?? this.#clock(), root.exp, this.#clock()],
+    );
   }
 
   /** Bulk insert for tests and benchmarks: one transaction, one version bump. */
@@ -353,7 +386,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
       let n = 0;
       for (let i = 0; i < ids.length; i += 5000) {
         const part = ids.slice(i, i + 5000);
-        const res = await tx.unsafe(`INSERT INTO ${this.#s}.revoked_ids (id, expires_at, reason, revoked_at) SELECT x, NULL, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS t(x, o) ORDER BY o ON CONFLICT (id) DO NOTHING`, [part as never, reason, now]);
+        const res = await tx.unsafe(
+          `INSERT INTO ${this.#s}.revoked_ids (id, expires_at, reason, revoked_at) SELECT x, NULL, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS t(x, o) ORDER BY o ON CONFLICT (id) DO NOTHING`,
+          [part as never, reason, now],
+        );
         n += res.count;
       }
       return { changed: n > 0, target: `${n} ids` };

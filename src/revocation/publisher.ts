@@ -14,9 +14,7 @@ import type { PrivateKey } from '../crypto/keys.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import type { RegistrySource } from './registry.ts';
-import {
-  buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot,
-} from './snapshot.ts';
+import { buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot } from './snapshot.ts';
 import { buildDelta, type SignedDelta } from './delta.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
@@ -80,10 +78,17 @@ export class SnapshotPublisher {
   current(): SignedSnapshot {
     this.refresh();
     if (this.#current === undefined || this.#current.version !== this.#version || this.#current.iat !== this.#iat) {
-      this.#current = buildSnapshot({
-        version: this.#version, iat: this.#iat, ids: this.#ids, subjects: this.#subjects,
-        cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
-      }, this.#key, { bloom: this.#bloom!, ...(this.#backend ? { backend: this.#backend } : {}) });
+      this.#current = buildSnapshot(
+        {
+          version: this.#version,
+          iat: this.#iat,
+          ids: this.#ids,
+          subjects: this.#subjects,
+          cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+        },
+        this.#key,
+        { bloom: this.#bloom!, ...(this.#backend ? { backend: this.#backend } : {}) },
+      );
     }
     return this.#current;
   }
@@ -108,7 +113,10 @@ export class SnapshotPublisher {
     const out: SignedDelta[] = [];
     let at = version;
     for (const d of this.#deltas) {
-      if (d.from === at && d.version > at) { out.push(d); at = d.version; }
+      if (d.from === at && d.version > at) {
+        out.push(d);
+        at = d.version;
+      }
     }
     if (at !== this.#version) return undefined;
     const last = this.latestDelta();
@@ -129,7 +137,7 @@ export class SnapshotPublisher {
     }
     let added: Uint8Array = new Uint8Array(0);
     if (view.ids.length > 0) {
-      if ((this.#ids.length / ID_BYTES) + view.ids.length > this.#capacity) return this.#rebuild(now);
+      if (this.#ids.length / ID_BYTES + view.ids.length > this.#capacity) return this.#rebuild(now);
       for (const r of view.ids) this.#bloom.add(r.id);
       added = sortIds(view.ids.map((r) => Buffer.from(r.id, 'hex')));
       this.#ids = mergeIds(this.#ids, added);
@@ -161,15 +169,30 @@ export class SnapshotPublisher {
     return true;
   }
 
-  #sign(version: number, now: number, subjects: readonly string[], cutoffs: readonly { kid: string; before: number }[],
-    addedIds: Uint8Array, addedSubjects: readonly string[], addedCutoffs: readonly { kid: string; before: number }[]): void {
+  #sign(
+    version: number,
+    now: number,
+    subjects: readonly string[],
+    cutoffs: readonly { kid: string; before: number }[],
+    addedIds: Uint8Array,
+    addedSubjects: readonly string[],
+    addedCutoffs: readonly { kid: string; before: number }[],
+  ): void {
     // iat never goes backwards, even if the clock does.
     const iat = Math.max(now, this.#iat);
     const from = this.#version;
-    const delta = buildDelta({
-      from, version, iat, ids: addedIds, subjects: addedSubjects,
-      cutoffs: addedCutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
-    }, this.#key, this.#backend);
+    const delta = buildDelta(
+      {
+        from,
+        version,
+        iat,
+        ids: addedIds,
+        subjects: addedSubjects,
+        cutoffs: addedCutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+      },
+      this.#key,
+      this.#backend,
+    );
     // A refresh replaces the previous refresh of the same version: only the newest one matters.
     const last = this.#deltas[this.#deltas.length - 1];
     if (last !== undefined && last.from === last.version && last.version === from) this.#deltas.pop();

@@ -153,7 +153,11 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
         this.#migrate();
       }
     } catch (e) {
-      try { db?.close(); } catch { /* not open */ }
+      try {
+        db?.close();
+      } catch {
+        /* not open */
+      }
       if (e instanceof CapframeError) throw e;
       throw new ConfigError(`cannot open the revocation registry ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -166,7 +170,9 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
       insertId: db.prepare('INSERT OR IGNORE INTO revoked_ids (id, expires_at, reason, revoked_at) VALUES (?, ?, ?, ?)'),
       insertSubject: db.prepare('INSERT OR IGNORE INTO revoked_subjects (subject, reason, revoked_at) VALUES (?, ?, ?)'),
       getCutoff: db.prepare('SELECT before FROM key_cutoffs WHERE kid = ?'),
-      upsertCutoff: db.prepare('INSERT INTO key_cutoffs (kid, before, reason, revoked_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET before = excluded.before, reason = excluded.reason, revoked_at = excluded.revoked_at'),
+      upsertCutoff: db.prepare(
+        'INSERT INTO key_cutoffs (kid, before, reason, revoked_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET before = excluded.before, reason = excluded.reason, revoked_at = excluded.revoked_at',
+      ),
       issuedExp: db.prepare('SELECT exp FROM issued WHERE id = ?'),
       recordIssued: db.prepare('INSERT OR IGNORE INTO issued (id, kid, subject, iat, exp, recorded_at) VALUES (?, ?, ?, ?, ?, ?)'),
       idsSince: db.prepare('SELECT seq, id, expires_at FROM revoked_ids WHERE seq > ? AND (expires_at IS NULL OR expires_at >= ?) ORDER BY seq'),
@@ -203,11 +209,13 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
   }
 
   #change<T extends { changed: boolean; target: string }>(fn: () => T): RevokeResult {
-    const r = this.#db.transaction(() => {
-      const out = fn();
-      if (out.changed) this.#st.bump.run();
-      return { changed: out.changed, target: out.target, version: this.#st.version.get()!.version };
-    }).immediate();
+    const r = this.#db
+      .transaction(() => {
+        const out = fn();
+        if (out.changed) this.#st.bump.run();
+        return { changed: out.changed, target: out.target, version: this.#st.version.get()!.version };
+      })
+      .immediate();
     // The transaction has committed (synchronous=FULL: it is on disk).
     if (r.changed) this.emit('change', r.version);
     return r;
@@ -281,12 +289,14 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
    * `expiredBefore`, plus all subjects and key cut-offs.
    */
   view(sinceSeq = 0, expiredBefore = 0): RegistryView {
-    return this.#db.transaction(() => ({
-      version: this.#st.version.get()!.version,
-      ids: this.#st.idsSince.all(sinceSeq, expiredBefore).map((r) => ({ seq: r.seq, id: r.id, expiresAt: r.expires_at })),
-      subjects: this.#st.subjects.all().map((r) => r.subject),
-      cutoffs: this.#st.cutoffs.all(),
-    })).deferred();
+    return this.#db
+      .transaction(() => ({
+        version: this.#st.version.get()!.version,
+        ids: this.#st.idsSince.all(sinceSeq, expiredBefore).map((r) => ({ seq: r.seq, id: r.id, expiresAt: r.expires_at })),
+        subjects: this.#st.subjects.all().map((r) => r.subject),
+        cutoffs: this.#st.cutoffs.all(),
+      }))
+      .deferred();
   }
 
   /** Bulk insert for tests and benchmarks: one transaction, one version bump. */

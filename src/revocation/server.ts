@@ -68,12 +68,15 @@ function resumeFrom(req: IncomingMessage): number | undefined {
 
 export function createRevocationHandler(o: RevocationHandlerOptions): RevocationHandler {
   const publisher = new SnapshotPublisher({
-    registry: o.registry, key: o.key,
-    ...(o.clock ? { clock: o.clock } : {}), ...(o.backend ? { backend: o.backend } : {}),
+    registry: o.registry,
+    key: o.key,
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.backend ? { backend: o.backend } : {}),
     ...(o.resignAfter !== undefined ? { resignAfter: o.resignAfter } : {}),
     ...(o.errorRate !== undefined ? { errorRate: o.errorRate } : {}),
   });
-  const onError = o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation snapshot build failed: ${e instanceof Error ? e.message : String(e)}\n`));
+  const onError =
+    o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation snapshot build failed: ${e instanceof Error ? e.message : String(e)}\n`));
   const streams = new Set<ServerResponse>();
   const maxSubscribers = o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
   let closed = false;
@@ -202,8 +205,13 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
       res.write(eventBytes('snapshot', cur.text, cur.version));
     }
     streams.add(res);
-    if (lastSent < 0) { lastSent = publisher.version; lastSentIat = Array.isArray(cur) ? (cur.at(-1)?.iat ?? -1) : cur.iat; }
-    const drop = (): void => { streams.delete(res); };
+    if (lastSent < 0) {
+      lastSent = publisher.version;
+      lastSentIat = Array.isArray(cur) ? (cur.at(-1)?.iat ?? -1) : cur.iat;
+    }
+    const drop = (): void => {
+      streams.delete(res);
+    };
     req.on('close', drop);
     res.on('close', drop);
     return true;
@@ -252,10 +260,11 @@ export async function startRevocationServer(o: RevocationHandlerOptions & { port
     port,
     handler,
     server,
-    close: () => new Promise<void>((done) => {
-      handler.close();
-      server.close(() => done());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((done) => {
+        handler.close();
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -79,7 +79,10 @@ export function bloomParams(f: BloomFilter): BloomParams {
 
 export function bloomFromParams(p: BloomParams): BloomFilter {
   return bf.BloomFilter.fromJSON({
-    type: 'BloomFilter', _size: p.bits, _nbHashes: p.hashes, _seed: p.seed,
+    type: 'BloomFilter',
+    _size: p.bits,
+    _nbHashes: p.hashes,
+    _seed: p.seed,
     _filter: { size: p.bits, content: Buffer.from(p.filter.buffer, p.filter.byteOffset, p.filter.byteLength).toString('base64') },
   } as never) as BloomFilter;
 }
@@ -126,16 +129,35 @@ export function sortIds(ids: Iterable<Uint8Array>): Uint8Array {
 /** Merges strictly ascending id lists (duplicates dropped). */
 export function mergeIds(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
-  let i = 0, j = 0, o = 0;
+  let i = 0,
+    j = 0,
+    o = 0;
   while (i < a.length || j < b.length) {
     let take: Uint8Array, at: number;
-    if (j >= b.length) { take = a; at = i; i += ID_BYTES; }
-    else if (i >= a.length) { take = b; at = j; j += ID_BYTES; }
-    else {
+    if (j >= b.length) {
+      take = a;
+      at = i;
+      i += ID_BYTES;
+    } else if (i >= a.length) {
+      take = b;
+      at = j;
+      j += ID_BYTES;
+    } else {
       const c = compareBytes(a, i, b, j, ID_BYTES);
-      if (c === 0) { take = a; at = i; i += ID_BYTES; j += ID_BYTES; }
-      else if (c < 0) { take = a; at = i; i += ID_BYTES; }
-      else { take = b; at = j; j += ID_BYTES; }
+      if (c === 0) {
+        take = a;
+        at = i;
+        i += ID_BYTES;
+        j += ID_BYTES;
+      } else if (c < 0) {
+        take = a;
+        at = i;
+        i += ID_BYTES;
+      } else {
+        take = b;
+        at = j;
+        j += ID_BYTES;
+      }
     }
     out.set(take.subarray(at, at + ID_BYTES), o);
     o += ID_BYTES;
@@ -186,7 +208,12 @@ export interface SignedSnapshot {
 }
 
 /** Signs a payload with the authority key; returns the envelope and its text form. */
-export function signSnapshot(payload: Uint8Array, key: PrivateKey, meta: { version: number; iat: number; count: number }, backend: Ed25519Backend = defaultBackend()): SignedSnapshot {
+export function signSnapshot(
+  payload: Uint8Array,
+  key: PrivateKey,
+  meta: { version: number; iat: number; count: number },
+  backend: Ed25519Backend = defaultBackend(),
+): SignedSnapshot {
   const msg = new Uint8Array(SNAPSHOT_LABEL.length + KID_BYTES + payload.length);
   msg.set(SNAPSHOT_LABEL);
   msg.set(key.kid, SNAPSHOT_LABEL.length);
@@ -200,7 +227,11 @@ export function signSnapshot(payload: Uint8Array, key: PrivateKey, meta: { versi
  * Builds and signs a snapshot from scratch (bloom filter included). `ids` may
  * be unsorted; `bloom` reuses an already filled filter (incremental builds).
  */
-export function buildSnapshot(content: Omit<SnapshotContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> }, key: PrivateKey, opts: { bloom?: BloomFilter; errorRate?: number; backend?: Ed25519Backend } = {}): SignedSnapshot {
+export function buildSnapshot(
+  content: Omit<SnapshotContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> },
+  key: PrivateKey,
+  opts: { bloom?: BloomFilter; errorRate?: number; backend?: Ed25519Backend } = {},
+): SignedSnapshot {
   checkUint(content.version, 'version');
   checkUint(content.iat, 'iat');
   const ids = content.ids instanceof Uint8Array ? content.ids : sortIds(content.ids);
@@ -235,11 +266,19 @@ function checkEnvelopeLayout(b: Uint8Array): void {
   let o = 10;
   const h = b[o]!;
   let len: number;
-  if (h >= 0x40 && h <= 0x57) { len = h - 0x40; o += 1; }
-  else if (h === 0x58) { len = b[o + 1]!; o += 2; }
-  else if (h === 0x59) { len = (b[o + 1]! << 8) | b[o + 2]!; o += 3; }
-  else if (h === 0x5a) { len = ((b[o + 1]! << 24) >>> 0) + (b[o + 2]! << 16) + (b[o + 3]! << 8) + b[o + 4]!; o += 5; }
-  else fail('envelope payload is not a byte string');
+  if (h >= 0x40 && h <= 0x57) {
+    len = h - 0x40;
+    o += 1;
+  } else if (h === 0x58) {
+    len = b[o + 1]!;
+    o += 2;
+  } else if (h === 0x59) {
+    len = (b[o + 1]! << 8) | b[o + 2]!;
+    o += 3;
+  } else if (h === 0x5a) {
+    len = ((b[o + 1]! << 24) >>> 0) + (b[o + 2]! << 16) + (b[o + 3]! << 8) + b[o + 4]!;
+    o += 5;
+  } else fail('envelope payload is not a byte string');
   if (o + len + 66 !== b.length || b[o + len] !== 0x58 || b[o + len + 1] !== 0x40) {
     fail('envelope is not [kid: bstr(8), payload: bstr, signature: bstr(64)]');
   }

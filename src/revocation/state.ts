@@ -106,7 +106,8 @@ interface Cached {
 function kidOf(k: PublicKeyInput | string): string {
   if (typeof k === 'string' && !k.startsWith('cfk1.')) {
     const raw = Buffer.from(k, 'base64url');
-    if (raw.length !== 8 || kidToString(raw) !== k) throw new InvalidArgumentError(`revocation scope: ${JSON.stringify(k)} is neither a public key nor a key id`);
+    if (raw.length !== 8 || kidToString(raw) !== k)
+      throw new InvalidArgumentError(`revocation scope: ${JSON.stringify(k)} is neither a public key nor a key id`);
     return k;
   }
   return kidToString(keyId(toPublicKey(k)));
@@ -344,7 +345,8 @@ export class RevocationState implements RevocationCheck {
     }
     for (const l of lines) {
       if (l.version < 0) return `no revocation snapshot of authority key ${l.kid} has been loaded yet`;
-      if (now > l.iat + this.maxAge + this.skew) return `revocation snapshot version ${l.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`;
+      if (now > l.iat + this.maxAge + this.skew)
+        return `revocation snapshot version ${l.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`;
     }
     return 'revocation data is stale';
   }
@@ -394,7 +396,8 @@ function revokedBecause(l: Line, chain: Chain): string | null {
 }
 
 function positive(v: number, name: string, zeroOk = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < (zeroOk ? 0 : 1)) throw new InvalidArgumentError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of seconds`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < (zeroOk ? 0 : 1))
+    throw new InvalidArgumentError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of seconds`);
   return Math.floor(v);
 }
 

@@ -115,7 +115,9 @@ export class RevocationSync {
       req.on('timeout', () => req.destroy(new Error(`GET ${SNAPSHOT_PATH}: timed out`)));
       req.on('error', reject);
       req.end();
-    }).catch((e: unknown) => { throw toCapframeError(e, 'ERR_UNAVAILABLE'); });
+    }).catch((e: unknown) => {
+      throw toCapframeError(e, 'ERR_UNAVAILABLE');
+    });
   }
 
   /** node:http or node:https, by the URL's protocol (node:http refuses https: URLs by throwing). */
@@ -126,7 +128,9 @@ export class RevocationSync {
   #schedule(): void {
     if (!this.#running) return;
     this.#timer = setTimeout(() => {
-      this.refresh().catch(this.#onError).finally(() => this.#schedule());
+      this.refresh()
+        .catch(this.#onError)
+        .finally(() => this.#schedule());
     }, this.#poll);
   }
 
@@ -146,10 +150,16 @@ export class RevocationSync {
       let from = 0;
       res.on('data', (chunk: string) => {
         buf += chunk;
-        if (buf.length > MAX_TEXT) { req.destroy(new Error('stream event too large')); return; }
+        if (buf.length > MAX_TEXT) {
+          req.destroy(new Error('stream event too large'));
+          return;
+        }
         for (;;) {
           const end = buf.indexOf('\n\n', Math.max(0, from - 1));
-          if (end < 0) { from = buf.length; break; }
+          if (end < 0) {
+            from = buf.length;
+            break;
+          }
           this.#event(buf.slice(0, end));
           buf = buf.slice(end + 2);
           from = 0;
@@ -161,7 +171,9 @@ export class RevocationSync {
       if (this.#req === req) this.#req = undefined;
       if (this.#running) this.#reconnectTimer = setTimeout(() => this.#subscribe(), this.#reconnect);
     });
-    req.on('error', (e) => { if (this.#running) this.#onError(e); });
+    req.on('error', (e) => {
+      if (this.#running) this.#onError(e);
+    });
     req.end();
     this.#req = req;
   }

@@ -28,7 +28,9 @@ export async function spawnService(configYaml: string, env: NodeJS.ProcessEnv = 
   const file = join(dir, 'capframe.yaml');
   writeFileSync(file, configYaml);
   const child = spawn(process.execPath, [...execArgv, '--import', 'tsx', ENTRY, file, '0'], {
-    cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env },
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   const info = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
     let buf = '';
@@ -37,7 +39,11 @@ export async function spawnService(configYaml: string, env: NodeJS.ProcessEnv = 
       const nl = buf.indexOf('\n');
       if (nl !== -1) {
         child.stdout!.off('data', onData);
-        try { resolve(JSON.parse(buf.slice(0, nl))); } catch (e) { reject(e); }
+        try {
+          resolve(JSON.parse(buf.slice(0, nl)));
+        } catch (e) {
+          reject(e);
+        }
       }
     };
     child.stdout!.on('data', onData);

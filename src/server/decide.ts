@@ -10,7 +10,8 @@ import type { Invocation } from '../token/invocation.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Anything that takes decision events: an AuditLog, a function, a LangChain DecisionSink. */
-export type EventSink = ((event: Record<string, unknown>) => unknown)
+export type EventSink =
+  | ((event: Record<string, unknown>) => unknown)
   | { write(event: Record<string, unknown>): unknown; writeMany?(events: readonly Record<string, unknown>[]): unknown };
 
 /** A validated request; `args` stays the caller's own object (JSON.parse output). */
@@ -46,10 +47,13 @@ function auditFailed(d: Decision, e: unknown): Decision {
 export function createDecider(verifier: Verifier, metrics: Metrics, audit: EventSink | undefined): Decider {
   // The audit writer, chosen once: all lines of a request in one call when the sink can (AuditLog.writeMany).
   const writeEvents: ((events: Record<string, unknown>[]) => unknown) | null =
-    audit === undefined ? null
-      : typeof audit === 'function' ? (events) => writeEach(events, audit)
-      : typeof audit.writeMany === 'function' ? (events) => audit.writeMany!(events)
-      : (events) => writeEach(events, (e) => audit.write(e));
+    audit === undefined
+      ? null
+      : typeof audit === 'function'
+        ? (events) => writeEach(events, audit)
+        : typeof audit.writeMany === 'function'
+          ? (events) => audit.writeMany!(events)
+          : (events) => writeEach(events, (e) => audit.write(e));
 
   return {
     check(r) {

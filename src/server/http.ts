@@ -5,7 +5,12 @@ import type { ErrorCode } from '../errors.ts';
 
 /** A request refused before any decision: status, stable code, metrics reason. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: ErrorCode, message: string, readonly reason = 'invalid_body') {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly reason = 'invalid_body',
+  ) {
     super(message);
   }
 }
@@ -56,9 +61,24 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(c);
     });
-    req.on('end', () => { if (!done) { done = true; resolve(Buffer.concat(chunks, size)); } });
-    req.on('error', (e) => { if (!done) { done = true; reject(new HttpError(400, 'ERR_MALFORMED', `request failed: ${e.message}`, 'aborted')); } });
-    req.on('close', () => { if (!done) { done = true; reject(new HttpError(400, 'ERR_MALFORMED', 'request aborted', 'aborted')); } });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks, size));
+      }
+    });
+    req.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(new HttpError(400, 'ERR_MALFORMED', `request failed: ${e.message}`, 'aborted'));
+      }
+    });
+    req.on('close', () => {
+      if (!done) {
+        done = true;
+        reject(new HttpError(400, 'ERR_MALFORMED', 'request aborted', 'aborted'));
+      }
+    });
   });
 }
 

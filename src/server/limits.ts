@@ -39,7 +39,10 @@ export function limitConnectionsPerAddress(server: Server, max: number, firstReq
       socket.destroy();
     }, firstRequestTimeout);
     idle.unref();
-    socket.once('data', () => { clearTimeout(idle); idle = undefined; });
+    socket.once('data', () => {
+      clearTimeout(idle);
+      idle = undefined;
+    });
     socket.once('close', () => {
       clearTimeout(idle);
       const left = (open.get(addr) ?? 1) - 1;

@@ -66,7 +66,8 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   // snapshots speak for all of them (unless the config names a narrower set).
   const covers = o.covers ?? keyring.kids();
   const state = new RevocationState({
-    trusted: keyring, scopes: [{ signer: o.key.publicKey, covers }],
+    trusted: keyring,
+    scopes: [{ signer: o.key.publicKey, covers }],
     ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}),
   });
   const signer = kidToString(o.key.kid);
@@ -96,7 +97,6 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   }, o.pollMs ?? 1000);
   timer.unref();
 
-
   const revoke: RevokeFn = async (body) => {
     const parsed = revokeRequestSchema.safeParse(body);
     if (!parsed.success) {
@@ -107,9 +107,12 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     // A token must verify against the trusted keys (as in `capframe revoke --token`): an
     // unverified one could name a forged expiry, and the registry lets snapshots drop a
     // revoked id once its recorded expiry is long past, reviving the real token.
-    const r = await ('token' in b ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
-      : 'id' in b ? o.registry.revokeId(b.id.toLowerCase(), opts)
-        : 'subject' in b ? o.registry.revokeSubject(b.subject, opts)
+    const r = await ('token' in b
+      ? o.registry.revokeToken(b.token, { ...opts, trusted: state.keyring })
+      : 'id' in b
+        ? o.registry.revokeId(b.id.toLowerCase(), opts)
+        : 'subject' in b
+          ? o.registry.revokeSubject(b.subject, opts)
           : o.registry.revokeIssuedBefore(b.kid, b.before, opts));
     sync(); // in force before the answer, even if the change event is not emitted
     return { ok: true, changed: r.changed, version: r.version, target: r.target };

@@ -32,7 +32,11 @@ export function createRouter(routes: RouteTable, handlers: readonly RouteHandler
         status = await r.route(req, res);
       } else {
         for (const h of handlers) {
-          if (h(req, res)) { status = 0; route = 'mounted'; return; }
+          if (h(req, res)) {
+            status = 0;
+            route = 'mounted';
+            return;
+          }
         }
         route = 'other';
         throw new HttpError(404, 'ERR_MALFORMED', 'no such endpoint', 'not_found');

@@ -80,32 +80,50 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const metrics = new Metrics();
   const decider = createDecider(o.verifier, metrics, o.audit);
   const maxStreams = o.maxStreamsPerAddress ?? 8;
-  const handle = createRouter({
-    '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
-    '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
-    '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
-    '/healthz': { route: healthRoute() },
-    '/metrics': { route: metricsRoute(metrics) },
-  }, (o.handlers ?? []).map((h) => limitStreamsPerAddress(h, [STREAM_PATH], maxStreams, metrics)), metrics);
+  const handle = createRouter(
+    {
+      '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
+      '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
+      '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
+      '/healthz': { route: healthRoute() },
+      '/metrics': { route: metricsRoute(metrics) },
+    },
+    (o.handlers ?? []).map((h) => limitStreamsPerAddress(h, [STREAM_PATH], maxStreams, metrics)),
+    metrics,
+  );
 
   const requestTimeout = o.requestTimeout ?? 10_000;
   const headersTimeout = Math.min(o.headersTimeout ?? 5_000, requestTimeout);
-  const server = createServer({
-    requestTimeout,
-    headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout ?? 5_000,
-    connectionsCheckingInterval: 1_000,
-    maxHeaderSize: 16 * 1024,
-  }, (req, res) => {
-    handle(req, res).catch(() => { try { res.destroy(); } catch { /* gone */ } });
-  });
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout: o.keepAliveTimeout ?? 5_000,
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: 16 * 1024,
+    },
+    (req, res) => {
+      handle(req, res).catch(() => {
+        try {
+          res.destroy();
+        } catch {
+          /* gone */
+        }
+      });
+    },
+  );
   server.maxConnections = o.maxConnections ?? 1024;
   limitConnectionsPerAddress(server, o.maxConnectionsPerAddress ?? Math.max(1, Math.floor(server.maxConnections / 4)), headersTimeout, metrics);
   // A socket-level error (garbage instead of HTTP, a reset) never reaches the process.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     metrics.rejected(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_http');
     if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const status =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();

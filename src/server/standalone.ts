@@ -10,7 +10,9 @@ import { startService } from './start.ts';
 const [config, port] = process.argv.slice(2);
 const running = await startService(loadServerConfig(config!), port !== undefined ? { port: Number(port) } : {});
 process.stdout.write(JSON.stringify({ url: running.url, pid: process.pid }) + '\n');
-const stop = () => { void running.close().then(() => process.exit(0)); };
+const stop = () => {
+  void running.close().then(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 process.stdin.on('end', stop);

@@ -48,7 +48,9 @@ async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistr
   const registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
   try {
     const rev = serviceRevocation({
-      registry, key, trusted: cfg.base.trusted,
+      registry,
+      key,
+      trusted: cfg.base.trusted,
       ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}),
       ...(r.covers !== undefined ? { covers: r.covers } : {}),
     });
@@ -74,7 +76,11 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   };
   try {
     const section = b.replay ?? { store: 'memory' as const };
-    replay = o.replay ?? openReplayStore(section.store === 'memory' && section.capacity === undefined && b.replayCacheSize !== undefined ? { ...section, capacity: b.replayCacheSize } : section);
+    replay =
+      o.replay ??
+      openReplayStore(
+        section.store === 'memory' && section.capacity === undefined && b.replayCacheSize !== undefined ? { ...section, capacity: b.replayCacheSize } : section,
+      );
     const verifier = new Verifier({
       trusted: b.trusted,
       ...(b.clockSkew !== undefined ? { clockSkew: b.clockSkew } : {}),

@@ -17,15 +17,14 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 type WellFormed = { isWellFormed(): boolean };
 const HAS_IS_WELL_FORMED = typeof (String.prototype as unknown as Partial<WellFormed>).isWellFormed === 'function';
 /** True when the string has no lone UTF-16 surrogate. */
-export const wellFormed: (s: string) => boolean = HAS_IS_WELL_FORMED
-  ? (s) => (s as unknown as WellFormed).isWellFormed()
-  : (s) => !LONE_SURROGATE.test(s);
+export const wellFormed: (s: string) => boolean = HAS_IS_WELL_FORMED ? (s) => (s as unknown as WellFormed).isWellFormed() : (s) => !LONE_SURROGATE.test(s);
 
 function serialize(v: unknown, depth: number): string {
   if (depth > 64) throw new InvalidArgumentError('arguments nested deeper than 64 levels');
   if (v === null) return 'null';
   switch (typeof v) {
-    case 'boolean': return v ? 'true' : 'false';
+    case 'boolean':
+      return v ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(v)) throw new InvalidArgumentError('arguments contain a non-finite number');
       return String(v); // ECMAScript Number::toString, as JCS requires (same as JSON.stringify for finite numbers)

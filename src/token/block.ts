@@ -143,7 +143,13 @@ function checkHolder(v: unknown): Uint8Array {
  * pattern, permissions and the encoded constraints. A block may not list one
  * grant twice.
  */
-export function grantIdentity(g: { readonly resource: string; readonly permissions: readonly string[]; readonly constraints?: Constraints; readonly tools?: readonly string[]; readonly closed?: boolean }): string {
+export function grantIdentity(g: {
+  readonly resource: string;
+  readonly permissions: readonly string[];
+  readonly constraints?: Constraints;
+  readonly tools?: readonly string[];
+  readonly closed?: boolean;
+}): string {
   const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
   return g.resource + '\u0000' + g.permissions.join(',') + '\u0000' + cs + '\u0000' + (g.tools ?? []).join('\u0000') + '\u0000' + (g.closed ? 'closed' : '');
 }
@@ -205,7 +211,9 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
     const ts = tools === undefined ? undefined : Object.freeze(checkTools(tools, E, E === MalformedError));
     if (closed !== undefined && typeof closed !== 'boolean') throw new E('closed must be true or false');
     return Object.freeze({
-      resource, pattern, permissions: Object.freeze(perms),
+      resource,
+      pattern,
+      permissions: Object.freeze(perms),
       ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
       ...(ts ? { tools: ts } : {}),
       ...(closed ? { closed: true } : {}),
@@ -248,7 +256,10 @@ function decodeGrants(v: CborValue | undefined, allowIndex: boolean, version: Fo
   }
   return v.map((g) => {
     const maxItems = version === 1 ? 3 : 4;
-    if (!Array.isArray(g) || g.length < 2 || g.length > maxItems) throw new MalformedError(version === 1 ? 'a grant is [resource, permissions, constraints?]' : 'a grant is [resource, permissions, constraints?, options?]');
+    if (!Array.isArray(g) || g.length < 2 || g.length > maxItems)
+      throw new MalformedError(
+        version === 1 ? 'a grant is [resource, permissions, constraints?]' : 'a grant is [resource, permissions, constraints?, options?]',
+      );
     const [resource, perms, cs, opts] = g;
     if (typeof resource === 'number') {
       if (!allowIndex || !Number.isSafeInteger(resource) || resource < 0) throw new MalformedError('grant resource index is only allowed in delegation blocks');
@@ -304,7 +315,8 @@ export function encodeRootPayload(p: RootPayload): Uint8Array {
 export function decodeRootPayload(bytes: Uint8Array): RootPayload {
   const m = asMap(bytes, ROOT_KEYS, 'root block');
   const version = required(m, KEY.version, 'root block');
-  if (version !== 1 && version !== 2) throw new MalformedError(`unsupported format version ${JSON.stringify(version)} (this verifier reads versions ${FORMAT_VERSIONS.join(' and ')})`);
+  if (version !== 1 && version !== 2)
+    throw new MalformedError(`unsupported format version ${JSON.stringify(version)} (this verifier reads versions ${FORMAT_VERSIONS.join(' and ')})`);
   const nbf = m.get(KEY.nbf);
   const p: RootPayload = {
     tid: checkBytes(required(m, KEY.tid, 'root block'), 16, 'token id'),

@@ -51,17 +51,31 @@ class Writer {
   head(major: number, n: number): void {
     const m = major << 5;
     if (n < 24) this.byte(m | n);
-    else if (n < 0x100) { this.byte(m | 24); this.byte(n); }
-    else if (n < 0x10000) { this.byte(m | 25); this.byte(n >>> 8); this.byte(n & 0xff); }
-    else if (n < 0x100000000) {
+    else if (n < 0x100) {
+      this.byte(m | 24);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.byte(m | 25);
+      this.byte(n >>> 8);
+      this.byte(n & 0xff);
+    } else if (n < 0x100000000) {
       this.byte(m | 26);
-      this.byte((n >>> 24) & 0xff); this.byte((n >>> 16) & 0xff); this.byte((n >>> 8) & 0xff); this.byte(n & 0xff);
+      this.byte((n >>> 24) & 0xff);
+      this.byte((n >>> 16) & 0xff);
+      this.byte((n >>> 8) & 0xff);
+      this.byte(n & 0xff);
     } else {
       this.byte(m | 27);
       const hi = Math.floor(n / 0x100000000);
       const lo = n >>> 0;
-      this.byte((hi >>> 24) & 0xff); this.byte((hi >>> 16) & 0xff); this.byte((hi >>> 8) & 0xff); this.byte(hi & 0xff);
-      this.byte((lo >>> 24) & 0xff); this.byte((lo >>> 16) & 0xff); this.byte((lo >>> 8) & 0xff); this.byte(lo & 0xff);
+      this.byte((hi >>> 24) & 0xff);
+      this.byte((hi >>> 16) & 0xff);
+      this.byte((hi >>> 8) & 0xff);
+      this.byte(hi & 0xff);
+      this.byte((lo >>> 24) & 0xff);
+      this.byte((lo >>> 16) & 0xff);
+      this.byte((lo >>> 8) & 0xff);
+      this.byte(lo & 0xff);
     }
   }
 }
@@ -197,7 +211,7 @@ function normalize(v: unknown, depth: number): CborValue {
     for (const [k, val] of v) v.set(k, normalize(val, depth + 1));
     return v as CborMap;
   }
-  throw new MalformedError(`CBOR item of type ${v === undefined ? 'undefined' : (v as object).constructor?.name ?? typeof v} is not allowed`);
+  throw new MalformedError(`CBOR item of type ${v === undefined ? 'undefined' : ((v as object).constructor?.name ?? typeof v)} is not allowed`);
 }
 
 /** Bytes of a shortest-form CBOR head for an argument below 2^32. */

@@ -8,8 +8,13 @@ import { concat, equalBytes, toHex } from '../crypto/hash.ts';
 import { kidToString } from '../crypto/keys.ts';
 import { MalformedError, SignatureInvalidError } from '../errors.ts';
 import {
-  checkDistinctGrants, decodeDelegationPayload, decodeRootPayload, validateGrants,
-  type FormatVersion, type ResolvedGrant, type WireGrant,
+  checkDistinctGrants,
+  decodeDelegationPayload,
+  decodeRootPayload,
+  validateGrants,
+  type FormatVersion,
+  type ResolvedGrant,
+  type WireGrant,
 } from './block.ts';
 import { parsePattern } from './resource.ts';
 import { blockDigest, LABELS, type Token } from './token.ts';
@@ -117,18 +122,20 @@ export function walkChain(token: Token, checks: ChainChecks | null, authorityKey
   const rootRaw = raw[0]!;
   if (checks) checks.signature(0, authorityKey!, signedMessage('root', rootRaw.payload, token.kid), rootRaw.signature);
   const root = decodeRootPayload(rootRaw.payload);
-  const blocks: ChainBlock[] = [{
-    kind: 'root',
-    id: toHex(root.tid),
-    subject: root.subject,
-    holder: root.holder,
-    grants: validateGrants(root.grants, MalformedError, root.version ?? 1),
-    inheritsGrants: false,
-    iat: root.iat,
-    ...(root.nbf !== undefined ? { nbf: root.nbf } : {}),
-    exp: root.exp,
-    maxDepth: root.maxDepth,
-  }];
+  const blocks: ChainBlock[] = [
+    {
+      kind: 'root',
+      id: toHex(root.tid),
+      subject: root.subject,
+      holder: root.holder,
+      grants: validateGrants(root.grants, MalformedError, root.version ?? 1),
+      inheritsGrants: false,
+      iat: root.iat,
+      ...(root.nbf !== undefined ? { nbf: root.nbf } : {}),
+      exp: root.exp,
+      maxDepth: root.maxDepth,
+    },
+  ];
   for (let i = 1; i < raw.length; i++) {
     const parent = blocks[i - 1]!;
     const rb = raw[i]!;

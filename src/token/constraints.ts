@@ -87,7 +87,9 @@ export function isConstraintKey(name: unknown, version: 1 | 2): name is string {
  */
 export function validateConstraint(name: string, c: unknown, Err: Err = InvalidArgumentError, version: 1 | 2 = 2): Constraint {
   if (!isConstraintKey(name, version)) {
-    throw new Err(`constraint key ${JSON.stringify(name)} is not ${version === 1 ? 'a valid argument name' : 'an argument path (name, name.member, name[], at most 8 segments)'}`);
+    throw new Err(
+      `constraint key ${JSON.stringify(name)} is not ${version === 1 ? 'a valid argument name' : 'an argument path (name, name.member, name[], at most 8 segments)'}`,
+    );
   }
   const what = `constraint on "${name}"`;
   const out = validateOne(c, what, Err, 0, { nodes: 0 });
@@ -96,7 +98,8 @@ export function validateConstraint(name: string, c: unknown, Err: Err = InvalidA
 }
 
 const helpers: Helpers = {
-  checkScalar, checkString,
+  checkScalar,
+  checkString,
   validate: (c, what, E, depth, budget) => validateOne(c, what, E, depth, budget),
   encode: (c) => encodeConstraint(c),
   decode: (raw, what) => decodeOne(raw, what),
@@ -105,9 +108,25 @@ const helpers: Helpers = {
 
 /** The members each kind's API form may have besides `type`. */
 const MEMBERS: Readonly<Record<string, readonly string[]>> = {
-  exact: ['value'], oneOf: ['values'], range: ['min', 'max'], glob: ['pattern'], prefix: ['prefix'], pathUnder: ['path'],
-  notOneOf: ['values'], decimal: ['min', 'max'], length: ['min', 'max'], each: ['constraint'], subset: ['values'], contains: ['values'],
-  cidr: ['cidr'], url: ['scheme', 'host', 'port', 'path'], urlSafe: [], regex: ['pattern'], all: ['constraints'], anyOf: ['constraints'], not: ['constraint'],
+  exact: ['value'],
+  oneOf: ['values'],
+  range: ['min', 'max'],
+  glob: ['pattern'],
+  prefix: ['prefix'],
+  pathUnder: ['path'],
+  notOneOf: ['values'],
+  decimal: ['min', 'max'],
+  length: ['min', 'max'],
+  each: ['constraint'],
+  subset: ['values'],
+  contains: ['values'],
+  cidr: ['cidr'],
+  url: ['scheme', 'host', 'port', 'path'],
+  urlSafe: [],
+  regex: ['pattern'],
+  all: ['constraints'],
+  anyOf: ['constraints'],
+  not: ['constraint'],
 };
 
 function validateOne(c: unknown, what: string, Err: Err, depth: number, budget: { nodes: number }): Constraint {
@@ -132,7 +151,9 @@ function validateOne(c: unknown, what: string, Err: Err, depth: number, budget: 
     case 'range': {
       const min = o.min ?? undefined;
       const max = o.max ?? undefined;
-      for (const b of [min, max]) if (b !== undefined && !Number.isSafeInteger(b)) throw new Err(`${what}: range bounds are whole numbers (safe integers); for bounds like 10.50 use type decimal with text bounds`);
+      for (const b of [min, max])
+        if (b !== undefined && !Number.isSafeInteger(b))
+          throw new Err(`${what}: range bounds are whole numbers (safe integers); for bounds like 10.50 use type decimal with text bounds`);
       if (min === undefined && max === undefined) throw new Err(`${what}: range needs min or max`);
       if (min !== undefined && max !== undefined && (min as number) > (max as number)) throw new Err(`${what}: range min > max`);
       return { type: 'range', ...(min !== undefined ? { min: min as number } : {}), ...(max !== undefined ? { max: max as number } : {}) };
@@ -157,19 +178,27 @@ export function validateConstraints(cs: unknown, Err: Err = InvalidArgumentError
   if (entries.length > LIMITS.maxConstraintsPerGrant) throw new Err(`more than ${LIMITS.maxConstraintsPerGrant} constraints in one grant`);
   const out: Record<string, Constraint> = {};
   // defineProperty, not assignment: an argument named "__proto__" must stay an own property.
-  for (const [k, v] of entries) Object.defineProperty(out, k, { value: validateConstraint(k, v, Err, version), enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(out, k, { value: validateConstraint(k, v, Err, version), enumerable: true, writable: true, configurable: true });
   return Object.freeze(out);
 }
 
 export function encodeConstraint(c: Constraint): CborValue[] {
   switch (c.type) {
-    case 'exact': return [KIND.exact, c.value];
-    case 'oneOf': return [KIND.oneOf, [...c.values]];
-    case 'range': return [KIND.range, c.min ?? null, c.max ?? null];
-    case 'glob': return [KIND.glob, c.pattern];
-    case 'prefix': return [KIND.prefix, c.prefix];
-    case 'pathUnder': return [KIND.pathUnder, c.path];
-    default: return encodeV2(c, helpers);
+    case 'exact':
+      return [KIND.exact, c.value];
+    case 'oneOf':
+      return [KIND.oneOf, [...c.values]];
+    case 'range':
+      return [KIND.range, c.min ?? null, c.max ?? null];
+    case 'glob':
+      return [KIND.glob, c.pattern];
+    case 'prefix':
+      return [KIND.prefix, c.prefix];
+    case 'pathUnder':
+      return [KIND.pathUnder, c.path];
+    default:
+      return encodeV2(c, helpers);
   }
 }
 
@@ -181,18 +210,32 @@ export function encodeConstraints(cs: Constraints): CborMap {
 function decodeOne(raw: CborValue, what: string): unknown {
   if (!Array.isArray(raw) || raw.length < 1) throw new MalformedError(`${what} is not [kind, ...]`);
   const [kind, a, b] = raw;
-  const expectLen = (n: number) => { if (raw.length !== n) throw new MalformedError(`${what} has ${raw.length} items, expected ${n}`); };
+  const expectLen = (n: number) => {
+    if (raw.length !== n) throw new MalformedError(`${what} has ${raw.length} items, expected ${n}`);
+  };
   switch (kind) {
-    case KIND.exact: expectLen(2); return { type: 'exact', value: a };
-    case KIND.oneOf: expectLen(2); return { type: 'oneOf', values: a };
+    case KIND.exact:
+      expectLen(2);
+      return { type: 'exact', value: a };
+    case KIND.oneOf:
+      expectLen(2);
+      return { type: 'oneOf', values: a };
     case KIND.range:
       expectLen(3);
-      if ((a !== null && typeof a !== 'number') || (b !== null && typeof b !== 'number')) throw new MalformedError(`${what}: range bounds are integers or null`);
+      if ((a !== null && typeof a !== 'number') || (b !== null && typeof b !== 'number'))
+        throw new MalformedError(`${what}: range bounds are integers or null`);
       return { type: 'range', ...(a !== null ? { min: a } : {}), ...(b !== null ? { max: b } : {}) };
-    case KIND.glob: expectLen(2); return { type: 'glob', pattern: a };
-    case KIND.prefix: expectLen(2); return { type: 'prefix', prefix: a };
-    case KIND.pathUnder: expectLen(2); return { type: 'pathUnder', path: a };
-    default: return decodeV2(raw, what, helpers);
+    case KIND.glob:
+      expectLen(2);
+      return { type: 'glob', pattern: a };
+    case KIND.prefix:
+      expectLen(2);
+      return { type: 'prefix', prefix: a };
+    case KIND.pathUnder:
+      expectLen(2);
+      return { type: 'pathUnder', path: a };
+    default:
+      return decodeV2(raw, what, helpers);
   }
 }
 
@@ -214,12 +257,21 @@ export const MAX_GLOB_SUBJECT = 65_536;
 
 /** Glob: `*` matches any run of characters (including none), `?` exactly one. No escapes. */
 export function globMatch(pattern: string, s: string): boolean {
-  let p = 0, i = 0, star = -1, mark = 0;
+  let p = 0,
+    i = 0,
+    star = -1,
+    mark = 0;
   while (i < s.length) {
-    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === s[i])) { p++; i++; }
-    else if (p < pattern.length && pattern[p] === '*') { star = p++; mark = i; }
-    else if (star !== -1) { p = star + 1; i = ++mark; }
-    else return false;
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === s[i])) {
+      p++;
+      i++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = i;
+    } else if (star !== -1) {
+      p = star + 1;
+      i = ++mark;
+    } else return false;
   }
   while (p < pattern.length && pattern[p] === '*') p++;
   return p === pattern.length;
@@ -228,30 +280,46 @@ export function globMatch(pattern: string, s: string): boolean {
 /** Does the constraint admit this present value? (A missing value is admitted by nothing.) */
 export function admits(c: Constraint, v: unknown): boolean {
   switch (c.type) {
-    case 'exact': return v === c.value;
-    case 'oneOf': return c.values.some((x) => x === v);
+    case 'exact':
+      return v === c.value;
+    case 'oneOf':
+      return c.values.some((x) => x === v);
     case 'range':
       if (typeof v !== 'number' || !Number.isFinite(v)) return false;
       return (c.min === undefined || v >= c.min) && (c.max === undefined || v <= c.max);
-    case 'glob': return typeof v === 'string' && v.length <= MAX_GLOB_SUBJECT && globMatch(c.pattern, v);
-    case 'prefix': return typeof v === 'string' && v.startsWith(c.prefix);
+    case 'glob':
+      return typeof v === 'string' && v.length <= MAX_GLOB_SUBJECT && globMatch(c.pattern, v);
+    case 'prefix':
+      return typeof v === 'string' && v.startsWith(c.prefix);
     case 'pathUnder': {
       const base = c.path === '/' ? '/' : c.path + '/';
       return typeof v === 'string' && isCleanAbsolutePath(v) && (v === c.path || v.startsWith(base));
     }
-    default: return checkV2(c, v, helpers);
+    default:
+      return checkV2(c, v, helpers);
   }
 }
 
 function describe(c: Constraint): string {
   switch (c.type) {
-    case 'exact': return `must equal ${JSON.stringify(c.value)}`;
-    case 'oneOf': return `must be one of ${JSON.stringify(c.values)}`;
-    case 'range': return c.min !== undefined && c.max !== undefined ? `must be a number in [${c.min}, ${c.max}]` : c.min !== undefined ? `must be a number >= ${c.min}` : `must be a number <= ${c.max}`;
-    case 'glob': return `must match ${JSON.stringify(c.pattern)} (${MAX_GLOB_SUBJECT} characters at most)`;
-    case 'prefix': return `must start with ${JSON.stringify(c.prefix)}`;
-    case 'pathUnder': return `must be a clean absolute path under ${JSON.stringify(c.path)}`;
-    default: return `must satisfy its ${c.type} constraint`;
+    case 'exact':
+      return `must equal ${JSON.stringify(c.value)}`;
+    case 'oneOf':
+      return `must be one of ${JSON.stringify(c.values)}`;
+    case 'range':
+      return c.min !== undefined && c.max !== undefined
+        ? `must be a number in [${c.min}, ${c.max}]`
+        : c.min !== undefined
+          ? `must be a number >= ${c.min}`
+          : `must be a number <= ${c.max}`;
+    case 'glob':
+      return `must match ${JSON.stringify(c.pattern)} (${MAX_GLOB_SUBJECT} characters at most)`;
+    case 'prefix':
+      return `must start with ${JSON.stringify(c.prefix)}`;
+    case 'pathUnder':
+      return `must be a clean absolute path under ${JSON.stringify(c.path)}`;
+    default:
+      return `must satisfy its ${c.type} constraint`;
   }
 }
 

@@ -89,9 +89,13 @@ export function batchDigestAt(payload: Uint8Array, index: number): Uint8Array | 
   const b0 = payload[0]!;
   let count: number;
   let head: number;
-  if (b0 >= 0x81 && b0 <= 0x97) { count = b0 & 0x1f; head = 1; }
-  else if (b0 === 0x98 && payload.length > 1 && payload[1]! >= 24) { count = payload[1]!; head = 2; }
-  else return undefined;
+  if (b0 >= 0x81 && b0 <= 0x97) {
+    count = b0 & 0x1f;
+    head = 1;
+  } else if (b0 === 0x98 && payload.length > 1 && payload[1]! >= 24) {
+    count = payload[1]!;
+    head = 2;
+  } else return undefined;
   if (index >= count) return undefined;
   const off = head + index * 34;
   if (off + 34 > payload.length || payload[off] !== 0x58 || payload[off + 1] !== 0x20) return undefined;
@@ -137,7 +141,8 @@ export function decodeBatchedProof(own: Uint8Array, v: CborValue): BatchedProof 
   if (!(item instanceof Uint8Array) || item.length === 0) throw new MalformedError('batched invocation: the item payload must be a byte string');
   if (!(batch instanceof Uint8Array)) throw new MalformedError('batched invocation: the batch payload must be a byte string');
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new MalformedError('batched invocation: the signature must be 64 bytes');
-  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new MalformedError('batched invocation: the index must be an unsigned integer');
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
+    throw new MalformedError('batched invocation: the index must be an unsigned integer');
   const digests = digestViews(batch, checkBatchPayload(batch));
   const block: RawBlock = { bytes: Buffer.concat([item, signature]), payload: item, signature };
   return { bytes: own, block, batch: Object.freeze({ payload: batch, digests, index }) };
@@ -147,7 +152,8 @@ export function decodeBatchedProof(own: Uint8Array, v: CborValue): BatchedProof 
 export function batchParts(batchPayload: Uint8Array, signature: Uint8Array): BatchParts {
   if (!(batchPayload instanceof Uint8Array) || !(signature instanceof Uint8Array)) throw new MalformedError('a signed batch is bytes');
   if (signature.length !== 64) throw new MalformedError('batched invocation: the signature must be 64 bytes');
-  if (batchPayload.length > LIMITS.maxBatchedInvocationBytes) throw new TooLargeError(`batch payload is ${batchPayload.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
+  if (batchPayload.length > LIMITS.maxBatchedInvocationBytes)
+    throw new TooLargeError(`batch payload is ${batchPayload.length} bytes; the limit is ${LIMITS.maxBatchedInvocationBytes}`);
   const payload = Uint8Array.from(batchPayload);
   const digests = digestViews(payload, checkBatchPayload(payload));
   const parts: BatchParts = Object.freeze({ payload, signature: Uint8Array.from(signature), digests });

@@ -32,10 +32,26 @@ export function checkName(v: unknown, what: string, max: number = LIMITS.maxStri
 
 function putHead(out: Uint8Array, o: number, major: number, n: number): number {
   const m = major << 5;
-  if (n < 24) { out[o] = m | n; return o + 1; }
-  if (n < 0x100) { out[o] = m | 24; out[o + 1] = n; return o + 2; }
-  if (n < 0x10000) { out[o] = m | 25; out[o + 1] = n >>> 8; out[o + 2] = n & 0xff; return o + 3; }
-  out[o] = m | 26; out[o + 1] = (n >>> 24) & 0xff; out[o + 2] = (n >>> 16) & 0xff; out[o + 3] = (n >>> 8) & 0xff; out[o + 4] = n & 0xff;
+  if (n < 24) {
+    out[o] = m | n;
+    return o + 1;
+  }
+  if (n < 0x100) {
+    out[o] = m | 24;
+    out[o + 1] = n;
+    return o + 2;
+  }
+  if (n < 0x10000) {
+    out[o] = m | 25;
+    out[o + 1] = n >>> 8;
+    out[o + 2] = n & 0xff;
+    return o + 3;
+  }
+  out[o] = m | 26;
+  out[o + 1] = (n >>> 24) & 0xff;
+  out[o + 2] = (n >>> 16) & 0xff;
+  out[o + 3] = (n >>> 8) & 0xff;
+  out[o + 4] = n & 0xff;
   return o + 5;
 }
 
@@ -53,30 +69,67 @@ export function encodeInvocationPayload(p: InvocationPayload): Uint8Array {
   const op = Buffer.byteLength(p.operation, 'utf8');
   const res = Buffer.byteLength(p.resource, 'utf8');
   const cid = Buffer.byteLength(p.callId, 'utf8');
-  const size = 1 + 18 + (1 + headSize(tool) + tool) + (1 + headSize(op) + op) + (1 + headSize(res) + res) + 35
-    + (1 + headSize(cid) + cid) + 18 + (1 + headSize(p.iat)) + (1 + headSize(p.exp));
+  const size =
+    1 +
+    18 +
+    (1 + headSize(tool) + tool) +
+    (1 + headSize(op) + op) +
+    (1 + headSize(res) + res) +
+    35 +
+    (1 + headSize(cid) + cid) +
+    18 +
+    (1 + headSize(p.iat)) +
+    (1 + headSize(p.exp));
   const out = Buffer.alloc(size);
   let o = 0;
   out[o++] = 0xa9;
-  out[o++] = 1; o = putHead(out, o, 2, 16); out.set(p.tip, o); o += 16;
-  out[o++] = 2; o = putHead(out, o, 3, tool); o += out.write(p.tool, o, tool, 'utf8');
-  out[o++] = 3; o = putHead(out, o, 3, op); o += out.write(p.operation, o, op, 'utf8');
-  out[o++] = 4; o = putHead(out, o, 3, res); o += out.write(p.resource, o, res, 'utf8');
-  out[o++] = 5; o = putHead(out, o, 2, 32); out.set(p.args, o); o += 32;
-  out[o++] = 6; o = putHead(out, o, 3, cid); o += out.write(p.callId, o, cid, 'utf8');
-  out[o++] = 7; o = putHead(out, o, 2, 16); out.set(p.nonce, o); o += 16;
-  out[o++] = 8; o = putHead(out, o, 0, p.iat);
-  out[o++] = 9; o = putHead(out, o, 0, p.exp);
+  out[o++] = 1;
+  o = putHead(out, o, 2, 16);
+  out.set(p.tip, o);
+  o += 16;
+  out[o++] = 2;
+  o = putHead(out, o, 3, tool);
+  o += out.write(p.tool, o, tool, 'utf8');
+  out[o++] = 3;
+  o = putHead(out, o, 3, op);
+  o += out.write(p.operation, o, op, 'utf8');
+  out[o++] = 4;
+  o = putHead(out, o, 3, res);
+  o += out.write(p.resource, o, res, 'utf8');
+  out[o++] = 5;
+  o = putHead(out, o, 2, 32);
+  out.set(p.args, o);
+  o += 32;
+  out[o++] = 6;
+  o = putHead(out, o, 3, cid);
+  o += out.write(p.callId, o, cid, 'utf8');
+  out[o++] = 7;
+  o = putHead(out, o, 2, 16);
+  out.set(p.nonce, o);
+  o += 16;
+  out[o++] = 8;
+  o = putHead(out, o, 0, p.iat);
+  out[o++] = 9;
+  o = putHead(out, o, 0, p.exp);
   if (o !== size) return encodeInvocationPayloadGeneral(p);
   return new Uint8Array(out.buffer, out.byteOffset, size);
 }
 
 /** encodeInvocationPayload() through the general deterministic encoder. */
 export function encodeInvocationPayloadGeneral(p: InvocationPayload): Uint8Array {
-  return encode(new Map<number, CborValue>([
-    [K.tip, p.tip], [K.tool, p.tool], [K.operation, p.operation], [K.resource, p.resource],
-    [K.args, p.args], [K.callId, p.callId], [K.nonce, p.nonce], [K.iat, p.iat], [K.exp, p.exp],
-  ]));
+  return encode(
+    new Map<number, CborValue>([
+      [K.tip, p.tip],
+      [K.tool, p.tool],
+      [K.operation, p.operation],
+      [K.resource, p.resource],
+      [K.args, p.args],
+      [K.callId, p.callId],
+      [K.nonce, p.nonce],
+      [K.iat, p.iat],
+      [K.exp, p.exp],
+    ]),
+  );
 }
 
 function bytesOf(m: CborMap, k: number, n: number, what: string): Uint8Array {

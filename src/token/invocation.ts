@@ -12,8 +12,14 @@ import { MalformedError, TooLargeError } from '../errors.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import { decodeStrict, encode } from './cbor.ts';
 import {
-  BATCHED_INVOCATION_PREFIX, batchItem, batchParts, decodeBatchedProof, signedBatchItems,
-  type BatchedProof, type BatchParts, type InvocationBatchRef,
+  BATCHED_INVOCATION_PREFIX,
+  batchItem,
+  batchParts,
+  decodeBatchedProof,
+  signedBatchItems,
+  type BatchedProof,
+  type BatchParts,
+  type InvocationBatchRef,
 } from './invocation-batch.ts';
 import { LIMITS } from './limits.ts';
 import { decodeTextForm, splitBlock, TEXT_WHITESPACE_ALLOWANCE, trimAsciiWhitespace, type RawBlock } from './token.ts';
@@ -57,9 +63,10 @@ export class Invocation {
    */
   static parse(input: string | Uint8Array | Invocation): Invocation {
     if (input instanceof Invocation) return input;
-    const batched = typeof input === 'string'
-      ? trimAsciiWhitespace(input.slice(0, TEXT_WHITESPACE_ALLOWANCE + BATCHED_INVOCATION_PREFIX.length)).startsWith(BATCHED_INVOCATION_PREFIX)
-      : input instanceof Uint8Array && input.length > 0 && (input[0]! >> 5) === 4; // CBOR major type 4: array
+    const batched =
+      typeof input === 'string'
+        ? trimAsciiWhitespace(input.slice(0, TEXT_WHITESPACE_ALLOWANCE + BATCHED_INVOCATION_PREFIX.length)).startsWith(BATCHED_INVOCATION_PREFIX)
+        : input instanceof Uint8Array && input.length > 0 && input[0]! >> 5 === 4; // CBOR major type 4: array
     const max = batched ? LIMITS.maxBatchedInvocationBytes : LIMITS.maxInvocationBytes;
     const prefix = batched ? BATCHED_INVOCATION_PREFIX : INVOCATION_PREFIX;
     const bytes = typeof input === 'string' ? decodeTextForm(input, prefix, max, 'invocation') : input;

@@ -36,7 +36,10 @@ function normalizeSegment(seg: string, kind: 'pattern' | 'resource', text: strin
   let out = '';
   for (let i = 0; i < seg.length; i++) {
     const c = seg[i]!;
-    if (c !== '%') { out += c; continue; }
+    if (c !== '%') {
+      out += c;
+      continue;
+    }
     const hex = seg.slice(i + 1, i + 3);
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) fail(kind, text, 'bad percent-encoding');
     const code = parseInt(hex, 16);

@@ -52,7 +52,8 @@ const isAsciiSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c 
 
 /** `s` without leading and trailing HT, LF, CR and SP (nothing else: no BOM, NBSP, U+2028, VT or FF). */
 export function trimAsciiWhitespace(s: string): string {
-  let a = 0, b = s.length;
+  let a = 0,
+    b = s.length;
   while (a < b && isAsciiSpace(s.charCodeAt(a))) a++;
   while (b > a && isAsciiSpace(s.charCodeAt(b - 1))) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
@@ -62,7 +63,8 @@ export function trimAsciiWhitespace(s: string): string {
 export function decodeTextForm(text: string, prefix: string, maxBytes: number, what: string): Uint8Array {
   if (typeof text !== 'string') throw new MalformedError(`${what} must be a string`);
   // The limit applies to the raw input, whitespace included, so no input is scanned beyond it.
-  if (text.length > prefix.length + Math.ceil((maxBytes * 4) / 3) + TEXT_WHITESPACE_ALLOWANCE) throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
+  if (text.length > prefix.length + Math.ceil((maxBytes * 4) / 3) + TEXT_WHITESPACE_ALLOWANCE)
+    throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
   const t = trimAsciiWhitespace(text);
   if (t.length > prefix.length + Math.ceil((maxBytes * 4) / 3)) throw new TooLargeError(`${what} is larger than ${maxBytes} bytes`);
   if (!t.startsWith(prefix)) throw new MalformedError(`${what} text form starts with "${prefix}"`);
@@ -128,7 +130,11 @@ export class Token {
     if (v.length - 2 > maxDepth) throw new DepthError(`token has ${v.length - 2} delegation blocks; the limit is ${maxDepth}`);
     const [kid, ...blocks] = v as Uint8Array[];
     if (kid!.length !== KID_BYTES) throw new MalformedError(`authority key id must be ${KID_BYTES} bytes`);
-    return new Token(own, kid!, blocks.map((b, i) => splitBlock(b, i === 0 ? 'root block' : `delegation block ${i}`)));
+    return new Token(
+      own,
+      kid!,
+      blocks.map((b, i) => splitBlock(b, i === 0 ? 'root block' : `delegation block ${i}`)),
+    );
   }
 
   /** Builds a token from already encoded parts (used by issue and delegate). */

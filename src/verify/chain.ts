@@ -24,7 +24,14 @@ export interface ChainOptions {
  * Ed25519 check through a verified-signature cache keyed by SHA-256(key ||
  * message || signature). Throws ERR_SIGNATURE_INVALID with `message`.
  */
-export function checkSignatureCached(backend: Ed25519Backend, cache: Lru<string, true> | undefined, key: Uint8Array, message: Uint8Array, signature: Uint8Array, error: string): void {
+export function checkSignatureCached(
+  backend: Ed25519Backend,
+  cache: Lru<string, true> | undefined,
+  key: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  error: string,
+): void {
   const cacheKey = cache ? sha256Hex(key, message, signature) : '';
   if (cache?.get(cacheKey)) return;
   if (!backend.verify(key, message, signature)) throw new SignatureInvalidError(error);
@@ -66,5 +73,3 @@ export function verifyChain(token: Token, opts: ChainOptions): Chain {
   if (!authorityKey) throw new UnknownKeyError(`authority key ${kidToString(token.kid)} is not trusted`);
   return walkChain(token, checksFor(opts), authorityKey);
 }
-
-

@@ -8,7 +8,6 @@ import { keyId, kidToString, toPublicKey, type PrivateKey, type PublicKeyInput }
 export type { PublicKeyInput } from '../crypto/keys.ts';
 import { toHex } from '../crypto/hash.ts';
 
-
 export class Keyring {
   readonly #keys = new Map<string, Uint8Array>();
   #epoch = 0;

@@ -32,10 +32,18 @@ export function openReplayStore(c: ReplayStoreConfig): ReplayStore {
       return new MemoryReplayStore(c.capacity);
     case 'sqlite':
       if (!c.path) throw new InvalidArgumentError('replay.store sqlite needs a path');
-      return new SqliteReplayStore({ path: c.path, ...(c.fsync !== undefined ? { fsync: c.fsync } : {}), ...(c.timeout !== undefined ? { busyTimeout: c.timeout } : {}) });
+      return new SqliteReplayStore({
+        path: c.path,
+        ...(c.fsync !== undefined ? { fsync: c.fsync } : {}),
+        ...(c.timeout !== undefined ? { busyTimeout: c.timeout } : {}),
+      });
     case 'redis':
       if (!c.url) throw new InvalidArgumentError('replay.store redis needs a url');
-      return new RedisReplayStore({ url: c.url, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}), ...(c.timeout !== undefined ? { timeout: c.timeout } : {}) });
+      return new RedisReplayStore({
+        url: c.url,
+        ...(c.prefix !== undefined ? { prefix: c.prefix } : {}),
+        ...(c.timeout !== undefined ? { timeout: c.timeout } : {}),
+      });
     default:
       throw new InvalidArgumentError(`unknown replay store ${JSON.stringify((c as { store?: unknown }).store)}`);
   }

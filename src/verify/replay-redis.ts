@@ -73,7 +73,8 @@ export class RedisReplayStore implements ReplayStore {
   flushes = 0;
 
   constructor(o: RedisReplayStoreOptions) {
-    if (!o || typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)) throw new InvalidArgumentError('a Redis replay store needs a redis:// or rediss:// url');
+    if (!o || typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))
+      throw new InvalidArgumentError('a Redis replay store needs a redis:// or rediss:// url');
     const timeout = o.timeout ?? 1000;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) throw new InvalidArgumentError('the Redis replay timeout must be 1 to 60000 ms');
     this.timeout = timeout;
@@ -89,7 +90,9 @@ export class RedisReplayStore implements ReplayStore {
     this.#client.on('error', () => {});
     // Once connected, the idle connection never keeps the process alive (a Guard has no close());
     // a claim in flight does, through its deadline timer.
-    this.#ready = this.#client.connect().then(() => { (this.#client as Client & { unref?: () => void }).unref?.(); });
+    this.#ready = this.#client.connect().then(() => {
+      (this.#client as Client & { unref?: () => void }).unref?.();
+    });
     this.#ready.catch(() => {});
   }
 
@@ -99,9 +102,13 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   checkAndRecord(key: string, expiresAt: number, now: number): Promise<boolean> {
-    if (typeof now !== 'number' || !Number.isFinite(now)) return Promise.reject(new InvalidArgumentError('replay store: now must be a finite number of seconds'));
+    if (typeof now !== 'number' || !Number.isFinite(now))
+      return Promise.reject(new InvalidArgumentError('replay store: now must be a finite number of seconds'));
     if (this.#closed) return Promise.reject(new UnavailableError('the replay store is closed'));
-    const fp = createHash('sha256').update(FINGERPRINT_LABEL + key).digest('hex').slice(0, 32);
+    const fp = createHash('sha256')
+      .update(FINGERPRINT_LABEL + key)
+      .digest('hex')
+      .slice(0, 32);
     // At least 1 ms: an already expired entry still asks Redis whether the key is live.
     const ttl = Math.max(1, Math.ceil((expiresAt - now) * 1000));
     return new Promise<boolean>((resolve, reject) => {
@@ -130,16 +137,22 @@ export class RedisReplayStore implements ReplayStore {
       return m.execAsPipeline();
     };
     // new Promise(): a synchronous throw of the client (e.g. closed meanwhile) becomes a denial, not an uncaught exception.
-    (this.#client.isReady ? new Promise<unknown[]>((r) => r(send())) : this.#ready.then(() => {
-      if (!this.#client.isReady) throw new Error('not connected');
-      return send();
-    })).then((replies) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
-      claims.forEach((c, i) => c.resolve(replies[i] === 'OK'));
-    }, (e: unknown) => fail((e as Error)?.message ?? String(e), e));
+    (this.#client.isReady
+      ? new Promise<unknown[]>((r) => r(send()))
+      : this.#ready.then(() => {
+          if (!this.#client.isReady) throw new Error('not connected');
+          return send();
+        })
+    ).then(
+      (replies) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
+        claims.forEach((c, i) => c.resolve(replies[i] === 'OK'));
+      },
+      (e: unknown) => fail((e as Error)?.message ?? String(e), e),
+    );
   }
 
   async close(): Promise<void> {

@@ -91,7 +91,10 @@ export class SqliteReplayStore implements ReplayStore {
   checkAndRecord(key: string, expiresAt: number, now: number): boolean {
     if (typeof now !== 'number' || !Number.isFinite(now)) throw new InvalidArgumentError('replay store: now must be a finite number of seconds');
     if (this.#closed) throw new UnavailableError('the replay store is closed');
-    const fp = createHash('sha256').update(FINGERPRINT_LABEL + key).digest().subarray(0, 16);
+    const fp = createHash('sha256')
+      .update(FINGERPRINT_LABEL + key)
+      .digest()
+      .subarray(0, 16);
     const exp = expiresAt >= 0xffffffff ? 0xffffffff : Math.ceil(expiresAt);
     const t = Math.floor(now);
     try {

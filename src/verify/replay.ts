@@ -145,7 +145,10 @@ export class MemoryReplayStore implements ReplayStore {
     let minExp = Infinity;
     for (let i = 4; i < old.length; i += 5) {
       const e = old[i]!;
-      if (e > now) { live++; if (e < minExp) minExp = e; }
+      if (e > now) {
+        live++;
+        if (e < minExp) minExp = e;
+      }
     }
     const slots = Math.min(nextPow2(3 * (live + 1)), nextPow2(2 * (this.capacity + 1)));
     const t = new Uint32Array(5 * slots);

@@ -111,7 +111,8 @@ function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Recor
   for (const g of gs) {
     for (const name in g.constraints) {
       // defineProperty, not `??=`: an argument named "__proto__" must stay an own property.
-      if (!Object.prototype.hasOwnProperty.call(out, name)) Object.defineProperty(out, name, { value: [], enumerable: true, writable: true, configurable: true });
+      if (!Object.prototype.hasOwnProperty.call(out, name))
+        Object.defineProperty(out, name, { value: [], enumerable: true, writable: true, configurable: true });
       out[name]!.push(g.constraints[name]!);
     }
   }
@@ -161,7 +162,13 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
 }
 
-function finish(fresh: unknown, f: CallFacts, chain: Chain, tipGrant: ResolvedGrant, constraints: Readonly<Record<string, readonly Constraint[]>>): Authorization {
+function finish(
+  fresh: unknown,
+  f: CallFacts,
+  chain: Chain,
+  tipGrant: ResolvedGrant,
+  constraints: Readonly<Record<string, readonly Constraint[]>>,
+): Authorization {
   // Only `true` is fresh: any other answer of a (custom) store is refused.
   if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
   return {

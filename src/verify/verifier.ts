@@ -13,7 +13,16 @@
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { equalBytes, toHex } from '../crypto/hash.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, InvocationMismatchError, MalformedError, ReplayError, SignatureInvalidError, type ErrorCode } from '../errors.ts';
+import {
+  CapframeError,
+  ConfigError,
+  InvalidArgumentError,
+  InvocationMismatchError,
+  MalformedError,
+  ReplayError,
+  SignatureInvalidError,
+  type ErrorCode,
+} from '../errors.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { argsDigestHex } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
@@ -192,7 +201,8 @@ export class Verifier {
     this.#byText = new SizedLru(Math.max(1, Math.floor(budget / 4)), count);
     this.#signatures = new Lru(size(options.signatureCacheSize, DEFAULTS.blockCacheSize, 'signatureCacheSize'));
     this.revocation = options.revocation;
-    if (options.issuedAfter !== undefined && (typeof options.issuedAfter !== 'number' || !Number.isFinite(options.issuedAfter))) throw new InvalidArgumentError('issuedAfter must be a finite unix time');
+    if (options.issuedAfter !== undefined && (typeof options.issuedAfter !== 'number' || !Number.isFinite(options.issuedAfter)))
+      throw new InvalidArgumentError('issuedAfter must be a finite unix time');
     this.issuedAfter = options.issuedAfter;
   }
 
@@ -273,8 +283,14 @@ export class Verifier {
       base.argsDigest = hex;
       const now = this.#now();
       const facts: CallFacts = {
-        tool: call.tool, operation: call.operation, resource, args: call.args, argsHex: hex,
-        callId: call.callId, iat: now, exp: now + this.invocationWindow,
+        tool: call.tool,
+        operation: call.operation,
+        resource,
+        args: call.args,
+        argsHex: hex,
+        callId: call.callId,
+        iat: now,
+        exp: now + this.invocationWindow,
       };
       const decided = this.#rules(chain, facts, base, now);
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
@@ -319,7 +335,14 @@ export class Verifier {
         const seen = this.#batches.get(batch.digests);
         const sig = proof.block.signature;
         if (!(seen && equalBytes(seen.key, chain.holder) && equalBytes(seen.signature, sig) && equalBytes(seen.payload, batch.payload))) {
-          checkSignatureCached(this.backend, this.#signatures, chain.holder, batchSignedMessage(batch.payload), sig, "invocation batch is not signed by the token's holder key");
+          checkSignatureCached(
+            this.backend,
+            this.#signatures,
+            chain.holder,
+            batchSignedMessage(batch.payload),
+            sig,
+            "invocation batch is not signed by the token's holder key",
+          );
           this.#batches.set(batch.digests, { key: Uint8Array.from(chain.holder), signature: Uint8Array.from(sig), payload: Uint8Array.from(batch.payload) });
         }
       }
@@ -327,7 +350,9 @@ export class Verifier {
       Object.assign(base, { operation: p.operation, resource: p.resource, callId: p.callId, argsDigest: toHex(p.args) });
       if (!equalBytes(p.tip, chain.tip)) throw new InvocationMismatchError('invocation was made for another token');
       if (this.issuedAfter !== undefined && p.iat < this.issuedAfter) {
-        throw new ReplayError('the proof was issued before this verifier started (plus the clock skew); its replay store does not survive a restart, so it may have been used already');
+        throw new ReplayError(
+          'the proof was issued before this verifier started (plus the clock skew); its replay store does not survive a restart, so it may have been used already',
+        );
       }
       if (p.tool !== expected.tool) throw new InvocationMismatchError(`invocation is for tool "${p.tool}", not "${expected.tool}"`);
       if (expected.operation !== undefined && p.operation !== expected.operation) {
@@ -341,8 +366,14 @@ export class Verifier {
       const hex = argsDigestHex(expected.args);
       if (hex !== base.argsDigest) throw new InvocationMismatchError('arguments differ from the ones the invocation was signed for');
       const facts: CallFacts = {
-        tool: p.tool, operation: p.operation, resource, args: expected.args, argsHex: hex,
-        callId: p.callId, iat: p.iat, exp: p.exp,
+        tool: p.tool,
+        operation: p.operation,
+        resource,
+        args: expected.args,
+        argsHex: hex,
+        callId: p.callId,
+        iat: p.iat,
+        exp: p.exp,
       };
       const decided = this.#rules(chain, facts, base, this.#now());
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
@@ -359,14 +390,12 @@ export class Verifier {
     return Math.floor(t);
   }
 
-
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase, now: number): Allowed | Promise<Allowed> {
     const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
     const auth = checkCallNow(chain, facts, ctx);
     return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }
-
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -16,7 +16,15 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'capframe-audit-'));
 function fill(path: string, n: number, opts: { maxBytes?: number; maxFiles?: number } = {}): AuditLog {
   const log = AuditLog.open({ path, ...opts });
   for (let i = 0; i < n; i++) {
-    log.write({ decision: i % 3 ? 'allow' : 'deny', code: i % 3 ? undefined : 'ERR_SCOPE_RESOURCE', tool: 't', operation: 'read', resource: `r://x/${i}`, callId: `c${i}`, latencyMs: 0.05 });
+    log.write({
+      decision: i % 3 ? 'allow' : 'deny',
+      code: i % 3 ? undefined : 'ERR_SCOPE_RESOURCE',
+      tool: 't',
+      operation: 'read',
+      resource: `r://x/${i}`,
+      callId: `c${i}`,
+      latencyMs: 0.05,
+    });
   }
   return log;
 }
@@ -35,7 +43,13 @@ test('decisions become chained lines without tokens, keys or raw arguments', asy
     const path = join(dir, 'audit.jsonl');
     const authority = generateKey();
     const holder = generateKey();
-    const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, grants: [{ resource: 'db://x/*', permissions: ['read'] }], ttl: '1h' });
+    const token = issueToken({
+      key: authority,
+      subject: 'agent:a',
+      holder: holder.publicKey,
+      grants: [{ resource: 'db://x/*', permissions: ['read'] }],
+      ttl: '1h',
+    });
     const v = new Verifier({ trusted: [authority.publicKey] });
     const log = AuditLog.open({ path, source: 'local' });
     const ok = await v.authorize(token, { tool: 'q', operation: 'read', resource: 'db://x/users', args: { password: 'hunter2-secret' }, callId: 'c1' });
@@ -80,7 +94,15 @@ test('odd text in events (quotes, separators, emoji, lone surrogates) still give
   try {
     const path = join(dir, 'u.jsonl');
     const log = AuditLog.open({ path });
-    log.write({ decision: 'deny', code: 'ERR_CONSTRAINT', tool: 't\u2028"\\\ud800', resource: 'r://é/😀', callId: '\u0001\u007f', subject: 'x'.repeat(5000), chainIds: ['zz', 'ab'] });
+    log.write({
+      decision: 'deny',
+      code: 'ERR_CONSTRAINT',
+      tool: 't\u2028"\\\ud800',
+      resource: 'r://é/😀',
+      callId: '\u0001\u007f',
+      subject: 'x'.repeat(5000),
+      chainIds: ['zz', 'ab'],
+    });
     log.close();
     const r = verifyAuditLog(path);
     assert.equal(r.ok, true, r.problem?.message);
@@ -99,13 +121,24 @@ test('audit verify reports the first altered, inserted or deleted line', () => {
     const path = join(dir, 'a.jsonl');
     fill(path, 20).close();
     const orig = readLines(path);
-    const check = (ls: string[]) => { writeLines(path, ls); return verifyAuditLog(path).problem; };
+    const check = (ls: string[]) => {
+      writeLines(path, ls);
+      return verifyAuditLog(path).problem;
+    };
 
     // edited in place, hash left alone
     let p = check(orig.map((l, i) => (i === 6 ? l.replace('"decision":"deny"', '"decision":"allow"') : l)));
     assert.deepEqual([p?.kind, p?.line, p?.seq], ['altered', 7, 7]);
     // edited and its own hash recomputed: the next line's prev gives it away
-    p = check(orig.map((l, i) => (i === 9 ? rehash(l, (o) => { o.resource = 'r://x/other'; }) : l)));
+    p = check(
+      orig.map((l, i) =>
+        i === 9
+          ? rehash(l, (o) => {
+              o.resource = 'r://x/other';
+            })
+          : l,
+      ),
+    );
     assert.deepEqual([p?.kind, p?.line, p?.seq], ['altered', 10, 10]);
     // deleted
     p = check(orig.filter((_, i) => i !== 4));
@@ -113,11 +146,21 @@ test('audit verify reports the first altered, inserted or deleted line', () => {
     assert.match(p!.message, /1 line\(s\) deleted before this one \(seq 5\)/);
     // inserted: a well-formed forged line that links to the line before it
     const after = JSON.parse(orig[11]!) as { seq: number; hash: string };
-    const forged = rehash(orig[11]!, (o) => { o.callId = 'forged'; o.seq = after.seq + 1; o.prev = after.hash; });
+    const forged = rehash(orig[11]!, (o) => {
+      o.callId = 'forged';
+      o.seq = after.seq + 1;
+      o.prev = after.hash;
+    });
     p = check([...orig.slice(0, 12), forged, ...orig.slice(12)]);
     assert.deepEqual([p?.kind, p?.line, p?.seq], ['inserted', 13, 13]);
     // a copied line dropped in (same seq as its neighbour)
-    p = check([...orig.slice(0, 12), rehash(orig[11]!, (o) => { o.callId = 'copy'; }), ...orig.slice(12)]);
+    p = check([
+      ...orig.slice(0, 12),
+      rehash(orig[11]!, (o) => {
+        o.callId = 'copy';
+      }),
+      ...orig.slice(12),
+    ]);
     assert.deepEqual([p?.kind, p?.line], ['inserted', 13]);
     // reordered lines
     p = check([...orig.slice(0, 3), orig[4]!, orig[3]!, ...orig.slice(5)]);
@@ -208,9 +251,13 @@ test('a writer killed with SIGKILL mid-stream loses at most the line being writt
   try {
     const path = join(dir, 'audit.jsonl');
     for (const maxBytes of [0, 64 * 1024]) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'writer-child.ts'), path, String(maxBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'writer-child.ts'), path, String(maxBytes)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+        child.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('ready')) resolve();
+        });
         child.on('exit', (code) => reject(new Error(`writer exited early (${code})`)));
       });
       await new Promise((r) => setTimeout(r, 150));
@@ -239,8 +286,10 @@ test('a writer killed with SIGKILL mid-stream loses at most the line being writt
 test('a failed write (disk full, /dev/full on Linux) is a typed ERR_UNAVAILABLE and does not advance the chain', () => {
   const log = AuditLog.open({ path: '/dev/full' });
   const before = log.head;
-  assert.throws(() => log.write({ decision: 'allow', code: 'OK', tool: 't' } as never),
-    (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE' && /ENOSPC/.test(e.message));
+  assert.throws(
+    () => log.write({ decision: 'allow', code: 'OK', tool: 't' } as never),
+    (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE' && /ENOSPC/.test(e.message),
+  );
   assert.deepEqual(log.head, before);
 });
 
@@ -253,11 +302,18 @@ test('a rotation that fails is ERR_UNAVAILABLE and leaves the log owning only it
     mkdirSync(`${path}.1`); // the rename target is a directory: rotation fails
     let err: unknown;
     for (let i = 0; i < 100 && !err; i++) {
-      try { log.write({ allowed: true, tool: 'x'.repeat(200) }); } catch (e) { err = e; }
+      try {
+        log.write({ allowed: true, tool: 'x'.repeat(200) });
+      } catch (e) {
+        err = e;
+      }
     }
     assert.ok(err instanceof CapframeError && err.code === 'ERR_UNAVAILABLE', String(err));
     const other = openSync(join(dir, 'other.txt'), 'w'); // would reuse a descriptor the log had closed
-    assert.throws(() => log.write({ allowed: true }), (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE');
+    assert.throws(
+      () => log.write({ allowed: true }),
+      (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE',
+    );
     assert.equal(writeSync(other, 'hello'), 5, 'the other file is still open and its own');
     closeSync(other);
     log.close();

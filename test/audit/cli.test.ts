@@ -10,7 +10,16 @@ import { AuditLog } from '../../src/audit/index.ts';
 function io(cwd: string) {
   const out: string[] = [];
   const err: string[] = [];
-  const x: Io = { stdout: (t) => { out.push(t); }, stderr: (t) => { err.push(t); }, env: {}, cwd };
+  const x: Io = {
+    stdout: (t) => {
+      out.push(t);
+    },
+    stderr: (t) => {
+      err.push(t);
+    },
+    env: {},
+    cwd,
+  };
   return { x, out: () => out.join(''), err: () => err.join('') };
 }
 

@@ -24,7 +24,10 @@ describe('--grant', () => {
   });
   test('constraints apply to every grant', () => {
     const gs = parseGrants(['a://x/*:read', 'b://y/*:write'], ['n=range:1..5']);
-    assert.deepEqual(gs.map((g) => g.constraints), [{ n: { type: 'range', min: 1, max: 5 } }, { n: { type: 'range', min: 1, max: 5 } }]);
+    assert.deepEqual(
+      gs.map((g) => g.constraints),
+      [{ n: { type: 'range', min: 1, max: 5 } }, { n: { type: 'range', min: 1, max: 5 } }],
+    );
   });
 });
 
@@ -54,10 +57,17 @@ describe('--constraint', () => {
   });
   test('inspect prints constraints in the syntax --constraint reads', () => {
     const cases: Constraint[] = [
-      { type: 'exact', value: 42 }, { type: 'exact', value: '42' }, { type: 'exact', value: 'plain' }, { type: 'exact', value: null },
-      { type: 'oneOf', values: ['a', 1, true] }, { type: 'oneOf', values: ['a,b', 'c'] },
-      { type: 'range', min: 1 }, { type: 'range', min: 1, max: 2 },
-      { type: 'glob', pattern: '*.md' }, { type: 'prefix', prefix: 'x:' }, { type: 'pathUnder', path: '/srv' },
+      { type: 'exact', value: 42 },
+      { type: 'exact', value: '42' },
+      { type: 'exact', value: 'plain' },
+      { type: 'exact', value: null },
+      { type: 'oneOf', values: ['a', 1, true] },
+      { type: 'oneOf', values: ['a,b', 'c'] },
+      { type: 'range', min: 1 },
+      { type: 'range', min: 1, max: 2 },
+      { type: 'glob', pattern: '*.md' },
+      { type: 'prefix', prefix: 'x:' },
+      { type: 'pathUnder', path: '/srv' },
     ];
     for (const c of cases) assert.deepEqual(parseConstraint(formatConstraint('arg', c)), ['arg', c]);
   });
@@ -91,12 +101,24 @@ class MemoryIo implements Io {
   err = '';
   readonly env = {};
   constructor(readonly cwd: string) {}
-  stdout(t: string) { this.out += t; }
-  stderr(t: string) { this.err += t; }
+  stdout(t: string) {
+    this.out += t;
+  }
+  stderr(t: string) {
+    this.err += t;
+  }
 }
 
 describe('dispatcher', () => {
-  const cmd = (name: string): Command => ({ name, summary: name, usage: `Usage: capframe ${name}`, run: async (argv, io) => { io.stdout(`${name}|${argv.join(' ')}\n`); return 0; } });
+  const cmd = (name: string): Command => ({
+    name,
+    summary: name,
+    usage: `Usage: capframe ${name}`,
+    run: async (argv, io) => {
+      io.stdout(`${name}|${argv.join(' ')}\n`);
+      return 0;
+    },
+  });
   const table = [cmd('audit'), cmd('audit verify'), cmd('revocations export')];
 
   test('two-word commands: the longest name wins', async () => {
@@ -130,14 +152,57 @@ describe('commands in process', () => {
     const other = JSON.parse((await run('keygen', '--out', 'other.key')).out) as { publicKey: string };
     writeFileSync(join(dir, 'trusted.txt'), `# authorities\n${other.publicKey}\n\n${auth.publicKey}\n`);
     writeFileSync(join(dir, 'agent.pub'), JSON.stringify(agent) + '\n');
-    const issued = await run('issue', '--key', 'auth.key', '--sub', 'agent:files', '--holder', 'agent.pub',
-      '--grant', 'file://srv/**:read', '--constraint', 'path=under:/srv/data', '--constraint', 'limit=range:..100', '--ttl', '5m');
+    const issued = await run(
+      'issue',
+      '--key',
+      'auth.key',
+      '--sub',
+      'agent:files',
+      '--holder',
+      'agent.pub',
+      '--grant',
+      'file://srv/**:read',
+      '--constraint',
+      'path=under:/srv/data',
+      '--constraint',
+      'limit=range:..100',
+      '--ttl',
+      '5m',
+    );
     assert.equal(issued.code, 0, issued.err);
     const token = issued.out.trim();
-    const call = (args: object) => run('invoke', '--token', token, '--key', 'agent.key', '--tool', 'read_file', '--op', 'read',
-      '--resource', 'file://srv/data/a.txt', '--args', JSON.stringify(args));
-    const verify = (proof: string, args: object, ...extra: string[]) => run('verify', '--token', token, '--invocation', proof,
-      '--trust', 'trusted.txt', '--tool', 'read_file', '--args', JSON.stringify(args), '--json', ...extra);
+    const call = (args: object) =>
+      run(
+        'invoke',
+        '--token',
+        token,
+        '--key',
+        'agent.key',
+        '--tool',
+        'read_file',
+        '--op',
+        'read',
+        '--resource',
+        'file://srv/data/a.txt',
+        '--args',
+        JSON.stringify(args),
+      );
+    const verify = (proof: string, args: object, ...extra: string[]) =>
+      run(
+        'verify',
+        '--token',
+        token,
+        '--invocation',
+        proof,
+        '--trust',
+        'trusted.txt',
+        '--tool',
+        'read_file',
+        '--args',
+        JSON.stringify(args),
+        '--json',
+        ...extra,
+      );
 
     const good = { path: '/srv/data/a.txt', limit: 10 };
     const okProof = (await call(good)).out.trim();
@@ -174,7 +239,12 @@ describe('commands in process', () => {
 test('v1.1 grant syntax: --tools, --closed, argument paths and the new kinds go through the token validator', async () => {
   const { parseGrants, parseConstraint } = await import('../../src/cli/grants.ts');
   const { UsageError } = await import('../../src/cli/args.ts');
-  const [g] = parseGrants(['bank://accounts/me:transfer'], ['amount=decimal:0.01..10.5', 'participants[]=regex:[a-z]+@acme\\.example', 'link=urlSafe:'], ['send_money', 'a,b'], true);
+  const [g] = parseGrants(
+    ['bank://accounts/me:transfer'],
+    ['amount=decimal:0.01..10.5', 'participants[]=regex:[a-z]+@acme\\.example', 'link=urlSafe:'],
+    ['send_money', 'a,b'],
+    true,
+  );
   assert.deepEqual(g!.tools, ['send_money', 'a', 'b']);
   assert.equal(g!.closed, true);
   assert.deepEqual(g!.constraints!.amount, { type: 'decimal', min: '0.01', max: '10.5' });

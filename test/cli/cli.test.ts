@@ -13,7 +13,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'capframe.js');
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 let dir = '';
 const outputs: string[] = [];
@@ -109,20 +113,66 @@ describe('capframe CLI (child processes)', () => {
   test('issue -> delegate -> invoke -> verify allowed; mismatches and untrusted keys denied', async () => {
     // holder given as a cfk1. text, as keygen printed it, and as a key file
     const agentPub = (JSON.parse(readFileSync(join(dir, 'agent.key'), 'utf8')) as { publicKey: string }).publicKey;
-    const issued = await cli('issue', '--key', 'auth.key', '--sub', 'agent:support', '--holder', agentPub,
-      '--grant', 'database://users/*:read,write', '--grant', 'mail://acme.example/*:send',
-      '--ttl', '1h', '--max-depth', '2', '--out', 'root.tok');
+    const issued = await cli(
+      'issue',
+      '--key',
+      'auth.key',
+      '--sub',
+      'agent:support',
+      '--holder',
+      agentPub,
+      '--grant',
+      'database://users/*:read,write',
+      '--grant',
+      'mail://acme.example/*:send',
+      '--ttl',
+      '1h',
+      '--max-depth',
+      '2',
+      '--out',
+      'root.tok',
+    );
     assert.equal(issued.code, 0, issued.stderr);
     assert.equal(issued.stdout, '');
     const rootText = readFileSync(join(dir, 'root.tok'), 'utf8');
     assert.match(rootText, /^cft1\.[A-Za-z0-9_-]+\n$/);
 
     const [child, widened] = await Promise.all([
-      cli('delegate', '--token', 'root.tok', '--key', 'agent.key', '--to', 'sum.pub', '--sub', 'agent:summarizer',
-        '--grant', 'database://users/*:read', '--constraint', 'limit=range:1..50', '--ttl', '10m', '--out', 'child.tok'),
+      cli(
+        'delegate',
+        '--token',
+        'root.tok',
+        '--key',
+        'agent.key',
+        '--to',
+        'sum.pub',
+        '--sub',
+        'agent:summarizer',
+        '--grant',
+        'database://users/*:read',
+        '--constraint',
+        'limit=range:1..50',
+        '--ttl',
+        '10m',
+        '--out',
+        'child.tok',
+      ),
       // wider than the parent: refused at delegation time
-      cli('delegate', '--token', 'root.tok', '--key', 'agent.key', '--to', 'sum.pub', '--sub', 'agent:greedy',
-        '--grant', 'database://**:read,write,delete', '--ttl', '10m'),
+      cli(
+        'delegate',
+        '--token',
+        'root.tok',
+        '--key',
+        'agent.key',
+        '--to',
+        'sum.pub',
+        '--sub',
+        'agent:greedy',
+        '--grant',
+        'database://**:read,write,delete',
+        '--ttl',
+        '10m',
+      ),
     ]);
     assert.equal(child.code, 0, child.stderr);
     assert.equal(child.stderr, '');
@@ -130,8 +180,25 @@ describe('capframe CLI (child processes)', () => {
     assert.match(oneErrorLine(widened), /^ERR_ATTENUATION: /);
     assert.equal(widened.stdout, '');
 
-    const inv = await cli('invoke', '--token', 'child.tok', '--key', 'sum.key', '--tool', 'query_db', '--op', 'read',
-      '--resource', 'database://users/accounts', '--args', ARGS, '--call-id', 'call-1', '--out', 'call.inv');
+    const inv = await cli(
+      'invoke',
+      '--token',
+      'child.tok',
+      '--key',
+      'sum.key',
+      '--tool',
+      'query_db',
+      '--op',
+      'read',
+      '--resource',
+      'database://users/accounts',
+      '--args',
+      ARGS,
+      '--call-id',
+      'call-1',
+      '--out',
+      'call.inv',
+    );
     assert.equal(inv.code, 0, inv.stderr);
     assert.match(readFileSync(join(dir, 'call.inv'), 'utf8'), /^cfi1\.[A-Za-z0-9_-]+\n$/);
 
@@ -163,7 +230,11 @@ describe('capframe CLI (child processes)', () => {
     assert.equal(typeof d.expiresAt, 'number');
     assert.ok(!ok.stdout.includes('cft1.') && !ok.stdout.includes('cfi1.') && !ok.stdout.includes('"table"'), 'verify output leaks token, proof or args');
 
-    for (const [r, code] of [[wrongTool, 'ERR_INVOCATION_MISMATCH'], [wrongArgs, 'ERR_INVOCATION_MISMATCH'], [untrusted, 'ERR_UNKNOWN_KEY']] as const) {
+    for (const [r, code] of [
+      [wrongTool, 'ERR_INVOCATION_MISMATCH'],
+      [wrongArgs, 'ERR_INVOCATION_MISMATCH'],
+      [untrusted, 'ERR_UNKNOWN_KEY'],
+    ] as const) {
       assert.equal(r.code, 1, r.stdout + r.stderr);
       const j = JSON.parse(r.stdout) as Record<string, unknown>;
       assert.equal(j.allowed, false);
@@ -182,16 +253,47 @@ describe('capframe CLI (child processes)', () => {
       writeFileSync(join(dir, f), 'old\n');
       chmodSync(join(dir, f), 0o644);
     }
-    const issued = await cli('issue', '--key', 'auth.key', '--sub', 'agent:support', '--holder', 'agent.pub',
-      '--grant', 'database://users/*:read', '--ttl', '1h', '--out', 'again.tok');
+    const issued = await cli(
+      'issue',
+      '--key',
+      'auth.key',
+      '--sub',
+      'agent:support',
+      '--holder',
+      'agent.pub',
+      '--grant',
+      'database://users/*:read',
+      '--ttl',
+      '1h',
+      '--out',
+      'again.tok',
+    );
     assert.equal(issued.code, 0, issued.stderr);
-    const inv = await cli('invoke', '--token', 'again.tok', '--key', 'agent.key', '--tool', 'query_db', '--op', 'read',
-      '--resource', 'database://users/accounts', '--args', ARGS, '--out', 'again.inv');
+    const inv = await cli(
+      'invoke',
+      '--token',
+      'again.tok',
+      '--key',
+      'agent.key',
+      '--tool',
+      'query_db',
+      '--op',
+      'read',
+      '--resource',
+      'database://users/accounts',
+      '--args',
+      ARGS,
+      '--out',
+      'again.inv',
+    );
     assert.equal(inv.code, 0, inv.stderr);
     for (const f of ['again.tok', 'again.inv']) assert.equal(mode(f), 0o600, f);
     assert.match(readFileSync(join(dir, 'again.tok'), 'utf8'), /^cft1\./);
     // no temporary file is left beside the outputs
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 
   test('--trust refuses a private key file and names its .pub; --holder and --to warn', async () => {
@@ -200,8 +302,7 @@ describe('capframe CLI (child processes)', () => {
     const [withPub, noPub, holder] = await Promise.all([
       cli(...base, '--trust', 'auth.key'),
       cli(...base, '--trust', 'plain'),
-      cli('issue', '--key', 'auth.key', '--sub', 'agent:support', '--holder', 'agent.key',
-        '--grant', 'database://users/*:read', '--ttl', '1h'),
+      cli('issue', '--key', 'auth.key', '--sub', 'agent:support', '--holder', 'agent.key', '--grant', 'database://users/*:read', '--ttl', '1h'),
     ]);
     assert.equal(withPub.code, 2);
     assert.equal(withPub.stdout, '');
@@ -224,10 +325,21 @@ describe('capframe CLI (child processes)', () => {
     assert.match(text.stdout, /where limit=range:1\.\.50/);
     assert.match(text.stdout, /NOT verified/);
     assert.equal(json.code, 0, json.stderr);
-    const v = JSON.parse(json.stdout) as { verified: boolean; blocks: { kind: string; subject: string; maxDepth: number; grants: { resource: string; permissions: string[]; constraints?: unknown }[] }[] };
+    const v = JSON.parse(json.stdout) as {
+      verified: boolean;
+      blocks: { kind: string; subject: string; maxDepth: number; grants: { resource: string; permissions: string[]; constraints?: unknown }[] }[];
+    };
     assert.equal(v.verified, false);
-    assert.deepEqual(v.blocks.map((b) => [b.kind, b.subject, b.maxDepth]), [['root', 'agent:support', 2], ['delegation', 'agent:summarizer', 1]]);
-    assert.deepEqual(v.blocks[1]!.grants, [{ resource: 'database://users/*', permissions: ['read'], constraints: { limit: { type: 'range', min: 1, max: 50 } } }]);
+    assert.deepEqual(
+      v.blocks.map((b) => [b.kind, b.subject, b.maxDepth]),
+      [
+        ['root', 'agent:support', 2],
+        ['delegation', 'agent:summarizer', 1],
+      ],
+    );
+    assert.deepEqual(v.blocks[1]!.grants, [
+      { resource: 'database://users/*', permissions: ['read'], constraints: { limit: { type: 'range', min: 1, max: 50 } } },
+    ]);
     assert.ok(!json.stdout.includes('cft1.'));
   });
 
@@ -239,7 +351,13 @@ describe('capframe CLI (child processes)', () => {
       cli('frobnicate'),
       cli(),
     ]);
-    const expected = [/unknown option --bogus/, /at least one --grant is required/, /--args is not valid JSON/, /unknown command 'frobnicate'/, /missing command/];
+    const expected = [
+      /unknown option --bogus/,
+      /at least one --grant is required/,
+      /--args is not valid JSON/,
+      /unknown command 'frobnicate'/,
+      /missing command/,
+    ];
     rs.forEach((r, i) => {
       assert.equal(r.code, 2, `case ${i}: ${r.stderr}`);
       assert.equal(r.stdout, '');

@@ -19,8 +19,14 @@ test('readInput: /dev/zero and oversized files are ERR_TOO_LARGE; a file at the 
     assert.throws(() => readInput(io, 'big.txt', 'token', 200_000), tooLarge);
     writeFileSync(join(dir, 'ok.txt'), 'é'.repeat(100_000)); // 200,000 bytes, split across read chunks
     assert.equal(readInput(io, 'ok.txt', 'token', 200_000), 'é'.repeat(100_000));
-    assert.throws(() => readInput(io, 'missing.txt', 'token'), (e: unknown) => e instanceof UsageError && /no such file/.test(e.message));
-    assert.throws(() => readInput(io, '.', 'token'), (e: unknown) => e instanceof UsageError && /directory/.test(e.message));
+    assert.throws(
+      () => readInput(io, 'missing.txt', 'token'),
+      (e: unknown) => e instanceof UsageError && /no such file/.test(e.message),
+    );
+    assert.throws(
+      () => readInput(io, '.', 'token'),
+      (e: unknown) => e instanceof UsageError && /directory/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -37,8 +43,14 @@ test('writeCredential: 0600 even over an existing 0644 file, via a rename; a fai
     assert.equal(readFileSync(join(dir, 'a.tok'), 'utf8'), 'cft1.new\n');
     mkdirSync(join(dir, 'taken'));
     writeFileSync(join(dir, 'taken', 'x'), '');
-    assert.throws(() => writeCredential(io, 'taken', 'cft1.x'), (e: unknown) => e instanceof Failure && /cannot write "taken"/.test(e.message));
-    assert.throws(() => writeCredential(io, 'no/such/dir/a.tok', 'cft1.x'), (e: unknown) => e instanceof Failure && /no such file/.test(e.message));
+    assert.throws(
+      () => writeCredential(io, 'taken', 'cft1.x'),
+      (e: unknown) => e instanceof Failure && /cannot write "taken"/.test(e.message),
+    );
+    assert.throws(
+      () => writeCredential(io, 'no/such/dir/a.tok', 'cft1.x'),
+      (e: unknown) => e instanceof Failure && /no such file/.test(e.message),
+    );
     assert.deepEqual(readdirSync(dir).sort(), ['a.tok', 'taken']);
   } finally {
     rmSync(dir, { recursive: true, force: true });

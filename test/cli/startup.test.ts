@@ -25,14 +25,25 @@ let dir = '';
 function loads(...args: string[]): { code: number | null; stdout: string; stderr: string; modules: string[]; packages: string[] } {
   const out = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`);
   const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, ...args], {
-    cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '', TRACE_OUT: out },
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NODE_OPTIONS: '', TRACE_OUT: out },
   });
-  const urls = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((l) => l !== '') : [];
+  const urls = existsSync(out)
+    ? readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
   const modules = [...new Set(urls.filter((u) => u.includes('/dist/')).map((u) => u.slice(u.lastIndexOf('/dist/') + 6)))].sort();
-  const packages = [...new Set(urls.flatMap((u) => {
-    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
-    return m ? [m[1]!] : [];
-  }))].sort();
+  const packages = [
+    ...new Set(
+      urls.flatMap((u) => {
+        const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
+        return m ? [m[1]!] : [];
+      }),
+    ),
+  ].sort();
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, modules, packages };
 }
 
@@ -40,13 +51,16 @@ describe('CLI start-up: a command loads only what it uses', () => {
   before(() => {
     assert.ok(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ is missing: run `npm run build` first');
     dir = mkdtempSync(join(tmpdir(), 'capframe-startup-'));
-    writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
+    writeFileSync(
+      join(dir, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
 export async function resolve(spec, ctx, next) {
   const r = await next(spec, ctx);
   if (r.url.startsWith('file:')) appendFileSync(process.env.TRACE_OUT, r.url + '\\n');
   return r;
 }
-`);
+`,
+    );
     writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
   });
   after(() => {
@@ -58,7 +72,11 @@ export async function resolve(spec, ctx, next) {
       const r = loads(...args);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.packages, [], `${args.join(' ')} loaded ${r.packages.join(', ')}`);
-      assert.deepEqual(r.modules.filter((m) => m.startsWith('cli/commands/')), [], args.join(' '));
+      assert.deepEqual(
+        r.modules.filter((m) => m.startsWith('cli/commands/')),
+        [],
+        args.join(' '),
+      );
       for (const m of r.modules) assert.match(m, /^(cli\/(main|commands|usage|args)|errors|duration|token\/limits)\.js$/, `${args.join(' ')} loaded ${m}`);
     }
   });
@@ -67,7 +85,10 @@ export async function resolve(spec, ctx, next) {
     const k = loads('keygen', '--out', 'auth.key');
     assert.equal(k.code, 0, k.stderr);
     assert.deepEqual(k.packages, []);
-    assert.deepEqual(k.modules.filter((m) => m.startsWith('cli/commands/')), ['cli/commands/keygen.js']);
+    assert.deepEqual(
+      k.modules.filter((m) => m.startsWith('cli/commands/')),
+      ['cli/commands/keygen.js'],
+    );
     const v = loads('verify', '--token', 'missing.tok', '--invocation', 'missing.inv', '--trust', 'auth.pub', '--tool', 't', '--args', '{}');
     assert.equal(v.code, 2, v.stderr); // the files do not exist; the command's module is loaded all the same
     assert.deepEqual(v.packages, ['cbor-x']);

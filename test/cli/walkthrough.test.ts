@@ -23,7 +23,11 @@ export function walkthrough(readme: string): string[] {
   assert.ok(at >= 0, `README.md has no ${MARKER} block`);
   const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
   assert.ok(block, 'the walkthrough marker is followed by a ```sh block');
-  return block[1]!.replace(/\\\n\s*/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return block[1]!
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 /** The environment of a user's shell: nothing of the npm run that started these tests. */

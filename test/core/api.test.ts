@@ -10,7 +10,11 @@ import { ALICE, AUTH, BOB, CAROL, T0, assertAllowed, assertDenied, assertThrowsC
 test('issue -> delegate -> delegate -> authorize() allows an in-scope call on every level', async () => {
   const { root, child, grandchild } = chain3();
   const v = verifier();
-  for (const [tok, subject] of [[root, 'agent:alice'], [child, 'agent:bob'], [grandchild, 'agent:carol']] as const) {
+  for (const [tok, subject] of [
+    [root, 'agent:alice'],
+    [child, 'agent:bob'],
+    [grandchild, 'agent:carol'],
+  ] as const) {
     const d = await v.authorize(tok, { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { id: 1 }, callId: callId() });
     assertAllowed(d);
     assert.equal(d.mode, 'local');
@@ -20,7 +24,10 @@ test('issue -> delegate -> delegate -> authorize() allows an in-scope call on ev
     assert.equal(d.resource, 'database://users/alice');
     assert.equal(d.argsDigest, toHex(argsDigest({ id: 1 })));
     assert.equal(d.expiresAt, T0 + 3600);
-    assert.deepEqual(d.chainIds, inspect(tok).blocks.map((b) => b.id));
+    assert.deepEqual(
+      d.chainIds,
+      inspect(tok).blocks.map((b) => b.id),
+    );
     assert.equal(d.grant.resource, 'database://users/*');
   }
   // the grandchild only holds read
@@ -35,8 +42,13 @@ test('createInvocation() -> verifyInvocation() on a 3-block chain, binary and te
   const { grandchild } = chain3();
   const v = verifier();
   const proof = createInvocation(grandchild, {
-    key: CAROL, tool: 'get_user', operation: 'read', resource: 'database://users/bob', args: { id: 2, fields: ['name'] },
-    callId: 'c-rt-1', clock: () => T0,
+    key: CAROL,
+    tool: 'get_user',
+    operation: 'read',
+    resource: 'database://users/bob',
+    args: { id: 2, fields: ['name'] },
+    callId: 'c-rt-1',
+    clock: () => T0,
   });
   // text form round trip
   const text = proof.toString();
@@ -53,7 +65,12 @@ test('createInvocation() -> verifyInvocation() on a 3-block chain, binary and te
   assert.equal(d.chainIds?.length, 3);
   // binary form, new call id
   const proof2 = createInvocation(grandchild, {
-    key: CAROL, tool: 'get_user', operation: 'read', resource: 'database://users/bob', args: {}, clock: () => T0,
+    key: CAROL,
+    tool: 'get_user',
+    operation: 'read',
+    resource: 'database://users/bob',
+    args: {},
+    clock: () => T0,
   });
   const d2 = await v.verifyInvocation(grandchild.bytes, proof2.bytes, { tool: 'get_user', args: {}, operation: 'read', resource: 'database://users/bob' });
   assertAllowed(d2);
@@ -87,14 +104,24 @@ test('parsing copies the input: mutating the caller buffer afterwards changes no
 test('inspect() shows ids, subjects, holders, grants, constraints, expiries and depth; no secrets', () => {
   const clock = makeClock();
   const root = issueToken({
-    key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, clock, ttl: '2h', maxDepth: 2, notBefore: T0 - 10,
+    key: AUTH,
+    subject: 'agent:alice',
+    holder: ALICE.publicKey,
+    clock,
+    ttl: '2h',
+    maxDepth: 2,
+    notBefore: T0 - 10,
     grants: [
       { resource: 'database://users/*', permissions: ['write', 'read'] },
       { resource: 'files://docs/**', permissions: ['read'], constraints: { path: { type: 'pathUnder', path: '/docs' } } },
     ],
   });
   const child = delegate(root, {
-    key: ALICE, to: BOB.publicKey, subject: 'agent:bob', clock, ttl: '10m',
+    key: ALICE,
+    to: BOB.publicKey,
+    subject: 'agent:bob',
+    clock,
+    ttl: '10m',
     grants: [{ resource: 'database://users/*', permissions: ['read'], constraints: { limit: { type: 'range', min: 1, max: 50 } } }],
   });
   const grandchild = delegate(child, { key: BOB, to: CAROL.publicKey, subject: 'agent:carol', clock });
@@ -105,7 +132,7 @@ test('inspect() shows ids, subjects, holders, grants, constraints, expiries and 
   assert.equal(ins.bytes, grandchild.bytes.length);
   assert.equal(ins.expiresAt, new Date((T0 + 600) * 1000).toISOString());
   assert.equal(ins.blocks.length, 3);
-  const [r, c, g] = ins.blocks as [typeof ins.blocks[0], typeof ins.blocks[0], typeof ins.blocks[0]];
+  const [r, c, g] = ins.blocks as [(typeof ins.blocks)[0], (typeof ins.blocks)[0], (typeof ins.blocks)[0]];
   assert.equal(r.kind, 'root');
   assert.match(r.id, /^[0-9a-f]{32}$/);
   assert.equal(r.subject, 'agent:alice');
@@ -181,11 +208,23 @@ test('Verifier refuses unusable limits and sizes (a NaN must never disable a lim
 test('decisions are frozen and carry the context a log needs, never the arguments', async () => {
   const { child } = chain3();
   const v = verifier();
-  const ok = await v.authorize(child, { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { secret: 'hunter2' }, callId: 'ctx-1' });
+  const ok = await v.authorize(child, {
+    tool: 'get_user',
+    operation: 'read',
+    resource: 'database://users/alice',
+    args: { secret: 'hunter2' },
+    callId: 'ctx-1',
+  });
   assertAllowed(ok);
   assert.ok(Object.isFrozen(ok));
   assert.equal(JSON.stringify(ok).includes('hunter2'), false);
-  const no = await v.authorize(child, { tool: 'drop_user', operation: 'delete', resource: 'database://users/alice', args: { secret: 'hunter2' }, callId: 'ctx-2' });
+  const no = await v.authorize(child, {
+    tool: 'drop_user',
+    operation: 'delete',
+    resource: 'database://users/alice',
+    args: { secret: 'hunter2' },
+    callId: 'ctx-2',
+  });
   assertDenied(no, 'ERR_SCOPE_PERMISSION');
   assert.ok(Object.isFrozen(no));
   assert.equal(no.subject, 'agent:bob');

@@ -17,9 +17,14 @@ import { ALICE, AUTH, MALLORY, T0, USERS_RW, assertAllowed, assertDenied, assert
 const clock = () => T0;
 const token = issueToken({ key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, grants: [USERS_RW], ttl: '1h', clock });
 let seq = 0;
-const calls = (n: number): BatchCall[] => Array.from({ length: n }, (_, i) => ({
-  tool: 'get_user', operation: 'read', resource: `database://users/u${i}`, args: { n: i }, callId: `bp-${++seq}`,
-}));
+const calls = (n: number): BatchCall[] =>
+  Array.from({ length: n }, (_, i) => ({
+    tool: 'get_user',
+    operation: 'read',
+    resource: `database://users/u${i}`,
+    args: { n: i },
+    callId: `bp-${++seq}`,
+  }));
 const expected = (c: Pick<BatchCall, 'tool' | 'args'> & Partial<BatchCall>) => ({ tool: c.tool, args: c.args, operation: c.operation, resource: c.resource });
 
 /** A batched proof rebuilt from parts (for tampering). */
@@ -32,8 +37,14 @@ test('a batch of 3: one signature, each proof verifies once, a replayed item is 
   const proofs = createInvocationBatch(token, ALICE, cs, { clock });
   assert.equal(proofs.length, 3);
   assert.ok(proofs.every((p) => p.batch !== undefined && p.toString().startsWith('cfb1.')));
-  assert.deepEqual(proofs.map((p) => p.batch!.index), [0, 1, 2]);
-  assert.ok(proofs.every((p) => Buffer.from(p.block.signature).equals(Buffer.from(proofs[0]!.block.signature))), 'one signature for the batch');
+  assert.deepEqual(
+    proofs.map((p) => p.batch!.index),
+    [0, 1, 2],
+  );
+  assert.ok(
+    proofs.every((p) => Buffer.from(p.block.signature).equals(Buffer.from(proofs[0]!.block.signature))),
+    'one signature for the batch',
+  );
   const v = verifier();
   for (let i = 0; i < 3; i++) {
     // text, bytes and object forms all parse to the same proof
@@ -84,7 +95,11 @@ test('tampered item, wrong index, foreign item, non-holder signer and a flipped 
   // A batch that lists the items, signed by a key that is not the holder's.
   const batch = encodeBatchPayload([invocationItemDigest(p.block.payload)]);
   const mallorySig = backend.sign(MALLORY.seed, batchSignedMessage(batch));
-  assertDenied(await v.verifyInvocation(token, rebuild(p, { batch, sig: mallorySig, index: 0 }), expected(cs[1]!)), 'ERR_SIGNATURE_INVALID', 'non-holder signer');
+  assertDenied(
+    await v.verifyInvocation(token, rebuild(p, { batch, sig: mallorySig, index: 0 }), expected(cs[1]!)),
+    'ERR_SIGNATURE_INVALID',
+    'non-holder signer',
+  );
   // One flipped bit in the batch signature.
   const sig = Uint8Array.from(p.block.signature);
   sig[10]! ^= 0x04;
@@ -106,7 +121,12 @@ test('the same rules as single proofs: arguments, tool, token and expiry', async
   assertDenied(await v.verifyInvocation(otherToken, proofs[2]!, expected(cs[2]!)), 'ERR_INVOCATION_MISMATCH', 'other token, same holder');
   const later = verifier({ clock: () => T0 + 3600 });
   assertDenied(await later.verifyInvocation(token, proofs[2]!, expected(cs[2]!)), 'ERR_EXPIRED');
-  const scoped = createInvocationBatch(token, ALICE, [{ tool: 'get_user', operation: 'delete', resource: 'database://users/x', args: {}, callId: 'bp-del' }, ...calls(1)], { clock });
+  const scoped = createInvocationBatch(
+    token,
+    ALICE,
+    [{ tool: 'get_user', operation: 'delete', resource: 'database://users/x', args: {}, callId: 'bp-del' }, ...calls(1)],
+    { clock },
+  );
   assertDenied(await v.verifyInvocation(token, scoped[0]!, { tool: 'get_user', args: {} }), 'ERR_SCOPE_PERMISSION');
 });
 
@@ -118,7 +138,13 @@ test('holder side: only the holder key, 1 to 64 calls, call fields checked; sing
   const big = createInvocationBatch(token, ALICE, calls(LIMITS.maxInvocationBatch), { clock });
   assert.equal(big.length, 64);
   assert.ok(big[63]!.bytes.length < LIMITS.maxBatchedInvocationBytes);
-  assertAllowed(await verifier().verifyInvocation(token, big[63]!.toString(), expected({ tool: 'get_user', operation: 'read', resource: 'database://users/u63', args: { n: 63 } })));
+  assertAllowed(
+    await verifier().verifyInvocation(
+      token,
+      big[63]!.toString(),
+      expected({ tool: 'get_user', operation: 'read', resource: 'database://users/u63', args: { n: 63 } }),
+    ),
+  );
   // Single proofs: same form and behaviour as before.
   const single = createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/a', args: {}, clock });
   assert.equal(single.batch, undefined);
@@ -131,7 +157,10 @@ test('holder side: only the holder key, 1 to 64 calls, call fields checked; sing
   assertThrowsCode(() => Invocation.parse(encode([p.block.payload, encode([new Uint8Array(31)]), p.block.signature, 0])), 'ERR_MALFORMED');
   assertThrowsCode(() => Invocation.parse(encode([p.block.payload, encode([]), p.block.signature, 0])), 'ERR_MALFORMED');
   assertThrowsCode(() => Invocation.parse('cfb1.' + 'A'.repeat(12_000)), 'ERR_TOO_LARGE');
-  assertDenied(await verifier().verifyInvocation(token, encode([p.block.payload, p.batch!.payload, p.block.signature, -1]), expected({ tool: 'get_user', args: {} })), 'ERR_MALFORMED');
+  assertDenied(
+    await verifier().verifyInvocation(token, encode([p.block.payload, p.batch!.payload, p.block.signature, -1]), expected({ tool: 'get_user', args: {} })),
+    'ERR_MALFORMED',
+  );
 });
 
 test('a signed batch received as parts (§4.5) gives exactly the batched proofs, byte for byte', async () => {
@@ -146,7 +175,8 @@ test('a signed batch received as parts (§4.5) gives exactly the batched proofs,
       assert.ok(Buffer.from(Invocation.parse(p.toString()).bytes).equals(proofs[i]!.bytes));
     }
     const v = verifier();
-    for (let i = 0; i < Math.min(n, 3); i++) assertAllowed(await v.verifyInvocation(token, Invocation.fromBatchItem(proofs[i]!.block.payload, parts, i), expected(cs[i]!)));
+    for (let i = 0; i < Math.min(n, 3); i++)
+      assertAllowed(await v.verifyInvocation(token, Invocation.fromBatchItem(proofs[i]!.block.payload, parts, i), expected(cs[i]!)));
   }
   const proofs = createInvocationBatch(token, ALICE, calls(2), { clock });
   assertThrowsCode(() => Invocation.batchParts(proofs[0]!.batch!.payload, new Uint8Array(63)), 'ERR_MALFORMED');

@@ -9,9 +9,22 @@ const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), '
 
 test('integers use the shortest head (RFC 8949 §4.2.1), including boundaries', () => {
   const cases: [number, string][] = [
-    [0, '00'], [23, '17'], [24, '1818'], [255, '18ff'], [256, '190100'], [65535, '19ffff'], [65536, '1a00010000'],
-    [0xffffffff, '1affffffff'], [0x100000000, '1b0000000100000000'], [Number.MAX_SAFE_INTEGER, '1b001fffffffffffff'],
-    [-1, '20'], [-24, '37'], [-25, '3818'], [-256, '38ff'], [-257, '390100'], [Number.MIN_SAFE_INTEGER, '3b001ffffffffffffe'],
+    [0, '00'],
+    [23, '17'],
+    [24, '1818'],
+    [255, '18ff'],
+    [256, '190100'],
+    [65535, '19ffff'],
+    [65536, '1a00010000'],
+    [0xffffffff, '1affffffff'],
+    [0x100000000, '1b0000000100000000'],
+    [Number.MAX_SAFE_INTEGER, '1b001fffffffffffff'],
+    [-1, '20'],
+    [-24, '37'],
+    [-25, '3818'],
+    [-256, '38ff'],
+    [-257, '390100'],
+    [Number.MIN_SAFE_INTEGER, '3b001ffffffffffffe'],
   ];
   for (const [n, h] of cases) {
     assert.equal(hex(encode(n)), h, String(n));
@@ -31,7 +44,15 @@ test('strings, byte strings, arrays, booleans, null', () => {
 });
 
 test('map keys are sorted bytewise by their encoding, whatever the insertion order', () => {
-  const m = new Map<number | string, CborValue>([['b', 1], [10, 2], ['a', 3], [-1, 4], [1, 5], [24, 6], ['aa', 7]]);
+  const m = new Map<number | string, CborValue>([
+    ['b', 1],
+    [10, 2],
+    ['a', 3],
+    [-1, 4],
+    [1, 5],
+    [24, 6],
+    ['aa', 7],
+  ]);
   // 01 < 0a < 1818 < 20 < 6161 < 6162 < 626161
   assert.equal(hex(encode(m)), 'a7' + '0105' + '0a02' + '181806' + '2004' + '616103' + '616201' + '62616107');
   const back = decodeStrict(encode(m)) as Map<number | string, CborValue>;

@@ -9,10 +9,14 @@ import { SizedLru } from '../../src/verify/sized-lru.ts';
 function counting(): Ed25519Backend & { verifies: number } {
   const b = nodeBackend();
   const c = {
-    name: b.name, verifies: 0,
+    name: b.name,
+    verifies: 0,
     publicKeyFromSeed: (s: Uint8Array) => b.publicKeyFromSeed(s),
     sign: (s: Uint8Array, m: Uint8Array) => b.sign(s, m),
-    verify(k: Uint8Array, m: Uint8Array, sig: Uint8Array) { c.verifies++; return b.verify(k, m, sig); },
+    verify(k: Uint8Array, m: Uint8Array, sig: Uint8Array) {
+      c.verifies++;
+      return b.verify(k, m, sig);
+    },
   };
   return c;
 }
@@ -29,7 +33,7 @@ function fleet(n: number) {
   return { authority, texts };
 }
 
-test('2,000 distinct agents\' 2-block tokens in rotation: after one pass, no signature is checked again', () => {
+test("2,000 distinct agents' 2-block tokens in rotation: after one pass, no signature is checked again", () => {
   const { authority, texts } = fleet(2000);
   const backend = counting();
   const v = new Verifier({ trusted: [authority.publicKey], backend });

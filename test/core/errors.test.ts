@@ -7,14 +7,32 @@ import type { ErrorCode } from '../../src/errors.ts';
 
 // The union type, spelled out so that a code added to the type without a class fails here.
 const ALL: Record<ErrorCode, true> = {
-  ERR_MALFORMED: true, ERR_TOO_LARGE: true, ERR_SIGNATURE_INVALID: true, ERR_UNKNOWN_KEY: true, ERR_EXPIRED: true,
-  ERR_NOT_YET_VALID: true, ERR_SCOPE_RESOURCE: true, ERR_SCOPE_PERMISSION: true, ERR_CONSTRAINT: true,
-  ERR_ATTENUATION: true, ERR_DEPTH: true, ERR_INVOCATION_MISMATCH: true, ERR_REPLAY: true, ERR_REVOKED: true,
-  ERR_REVOCATION_STALE: true, ERR_REVOCATION_ROLLBACK: true, ERR_INVALID_ARGUMENT: true, ERR_MISSING_TOKEN: true,
-  ERR_NO_SCHEMA: true, ERR_CONFIG: true, ERR_UNAVAILABLE: true, ERR_UNAUTHORIZED: true, ERR_INTERNAL: true,
+  ERR_MALFORMED: true,
+  ERR_TOO_LARGE: true,
+  ERR_SIGNATURE_INVALID: true,
+  ERR_UNKNOWN_KEY: true,
+  ERR_EXPIRED: true,
+  ERR_NOT_YET_VALID: true,
+  ERR_SCOPE_RESOURCE: true,
+  ERR_SCOPE_PERMISSION: true,
+  ERR_CONSTRAINT: true,
+  ERR_ATTENUATION: true,
+  ERR_DEPTH: true,
+  ERR_INVOCATION_MISMATCH: true,
+  ERR_REPLAY: true,
+  ERR_REVOKED: true,
+  ERR_REVOCATION_STALE: true,
+  ERR_REVOCATION_ROLLBACK: true,
+  ERR_INVALID_ARGUMENT: true,
+  ERR_MISSING_TOKEN: true,
+  ERR_NO_SCHEMA: true,
+  ERR_CONFIG: true,
+  ERR_UNAVAILABLE: true,
+  ERR_UNAUTHORIZED: true,
+  ERR_INTERNAL: true,
 };
 
-test('each code has exactly one class, with a static code equal to its instances\' code', () => {
+test("each code has exactly one class, with a static code equal to its instances' code", () => {
   const classes = Object.values(errors).filter((v): v is typeof CapframeError => typeof v === 'function' && v !== errors.CapframeError);
   const byCode = new Map<string, string>();
   for (const C of classes) {

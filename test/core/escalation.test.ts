@@ -10,8 +10,23 @@ import { argsDigest, createInvocation, delegate, issueToken, type Token } from '
 import { blockDigest } from '../../src/token/token.ts';
 import { encode } from '../../src/token/cbor.ts';
 import {
-  ALICE, AUTH, BOB, CAROL, MALLORY, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, chain3,
-  craftDelegation, craftInvocation, craftRoot, rootPayload, verifier,
+  ALICE,
+  AUTH,
+  BOB,
+  CAROL,
+  MALLORY,
+  T0,
+  USERS_RW,
+  assertAllowed,
+  assertDenied,
+  assertThrowsCode,
+  callId,
+  chain3,
+  craftDelegation,
+  craftInvocation,
+  craftRoot,
+  rootPayload,
+  verifier,
 } from './helpers.ts';
 
 const clock = () => T0;
@@ -80,7 +95,10 @@ describe('hand-crafted wider children are rejected at verify time', () => {
     for (const grants of [
       [{ resource: 0, permissions: ['delete', 'read'] }],
       [{ resource: 'database://users/*', permissions: ['admin'] }],
-      [{ resource: 0, permissions: ['read'] }, { resource: 'database://users/alice', permissions: ['delete'] }],
+      [
+        { resource: 0, permissions: ['read'] },
+        { resource: 'database://users/alice', permissions: ['delete'] },
+      ],
     ]) {
       assertDenied(await v.authorize(child({ grants }), read()), 'ERR_ATTENUATION', JSON.stringify(grants));
     }
@@ -116,7 +134,12 @@ describe('hand-crafted wider children are rejected at verify time', () => {
   test('grandchild widening its parent (but within the root): ERR_ATTENUATION', async () => {
     const { child: c } = chain3();
     const readOnly = delegate(c, { key: BOB, to: CAROL.publicKey, subject: 'agent:carol', permissions: ['read'], clock, maxDepth: 1 });
-    const widened = craftDelegation(readOnly, CAROL, { subject: 'agent:x', holder: MALLORY.publicKey, maxDepth: 0, grants: [{ resource: 0, permissions: ['read', 'write'] }] });
+    const widened = craftDelegation(readOnly, CAROL, {
+      subject: 'agent:x',
+      holder: MALLORY.publicKey,
+      maxDepth: 0,
+      grants: [{ resource: 0, permissions: ['read', 'write'] }],
+    });
     assertDenied(await verifier().authorize(widened, write()), 'ERR_ATTENUATION');
   });
   test('block signed by a key other than its parent holder: ERR_SIGNATURE_INVALID', async () => {
@@ -139,7 +162,10 @@ describe('hand-crafted wider children are rejected at verify time', () => {
     const { root: r, grandchild } = chain3();
     assertDenied(await v.authorize(encode([r.kid, r.blocks[0]!.bytes, grandchild.blocks[2]!.bytes]), read()), 'ERR_SIGNATURE_INVALID');
     // swapping the two delegation blocks
-    assertDenied(await v.authorize(encode([r.kid, r.blocks[0]!.bytes, grandchild.blocks[2]!.bytes, grandchild.blocks[1]!.bytes]), read()), 'ERR_SIGNATURE_INVALID');
+    assertDenied(
+      await v.authorize(encode([r.kid, r.blocks[0]!.bytes, grandchild.blocks[2]!.bytes, grandchild.blocks[1]!.bytes]), read()),
+      'ERR_SIGNATURE_INVALID',
+    );
     // a delegation block used as a root
     assertDenied(await v.authorize(encode([r.kid, grandchild.blocks[1]!.bytes]), read()), 'ERR_SIGNATURE_INVALID');
   });
@@ -156,8 +182,16 @@ describe('invocation proofs bind holder, token, tool, operation, resource and ar
   const call = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { id: 7, fields: ['name', 'email'] } };
   const proof = (over: Partial<typeof call> = {}) => createInvocation(grandchild, { key: CAROL, ...call, ...over, clock });
   const payload = (over: Record<string, unknown> = {}) => ({
-    tip: grandchild.tip(), tool: call.tool, operation: call.operation, resource: call.resource, args: argsDigest(call.args),
-    callId: callId(), nonce: new Uint8Array(randomBytes(16)), iat: T0, exp: T0 + 30, ...over,
+    tip: grandchild.tip(),
+    tool: call.tool,
+    operation: call.operation,
+    resource: call.resource,
+    args: argsDigest(call.args),
+    callId: callId(),
+    nonce: new Uint8Array(randomBytes(16)),
+    iat: T0,
+    exp: T0 + 30,
+    ...over,
   });
 
   test('createInvocation() refuses a key that is not the tip holder: ERR_INVALID_ARGUMENT', () => {
@@ -181,8 +215,14 @@ describe('invocation proofs bind holder, token, tool, operation, resource and ar
   });
   test('another resource: ERR_INVOCATION_MISMATCH; an equivalent spelling is the same resource', async () => {
     const v = verifier();
-    assertDenied(await v.verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, resource: 'database://users/bob' }), 'ERR_INVOCATION_MISMATCH');
-    assertDenied(await v.verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, resource: 'database://users/alice/x' }), 'ERR_INVOCATION_MISMATCH');
+    assertDenied(
+      await v.verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, resource: 'database://users/bob' }),
+      'ERR_INVOCATION_MISMATCH',
+    );
+    assertDenied(
+      await v.verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, resource: 'database://users/alice/x' }),
+      'ERR_INVOCATION_MISMATCH',
+    );
     assertAllowed(await v.verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, resource: 'DATABASE://users/%61lice' }));
   });
   test('arguments changed after signing: ERR_INVOCATION_MISMATCH; reordered members are the same arguments', async () => {
@@ -215,25 +255,47 @@ describe('invocation proofs bind holder, token, tool, operation, resource and ar
   });
   test('a correctly signed proof outside the chain scope: ERR_SCOPE_RESOURCE / ERR_SCOPE_PERMISSION', async () => {
     const v = verifier();
-    assertDenied(await v.verifyInvocation(grandchild, proof({ resource: 'database://admins/root' }), { tool: call.tool, args: call.args }), 'ERR_SCOPE_RESOURCE');
+    assertDenied(
+      await v.verifyInvocation(grandchild, proof({ resource: 'database://admins/root' }), { tool: call.tool, args: call.args }),
+      'ERR_SCOPE_RESOURCE',
+    );
     assertDenied(await v.verifyInvocation(grandchild, proof({ operation: 'write' }), { tool: call.tool, args: call.args }), 'ERR_SCOPE_PERMISSION');
   });
   test('hand-crafted proof with a resource not in normal form: ERR_MALFORMED; with traversal: ERR_SCOPE_RESOURCE', async () => {
     const v = verifier();
-    assertDenied(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource: 'DATABASE://users/alice' })), { tool: call.tool, args: call.args }), 'ERR_MALFORMED');
-    assertDenied(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource: 'database://users/%61lice' })), { tool: call.tool, args: call.args }), 'ERR_MALFORMED');
+    assertDenied(
+      await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource: 'DATABASE://users/alice' })), { tool: call.tool, args: call.args }),
+      'ERR_MALFORMED',
+    );
+    assertDenied(
+      await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource: 'database://users/%61lice' })), { tool: call.tool, args: call.args }),
+      'ERR_MALFORMED',
+    );
     for (const resource of ['database://users/..', 'database://users/../admins', 'database://users/%2e%2e', 'database://users//x']) {
-      assertDenied(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource })), { tool: call.tool, args: call.args }), 'ERR_SCOPE_RESOURCE', resource);
+      assertDenied(
+        await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ resource })), { tool: call.tool, args: call.args }),
+        'ERR_SCOPE_RESOURCE',
+        resource,
+      );
     }
   });
   test('hand-crafted proof living longer than 300 s: ERR_MALFORMED', async () => {
     const v = verifier();
-    assertDenied(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ exp: T0 + 301 })), { tool: call.tool, args: call.args }), 'ERR_MALFORMED');
+    assertDenied(
+      await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ exp: T0 + 301 })), { tool: call.tool, args: call.args }),
+      'ERR_MALFORMED',
+    );
     assertDenied(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ exp: T0 })), { tool: call.tool, args: call.args }), 'ERR_MALFORMED');
     assertAllowed(await v.verifyInvocation(grandchild, craftInvocation(CAROL, payload({ exp: T0 + 300 })), { tool: call.tool, args: call.args }));
   });
   test('a tampered token tip in a proof signed by the holder: ERR_INVOCATION_MISMATCH', async () => {
-    assertDenied(await verifier().verifyInvocation(grandchild, craftInvocation(CAROL, payload({ tip: blockDigest(root.blocks[0]!.payload) })), { tool: call.tool, args: call.args }), 'ERR_INVOCATION_MISMATCH');
+    assertDenied(
+      await verifier().verifyInvocation(grandchild, craftInvocation(CAROL, payload({ tip: blockDigest(root.blocks[0]!.payload) })), {
+        tool: call.tool,
+        args: call.args,
+      }),
+      'ERR_INVOCATION_MISMATCH',
+    );
   });
   test('sanity: the untouched proof verifies', async () => {
     assertAllowed(await verifier().verifyInvocation(grandchild, proof(), { tool: call.tool, args: call.args, operation: 'read', resource: call.resource }));

@@ -101,13 +101,33 @@ function mutate(input: Uint8Array, ms: readonly Mutation[]): Uint8Array {
   for (const m of ms) {
     const n = Math.max(b.length, 1);
     switch (m.kind) {
-      case 'flip': if (b.length) b[m.pos % n]! ^= 1 << m.bit; break;
-      case 'set': if (b.length) b[m.pos % n] = m.val; break;
-      case 'insert': b.splice(m.pos % (b.length + 1), 0, ...m.bytes); break;
-      case 'delete': b.splice(m.pos % n, m.len); break;
-      case 'truncate': b = b.slice(0, m.pos % n); break;
-      case 'dup': { const at = m.pos % n; b.splice(at, 0, ...b.slice(at, at + m.len)); break; }
-      case 'swap': if (b.length) { const i = m.a % n, j = m.b % n; [b[i], b[j]] = [b[j]!, b[i]!]; } break;
+      case 'flip':
+        if (b.length) b[m.pos % n]! ^= 1 << m.bit;
+        break;
+      case 'set':
+        if (b.length) b[m.pos % n] = m.val;
+        break;
+      case 'insert':
+        b.splice(m.pos % (b.length + 1), 0, ...m.bytes);
+        break;
+      case 'delete':
+        b.splice(m.pos % n, m.len);
+        break;
+      case 'truncate':
+        b = b.slice(0, m.pos % n);
+        break;
+      case 'dup': {
+        const at = m.pos % n;
+        b.splice(at, 0, ...b.slice(at, at + m.len));
+        break;
+      }
+      case 'swap':
+        if (b.length) {
+          const i = m.a % n,
+            j = m.b % n;
+          [b[i], b[j]] = [b[j]!, b[i]!];
+        }
+        break;
     }
   }
   return new Uint8Array(b);
@@ -120,22 +140,31 @@ test('arbitrary bytes (3,000 cases): typed errors or denials everywhere', async 
     fc.tuple(fc.integer({ min: 0x80, max: 0x9f }), fc.uint8Array({ maxLength: 400 })).map(([h, r]) => new Uint8Array([h, ...r])),
     fc.tuple(fc.constantFrom(0x83, 0x82), fc.uint8Array({ minLength: 0, maxLength: 300 })).map(([h, r]) => new Uint8Array([h, 0x48, ...AUTH.kid, ...r])),
   );
-  await fc.assert(fc.asyncProperty(bytes, async (b) => {
-    await feedToken(b, 'bytes');
-    await feedProof(b, 'bytes');
-  }), { numRuns: 3000 });
+  await fc.assert(
+    fc.asyncProperty(bytes, async (b) => {
+      await feedToken(b, 'bytes');
+      await feedProof(b, 'bytes');
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('mutated valid tokens (3,000 cases): never accepted', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (ms) => {
-    await feedToken(mutate(token.bytes, ms), `mutations ${JSON.stringify(ms)}`);
-  }), { numRuns: 3000 });
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (ms) => {
+      await feedToken(mutate(token.bytes, ms), `mutations ${JSON.stringify(ms)}`);
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('mutated valid invocation proofs (2,500 cases): never accepted', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (ms) => {
-    await feedProof(mutate(proof.bytes, ms), `mutations ${JSON.stringify(ms)}`);
-  }), { numRuns: 2500 });
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (ms) => {
+      await feedProof(mutate(proof.bytes, ms), `mutations ${JSON.stringify(ms)}`);
+    }),
+    { numRuns: 2500 },
+  );
 });
 
 test('random text forms (1,500 cases): typed errors or denials', async () => {
@@ -149,44 +178,65 @@ test('random text forms (1,500 cases): typed errors or denials', async () => {
     fc.string({ unit: 'binary', maxLength: 100 }).map((s) => 'cft1.' + s),
     fc.array(mutation, { minLength: 1, maxLength: 3 }).map((ms) => 'cft1.' + encodeBase64url(mutate(token.bytes, ms))),
   );
-  await fc.assert(fc.asyncProperty(text, async (t) => {
-    await feedToken(t, `text ${JSON.stringify(t.slice(0, 40))}`);
-    await feedProof(t, `text ${JSON.stringify(t.slice(0, 40))}`);
-  }), { numRuns: 1500 });
+  await fc.assert(
+    fc.asyncProperty(text, async (t) => {
+      await feedToken(t, `text ${JSON.stringify(t.slice(0, 40))}`);
+      await feedProof(t, `text ${JSON.stringify(t.slice(0, 40))}`);
+    }),
+    { numRuns: 1500 },
+  );
 });
 
 test('signed root payloads with a random field (1,000 cases): never a crash, never ERR_INTERNAL', async () => {
   const { value } = fc.letrec<{ value: CborValue; map: CborValue }>((tie) => ({
     value: fc.oneof(
       { depthSize: 'small' },
-      fc.integer(), fc.maxSafeInteger(), fc.string({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), fc.boolean(), fc.constant(null),
+      fc.integer(),
+      fc.maxSafeInteger(),
+      fc.string({ maxLength: 40 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.boolean(),
+      fc.constant(null),
       fc.constantFrom<CborValue>('database://users/*', 'database://**', 'read', T0, T0 + 60, 0, 255, 256),
-      fc.array(tie('value'), { maxLength: 4 }), tie('map'),
+      fc.array(tie('value'), { maxLength: 4 }),
+      tie('map'),
     ),
-    map: fc.array(fc.tuple(fc.oneof(fc.integer({ min: -2, max: 10 }), fc.string({ maxLength: 4 })), tie('value')), { maxLength: 4 })
+    map: fc
+      .array(fc.tuple(fc.oneof(fc.integer({ min: -2, max: 10 }), fc.string({ maxLength: 4 })), tie('value')), { maxLength: 4 })
       .map((es) => new Map<number | string, CborValue>(es)),
   }));
   const seen = new Map<string, number>();
   const field = fc.tuple(fc.integer({ min: 0, max: 10 }), fc.option(value, { nil: undefined }));
-  await fc.assert(fc.asyncProperty(fc.array(field, { minLength: 1, maxLength: 3 }), async (fields) => {
-    const m = new Map<number, CborValue>([
-      [1, new Uint8Array(randomBytes(16))], [2, 'agent:alice'], [3, ALICE.publicKey],
-      [4, [['database://users/*', ['read']]]], [5, T0], [7, T0 + 3600], [8, 1], [9, 1],
-    ]);
-    for (const [k, val] of fields) if (val === undefined) m.delete(k); else m.set(k, val);
-    let payload: Uint8Array;
-    try {
-      payload = encode(m);
-    } catch (e) {
-      typed(e, 'encode'); // too deep for the encoder: fine
-      return;
-    }
-    const t = craftRoot(AUTH, payload);
-    syncOutcome(() => inspect(t), 'inspect');
-    const d = await v.authorize(t, { ...CALL, callId: 'fz' });
-    outcome(d, `fields ${String(fields.map((f) => f[0]))}`);
-    seen.set(d.allowed ? 'allowed' : d.code, (seen.get(d.allowed ? 'allowed' : d.code) ?? 0) + 1);
-  }), { numRuns: 1000 });
+  await fc.assert(
+    fc.asyncProperty(fc.array(field, { minLength: 1, maxLength: 3 }), async (fields) => {
+      const m = new Map<number, CborValue>([
+        [1, new Uint8Array(randomBytes(16))],
+        [2, 'agent:alice'],
+        [3, ALICE.publicKey],
+        [4, [['database://users/*', ['read']]]],
+        [5, T0],
+        [7, T0 + 3600],
+        [8, 1],
+        [9, 1],
+      ]);
+      for (const [k, val] of fields)
+        if (val === undefined) m.delete(k);
+        else m.set(k, val);
+      let payload: Uint8Array;
+      try {
+        payload = encode(m);
+      } catch (e) {
+        typed(e, 'encode'); // too deep for the encoder: fine
+        return;
+      }
+      const t = craftRoot(AUTH, payload);
+      syncOutcome(() => inspect(t), 'inspect');
+      const d = await v.authorize(t, { ...CALL, callId: 'fz' });
+      outcome(d, `fields ${String(fields.map((f) => f[0]))}`);
+      seen.set(d.allowed ? 'allowed' : d.code, (seen.get(d.allowed ? 'allowed' : d.code) ?? 0) + 1);
+    }),
+    { numRuns: 1000 },
+  );
   // not degenerate: the generator reaches both valid payloads and the strict decoder
   assert.ok((seen.get('allowed') ?? 0) > 0 && (seen.get('ERR_MALFORMED') ?? 0) > 0, JSON.stringify([...seen]));
 });

@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { CapframeError, type ErrorCode } from '../../src/errors.ts';
-import { importSeed, issueToken, delegate, Token, Invocation, Verifier, type Allowed, type Decision, type Denied, type Grant, type PrivateKey, type VerifierOptions } from '../../src/index.ts';
+import {
+  importSeed,
+  issueToken,
+  delegate,
+  Token,
+  Invocation,
+  Verifier,
+  type Allowed,
+  type Decision,
+  type Denied,
+  type Grant,
+  type PrivateKey,
+  type VerifierOptions,
+} from '../../src/index.ts';
 import { nodeBackend } from '../../src/crypto/node.ts';
 import { type Ed25519Backend } from '../../src/crypto/backend.ts';
 import { encodeDelegationPayload, encodeRootPayload, type DelegationPayload, type RootPayload } from '../../src/token/block.ts';
@@ -18,9 +31,11 @@ import { encode } from '../../src/token/cbor.ts';
 
 /** Every error code of src/errors.ts, read from the source so the list cannot drift. */
 export const ERROR_CODES: ReadonlySet<string> = new Set(
-  [...readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8')
-    .split('export class')[0]!
-    .matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]!),
+  [
+    ...readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8')
+      .split('export class')[0]!
+      .matchAll(/'(ERR_[A-Z_]+)'/g),
+  ].map((m) => m[1]!),
 );
 
 export const T0 = 1_800_000_000; // a fixed "now" (2027-01-15)
@@ -29,7 +44,9 @@ export const T0 = 1_800_000_000; // a fixed "now" (2027-01-15)
 export function makeClock(start = T0): { (): number; now: number; advance(s: number): void } {
   const c = (() => c.now) as { (): number; now: number; advance(s: number): void };
   c.now = start;
-  c.advance = (s: number) => { c.now += s; };
+  c.advance = (s: number) => {
+    c.now += s;
+  };
   return c;
 }
 
@@ -69,14 +86,9 @@ export function rootPayload(over: Partial<RootPayload> & { holder: Uint8Array })
  * parent's holder key) with the given payload fields; `parent` defaults to
  * the correct link. Bypasses every check delegate() makes.
  */
-export function craftDelegation(
-  token: Token, signer: PrivateKey,
-  fields: Omit<DelegationPayload, 'parent'> & { parent?: Uint8Array } | Uint8Array,
-): Token {
+export function craftDelegation(token: Token, signer: PrivateKey, fields: (Omit<DelegationPayload, 'parent'> & { parent?: Uint8Array }) | Uint8Array): Token {
   const last = token.blocks[token.blocks.length - 1]!;
-  const payload = fields instanceof Uint8Array
-    ? fields
-    : encodeDelegationPayload({ parent: blockDigest(last.payload), ...fields });
+  const payload = fields instanceof Uint8Array ? fields : encodeDelegationPayload({ parent: blockDigest(last.payload), ...fields });
   const sig = backend.sign(signer.seed, signedMessage('delegation', payload));
   return Token.parse(encode([token.kid, ...token.blocks.map((b) => b.bytes), concat(payload, sig)]));
 }
@@ -93,10 +105,15 @@ export function countingBackend(inner: Ed25519Backend = nodeBackend()): Ed25519B
   const b = {
     name: 'counting-' + inner.name,
     verifies: 0,
-    reset() { b.verifies = 0; },
+    reset() {
+      b.verifies = 0;
+    },
     publicKeyFromSeed: (seed: Uint8Array) => inner.publicKeyFromSeed(seed),
     sign: (seed: Uint8Array, m: Uint8Array) => inner.sign(seed, m),
-    verify(pub: Uint8Array, m: Uint8Array, s: Uint8Array) { b.verifies++; return inner.verify(pub, m, s); },
+    verify(pub: Uint8Array, m: Uint8Array, s: Uint8Array) {
+      b.verifies++;
+      return inner.verify(pub, m, s);
+    },
   };
   return b;
 }
@@ -166,7 +183,12 @@ export function flip(bytes: Uint8Array, bit: number): Uint8Array {
 export function twoBlockFixture() {
   const clock = () => T0;
   const root = issueToken({
-    key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, ttl: 3600, maxDepth: 1, clock,
+    key: AUTH,
+    subject: 'agent:alice',
+    holder: ALICE.publicKey,
+    ttl: 3600,
+    maxDepth: 1,
+    clock,
     grants: [{ resource: 'database://users/*', permissions: ['read', 'write'], constraints: { limit: { type: 'range', max: 100 } } }],
   });
   const token = delegate(root, { key: ALICE, to: BOB.publicKey, subject: 'agent:bob', permissions: ['read'], ttl: 600, clock });

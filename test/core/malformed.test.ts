@@ -12,8 +12,21 @@ import { LIMITS } from '../../src/token/limits.ts';
 import { encode, type CborMap, type CborValue } from '../../src/token/cbor.ts';
 import { blockDigest } from '../../src/token/token.ts';
 import {
-  ALICE, AUTH, BOB, ERROR_CODES, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, chain3,
-  craftDelegation, craftInvocation, craftRoot, verifier,
+  ALICE,
+  AUTH,
+  BOB,
+  ERROR_CODES,
+  T0,
+  USERS_RW,
+  assertAllowed,
+  assertDenied,
+  assertThrowsCode,
+  callId,
+  chain3,
+  craftDelegation,
+  craftInvocation,
+  craftRoot,
+  verifier,
 } from './helpers.ts';
 
 const clock = () => T0;
@@ -22,11 +35,22 @@ const hexb = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'h
 
 function rootMap(): CborMap {
   return new Map<number, CborValue>([
-    [1, new Uint8Array(randomBytes(16))], [2, 'agent:alice'], [3, ALICE.publicKey],
-    [4, [['database://users/*', ['read', 'write']]]], [5, T0], [7, T0 + 3600], [8, 1], [9, 1],
+    [1, new Uint8Array(randomBytes(16))],
+    [2, 'agent:alice'],
+    [3, ALICE.publicKey],
+    [4, [['database://users/*', ['read', 'write']]]],
+    [5, T0],
+    [7, T0 + 3600],
+    [8, 1],
+    [9, 1],
   ]);
 }
-const withField = (k: number, v: CborValue | undefined) => { const m = rootMap(); if (v === undefined) m.delete(k); else m.set(k, v); return encode(m); };
+const withField = (k: number, v: CborValue | undefined) => {
+  const m = rootMap();
+  if (v === undefined) m.delete(k);
+  else m.set(k, v);
+  return encode(m);
+};
 
 /** Replaces the first occurrence of `from` (hex) in `payload` by `to` (hex). */
 function splice(payload: Uint8Array, from: string, to: string): Uint8Array {
@@ -81,9 +105,19 @@ describe('token envelope', () => {
     const text = child.toString();
     const body = text.slice(5);
     const bad = [
-      'cft2.' + body, 'CFT1.' + body, body, 'cft1', 'cft1.', 'cft1.' + body + '=', 'cft1.' + body.replace(/[-_]/g, '+'),
-      'cft1.' + body + 'A', 'cft1.' + body.slice(0, -1) + '!', 'cft1.' + body.slice(0, 10) + ' ' + body.slice(10),
-      'cfi1.' + body, 'cft1.' + 'AB', 'cft1.AB==', // 'AB' has non-zero trailing bits
+      'cft2.' + body,
+      'CFT1.' + body,
+      body,
+      'cft1',
+      'cft1.',
+      'cft1.' + body + '=',
+      'cft1.' + body.replace(/[-_]/g, '+'),
+      'cft1.' + body + 'A',
+      'cft1.' + body.slice(0, -1) + '!',
+      'cft1.' + body.slice(0, 10) + ' ' + body.slice(10),
+      'cfi1.' + body,
+      'cft1.' + 'AB',
+      'cft1.AB==', // 'AB' has non-zero trailing bits
     ];
     for (const t of bad) assertThrowsCode(() => Token.parse(t), 'ERR_MALFORMED', t.slice(0, 12));
   });
@@ -155,7 +189,10 @@ describe('correctly signed root payloads that are malformed inside: ERR_MALFORME
     const gi = Buffer.from(enc).toString('hex').indexOf('0481');
     const grantsLen = encode([['database://users/*', ['read', 'write']]]).length - 1;
     const start = gi / 2 + 1;
-    await check(new Uint8Array([...enc.subarray(0, start), 0x9f, ...enc.subarray(start + 1, start + 1 + grantsLen), 0xff, ...enc.subarray(start + 1 + grantsLen)]), 'indefinite array');
+    await check(
+      new Uint8Array([...enc.subarray(0, start), 0x9f, ...enc.subarray(start + 1, start + 1 + grantsLen), 0xff, ...enc.subarray(start + 1 + grantsLen)]),
+      'indefinite array',
+    );
     await check(new Uint8Array([...good, 0x00]), 'trailing byte inside the block payload');
   });
   test('unknown, missing and mistyped fields', async () => {
@@ -164,11 +201,17 @@ describe('correctly signed root payloads that are malformed inside: ERR_MALFORME
     await check(withField(0, new Uint8Array(16)), 'parent link in a root');
     for (const k of [1, 2, 3, 4, 5, 7, 8, 9]) await check(withField(k, undefined), `missing field ${k}`);
     const mistyped: [number, CborValue, string][] = [
-      [1, new Uint8Array(15), 'token id of 15 bytes'], [1, 'x'.repeat(16), 'text token id'],
-      [2, 5, 'integer subject'], [2, '', 'empty subject'], [2, 'a\nb', 'control char in subject'], [2, 'a'.repeat(257), 'subject too long'],
+      [1, new Uint8Array(15), 'token id of 15 bytes'],
+      [1, 'x'.repeat(16), 'text token id'],
+      [2, 5, 'integer subject'],
+      [2, '', 'empty subject'],
+      [2, 'a\nb', 'control char in subject'],
+      [2, 'a'.repeat(257), 'subject too long'],
       [2, 'a\u0085', 'C1 control in subject'],
-      [3, new Uint8Array(31), 'holder of 31 bytes'], [3, formatless(), 'text holder'],
-      [4, [], 'no grants'], [4, 'database://users/*', 'grants not an array'],
+      [3, new Uint8Array(31), 'holder of 31 bytes'],
+      [3, formatless(), 'text holder'],
+      [4, [], 'no grants'],
+      [4, 'database://users/*', 'grants not an array'],
       [4, [['database://users/*', ['write', 'read']]], 'unsorted permissions'],
       [4, [['database://users/*', ['read', 'read']]], 'duplicate permissions'],
       [4, [['database://users/*', []]], 'no permissions'],
@@ -185,10 +228,16 @@ describe('correctly signed root payloads that are malformed inside: ERR_MALFORME
       [4, [['database://users/*']], 'grant without permissions'],
       [4, [['database://users/*', ['read'], new Map([['x', [0, 1]]]), 1]], 'grant with 4 items'],
       [4, Array.from({ length: 17 }, (_, i) => [`database://u${i}/*`, ['read']]), '17 grants'],
-      [5, -1, 'negative iat'], [5, 'now', 'text iat'], [5, 2 ** 32, 'iat beyond uint32'],
-      [7, T0, 'exp equal to iat'], [7, T0 - 1, 'exp before iat'], [7, true, 'boolean exp'],
+      [5, -1, 'negative iat'],
+      [5, 'now', 'text iat'],
+      [5, 2 ** 32, 'iat beyond uint32'],
+      [7, T0, 'exp equal to iat'],
+      [7, T0 - 1, 'exp before iat'],
+      [7, true, 'boolean exp'],
       [6, T0 + 3600, 'nbf equal to exp'],
-      [8, 256, 'maxDepth above 255'], [8, -1, 'negative maxDepth'], [8, null, 'null maxDepth'],
+      [8, 256, 'maxDepth above 255'],
+      [8, -1, 'negative maxDepth'],
+      [8, null, 'null maxDepth'],
     ];
     for (const [k, val, why] of mistyped) await check(withField(k, val), why);
     await check(encode([1, 2, 3]), 'payload is an array');
@@ -211,7 +260,13 @@ function formatless(): string {
 describe('correctly signed delegation payloads that are malformed inside: ERR_MALFORMED', () => {
   const root = issueToken({ key: AUTH, subject: 'a', holder: ALICE.publicKey, grants: [USERS_RW], ttl: 3600, maxDepth: 2, clock });
   const link = blockDigest(root.blocks[0]!.payload);
-  const base = () => new Map<number, CborValue>([[0, link], [2, 'agent:bob'], [3, BOB.publicKey], [8, 0]]);
+  const base = () =>
+    new Map<number, CborValue>([
+      [0, link],
+      [2, 'agent:bob'],
+      [3, BOB.publicKey],
+      [8, 0],
+    ]);
   const v = verifier();
   test('control, then unknown / missing / mistyped fields', async () => {
     assertAllowed(await v.authorize(craftDelegation(root, ALICE, encode(base())), read()));
@@ -235,17 +290,29 @@ describe('correctly signed delegation payloads that are malformed inside: ERR_MA
     }
     const good = encode(base());
     assert.deepEqual([...good.subarray(-2)], [0x08, 0x00], 'maxDepth is the last entry');
-    assertDenied(await v.authorize(craftDelegation(root, ALICE, new Uint8Array([...good.subarray(0, -1), 0x18, 0x00])), read()), 'ERR_MALFORMED', 'non-minimal depth');
+    assertDenied(
+      await v.authorize(craftDelegation(root, ALICE, new Uint8Array([...good.subarray(0, -1), 0x18, 0x00])), read()),
+      'ERR_MALFORMED',
+      'non-minimal depth',
+    );
   });
 });
 
 describe('invocation proofs', () => {
   const token = issueToken({ key: AUTH, subject: 'a', holder: ALICE.publicKey, grants: [USERS_RW], ttl: 3600, clock });
   const v = verifier();
-  const fields = () => new Map<number, CborValue>([
-    [1, token.tip()], [2, 'get_user'], [3, 'read'], [4, 'database://users/alice'], [5, argsDigest({})],
-    [6, callId()], [7, new Uint8Array(randomBytes(16))], [8, T0], [9, T0 + 30],
-  ]);
+  const fields = () =>
+    new Map<number, CborValue>([
+      [1, token.tip()],
+      [2, 'get_user'],
+      [3, 'read'],
+      [4, 'database://users/alice'],
+      [5, argsDigest({})],
+      [6, callId()],
+      [7, new Uint8Array(randomBytes(16))],
+      [8, T0],
+      [9, T0 + 30],
+    ]);
   const expected = { tool: 'get_user', args: {} };
 
   test('control: a hand-built canonical proof verifies', async () => {
@@ -253,12 +320,22 @@ describe('invocation proofs', () => {
   });
   test('signed but malformed payloads: ERR_MALFORMED', async () => {
     const variants: [string, (m: Map<number, CborValue>) => void][] = [
-      ['missing tip', (m) => m.delete(1)], ['missing nonce', (m) => m.delete(7)], ['missing exp', (m) => m.delete(9)],
-      ['unknown field', (m) => m.set(10, 1)], ['field 0', (m) => m.set(0, 1)],
-      ['15-byte tip', (m) => m.set(1, token.tip().subarray(0, 15))], ['31-byte digest', (m) => m.set(5, new Uint8Array(31))],
-      ['8-byte nonce', (m) => m.set(7, new Uint8Array(8))], ['empty tool', (m) => m.set(2, '')], ['tool with newline', (m) => m.set(2, 'a\nb')],
-      ['tool with C1 control', (m) => m.set(2, 'a\u0085')], ['integer operation', (m) => m.set(3, 1)], ['empty call id', (m) => m.set(6, '')],
-      ['text iat', (m) => m.set(8, 'x')], ['exp before iat', (m) => m.set(9, T0 - 1)], ['301 s lifetime', (m) => m.set(9, T0 + 301)],
+      ['missing tip', (m) => m.delete(1)],
+      ['missing nonce', (m) => m.delete(7)],
+      ['missing exp', (m) => m.delete(9)],
+      ['unknown field', (m) => m.set(10, 1)],
+      ['field 0', (m) => m.set(0, 1)],
+      ['15-byte tip', (m) => m.set(1, token.tip().subarray(0, 15))],
+      ['31-byte digest', (m) => m.set(5, new Uint8Array(31))],
+      ['8-byte nonce', (m) => m.set(7, new Uint8Array(8))],
+      ['empty tool', (m) => m.set(2, '')],
+      ['tool with newline', (m) => m.set(2, 'a\nb')],
+      ['tool with C1 control', (m) => m.set(2, 'a\u0085')],
+      ['integer operation', (m) => m.set(3, 1)],
+      ['empty call id', (m) => m.set(6, '')],
+      ['text iat', (m) => m.set(8, 'x')],
+      ['exp before iat', (m) => m.set(9, T0 - 1)],
+      ['301 s lifetime', (m) => m.set(9, T0 + 301)],
       ['integer resource', (m) => m.set(4, 5)],
     ];
     for (const [why, f] of variants) {
@@ -267,12 +344,25 @@ describe('invocation proofs', () => {
       assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, encode(m)), expected), 'ERR_MALFORMED', why);
     }
     const good = encode(fields());
-    assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([0xbf, ...good.subarray(1), 0xff])), expected), 'ERR_MALFORMED', 'indefinite map');
-    assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([good[0]! + 1, ...good.subarray(1), 0x09, 0x01])), expected), 'ERR_MALFORMED', 'duplicate key');
+    assertDenied(
+      await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([0xbf, ...good.subarray(1), 0xff])), expected),
+      'ERR_MALFORMED',
+      'indefinite map',
+    );
+    assertDenied(
+      await v.verifyInvocation(token, craftInvocation(ALICE, new Uint8Array([good[0]! + 1, ...good.subarray(1), 0x09, 0x01])), expected),
+      'ERR_MALFORMED',
+      'duplicate key',
+    );
     assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, encode([1, 2])), expected), 'ERR_MALFORMED', 'array payload');
   });
   test('a proof resource that is empty, over 1024 bytes or holds a control character: ERR_SCOPE_RESOURCE, as on the in-process path (spec §5.2)', async () => {
-    for (const [why, r] of [['empty', ''], ['too long', 'database://users/' + 'a'.repeat(1100)], ['newline', 'database://users/a\nb'], ['C1 control', 'database://users/a\u0085']] as const) {
+    for (const [why, r] of [
+      ['empty', ''],
+      ['too long', 'database://users/' + 'a'.repeat(1100)],
+      ['newline', 'database://users/a\nb'],
+      ['C1 control', 'database://users/a\u0085'],
+    ] as const) {
       const m = fields();
       m.set(4, r);
       assertDenied(await v.verifyInvocation(token, craftInvocation(ALICE, encode(m)), expected), 'ERR_SCOPE_RESOURCE', `signed: ${why}`);
@@ -283,9 +373,15 @@ describe('invocation proofs', () => {
     const p = createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, clock });
     const block = p.block.bytes;
     const bad: [string, Uint8Array | string][] = [
-      ['array', encode([block])], ['64-byte block', encode(block.subarray(block.length - 64))], ['empty bstr', encode(new Uint8Array(0))],
-      ['trailing', new Uint8Array([...p.bytes, 0])], ['text item', encode('x')], ['empty', new Uint8Array(0)],
-      ['token text', token.toString()], ['bad base64', 'cfi1.@@@'], ['no prefix', p.toString().slice(5)],
+      ['array', encode([block])],
+      ['64-byte block', encode(block.subarray(block.length - 64))],
+      ['empty bstr', encode(new Uint8Array(0))],
+      ['trailing', new Uint8Array([...p.bytes, 0])],
+      ['text item', encode('x')],
+      ['empty', new Uint8Array(0)],
+      ['token text', token.toString()],
+      ['bad base64', 'cfi1.@@@'],
+      ['no prefix', p.toString().slice(5)],
     ];
     for (let n = 0; n < p.bytes.length; n += 7) bad.push([`truncated to ${n}`, p.bytes.subarray(0, n)]);
     for (const [why, x] of bad) {
@@ -337,11 +433,35 @@ describe('bad call descriptions never throw', () => {
     assertDenied(await v.verifyInvocation(token, p, { tool: 'get_user', args: {}, resource: 'database://users/..' }), 'ERR_SCOPE_RESOURCE');
   });
   test('a Verifier with a throwing replay store or revocation check still returns a typed denial', async () => {
-    const broken = new Verifier({ trusted: [AUTH.publicKey], clock, replay: { checkAndRecord() { throw new Error('disk on fire'); } } });
+    const broken = new Verifier({
+      trusted: [AUTH.publicKey],
+      clock,
+      replay: {
+        checkAndRecord() {
+          throw new Error('disk on fire');
+        },
+      },
+    });
     assertDenied(await broken.authorize(token, read()), 'ERR_INTERNAL');
-    const asyncBroken = new Verifier({ trusted: [AUTH.publicKey], clock, replay: { checkAndRecord: async () => { throw new TypeError('nope'); } } });
+    const asyncBroken = new Verifier({
+      trusted: [AUTH.publicKey],
+      clock,
+      replay: {
+        checkAndRecord: async () => {
+          throw new TypeError('nope');
+        },
+      },
+    });
     assertDenied(await asyncBroken.authorize(token, read()), 'ERR_INTERNAL');
-    const revoked = new Verifier({ trusted: [AUTH.publicKey], clock, revocation: { check() { throw new CapframeError('ERR_REVOKED', 'revoked'); } } });
+    const revoked = new Verifier({
+      trusted: [AUTH.publicKey],
+      clock,
+      revocation: {
+        check() {
+          throw new CapframeError('ERR_REVOKED', 'revoked');
+        },
+      },
+    });
     assertDenied(await revoked.authorize(token, read()), 'ERR_REVOKED');
   });
 });

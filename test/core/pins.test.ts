@@ -36,20 +36,31 @@ test('§6: duplicate oneOf values, empty glob/prefix and control characters in c
     { x: { type: 'prefix', prefix: '\u007f' } },
   ];
   for (const constraints of bad) {
-    assert.throws(() => issue([{ resource: r, permissions: ['read'], constraints: constraints as Grant['constraints'] }]), isCode('ERR_INVALID_ARGUMENT'), JSON.stringify(constraints));
+    assert.throws(
+      () => issue([{ resource: r, permissions: ['read'], constraints: constraints as Grant['constraints'] }]),
+      isCode('ERR_INVALID_ARGUMENT'),
+      JSON.stringify(constraints),
+    );
   }
   issue([{ resource: r, permissions: ['read'], constraints: { x: { type: 'exact', value: '' } } }]); // an empty exact value is a value
 });
 
 test('§3.3: delegate() refuses a child that could never be valid', () => {
   const late = issue([{ resource: 'db://users/*', permissions: ['read'] }], { notBefore: T0 + 1000 });
-  assert.throws(() => delegate(late, { key: ALICE, to: BOB.publicKey, subject: 'agent:b', expiresAt: T0 + 900, clock: () => T0 }), isCode('ERR_INVALID_ARGUMENT'));
+  assert.throws(
+    () => delegate(late, { key: ALICE, to: BOB.publicKey, subject: 'agent:b', expiresAt: T0 + 900, clock: () => T0 }),
+    isCode('ERR_INVALID_ARGUMENT'),
+  );
   delegate(late, { key: ALICE, to: BOB.publicKey, subject: 'agent:b', expiresAt: T0 + 1100, clock: () => T0 });
 });
 
 test('§3.0: a small-order key is refused as a holder when issuing and delegating', () => {
-  const identity = new Uint8Array(32); identity[0] = 1;
-  assert.throws(() => issueToken({ key: AUTH, subject: 'a', holder: identity, grants: [{ resource: 'db://a', permissions: ['r'] }], ttl: 60 }), isCode('ERR_INVALID_ARGUMENT'));
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  assert.throws(
+    () => issueToken({ key: AUTH, subject: 'a', holder: identity, grants: [{ resource: 'db://a', permissions: ['r'] }], ttl: 60 }),
+    isCode('ERR_INVALID_ARGUMENT'),
+  );
   const t = issue([{ resource: 'db://users/*', permissions: ['read'] }]);
   assert.throws(() => delegate(t, { key: ALICE, to: identity, subject: 'b', clock: () => T0 }), isCode('ERR_INVALID_ARGUMENT'));
 });
@@ -65,7 +76,11 @@ test('§8: only HT, LF, CR and SP around a text form are ignored', () => {
 });
 
 test('§4.3: nesting depth counts from the top-level object (depth 0); a value at depth 65 is refused', () => {
-  const nest = (d: number) => { let v: unknown = 1; for (let i = 0; i < d; i++) v = { a: v }; return v; };
+  const nest = (d: number) => {
+    let v: unknown = 1;
+    for (let i = 0; i < d; i++) v = { a: v };
+    return v;
+  };
   argsDigest(nest(64));
   assert.throws(() => argsDigest(nest(65)), isCode('ERR_INVALID_ARGUMENT'));
 });
@@ -74,7 +89,10 @@ test('§9: the verifier takes now in whole seconds (a sub-second clock is floore
   const t = issue([{ resource: 'db://users/*', permissions: ['read'] }]);
   const seen: number[] = [];
   class Spy extends MemoryReplayStore {
-    override checkAndRecord(k: string, expiresAt: number, now: number) { seen.push(expiresAt, now); return super.checkAndRecord(k, expiresAt, now); }
+    override checkAndRecord(k: string, expiresAt: number, now: number) {
+      seen.push(expiresAt, now);
+      return super.checkAndRecord(k, expiresAt, now);
+    }
   }
   const v = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0 + 0.75, replay: new Spy() });
   const d = await v.authorize(t, { tool: 'get', operation: 'read', resource: 'db://users/a', args: {}, callId: 'c1' });

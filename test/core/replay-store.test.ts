@@ -16,7 +16,10 @@ test('replay store: expired entries behind a long-lived head are reclaimed befor
   assert.equal(s.checkAndRecord('b', 10, 0), true);
   assert.equal(s.checkAndRecord('c', 10, 0), true);
   // Full at t=5: every entry is live, so the store refuses (fail closed) rather than forget one.
-  assert.throws(() => s.checkAndRecord('d', 20, 5), (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE');
+  assert.throws(
+    () => s.checkAndRecord('d', 20, 5),
+    (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNAVAILABLE',
+  );
   // At t=20, b and c have expired although the oldest entry has not: room again.
   assert.equal(s.checkAndRecord('d', 30, 20), true);
   assert.equal(s.size, 2);
@@ -86,7 +89,10 @@ test('replay store: a non-finite now is refused and forgets nothing', () => {
   const s = new MemoryReplayStore(4);
   assert.equal(s.checkAndRecord('a', 100, 10), true);
   for (const bad of [NaN, Infinity, -Infinity, '5' as unknown as number]) {
-    assert.throws(() => s.checkAndRecord('b', 100, bad), (e: unknown) => e instanceof CapframeError && e.code === 'ERR_INVALID_ARGUMENT');
+    assert.throws(
+      () => s.checkAndRecord('b', 100, bad),
+      (e: unknown) => e instanceof CapframeError && e.code === 'ERR_INVALID_ARGUMENT',
+    );
   }
   assert.equal(s.checkAndRecord('a', 100, 20), false, 'the live entry is still there');
 });
@@ -96,7 +102,11 @@ test('replay store: a store full of live entries refuses at once until something
   for (let i = 0; i < 1000; i++) assert.equal(s.checkAndRecord(`k${i}`, 50 + (i % 10), 0), true);
   let refused = 0;
   for (let i = 0; i < 20_000; i++) {
-    try { s.checkAndRecord(`n${i}`, 100, 10); } catch (e) { if ((e as CapframeError).code === 'ERR_UNAVAILABLE') refused++; }
+    try {
+      s.checkAndRecord(`n${i}`, 100, 10);
+    } catch (e) {
+      if ((e as CapframeError).code === 'ERR_UNAVAILABLE') refused++;
+    }
   }
   assert.equal(refused, 20_000);
   // At t=50 the first tenth has expired: room again, and the live ones are still remembered.

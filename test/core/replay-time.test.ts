@@ -5,13 +5,20 @@ import { createInvocation, delegate, issueToken, Verifier } from '../../src/inde
 import { MemoryReplayStore } from '../../src/verify/replay.ts';
 import { DEFAULTS } from '../../src/token/limits.ts';
 import { CapframeError } from '../../src/errors.ts';
-import {
-  ALICE, AUTH, BOB, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, craftDelegation, makeClock,
-} from './helpers.ts';
+import { ALICE, AUTH, BOB, T0, USERS_RW, assertAllowed, assertDenied, assertThrowsCode, callId, craftDelegation, makeClock } from './helpers.ts';
 
 const call = (id = callId()) => ({ tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { id: 1 }, callId: id });
 const issue = (o: { ttl?: number; notBefore?: number; maxDepth?: number } = {}) =>
-  issueToken({ key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, grants: [USERS_RW], ttl: o.ttl ?? 3600, maxDepth: o.maxDepth ?? 1, clock: () => T0, ...(o.notBefore !== undefined ? { notBefore: o.notBefore } : {}) });
+  issueToken({
+    key: AUTH,
+    subject: 'agent:alice',
+    holder: ALICE.publicKey,
+    grants: [USERS_RW],
+    ttl: o.ttl ?? 3600,
+    maxDepth: o.maxDepth ?? 1,
+    clock: () => T0,
+    ...(o.notBefore !== undefined ? { notBefore: o.notBefore } : {}),
+  });
 
 describe('replay', () => {
   test('authorize(): the same call id twice is ERR_REPLAY; a new call id is fine', async () => {
@@ -25,7 +32,16 @@ describe('replay', () => {
   test('verifyInvocation(): the same proof twice is ERR_REPLAY, in any form; another proof with the same call id too', async () => {
     const token = issue();
     const v = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0 });
-    const mk = () => createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: { id: 1 }, callId: 'sig-1', clock: () => T0 });
+    const mk = () =>
+      createInvocation(token, {
+        key: ALICE,
+        tool: 'get_user',
+        operation: 'read',
+        resource: 'database://users/alice',
+        args: { id: 1 },
+        callId: 'sig-1',
+        clock: () => T0,
+      });
     const p = mk();
     const expected = { tool: 'get_user', args: { id: 1 } };
     assertAllowed(await v.verifyInvocation(token, p, expected));
@@ -96,7 +112,13 @@ describe('replay', () => {
     // once the entries expire there is room again
     clock.advance(DEFAULTS.invocationWindow + DEFAULTS.clockSkew);
     assertAllowed(await v.authorize(token, call('d')));
-    assertAllowed(await v.verifyInvocation(token, createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, clock }), { tool: 'get_user', args: {} }));
+    assertAllowed(
+      await v.verifyInvocation(
+        token,
+        createInvocation(token, { key: ALICE, tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, clock }),
+        { tool: 'get_user', args: {} },
+      ),
+    );
   });
   test('MemoryReplayStore directly: checkAndRecord semantics and the full-store error', () => {
     const s = new MemoryReplayStore(2);
@@ -113,7 +135,8 @@ describe('replay', () => {
 });
 
 describe('time: token validity with clock skew (default 30 s)', () => {
-  const verifierAt = (clock: () => number, skew?: number) => new Verifier({ trusted: [AUTH.publicKey], clock, ...(skew !== undefined ? { clockSkew: skew } : {}) });
+  const verifierAt = (clock: () => number, skew?: number) =>
+    new Verifier({ trusted: [AUTH.publicKey], clock, ...(skew !== undefined ? { clockSkew: skew } : {}) });
 
   test('expired token: allowed until exp + 29 s, ERR_EXPIRED from exp + 30 s; the chain cache does not hide expiry', async () => {
     const clock = makeClock();
@@ -190,9 +213,16 @@ describe('time: token validity with clock skew (default 30 s)', () => {
 
 describe('time: invocation validity', () => {
   const token = issue();
-  const proofAt = (t: number, ttl?: number) => createInvocation(token, {
-    key: ALICE, tool: 't', operation: 'read', resource: 'database://users/a', args: {}, clock: () => t, ...(ttl !== undefined ? { ttl } : {}),
-  });
+  const proofAt = (t: number, ttl?: number) =>
+    createInvocation(token, {
+      key: ALICE,
+      tool: 't',
+      operation: 'read',
+      resource: 'database://users/a',
+      args: {},
+      clock: () => t,
+      ...(ttl !== undefined ? { ttl } : {}),
+    });
 
   test('an invocation expires at exp + skew', async () => {
     const clock = makeClock(T0 + 59);
@@ -222,7 +252,14 @@ describe('time: invocation validity', () => {
 });
 
 test('fail closed on misbehaving plug-ins: a replay store answering anything but true, an asynchronous revocation check', async () => {
-  const token = issueToken({ key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, grants: [{ resource: 'database://users/*', permissions: ['read'] }], ttl: '1h', clock: () => T0 });
+  const token = issueToken({
+    key: AUTH,
+    subject: 'agent:alice',
+    holder: ALICE.publicKey,
+    grants: [{ resource: 'database://users/*', permissions: ['read'] }],
+    ttl: '1h',
+    clock: () => T0,
+  });
   const odd = { checkAndRecord: () => ({ fresh: true }) as unknown as boolean };
   const v1 = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0, replay: odd });
   const call = { tool: 'get_user', operation: 'read', resource: 'database://users/alice', args: {}, callId: 'pl-1' };
@@ -230,8 +267,15 @@ test('fail closed on misbehaving plug-ins: a replay store answering anything but
   assert.equal(d1.allowed ? 'OK' : d1.code, 'ERR_REPLAY');
   let rejected = false;
   const v2 = new Verifier({
-    trusted: [AUTH.publicKey], clock: () => T0,
-    revocation: { check: (async () => { await Promise.resolve(); rejected = true; throw new Error('revoked'); }) as unknown as () => void },
+    trusted: [AUTH.publicKey],
+    clock: () => T0,
+    revocation: {
+      check: (async () => {
+        await Promise.resolve();
+        rejected = true;
+        throw new Error('revoked');
+      }) as unknown as () => void,
+    },
   });
   const d2 = await v2.authorize(token, { ...call, callId: 'pl-2' });
   assert.equal(d2.allowed ? 'OK' : d2.code, 'ERR_CONFIG');

@@ -15,10 +15,18 @@ function outcome(f: (s: string) => string, s: string): string {
 
 test('the normal-form fast path of normalizeResource agrees with the full pass on 20,000 resources', () => {
   // Segments drawn from characters that matter: dots, percent, star, slash-likes, letters, sub-delims.
-  const segment = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '.', '%', '2', 'e', 'E', 'f', '*', '-', '_', '~', '!', ':', '@', ' ', '\u00e9'), minLength: 0, maxLength: 5 });
-  const resource = fc.tuple(fc.constantFrom('db', 'DB', 'a.b', 'x+y'), fc.array(segment, { minLength: 1, maxLength: 4 }))
+  const segment = fc.string({
+    unit: fc.constantFrom('a', 'Z', '0', '.', '%', '2', 'e', 'E', 'f', '*', '-', '_', '~', '!', ':', '@', ' ', '\u00e9'),
+    minLength: 0,
+    maxLength: 5,
+  });
+  const resource = fc
+    .tuple(fc.constantFrom('db', 'DB', 'a.b', 'x+y'), fc.array(segment, { minLength: 1, maxLength: 4 }))
     .map(([scheme, segs]) => `${scheme}://${segs.join('/')}`);
-  fc.assert(fc.property(resource, (r) => {
-    assert.equal(outcome(normalizeResource, r), outcome(normalizeFull, r), r);
-  }), { numRuns: 20_000 });
+  fc.assert(
+    fc.property(resource, (r) => {
+      assert.equal(outcome(normalizeResource, r), outcome(normalizeFull, r), r);
+    }),
+    { numRuns: 20_000 },
+  );
 });

@@ -52,7 +52,15 @@ test('the internal authorize check returns the decision synchronously on every o
     assert.equal(now(damaged, { ...CALL, callId: 'a-6' }, 'damaged token').allowed, false);
     assert.equal(now('cft1.AAAA', { ...CALL, callId: 'a-7' }, 'garbage token').allowed, false);
   }
-  const revoked = new Verifier({ trusted: [AUTH.publicKey], clock: () => T0, revocation: { check() { throw new CapframeError('ERR_REVOKED', 'revoked'); } } });
+  const revoked = new Verifier({
+    trusted: [AUTH.publicKey],
+    clock: () => T0,
+    revocation: {
+      check() {
+        throw new CapframeError('ERR_REVOKED', 'revoked');
+      },
+    },
+  });
   const d = sync(revoked[authorizeSync](root, { ...CALL, callId: 'r-1' }), 'revoked token');
   assert.equal(d.allowed, false);
 });
@@ -72,7 +80,15 @@ test('the internal invocation check returns the decision synchronously on every 
     assert.equal(now(other, null, 'no expected call').allowed, false);
     const forged = createInvocation(chain3().root, { key: ALICE, ...CALL, callId: 's-3', clock: () => T0 });
     assert.equal(now(forged, expected, 'proof for another token').allowed, false);
-    const batch = createInvocationBatch(root, ALICE, [{ ...CALL, callId: 'b-1' }, { ...CALL, callId: 'b-2' }], { clock: () => T0 });
+    const batch = createInvocationBatch(
+      root,
+      ALICE,
+      [
+        { ...CALL, callId: 'b-1' },
+        { ...CALL, callId: 'b-2' },
+      ],
+      { clock: () => T0 },
+    );
     assert.equal(now(batch[0]!, expected, 'batched proof').allowed, true);
     assert.equal(now(batch[1]!.toString(), expected, 'batched proof, text').allowed, true);
     assert.equal(now(batch[1]!, expected, 'batched proof replayed').allowed, false);
@@ -93,7 +109,10 @@ test('an asynchronous replay store is the case that returns a promise (the detec
   const r = v[authorizeSync](root, { ...CALL, callId: 'x-1' });
   assert.ok(isThenable(r));
   assert.equal((await r).allowed, true);
-  const p = v[verifyInvocationSync](root, createInvocation(root, { key: ALICE, ...CALL, callId: 'x-2', clock: () => T0 }), { tool: CALL.tool, args: CALL.args });
+  const p = v[verifyInvocationSync](root, createInvocation(root, { key: ALICE, ...CALL, callId: 'x-2', clock: () => T0 }), {
+    tool: CALL.tool,
+    args: CALL.args,
+  });
   assert.ok(isThenable(p));
   assert.equal((await p).allowed, true);
 });

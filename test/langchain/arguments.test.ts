@@ -23,8 +23,10 @@ test('a byte array reused for another token is parsed again: the narrower token 
   const wide = issue(['delete', 'read'], 'agent:a');
   const narrow = issue(['read'], 'agent:' + 'b'.repeat(1 + wide.bytes.length - issue(['read'], 'agent:b').bytes.length));
   assert.equal(wide.bytes.length, narrow.bytes.length);
-  const del = guardTool(tool(async () => 'deleted', { name: 'del', description: 'd', schema: z.object({ id: z.string() }) }),
-    newGuard({ del: { resource: 'tickets://acme/{id}', operation: 'delete' } }));
+  const del = guardTool(
+    tool(async () => 'deleted', { name: 'del', description: 'd', schema: z.object({ id: z.string() }) }),
+    newGuard({ del: { resource: 'tickets://acme/{id}', operation: 'delete' } }),
+  );
   const buf = new Uint8Array(wide.bytes);
   const run = { configurable: { capframe: { token: buf } } };
   assert.equal(codeOf(await del.invoke({ name: 'del', args: { id: '1' }, id: 'g1-1', type: 'tool_call' }, run)), 'OK');
@@ -35,9 +37,16 @@ test('a byte array reused for another token is parsed again: the narrower token 
 test('templates and constraints see the arguments after the tool schema (trim, NFKC): traversal is denied', async () => {
   const t = issue(['read'], 'agent:a', 'files://docs/*');
   let ran = 0;
-  const read = guardTool(tool(async ({ name }) => { ran++; return `opened docs/${name}`; },
-    { name: 'read_doc', description: 'd', schema: z.object({ name: z.string().trim().normalize('NFKC') }) }),
-  newGuard({ read_doc: { resource: 'files://docs/{name}', operation: 'read' } }));
+  const read = guardTool(
+    tool(
+      async ({ name }) => {
+        ran++;
+        return `opened docs/${name}`;
+      },
+      { name: 'read_doc', description: 'd', schema: z.object({ name: z.string().trim().normalize('NFKC') }) },
+    ),
+    newGuard({ read_doc: { resource: 'files://docs/{name}', operation: 'read' } }),
+  );
   for (const name of [' ..', '\uFF0E\uFF0E\uFF0Fsecret']) {
     const r = await read.invoke({ name: 'read_doc', args: { name }, id: `g2-${name}`, type: 'tool_call' }, { configurable: { capframe: { token: t } } });
     assert.equal(codeOf(r), 'ERR_SCOPE_RESOURCE', `${JSON.stringify(name)} must be denied`);
@@ -50,11 +59,20 @@ test('templates and constraints see the arguments after the tool schema (trim, N
 test('arguments the tool schema refuses are denied before any check, naming fields but not values', async () => {
   const t = issue(['send'], 'agent:a', 'mail://acme.example/*');
   let ran = 0;
-  const send = guardTool(tool(async () => { ran++; return 'sent'; },
-    { name: 'send_email', description: 'd', schema: z.object({ to: z.email(), body: z.string() }) }),
-  newGuard({ send_email: { resource: 'mail://acme.example/outbound', operation: 'send', constraints: { to: { type: 'glob', pattern: '*@acme.example' } } } }));
-  const r = await send.invoke({ name: 'send_email', args: { to: 'audit@evil.example, bob@acme.example', body: 'x' }, id: 'g3', type: 'tool_call' },
-    { configurable: { capframe: { token: t } } });
+  const send = guardTool(
+    tool(
+      async () => {
+        ran++;
+        return 'sent';
+      },
+      { name: 'send_email', description: 'd', schema: z.object({ to: z.email(), body: z.string() }) },
+    ),
+    newGuard({ send_email: { resource: 'mail://acme.example/outbound', operation: 'send', constraints: { to: { type: 'glob', pattern: '*@acme.example' } } } }),
+  );
+  const r = await send.invoke(
+    { name: 'send_email', args: { to: 'audit@evil.example, bob@acme.example', body: 'x' }, id: 'g3', type: 'tool_call' },
+    { configurable: { capframe: { token: t } } },
+  );
   assert.equal(codeOf(r), 'ERR_INVALID_ARGUMENT');
   assert.match(String((r as ToolMessage).content), /arguments do not match the tool's schema \(to\)/);
   assert.doesNotMatch(String((r as ToolMessage).content), /evil/);
@@ -71,10 +89,18 @@ test('a schema with async refinements: checked asynchronously, a rejecting refin
       return s !== 'no';
     }),
   });
-  const get = guardTool(tool(async ({ id }) => { ran++; return `ticket ${id}`; }, { name: 'get', description: 'd', schema }),
-    newGuard({ get: { resource: 'tickets://acme/{id}', operation: 'read' } }));
+  const get = guardTool(
+    tool(
+      async ({ id }) => {
+        ran++;
+        return `ticket ${id}`;
+      },
+      { name: 'get', description: 'd', schema },
+    ),
+    newGuard({ get: { resource: 'tickets://acme/{id}', operation: 'read' } }),
+  );
   const run = { configurable: { capframe: { token: t } } };
-  const ok = await get.invoke({ name: 'get', args: { id: '1' }, id: 'as-1', type: 'tool_call' }, run) as ToolMessage;
+  const ok = (await get.invoke({ name: 'get', args: { id: '1' }, id: 'as-1', type: 'tool_call' }, run)) as ToolMessage;
   assert.equal(ok.content, 'ticket 1');
   assert.equal(codeOf(await get.invoke({ name: 'get', args: { id: 'no' }, id: 'as-2', type: 'tool_call' }, run)), 'ERR_INVALID_ARGUMENT');
   assert.equal(codeOf(await get.invoke({ name: 'get', args: { id: 'boom' }, id: 'as-3', type: 'tool_call' }, run)), 'ERR_INVALID_ARGUMENT');
@@ -102,7 +128,8 @@ test('parseArguments: plain zod 4 schemas are parsed without a promise; any code
     const r = parseArguments(s, { id: ' a ', u: 1, r: {}, t: ['x', 1] });
     assert.ok(!(r instanceof Promise), 'plain schema parsed synchronously');
   }
-  for (const s of withCode) assert.ok(parseArguments(s, { id: 'a', nested: { deep: ['a'] } }) instanceof Promise, 'schema with author code parsed asynchronously');
+  for (const s of withCode)
+    assert.ok(parseArguments(s, { id: 'a', nested: { deep: ['a'] } }) instanceof Promise, 'schema with author code parsed asynchronously');
   const r = parseArguments(plain[0]!, { id: '  ｘ  ' });
   assert.deepEqual(r, { ok: true, args: { id: 'x', tags: [] } });
 });

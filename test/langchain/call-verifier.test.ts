@@ -11,7 +11,10 @@ import { Guard, type CallSigner, type CallVerifier } from '../../src/langchain/i
 const authority = generateKey();
 const holder = generateKey();
 const token = issueToken({
-  key: authority, subject: 'agent:cv', holder: holder.publicKey, ttl: '1h',
+  key: authority,
+  subject: 'agent:cv',
+  holder: holder.publicKey,
+  ttl: '1h',
   grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
 });
 

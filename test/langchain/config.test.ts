@@ -47,41 +47,74 @@ test('each kind of mistake names the file, the line and the field', () => {
   // YAML syntax
   assert.match(configError('trust:\n  authorities: [a\n'), /^capframe\.yaml:\d+ /);
   // duplicate key
-  assert.match(configError(`${base('  a:\n    resource: x://y\n    operation: read\n')}  a:\n    resource: x://z\n    operation: read\n`), /^capframe\.yaml:10 Map keys must be unique/);
+  assert.match(
+    configError(`${base('  a:\n    resource: x://y\n    operation: read\n')}  a:\n    resource: x://z\n    operation: read\n`),
+    /^capframe\.yaml:10 Map keys must be unique/,
+  );
   // unknown top-level key
   assert.equal(configError(`${base('')}  {}\nextra: 1\n`).split('\n')[0], 'capframe.yaml:8 extra: unknown field');
   // unknown key in a tool
-  assert.equal(configError(base('  send_email:\n    resource: mail://x/out\n    operation: send\n    recipient: bob\n')),
-    'capframe.yaml:10 tools.send_email.recipient: unknown field');
+  assert.equal(
+    configError(base('  send_email:\n    resource: mail://x/out\n    operation: send\n    recipient: bob\n')),
+    'capframe.yaml:10 tools.send_email.recipient: unknown field',
+  );
   // wrong type
-  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    attested: "yes"\n')),
-    'capframe.yaml:10 tools.t.attested: expected true or false');
+  assert.equal(
+    configError(base('  t:\n    resource: x://y\n    operation: read\n    attested: "yes"\n')),
+    'capframe.yaml:10 tools.t.attested: expected true or false',
+  );
   // missing field
   assert.equal(configError(base('  t:\n    resource: x://y\n')), 'capframe.yaml:7 tools.t.operation: is required');
   // bad template: placeholder in the scheme, unclosed brace, not normal form
-  assert.match(configError(base('  t:\n    resource: "{scheme}://y"\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: a resource template starts with a literal scheme/);
+  assert.match(
+    configError(base('  t:\n    resource: "{scheme}://y"\n    operation: read\n')),
+    /^capframe\.yaml:8 tools\.t\.resource: a resource template starts with a literal scheme/,
+  );
   assert.match(configError(base('  t:\n    resource: x://y/{id\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: unclosed "\{"/);
-  assert.match(configError(base('  t:\n    resource: X://%61/{id}\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: the literal parts are not in normal form/);
-  assert.match(configError(base('  t:\n    resource: x://y/{a b}\n    operation: read\n')), /^capframe\.yaml:8 tools\.t\.resource: "\{a b\}" is not an argument placeholder/);
+  assert.match(
+    configError(base('  t:\n    resource: X://%61/{id}\n    operation: read\n')),
+    /^capframe\.yaml:8 tools\.t\.resource: the literal parts are not in normal form/,
+  );
+  assert.match(
+    configError(base('  t:\n    resource: x://y/{a b}\n    operation: read\n')),
+    /^capframe\.yaml:8 tools\.t\.resource: "\{a b\}" is not an argument placeholder/,
+  );
   // bad operation
   assert.match(configError(base('  t:\n    resource: x://y\n    operation: "read write"\n')), /^capframe\.yaml:9 tools\.t\.operation: must match/);
   // constraints: unknown type, unknown field, semantic error
-  assert.match(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: wildcard\n        pattern: a\n')),
-    /^capframe\.yaml:11 tools\.t\.constraints\.n: constraint on "n": unknown type "wildcard" \(exact, oneOf/);
-  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: range\n        min: 5\n        max: 1\n')),
-    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": range min > max');
-  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: glob\n        pattern: a\n        flags: i\n')),
-    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": unknown field "flags" for type glob');
+  assert.match(
+    configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: wildcard\n        pattern: a\n')),
+    /^capframe\.yaml:11 tools\.t\.constraints\.n: constraint on "n": unknown type "wildcard" \(exact, oneOf/,
+  );
+  assert.equal(
+    configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: range\n        min: 5\n        max: 1\n')),
+    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": range min > max',
+  );
+  assert.equal(
+    configError(base('  t:\n    resource: x://y\n    operation: read\n    constraints:\n      n:\n        type: glob\n        pattern: a\n        flags: i\n')),
+    'capframe.yaml:11 tools.t.constraints.n: constraint on "n": unknown field "flags" for type glob',
+  );
   // durations
-  assert.equal(configError(`trust:\n  authorities: [${pub}]\n  clockSkew: soon\n`), 'capframe.yaml:3 trust.clockSkew: bad duration "soon" (use e.g. 30s, 10m, 1h, 7d)');
-  assert.equal(configError(base('  t:\n    resource: x://y\n    operation: read\n    proofWindow: 10m\n')), 'capframe.yaml:10 tools.t.proofWindow: must be between 1 and 300 seconds');
+  assert.equal(
+    configError(`trust:\n  authorities: [${pub}]\n  clockSkew: soon\n`),
+    'capframe.yaml:3 trust.clockSkew: bad duration "soon" (use e.g. 30s, 10m, 1h, 7d)',
+  );
+  assert.equal(
+    configError(base('  t:\n    resource: x://y\n    operation: read\n    proofWindow: 10m\n')),
+    'capframe.yaml:10 tools.t.proofWindow: must be between 1 and 300 seconds',
+  );
   // trust
   assert.equal(configError('trust:\n  authorities: []\n'), 'capframe.yaml:2 trust.authorities: at least one trusted authority key is needed');
   assert.equal(configError('tools: {}\n'), 'capframe.yaml:1 trust: is required');
   assert.match(configError('trust:\n  authorities:\n    - cfk1.tooshort\n'), /^capframe\.yaml:3 trust\.authorities\[0\]: /);
-  assert.match(configError('trust:\n  authorities:\n    - key: cfsk1.abc\n'), /^capframe\.yaml:3 trust\.authorities\[0\]\.key: an inline authority key is a cfk1\.… public key \(private keys never go in the config\)/);
-  assert.equal(configError('trust:\n  authorities:\n    - file: ${NO_SUCH_VAR_X}/k.pub\n', { env: {} }),
-    'capframe.yaml:3 trust.authorities[0].file: environment variable NO_SUCH_VAR_X is not set');
+  assert.match(
+    configError('trust:\n  authorities:\n    - key: cfsk1.abc\n'),
+    /^capframe\.yaml:3 trust\.authorities\[0\]\.key: an inline authority key is a cfk1\.… public key \(private keys never go in the config\)/,
+  );
+  assert.equal(
+    configError('trust:\n  authorities:\n    - file: ${NO_SUCH_VAR_X}/k.pub\n', { env: {} }),
+    'capframe.yaml:3 trust.authorities[0].file: environment variable NO_SUCH_VAR_X is not set',
+  );
   // audit
   assert.equal(configError(`trust:\n  authorities: [${pub}]\naudit:\n  sink: file\n`), 'capframe.yaml:4 audit.sink: expected jsonl, stderr or none');
   assert.equal(configError(`trust:\n  authorities: [${pub}]\naudit:\n  sink: jsonl\n`), 'capframe.yaml:4 audit.sink: sink jsonl needs a path');
@@ -89,7 +122,10 @@ test('each kind of mistake names the file, the line and the field', () => {
   assert.equal(configError(base('  __proto__:\n    resource: x://y\n    operation: read\n')), 'capframe.yaml:7 tools.__proto__: reserved name, not a tool');
   // several problems are all reported, first line first
   const many = configError(base('  t:\n    resource: x://y\n    operation: read\n    bogus: 1\n  u:\n    resource: "{x}://y"\n    operation: 5\n'));
-  assert.deepEqual(many.split('\n').map((l) => l.split(' ')[0]), ['capframe.yaml:10', 'capframe.yaml:13']);
+  assert.deepEqual(
+    many.split('\n').map((l) => l.split(' ')[0]),
+    ['capframe.yaml:10', 'capframe.yaml:13'],
+  );
 });
 
 test('a private key file is refused as an authority key file', () => {
@@ -104,15 +140,20 @@ test('a private key file is refused as an authority key file', () => {
 });
 
 test('a policy naming an argument the tool lacks is a load-time error with the line', () => {
-  const cfg = parseConfig(base([
-    '  send_email:',
-    '    resource: mail://acme.example/{recipient}',
-    '    operation: send',
-    '    constraints:',
-    '      cc:',
-    '        type: prefix',
-    '        prefix: a',
-  ].join('\n') + '\n'), { file: 'capframe.yaml' });
+  const cfg = parseConfig(
+    base(
+      [
+        '  send_email:',
+        '    resource: mail://acme.example/{recipient}',
+        '    operation: send',
+        '    constraints:',
+        '      cc:',
+        '        type: prefix',
+        '        prefix: a',
+      ].join('\n') + '\n',
+    ),
+    { file: 'capframe.yaml' },
+  );
   const sendEmail = tool(async () => 'sent', { name: 'send_email', description: 'd', schema: z.object({ to: z.string(), body: z.string() }) });
   const jsonTool = tool(async () => 'x', { name: 'send_email', description: 'd', schema: { type: 'object', properties: { to: { type: 'string' } } } });
   for (const t of [sendEmail, jsonTool]) {
@@ -126,18 +167,35 @@ test('a policy naming an argument the tool lacks is a load-time error with the l
       assert.equal(lines[1], 'capframe.yaml:11 tools.send_email.constraints.cc: unknown argument "cc"');
     }
   }
-  assert.throws(() => definePolicy('t', { resource: 'x://{a', operation: 'read' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && /tools\.t\.resource: unclosed/.test(e.message));
+  assert.throws(
+    () => definePolicy('t', { resource: 'x://{a', operation: 'read' }),
+    (e: CapframeError) => e.code === 'ERR_CONFIG' && /tools\.t\.resource: unclosed/.test(e.message),
+  );
 });
 
 test('one file for agent and service: optional server: and remote: sections', () => {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
   try {
     const file = join(dir, 'capframe.yaml');
-    writeFileSync(file, [
-      'trust:', `  authorities: [${pub}]`, 'audit:', '  sink: none',
-      'server:', '  port: 0', '  requestTimeout: 8s', '  audit:', '    path: ./served.jsonl',
-      'remote:', '  url: http://127.0.0.1:8787', '  timeout: 500', '  fallback: local', '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'trust:',
+        `  authorities: [${pub}]`,
+        'audit:',
+        '  sink: none',
+        'server:',
+        '  port: 0',
+        '  requestTimeout: 8s',
+        '  audit:',
+        '    path: ./served.jsonl',
+        'remote:',
+        '  url: http://127.0.0.1:8787',
+        '  timeout: 500',
+        '  fallback: local',
+        '',
+      ].join('\n'),
+    );
     const cfg = loadConfig(file);
     assert.equal(cfg.server?.port, 0);
     assert.equal(cfg.server?.requestTimeout, 8000);
@@ -160,7 +218,10 @@ test('mistakes inside server: and remote: name the file, the line and the field'
   assert.match(configError(`${head}server:\n  port: "x"\n`), /^capframe\.yaml:4 server\.port: .*expected number/);
   assert.match(configError(`${head}server:\n  port: 70000\n`), /^capframe\.yaml:4 server\.port: /);
   assert.match(configError(`${head}server:\n  requestTimeout: soon\n`), /^capframe\.yaml:4 server\.requestTimeout: bad duration "soon"/);
-  assert.equal(configError(`${head}server:\n  headersTimeout: 20s\n  requestTimeout: 10s\n`), 'capframe.yaml:4 server.headersTimeout: headersTimeout must not exceed requestTimeout');
+  assert.equal(
+    configError(`${head}server:\n  headersTimeout: 20s\n  requestTimeout: 10s\n`),
+    'capframe.yaml:4 server.headersTimeout: headersTimeout must not exceed requestTimeout',
+  );
   assert.equal(configError(`${head}server:\n  audit:\n    path: a.jsonl\n    rotate: yes\n`), 'capframe.yaml:6 server.audit.rotate: unknown field');
   assert.equal(configError(`${head}server:\n  revocation:\n    db: a.db\n`), 'capframe.yaml:4 server.revocation.keyFile: is required');
   assert.equal(configError(`${head}remote:\n  url: http://127.0.0.1:1\n  retries: 3\n`), 'capframe.yaml:5 remote.retries: unknown field');

@@ -65,10 +65,14 @@ export function config(): CapframeConfig {
 /** A log of what inner tools received, to assert on. */
 export const seen: { tool: string; args: unknown; config: Record<string, any> }[] = [];
 
-const ticket = (name: string, schema: z.ZodObject) => tool(async (args, cfg) => {
-  seen.push({ tool: name, args, config: cfg as Record<string, any> });
-  return `${name} ok ${JSON.stringify(args)}`;
-}, { name, description: `${name} tool`, schema });
+const ticket = (name: string, schema: z.ZodObject) =>
+  tool(
+    async (args, cfg) => {
+      seen.push({ tool: name, args, config: cfg as Record<string, any> });
+      return `${name} ok ${JSON.stringify(args)}`;
+    },
+    { name, description: `${name} tool`, schema },
+  );
 
 export function makeTools() {
   return [

@@ -18,7 +18,10 @@ import { authorizeSync, verifyInvocationSync } from '../../src/verify/sync.ts';
 const authority = generateKey();
 const holder = generateKey();
 const token = issueToken({
-  key: authority, subject: 'agent:sync', holder: holder.publicKey, ttl: '1h',
+  key: authority,
+  subject: 'agent:sync',
+  holder: holder.publicKey,
+  ttl: '1h',
   grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
 });
 const call = (id: string, resource = 'tickets://acme/1') => ({ tool: 'get_ticket', operation: 'read', resource, args: { id: 1 }, callId: id });
@@ -57,14 +60,18 @@ test('Verifier: with an asynchronous replay store the sync checks return a promi
 
 test('Guard: the internal sync check answers without a promise for a local Verifier, plain and attested tools', () => {
   const guard = new Guard({
-    verifier: new Verifier({ trusted: [authority.publicKey] }), sink: null,
+    verifier: new Verifier({ trusted: [authority.publicKey] }),
+    sink: null,
     policies: {
       get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' },
       get_secret: { resource: 'tickets://acme/{id}', operation: 'read', attested: true },
     },
   });
   const run = { configurable: { capframe: { token, holderKey: holder } } };
-  for (const [name, id] of [['get_ticket', 'g-1'], ['get_secret', 'g-2']] as const) {
+  for (const [name, id] of [
+    ['get_ticket', 'g-1'],
+    ['get_secret', 'g-2'],
+  ] as const) {
     const r = guard[checkSync](name, { id: '7' + id }, id, run, 'tool');
     assert.ok(!isThenable(r), `checkSync returned a promise for ${name}`);
     assert.equal((r as CheckResult).allowed, true);
@@ -90,8 +97,11 @@ test('the public checks are async; the sync ones are not reachable from the pack
 
 test('GuardedTool: an allowed call through the sync path still answers like the inner tool', async () => {
   const guard = new Guard({ verifier: new Verifier({ trusted: [authority.publicKey] }), sink: null });
-  const t = guardTool(tool(async ({ id }: { id: string }) => `ticket ${id}`, { name: 'get_ticket', description: 'Reads a ticket.', schema: z.object({ id: z.string() }) }),
-    guard, { resource: 'tickets://acme/{id}', operation: 'read' });
+  const t = guardTool(
+    tool(async ({ id }: { id: string }) => `ticket ${id}`, { name: 'get_ticket', description: 'Reads a ticket.', schema: z.object({ id: z.string() }) }),
+    guard,
+    { resource: 'tickets://acme/{id}', operation: 'read' },
+  );
   const out = await t.invoke({ type: 'tool_call', id: 'tc-1', name: 'get_ticket', args: { id: '5' } }, { configurable: { capframe: { token } } });
   assert.equal(out.content, 'ticket 5');
 });

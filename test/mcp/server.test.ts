@@ -65,7 +65,10 @@ test('a proof for another tool: ERR_INVOCATION_MISMATCH, handler not run', async
 test('arguments changed after signing: ERR_INVOCATION_MISMATCH, handler not run', async () => {
   const { server, effects } = ticketsServer();
   const client = await connectInMemory(server);
-  const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'open' } }, policy('update_ticket'), { token: agentToken(), holderKey: agentKey });
+  const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'open' } }, policy('update_ticket'), {
+    token: agentToken(),
+    holderKey: agentKey,
+  });
   assert.equal(await deniedCode(client.callTool({ ...signed, arguments: { id: '7', status: 'deleted' } })), 'ERR_INVOCATION_MISMATCH');
   assert.equal(await deniedCode(client.callTool({ ...signed, arguments: { id: '7', status: 'open', extra: 1 } })), 'ERR_INVOCATION_MISMATCH');
   assert.deepEqual(effects, []);
@@ -89,7 +92,11 @@ test('an expired proof: ERR_EXPIRED, handler not run', async () => {
   const { server, effects } = ticketsServer();
   const client = await connectInMemory(server);
   const past = () => Math.floor(Date.now() / 1000) - 600;
-  const signed = signCallParams({ name: 'read_ticket', arguments: { id: '7' } }, policy('read_ticket'), { token: agentToken(), holderKey: agentKey, clock: past });
+  const signed = signCallParams({ name: 'read_ticket', arguments: { id: '7' } }, policy('read_ticket'), {
+    token: agentToken(),
+    holderKey: agentKey,
+    clock: past,
+  });
   assert.equal(await deniedCode(client.callTool(signed)), 'ERR_EXPIRED');
   assert.deepEqual(effects, []);
 });
@@ -97,7 +104,10 @@ test('an expired proof: ERR_EXPIRED, handler not run', async () => {
 test('a replayed proof: the first call runs, the second is ERR_REPLAY', async () => {
   const { server, effects } = ticketsServer();
   const client = await connectInMemory(server);
-  const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'closed' } }, policy('update_ticket'), { token: agentToken(), holderKey: agentKey });
+  const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'closed' } }, policy('update_ticket'), {
+    token: agentToken(),
+    holderKey: agentKey,
+  });
   await client.callTool(signed);
   assert.equal(await deniedCode(client.callTool(signed)), 'ERR_REPLAY');
   assert.equal(effects.length, 1);
@@ -109,7 +119,11 @@ test('a revoked token: ERR_REVOKED, handler not run', async () => {
   const revoked = new Set([new Verifier({ trusted: cfg.trusted }).verifyToken(token).ids[0]!]);
   const verifier = new Verifier({
     trusted: cfg.trusted,
-    revocation: { check: (chain) => { if (chain.ids.some((id) => revoked.has(id))) throw new errors.RevokedError('token revoked'); } },
+    revocation: {
+      check: (chain) => {
+        if (chain.ids.some((id) => revoked.has(id))) throw new errors.RevokedError('token revoked');
+      },
+    },
   });
   const { server, effects } = ticketsServer({ verifier });
   const client = await connectInMemory(server);
@@ -138,7 +152,10 @@ test('a tool without a policy: ERR_NO_SCHEMA; a token constraint still applies',
   assert.equal(await deniedCode(mcp.callTool({ name: 'no_policy', arguments: { x: '1' } })), 'ERR_NO_SCHEMA');
   assert.equal(await deniedCode(mcp.callTool({ name: 'send_email', arguments: { to: 'eve@evil.example', subject: 'hi' } })), 'ERR_CONSTRAINT');
   await mcp.callTool({ name: 'send_email', arguments: { to: 'bob@acme.example', subject: 'hi' } });
-  assert.deepEqual(effects.map((e) => e.tool), ['send_email']);
+  assert.deepEqual(
+    effects.map((e) => e.tool),
+    ['send_email'],
+  );
 });
 
 test('malformed credentials are denied, never crash: wrong types, unknown members (a session offer), garbage text', async () => {
@@ -213,7 +230,10 @@ test('tools/list advertises each policy; hideUnusableTools lists only what the t
   assert.deepEqual(names, ['read_org_ticket', 'read_ticket', 'trimmed_read']);
   const expired = agentToken({ ttl: 1 });
   await new Promise((r) => setTimeout(r, 10));
-  const skewless = ticketsServer({ hideUnusableTools: true, verifier: new Verifier({ trusted: config().trusted, clockSkew: 0, clock: () => Math.floor(Date.now() / 1000) + 5 }) });
+  const skewless = ticketsServer({
+    hideUnusableTools: true,
+    verifier: new Verifier({ trusted: config().trusted, clockSkew: 0, clock: () => Math.floor(Date.now() / 1000) + 5 }),
+  });
   const c3 = await connectInMemory(skewless.server);
   assert.deepEqual((await withCapframe(c3, { token: expired, holderKey: agentKey }).listTools()).tools, []);
 });
@@ -225,7 +245,11 @@ test('the client learns policies from tools/list when it has none; a local polic
   await mcp.callTool({ name: 'read_ticket', arguments: { id: '1' } });
   const pinned = withCapframe(client, { token: agentToken(), holderKey: agentKey, serverPolicies: false });
   await assert.rejects(pinned.callTool({ name: 'read_ticket', arguments: { id: '1' } }), (e: unknown) => e instanceof errors.NoSchemaError);
-  const wrong = withCapframe(client, { token: agentToken(), holderKey: agentKey, policies: { read_ticket: { resource: 'tickets://acme/{id}/x', operation: 'read' } } });
+  const wrong = withCapframe(client, {
+    token: agentToken(),
+    holderKey: agentKey,
+    policies: { read_ticket: { resource: 'tickets://acme/{id}/x', operation: 'read' } },
+  });
   assert.equal(await deniedCode(wrong.callTool({ name: 'read_ticket', arguments: { id: '2' } })), 'ERR_INVOCATION_MISMATCH');
   assert.equal(effects.length, 1);
 });
@@ -235,6 +259,8 @@ test('guarding a server that already has tools is a config error (its tools woul
   const { guardMcpServer } = await import('../../src/mcp/index.ts');
   const s = new McpServer({ name: 'x', version: '1' });
   s.registerTool('t', {}, async () => ({ content: [] }));
-  assert.throws(() => guardMcpServer(s, { config: config() }), (e: unknown) => e instanceof errors.ConfigError);
+  assert.throws(
+    () => guardMcpServer(s, { config: config() }),
+    (e: unknown) => e instanceof errors.ConfigError,
+  );
 });
-

@@ -15,7 +15,12 @@ import { agentKey, agentToken, authority, config, ticketsServer, type Effects } 
 import { serveHttp } from '../../examples/mcp/http.ts';
 
 async function denied(p: Promise<unknown>): Promise<string | undefined> {
-  try { await p; } catch (e) { assert.ok(e instanceof McpError); return denialOf(e)?.code; }
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof McpError);
+    return denialOf(e)?.code;
+  }
   assert.fail('not denied');
 }
 
@@ -36,10 +41,22 @@ test('stdio: a signed call runs in the child; no proof and a replay are denied w
     const r = await mcp.callTool({ name: 'update_ticket', arguments: { id: '7', status: 'open' } });
     assert.deepEqual(r.content, [{ type: 'text', text: 'updated 7' }]);
     assert.equal(await denied(client.callTool({ name: 'update_ticket', arguments: { id: '8', status: 'open' } })), 'ERR_MISSING_TOKEN');
-    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '9', status: 'x' } }, config().tools.update_ticket!, { token: agentToken(), holderKey: agentKey });
+    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '9', status: 'x' } }, config().tools.update_ticket!, {
+      token: agentToken(),
+      holderKey: agentKey,
+    });
     await client.callTool(signed);
     assert.equal(await denied(client.callTool(signed)), 'ERR_REPLAY');
-    assert.deepEqual(readFileSync(effects, 'utf8').trim().split('\n').map((l) => JSON.parse(l)), [{ id: '7', status: 'open' }, { id: '9', status: 'x' }]);
+    assert.deepEqual(
+      readFileSync(effects, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      [
+        { id: '7', status: 'open' },
+        { id: '9', status: 'x' },
+      ],
+    );
   } finally {
     await client.close();
     rmSync(dir, { recursive: true, force: true });
@@ -56,11 +73,17 @@ test('Streamable HTTP on 127.0.0.1: allowed, missing proof, changed arguments, r
     const r = await mcp.callTool({ name: 'read_ticket', arguments: { id: '7' } });
     assert.equal((r.content as { text: string }[])[0]!.text, 'read_ticket done {"id":"7"}');
     assert.equal(await denied(client.callTool({ name: 'delete_ticket', arguments: { id: '7' } })), 'ERR_MISSING_TOKEN');
-    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'open' } }, config().tools.update_ticket!, { token: agentToken(), holderKey: agentKey });
+    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'open' } }, config().tools.update_ticket!, {
+      token: agentToken(),
+      holderKey: agentKey,
+    });
     assert.equal(await denied(client.callTool({ ...signed, arguments: { id: '8', status: 'open' } })), 'ERR_INVOCATION_MISMATCH');
     await client.callTool(signed);
     assert.equal(await denied(client.callTool(signed)), 'ERR_REPLAY');
-    assert.deepEqual(effects.map((e) => e.tool), ['read_ticket', 'update_ticket']);
+    assert.deepEqual(
+      effects.map((e) => e.tool),
+      ['read_ticket', 'update_ticket'],
+    );
   } finally {
     await client.close();
     await http.close();
@@ -83,8 +106,14 @@ test('OAuth coexistence: the token must belong to the client that bearer auth au
     const token = agentToken({ subject: 'agent:support' });
     await withCapframe(support, { token, holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '1' } });
     // The same token presented by another authenticated client: refused before the proof is looked at.
-    assert.equal(await denied(withCapframe(billing, { token, holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '2' } })), 'ERR_UNAUTHORIZED');
-    assert.deepEqual(effects.map((e) => e.args.id), ['1']);
+    assert.equal(
+      await denied(withCapframe(billing, { token, holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '2' } })),
+      'ERR_UNAUTHORIZED',
+    );
+    assert.deepEqual(
+      effects.map((e) => e.args.id),
+      ['1'],
+    );
   } finally {
     await support.close();
     await billing.close();
@@ -104,8 +133,14 @@ test('OAuth coexistence: the token must belong to the client that bearer auth au
     await a.connect(new StreamableHTTPClientTransport(http2.url, { requestInit: { headers: { Authorization: 'Bearer bearer-a' } } }));
     await b.connect(new StreamableHTTPClientTransport(http2.url, { requestInit: { headers: { Authorization: 'Bearer bearer-b' } } }));
     await withCapframe(a, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '3' } });
-    assert.equal(await denied(withCapframe(b, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '4' } })), 'ERR_UNAUTHORIZED');
-    assert.deepEqual(effects.map((e) => e.args.id), ['1', '3']);
+    assert.equal(
+      await denied(withCapframe(b, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '4' } })),
+      'ERR_UNAUTHORIZED',
+    );
+    assert.deepEqual(
+      effects.map((e) => e.args.id),
+      ['1', '3'],
+    );
   } finally {
     await a.close();
     await b.close();
@@ -117,7 +152,10 @@ test('OAuth binding without authInfo (e.g. in memory, no bearer auth): ERR_UNAUT
   const { connectInMemory } = await import('./fixtures.ts');
   const { server, effects } = ticketsServer({ auth: { bind: 'subject' } });
   const client = await connectInMemory(server);
-  assert.equal(await denied(withCapframe(client, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '1' } })), 'ERR_UNAUTHORIZED');
+  assert.equal(
+    await denied(withCapframe(client, { token: agentToken(), holderKey: agentKey }).callTool({ name: 'read_ticket', arguments: { id: '1' } })),
+    'ERR_UNAUTHORIZED',
+  );
   assert.deepEqual(effects, []);
 });
 
@@ -135,7 +173,10 @@ test('two server instances sharing one replay store (asynchronous, as a networke
   try {
     await c1.connect(new StreamableHTTPClientTransport(one.url));
     await c2.connect(new StreamableHTTPClientTransport(two.url));
-    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'closed' } }, config().tools.update_ticket!, { token: agentToken(), holderKey: agentKey });
+    const signed = signCallParams({ name: 'update_ticket', arguments: { id: '7', status: 'closed' } }, config().tools.update_ticket!, {
+      token: agentToken(),
+      holderKey: agentKey,
+    });
     await c1.callTool(signed);
     assert.equal(await denied(c2.callTool(signed)), 'ERR_REPLAY');
     assert.equal(effects.length, 1);

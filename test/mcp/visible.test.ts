@@ -23,7 +23,14 @@ test('patterns against templates: *, ** and literal segments, scheme, operation'
 });
 
 test('every block of a delegated chain must allow it', () => {
-  const root = issueToken({ key: authority, subject: 'agent:support', holder: agentKey.publicKey, ttl: '1h', maxDepth: 1, grants: [{ resource: 'tickets://acme/*', permissions: ['read', 'write'] }] });
+  const root = issueToken({
+    key: authority,
+    subject: 'agent:support',
+    holder: agentKey.publicKey,
+    ttl: '1h',
+    maxDepth: 1,
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read', 'write'] }],
+  });
   const child = delegate(root, { key: agentKey, to: generateKey().publicKey, subject: 'agent:reader', permissions: ['read'] });
   const c = verifier.verifyToken(child);
   assert.equal(mayUse(c, p('tickets://acme/{id}')), true);

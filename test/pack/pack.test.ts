@@ -31,11 +31,13 @@ function run(cmd: string, args: string[], cwd: string): string {
 }
 
 function newest(dir: string): number {
-  return Math.max(...readdirSync(dir).map((n) => {
-    const p = join(dir, n);
-    const s = statSync(p);
-    return s.isDirectory() ? newest(p) : s.mtimeMs;
-  }));
+  return Math.max(
+    ...readdirSync(dir).map((n) => {
+      const p = join(dir, n);
+      const s = statSync(p);
+      return s.isDirectory() ? newest(p) : s.mtimeMs;
+    }),
+  );
 }
 
 test('packed tarball: capframe and capframe/langchain with only @langchain/core and zod; the middleware once langchain is added', { timeout: 900_000 }, () => {

@@ -19,7 +19,13 @@ import { REDIS_URL, redisPrefix } from '../server/redis-helper.ts';
 
 const authority = generateKey();
 const holder = generateKey();
-const token = issueToken({ key: authority, subject: 'agent:r', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+const token = issueToken({
+  key: authority,
+  subject: 'agent:r',
+  holder: holder.publicKey,
+  ttl: '1h',
+  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+});
 const call = (i: number) => ({ tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i } });
 const proof = (i: number, callId = `c-${i}`) => createInvocation(token, { key: holder, ...call(i), callId });
 const expected = (i: number) => ({ tool: 'get_ticket', args: { id: i }, operation: 'read', resource: `tickets://acme/${i}` });
@@ -43,7 +49,10 @@ test('sqlite: a claim survives reopening the file, is shared by two handles, and
   assert.equal(c.checkAndRecord('k1', 3000, 1999), false, 'reopened: still refused');
   assert.equal(c.checkAndRecord('k1', 3000, 2001), true, 'expired: usable again');
   c.close();
-  assert.throws(() => c.checkAndRecord('k3', 3000, 2001), (e: CapframeError) => e.code === 'ERR_UNAVAILABLE');
+  assert.throws(
+    () => c.checkAndRecord('k3', 3000, 2001),
+    (e: CapframeError) => e.code === 'ERR_UNAVAILABLE',
+  );
 });
 
 test('sqlite: a verifier restarted on the same file refuses the proof it accepted', async (t) => {
@@ -81,7 +90,10 @@ test('redis: claims of one turn are one round trip; two verifiers sharing it acc
   const before = a.flushes;
   const answers = await Promise.all(Array.from({ length: 32 }, (_, i) => a.checkAndRecord(`key-${i % 16}`, t0 + 60, t0)));
   assert.equal(a.flushes - before, 1, 'a batch of 32 is one pipeline');
-  assert.deepEqual(answers, Array.from({ length: 32 }, (_, i) => i < 16));
+  assert.deepEqual(
+    answers,
+    Array.from({ length: 32 }, (_, i) => i < 16),
+  );
   const va = new Verifier({ trusted: [authority.publicKey], replay: a });
   const vb = new Verifier({ trusted: [authority.publicKey], replay: b });
   for (let i = 0; i < 20; i++) {
@@ -115,12 +127,18 @@ test('redis: down or slower than the deadline is ERR_UNAVAILABLE, never an allow
     sockets.add(client).add(upstream);
     client.pipe(upstream);
     upstream.on('data', (d) => setTimeout(() => client.write(d), 400));
-    const end = () => { client.destroy(); upstream.destroy(); };
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  t.after(() => { for (const s of sockets) s.destroy(); return new Promise((r) => proxy.close(r)); });
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => proxy.close(r));
+  });
   const slow = new RedisReplayStore({ url: `redis://127.0.0.1:${(proxy.address() as { port: number }).port}`, prefix, timeout: 100 });
   t.after(() => slow.close());
   await slow.ready().catch(() => {});
@@ -138,7 +156,11 @@ test('redis: down or slower than the deadline is ERR_UNAVAILABLE, never an allow
 test('config: the replay: section is validated with file:line messages; a sqlite path resolves against the config', async () => {
   const { parseConfig } = await import('../../src/config/parse.ts');
   const head = `trust:\n  authorities:\n    - ${(await import('../../src/index.ts')).formatPublicKey(authority.publicKey)}\n`;
-  const bad = (replay: string, re: RegExp) => assert.throws(() => parseConfig(head + replay, { file: 'c.yaml' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && re.test(e.message));
+  const bad = (replay: string, re: RegExp) =>
+    assert.throws(
+      () => parseConfig(head + replay, { file: 'c.yaml' }),
+      (e: CapframeError) => e.code === 'ERR_CONFIG' && re.test(e.message),
+    );
   bad('replay:\n  store: redis\n', /^c\.yaml:\d+ replay\.url: store redis needs a url/);
   bad('replay:\n  store: sqlite\n', /replay\.path: store sqlite needs a path/);
   bad('replay:\n  store: sqlite\n  path: ./r.db\n  url: redis://x\n', /^c\.yaml:7 replay\.url: only for store redis/);

@@ -47,15 +47,30 @@ test('finding 1: the node backend rejects small-order public keys (spec §3.0), 
 
 test('finding 1, end to end: a chain delegated to a small-order key is not a bearer token anyone can sign for', async () => {
   const clock = () => T0;
-  const root = issueToken({ key: AUTH, subject: 'agent:alice', holder: ALICE.publicKey, grants: [{ resource: 'database://users/*', permissions: ['read'] }], ttl: '1h', maxDepth: 1, clock });
+  const root = issueToken({
+    key: AUTH,
+    subject: 'agent:alice',
+    holder: ALICE.publicKey,
+    grants: [{ resource: 'database://users/*', permissions: ['read'] }],
+    ttl: '1h',
+    maxDepth: 1,
+    clock,
+  });
   const identity = hex(SMALL_ORDER[1]!);
   // delegate() now refuses such a key (below); a hand-made block signed by the real holder names it anyway.
   const child = craftDelegation(root, ALICE, { subject: 'agent:anyone', holder: identity, maxDepth: 0 });
   // "Sign" an invocation without any private key: R = identity, S = 0.
   const args = { id: 'alice' };
   const payload = {
-    tip: blockDigest(child.blocks[child.blocks.length - 1]!.payload), tool: 'get_user', operation: 'read',
-    resource: 'database://users/alice', args: argsDigest(args), callId: 'forged-1', nonce: new Uint8Array(16), iat: T0, exp: T0 + 30,
+    tip: blockDigest(child.blocks[child.blocks.length - 1]!.payload),
+    tool: 'get_user',
+    operation: 'read',
+    resource: 'database://users/alice',
+    args: argsDigest(args),
+    callId: 'forged-1',
+    nonce: new Uint8Array(16),
+    iat: T0,
+    exp: T0 + 30,
   };
   const { encodeInvocationPayload } = await import('../../src/token/invocation-payload.ts');
   const { Invocation } = await import('../../src/index.ts');
@@ -73,7 +88,10 @@ test('finding 1, end to end: a chain delegated to a small-order key is not a bea
   for (const h of [SMALL_ORDER[1]!, SMALL_ORDER[2]!, 'efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']) {
     const weak = hex(h);
     assertThrowsCode(() => delegate(root, { key: ALICE, to: weak, subject: 'agent:anyone', clock }), 'ERR_INVALID_ARGUMENT');
-    assertThrowsCode(() => issueToken({ key: AUTH, subject: 's', holder: weak, grants: [{ resource: 'a://b', permissions: ['r'] }], ttl: '1h' }), 'ERR_INVALID_ARGUMENT');
+    assertThrowsCode(
+      () => issueToken({ key: AUTH, subject: 's', holder: weak, grants: [{ resource: 'a://b', permissions: ['r'] }], ttl: '1h' }),
+      'ERR_INVALID_ARGUMENT',
+    );
     assertThrowsCode(() => new Verifier({ trusted: [weak] }), 'ERR_INVALID_ARGUMENT');
   }
 });
@@ -92,20 +110,40 @@ tools:
     constraints:
       __proto__: { type: exact, value: "only-this" }
 `;
-  assert.throws(() => parseConfig(yaml, { file: 'c.yaml' }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'ERR_CONFIG');
-    assert.match(e.message, /^c\.yaml:10 tools\.t\.constraints\.__proto__: /);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(yaml, { file: 'c.yaml' }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_CONFIG');
+      assert.match(e.message, /^c\.yaml:10 tools\.t\.constraints\.__proto__: /);
+      return true;
+    },
+  );
   const spec = { resource: 'x://{a}', operation: 'read', constraints: JSON.parse('{"__proto__": {"type": "exact", "value": "only-this"}}') };
-  assert.throws(() => definePolicy('t', spec), (e: Error & { code?: string }) => e.code === 'ERR_CONFIG' && /__proto__/.test(e.message));
+  assert.throws(
+    () => definePolicy('t', spec),
+    (e: Error & { code?: string }) => e.code === 'ERR_CONFIG' && /__proto__/.test(e.message),
+  );
 });
 
 test('finding 3: issuing with an expiry beyond 2^32-1 s is refused at issue time, not an unverifiable token', () => {
-  assertThrowsCode(() => issueToken({ key: AUTH, subject: 's', holder: ALICE.publicKey, grants: [{ resource: 'a://b', permissions: ['r'] }], ttl: '999999999d' }), 'ERR_INVALID_ARGUMENT');
-  const root = issueToken({ key: AUTH, subject: 's', holder: ALICE.publicKey, grants: [{ resource: 'a://b', permissions: ['r'] }], ttl: '1h', maxDepth: 1, clock: () => T0 });
+  assertThrowsCode(
+    () => issueToken({ key: AUTH, subject: 's', holder: ALICE.publicKey, grants: [{ resource: 'a://b', permissions: ['r'] }], ttl: '999999999d' }),
+    'ERR_INVALID_ARGUMENT',
+  );
+  const root = issueToken({
+    key: AUTH,
+    subject: 's',
+    holder: ALICE.publicKey,
+    grants: [{ resource: 'a://b', permissions: ['r'] }],
+    ttl: '1h',
+    maxDepth: 1,
+    clock: () => T0,
+  });
   // a delegation whose not-before is at or after its (inherited) expiry could never be used
-  assertThrowsCode(() => delegate(root, { key: ALICE, to: generateKey().publicKey, subject: 'x', notBefore: T0 + 3600, clock: () => T0 }), 'ERR_INVALID_ARGUMENT');
+  assertThrowsCode(
+    () => delegate(root, { key: ALICE, to: generateKey().publicKey, subject: 'x', notBefore: T0 + 3600, clock: () => T0 }),
+    'ERR_INVALID_ARGUMENT',
+  );
 });
 
 test('finding 4: a private key never serialises its seed (JSON, util.inspect)', () => {
@@ -124,7 +162,10 @@ test('finding 4: a private key never serialises its seed (JSON, util.inspect)', 
 });
 
 test('finding 5: a tool name with a C1 control character is a config error (it could never be called)', () => {
-  assert.throws(() => definePolicy('bad\u0085name', { resource: 'x://{a}', operation: 'read' }), (e: Error & { code?: string }) => e.code === 'ERR_CONFIG');
+  assert.throws(
+    () => definePolicy('bad\u0085name', { resource: 'x://{a}', operation: 'read' }),
+    (e: Error & { code?: string }) => e.code === 'ERR_CONFIG',
+  );
 });
 
 test('finding 6 (fixed meanwhile in 9af2b83, kept as a regression test): the in-memory replay store does not refuse calls while it holds expired entries behind a live one', async () => {
@@ -140,5 +181,8 @@ test('finding 6 (fixed meanwhile in 9af2b83, kept as a regression test): the in-
   assert.equal(store.size, 2);
   // Full of live entries: still refuses rather than forget one.
   assert.equal(store.checkAndRecord('d', T0 + 120, T0 + 62), true);
-  assert.throws(() => store.checkAndRecord('e', T0 + 120, T0 + 62), (e: Error & { code?: string }) => e.code === 'ERR_UNAVAILABLE');
+  assert.throws(
+    () => store.checkAndRecord('e', T0 + 120, T0 + 62),
+    (e: Error & { code?: string }) => e.code === 'ERR_UNAVAILABLE',
+  );
 });

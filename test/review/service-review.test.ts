@@ -43,7 +43,10 @@ async function listen(server: Server): Promise<string> {
 }
 
 function closeServer(server: Server): Promise<void> {
-  return new Promise((r) => { server.close(() => r()); server.closeAllConnections(); });
+  return new Promise((r) => {
+    server.close(() => r());
+    server.closeAllConnections();
+  });
 }
 
 setFlagsFromString('--expose-gc');
@@ -84,7 +87,10 @@ test('remote client: a response without content-length is capped while streaming
     const pump = (): void => {
       while (sent < 96 && !res.destroyed) {
         sent++;
-        if (!res.write(chunk)) { res.once('drain', pump); return; }
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
       }
       if (!res.destroyed) res.end('{}');
     };
@@ -94,7 +100,13 @@ test('remote client: a response without content-length is capped while streaming
   t.after(() => closeServer(server));
   const authority = generateKey();
   const holder = generateKey();
-  const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:a',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
   const remote = new RemoteVerifier({ url, holderKey: holder, timeout: 10_000, batch: false });
   t.after(() => remote.close());
   const before = Math.max(peakRss(), process.memoryUsage().rss);
@@ -104,11 +116,15 @@ test('remote client: a response without content-length is capped while streaming
   assert.ok(peakRss() - before < 48 * 1024 * 1024, `peak RSS grew by ${((peakRss() - before) / 2 ** 20).toFixed(0)} MiB`);
 });
 
-function fakeService(answer: (body: { tool: string }) => { status: number; headers?: Record<string, string>; body: unknown }): Promise<{ url: string; server: Server }> {
+function fakeService(
+  answer: (body: { tool: string }) => { status: number; headers?: Record<string, string>; body: unknown },
+): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => { text += c; });
+    req.on('data', (c: string) => {
+      text += c;
+    });
     req.on('end', () => {
       const a = answer(JSON.parse(text));
       res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) }).end(JSON.stringify(a.body));
@@ -121,10 +137,26 @@ test('remote client: an allow that is about another call (call id, resource, too
   const canonicalArgsDigestHex = Buffer.from(argsDigest({})).toString('hex');
   const authority = generateKey();
   const holder = generateKey();
-  const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:a',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
   const allow = (over: Record<string, unknown>) => ({
-    allowed: true, mode: 'signed', tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', callId: 'c-1',
-    argsDigest: canonicalArgsDigestHex, subject: 'agent:a', chainIds: [], grant: { resource: 'tickets://acme/*', permissions: ['read'], constraints: {} }, expiresAt: 2e9, ...over,
+    allowed: true,
+    mode: 'signed',
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: 'tickets://acme/1',
+    callId: 'c-1',
+    argsDigest: canonicalArgsDigestHex,
+    subject: 'agent:a',
+    chainIds: [],
+    grant: { resource: 'tickets://acme/*', permissions: ['read'], constraints: {} },
+    expiresAt: 2e9,
+    ...over,
   });
   let next: Record<string, unknown> = {};
   const { url, server } = await fakeService(() => ({ status: 200, body: allow(next) }));
@@ -135,7 +167,14 @@ test('remote client: an allow that is about another call (call id, resource, too
 
   const ok = await remote.verifyCall(token, call);
   assert.equal(ok.allowed, true, 'a matching answer is an allow');
-  for (const over of [{ callId: 'c-other' }, { resource: 'tickets://acme/2' }, { tool: 'delete_ticket' }, { operation: 'write' }, { argsDigest: '00'.repeat(32) }, { argsDigest: undefined }]) {
+  for (const over of [
+    { callId: 'c-other' },
+    { resource: 'tickets://acme/2' },
+    { tool: 'delete_ticket' },
+    { operation: 'write' },
+    { argsDigest: '00'.repeat(32) },
+    { argsDigest: undefined },
+  ]) {
     next = over;
     const d = await remote.verifyCall(token, call);
     assert.equal(d.allowed, false, JSON.stringify(over));
@@ -162,13 +201,28 @@ test('remote client: a fallback that throws still answers every queued call (den
   await closeServer(gone); // nothing listens there now
   const authority = generateKey();
   const holder = generateKey();
-  const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:a',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
   const remote = new RemoteVerifier({
-    url, holderKey: holder, maxRequests: 1, timeout: 2000,
-    fallback: { verifyInvocation: () => { throw new Error('fallback broke'); } },
+    url,
+    holderKey: holder,
+    maxRequests: 1,
+    timeout: 2000,
+    fallback: {
+      verifyInvocation: () => {
+        throw new Error('fallback broke');
+      },
+    },
   });
   t.after(() => remote.close());
-  const ds = await Promise.all([1, 2, 3, 4].map((i) => remote.verifyCall(token, { tool: 't', operation: 'read', resource: `tickets://acme/${i}`, args: {}, callId: `q${i}` })));
+  const ds = await Promise.all(
+    [1, 2, 3, 4].map((i) => remote.verifyCall(token, { tool: 't', operation: 'read', resource: `tickets://acme/${i}`, args: {}, callId: `q${i}` })),
+  );
   for (const d of ds) assert.equal(!d.allowed && d.code, 'ERR_UNAVAILABLE');
 });
 
@@ -180,13 +234,19 @@ test('RevocationSync: a bad or rolled-back snapshot on poll rejects that poll; t
   const v2 = buildSnapshot({ version: 2, iat: now, ids: [randomBytes(16)], subjects: [], cutoffs: [] }, key).text;
   const v1 = buildSnapshot({ version: 1, iat: now, ids: [], subjects: [], cutoffs: [] }, key).text;
   let body = 'cfr1.AAAA';
-  const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end(body + '\n'); });
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(body + '\n');
+  });
   const url = await listen(server);
   t.after(() => closeServer(server));
   const unhandled: unknown[] = [];
-  const onUnhandled = (e: unknown): void => { unhandled.push(e); };
+  const onUnhandled = (e: unknown): void => {
+    unhandled.push(e);
+  };
   process.on('unhandledRejection', onUnhandled);
-  t.after(() => { process.off('unhandledRejection', onUnhandled); });
+  t.after(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
 
   const state = new RevocationState({ trusted: [key.publicKey] });
   const sync = new RevocationSync({ url, state, stream: false, pollInterval: 3600, onError: () => {} });
@@ -230,11 +290,19 @@ test('SSE: subscribers that never read share one copy of each snapshot; their nu
   registry.revokeIds(Array.from({ length: 40_000 }, () => randomBytes(16).toString('hex')));
   const srv = await startRevocationServer({ registry, key, watchMs: 20, maxSubscribers: 48 });
   const socks: Socket[] = [];
-  t.after(async () => { for (const s of socks) s.destroy(); await srv.close(); registry.close(); });
+  t.after(async () => {
+    for (const s of socks) s.destroy();
+    await srv.close();
+    registry.close();
+  });
   const size = srv.handler.publisher.current().text.length;
   for (let i = 0; i < 40; i++) socks.push(stalledSubscriber(srv.port));
   while (srv.handler.subscribers < 40) await new Promise((r) => setTimeout(r, 20));
-  const heap = () => { gc(); const m = process.memoryUsage(); return m.heapUsed + m.external + m.arrayBuffers; };
+  const heap = () => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external + m.arrayBuffers;
+  };
   const before = heap();
   for (let k = 0; k < 6; k++) {
     registry.revokeId(randomBytes(16).toString('hex'));
@@ -281,7 +349,8 @@ test('service: /v1/revoke {"token"} needs a token that verifies; a forged one ch
   const holder = generateKey();
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
   const secret = 'review-admin-secret-0123456789';
-  const cfg = parseServerConfig(`trust:
+  const cfg = parseServerConfig(
+    `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
 replay:
@@ -293,16 +362,28 @@ server:
     db: ./authority.db
     keyFile: ./authority.key
     maxAge: 10s
-`, { baseDir: dir, env: { CAPFRAME_ADMIN_SECRET: secret } });
+`,
+    { baseDir: dir, env: { CAPFRAME_ADMIN_SECRET: secret } },
+  );
   const running = await startService(cfg);
   t.after(() => running.close());
   // the service's own snapshot is re-signed well within its maxAge (10 s), so it never goes stale
   assert.ok(running.revocation!.handler.publisher.resignAfter <= 5, `resignAfter ${running.revocation!.handler.publisher.resignAfter}s with maxAge 10s`);
 
-  const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, ttl: '7d', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:a',
+    holder: holder.publicKey,
+    ttl: '7d',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
   const revoke = async (body: unknown, auth = `Bearer ${secret}`) => {
-    const res = await request(`${running.url}/v1/revoke`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: auth } });
-    return { status: res.statusCode, json: await res.body.json() as Record<string, unknown> };
+    const res = await request(`${running.url}/v1/revoke`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', authorization: auth },
+    });
+    return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
   };
   const version = () => running.revocation!.state.version;
   const v0 = version();
@@ -320,7 +401,11 @@ server:
   assert.equal(ok.status, 200);
   assert.equal(version(), v0 + 1);
   const proof = createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'big-1' });
-  const res = await request(`${running.url}/v1/verify`, { method: 'POST', body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${running.url}/v1/verify`, {
+    method: 'POST',
+    body: JSON.stringify({ token: token.toString(), invocation: proof.toString(), tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }),
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(((await res.body.json()) as { code?: string }).code, 'ERR_REVOKED');
 });
 
@@ -364,7 +449,18 @@ test('audit verify: lines deleted from the start of a log are reported (not just
 // ------------------------------------------------------------------ CLI
 
 function io(cwd: string): Io & { out: string; err: string } {
-  const o = { out: '', err: '', env: {}, cwd, stdout: (s: string) => { o.out += s; }, stderr: (s: string) => { o.err += s; } };
+  const o = {
+    out: '',
+    err: '',
+    env: {},
+    cwd,
+    stdout: (s: string) => {
+      o.out += s;
+    },
+    stderr: (s: string) => {
+      o.err += s;
+    },
+  };
   return o;
 }
 
@@ -394,4 +490,3 @@ test('CLI: group --help works (exit 0); a replaced key file is 0600 whatever the
   assert.doesNotMatch(x.out, /privateKey|"seed"/);
   assert.ok(!x.out.includes(JSON.parse(readFileSync(join(dir, 'loose.key'), 'utf8')).privateKey));
 });
-

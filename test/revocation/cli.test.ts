@@ -10,7 +10,18 @@ import { parseTime } from '../../src/cli/commands/revoke.ts';
 import { chainFixture, tempDir } from './helpers.ts';
 
 function io(cwd: string): Io & { out: string; err: string } {
-  const o = { out: '', err: '', env: {}, cwd, stdout(t: string) { o.out += t; }, stderr(t: string) { o.err += t; } };
+  const o = {
+    out: '',
+    err: '',
+    env: {},
+    cwd,
+    stdout(t: string) {
+      o.out += t;
+    },
+    stderr(t: string) {
+      o.err += t;
+    },
+  };
   return o;
 }
 
@@ -23,7 +34,21 @@ test('capframe revoke --token, revocations export, verify --revocations: the rev
   writeFileSync(join(dir, 'gc.tok'), f.grandchild.toString() + '\n');
   writeFileSync(join(dir, 'gc.inv'), proof.toString() + '\n');
   const pub = formatPublicKey(f.authority.publicKey);
-  const verify = ['verify', '--token', 'gc.tok', '--invocation', 'gc.inv', '--trust', pub, '--tool', 'get_ticket', '--args', '{"id":1}', '--revocations', 'snap.cfr'];
+  const verify = [
+    'verify',
+    '--token',
+    'gc.tok',
+    '--invocation',
+    'gc.inv',
+    '--trust',
+    pub,
+    '--tool',
+    'get_ticket',
+    '--args',
+    '{"id":1}',
+    '--revocations',
+    'snap.cfr',
+  ];
 
   const e0 = io(dir);
   assert.equal(await main(['revocations', 'export', '--db', 'a.db', '--key', 'auth.key', '--out', 'snap.cfr'], e0), 0, e0.err);
@@ -55,9 +80,15 @@ test('capframe revoke: --id, --sub and --before land in the registry; usage erro
   const reg = new RevocationRegistry({ path: join(dir, 'a.db') });
   const view = reg.view();
   reg.close();
-  assert.deepEqual(view.ids.map((x) => x.id), ['ab'.repeat(16)]);
+  assert.deepEqual(
+    view.ids.map((x) => x.id),
+    ['ab'.repeat(16)],
+  );
   assert.deepEqual(view.subjects, ['agent:x']);
-  assert.deepEqual(view.cutoffs.map((c) => c.before), [1767225600]);
+  assert.deepEqual(
+    view.cutoffs.map((c) => c.before),
+    [1767225600],
+  );
   assert.equal(view.version, 3);
   const both = io(dir);
   assert.equal(await main([...base, '--sub', 'a', '--id', 'ab'.repeat(16)], both), 2);

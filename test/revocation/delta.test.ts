@@ -56,7 +56,9 @@ test('parseDelta refuses untrusted keys, bad signatures, future iat, backward ve
   const payload = Uint8Array.from(env[1]);
   payload[3] = payload[3]! ^ 1;
   assert.throws(() => parseDelta(DELTA_PREFIX + encodeBase64url(encode([env[0], payload, env[2]])), ring), { code: 'ERR_SIGNATURE_INVALID' });
-  assert.throws(() => parseDelta(buildDelta({ from: 1, version: 2, iat: t + 3600, ids: [], subjects: [], cutoffs: [] }, key).text, ring, { now: t }), { code: 'ERR_NOT_YET_VALID' });
+  assert.throws(() => parseDelta(buildDelta({ from: 1, version: 2, iat: t + 3600, ids: [], subjects: [], cutoffs: [] }, key).text, ring, { now: t }), {
+    code: 'ERR_NOT_YET_VALID',
+  });
   assert.throws(() => buildDelta({ from: 3, version: 2, iat: t, ids: [], subjects: [], cutoffs: [] }, key), { code: 'ERR_INVALID_ARGUMENT' });
   assert.throws(() => buildDelta({ from: 3, version: 3, iat: t, ids: [id16()], subjects: [], cutoffs: [] }, key), { code: 'ERR_INVALID_ARGUMENT' });
   assert.throws(() => parseDelta('cfr1.AAAA', ring), { code: 'ERR_MALFORMED' });
@@ -82,9 +84,18 @@ test('the publisher signs one delta per change; applying them reaches the same s
   registry.revokeId(randomBytes(16).toString('hex'));
   publisher.refresh();
   const missed = publisher.deltasSince(2)!;
-  assert.deepEqual(missed.map((d) => [d.from, d.version]), [[2, 4], [4, 5]]);
+  assert.deepEqual(
+    missed.map((d) => [d.from, d.version]),
+    [
+      [2, 4],
+      [4, 5],
+    ],
+  );
   for (const d of missed) assert.equal(viaDeltas.applyDelta(d.text).outcome, 'installed');
-  assert.ok(missed.every((d) => d.bytes.length < 400), 'a delta is a few hundred bytes');
+  assert.ok(
+    missed.every((d) => d.bytes.length < 400),
+    'a delta is a few hundred bytes',
+  );
   clock += 61;
   assert.equal(publisher.refresh(), true, 're-signed');
   const refresh = publisher.latestDelta()!;
@@ -120,8 +131,15 @@ function subscribe(url: string, headers: Record<string, string> = {}) {
   req.end();
   return {
     events,
-    async until(n: number) { while (events.length < n) await new Promise<void>((r) => { waiter = r; }); },
-    close() { req.destroy(); },
+    async until(n: number) {
+      while (events.length < n)
+        await new Promise<void>((r) => {
+          waiter = r;
+        });
+    },
+    close() {
+      req.destroy();
+    },
   };
 }
 
@@ -149,7 +167,13 @@ test('the push stream: a snapshot on connect, then a delta per change (< 1 KiB a
   const s2 = subscribe(url, { 'last-event-id': '1' });
   t.after(() => s2.close());
   await s2.until(2);
-  assert.deepEqual(s2.events.map((e) => [e.event, e.id]), [['delta', '2'], ['delta', '3']]);
+  assert.deepEqual(
+    s2.events.map((e) => [e.event, e.id]),
+    [
+      ['delta', '2'],
+      ['delta', '3'],
+    ],
+  );
   // Unknown history: the snapshot.
   const s3 = subscribe(url, { 'last-event-id': '999' });
   t.after(() => s3.close());
@@ -169,10 +193,19 @@ test('RevocationSync applies pushed deltas and fetches the snapshot after a gap'
   await sync.start();
   while (!sync.connected) await new Promise((r) => setTimeout(r, 5));
   const verifier = new Verifier({ trusted: [f.authority.publicKey], revocation: state });
-  const seen = (v: number) => new Promise<void>((resolve) => {
-    if (state.version >= v) { resolve(); return; }
-    const off = state.onUpdate((r) => { if (r.version >= v) { off(); resolve(); } });
-  });
+  const seen = (v: number) =>
+    new Promise<void>((resolve) => {
+      if (state.version >= v) {
+        resolve();
+        return;
+      }
+      const off = state.onUpdate((r) => {
+        if (r.version >= v) {
+          off();
+          resolve();
+        }
+      });
+    });
   registry.revokeToken(f.child);
   await seen(1);
   const d = await read(verifier, f.grandchild);

@@ -26,8 +26,12 @@ export function chainFixture(authority: PrivateKey = generateKey()): Fixture {
   const sub = generateKey();
   const leaf = generateKey();
   const root = issueToken({
-    key: authority, subject: 'agent:support', holder: agent.publicKey,
-    grants: [{ resource: 'tickets://acme/*', permissions: ['read', 'write'] }], ttl: '1h', maxDepth: 2,
+    key: authority,
+    subject: 'agent:support',
+    holder: agent.publicKey,
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read', 'write'] }],
+    ttl: '1h',
+    maxDepth: 2,
   });
   const child = delegate(root, { key: agent, to: sub.publicKey, subject: 'agent:summarizer', permissions: ['read'], ttl: '30m' });
   const grandchild = delegate(child, { key: sub, to: leaf.publicKey, subject: 'agent:leaf', ttl: '10m' });

@@ -21,8 +21,12 @@ function run(cwd: string, args: string[]): Promise<{ code: number | null; out: s
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--import', tsx, child, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (c) => { out += c; });
-    p.stderr.on('data', (c) => { out += c; });
+    p.stdout.on('data', (c) => {
+      out += c;
+    });
+    p.stderr.on('data', (c) => {
+      out += c;
+    });
     p.on('close', (code) => resolve({ code, out }));
   });
 }

@@ -11,7 +11,10 @@ const child = fileURLToPath(new URL('./fixtures/open-registry.ts', import.meta.u
 test('without better-sqlite3 the revocation module imports, and opening a registry is ERR_CONFIG naming the package', () => {
   const out = execFileSync(process.execPath, ['--require', preload, '--import', tsx, child], { encoding: 'utf8' });
   assert.match(out, /^IMPORTED\n/);
-  assert.match(out, /ERR_CONFIG: the SQLite revocation registry needs the optional package better-sqlite3, which is not installed \(npm install better-sqlite3\)/);
+  assert.match(
+    out,
+    /ERR_CONFIG: the SQLite revocation registry needs the optional package better-sqlite3, which is not installed \(npm install better-sqlite3\)/,
+  );
 });
 
 test('with better-sqlite3 installed the same child opens the registry', () => {

@@ -22,7 +22,7 @@ function twoAuthorities() {
   return { a, b, trusted };
 }
 
-test('another trusted authority cannot un-revoke A\'s revocation with a huge version and an empty list', async () => {
+test("another trusted authority cannot un-revoke A's revocation with a huge version and an empty list", async () => {
   const { a, b, trusted } = twoAuthorities();
   const state = new RevocationState({ trusted });
   const verifier = new Verifier({ trusted, revocation: state });
@@ -34,7 +34,7 @@ test('another trusted authority cannot un-revoke A\'s revocation with a huge ver
   // B installs version 2^53-1 with nothing revoked.
   assert.equal(state.update(buildSnapshot(empty(MAX), b.authority).text).outcome, 'installed');
   const after = await read(verifier, a.child);
-  assert.equal(after.allowed ? '' : after.code, 'ERR_REVOKED', 'A\'s revocation still holds');
+  assert.equal(after.allowed ? '' : after.code, 'ERR_REVOKED', "A's revocation still holds");
   // A's next snapshot is its own version line: not a rollback.
   assert.equal(state.update(buildSnapshot({ ...empty(4), ids: [Buffer.from(rootId, 'hex')] }, a.authority).text).outcome, 'installed');
   assert.equal(state.versionOf(kidToString(a.authority.kid)), 4);
@@ -44,20 +44,28 @@ test('another trusted authority cannot un-revoke A\'s revocation with a huge ver
   assert.equal((await read(verifier, b.child)).allowed, true);
 });
 
-test('a snapshot speaks only for chains rooted in its signer: B cannot revoke A\'s tokens', async () => {
+test("a snapshot speaks only for chains rooted in its signer: B cannot revoke A's tokens", async () => {
   const { a, b, trusted } = twoAuthorities();
   const state = new RevocationState({ trusted });
   const verifier = new Verifier({ trusted, revocation: state });
   const aChain = verifier.verifyToken(a.root);
   state.update(buildSnapshot(empty(1), a.authority).text);
   // B lists A's root id, A's subject and a cut-off for A's key.
-  state.update(buildSnapshot({
-    version: 5, iat: now(), ids: [Buffer.from(aChain.ids[0]!, 'hex')], subjects: ['agent:support'],
-    cutoffs: [{ kid: a.authority.kid, before: now() + 10 }],
-  }, b.authority).text);
-  assert.equal((await read(verifier, a.child)).allowed, true, 'B\'s snapshot does not speak for A\'s chains');
+  state.update(
+    buildSnapshot(
+      {
+        version: 5,
+        iat: now(),
+        ids: [Buffer.from(aChain.ids[0]!, 'hex')],
+        subjects: ['agent:support'],
+        cutoffs: [{ kid: a.authority.kid, before: now() + 10 }],
+      },
+      b.authority,
+    ).text,
+  );
+  assert.equal((await read(verifier, a.child)).allowed, true, "B's snapshot does not speak for A's chains");
   const bd = await read(verifier, b.child);
-  assert.equal(bd.allowed ? '' : bd.code, 'ERR_REVOKED', 'B\'s subject revocation applies to B\'s own chains');
+  assert.equal(bd.allowed ? '' : bd.code, 'ERR_REVOKED', "B's subject revocation applies to B's own chains");
 });
 
 test('a missing or stale snapshot of one authority fails closed for its chains only', async () => {
@@ -79,7 +87,7 @@ test('a missing or stale snapshot of one authority fails closed for its chains o
   assert.equal((await read(verifier, b.child)).allowed, true);
 });
 
-test('scopes: the new key\'s registry speaks for the old key\'s chains (rotation); every speaker must be fresh', async () => {
+test("scopes: the new key's registry speaks for the old key's chains (rotation); every speaker must be fresh", async () => {
   const { a: old, b: cur } = twoAuthorities();
   const trusted = [old.authority.publicKey, cur.authority.publicKey];
   const state = new RevocationState({
@@ -107,6 +115,10 @@ test('scopes: the new key\'s registry speaks for the old key\'s chains (rotation
 test('scopes are checked when the state is built', () => {
   const a = generateKey();
   const stranger = generateKey();
-  assert.throws(() => new RevocationState({ trusted: [a.publicKey], scopes: [{ signer: stranger.publicKey, covers: [a.publicKey] }] }), { code: 'ERR_INVALID_ARGUMENT' });
-  assert.throws(() => new RevocationState({ trusted: [a.publicKey], scopes: [{ signer: a.publicKey, covers: ['not-a-kid'] }] }), { code: 'ERR_INVALID_ARGUMENT' });
+  assert.throws(() => new RevocationState({ trusted: [a.publicKey], scopes: [{ signer: stranger.publicKey, covers: [a.publicKey] }] }), {
+    code: 'ERR_INVALID_ARGUMENT',
+  });
+  assert.throws(() => new RevocationState({ trusted: [a.publicKey], scopes: [{ signer: a.publicKey, covers: ['not-a-kid'] }] }), {
+    code: 'ERR_INVALID_ARGUMENT',
+  });
 });

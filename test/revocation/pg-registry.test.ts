@@ -18,8 +18,17 @@ const hex = () => randomBytes(16).toString('hex');
 function waitFor(reg: PgRevocationRegistry, version: number, ms = 5000): Promise<void> {
   if (reg.version >= version) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reg.off('change', on); reject(new Error(`version ${version} not seen within ${ms} ms (at ${reg.version})`)); }, ms);
-    const on = (v: number) => { if (v >= version) { clearTimeout(timer); reg.off('change', on); resolve(); } };
+    const timer = setTimeout(() => {
+      reg.off('change', on);
+      reject(new Error(`version ${version} not seen within ${ms} ms (at ${reg.version})`));
+    }, ms);
+    const on = (v: number) => {
+      if (v >= version) {
+        clearTimeout(timer);
+        reg.off('change', on);
+        resolve();
+      }
+    };
     reg.on('change', on);
   });
 }
@@ -62,7 +71,11 @@ test('PostgreSQL registry: 8 replicas starting at once on a fresh schema all mig
   const regs = await Promise.all(Array.from({ length: 8 }, () => PgRevocationRegistry.open({ url: pg.url, maxConnections: 1 })));
   t.after(() => Promise.all(regs.map((r) => r.close())));
   const results = await Promise.all(regs.map((r) => r.revokeId(hex())));
-  assert.deepEqual(results.map((r) => r.version).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8], 'one version per change, none skipped or reused');
+  assert.deepEqual(
+    results.map((r) => r.version).sort((x, y) => x - y),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    'one version per change, none skipped or reused',
+  );
   await Promise.all(regs.map((r) => waitFor(r, 8)));
   for (const r of regs) assert.equal(r.view().ids.length, 8);
 });
@@ -95,11 +108,32 @@ test('capframe revoke --db postgres://…?schema=… records the revocation', as
   if (!pg) return;
   const dir = tempDir(t);
   writeFileSync(join(dir, 'auth.key'), serializePrivateKey(generateKey()), { mode: 0o600 });
-  const o = { out: '', err: '', env: {}, cwd: dir, stdout(s: string) { o.out += s; }, stderr(s: string) { o.err += s; } } as Io & { out: string; err: string };
+  const o = {
+    out: '',
+    err: '',
+    env: {},
+    cwd: dir,
+    stdout(s: string) {
+      o.out += s;
+    },
+    stderr(s: string) {
+      o.err += s;
+    },
+  } as Io & { out: string; err: string };
   const id = hex();
   assert.equal(await main(['revoke', '--db', pg.url, '--key', 'auth.key', '--id', id], o), 0, o.err);
   assert.match(o.out, new RegExp(`^revoked: block id ${id} \\(registry version 1\\)`));
-  const e = { ...o, out: '', err: '', stdout(s: string) { e.out += s; }, stderr(s: string) { e.err += s; } };
+  const e = {
+    ...o,
+    out: '',
+    err: '',
+    stdout(s: string) {
+      e.out += s;
+    },
+    stderr(s: string) {
+      e.err += s;
+    },
+  };
   assert.equal(await main(['revocations', 'export', '--db', pg.url, '--key', 'auth.key', '--out', '-'], e), 0, e.err);
   assert.match(e.out, /^cfr1\./);
   assert.match(e.err, /version 1: 1 ids/);

@@ -10,17 +10,29 @@ import { chainFixture, tempDir } from './helpers.ts';
 type Msg = Record<string, unknown>;
 
 function start(file: string, args: string[], t: { after(fn: () => void): void }): { child: ChildProcess; next: () => Promise<Msg> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', file), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', file), ...args], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const queue: Msg[] = [];
   const waiters: ((m: Msg) => void)[] = [];
-  child.on('message', (m) => { const w = waiters.shift(); if (w) w(m as Msg); else queue.push(m as Msg); });
-  const next = () => new Promise<Msg>((resolve, reject) => {
-    const m = queue.shift();
-    if (m) return resolve(m);
-    const timer = setTimeout(() => reject(new Error(`${file}: no message within 20 s`)), 20_000);
-    waiters.push((x) => { clearTimeout(timer); resolve(x); });
+  child.on('message', (m) => {
+    const w = waiters.shift();
+    if (w) w(m as Msg);
+    else queue.push(m as Msg);
   });
+  const next = () =>
+    new Promise<Msg>((resolve, reject) => {
+      const m = queue.shift();
+      if (m) return resolve(m);
+      const timer = setTimeout(() => reject(new Error(`${file}: no message within 20 s`)), 20_000);
+      waiters.push((x) => {
+        clearTimeout(timer);
+        resolve(x);
+      });
+    });
   return { child, next };
 }
 

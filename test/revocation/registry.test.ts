@@ -18,7 +18,10 @@ test('a new registry creates its directory, runs the migrations and uses WAL wit
   assert.equal(reg.version, 0);
   const db = new Database(path, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name);
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all()
+    .map((r) => (r as { name: string }).name);
   db.close();
   for (const name of ['issued', 'key_cutoffs', 'revoked_ids', 'revoked_subjects', 'state']) assert.ok(tables.includes(name), name);
   // reopening does not re-run migrations and keeps the data
@@ -76,7 +79,9 @@ test('an acknowledged revocation survives SIGKILL right after the ACK', async (t
   const path = join(tempDir(t), 'crash.db');
   new RevocationRegistry({ path }).close();
   const id = randomBytes(16).toString('hex');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-child.ts'), path, id], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-child.ts'), path, id], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -94,5 +99,8 @@ test('an acknowledged revocation survives SIGKILL right after the ACK', async (t
   const reg = new RevocationRegistry({ path });
   t.after(() => reg.close());
   assert.equal(reg.version, 1);
-  assert.deepEqual(reg.view().ids.map((r) => r.id), [id]);
+  assert.deepEqual(
+    reg.view().ids.map((r) => r.id),
+    [id],
+  );
 });

@@ -6,7 +6,7 @@ import { generateKey, issueToken, Keyring } from '../../src/index.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { tempDir } from './helpers.ts';
 
-test('revokeToken: only a verified token\'s expiry bounds how long the revocation is kept', (t) => {
+test("revokeToken: only a verified token's expiry bounds how long the revocation is kept", (t) => {
   const authority = generateKey();
   const forger = generateKey();
   const agent = generateKey();
@@ -20,10 +20,18 @@ test('revokeToken: only a verified token\'s expiry bounds how long the revocatio
     assert.equal(reg.view().ids.find((r) => r.id === unverified.target)?.expiresAt, null);
     // Verified against the authority: a forged token is refused and nothing is recorded for it.
     const before = reg.view().ids.length;
-    assert.throws(() => reg.revokeToken(real.toString().replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), { trusted: new Keyring([authority.publicKey]) }),
-      (e: unknown) => e instanceof CapframeError);
-    assert.throws(() => reg.revokeToken(forged, { trusted: new Keyring([authority.publicKey]) }),
-      (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNKNOWN_KEY');
+    assert.throws(
+      () =>
+        reg.revokeToken(
+          real.toString().replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')),
+          { trusted: new Keyring([authority.publicKey]) },
+        ),
+      (e: unknown) => e instanceof CapframeError,
+    );
+    assert.throws(
+      () => reg.revokeToken(forged, { trusted: new Keyring([authority.publicKey]) }),
+      (e: unknown) => e instanceof CapframeError && e.code === 'ERR_UNKNOWN_KEY',
+    );
     assert.equal(reg.view().ids.length, before);
     // Verified: the real expiry is recorded.
     const ok = reg.revokeToken(real, { trusted: new Keyring([authority.publicKey]) });

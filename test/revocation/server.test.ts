@@ -14,9 +14,16 @@ test('the handler serves the snapshot, refuses other methods and leaves other pa
   const key = generateKey();
   const registry = new RevocationRegistry({ path: `${tempDir(t)}/a.db` });
   const handler = createRevocationHandler({ registry, key });
-  const server = createServer((req, res) => { if (!handler(req, res)) res.writeHead(418).end('mine'); });
+  const server = createServer((req, res) => {
+    if (!handler(req, res)) res.writeHead(418).end('mine');
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => { handler.close(); server.close(); server.closeAllConnections(); registry.close(); });
+  t.after(() => {
+    handler.close();
+    server.close();
+    server.closeAllConnections();
+    registry.close();
+  });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   registry.revokeSubject('agent:x');
   const got = await fetch(`${base}/v1/revocations`);
@@ -33,17 +40,27 @@ test('RevocationSync: a poll-only client is refreshed by refresh(); a stream cli
   const f = chainFixture();
   const registry = new RevocationRegistry({ path: `${tempDir(t)}/a.db` });
   const srv = await startRevocationServer({ registry, key: f.authority });
-  t.after(async () => { await srv.close(); registry.close(); });
+  t.after(async () => {
+    await srv.close();
+    registry.close();
+  });
 
   const polled = new RevocationState({ trusted: [f.authority.publicKey] });
   const pollSync = new RevocationSync({ url: srv.url, state: polled, stream: false, pollInterval: 3600 });
   const pushed = new RevocationState({ trusted: [f.authority.publicKey] });
   const pushSync = new RevocationSync({ url: srv.url, state: pushed, pollInterval: 3600 });
-  t.after(() => { pollSync.stop(); pushSync.stop(); });
+  t.after(() => {
+    pollSync.stop();
+    pushSync.stop();
+  });
   assert.equal((await pollSync.start()).version, 0);
   await pushSync.start();
 
-  const update = new Promise<number>((resolve) => pushed.onUpdate((r) => { if (r.version === 1) resolve(r.version); }));
+  const update = new Promise<number>((resolve) =>
+    pushed.onUpdate((r) => {
+      if (r.version === 1) resolve(r.version);
+    }),
+  );
   registry.revokeToken(f.child);
   assert.equal(await update, 1, 'pushed without a poll');
   const v = new Verifier({ trusted: [f.authority.publicKey], revocation: pushed });

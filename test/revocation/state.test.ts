@@ -132,7 +132,11 @@ test('snapshots: rollback, untrusted key, bad signature, non-canonical and futur
   assert.throws(() => s.state.update(buildSnapshot({ version: 9, iat: now, ids: [], subjects: [], cutoffs: [] }, other).text), { code: 'ERR_UNKNOWN_KEY' });
 
   // signed by the right kid, payload altered
-  const env = decodeStrict(buildSnapshot({ version: 9, iat: now, ids: [], subjects: [], cutoffs: [] }, s.authority).bytes) as [Uint8Array, Uint8Array, Uint8Array];
+  const env = decodeStrict(buildSnapshot({ version: 9, iat: now, ids: [], subjects: [], cutoffs: [] }, s.authority).bytes) as [
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+  ];
   const payload = Uint8Array.from(env[1]);
   payload[2] = payload[2]! ^ 1;
   assert.throws(() => s.state.update(SNAPSHOT_PREFIX + encodeBase64url(encode([env[0], payload, env[2]]))), { code: 'ERR_SIGNATURE_INVALID' });
@@ -140,7 +144,9 @@ test('snapshots: rollback, untrusted key, bad signature, non-canonical and futur
   const bytes = buildSnapshot({ version: 9, iat: now, ids: [], subjects: [], cutoffs: [] }, s.authority).bytes;
   const indefinite = new Uint8Array([0x9f, ...bytes.subarray(1), 0xff]);
   assert.throws(() => s.state.update(indefinite), { code: 'ERR_MALFORMED' });
-  assert.throws(() => s.state.update(buildSnapshot({ version: 9, iat: now + 3600, ids: [], subjects: [], cutoffs: [] }, s.authority).text), { code: 'ERR_NOT_YET_VALID' });
+  assert.throws(() => s.state.update(buildSnapshot({ version: 9, iat: now + 3600, ids: [], subjects: [], cutoffs: [] }, s.authority).text), {
+    code: 'ERR_NOT_YET_VALID',
+  });
   assert.equal(s.state.version, 2, 'the held snapshot is unchanged after refusals');
 });
 
@@ -208,7 +214,6 @@ test('100,000 revoked ids and 1,000,000 live ids: zero wrong denials, zero misse
   assert.equal(denied, 0);
   assert.ok(bloomHits > 0, `bloom false positives occurred (${bloomHits}) and were all confirmed live`);
 });
-
 
 test('the publisher updates incrementally and re-signs without a version change', (t) => {
   const f = chainFixture();

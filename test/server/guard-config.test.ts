@@ -17,7 +17,13 @@ import { startService } from '../../src/server/index.ts';
 
 const authority = generateKey();
 const holder = generateKey();
-const token = issueToken({ key: authority, subject: 'agent:support', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+const token = issueToken({
+  key: authority,
+  subject: 'agent:support',
+  holder: holder.publicKey,
+  ttl: '1h',
+  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+});
 const run = { configurable: { capframe: { token, holderKey: holder } } };
 
 // One file for the service and the agent; `remote:` is appended once the service's port is known.
@@ -44,8 +50,16 @@ server:
 `;
 
 let ran = 0;
-const tools = () => ['get_ticket', 'get_org_ticket', 'delete_ticket'].map((name) =>
-  tool(async (args) => { ran++; return `${name} ${JSON.stringify(args)}`; }, { name, description: name, schema: z.object({ id: z.string(), org: z.string().optional() }) }));
+const tools = () =>
+  ['get_ticket', 'get_org_ticket', 'delete_ticket'].map((name) =>
+    tool(
+      async (args) => {
+        ran++;
+        return `${name} ${JSON.stringify(args)}`;
+      },
+      { name, description: name, schema: z.object({ id: z.string(), org: z.string().optional() }) },
+    ),
+  );
 
 /** Tool name, arguments, call number (the tool call id is PREFIX-N). */
 type Call = [string, Record<string, string>, number];
@@ -57,8 +71,8 @@ async function outcomes(config: CapframeConfig, calls: Call[], prefix: string, r
   try {
     const out: string[] = [];
     for (const [name, args, n] of calls) {
-      const m = await byName.get(name)!.invoke({ type: 'tool_call', id: `${prefix}-${n}`, name, args }, runConfig) as ToolMessage;
-      out.push(m.status === 'error' ? String(m.content).match(/\((ERR_[A-Z_]+)\)/)?.[1] ?? 'error' : 'ok');
+      const m = (await byName.get(name)!.invoke({ type: 'tool_call', id: `${prefix}-${n}`, name, args }, runConfig)) as ToolMessage;
+      out.push(m.status === 'error' ? (String(m.content).match(/\((ERR_[A-Z_]+)\)/)?.[1] ?? 'error') : 'ok');
     }
     return out;
   } finally {
@@ -113,17 +127,26 @@ test('config remote: the guard verifies every call through the service, with the
 test('config remote: an unreachable service denies every call with ERR_UNAVAILABLE, unless fallback: local', async () => {
   const url = `http://127.0.0.1:${await closedPort()}`;
   ran = 0;
-  assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  timeout: 1000\n`), CALLS, 'd'), CALLS.map(() => 'ERR_UNAVAILABLE'));
+  assert.deepEqual(
+    await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  timeout: 1000\n`), CALLS, 'd'),
+    CALLS.map(() => 'ERR_UNAVAILABLE'),
+  );
   assert.equal(ran, 0);
   // fallback: local decides in process with the trust: section, same codes as local
   const dir = mkdtempSync(join(tmpdir(), 'capframe-guardcfg-'));
   try {
     // fallback: local decides in process with the trust: and replay: sections (a deployment without revocation says so)
-    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n  revocation: none\n`, { baseDir: dir }), CALLS, 'f'),
-      ['ok', 'ERR_SCOPE_PERMISSION', 'ERR_SCOPE_RESOURCE', 'ERR_REPLAY']);
+    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n  revocation: none\n`, { baseDir: dir }), CALLS, 'f'), [
+      'ok',
+      'ERR_SCOPE_PERMISSION',
+      'ERR_SCOPE_RESOURCE',
+      'ERR_REPLAY',
+    ]);
     assert.equal(ran, 1);
     // without the service's revocation list it never got, the fallback fails closed
-    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n`, { baseDir: dir }), [CALLS[0]!], 'g'), ['ERR_REVOCATION_STALE']);
+    assert.deepEqual(await outcomes(parseConfig(`${SHARED}remote:\n  url: ${url}\n  fallback: local\n`, { baseDir: dir }), [CALLS[0]!], 'g'), [
+      'ERR_REVOCATION_STALE',
+    ]);
     assert.equal(ran, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,17 +16,37 @@ test('guarded LangChain tool checked by the remote service; decisions land in th
   const dir = mkdtempSync(join(tmpdir(), 'capframe-guardremote-'));
   const authority = generateKey();
   const holder = generateKey();
-  const token = issueToken({ key: authority, subject: 'agent:support', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:support',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
   const serviceAudit = AuditLog.open({ path: join(dir, 'service.jsonl') });
   const service = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), audit: serviceAudit });
   const { url } = await service.listen(0);
   const remote = new RemoteVerifier({ url });
   const guardAudit = AuditLog.open({ path: join(dir, 'guard.jsonl'), source: 'guard' });
   let ran = 0;
-  const getTicket = tool(async ({ id }: { id: string }) => { ran++; return `ticket ${id}`; }, { name: 'get_ticket', description: 'Reads a ticket.', schema: z.object({ id: z.string() }) });
-  const deleteTicket = tool(async () => { ran++; return 'deleted'; }, { name: 'delete_ticket', description: 'Deletes a ticket.', schema: z.object({ id: z.string() }) });
+  const getTicket = tool(
+    async ({ id }: { id: string }) => {
+      ran++;
+      return `ticket ${id}`;
+    },
+    { name: 'get_ticket', description: 'Reads a ticket.', schema: z.object({ id: z.string() }) },
+  );
+  const deleteTicket = tool(
+    async () => {
+      ran++;
+      return 'deleted';
+    },
+    { name: 'delete_ticket', description: 'Deletes a ticket.', schema: z.object({ id: z.string() }) },
+  );
   const guard = new Guard({
-    verifier: remote, attestAll: true, sink: guardAudit.sink,
+    verifier: remote,
+    attestAll: true,
+    sink: guardAudit.sink,
     policies: { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' }, delete_ticket: { resource: 'tickets://acme/{id}', operation: 'delete' } },
   });
   try {
@@ -52,10 +72,19 @@ test('guarded LangChain tool checked by the remote service; decisions land in th
     serviceAudit.close();
     guardAudit.close();
   }
-  const gl = readFileSync(join(dir, 'guard.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(gl.map((l) => [l.decision, l.code, l.callId]), [
-    ['allow', null, 'call-1'], ['deny', 'ERR_SCOPE_PERMISSION', 'call-2'], ['deny', 'ERR_REPLAY', 'call-1'], ['deny', 'ERR_UNAVAILABLE', 'call-3'],
-  ]);
+  const gl = readFileSync(join(dir, 'guard.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    gl.map((l) => [l.decision, l.code, l.callId]),
+    [
+      ['allow', null, 'call-1'],
+      ['deny', 'ERR_SCOPE_PERMISSION', 'call-2'],
+      ['deny', 'ERR_REPLAY', 'call-1'],
+      ['deny', 'ERR_UNAVAILABLE', 'call-3'],
+    ],
+  );
   assert.equal(gl[0].source, 'guard');
   assert.equal(gl[0].subject, 'agent:support');
   assert.equal(gl[0].chain.length, 1);

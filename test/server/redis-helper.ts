@@ -14,7 +14,10 @@ function ping(): Promise<boolean> {
   const u = new URL(REDIS_URL);
   return new Promise((resolve) => {
     const s = createConnection({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(1000, () => done(false));
     s.on('error', () => done(false));
     s.on('connect', () => s.write('PING\r\n'));

@@ -23,7 +23,9 @@ test('serve x2 with revocation.db = postgres://…: revoke on replica 1, replica
   // pollInterval 0: only LISTEN/NOTIFY can carry the change to the other replica.
   // A persistent replay store: with the memory store a fresh service refuses proofs issued before
   // its start plus the clock skew (it cannot know what the process it replaced accepted).
-  writeFileSync(join(dir, 'capframe.yaml'), `trust:
+  writeFileSync(
+    join(dir, 'capframe.yaml'),
+    `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
 replay:
@@ -36,11 +38,21 @@ server:
     keyFile: ./authority.key
     maxAge: 5m
     pollInterval: 0
-`);
+`,
+  );
   const cfg = loadServerConfig(join(dir, 'capframe.yaml'), { CAPFRAME_ADMIN_SECRET: SECRET });
   const [r1, r2] = await Promise.all([startService(cfg), startService(cfg)]);
-  t.after(async () => { await r1.close(); await r2.close(); });
-  const token = issueToken({ key: authority, subject: 'agent:a', holder: holder.publicKey, grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }], ttl: '1h' });
+  t.after(async () => {
+    await r1.close();
+    await r2.close();
+  });
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:a',
+    holder: holder.publicKey,
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+    ttl: '1h',
+  });
   let n = 0;
   const call = () => ({ tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', args: { id: 1 }, callId: `c${n++}` });
   const v2 = new RemoteVerifier({ url: r2.url, holderKey: holder });
@@ -48,7 +60,8 @@ server:
   assert.equal((await v2.verifyCall(token, call())).allowed, true);
 
   const res = await request(`${r1.url}/v1/revoke`, {
-    method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
     body: JSON.stringify({ token: token.toString(), reason: 'test' }),
   });
   assert.equal(res.statusCode, 200, await res.body.text());

@@ -19,7 +19,9 @@ test('serve with revocation: snapshot + push stream mounted, /v1/revoke behind t
   const holder = generateKey();
   const childKey = generateKey();
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
-  writeFileSync(join(dir, 'capframe.yaml'), `trust:
+  writeFileSync(
+    join(dir, 'capframe.yaml'),
+    `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
 replay:
@@ -33,7 +35,8 @@ server:
     db: ./authority.db
     keyFile: ./authority.key
     maxAge: 5m
-`);
+`,
+  );
   const running = await startService(loadServerConfig(join(dir, 'capframe.yaml'), { CAPFRAME_ADMIN_SECRET: SECRET }));
   const remote = new RemoteVerifier({ url: running.url, holderKey: holder });
   const childRemote = new RemoteVerifier({ url: running.url, holderKey: childKey });
@@ -59,14 +62,31 @@ server:
     assert.equal(sse.statusCode, 200);
     const events: string[] = [];
     let waiter: (() => void) | null = null;
-    sse.body.on('data', (d: Buffer) => { events.push(...d.toString('utf8').split('\n\n').filter((e) => e.includes('event: snapshot') || e.includes('event: delta'))); waiter?.(); });
+    sse.body.on('data', (d: Buffer) => {
+      events.push(
+        ...d
+          .toString('utf8')
+          .split('\n\n')
+          .filter((e) => e.includes('event: snapshot') || e.includes('event: delta')),
+      );
+      waiter?.();
+    });
     sse.body.on('error', () => {});
-    const until = async (k: number) => { while (events.length < k) await new Promise<void>((r) => { waiter = r; }); };
+    const until = async (k: number) => {
+      while (events.length < k)
+        await new Promise<void>((r) => {
+          waiter = r;
+        });
+    };
     await until(1);
 
     const revoke = async (body: unknown, auth?: string) => {
-      const r = await request(running.url + '/v1/revoke', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) } });
-      return { status: r.statusCode, json: await r.body.json() as Record<string, unknown> };
+      const r = await request(running.url + '/v1/revoke', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      });
+      return { status: r.statusCode, json: (await r.body.json()) as Record<string, unknown> };
     };
     // unauthenticated: 401 and nothing changes
     assert.equal((await revoke({ token: a.toString() })).status, 401);
@@ -116,7 +136,13 @@ server:
   // the signing key must be trusted
   const other = generateKey();
   writeFileSync(join(dir, 'other.key'), serializePrivateKey(other), { mode: 0o600 });
-  writeFileSync(join(dir, 'bad.yaml'), `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\nserver:\n  port: 0\n  revocation:\n    db: ./authority.db\n    keyFile: ./other.key\n`);
-  await assert.rejects(startService(loadServerConfig(join(dir, 'bad.yaml'), {})), (e: CapframeError) => e.code === 'ERR_CONFIG' && /not one of the trusted/.test(e.message));
+  writeFileSync(
+    join(dir, 'bad.yaml'),
+    `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\nserver:\n  port: 0\n  revocation:\n    db: ./authority.db\n    keyFile: ./other.key\n`,
+  );
+  await assert.rejects(
+    startService(loadServerConfig(join(dir, 'bad.yaml'), {})),
+    (e: CapframeError) => e.code === 'ERR_CONFIG' && /not one of the trusted/.test(e.message),
+  );
   rmSync(dir, { recursive: true, force: true });
 });

@@ -15,15 +15,22 @@ import { RemoteVerifier } from '../../src/remote/client.ts';
 const authority = generateKey();
 const holder = generateKey();
 const token = issueToken({
-  key: authority, subject: 'agent:support', holder: holder.publicKey, ttl: '1h',
+  key: authority,
+  subject: 'agent:support',
+  holder: holder.publicKey,
+  ttl: '1h',
   grants: [
     { resource: 'tickets://acme/*', permissions: ['read'] },
     { resource: 'mail://acme.example/*', permissions: ['send'], constraints: { to: { type: 'glob', pattern: '*@acme.example' } } },
   ],
 });
 const expiredToken = issueToken({
-  key: authority, subject: 'agent:old', holder: holder.publicKey, ttl: '1m',
-  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }], clock: () => Math.floor(Date.now() / 1000) - 3600,
+  key: authority,
+  subject: 'agent:old',
+  holder: holder.publicKey,
+  ttl: '1m',
+  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  clock: () => Math.floor(Date.now() / 1000) - 3600,
 });
 const SECRET = 'correct-horse-battery-staple-42';
 
@@ -41,7 +48,10 @@ before(async () => {
     verifier: new Verifier({ trusted: [authority.publicKey] }),
     audit,
     adminSecret: SECRET,
-    revoke: (body) => { revoked.push(body); return { ok: true, changed: true }; },
+    revoke: (body) => {
+      revoked.push(body);
+      return { ok: true, changed: true };
+    },
     bodyLimit: 8 * 1024,
     headersTimeout: 500,
     requestTimeout: 800,
@@ -61,7 +71,11 @@ async function post(path: string, body: string | Buffer, headers: Record<string,
   const res = await request(url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const text = await res.body.text();
   let json: any = null;
-  try { json = JSON.parse(text); } catch { /* not json */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not json */
+  }
   return { status: res.statusCode, json, text };
 }
 
@@ -69,7 +83,11 @@ const calls: { name: string; tok: typeof token; call: LocalCall }[] = [
   { name: 'allowed', tok: token, call: { tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/42', args: { id: 42 }, callId: 'c1' } },
   { name: 'out of scope', tok: token, call: { tool: 'get_ticket', operation: 'read', resource: 'tickets://other/1', args: { id: 1 }, callId: 'c2' } },
   { name: 'wrong permission', tok: token, call: { tool: 'update_ticket', operation: 'write', resource: 'tickets://acme/42', args: {}, callId: 'c3' } },
-  { name: 'constraint', tok: token, call: { tool: 'send_email', operation: 'send', resource: 'mail://acme.example/out', args: { to: 'x@evil.example' }, callId: 'c4' } },
+  {
+    name: 'constraint',
+    tok: token,
+    call: { tool: 'send_email', operation: 'send', resource: 'mail://acme.example/out', args: { to: 'x@evil.example' }, callId: 'c4' },
+  },
   { name: 'expired', tok: expiredToken, call: { tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', args: {}, callId: 'c5' } },
   { name: 'traversal', tok: token, call: { tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/%2e%2e/admin', args: {}, callId: 'c6' } },
 ];
@@ -102,9 +120,17 @@ test('remote decisions equal local ones: same allowed flag, code, fields and err
 
 test('concurrent calls share /v1/verify/batch round trips; each gets its own decision', async () => {
   const before = service.metrics.count('allow');
-  const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => remote.verifyCall(token, {
-    tool: 'get_ticket', operation: 'read', resource: i % 4 === 3 ? 'tickets://other/1' : `tickets://acme/${i}`, args: { id: i }, callId: `batch-${i}`,
-  })));
+  const ds = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      remote.verifyCall(token, {
+        tool: 'get_ticket',
+        operation: 'read',
+        resource: i % 4 === 3 ? 'tickets://other/1' : `tickets://acme/${i}`,
+        args: { id: i },
+        callId: `batch-${i}`,
+      }),
+    ),
+  );
   ds.forEach((d, i) => {
     assert.equal(d.allowed, i % 4 !== 3, `call ${i}`);
     assert.equal(d.callId, `batch-${i}`);
@@ -114,10 +140,28 @@ test('concurrent calls share /v1/verify/batch round trips; each gets its own dec
   const m = await (await request(url + '/metrics')).body.text();
   assert.match(m, /capframe_http_requests_total\{route="\/v1\/verify\/batch",status="200"\} [1-9]/);
   // raw batches: one bad element is denied alone; bad envelopes are 400
-  const proof = createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/5', args: {}, callId: 'raw-batch-1' }).toString();
-  const r = await post('/v1/verify/batch', JSON.stringify({ requests: [{ token: token.toString(), invocation: proof, tool: 't', operation: 'read', resource: 'tickets://acme/5', args: {} }, { token: 1 }] }));
+  const proof = createInvocation(token, {
+    key: holder,
+    tool: 't',
+    operation: 'read',
+    resource: 'tickets://acme/5',
+    args: {},
+    callId: 'raw-batch-1',
+  }).toString();
+  const r = await post(
+    '/v1/verify/batch',
+    JSON.stringify({
+      requests: [{ token: token.toString(), invocation: proof, tool: 't', operation: 'read', resource: 'tickets://acme/5', args: {} }, { token: 1 }],
+    }),
+  );
   assert.equal(r.status, 200);
-  assert.deepEqual(r.json.decisions.map((d: { allowed: boolean; code?: string }) => [d.allowed, d.code]), [[true, undefined], [false, 'ERR_MALFORMED']]);
+  assert.deepEqual(
+    r.json.decisions.map((d: { allowed: boolean; code?: string }) => [d.allowed, d.code]),
+    [
+      [true, undefined],
+      [false, 'ERR_MALFORMED'],
+    ],
+  );
   for (const bad of ['[]', '{"requests":[]}', '{"requests":{}}', `{"requests":[${'{},'.repeat(64)}{}]}`, '{"requests":[{}],"x":1}']) {
     const b = await post('/v1/verify/batch', bad);
     assert.deepEqual([b.status, b.json.code], [400, 'ERR_MALFORMED'], bad.slice(0, 40));
@@ -136,13 +180,20 @@ test('verifyInvocation forwards a proof; swapped arguments are a mismatch', asyn
   const proof = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/9', args: { id: 9 } });
   const swapped = await remote.verifyInvocation(token, proof, { tool: 'get_ticket', args: { id: 10 }, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(!swapped.allowed && swapped.code, 'ERR_INVOCATION_MISMATCH');
-  const wrongTool = await remote.verifyInvocation(token.toString(), proof.toString(), { tool: 'delete_ticket', args: { id: 9 }, operation: 'read', resource: 'tickets://acme/9' });
+  const wrongTool = await remote.verifyInvocation(token.toString(), proof.toString(), {
+    tool: 'delete_ticket',
+    args: { id: 9 },
+    operation: 'read',
+    resource: 'tickets://acme/9',
+  });
   assert.equal(!wrongTool.allowed && wrongTool.code, 'ERR_INVOCATION_MISMATCH');
   const ok = await remote.verifyInvocation(token, proof.bytes, { tool: 'get_ticket', args: { id: 9 }, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(ok.allowed, true);
   const other = generateKey();
-  const forged = createInvocation(issueToken({ key: other, subject: 's', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] }),
-    { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/9', args: {} });
+  const forged = createInvocation(
+    issueToken({ key: other, subject: 's', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] }),
+    { key: holder, tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/9', args: {} },
+  );
   const bad = await remote.verifyInvocation(token, forged, { tool: 'get_ticket', args: {}, operation: 'read', resource: 'tickets://acme/9' });
   assert.equal(!bad.allowed && bad.code, 'ERR_INVOCATION_MISMATCH');
 });
@@ -182,7 +233,14 @@ test('fail closed when the service cannot be reached; an explicit local fallback
 });
 
 test('hostile bodies get 4xx with a code and never reach the verifier', async () => {
-  const good = { token: token.toString(), invocation: createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }).toString(), tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} };
+  const good = {
+    token: token.toString(),
+    invocation: createInvocation(token, { key: holder, tool: 't', operation: 'read', resource: 'tickets://acme/1', args: {} }).toString(),
+    tool: 't',
+    operation: 'read',
+    resource: 'tickets://acme/1',
+    args: {},
+  };
   let r = await post('/v1/verify', '{"token": ');
   assert.deepEqual([r.status, r.json.code], [400, 'ERR_MALFORMED']);
   r = await post('/v1/verify', JSON.stringify({ ...good, tool: 42 }));
@@ -198,11 +256,17 @@ test('hostile bodies get 4xx with a code and never reach the verifier', async ()
   assert.deepEqual([r.status, r.json.code], [413, 'ERR_TOO_LARGE']);
   // deeply nested and prototype-named arguments: a denial, not a crash
   const deep = '{"a":'.repeat(1000) + '1' + '}'.repeat(1000);
-  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":${deep}}`);
+  r = await post(
+    '/v1/verify',
+    `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":${deep}}`,
+  );
   assert.equal(r.status, 200);
   assert.equal(r.json.allowed, false);
   assert.equal(r.json.code, 'ERR_INVALID_ARGUMENT');
-  r = await post('/v1/verify', `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":{"__proto__":{"x":1}}}`);
+  r = await post(
+    '/v1/verify',
+    `{"token":"${good.token}","invocation":"${good.invocation}","tool":"t","operation":"read","resource":"tickets://acme/1","args":{"__proto__":{"x":1}}}`,
+  );
   assert.equal(r.status, 200);
   assert.equal(r.json.allowed, false);
   // valid envelope, garbage credentials
@@ -225,7 +289,9 @@ function rawExchange(payload: string | Buffer, opts: { keepOpen?: boolean } = {}
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let data = '';
-    s.on('data', (d) => { data += d.toString(); });
+    s.on('data', (d) => {
+      data += d.toString();
+    });
     s.on('error', () => resolve(data));
     s.on('close', () => resolve(data));
     s.write(payload);
@@ -234,10 +300,14 @@ function rawExchange(payload: string | Buffer, opts: { keepOpen?: boolean } = {}
 }
 
 test('oversized (declared and streamed), garbage and slow requests are cut off; others are served meanwhile', async () => {
-  const declared = await rawExchange(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{`, { keepOpen: true });
+  const declared = await rawExchange(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{`, {
+    keepOpen: true,
+  });
   assert.match(declared, /^HTTP\/1.1 413/);
   const chunk = 'a'.repeat(4096);
-  const streamed = await rawExchange(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` + `1000\r\n${chunk}\r\n`.repeat(4), { keepOpen: true });
+  const streamed = await rawExchange(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` + `1000\r\n${chunk}\r\n`.repeat(4), {
+    keepOpen: true,
+  });
   assert.match(streamed, /^HTTP\/1.1 413/);
   const garbage = await rawExchange(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x0d, 0x0a, 0x0d, 0x0a]));
   assert.match(garbage, /^HTTP\/1.1 400/);
@@ -269,7 +339,12 @@ test('/v1/revoke: 401 without the admin secret and nothing changes; 200 with it'
   assert.equal(r.status, 200);
   assert.deepEqual(revoked.at(-1), { subject: 'agent:x' });
   // no secret configured: always 401
-  const s = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), revoke: () => { throw new Error('must not run'); } });
+  const s = createVerifyService({
+    verifier: new Verifier({ trusted: [authority.publicKey] }),
+    revoke: () => {
+      throw new Error('must not run');
+    },
+  });
   const { url: u } = await s.listen(0);
   const res = await request(u + '/v1/revoke', { method: 'POST', body: '{}', headers: { authorization: 'Bearer ' } });
   assert.equal(res.statusCode, 401);
@@ -293,12 +368,20 @@ test('healthz, metrics and the audit log see every decision', async () => {
   const log = readFileSync(audit.path, 'utf8');
   assert.ok(!log.includes(token.toString().slice(5, 60)));
   assert.ok(!log.includes('evil.example'));
-  const lines = log.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = log
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => l.code === 'ERR_CONSTRAINT' && l.source === 'service' && l.tool === 'send_email'));
 });
 
 test('an audit log that cannot be written turns allowed calls into ERR_UNAVAILABLE', async () => {
-  const s = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), audit: () => { throw new Error('disk full'); } });
+  const s = createVerifyService({
+    verifier: new Verifier({ trusted: [authority.publicKey] }),
+    audit: () => {
+      throw new Error('disk full');
+    },
+  });
   const { url: u } = await s.listen(0);
   const c = new RemoteVerifier({ url: u, holderKey: holder });
   const d: Decision = await c.verifyCall(token, { ...calls[0]!.call, callId: 'audit-down' });
@@ -309,8 +392,14 @@ test('an audit log that cannot be written turns allowed calls into ERR_UNAVAILAB
 
 test('config: server section validated with file:line messages; serve from YAML', async () => {
   const yaml = (server: string) => `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\nserver:\n${server}\n`;
-  assert.throws(() => parseServerConfig(yaml('  port: 8787\n  bogus: 1'), { file: 'c.yaml' }), (e: CapframeError) => e.code === 'ERR_CONFIG' && /^c\.yaml:6 server\.bogus: unknown field$/.test(e.message));
-  assert.throws(() => parseServerConfig(yaml('  port: "x"'), { file: 'c.yaml' }), (e: CapframeError) => /c\.yaml:5 server\.port/.test(e.message));
+  assert.throws(
+    () => parseServerConfig(yaml('  port: 8787\n  bogus: 1'), { file: 'c.yaml' }),
+    (e: CapframeError) => e.code === 'ERR_CONFIG' && /^c\.yaml:6 server\.bogus: unknown field$/.test(e.message),
+  );
+  assert.throws(
+    () => parseServerConfig(yaml('  port: "x"'), { file: 'c.yaml' }),
+    (e: CapframeError) => /c\.yaml:5 server\.port/.test(e.message),
+  );
   assert.throws(() => parseServerConfig(yaml('  requestTimeout: soon'), { file: 'c.yaml' }), /server\.requestTimeout/);
   assert.throws(() => parseServerConfig(yaml('  port: 1'), { file: 'c.yaml', env: { CAPFRAME_ADMIN_SECRET: 'short' } }), /at least 16/);
   const d = parseServerConfig(yaml('  port: 0'), { env: {} });
@@ -321,7 +410,11 @@ test('config: server section validated with file:line messages; serve from YAML'
   assert.throws(() => parseServerConfig(`server:\n  port: 0\ntrust:\n  authorities: []\n`, { file: 'c.yaml' }), /c\.yaml:4 trust\.authorities/);
 
   const file = join(dir, 'capframe.yaml');
-  writeFileSync(file, yaml(`  port: 0\n  requestTimeout: 8s\n  audit:\n    path: ./served-audit.jsonl\n    maxBytes: 8192`) + 'replay:\n  store: sqlite\n  path: ./served-replay.db\n');
+  writeFileSync(
+    file,
+    yaml(`  port: 0\n  requestTimeout: 8s\n  audit:\n    path: ./served-audit.jsonl\n    maxBytes: 8192`) +
+      'replay:\n  store: sqlite\n  path: ./served-replay.db\n',
+  );
   const running = await startService(loadServerConfig(file, { CAPFRAME_ADMIN_SECRET: SECRET }));
   try {
     assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -348,8 +441,14 @@ test('what cannot be opened is ERR_CONFIG naming it: an audit path under a file,
   const blocker = join(dir, 'a-file');
   writeFileSync(blocker, 'x');
   const config = (e: unknown, what: RegExp) => e instanceof CapframeError && e.code === 'ERR_CONFIG' && what.test(e.message);
-  assert.throws(() => AuditLog.open({ path: join(blocker, 'audit.jsonl') }), (e) => config(e, /cannot open the audit log .*a-file/));
-  assert.throws(() => new RevocationRegistry({ path: join(blocker, 'r.db') }), (e) => config(e, /cannot open the revocation registry .*a-file/));
+  assert.throws(
+    () => AuditLog.open({ path: join(blocker, 'audit.jsonl') }),
+    (e) => config(e, /cannot open the audit log .*a-file/),
+  );
+  assert.throws(
+    () => new RevocationRegistry({ path: join(blocker, 'r.db') }),
+    (e) => config(e, /cannot open the revocation registry .*a-file/),
+  );
   const yaml = `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\nserver:\n  port: 0\n`;
   const first = await startService(parseServerConfig(yaml, { env: {} }));
   try {

@@ -31,19 +31,30 @@ const SECRET = 'shared-state-admin-secret-0123';
 function setup(replay: string, extra = ''): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-shared-'));
   const file = join(dir, 'capframe.yaml');
-  writeFileSync(file, `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\naudit:\n  sink: none\ntools:\n  get_ticket:\n    resource: tickets://acme/{id}\n    operation: read\n${replay}server:\n  port: 0\n${extra}`);
+  writeFileSync(
+    file,
+    `trust:\n  authorities:\n    - ${formatPublicKey(authority.publicKey)}\naudit:\n  sink: none\ntools:\n  get_ticket:\n    resource: tickets://acme/{id}\n    operation: read\n${replay}server:\n  port: 0\n${extra}`,
+  );
   return { dir, file };
 }
 
 function body(i: number, callId = `call-${i}`, fields: Record<string, unknown> = {}): string {
   const args = { id: String(i) };
   const p = createInvocation(token, { key: holder, tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, callId });
-  return JSON.stringify({ token: token.toString(), invocation: p.toString(), tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args, ...fields });
+  return JSON.stringify({
+    token: token.toString(),
+    invocation: p.toString(),
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: `tickets://acme/${i}`,
+    args,
+    ...fields,
+  });
 }
 
 async function verify(s: RunningService, b: string): Promise<{ status: number; json: { allowed?: boolean; code?: string } }> {
   const r = await fetch(`${s.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b });
-  return { status: r.status, json: await r.json() as { allowed?: boolean; code?: string } };
+  return { status: r.status, json: (await r.json()) as { allowed?: boolean; code?: string } };
 }
 
 test('capframe serve restarted on a SQLite replay store refuses the request it allowed before', async (t) => {
@@ -87,7 +98,10 @@ test('two services sharing a Redis replay store: each proof sent to both at once
   }
   // and through the batch route: one request of 32, one pipeline, each proof once across both
   const reqs = Array.from({ length: 32 }, (_, i) => JSON.parse(body(2000 + (i % 16), `b-${i % 16}`)));
-  const post = (s: RunningService) => fetch(`${s.url}/v1/verify/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: reqs }) }).then((r) => r.json() as Promise<{ decisions: { allowed: boolean }[] }>);
+  const post = (s: RunningService) =>
+    fetch(`${s.url}/v1/verify/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: reqs }) }).then(
+      (r) => r.json() as Promise<{ decisions: { allowed: boolean }[] }>,
+    );
   const flushes = (s: RunningService) => (s.verifier.replay as RedisReplayStore).flushes;
   const before = [flushes(a), flushes(b)];
   const [ra, rb] = await Promise.all([post(a), post(b)]);
@@ -109,7 +123,7 @@ test('two services on one SQLite replay file: each proof accepted once', async (
   }
 });
 
-test('POST /v1/verify needs the caller\'s operation and resource; it never decides with the proof\'s own', async (t) => {
+test("POST /v1/verify needs the caller's operation and resource; it never decides with the proof's own", async (t) => {
   const { dir, file } = setup('replay:\n  store: sqlite\n  path: ./replay.db\n');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const s = await startService(loadServerConfig(file, {}));
@@ -120,7 +134,11 @@ test('POST /v1/verify needs the caller\'s operation and resource; it never decid
     const r = await verify(s, JSON.stringify(b));
     assert.equal(r.status, 400);
     assert.equal(r.json.code, 'ERR_MALFORMED');
-    const batch = await fetch(`${s.url}/v1/verify/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [b] }) });
+    const batch = await fetch(`${s.url}/v1/verify/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: [b] }),
+    });
     const d = ((await batch.json()) as { decisions: { allowed: boolean; code: string }[] }).decisions[0]!;
     assert.deepEqual([d.allowed, d.code], [false, 'ERR_MALFORMED']);
   }
@@ -128,8 +146,11 @@ test('POST /v1/verify needs the caller\'s operation and resource; it never decid
   assert.deepEqual([other.json.allowed, other.json.code], [false, 'ERR_INVOCATION_MISMATCH']);
 });
 
-test('remote.fallback: local keeps the service\'s revocations and replay store: revoked stays denied with the service down', async (t) => {
-  const { dir, file } = setup('replay:\n  store: sqlite\n  path: ./replay.db\n', '  revocation:\n    db: ./authority.db\n    keyFile: ./authority.key\n    maxAge: 5m\n');
+test("remote.fallback: local keeps the service's revocations and replay store: revoked stays denied with the service down", async (t) => {
+  const { dir, file } = setup(
+    'replay:\n  store: sqlite\n  path: ./replay.db\n',
+    '  revocation:\n    db: ./authority.db\n    keyFile: ./authority.key\n    maxAge: 5m\n',
+  );
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
   const s = await startService(loadServerConfig(file, { CAPFRAME_ADMIN_SECRET: SECRET }));
@@ -141,16 +162,26 @@ test('remote.fallback: local keeps the service\'s revocations and replay store: 
   const remote = guard.verifier as RemoteVerifier;
   t.after(() => remote.close());
   const state = (remote.fallback as Verifier).revocation as RevocationState;
-  const [get] = guardTools([tool(async (a) => `ticket ${JSON.stringify(a)}`, { name: 'get_ticket', description: 'get', schema: z.object({ id: z.string() }) })], guard);
+  const [get] = guardTools(
+    [tool(async (a) => `ticket ${JSON.stringify(a)}`, { name: 'get_ticket', description: 'get', schema: z.object({ id: z.string() }) })],
+    guard,
+  );
   const callWith = async (tok: typeof token, id: string, callId: string) => {
-    const m = await get!.invoke({ type: 'tool_call', id: callId, name: 'get_ticket', args: { id } }, { configurable: { capframe: { token: tok, holderKey: holder } } }) as ToolMessage;
-    return m.status === 'error' ? String(m.content).match(/\((ERR_[A-Z_]+)\)/)?.[1] ?? 'error' : 'ok';
+    const m = (await get!.invoke(
+      { type: 'tool_call', id: callId, name: 'get_ticket', args: { id } },
+      { configurable: { capframe: { token: tok, holderKey: holder } } },
+    )) as ToolMessage;
+    return m.status === 'error' ? (String(m.content).match(/\((ERR_[A-Z_]+)\)/)?.[1] ?? 'error') : 'ok';
   };
   assert.equal(await callWith(token, '1', 'up-1'), 'ok');
   assert.equal(await callWith(other, '2', 'up-2'), 'ok');
   // revoke through the service; the fallback learns it while the service is up
   const v0 = state.version;
-  const r = await fetch(`${s.url}/v1/revoke`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ token: token.toString() }) });
+  const r = await fetch(`${s.url}/v1/revoke`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ token: token.toString() }),
+  });
   assert.equal(r.status, 200);
   for (let i = 0; i < 100 && state.version <= v0; i++) await new Promise((res) => setTimeout(res, 50));
   assert.ok(state.version > v0, 'the fallback received the new revocation list');
@@ -167,5 +198,8 @@ test('remote.fallback: local with a replay store of its own refuses to start', a
   const { dir, file } = setup('');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(file, `${(await import('node:fs')).readFileSync(file, 'utf8')}remote:\n  url: http://127.0.0.1:9\n  fallback: local\n  revocation: none\n`);
-  assert.throws(() => new Guard({ config: loadConfig(file), sink: null }), (e: CapframeError) => e.code === 'ERR_CONFIG' && /replay store/.test(e.message));
+  assert.throws(
+    () => new Guard({ config: loadConfig(file), sink: null }),
+    (e: CapframeError) => e.code === 'ERR_CONFIG' && /replay store/.test(e.message),
+  );
 });

@@ -14,11 +14,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } else {
     for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
     if (r.ok) {
-      io.stdout(`ok: ${r.lines} lines in ${r.files.length} file(s), seq ${r.firstSeq ?? 0}..${r.head?.seq ?? 0}, head ${r.head ? `${r.head.seq}:${r.head.hash}` : 'none'}\n`);
+      io.stdout(
+        `ok: ${r.lines} lines in ${r.files.length} file(s), seq ${r.firstSeq ?? 0}..${r.head?.seq ?? 0}, head ${r.head ? `${r.head.seq}:${r.head.hash}` : 'none'}\n`,
+      );
     } else {
       const p = r.problem!;
-      io.stdout(`FAILED: ${p.file}${p.line ? `:${p.line}` : ''}${p.seq !== null ? ` (seq ${p.seq})` : ''}: ${p.kind}: ${p.message}\n` +
-        `(${r.lines} lines verified before it)\n`);
+      io.stdout(
+        `FAILED: ${p.file}${p.line ? `:${p.line}` : ''}${p.seq !== null ? ` (seq ${p.seq})` : ''}: ${p.kind}: ${p.message}\n` +
+          `(${r.lines} lines verified before it)\n`,
+      );
     }
   }
   return r.ok ? 0 : 1;

@@ -30,9 +30,17 @@ function inspectInvocation(text: string): InvocationView {
   const proof = Invocation.parse(text);
   const p = decodeInvocationPayload(proof.block.payload);
   return {
-    type: 'invocation', verified: false, bytes: proof.bytes.length,
-    tool: p.tool, operation: p.operation, resource: p.resource, callId: p.callId,
-    argsDigest: toHex(p.args), tokenTip: toHex(p.tip), issuedAt: iso(p.iat), expiresAt: iso(p.exp),
+    type: 'invocation',
+    verified: false,
+    bytes: proof.bytes.length,
+    tool: p.tool,
+    operation: p.operation,
+    resource: p.resource,
+    callId: p.callId,
+    argsDigest: toHex(p.args),
+    tokenTip: toHex(p.tip),
+    issuedAt: iso(p.iat),
+    expiresAt: iso(p.exp),
   };
 }
 

@@ -8,9 +8,15 @@ import { readTokenText } from '../token-files.ts';
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, {
-    token: { type: 'string' }, key: { type: 'string' }, tool: { type: 'string' }, op: { type: 'string' },
-    resource: { type: 'string' }, args: { type: 'string' }, 'call-id': { type: 'string' },
-    ttl: { type: 'string' }, out: { type: 'string' },
+    token: { type: 'string' },
+    key: { type: 'string' },
+    tool: { type: 'string' },
+    op: { type: 'string' },
+    resource: { type: 'string' },
+    args: { type: 'string' },
+    'call-id': { type: 'string' },
+    ttl: { type: 'string' },
+    out: { type: 'string' },
   });
   const tokenArg = f.required('token');
   const keyPath = f.required('key');
@@ -24,7 +30,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (ttl !== undefined && ttl > LIMITS.maxInvocationWindow) throw new UsageError(`--ttl: an invocation lives at most ${LIMITS.maxInvocationWindow}s`);
   const proof = createInvocation(readTokenText(io, tokenArg), {
     key: readPrivateKey(io, keyPath),
-    tool, operation, resource, args,
+    tool,
+    operation,
+    resource,
+    args,
     ...(callId !== undefined ? { callId } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
   });

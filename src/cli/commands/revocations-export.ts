@@ -29,6 +29,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       throw new Failure(`cannot write ${JSON.stringify(out)}: ${(e as { code?: string }).code ?? 'error'}`);
     }
   }
-  io.stderr(`revocation snapshot version ${snap.version}: ${snap.count} ids, ${view.subjects.length} subjects, ${view.cutoffs.length} key cut-offs, ${snap.bytes.length} bytes\n`);
+  io.stderr(
+    `revocation snapshot version ${snap.version}: ${snap.count} ids, ${view.subjects.length} subjects, ${view.cutoffs.length} key cut-offs, ${snap.bytes.length} bytes\n`,
+  );
   return 0;
 }

@@ -22,8 +22,13 @@ export function parseTime(text: string, now = Math.floor(Date.now() / 1000)): nu
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, {
-    db: { type: 'string' }, key: { type: 'string' }, id: { type: 'string' }, token: { type: 'string' },
-    sub: { type: 'string' }, before: { type: 'string' }, reason: { type: 'string' },
+    db: { type: 'string' },
+    key: { type: 'string' },
+    id: { type: 'string' },
+    token: { type: 'string' },
+    sub: { type: 'string' },
+    before: { type: 'string' },
+    reason: { type: 'string' },
   });
   const key = readPrivateKey(io, f.required('key'));
   const chosen = ['id', 'token', 'sub', 'before'].filter((n) => f.string(n) !== undefined);
@@ -41,10 +46,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let what: string;
   try {
     switch (chosen[0]) {
-      case 'id': r = await registry.revokeId(f.required('id'), opts); what = `block id ${r.target}`; break;
+      case 'id':
+        r = await registry.revokeId(f.required('id'), opts);
+        what = `block id ${r.target}`;
+        break;
       // Only this authority's tokens: a forged token must not be able to name ids or expiries.
-      case 'token': r = await registry.revokeToken(token!, { ...opts, trusted: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) }); what = `token tip block ${r.target}`; break;
-      case 'sub': r = await registry.revokeSubject(f.required('sub'), opts); what = `subject ${JSON.stringify(r.target)}`; break;
+      case 'token':
+        r = await registry.revokeToken(token!, { ...opts, trusted: (kid) => (kidToString(kid) === kidToString(key.kid) ? key.publicKey : undefined) });
+        what = `token tip block ${r.target}`;
+        break;
+      case 'sub':
+        r = await registry.revokeSubject(f.required('sub'), opts);
+        what = `subject ${JSON.stringify(r.target)}`;
+        break;
       default:
         r = await registry.revokeIssuedBefore(kidToString(key.kid), before!, opts);
         what = `tokens of key ${r.target} issued before ${new Date(before! * 1000).toISOString()}`;

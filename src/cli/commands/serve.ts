@@ -15,10 +15,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     ...(port !== undefined ? { port: integerFlag('port', port, 65535) } : {}),
     ...(host !== undefined ? { host } : {}),
   });
-  io.stdout(`capframe serve: listening on ${running.url}` +
-    `${running.audit ? `; audit log ${running.audit.path}` : ''}` +
-    `${cfg.adminSecret ? '' : '; /v1/revoke disabled (no admin secret)'}` +
-    `${running.verifier.replay.persistent ? '' : '; replay store in memory: proofs issued before this start (plus the clock skew) are refused'}\n`);
+  io.stdout(
+    `capframe serve: listening on ${running.url}` +
+      `${running.audit ? `; audit log ${running.audit.path}` : ''}` +
+      `${cfg.adminSecret ? '' : '; /v1/revoke disabled (no admin secret)'}` +
+      `${running.verifier.replay.persistent ? '' : '; replay store in memory: proofs issued before this start (plus the clock skew) are refused'}\n`,
+  );
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);

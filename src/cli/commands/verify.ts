@@ -9,9 +9,11 @@ import { readInvocationText, readTokenText } from '../token-files.ts';
 
 export function decisionLine(d: Decision): string {
   if (!d.allowed) return `denied: ${d.code}: ${d.reason}`;
-  return `allowed: ${d.subject} may ${d.operation} ${d.resource} with tool ${d.tool} ` +
+  return (
+    `allowed: ${d.subject} may ${d.operation} ${d.resource} with tool ${d.tool} ` +
     `(grant ${d.grant.resource}:${d.grant.permissions.join(',')}; call ${d.callId}; ` +
-    `token expires ${new Date(d.expiresAt * 1000).toISOString()})`;
+    `token expires ${new Date(d.expiresAt * 1000).toISOString()})`
+  );
 }
 
 /** `--revocations FILE`: a signed snapshot (docs/spec.md §10), loaded only when asked for. */
@@ -23,9 +25,16 @@ async function loadRevocations(io: Io, path: string, keyring: Keyring): Promise<
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const f = parseFlags(argv, {
-    token: { type: 'string' }, invocation: { type: 'string' }, trust: { type: 'string', multiple: true },
-    tool: { type: 'string' }, args: { type: 'string' }, op: { type: 'string' }, resource: { type: 'string' },
-    skew: { type: 'string' }, revocations: { type: 'string' }, json: { type: 'boolean' },
+    token: { type: 'string' },
+    invocation: { type: 'string' },
+    trust: { type: 'string', multiple: true },
+    tool: { type: 'string' },
+    args: { type: 'string' },
+    op: { type: 'string' },
+    resource: { type: 'string' },
+    skew: { type: 'string' },
+    revocations: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const tokenArg = f.required('token');
   const invocationArg = f.required('invocation');
@@ -48,7 +57,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (revocations !== undefined) verifier.revocation = await loadRevocations(io, revocations, keyring);
 
   const decision = await verifier.verifyInvocation(tokenText, invocationText, {
-    tool, args,
+    tool,
+    args,
     ...(operation !== undefined ? { operation } : {}),
     ...(resource !== undefined ? { resource } : {}),
   });

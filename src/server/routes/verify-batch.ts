@@ -24,13 +24,18 @@ export function verifyBatchRoute(decider: Decider, metrics: Metrics, batchBodyLi
     const body = await readBody(req, batchBodyLimit);
     const json = parseJson(body) as { requests?: unknown; batches?: unknown };
     const keys = typeof json === 'object' && json !== null && !Array.isArray(json) ? Object.keys(json) : [];
-    if (!Array.isArray(json?.requests) || keys.some((k) => k !== 'requests' && k !== 'batches') || (json.batches !== undefined && !Array.isArray(json.batches))) {
+    if (
+      !Array.isArray(json?.requests) ||
+      keys.some((k) => k !== 'requests' && k !== 'batches') ||
+      (json.batches !== undefined && !Array.isArray(json.batches))
+    ) {
       throw new HttpError(400, 'ERR_MALFORMED', 'a batch is {"requests": [...], "batches"?: [...]}');
     }
     const items = json.requests;
     if (items.length === 0 || items.length > maxBatch) throw new HttpError(400, 'ERR_MALFORMED', `a batch holds 1 to ${maxBatch} requests`);
     const rawBatches = (json.batches ?? []) as unknown[];
-    if (rawBatches.length > MAX_BATCHES_PER_REQUEST) throw new HttpError(400, 'ERR_MALFORMED', `a batch request holds at most ${MAX_BATCHES_PER_REQUEST} signed batches`);
+    if (rawBatches.length > MAX_BATCHES_PER_REQUEST)
+      throw new HttpError(400, 'ERR_MALFORMED', `a batch request holds at most ${MAX_BATCHES_PER_REQUEST} signed batches`);
     // Each signed batch is decoded and checked once; a bad one denies the requests that refer to it.
     const batches: (BatchParts | string)[] = rawBatches.map((b) => {
       const parsed = signedBatchSchema.safeParse(b);
@@ -55,10 +60,19 @@ export function verifyBatchRoute(decider: Decider, metrics: Metrics, batchBodyLi
       let request: Item;
       if (typeof item === 'object' && item !== null && 'batch' in item) {
         const parsed = batchItemRequestSchema.safeParse(item);
-        if (!parsed.success) { malformed(zodMessage(parsed.error.issues)); continue; }
+        if (!parsed.success) {
+          malformed(zodMessage(parsed.error.issues));
+          continue;
+        }
         const parts = batches[parsed.data.batch];
-        if (parts === undefined) { malformed(`batch: no signed batch ${parsed.data.batch} in this request`); continue; }
-        if (typeof parts === 'string') { malformed(parts); continue; }
+        if (parts === undefined) {
+          malformed(`batch: no signed batch ${parsed.data.batch} in this request`);
+          continue;
+        }
+        if (typeof parts === 'string') {
+          malformed(parts);
+          continue;
+        }
         let proof: Invocation;
         try {
           proof = Invocation.fromBatchItem(decodeBase64url(parsed.data.item), parts, parsed.data.index);
@@ -69,7 +83,10 @@ export function verifyBatchRoute(decider: Decider, metrics: Metrics, batchBodyLi
         request = { ...(item as BatchItemRequestShape), invocation: proof };
       } else {
         const parsed = verifyRequestSchema.safeParse(item);
-        if (!parsed.success) { malformed(zodMessage(parsed.error.issues)); continue; }
+        if (!parsed.success) {
+          malformed(zodMessage(parsed.error.issues));
+          continue;
+        }
         request = item as Item;
       }
       const d = decider.check(request);
@@ -83,7 +100,9 @@ export function verifyBatchRoute(decider: Decider, metrics: Metrics, batchBodyLi
     // Promise.all takes the plain decisions among them as they are.
     const decisions = async ? await Promise.all(pending as Promise<Decision>[]) : (pending as Decision[]);
     const settled = await decider.settle(decisions, t0s);
-    settled.forEach((d, i) => { out[slots[i]!] = decisionToJson(d); });
+    settled.forEach((d, i) => {
+      out[slots[i]!] = decisionToJson(d);
+    });
     send(res, 200, { decisions: out });
     return 200;
   };

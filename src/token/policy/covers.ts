@@ -50,9 +50,13 @@ export function covers(parent: Constraint, child: Constraint): boolean {
   if (child.type === 'all' && child.constraints.some((c) => covers(parent, c))) return true;
   if (child.type === 'anyOf') return child.constraints.every((c) => covers(parent, c));
   switch (parent.type) {
-    case 'exact': case 'oneOf': return false; // the child is not finite
-    case 'all': return parent.constraints.every((p) => covers(p, child));
-    case 'anyOf': return parent.constraints.some((p) => covers(p, child));
+    case 'exact':
+    case 'oneOf':
+      return false; // the child is not finite
+    case 'all':
+      return parent.constraints.every((p) => covers(p, child));
+    case 'anyOf':
+      return parent.constraints.some((p) => covers(p, child));
     case 'not':
       // child ⊆ ¬X  when  X ⊆ ¬child, i.e. child = not(Y) with X ⊆ Y.
       return child.type === 'not' && covers(child.constraint, parent.constraint);
@@ -63,7 +67,8 @@ export function covers(parent: Constraint, child: Constraint): boolean {
       if (child.type === 'range') return inRange(parent.min, parent.max, child.min, child.max);
       return false;
     case 'decimal': {
-      const lo = strDec(parent.min), hi = strDec(parent.max);
+      const lo = strDec(parent.min),
+        hi = strDec(parent.max);
       if (child.type === 'decimal') return lowerOk(lo, strDec(child.min)) && upperOk(hi, strDec(child.max));
       if (child.type === 'range') return lowerOk(lo, intDec(child.min)) && upperOk(hi, intDec(child.max));
       return false;
@@ -71,8 +76,12 @@ export function covers(parent: Constraint, child: Constraint): boolean {
     case 'length':
       return child.type === 'length' && inRange(parent.min, parent.max, child.min, child.max);
     case 'glob':
-      if (child.type === 'glob') return child.pattern === parent.pattern || (!hasWildcard(child.pattern) && globMatch(parent.pattern, child.pattern))
-        || (isPrefixGlob(parent.pattern) && globLiteralPrefix(child.pattern).startsWith(parent.pattern.slice(0, -1)));
+      if (child.type === 'glob')
+        return (
+          child.pattern === parent.pattern ||
+          (!hasWildcard(child.pattern) && globMatch(parent.pattern, child.pattern)) ||
+          (isPrefixGlob(parent.pattern) && globLiteralPrefix(child.pattern).startsWith(parent.pattern.slice(0, -1)))
+        );
       // Not prefix or pathUnder children: they admit strings longer than a glob examines (MAX_GLOB_SUBJECT).
       return false;
     case 'prefix':
@@ -88,7 +97,10 @@ export function covers(parent: Constraint, child: Constraint): boolean {
       return false;
     case 'subset':
       if (child.type === 'subset') return child.values.every((v) => parent.values.includes(v));
-      if (child.type === 'each') { const f = finite(child.constraint); return f !== undefined && f.every((v) => parent.values.includes(v)); }
+      if (child.type === 'each') {
+        const f = finite(child.constraint);
+        return f !== undefined && f.every((v) => parent.values.includes(v));
+      }
       return false;
     case 'contains':
       return child.type === 'contains' && parent.values.every((v) => child.values.includes(v));
@@ -108,4 +120,3 @@ export function covers(parent: Constraint, child: Constraint): boolean {
   }
   return false;
 }
-

@@ -45,7 +45,10 @@ export function decimalOfNumber(n: number): Dec | undefined {
   const neg = m[1] === '-';
   let digits = m[2]! + (m[3] ?? '');
   let point = m[2]!.length + (m[4] ? parseInt(m[4], 10) : 0);
-  if (point <= 0) { digits = '0'.repeat(1 - point) + digits; point = 1; }
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  }
   if (point > digits.length) digits = digits + '0'.repeat(point - digits.length);
   return fromParts(neg, digits.slice(0, point), digits.slice(point));
 }

@@ -5,7 +5,10 @@
  * trailing dotted IPv4), lowercase or uppercase, no zone id.
  */
 
-export interface Ip { readonly v: 4 | 6; readonly bytes: Uint8Array }
+export interface Ip {
+  readonly v: 4 | 6;
+  readonly bytes: Uint8Array;
+}
 
 const OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 
@@ -44,7 +47,11 @@ export function parseIPv6(s: string): Uint8Array | undefined {
   if (dbl < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
   const all = dbl >= 0 ? [...head, ...Array(8 - groups.length).fill('0'), ...rest] : groups;
   const out = new Uint8Array(16);
-  all.forEach((g, i) => { const n = parseInt(g, 16); out[2 * i] = n >> 8; out[2 * i + 1] = n & 0xff; });
+  all.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  });
   if (tail) out.set(tail, 12);
   return out;
 }
@@ -57,7 +64,12 @@ export function parseIp(s: string): Ip | undefined {
   return v6 ? { v: 6, bytes: v6 } : undefined;
 }
 
-export interface Cidr { readonly v: 4 | 6; readonly bytes: Uint8Array; readonly bits: number; readonly text: string }
+export interface Cidr {
+  readonly v: 4 | 6;
+  readonly bytes: Uint8Array;
+  readonly bits: number;
+  readonly text: string;
+}
 
 /** Parses `address/bits` in canonical form: host bits zero; undefined otherwise. */
 export function parseCidr(s: string): Cidr | undefined {
@@ -92,8 +104,23 @@ export function cidrCovers(parent: Cidr, child: Cidr): boolean {
 
 const v4 = (s: string) => parseCidr(s)!;
 /** IPv4 blocks no server-side request should reach (RFC 6890 special-purpose and the metadata address). */
-const UNSAFE_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
-  '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4'].map(v4);
+const UNSAFE_V4 = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '192.88.99.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+].map(v4);
 const UNSAFE_V6 = ['::/128', '::1/128', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8'].map(v4);
 /** IPv6 blocks that embed an IPv4 address in their last 32 bits: IPv4-mapped, IPv4-compatible, NAT64. */
 const EMBEDS_V4 = ['::ffff:0:0/96', '::/96', '64:ff9b::/96', '64:ff9b:1::/48'].map(v4);

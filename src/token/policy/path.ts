@@ -83,7 +83,11 @@ export function resolvePath(steps: readonly Step[], args: unknown): unknown[] | 
 }
 
 /** A trie of the constrained paths of a grant, for the closed-world check. */
-interface Trie { end: boolean; members: Map<string, Trie>; each?: Trie }
+interface Trie {
+  end: boolean;
+  members: Map<string, Trie>;
+  each?: Trie;
+}
 
 export function buildTrie(paths: readonly (readonly Step[])[]): Trie {
   const root: Trie = { end: false, members: new Map() };
@@ -92,7 +96,10 @@ export function buildTrie(paths: readonly (readonly Step[])[]): Trie {
     for (const s of steps) {
       if ('member' in s) {
         let n = t.members.get(s.member);
-        if (!n) { n = { end: false, members: new Map() }; t.members.set(s.member, n); }
+        if (!n) {
+          n = { end: false, members: new Map() };
+          t.members.set(s.member, n);
+        }
         t = n;
       } else {
         t.each ??= { end: false, members: new Map() };
@@ -114,7 +121,10 @@ export function unconstrainedMember(trie: Trie, v: unknown, at = ''): string | n
   if (Array.isArray(v)) {
     if (v.length === 0) return null;
     if (!trie.each) return `${at}[]`;
-    for (const e of v) { const r = unconstrainedMember(trie.each, e, `${at}[]`); if (r) return r; }
+    for (const e of v) {
+      const r = unconstrainedMember(trie.each, e, `${at}[]`);
+      if (r) return r;
+    }
     return null;
   }
   if (isPlainObject(v)) {

@@ -20,11 +20,7 @@ export const MAX_REGEX_PROGRAM = 4096;
 const MAX_REPEAT = 100;
 
 type Pred = (cp: number) => boolean;
-type Node =
-  | { k: 'char'; p: Pred }
-  | { k: 'cat'; a: Node[] }
-  | { k: 'alt'; a: Node[] }
-  | { k: 'rep'; n: Node; min: number; max: number }; // max = Infinity for unbounded
+type Node = { k: 'char'; p: Pred } | { k: 'cat'; a: Node[] } | { k: 'alt'; a: Node[] } | { k: 'rep'; n: Node; min: number; max: number }; // max = Infinity for unbounded
 
 const META = new Set([...'\\.[]()|*+?{}^$-/']);
 const isDigit: Pred = (c) => c >= 48 && c <= 57;
@@ -36,7 +32,9 @@ export class RegexSyntaxError extends Error {}
 function parse(src: string): Node {
   const cps = [...src].map((c) => c.codePointAt(0)!);
   let i = 0;
-  const fail = (why: string): never => { throw new RegexSyntaxError(`${why} at offset ${i}`); };
+  const fail = (why: string): never => {
+    throw new RegexSyntaxError(`${why} at offset ${i}`);
+  };
   const peek = () => cps[i];
   const ch = (c: string) => c.codePointAt(0)!;
 
@@ -46,12 +44,18 @@ function parse(src: string): Node {
     i++;
     const s = String.fromCodePoint(c!);
     switch (s) {
-      case 'd': return isDigit;
-      case 'D': return (x) => !isDigit(x);
-      case 'w': return isWord;
-      case 'W': return (x) => !isWord(x);
-      case 's': return isSpace;
-      case 'S': return (x) => !isSpace(x);
+      case 'd':
+        return isDigit;
+      case 'D':
+        return (x) => !isDigit(x);
+      case 'w':
+        return isWord;
+      case 'W':
+        return (x) => !isWord(x);
+      case 's':
+        return isSpace;
+      case 'S':
+        return (x) => !isSpace(x);
     }
     if (!META.has(s) && !(inClass && s === ' ')) fail(`unsupported escape "\\${s}"`);
     return (x) => x === c;
@@ -73,13 +77,19 @@ function parse(src: string): Node {
   function cls(): Node {
     i++; // [
     let neg = false;
-    if (peek() === ch('^')) { neg = true; i++; }
+    if (peek() === ch('^')) {
+      neg = true;
+      i++;
+    }
     const preds: Pred[] = [];
     let first = true;
     while (true) {
       const c = peek();
       if (c === undefined) fail('unclosed "["');
-      if (c === ch(']') && !first) { i++; break; }
+      if (c === ch(']') && !first) {
+        i++;
+        break;
+      }
       if (c === ch(']')) fail('empty class');
       first = false;
       const a = classAtom();
@@ -87,7 +97,8 @@ function parse(src: string): Node {
         i++;
         const b = classAtom();
         if (a.cp === undefined || b.cp === undefined || b.cp < a.cp) fail('bad class range');
-        const lo = a.cp!, hi = b.cp!;
+        const lo = a.cp!,
+          hi = b.cp!;
         preds.push((x) => x >= lo && x <= hi);
       } else preds.push(a.p);
     }
@@ -109,7 +120,10 @@ function parse(src: string): Node {
       return n;
     }
     if (c === ch('[')) return cls();
-    if (c === ch('.')) { i++; return { k: 'char', p: () => true }; }
+    if (c === ch('.')) {
+      i++;
+      return { k: 'char', p: () => true };
+    }
     if (c === ch('\\')) return { k: 'char', p: escape(false) };
     const s = String.fromCodePoint(c);
     if (META.has(s) && s !== '-' && s !== '/') fail(`unexpected "${s}" (anchors are implicit; escape metacharacters)`);
@@ -130,14 +144,23 @@ function parse(src: string): Node {
     let n = atom();
     const c = peek();
     let q: [number, number] | undefined;
-    if (c === ch('*')) { i++; q = [0, Infinity]; }
-    else if (c === ch('+')) { i++; q = [1, Infinity]; }
-    else if (c === ch('?')) { i++; q = [0, 1]; }
-    else if (c === ch('{')) {
+    if (c === ch('*')) {
+      i++;
+      q = [0, Infinity];
+    } else if (c === ch('+')) {
+      i++;
+      q = [1, Infinity];
+    } else if (c === ch('?')) {
+      i++;
+      q = [0, 1];
+    } else if (c === ch('{')) {
       i++;
       const min = num();
       let max = min;
-      if (peek() === ch(',')) { i++; max = peek() === ch('}') ? Infinity : num(); }
+      if (peek() === ch(',')) {
+        i++;
+        max = peek() === ch('}') ? Infinity : num();
+      }
       if (peek() !== ch('}')) fail('unclosed "{"');
       i++;
       if (max < min) fail('repetition {n,m} with m < n');
@@ -159,7 +182,10 @@ function parse(src: string): Node {
 
   function alt(): Node {
     const a = [seq()];
-    while (peek() === ch('|')) { i++; a.push(seq()); }
+    while (peek() === ch('|')) {
+      i++;
+      a.push(seq());
+    }
     return a.length === 1 ? a[0]! : { k: 'alt', a };
   }
 
@@ -179,11 +205,21 @@ function asciiTable(p: Pred): Uint8Array {
 
 function compile(root: Node): Inst[] {
   const prog: Inst[] = [];
-  const emit = (ins: Inst) => { prog.push(ins); if (prog.length > MAX_REGEX_PROGRAM) throw new RegexSyntaxError(`pattern compiles to more than ${MAX_REGEX_PROGRAM} states`); return prog.length - 1; };
+  const emit = (ins: Inst) => {
+    prog.push(ins);
+    if (prog.length > MAX_REGEX_PROGRAM) throw new RegexSyntaxError(`pattern compiles to more than ${MAX_REGEX_PROGRAM} states`);
+    return prog.length - 1;
+  };
   function gen(n: Node): void {
     switch (n.k) {
-      case 'char': { const at = emit({ op: 0, p: n.p, ascii: asciiTable(n.p), x: 0 }); (prog[at] as { x: number }).x = at + 1; return; }
-      case 'cat': for (const c of n.a) gen(c); return;
+      case 'char': {
+        const at = emit({ op: 0, p: n.p, ascii: asciiTable(n.p), x: 0 });
+        (prog[at] as { x: number }).x = at + 1;
+        return;
+      }
+      case 'cat':
+        for (const c of n.a) gen(c);
+        return;
       case 'alt': {
         const jumps: number[] = [];
         for (let k = 0; k < n.a.length - 1; k++) {
@@ -242,7 +278,8 @@ export function compileRegex(source: string): CompiledRegex {
   // Two state lists with generation marks: each step visits each state at most once.
   const mark = new Uint32Array(n);
   let gen = 0;
-  const cur = new Int32Array(n), next = new Int32Array(n);
+  const cur = new Int32Array(n),
+    next = new Int32Array(n);
   // Each state is pushed at most once per generation (marked when pushed), so n + 1 slots suffice.
   const stack = new Int32Array(n + 1);
   function add(list: Int32Array, len: number, pc: number): number {
@@ -255,11 +292,23 @@ export function compileRegex(source: string): CompiledRegex {
       const s = stack[--sp]!;
       const ins = prog[s]!;
       if (ins.op === 1) {
-        if (mark[ins.y] !== gen) { mark[ins.y] = gen; stack[sp++] = ins.y; }
-        if (mark[ins.x] !== gen) { mark[ins.x] = gen; stack[sp++] = ins.x; }
+        if (mark[ins.y] !== gen) {
+          mark[ins.y] = gen;
+          stack[sp++] = ins.y;
+        }
+        if (mark[ins.x] !== gen) {
+          mark[ins.x] = gen;
+          stack[sp++] = ins.x;
+        }
         continue;
       }
-      if (ins.op === 2) { if (mark[ins.x] !== gen) { mark[ins.x] = gen; stack[sp++] = ins.x; } continue; }
+      if (ins.op === 2) {
+        if (mark[ins.x] !== gen) {
+          mark[ins.x] = gen;
+          stack[sp++] = ins.x;
+        }
+        continue;
+      }
       list[len++] = s;
     }
     return len;
@@ -271,7 +320,11 @@ export function compileRegex(source: string): CompiledRegex {
    * that, steps are computed without being remembered. Either way each input
    * character costs at most one NFA step: still linear.
    */
-  interface DState { readonly list: Int32Array; readonly accept: boolean; readonly next: (DState | undefined)[] }
+  interface DState {
+    readonly list: Int32Array;
+    readonly accept: boolean;
+    readonly next: (DState | undefined)[];
+  }
   const dstates = new Map<string, DState>();
   const MAX_DFA_STATES = 512;
   function dstate(list: Int32Array, len: number): DState {
@@ -309,7 +362,10 @@ export function compileRegex(source: string): CompiledRegex {
         let cp = s.charCodeAt(i);
         if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length) {
           const lo = s.charCodeAt(i + 1);
-          if (lo >= 0xdc00 && lo <= 0xdfff) { cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000; i++; }
+          if (lo >= 0xdc00 && lo <= 0xdfff) {
+            cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+            i++;
+          }
         }
         let nd = cp < 128 ? d.next[cp] : undefined;
         if (nd === undefined) {

@@ -22,7 +22,13 @@ const DEFAULT_PORT: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:'
 /** Longest URL value examined; longer values fail. */
 export const MAX_URL_INPUT = 4096;
 
-export interface ParsedUrl { readonly scheme: string; readonly host: string; readonly port: number | undefined; readonly path: string; readonly hasCredentials: boolean }
+export interface ParsedUrl {
+  readonly scheme: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly path: string;
+  readonly hasCredentials: boolean;
+}
 
 /**
  * Recently parsed URL values: parsing is deterministic and strings are
@@ -41,7 +47,9 @@ export function parseUrl(v: unknown): ParsedUrl | undefined {
     const u = new URL(v);
     const port = u.port !== '' ? Number(u.port) : DEFAULT_PORT[u.protocol];
     out = Object.freeze({ scheme: u.protocol.slice(0, -1), host: u.hostname, port, path: u.pathname, hasCredentials: u.username !== '' || u.password !== '' });
-  } catch { out = null; }
+  } catch {
+    out = null;
+  }
   if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
   parsed.set(v, out);
   return out ?? undefined;
@@ -63,7 +71,7 @@ export function hostMatches(pattern: string, host: string): boolean {
 
 /** Is `path` equal to `base` or below it (segment-wise)? */
 export function pathUnderUrl(base: string, path: string): boolean {
-  if (base === '/' ) return path.startsWith('/');
+  if (base === '/') return path.startsWith('/');
   return path === base || path.startsWith(base.endsWith('/') ? base : base + '/');
 }
 
@@ -84,9 +92,11 @@ export function urlCovers(parent: UrlRule, child: UrlRule): boolean {
   if (parent.path !== undefined && (child.path === undefined || !pathUnderUrl(parent.path, child.path))) return false;
   if (parent.host !== undefined) {
     if (child.host === undefined) return false;
-    if (!parent.host.startsWith('*.')) { if (child.host !== parent.host) return false; }
-    else if (child.host.startsWith('*.')) { if (!(child.host === parent.host || child.host.endsWith(parent.host.slice(1)))) return false; }
-    else if (!hostMatches(parent.host, child.host)) return false;
+    if (!parent.host.startsWith('*.')) {
+      if (child.host !== parent.host) return false;
+    } else if (child.host.startsWith('*.')) {
+      if (!(child.host === parent.host || child.host.endsWith(parent.host.slice(1)))) return false;
+    } else if (!hostMatches(parent.host, child.host)) return false;
   }
   return true;
 }

@@ -15,14 +15,25 @@ await assert.rejects(import('capframe/langchain/middleware'), (e) => e.code === 
 const authority = generateKey();
 const holder = generateKey();
 const token = issueToken({
-  key: authority, subject: 'agent:pack', holder: holder.publicKey, ttl: '1h',
+  key: authority,
+  subject: 'agent:pack',
+  holder: holder.publicKey,
+  ttl: '1h',
   grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
 });
 const ran = [];
-const make = (name) => tool(async ({ id }) => { ran.push(name); return `${name} ${id}`; }, { name, description: `${name} tool`, schema: z.object({ id: z.string() }) });
+const make = (name) =>
+  tool(
+    async ({ id }) => {
+      ran.push(name);
+      return `${name} ${id}`;
+    },
+    { name, description: `${name} tool`, schema: z.object({ id: z.string() }) },
+  );
 const sink = memorySink();
 const guard = new Guard({
-  verifier: new Verifier({ trusted: [authority.publicKey] }), sink,
+  verifier: new Verifier({ trusted: [authority.publicKey] }),
+  sink,
   policies: {
     get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' },
     delete_ticket: { resource: 'tickets://acme/{id}', operation: 'delete' },
@@ -35,5 +46,8 @@ const denied = await guardTool(make('delete_ticket'), guard).invoke({ type: 'too
 assert.equal(denied.status, 'error');
 assert.equal(denied.artifact.capframe.code, 'ERR_SCOPE_PERMISSION');
 assert.deepEqual(ran, ['get_ticket']);
-assert.deepEqual(sink.events.map((e) => e.decision), ['allow', 'deny']);
+assert.deepEqual(
+  sink.events.map((e) => e.decision),
+  ['allow', 'deny'],
+);
 console.log('core ok');
