@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { delegate, generateKey, issueToken, Verifier, type Chain, type PrivateKey, type Token } from '../src/index.ts';
 import { RevocationRegistry } from '../src/revocation/registry.ts';
 import { exportSnapshot } from '../src/revocation/publisher.ts';
-import { startRevocationServer } from '../src/revocation/server.ts';
+import { startRevocationServer } from '../src/server/revocation-feed.ts';
 import { RevocationState } from '../src/revocation/state.ts';
 import { parseSnapshot } from '../src/revocation/snapshot.ts';
 import { Keyring } from '../src/index.ts';
-import { RevocationSync } from '../src/revocation/sync.ts';
+import { RevocationSync } from '../src/remote/revocation-sync.ts';
 import { nowNs, elapsedUs, percentile, round } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 

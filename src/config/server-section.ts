@@ -32,7 +32,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
-import { revocationSectionSchema } from '../config/revocation.ts';
+import { revocationSectionSchema } from './revocation.ts';
 
 const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
   try {

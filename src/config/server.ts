@@ -7,7 +7,7 @@
  * defaults when it is absent, resolves its paths against the config file's
  * directory and reads the admin secret (env var or file).
  */
-import { resolveRevocationSection, type ResolvedRevocation } from '../config/revocation.ts';
+import { resolveRevocationSection, type ResolvedRevocation } from './revocation.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';

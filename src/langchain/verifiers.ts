@@ -14,7 +14,8 @@ import { Verifier, type RevocationCheck } from '../verify/verifier.ts';
 import type { ReplayStore } from '../verify/replay.ts';
 import { openReplayStore } from '../verify/replay-open.ts';
 import { remoteVerifierFromConfig, type RemoteVerifier } from '../remote/client.ts';
-import { RevocationState, RevocationSync } from '../revocation/index.ts';
+import { RevocationState } from '../revocation/index.ts';
+import { RevocationSync } from '../remote/revocation-sync.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 
 export interface BuildOptions {

@@ -1,3 +1,4 @@
 /** capframe/remote: the client of a capframe verification service (`capframe serve`). */
 export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './client.ts';
 export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
+export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';

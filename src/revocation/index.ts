@@ -1,7 +1,8 @@
 /**
  * capframe/revocation: the registry (SQLite or PostgreSQL), signed snapshots
- * and deltas, the verifier-side check, and the HTTP push and sync
- * (docs/spec.md §10).
+ * and deltas, and the verifier-side check (docs/spec.md §10). The HTTP side
+ * lives with the other HTTP code: serving snapshots and the push stream in
+ * capframe/server, keeping a verifier in sync in capframe/remote.
  */
 export {
   RevocationRegistry,
@@ -27,5 +28,3 @@ export {
 export { buildDelta, parseDelta, type DeltaContent, type ParsedDelta, type SignedDelta } from './delta.ts';
 export { SnapshotPublisher, exportSnapshot, type PublisherOptions } from './publisher.ts';
 export { RevocationState, loadSnapshotCheck, type RevocationStateOptions, type RevocationScope, type LoadSnapshotOptions, type UpdateResult } from './state.ts';
-export { createRevocationHandler, startRevocationServer, type RevocationHandler, type RevocationHandlerOptions, type RevocationServer } from './server.ts';
-export { RevocationSync, type RevocationSyncOptions } from './sync.ts';

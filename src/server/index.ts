@@ -1,3 +1,10 @@
 /** capframe/server: the verification service (`capframe serve`) as a library. */
 export { startService, type RunningService, type StartOverrides } from './start.ts';
 export { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
+export {
+  createRevocationHandler,
+  startRevocationServer,
+  type RevocationHandler,
+  type RevocationHandlerOptions,
+  type RevocationServer,
+} from './revocation-feed.ts';

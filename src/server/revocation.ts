@@ -1,7 +1,7 @@
 /**
- * Revocation inside the verification service (issue 4's pieces, mounted):
+ * Revocation inside the verification service, mounted on its router:
  *
- *   GET  /v1/revocations, /v1/revocations/stream   createRevocationHandler (signed snapshot, SSE push)
+ *   GET  /v1/revocations, /v1/revocations/stream   createRevocationHandler (./revocation-feed.ts: signed snapshot, SSE push)
  *   POST /v1/revoke                                 admin only (bearer secret, checked by the service):
  *        {"token": "cft1.…"}            the token's tip block and everything derived from it
  *        {"id": "<32 hex>"}             one block id
@@ -21,7 +21,8 @@ import { ConfigError, InvalidArgumentError } from '../errors.ts';
 import { kidToString, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../verify/keyring.ts';
-import { createRevocationHandler, RevocationState, type RevocationHandler } from '../revocation/index.ts';
+import { createRevocationHandler, type RevocationHandler } from './revocation-feed.ts';
+import { RevocationState } from '../revocation/index.ts';
 import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 

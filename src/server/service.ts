@@ -22,7 +22,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Verifier } from '../verify/verifier.ts';
-import { STREAM_PATH } from '../revocation/server.ts';
+import { STREAM_PATH } from './revocation-feed.ts';
 import { Metrics } from './metrics.ts';
 import { digest } from './http.ts';
 import { createDecider, type EventSink } from './decide.ts';

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { generateKey, Verifier } from '../../src/index.ts';
 import { kidToString } from '../../src/crypto/keys.ts';
 import { RevocationRegistry } from '../../src/revocation/registry.ts';
-import { createRevocationHandler, startRevocationServer } from '../../src/revocation/server.ts';
+import { createRevocationHandler, startRevocationServer } from '../../src/server/revocation-feed.ts';
 import { RevocationState } from '../../src/revocation/state.ts';
-import { RevocationSync } from '../../src/revocation/sync.ts';
+import { RevocationSync } from '../../src/remote/revocation-sync.ts';
 import { chainFixture, read, tempDir } from './helpers.ts';
 
 test('the handler serves the snapshot, refuses other methods and leaves other paths alone', async (t) => {

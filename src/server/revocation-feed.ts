@@ -18,10 +18,10 @@ import type { AddressInfo } from 'node:net';
 import type { PrivateKey } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { Clock } from '../clock.ts';
-import type { RegistrySource } from './registry.ts';
-import { SnapshotPublisher } from './publisher.ts';
+import type { RegistrySource } from '../revocation/registry.ts';
+import { SnapshotPublisher } from '../revocation/publisher.ts';
 
-import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
+import { SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
 
 export { SNAPSHOT_PATH, STREAM_PATH };
 /** Bytes queued for one stream subscriber before it is disconnected. */

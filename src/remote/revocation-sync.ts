@@ -12,9 +12,9 @@ import { toCapframeError } from '../error-codes.ts';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
-import { MAX_SNAPSHOT_BYTES } from './snapshot.ts';
-import { SNAPSHOT_PATH, STREAM_PATH } from './paths.ts';
-import type { RevocationState, UpdateResult } from './state.ts';
+import { MAX_SNAPSHOT_BYTES } from '../revocation/snapshot.ts';
+import { SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
+import type { RevocationState, UpdateResult } from '../revocation/state.ts';
 import { trimAsciiWhitespace } from '../token/token.ts';
 
 export interface RevocationSyncOptions {
