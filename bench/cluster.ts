@@ -1,7 +1,9 @@
 /**
  * Three `capframe serve` replicas sharing one Redis replay store and one
- * revocation registry (SQLite file on this host; the PostgreSQL registry
- * takes its place on several hosts), each in its own process:
+ * PostgreSQL revocation registry (a schema of its own, dropped afterwards;
+ * NOTIFY carries a revocation to every replica), each in its own process.
+ * Without PostgreSQL the replicas share a SQLite registry file instead (they
+ * then learn of a change by polling) and the output says so:
  *
  *   cluster_double_accepts   the same proof sent to all 3 at once, 1,000 times: how many times
  *                            more than one replica accepted it (must be 0); cluster_zero_accepts
@@ -22,6 +24,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import type postgresModule from 'postgres';
 import { createInvocation, formatPublicKey, generateKey, issueToken, serializePrivateKey, type PrivateKey, type Token } from '../src/index.ts';
 import { spawnService, type ChildService } from '../src/server/child.ts';
 import { RedisReplayStore } from '../src/verify/replay-redis.ts';
@@ -99,6 +104,36 @@ async function pump(n: number, inFlight: number, task: (i: number) => Promise<un
   return (performance.now() - t0) / 1000;
 }
 
+const requireCjs = createRequire(import.meta.url);
+
+/** The PostgreSQL server of this machine (trust auth, database test), as root or postgres; undefined when none answers. */
+async function postgresBase(): Promise<string | undefined> {
+  const postgres = requireCjs('postgres') as typeof postgresModule;
+  for (const user of ['root', 'postgres']) {
+    const url = process.env.CAPFRAME_BENCH_PG_URL ?? `postgres://${user}@127.0.0.1:5432/test`;
+    const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
+    try {
+      await sql`SELECT 1`;
+      return url;
+    } catch {
+      // next user
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+  }
+  return undefined;
+}
+
+async function dropSchema(base: string, schema: string): Promise<void> {
+  const postgres = requireCjs('postgres') as typeof postgresModule;
+  const sql = postgres(base, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
 export async function runCluster(ctx: BenchContext): Promise<BenchResult> {
   if (!(await redisAnswers())) throw new Error(`Redis is not answering at ${REDIS_URL}: the cluster suite needs it (bash .ci/run starts it)`);
   const authority = generateKey();
@@ -107,6 +142,9 @@ export async function runCluster(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-cluster-'));
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
   const prefix = benchPrefix('cluster');
+  const pgBase = await postgresBase();
+  const pgSchema = `capframe_bench_${randomBytes(6).toString('hex')}`;
+  const registry = pgBase ? `${pgBase}?schema=${pgSchema}` : join(dir, 'authority.db');
   const yaml = `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
@@ -119,7 +157,7 @@ server:
   host: 127.0.0.1
   port: 0
   revocation:
-    db: ${join(dir, 'authority.db')}
+    db: ${registry}
     keyFile: ${join(dir, 'authority.key')}
     maxAge: 5m
 `;
@@ -275,11 +313,15 @@ server:
       }),
     );
     await deleteRedisKeys(prefix).catch(() => {});
+    if (pgBase) await dropSchema(pgBase, pgSchema).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
   for (const [k, v] of Object.entries(failed)) rows.push({ name: `phase ${k}`, value: `FAILED: ${v}` });
   metrics.cluster_failed_phases = Object.keys(failed).length;
-  process.stdout.write(`\ncluster: 3 replicas sharing Redis replay (${REDIS_URL}) and a SQLite revocation registry\n`);
+  metrics.cluster_registry_postgres = pgBase ? 1 : 0;
+  process.stdout.write(
+    `\ncluster: 3 replicas sharing Redis replay (${REDIS_URL}) and ${pgBase ? 'a PostgreSQL revocation registry (NOTIFY)' : 'a SQLite revocation registry file (no PostgreSQL answered: polling)'}\n`,
+  );
   return { metrics, rows };
 }
 
