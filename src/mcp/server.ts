@@ -197,7 +197,7 @@ export class McpGuard {
       resource = policy.resource.render(args);
       if (policy.constraints) {
         for (const name in policy.constraints) {
-          const failure = checkConstraint(name, policy.constraints[name]!, args);
+          const failure = checkConstraint(name, policy.constraints[name]!, args, true);
           if (failure) throw new ConstraintError(`${failure} (tool policy)`);
         }
       }

@@ -37,29 +37,54 @@ function cleanUnder(base: string, p: string): boolean {
   return p === base || base === '/' || p.startsWith(base + '/');
 }
 
-const sameEncoding = (a: Constraint, b: Constraint) => Buffer.from(encode(encodeConstraint(a))).equals(Buffer.from(encode(encodeConstraint(b))));
+/** Encoded form of each (frozen, validated) constraint object, computed once. */
+const encoded = new WeakMap<Constraint, Buffer>();
+function encodingOf(c: Constraint): Buffer {
+  let e = encoded.get(c);
+  if (!e) encoded.set(c, (e = Buffer.from(encode(encodeConstraint(c)))));
+  return e;
+}
+const sameEncoding = (a: Constraint, b: Constraint) => a === b || encodingOf(a).equals(encodingOf(b));
 
-/** Is every value `child` admits also admitted by `parent`? */
+/**
+ * Is every value `child` admits also admitted by `parent`? The answer for each
+ * pair of sub-constraints is remembered for the duration of one call: the
+ * recursion below reaches the same pair along many paths (an `anyOf` parent
+ * against an `all` child explores both sides), which without the memo costs
+ * exponentially many steps in the nesting depth on a hand-made delegation.
+ */
 export function covers(parent: Constraint, child: Constraint): boolean {
+  const memo = new Map<Constraint, Map<Constraint, boolean>>();
+  const cov = (p: Constraint, c: Constraint): boolean => {
+    let row = memo.get(p);
+    if (!row) memo.set(p, (row = new Map()));
+    let r = row.get(c);
+    if (r === undefined) row.set(c, (r = coversStep(p, c, cov)));
+    return r;
+  };
+  return cov(parent, child);
+}
+
+function coversStep(parent: Constraint, child: Constraint, sub: (p: Constraint, c: Constraint) => boolean): boolean {
   // The same constraint admits the same values (a child that restates its parent's).
   if (parent.type === child.type && sameEncoding(parent, child)) return true;
   // A child that admits finitely many values: check each (exact, since checks are deterministic).
   const fin = finite(child);
   if (fin) return fin.every((v) => admits(parent, v));
   // Composites on the child side: all(Cs) ⊆ each Ci; anyOf(Cs) = ∪ Ci.
-  if (child.type === 'all' && child.constraints.some((c) => covers(parent, c))) return true;
-  if (child.type === 'anyOf') return child.constraints.every((c) => covers(parent, c));
+  if (child.type === 'all' && child.constraints.some((c) => sub(parent, c))) return true;
+  if (child.type === 'anyOf') return child.constraints.every((c) => sub(parent, c));
   switch (parent.type) {
     case 'exact':
     case 'oneOf':
       return false; // the child is not finite
     case 'all':
-      return parent.constraints.every((p) => covers(p, child));
+      return parent.constraints.every((p) => sub(p, child));
     case 'anyOf':
-      return parent.constraints.some((p) => covers(p, child));
+      return parent.constraints.some((p) => sub(p, child));
     case 'not':
       // child ⊆ ¬X  when  X ⊆ ¬child, i.e. child = not(Y) with X ⊆ Y.
-      return child.type === 'not' && covers(child.constraint, parent.constraint);
+      return child.type === 'not' && sub(child.constraint, parent.constraint);
     case 'notOneOf':
       // Exact: the child must admit none of the excluded values.
       return parent.values.every((v) => !admits(child, v));
@@ -92,7 +117,7 @@ export function covers(parent: Constraint, child: Constraint): boolean {
     case 'pathUnder':
       return child.type === 'pathUnder' && cleanUnder(parent.path, child.path);
     case 'each':
-      if (child.type === 'each') return covers(parent.constraint, child.constraint);
+      if (child.type === 'each') return sub(parent.constraint, child.constraint);
       if (child.type === 'subset') return child.values.every((v) => admits(parent.constraint, v));
       return false;
     case 'subset':

@@ -122,8 +122,11 @@ const UNSAFE_V4 = [
   '240.0.0.0/4',
 ].map(v4);
 const UNSAFE_V6 = ['::/128', '::1/128', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8'].map(v4);
-/** IPv6 blocks that embed an IPv4 address in their last 32 bits: IPv4-mapped, IPv4-compatible, NAT64. */
-const EMBEDS_V4 = ['::ffff:0:0/96', '::/96', '64:ff9b::/96', '64:ff9b:1::/48'].map(v4);
+/**
+ * IPv6 blocks that embed an IPv4 address: IPv4-mapped, IPv4-compatible, NAT64, SIIT IPv4-translated
+ * (`::ffff:0:a.b.c.d`) and Teredo (2001::/32, server and client address inside).
+ */
+const EMBEDS_V4 = ['::ffff:0:0/96', '::/96', '64:ff9b::/96', '64:ff9b:1::/48', '::ffff:0:0:0/96', '2001::/32'].map(v4);
 
 /** True when the address is loopback, private, link-local, unspecified, multicast, reserved or embeds such an IPv4 address. */
 export function isUnsafeIp(ip: Ip): boolean {

@@ -287,6 +287,13 @@ const codePoints = (s: string) => {
   return n;
 };
 
+/** The elements of an array as JSON sees them: holes and undefined elements are null. */
+function elements(v: readonly unknown[]): unknown[] {
+  const out = new Array<unknown>(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] === undefined ? null : v[i];
+  return out;
+}
+
 /** Does a version-2 kind admit the (present) value? */
 export function checkV2(c: Constraint, v: unknown, h: Helpers): boolean {
   switch (c.type) {
@@ -318,12 +325,17 @@ export function checkV2(c: Constraint, v: unknown, h: Helpers): boolean {
       if (n < 0) return false;
       return (c.min === undefined || n >= c.min) && (c.max === undefined || n <= c.max);
     }
+    // Elements by index, not every()/some(): those skip the holes of a sparse array, which the
+    // tool still receives (and JSON writes as null, like an undefined element).
     case 'each':
-      return Array.isArray(v) && v.every((e) => h.check(c.constraint, e === undefined ? null : e));
+      return Array.isArray(v) && elements(v).every((e) => h.check(c.constraint, e));
     case 'subset':
-      return Array.isArray(v) && v.every((e) => strictIn(c.values, e));
-    case 'contains':
-      return Array.isArray(v) && c.values.every((x) => v.some((e) => e === x));
+      return Array.isArray(v) && elements(v).every((e) => strictIn(c.values, e));
+    case 'contains': {
+      if (!Array.isArray(v)) return false;
+      const es = elements(v);
+      return c.values.every((x) => es.some((e) => e === x));
+    }
     case 'cidr': {
       const ip = typeof v === 'string' ? parseIp(v) : undefined;
       return ip !== undefined && cidrContains(parseCidr(c.cidr)!, ip);

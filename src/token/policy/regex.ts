@@ -203,17 +203,33 @@ function asciiTable(p: Pred): Uint8Array {
   return t;
 }
 
+/**
+ * Most node visits while compiling. A repeated node that emits no state (`(){100}`,
+ * `(a{0}){100}`) costs visits but no states, so the state limit alone would not stop
+ * `((((){100}){100}){100}){100}` from taking 100^4 visits.
+ */
+const MAX_COMPILE_VISITS = 64 * MAX_REGEX_PROGRAM;
+
 function compile(root: Node): Inst[] {
   const prog: Inst[] = [];
+  // One ASCII table per predicate: a repeated atom reuses its table instead of rebuilding it per copy.
+  const tables = new Map<Pred, Uint8Array>();
+  const tableOf = (p: Pred) => {
+    let t = tables.get(p);
+    if (!t) tables.set(p, (t = asciiTable(p)));
+    return t;
+  };
+  let visits = 0;
   const emit = (ins: Inst) => {
     prog.push(ins);
     if (prog.length > MAX_REGEX_PROGRAM) throw new RegexSyntaxError(`pattern compiles to more than ${MAX_REGEX_PROGRAM} states`);
     return prog.length - 1;
   };
   function gen(n: Node): void {
+    if (++visits > MAX_COMPILE_VISITS) throw new RegexSyntaxError('pattern is too complex (repeats of empty groups)');
     switch (n.k) {
       case 'char': {
-        const at = emit({ op: 0, p: n.p, ascii: asciiTable(n.p), x: 0 });
+        const at = emit({ op: 0, p: n.p, ascii: tableOf(n.p), x: 0 });
         (prog[at] as { x: number }).x = at + 1;
         return;
       }
@@ -276,7 +292,10 @@ export function compileRegex(source: string): CompiledRegex {
   const prog = compile(parse(source));
   const n = prog.length;
   // Two state lists with generation marks: each step visits each state at most once.
-  const mark = new Uint32Array(n);
+  // Float64, not Uint32: the generation grows by one per uncached step for as long as the compiled
+  // pattern is cached, and a 32-bit mark would wrap after 2^32 steps, stop matching the generation
+  // and let the epsilon closure loop. Doubles count exactly to 2^53.
+  const mark = new Float64Array(n);
   let gen = 0;
   const cur = new Int32Array(n),
     next = new Int32Array(n);

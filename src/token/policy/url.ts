@@ -75,13 +75,28 @@ export function pathUnderUrl(base: string, path: string): boolean {
   return path === base || path.startsWith(base.endsWith('/') ? base : base + '/');
 }
 
+/**
+ * A path that a server may split differently from the WHATWG parser: an encoded `/` or `\`
+ * (`/v1/..%2fadmin`, which a proxy that decodes before resolving dot segments reads as
+ * `/admin`), or a dot segment behind a `;` parameter (`/v1/..;/admin`, read as `..` by
+ * servlet containers). A path rule refuses these rather than guess the server's reading.
+ */
+function ambiguousPath(path: string): boolean {
+  if (/%(?:2f|5c)/i.test(path) || path.includes('\\')) return true;
+  for (const seg of path.split('/')) {
+    const bare = seg.replace(/;.*$/s, '');
+    if (bare !== seg && /^(?:\.|%2e){1,2}$/i.test(bare)) return true;
+  }
+  return false;
+}
+
 export function urlAdmits(r: UrlRule, v: unknown): boolean {
   const u = parseUrl(v);
   if (!u || u.hasCredentials) return false;
   if (r.scheme !== undefined && u.scheme !== r.scheme) return false;
   if (r.host !== undefined && !hostMatches(r.host, u.host)) return false;
   if (r.port !== undefined && u.port !== r.port) return false;
-  if (r.path !== undefined && !pathUnderUrl(r.path, u.path)) return false;
+  if (r.path !== undefined && (!pathUnderUrl(r.path, u.path) || ambiguousPath(u.path))) return false;
   return true;
 }
 
@@ -102,7 +117,7 @@ export function urlCovers(parent: UrlRule, child: UrlRule): boolean {
 }
 
 /** Host names that name the local machine or a private namespace, whatever DNS says. */
-const UNSAFE_NAME_SUFFIXES = ['.localhost', '.local', '.internal', '.home.arpa', '.lan', '.intranet', '.corp', '.private'];
+const UNSAFE_NAME_SUFFIXES = ['.localhost', '.localdomain', '.local', '.internal', '.home.arpa', '.lan', '.intranet', '.corp', '.private'];
 const UNSAFE_NAMES = new Set(['localhost', 'metadata', 'metadata.google.internal', 'instance-data', 'kubernetes', 'kubernetes.default']);
 
 /**
@@ -123,6 +138,9 @@ export function urlSafeAdmits(v: unknown): boolean {
   const ip4 = parseIp(h);
   if (ip4) return !isUnsafeIp(ip4);
   if (/^[0-9.]+$/.test(h) || /^0x/i.test(h)) return false; // numeric forms the parser did not turn into an address
+  // A trailing dot (`localhost.`, `metadata.google.internal.`) names the same host as the name without it,
+  // and an empty label is no DNS name: refused rather than matched against the lists below.
+  if (h.endsWith('.') || h.startsWith('.') || h.includes('..')) return false;
   if (!h.includes('.') || UNSAFE_NAMES.has(h) || UNSAFE_NAME_SUFFIXES.some((s) => h.endsWith(s) || h === s.slice(1))) return false;
   return true;
 }
