@@ -9,7 +9,8 @@
  *     maxAge: 300s              # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
  *     covers: [CE-g722ykZw]     # key ids (or cfk1. keys) whose chains this registry's snapshots
  *                               # speak for; default: every trusted authority key
- *     pollInterval: 1s          # PostgreSQL: version poll beside LISTEN/NOTIFY (0 = off)
+ *     pollInterval: 1s          # PostgreSQL: version poll beside LISTEN/NOTIFY (0 = off; then a replica
+ *                               # cut off from PostgreSQL cannot tell, and keeps signing its last list)
  */
 import { z } from 'zod';
 import { resolve } from 'node:path';

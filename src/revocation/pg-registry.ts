@@ -23,7 +23,7 @@
  */
 import type postgresModule from 'postgres';
 import { EventEmitter } from 'node:events';
-import { CapframeError, ConfigError, InvalidArgumentError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { checkSubject } from '../token/block.ts';
 import { Token } from '../token/token.ts';
 import { decodeChain } from '../token/chain.ts';
@@ -86,6 +86,15 @@ export interface PgRegistryOptions {
   applicationName?: string;
   /** Background failures (notifications, polls). Default: one line on stderr. */
   onError?: (e: unknown) => void;
+  /**
+   * Seconds the mirror may go without being confirmed current against the
+   * database (by a poll or a read) before view() refuses (ERR_UNAVAILABLE):
+   * a replica cut off from PostgreSQL then stops re-signing a list that may
+   * miss revocations made on other replicas, and its verifiers go stale and
+   * deny. Default: 10, or 5 polls if longer. Not checked with pollMs 0
+   * (nothing confirms an unchanged mirror; one-shot use such as the CLI).
+   */
+  maxLag?: number;
 }
 
 /** A URL as given, with the capframe-only `schema` parameter taken out. */
@@ -133,6 +142,10 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
   #cutoffs: { kid: string; before: number }[] = [];
   #catching: Promise<void> | undefined;
   #again = false;
+  /** When the mirror was last confirmed current against the database (registry clock, seconds). */
+  #confirmedAt = -Infinity;
+  readonly #pollMs: number;
+  readonly #maxLag: number;
 
   private constructor(sql: Sql, schema: string, location: string, o: PgRegistryOptions) {
     super();
@@ -143,6 +156,8 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     this.#channel = `capframe_revocations_${schema}`;
     this.#clock = o.clock ?? systemClock;
     this.#onError = o.onError ?? ((e) => process.stderr.write(`capframe: PostgreSQL revocation registry: ${e instanceof Error ? e.message : String(e)}\n`));
+    this.#pollMs = o.pollMs ?? 1000;
+    this.#maxLag = o.maxLag ?? Math.max(10, (5 * this.#pollMs) / 1000);
   }
 
   /** Connects, migrates (under the advisory lock), loads the mirror and starts listening. ERR_CONFIG when it cannot. */
@@ -150,6 +165,8 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     if (!o || typeof o.url !== 'string') throw new InvalidArgumentError('PgRevocationRegistry needs a url');
     const split = splitPgUrl(o.url);
     const schema = o.schema ?? split.schema ?? DEFAULT_PG_SCHEMA;
+    if (o.maxLag !== undefined && (typeof o.maxLag !== 'number' || !(o.maxLag > 0)))
+      throw new InvalidArgumentError('maxLag must be a positive number of seconds');
     if (!SCHEMA_NAME.test(schema))
       throw new ConfigError(`PostgreSQL schema ${JSON.stringify(schema)}: lowercase letters, digits and _ only, at most 40 characters`);
     const postgres = loadDriver<Postgres>('postgres', () => require('postgres'), 'the PostgreSQL revocation registry');
@@ -174,7 +191,7 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
       if (e instanceof CapframeError) throw e;
       throw new ConfigError(`cannot open the revocation registry ${location} (schema ${schema}): ${(e as Error).message}`, { cause: e });
     }
-    const poll = o.pollMs ?? 1000;
+    const poll = reg.#pollMs;
     if (poll > 0) {
       reg.#timer = setInterval(() => {
         reg.#poll();
@@ -217,6 +234,12 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
 
   /** The mirror's consistent view (as RevocationRegistry.view). */
   view(sinceSeq = 0, expiredBefore = 0): RegistryView {
+    const lag = this.#clock() - this.#confirmedAt;
+    if (this.#pollMs > 0 && !(lag <= this.#maxLag)) {
+      throw new UnavailableError(
+        `the PostgreSQL registry ${this.location} has not been confirmed current for ${Number.isFinite(lag) ? `${lag}s` : 'ever'} (bound ${this.#maxLag}s): its revocation list may be stale`,
+      );
+    }
     const ids: RevokedIdRow[] = [];
     // Rows are in ascending seq: find the first one after sinceSeq by binary search.
     let lo = 0,
@@ -240,9 +263,11 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
 
   #poll(): void {
     if (this.#closed || this.#catching) return;
+    const at = this.#clock();
     this.currentVersion().then(
       (v) => {
         if (v !== this.#version) this.#kick();
+        else if (at > this.#confirmedAt) this.#confirmedAt = at;
       },
       (e) => this.#onError(e),
     );
@@ -269,6 +294,7 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
   async #read(): Promise<void> {
     const s = this.#s;
     const before = this.#version;
+    const at = this.#clock();
     const got = await this.#sql.begin('isolation level repeatable read read only', async (tx: Tx) => {
       const [st] = await tx.unsafe(`SELECT version FROM ${s}.state WHERE one = 1`);
       const version = Number(st!.version);
@@ -278,7 +304,18 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
       const cutoffs = await tx.unsafe(`SELECT kid, before FROM ${s}.key_cutoffs ORDER BY kid COLLATE "C"`);
       return { version, ids, subjects, cutoffs };
     });
-    if (got === undefined || this.#closed || got.version <= this.#version) return;
+    // What the database said as of `at` is in the mirror once this returns.
+    const confirm = (): void => {
+      if (at > this.#confirmedAt) this.#confirmedAt = at;
+    };
+    if (this.#closed) return;
+    if (got === undefined || got.version === this.#version) return confirm();
+    if (got.version < this.#version) {
+      // Versions never go backwards (a restored or re-created database?): what the mirror holds
+      // can no longer be matched to the database, so it is left unconfirmed and view() refuses.
+      this.#onError(new UnavailableError(`the PostgreSQL registry ${this.location} went back from version ${this.#version} to ${got.version}`));
+      return;
+    }
     for (const r of got.ids) {
       const seq = Number(r.seq);
       if (seq <= this.#lastSeq) continue;
@@ -288,6 +325,7 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     this.#subjects = got.subjects.map((r) => String(r.subject));
     this.#cutoffs = got.cutoffs.map((r) => ({ kid: String(r.kid), before: Number(r.before) }));
     this.#version = got.version;
+    confirm();
     this.emit('change', got.version);
   }
 

@@ -11,15 +11,42 @@
  *    counting at the first byte of a request).
  */
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import type { Metrics } from './metrics.ts';
 import type { RouteHandler } from './router.ts';
 import { send } from './http.ts';
 
-/** The address a client is counted under: IPv4-mapped IPv6 as IPv4. */
-export function clientAddress(socket: Socket): string {
+/**
+ * The address a client is counted under: IPv4-mapped IPv6 as IPv4, and any
+ * other IPv6 address by its /64 prefix. One host is routinely given a whole
+ * /64 and can send from any of its 2^64 addresses, so counting full IPv6
+ * addresses would give it an unbounded number of per-address allowances.
+ */
+export function clientAddress(socket: Pick<Socket, 'remoteAddress'>): string {
   const a = socket.remoteAddress ?? 'unknown';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+  if (a.startsWith('::ffff:') && !isIPv6(a.slice(7))) return a.slice(7);
+  return isIPv6(a) ? ipv6Prefix64(a) : a;
+}
+
+/** The first four groups of an IPv6 address (zone dropped), in canonical lowercase hex, as `x:x:x:x::/64`. */
+function ipv6Prefix64(address: string): string {
+  const zone = address.indexOf('%');
+  const a = zone < 0 ? address : address.slice(0, zone);
+  const width = (parts: string[]) => parts.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0);
+  const gap = a.indexOf('::');
+  let groups: string[];
+  if (gap < 0) groups = a.split(':');
+  else {
+    const head = gap === 0 ? [] : a.slice(0, gap).split(':');
+    const tail = gap + 2 === a.length ? [] : a.slice(gap + 2).split(':');
+    groups = [...head, ...Array<string>(Math.max(0, 8 - width(head) - width(tail))).fill('0'), ...tail];
+  }
+  return (
+    groups
+      .slice(0, 4)
+      .map((g) => (g.includes('.') ? g : parseInt(g, 16).toString(16)))
+      .join(':') + '::/64'
+  );
 }
 
 export function limitConnectionsPerAddress(server: Server, max: number, firstRequestTimeout: number, metrics: Metrics): void {

@@ -92,6 +92,13 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     if (event?.text !== text) event = { text, bytes: Buffer.from(`event: ${kind}\nid: ${version}\ndata: ${text}\n\n`, 'utf8') };
     return event.bytes;
   }
+  // The same for GET /v1/revocations: every response refers to one encoded copy of the snapshot, so
+  // clients that request it and do not read cost no megabytes each (as stalled stream subscribers).
+  let body: { text: string; bytes: Buffer } | undefined;
+  function snapshotBody(text: string): Buffer {
+    if (body?.text !== text) body = { text, bytes: Buffer.from(text + '\n', 'utf8') };
+    return body.bytes;
+  }
   function send(res: ServerResponse, kind: 'snapshot' | 'delta', text: string, version: number): void {
     // A subscriber that does not read is dropped rather than buffered without bound;
     // on reconnecting it catches up (deltas, or the current snapshot).
@@ -170,12 +177,14 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
       return true;
     }
     if (path === SNAPSHOT_PATH && !Array.isArray(cur)) {
+      const bytes = snapshotBody(cur.text);
       res.writeHead(200, {
         'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(bytes.length),
         'cache-control': 'no-store',
         'x-capframe-revocation-version': String(cur.version),
       });
-      res.end(req.method === 'HEAD' ? undefined : cur.text + '\n');
+      res.end(req.method === 'HEAD' ? undefined : bytes);
       return true;
     }
     if (closed) {
