@@ -12,25 +12,15 @@ import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { Clock } from '../clock.ts';
 import { Verifier, type RevocationCheck } from '../verify/verifier.ts';
 import type { ReplayStore } from '../verify/replay.ts';
-import { openReplayStore } from '../verify/replay-open.ts';
 import { remoteVerifierFromConfig, type RemoteVerifier } from '../remote/client.ts';
 import { RevocationState } from '../revocation/index.ts';
 import { RevocationSync } from '../remote/revocation-sync.ts';
 import type { CapframeConfig } from '../config/parse.ts';
+import { replayStoreOf, verifierFromConfig } from '../config/verifier.ts';
 
 export interface BuildOptions {
   readonly clock?: Clock;
   readonly backend?: Ed25519Backend;
-}
-
-function replayStoreOf(config: CapframeConfig): ReplayStore | undefined {
-  return config.replay
-    ? openReplayStore(
-        config.replay.store === 'memory' && config.replay.capacity === undefined && config.replayCacheSize !== undefined
-          ? { ...config.replay, capacity: config.replayCacheSize }
-          : config.replay,
-      )
-    : undefined;
 }
 
 export function localVerifierFromConfig(
@@ -38,16 +28,7 @@ export function localVerifierFromConfig(
   o: BuildOptions = {},
   extra: { replay?: ReplayStore; revocation?: RevocationCheck } = {},
 ): Verifier {
-  const replay = extra.replay ?? replayStoreOf(config);
-  return new Verifier({
-    trusted: config.trusted,
-    ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
-    ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
-    ...(replay ? { replay } : config.replayCacheSize !== undefined ? { replayCapacity: config.replayCacheSize } : {}),
-    ...(extra.revocation ? { revocation: extra.revocation } : {}),
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.backend ? { backend: o.backend } : {}),
-  });
+  return verifierFromConfig(config, { ...o, ...extra });
 }
 
 /** The RemoteVerifier of a `remote:` section, with its local fallback when the section asks for one. */

@@ -29,6 +29,7 @@ import type { Chain } from '../token/chain.ts';
 import { Verifier, type Decision } from '../verify/verifier.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
+import { verifierFromConfig } from '../config/verifier.ts';
 import { DENIED_CODE, listToken, META_KEY, readCall, type AdvertisedPolicy, type Credential, type WireDenial } from './wire.ts';
 import { mayUse } from './visible.ts';
 
@@ -63,7 +64,7 @@ export interface McpGuardOptions {
   config?: CapframeConfig;
   /** Tool policies in code; they replace config policies of the same name. */
   policies?: Readonly<Record<string, ToolPolicy | ToolPolicySpec>>;
-  /** Default: a Verifier built from `config` (in-memory replay store; pass one with a shared store for several servers). */
+  /** Default: a Verifier built from `config` (its `trust:` and `replay:` sections; use `replay: redis` or `sqlite` for several servers or restarts). */
   verifier?: Verifier;
   /** List only the tools the caller's token may use (token sent with `tools/list`). Default false: every tool is listed. */
   hideUnusableTools?: boolean;
@@ -122,12 +123,11 @@ export class McpGuard {
     const { config } = options ?? {};
     if (options?.verifier) this.verifier = options.verifier;
     else if (config) {
-      this.verifier = new Verifier({
-        trusted: config.trusted,
-        ...(config.clockSkew !== undefined ? { clockSkew: config.clockSkew } : {}),
-        ...(config.invocationWindow !== undefined ? { invocationWindow: config.invocationWindow } : {}),
-        ...(config.replayCacheSize !== undefined ? { replayCapacity: config.replayCacheSize } : {}),
-      });
+      // The config's replay store: Redis or SQLite shares it between servers and across restarts.
+      // A stdio server starts with each client, so the memory store's restart rule (refuse proofs
+      // issued before the start) would refuse every first call: with the memory store, a proof is
+      // accepted once per server process.
+      this.verifier = verifierFromConfig(config);
     } else throw new InvalidArgumentError('guardMcpServer needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
