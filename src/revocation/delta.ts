@@ -17,7 +17,7 @@ import { decodeStrict, encode, type CborMap, type CborValue } from '../token/cbo
 import { decodeTextForm } from '../token/token.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import type { Keyring } from '../verify/keyring.ts';
-import { compareBytes, ID_BYTES, sortIds } from './snapshot.ts';
+import { compareBytes, readRevokedLists, sortIds } from './snapshot.ts';
 
 export const DELTA_PREFIX = 'cfd1.';
 export const DELTA_LABEL = label('capframe-v1-revocation-delta');
@@ -152,29 +152,7 @@ export function parseDelta(input: string | Uint8Array, trusted: Keyring, opts: P
   if (opts.now !== undefined && iat > opts.now + (opts.skew ?? 30)) {
     throw new NotYetValidError(`revocation delta is signed in the future (${new Date(iat * 1000).toISOString()})`);
   }
-  const ids = m.get(K.ids);
-  if (!(ids instanceof Uint8Array) || ids.length % ID_BYTES !== 0) fail('ids is not a byte string of 16-byte ids');
-  for (let o = ID_BYTES; o < ids.length; o += ID_BYTES) {
-    if (compareBytes(ids, o - ID_BYTES, ids, o, ID_BYTES) >= 0) fail('ids are not strictly ascending');
-  }
-  const subjectsRaw = m.get(K.subjects);
-  if (!Array.isArray(subjectsRaw)) fail('subjects is not an array');
-  const subjects: string[] = [];
-  for (const s of subjectsRaw) {
-    if (typeof s !== 'string' || s === '') fail('a subject is not a non-empty text string');
-    if (subjects.length > 0 && utf8Compare(subjects[subjects.length - 1]!, s) >= 0) fail('subjects are not strictly ascending');
-    subjects.push(s);
-  }
-  const cutRaw = m.get(K.cutoffs);
-  if (!Array.isArray(cutRaw)) fail('cutoffs is not an array');
-  const cutoffs: { kid: Uint8Array; before: number }[] = [];
-  for (const c of cutRaw) {
-    if (!Array.isArray(c) || c.length !== 2 || !(c[0] instanceof Uint8Array) || c[0].length !== KID_BYTES) fail('a cutoff is not [kid, before]');
-    const entry = { kid: c[0], before: uint(c[1], 'cutoff time') };
-    const prev = cutoffs[cutoffs.length - 1];
-    if (prev && compareBytes(prev.kid, 0, entry.kid, 0, KID_BYTES) >= 0) fail('cutoffs are not strictly ascending by key id');
-    cutoffs.push(entry);
-  }
+  const { ids, subjects, cutoffs } = readRevokedLists(m.get(K.ids), m.get(K.subjects), m.get(K.cutoffs), fail);
   if (version === from && (ids.length > 0 || subjects.length > 0 || cutoffs.length > 0)) fail('a refresh (version = from) adds nothing');
   return Object.freeze({ kid: kidToString(kid), from, version, iat, ids, subjects, cutoffs });
 }

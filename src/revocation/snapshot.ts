@@ -249,6 +249,45 @@ function checkUint(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`snapshot ${what} must be a non-negative integer`);
 }
 
+/**
+ * The three revoked lists of a snapshot or delta payload (spec §10.2): ids as
+ * one byte string of 16-byte ids, subjects and key cut-offs, each strictly
+ * ascending. `fail` throws ERR_MALFORMED naming the form being read.
+ */
+export function readRevokedLists(
+  idsRaw: CborValue | undefined,
+  subjectsRaw: CborValue | undefined,
+  cutRaw: CborValue | undefined,
+  fail: (msg: string) => never,
+): { ids: Uint8Array; subjects: string[]; cutoffs: { kid: Uint8Array; before: number }[] } {
+  const uintOf = (v: CborValue | undefined, what: string): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not an unsigned integer`);
+    return v;
+  };
+  const ids = idsRaw;
+  if (!(ids instanceof Uint8Array) || ids.length % ID_BYTES !== 0) fail('ids is not a byte string of 16-byte ids');
+  for (let o = ID_BYTES; o < ids.length; o += ID_BYTES) {
+    if (compareBytes(ids, o - ID_BYTES, ids, o, ID_BYTES) >= 0) fail('ids are not strictly ascending');
+  }
+  if (!Array.isArray(subjectsRaw)) fail('subjects is not an array');
+  const subjects: string[] = [];
+  for (const s of subjectsRaw) {
+    if (typeof s !== 'string' || s === '') fail('a subject is not a non-empty text string');
+    if (subjects.length > 0 && utf8Compare(subjects[subjects.length - 1]!, s) >= 0) fail('subjects are not strictly ascending');
+    subjects.push(s);
+  }
+  if (!Array.isArray(cutRaw)) fail('cutoffs is not an array');
+  const cutoffs: { kid: Uint8Array; before: number }[] = [];
+  for (const c of cutRaw) {
+    if (!Array.isArray(c) || c.length !== 2 || !(c[0] instanceof Uint8Array) || c[0].length !== KID_BYTES) fail('a cutoff is not [kid, before]');
+    const entry = { kid: c[0], before: uintOf(c[1], 'cutoff time') };
+    const prev = cutoffs[cutoffs.length - 1];
+    if (prev && compareBytes(prev.kid, 0, entry.kid, 0, KID_BYTES) >= 0) fail('cutoffs are not strictly ascending by key id');
+    cutoffs.push(entry);
+  }
+  return { ids, subjects, cutoffs };
+}
+
 // ---------------------------------------------------------------- parse / verify
 
 function fail(msg: string): never {
@@ -334,29 +373,7 @@ export function parseSnapshot(input: string | Uint8Array, trusted: Keyring, opts
   if (opts.now !== undefined && iat > opts.now + (opts.skew ?? 30)) {
     throw new NotYetValidError(`revocation snapshot is signed in the future (${new Date(iat * 1000).toISOString()})`);
   }
-  const ids = m.get(K.ids);
-  if (!(ids instanceof Uint8Array) || ids.length % ID_BYTES !== 0) fail('ids is not a byte string of 16-byte ids');
-  for (let o = ID_BYTES; o < ids.length; o += ID_BYTES) {
-    if (compareBytes(ids, o - ID_BYTES, ids, o, ID_BYTES) >= 0) fail('ids are not strictly ascending');
-  }
-  const subjectsRaw = m.get(K.subjects);
-  if (!Array.isArray(subjectsRaw)) fail('subjects is not an array');
-  const subjects: string[] = [];
-  for (const s of subjectsRaw) {
-    if (typeof s !== 'string' || s === '') fail('a subject is not a non-empty text string');
-    if (subjects.length > 0 && utf8Compare(subjects[subjects.length - 1]!, s) >= 0) fail('subjects are not strictly ascending');
-    subjects.push(s);
-  }
-  const cutRaw = m.get(K.cutoffs);
-  if (!Array.isArray(cutRaw)) fail('cutoffs is not an array');
-  const cutoffs: { kid: Uint8Array; before: number }[] = [];
-  for (const c of cutRaw) {
-    if (!Array.isArray(c) || c.length !== 2 || !(c[0] instanceof Uint8Array) || c[0].length !== KID_BYTES) fail('a cutoff is not [kid, before]');
-    const entry = { kid: c[0], before: uint(c[1], 'cutoff time') };
-    const prev = cutoffs[cutoffs.length - 1];
-    if (prev && compareBytes(prev.kid, 0, entry.kid, 0, KID_BYTES) >= 0) fail('cutoffs are not strictly ascending by key id');
-    cutoffs.push(entry);
-  }
+  const { ids, subjects, cutoffs } = readRevokedLists(m.get(K.ids), m.get(K.subjects), m.get(K.cutoffs), fail);
   const b = m.get(K.bloom);
   if (!Array.isArray(b) || b.length !== 4) fail('bloom is not [bits, hashes, seed, filter]');
   const bits = uint(b[0], 'bloom size');
