@@ -1,5 +1,5 @@
 /**
- * Core suite (issue 2): raw Ed25519 against the two ways of checking a call,
+ * Core suite: raw Ed25519 against the two ways of checking a call,
  * chain depth with and without the verified-link cache, and wire sizes.
  * Every timing here is measured side by side in one interleaved run
  * (bench/stats.ts), so the ratios in the targets compare like with like.

@@ -1,5 +1,5 @@
 /**
- * Heap check of the verification service (issue 5, "memory stays flat"):
+ * Heap check of the verification service ("memory stays flat"):
  * the service and 8 keep-alive clients in one process, POST /v1/verify with
  * fresh signed proofs for HEAP_SECONDS (default 40), the audit log on. Every 5 s
  * it forces two full GCs and prints what is still alive: the JS heap should

@@ -1,5 +1,5 @@
 /**
- * LangChain suite (issue 3): the cost of capframe at the tool boundary.
+ * LangChain suite: the cost of capframe at the tool boundary.
  *
  *  - tool.invoke(toolCall) on a no-op tool: bare, guarded (in-process check)
  *    and attested (signed invocation proof + its verification), measured side

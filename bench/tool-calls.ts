@@ -1,5 +1,5 @@
 /**
- * The seed's reference workload, three ways in one run (issue 5):
+ * The reference workload (a 12 ms tool, many calls in flight), three ways in one run:
  *
  *   a LangChain `tool()` with 12 ms of asynchronous latency, 100 calls in
  *   flight, 40,000 calls per way in 10 interleaved rounds (2,000 with --quick; the issue asks for
