@@ -12,12 +12,12 @@ import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
 import { label } from '../crypto/hash.ts';
 import { kidToString, KID_BYTES, type PrivateKey } from '../crypto/keys.ts';
-import { InvalidArgumentError, MalformedError, NotYetValidError, SignatureInvalidError, TooLargeError, UnknownKeyError } from '../errors.ts';
+import { InvalidArgumentError, MalformedError, NotYetValidError, TooLargeError } from '../errors.ts';
 import { decodeStrict, encode, type CborMap, type CborValue } from '../token/cbor.ts';
 import { decodeTextForm } from '../token/token.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import type { Keyring } from '../verify/keyring.ts';
-import { compareBytes, readRevokedLists, sortIds } from './snapshot.ts';
+import { compareBytes, openEnvelope, readRevokedLists, signEnvelope, sortIds } from './snapshot.ts';
 
 export const DELTA_PREFIX = 'cfd1.';
 export const DELTA_LABEL = label('capframe-v1-revocation-delta');
@@ -90,11 +90,7 @@ export function buildDelta(
       [K.cutoffs, cutoffs.map((x) => [x.kid, x.before])],
     ]) as CborMap,
   );
-  const msg = new Uint8Array(DELTA_LABEL.length + KID_BYTES + payload.length);
-  msg.set(DELTA_LABEL);
-  msg.set(key.kid, DELTA_LABEL.length);
-  msg.set(payload, DELTA_LABEL.length + KID_BYTES);
-  const bytes = encode([key.kid, payload, backend.sign(key.seed, msg)]);
+  const bytes = signEnvelope(DELTA_LABEL, payload, key, backend);
   return Object.freeze({ from: c.from, version: c.version, iat: c.iat, bytes, text: DELTA_PREFIX + encodeBase64url(bytes) });
 }
 
@@ -128,19 +124,7 @@ export function parseDelta(input: string | Uint8Array, trusted: Keyring, opts: P
     bytes = decodeTextForm(input, DELTA_PREFIX, MAX_DELTA_BYTES, 'revocation delta');
   }
   if (bytes.length < 78 || bytes[0] !== 0x83 || bytes[1] !== 0x48) fail('envelope is not [kid: bstr(8), payload: bstr, signature: bstr(64)]');
-  const env = decodeStrict(bytes);
-  if (!Array.isArray(env) || env.length !== 3) fail('envelope is not an array of 3 items');
-  const [kid, payload, sig] = env as [CborValue, CborValue, CborValue];
-  if (!(kid instanceof Uint8Array) || kid.length !== KID_BYTES) fail('key id is not 8 bytes');
-  if (!(payload instanceof Uint8Array)) fail('payload is not a byte string');
-  if (!(sig instanceof Uint8Array) || sig.length !== 64) fail('signature is not 64 bytes');
-  const pub = trusted.get(kid);
-  if (!pub) throw new UnknownKeyError(`revocation delta is signed by key ${kidToString(kid)}, which is not trusted`);
-  const msg = new Uint8Array(DELTA_LABEL.length + KID_BYTES + payload.length);
-  msg.set(DELTA_LABEL);
-  msg.set(kid, DELTA_LABEL.length);
-  msg.set(payload, DELTA_LABEL.length + KID_BYTES);
-  if (!(opts.backend ?? defaultBackend()).verify(pub, msg, sig)) throw new SignatureInvalidError('revocation delta signature does not verify');
+  const { kid, payload } = openEnvelope(bytes, DELTA_LABEL, trusted, opts.backend ?? defaultBackend(), 'revocation delta', fail);
 
   const m = decodeStrict(payload);
   if (!(m instanceof Map) || m.size !== 6) fail('payload is not a map of 6 entries');

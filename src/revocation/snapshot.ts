@@ -214,12 +214,7 @@ export function signSnapshot(
   meta: { version: number; iat: number; count: number },
   backend: Ed25519Backend = defaultBackend(),
 ): SignedSnapshot {
-  const msg = new Uint8Array(SNAPSHOT_LABEL.length + KID_BYTES + payload.length);
-  msg.set(SNAPSHOT_LABEL);
-  msg.set(key.kid, SNAPSHOT_LABEL.length);
-  msg.set(payload, SNAPSHOT_LABEL.length + KID_BYTES);
-  const sig = backend.sign(key.seed, msg);
-  const bytes = encode([key.kid, payload, sig]);
+  const bytes = signEnvelope(SNAPSHOT_LABEL, payload, key, backend);
   return Object.freeze({ ...meta, bytes, text: SNAPSHOT_PREFIX + encodeBase64url(bytes) });
 }
 
@@ -247,6 +242,45 @@ export function buildSnapshot(
 
 function checkUint(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`snapshot ${what} must be a non-negative integer`);
+}
+
+/** `label || kid || payload`: the bytes the signature of a revocation envelope covers (spec §10.2, §10.10). */
+function envelopeMessage(label: Uint8Array, kid: Uint8Array, payload: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(label.length + KID_BYTES + payload.length);
+  msg.set(label);
+  msg.set(kid, label.length);
+  msg.set(payload, label.length + KID_BYTES);
+  return msg;
+}
+
+/** The CBOR envelope `[kid, payload, signature]` of a snapshot or delta, signed by `key`. */
+export function signEnvelope(label: Uint8Array, payload: Uint8Array, key: PrivateKey, backend: Ed25519Backend): Uint8Array {
+  return encode([key.kid, payload, backend.sign(key.seed, envelopeMessage(label, key.kid, payload))]);
+}
+
+/**
+ * The payload of a snapshot or delta envelope `[kid: bstr(8), payload: bstr,
+ * signature: bstr(64)]`, once its signature by a trusted key verifies
+ * (ERR_UNKNOWN_KEY, ERR_SIGNATURE_INVALID; `fail` for a malformed envelope).
+ */
+export function openEnvelope(
+  bytes: Uint8Array,
+  label: Uint8Array,
+  trusted: Keyring,
+  backend: Ed25519Backend,
+  what: string,
+  fail: (msg: string) => never,
+): { kid: Uint8Array; payload: Uint8Array } {
+  const env = decodeStrict(bytes);
+  if (!Array.isArray(env) || env.length !== 3) fail('envelope is not an array of 3 items');
+  const [kid, payload, sig] = env as [CborValue, CborValue, CborValue];
+  if (!(kid instanceof Uint8Array) || kid.length !== KID_BYTES) fail('key id is not 8 bytes');
+  if (!(payload instanceof Uint8Array)) fail('payload is not a byte string');
+  if (!(sig instanceof Uint8Array) || sig.length !== 64) fail('signature is not 64 bytes');
+  const pub = trusted.get(kid);
+  if (!pub) throw new UnknownKeyError(`${what} is signed by key ${kidToString(kid)}, which is not trusted`);
+  if (!backend.verify(pub, envelopeMessage(label, kid, payload), sig)) throw new SignatureInvalidError(`${what} signature does not verify`);
+  return { kid, payload };
 }
 
 /**
@@ -351,19 +385,7 @@ export function parseSnapshot(input: string | Uint8Array, trusted: Keyring, opts
   // envelope's fixed layout by hand: a hostile 96 MiB item (e.g. an array of 80 Mi
   // integers) would otherwise cost seconds of CPU and gigabytes of memory to reject.
   checkEnvelopeLayout(bytes);
-  const env = decodeStrict(bytes);
-  if (!Array.isArray(env) || env.length !== 3) fail('envelope is not an array of 3 items');
-  const [kid, payload, sig] = env as [CborValue, CborValue, CborValue];
-  if (!(kid instanceof Uint8Array) || kid.length !== KID_BYTES) fail('key id is not 8 bytes');
-  if (!(payload instanceof Uint8Array)) fail('payload is not a byte string');
-  if (!(sig instanceof Uint8Array) || sig.length !== 64) fail('signature is not 64 bytes');
-  const pub = trusted.get(kid);
-  if (!pub) throw new UnknownKeyError(`revocation snapshot is signed by key ${kidToString(kid)}, which is not trusted`);
-  const msg = new Uint8Array(SNAPSHOT_LABEL.length + KID_BYTES + payload.length);
-  msg.set(SNAPSHOT_LABEL);
-  msg.set(kid, SNAPSHOT_LABEL.length);
-  msg.set(payload, SNAPSHOT_LABEL.length + KID_BYTES);
-  if (!(opts.backend ?? defaultBackend()).verify(pub, msg, sig)) throw new SignatureInvalidError('revocation snapshot signature does not verify');
+  const { kid, payload } = openEnvelope(bytes, SNAPSHOT_LABEL, trusted, opts.backend ?? defaultBackend(), 'revocation snapshot', fail);
 
   const m = decodeStrict(payload);
   if (!(m instanceof Map) || m.size !== 6) fail('payload is not a map of 6 entries');
