@@ -17,7 +17,7 @@
  *                            accepted before is sent again to all three: accepted again (must be 0)
  *   cluster_revocation_ms_p50/_max  a token revoked on replica 1: time until replicas 2 and 3 deny it
  *
- * Needs Redis on 127.0.0.1:6379 (CAPFRAME_BENCH_REDIS_URL); without it the suite fails saying so.
+ * Needs Redis on 127.0.0.1:6379 (CAPFRAME_REDIS_URL); without it the suite fails saying so.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,7 @@ import { MemoryReplayStore } from '../src/verify/replay.ts';
 import { percentile, round } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 import { benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers } from './support.ts';
+import { postgresUrl } from '../scripts/services.mjs';
 
 const SECRET = 'cluster-bench-admin-secret-0123456789';
 const GRANTS = [{ resource: 'tickets://acme/*', permissions: ['read'] }];
@@ -106,24 +107,6 @@ async function pump(n: number, inFlight: number, task: (i: number) => Promise<un
 
 const requireCjs = createRequire(import.meta.url);
 
-/** The PostgreSQL server of this machine (trust auth, database test), as root or postgres; undefined when none answers. */
-async function postgresBase(): Promise<string | undefined> {
-  const postgres = requireCjs('postgres') as typeof postgresModule;
-  for (const user of ['root', 'postgres']) {
-    const url = process.env.CAPFRAME_BENCH_PG_URL ?? `postgres://${user}@127.0.0.1:5432/test`;
-    const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
-    try {
-      await sql`SELECT 1`;
-      return url;
-    } catch {
-      // next user
-    } finally {
-      await sql.end({ timeout: 1 }).catch(() => {});
-    }
-  }
-  return undefined;
-}
-
 async function dropSchema(base: string, schema: string): Promise<void> {
   const postgres = requireCjs('postgres') as typeof postgresModule;
   const sql = postgres(base, { max: 1, onnotice: () => {} });
@@ -142,7 +125,7 @@ export async function runCluster(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-cluster-'));
   writeFileSync(join(dir, 'authority.key'), serializePrivateKey(authority), { mode: 0o600 });
   const prefix = benchPrefix('cluster');
-  const pgBase = await postgresBase();
+  const pgBase = await postgresUrl();
   const pgSchema = `capframe_bench_${randomBytes(6).toString('hex')}`;
   const registry = pgBase ? `${pgBase}?schema=${pgSchema}` : join(dir, 'authority.db');
   const yaml = `trust:

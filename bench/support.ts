@@ -1,25 +1,9 @@
 /** Helpers shared by the suites that run services: Redis, service start, phases that may fail. */
 import { randomBytes } from 'node:crypto';
-import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { REDIS_URL, redisAnswers } from '../scripts/services.mjs';
 
-export const REDIS_URL = process.env.CAPFRAME_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** Whether Redis answers PING at REDIS_URL. */
-export function redisAnswers(url = REDIS_URL): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = createConnection({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1000, () => done(false));
-    s.on('error', () => done(false));
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
+export { REDIS_URL, redisAnswers };
 
 export const benchPrefix = (tag: string) => `capframe-bench:${tag}:${randomBytes(6).toString('hex')}:`;
 

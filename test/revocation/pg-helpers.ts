@@ -1,33 +1,17 @@
 /**
  * The real PostgreSQL server of the test machines (127.0.0.1:5432, trust auth,
  * database `test`, user root or postgres). Each test gets its own schema and
- * drops only that schema afterwards. With CI=true a missing server fails the
- * test; otherwise the test is skipped and says why.
+ * drops only that schema afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type postgresModule from 'postgres';
+import { postgresUrl } from '../../scripts/services.mjs';
 
 const require = createRequire(import.meta.url);
 const postgres = require('postgres') as typeof postgresModule;
 
 let base: Promise<string | undefined> | undefined;
-
-async function probe(): Promise<string | undefined> {
-  for (const user of ['root', 'postgres']) {
-    const url = `postgres://${user}@127.0.0.1:5432/test`;
-    const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
-    try {
-      await sql`SELECT 1`;
-      return url;
-    } catch {
-      // next user
-    } finally {
-      await sql.end({ timeout: 1 }).catch(() => {});
-    }
-  }
-  return undefined;
-}
 
 export interface PgTarget {
   /** Base URL (no schema). */
@@ -41,18 +25,14 @@ export interface PgTarget {
 }
 
 /**
- * Resolves the server for a test, or returns undefined after marking the test
- * skipped (not in CI). In CI a missing server throws: a failure.
+ * The server for a test, with a schema of its own. A missing server fails the test:
+ * scripts/run-tests.mjs runs files that use this helper only when PostgreSQL answers
+ * (always with CI=true).
  */
-export async function pgTarget(t: { skip(msg: string): void; after(fn: () => unknown): void }): Promise<PgTarget | undefined> {
-  base ??= probe();
+export async function pgTarget(t: { after(fn: () => unknown): void }): Promise<PgTarget | undefined> {
+  base ??= postgresUrl();
   const url = await base;
-  if (url === undefined) {
-    const why = 'PostgreSQL is not answering on 127.0.0.1:5432 (database test, user root or postgres)';
-    if (process.env.CI === 'true') throw new Error(`${why}: required when CI=true`);
-    t.skip(`${why}; skipped locally`);
-    return undefined;
-  }
+  if (url === undefined) throw new Error('PostgreSQL is not answering on 127.0.0.1:5432 (database test, user root or postgres; bash .ci/run starts it)');
   const schema = `capframe_t_${randomBytes(6).toString('hex')}`;
   const admin = async <T>(fn: (sql: postgresModule.Sql) => Promise<T>): Promise<T> => {
     const sql = postgres(url, { max: 1, onnotice: () => {} });
