@@ -3,3 +3,4 @@ export { nodeBackend } from './node.ts';
 export { nobleBackend } from './noble.ts';
 export type { Ed25519Backend } from './backend.ts';
 export { keyId, kidToString } from './keys.ts';
+export { keySigner, type Signer } from './signer.ts';
