@@ -80,6 +80,13 @@ export const serverSectionSchema = z
           .default(64 * 1024 * 1024),
         maxFiles: z.number().int().min(0).default(0),
         fsync: z.boolean().default(false),
+        checkpoint: z
+          .strictObject({
+            keyFile: z.string().min(1),
+            everyLines: z.number().int().min(1).max(10_000_000).default(1000),
+            everySeconds: z.number().int().min(0).max(86_400).default(60),
+          })
+          .optional(),
       })
       .optional(),
     revocation: revocationSectionSchema.optional(),

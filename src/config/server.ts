@@ -22,6 +22,8 @@ export interface ServerConfig {
   readonly server: ServerSection;
   /** Resolved against the config file's directory. */
   readonly auditPath?: string;
+  /** Private key file that signs audit checkpoints, resolved against the config file's directory. */
+  readonly auditCheckpointKeyFile?: string;
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
   /** The admin secret, when configured (never logged). */
@@ -63,6 +65,7 @@ export function parseServerConfig(
     file,
     server,
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
+    ...(server.audit?.checkpoint ? { auditCheckpointKeyFile: resolve(baseDir, server.audit.checkpoint.keyFile) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
     base,

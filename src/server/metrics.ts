@@ -18,6 +18,7 @@ export class Metrics {
   #latencySum = 0;
   #latencyCount = 0;
   auditHead: { seq: number } | null = null;
+  auditCheckpoint: { last: { seq: number; at: number } | null; failures: number } | null = null;
   inFlight = 0;
 
   decision(allowed: boolean, code: string | undefined, seconds: number): void {
@@ -72,6 +73,14 @@ export class Metrics {
       out.push('# HELP capframe_audit_seq Sequence number of the last audit line written.');
       out.push('# TYPE capframe_audit_seq gauge');
       out.push(`capframe_audit_seq ${this.auditHead.seq}`);
+    }
+    if (this.auditCheckpoint) {
+      out.push('# HELP capframe_audit_checkpoint_seq Sequence number of the last line covered by a signed audit checkpoint (0: none yet).');
+      out.push('# TYPE capframe_audit_checkpoint_seq gauge');
+      out.push(`capframe_audit_checkpoint_seq ${this.auditCheckpoint.last?.at ?? 0}`);
+      out.push('# HELP capframe_audit_checkpoint_failures_total Checkpoints that could not be signed or written.');
+      out.push('# TYPE capframe_audit_checkpoint_failures_total counter');
+      out.push(`capframe_audit_checkpoint_failures_total ${this.auditCheckpoint.failures}`);
     }
     const mem = process.memoryUsage();
     out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');
