@@ -50,7 +50,7 @@ export interface AuditVerifyResult {
   readonly warnings: readonly string[];
   /** The last checkpoint whose signature verified (only with `trust`): the line, the line it signs, its time. */
   readonly checkpoint: { readonly seq: number; readonly at: number; readonly time: string } | null;
-  /** Lines after the line the last verified checkpoint signs: not covered by a signature. */
+  /** Lines after the line the last verified checkpoint signs, besides that checkpoint line: not covered by a signature. */
   readonly uncovered: number;
 }
 
@@ -147,7 +147,7 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     problem,
     warnings,
     checkpoint,
-    uncovered: prevHash === null ? 0 : prevSeq - (checkpoint?.at ?? (firstSeq ?? 1) - 1),
+    uncovered: prevHash === null ? 0 : checkpoint ? prevSeq - checkpoint.at - 1 : prevSeq - (firstSeq ?? 1) + 1,
   });
   if (files.length === 0) {
     return done({ kind: 'missing', file: path, line: 0, seq: null, message: `no audit log at ${path}` });
@@ -314,7 +314,7 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
         message: `the last checkpoint (seq ${checkpoint.seq}, ${checkpoint.time}) is ${Math.round(ageS)} s old, more than ${options.maxCheckpointAge} s: later lines and checkpoints were cut off, or the writer stopped signing`,
       });
     }
-    const uncovered = prevSeq - checkpoint.at;
+    const uncovered = prevSeq - checkpoint.at - 1; // the checkpoint line itself is not a decision
     if (options.maxUncovered !== undefined && uncovered > options.maxUncovered) {
       return done({
         kind: 'stale-checkpoint',

@@ -12,6 +12,7 @@ import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
+import { buildExports, type BuiltExports } from '../config/export.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -71,9 +72,11 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   const revocation = await openRevocation(cfg);
   let audit: AuditLog | undefined;
   let replay: ReplayStore | undefined;
+  let exports: BuiltExports | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
     audit?.close();
+    for (const q of exports?.queued ?? []) void q.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
     void revocation?.registry.close();
@@ -115,9 +118,12 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         })
       : undefined;
     const log = audit;
+    exports = buildExports(cfg.auditExport, `${cfg.file}: server.audit`);
+    const xs = exports;
     const service = createVerifyService({
       verifier,
       ...(log ? { audit: log } : {}),
+      ...(xs.sinks.length > 0 ? { exports: xs.sinks, exportStats: xs.queued } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
@@ -150,6 +156,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         await revocation?.registry.close();
         await log?.checkpoint(); // a final signed head, so a clean stop leaves nothing unsigned
         log?.close();
+        await Promise.all(xs.queued.map(async (q) => (await q.flush(1_000), await q.close())));
         await replay?.close?.();
       },
     };
