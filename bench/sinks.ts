@@ -36,7 +36,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   try {
     const authority = generateKey();
     const holder = generateKey();
-    const token = issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'noop://bench/*', permissions: ['read'] }] });
+    const token = issueToken({
+      key: authority,
+      subject: 'agent:bench',
+      holder: holder.publicKey,
+      ttl: '1h',
+      grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
+    });
     const policies = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
     const verifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 5_000_000 });
     const ocsf = fileExportSink({ path: join(dir, 'ocsf.jsonl'), maxQueue: 1_000_000 });
@@ -109,7 +115,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       rows: [
         { name: 'guarded call, sinks off (p50 of round means)', value: fmtUs(offP50) },
         { name: 'guarded call, OCSF file + OTel SDK on', value: fmtUs(onP50) },
-        { name: 'sink overhead per call', value: `${fmtUs(overhead)} (${round(overhead / verifyUs, 3)} x verify)`, target: '<= 0.05 x verify', ok: overhead <= 0.05 * verifyUs },
+        {
+          name: 'sink overhead per call',
+          value: `${fmtUs(overhead)} (${round(overhead / verifyUs, 3)} x verify)`,
+          target: '<= 0.05 x verify',
+          ok: overhead <= 0.05 * verifyUs,
+        },
       ],
     };
   } finally {
