@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { RegistrySource } from './registry.ts';
 import { buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot } from './snapshot.ts';
 import { buildDelta, type SignedDelta } from './delta.ts';
+import { buildBloomFilter, buildBloomForm, type BloomFilterBits, type SignedBloomForm } from './bloom.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
@@ -55,6 +56,9 @@ export class SnapshotPublisher {
   #cutoffs: readonly { kid: string; before: number }[] = [];
   /** The full snapshot of (#version, #iat), built on demand. */
   #current: SignedSnapshot | undefined;
+  /** The compact form of (#version, #iat), built on demand, and its filter (kept across re-signatures). */
+  #compact: SignedBloomForm | undefined;
+  #compactFilter: { version: number; bloom: BloomFilterBits } | undefined;
   /** Deltas of consecutive versions (and refreshes), oldest first; cleared by a rebuild. */
   #deltas: SignedDelta[] = [];
 
@@ -91,6 +95,32 @@ export class SnapshotPublisher {
       );
     }
     return this.#current;
+  }
+
+  /**
+   * The current signed compact form (§10.9): the exact subjects and cut-offs
+   * and a filter over the ids, sized for their number at a 1 % false-positive
+   * rate. The filter is rebuilt when the version changes (one SHA-256 per id)
+   * and reused when only the signature time does.
+   */
+  currentBloom(): SignedBloomForm {
+    this.refresh();
+    if (this.#compact === undefined || this.#compact.version !== this.#version || this.#compact.iat !== this.#iat) {
+      if (this.#compactFilter?.version !== this.#version) this.#compactFilter = { version: this.#version, bloom: buildBloomFilter(this.#ids) };
+      this.#compact = buildBloomForm(
+        {
+          version: this.#version,
+          iat: this.#iat,
+          count: this.#ids.length / ID_BYTES,
+          bloom: this.#compactFilter.bloom,
+          subjects: this.#subjects,
+          cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+        },
+        this.#key,
+        this.#backend,
+      );
+    }
+    return this.#compact;
   }
 
   /** The newest delta (leading to the current version, or refreshing it), or undefined after a rebuild. */

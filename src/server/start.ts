@@ -99,7 +99,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       verifier,
       ...(log ? { audit: log } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
-      ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
+      ...(revocation ? { revoke: revocation.rev.revoke, revocationLookup: revocation.rev.lookup, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
       headersTimeout: s.headersTimeout,
