@@ -18,14 +18,7 @@ import { Keyring } from '../verify/keyring.ts';
 import { keyId, kidToString, toPublicKey, type PublicKeyInput } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { toCapframeError } from '../error-codes.ts';
-import {
-  InvalidArgumentError,
-  RevocationRollbackError,
-  RevocationStaleError,
-  RevokedError,
-  UnavailableError,
-  UnknownKeyError,
-} from '../errors.ts';
+import { InvalidArgumentError, RevocationRollbackError, RevocationStaleError, RevokedError, UnavailableError, UnknownKeyError } from '../errors.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Chain } from '../token/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
@@ -112,7 +105,8 @@ export class BloomRevocationState implements RevocationCheck {
 
   constructor(o: BloomRevocationStateOptions) {
     if (!o || !o.trusted) throw new InvalidArgumentError('BloomRevocationState needs the trusted authority keys');
-    if (typeof o.confirm !== 'function') throw new InvalidArgumentError('BloomRevocationState needs a confirm function (the service that confirms filter hits)');
+    if (typeof o.confirm !== 'function')
+      throw new InvalidArgumentError('BloomRevocationState needs a confirm function (the service that confirms filter hits)');
     this.keyring = o.trusted instanceof Keyring ? o.trusted : new Keyring(o.trusted);
     this.maxAge = seconds(o.maxAge ?? DEFAULT_MAX_AGE, 'maxAge', false);
     this.skew = seconds(o.skew ?? 30, 'skew', true);
@@ -175,7 +169,8 @@ export class BloomRevocationState implements RevocationCheck {
     const f = parseBloomForm(input, this.keyring, { now: this.#clock(), skew: this.skew, ...(this.#backend ? { backend: this.#backend } : {}) });
     let line = this.#lines.get(f.kid);
     if (line === undefined) {
-      if (this.#speakers !== undefined) throw new UnknownKeyError(`revocation bloom form signer ${f.kid} is trusted but no revocation scope names it as a signer`);
+      if (this.#speakers !== undefined)
+        throw new UnknownKeyError(`revocation bloom form signer ${f.kid} is trusted but no revocation scope names it as a signer`);
       line = newLine(f.kid);
       this.#lines.set(f.kid, line);
       this.#own.set(f.kid, [line]);
@@ -229,7 +224,9 @@ export class BloomRevocationState implements RevocationCheck {
     for (const l of lines) {
       if (l.version < 0) throw new RevocationStaleError(`no revocation bloom form of authority key ${l.kid} has been loaded yet`);
       if (now > l.iat + this.maxAge + this.skew)
-        throw new RevocationStaleError(`revocation bloom form version ${l.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`);
+        throw new RevocationStaleError(
+          `revocation bloom form version ${l.version} of authority key ${l.kid} was signed ${now - l.iat}s ago (bound ${this.maxAge}s)`,
+        );
     }
     const generation = this.#generation;
     const cached = this.#cache.get(chain);
