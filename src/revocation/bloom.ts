@@ -54,9 +54,9 @@ const ID_AT = BLOOM_INDEX_LABEL.length;
 
 /** h1 and h2 of a 16-byte id (spec §10.9). */
 export function bloomHashes(id: Uint8Array, at = 0): [number, number] {
-  input.set(id.subarray(at, at + ID_BYTES), ID_AT);
+  for (let i = 0; i < ID_BYTES; i++) input[ID_AT + i] = id[at + i]!;
   const d = hash('sha256', input, 'buffer');
-  return [d.readUInt32BE(0), (d.readUInt32BE(4) | 1) >>> 0];
+  return [((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0, ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]! | 1) >>> 0];
 }
 
 /** The bit indices of an id in a filter of `bits` bits and `hashes` hashes. */
