@@ -22,7 +22,7 @@ import { InvalidArgumentError, RevocationRollbackError, RevocationStaleError, Re
 import { systemClock, type Clock } from '../clock.ts';
 import type { Chain } from '../token/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
-import { bloomHas, parseBloomForm, type BloomFilterBits } from './bloom.ts';
+import { bloomHasHex, parseBloomForm, type BloomFilterBits } from './bloom.ts';
 import { DEFAULT_MAX_AGE, type RevocationScope, type UpdateResult } from './state.ts';
 
 /** What the service says about the ids it was asked about. */
@@ -243,8 +243,7 @@ export class BloomRevocationState implements RevocationCheck {
       }
       for (let i = 0; i < chain.ids.length; i++) {
         if (hits?.includes(i)) continue;
-        const id = Buffer.from(chain.ids[i]!, 'hex');
-        if (id.length === 16 && bloomHas(l.bloom!, id)) (hits ??= []).push(i);
+        if (bloomHasHex(l.bloom!, chain.ids[i]!)) (hits ??= []).push(i);
       }
     }
     if (hits === undefined) {

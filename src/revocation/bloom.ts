@@ -85,7 +85,17 @@ export function bloomAdd(f: BloomFilterBits, id: Uint8Array, at = 0): void {
 }
 
 export function bloomHas(f: BloomFilterBits, id: Uint8Array): boolean {
-  const [h1, h2] = bloomHashes(id);
+  return testBits(f, bloomHashes(id));
+}
+
+/** bloomHas for an id given as 32 hex digits (as Chain.ids holds them): no intermediate buffer. */
+export function bloomHasHex(f: BloomFilterBits, idHex: string): boolean {
+  if (idHex.length !== 2 * ID_BYTES || input.write(idHex, ID_AT, ID_BYTES, 'hex') !== ID_BYTES) return false;
+  const d = hash('sha256', input, 'buffer');
+  return testBits(f, [((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0, ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]! | 1) >>> 0]);
+}
+
+function testBits(f: BloomFilterBits, [h1, h2]: [number, number]): boolean {
   for (let i = 0; i < f.hashes; i++) {
     const j = (h1 + i * h2) % f.bits;
     if ((f.filter[j >>> 3]! & (1 << (j & 7))) === 0) return false;
