@@ -12,7 +12,8 @@ import { RevocationRegistry } from '../../src/revocation/registry.ts';
 import { serviceRevocation } from '../../src/server/revocation.ts';
 import { createVerifyService } from '../../src/server/index.ts';
 import { BloomRevocationState } from '../../src/revocation/bloom-state.ts';
-import { buildBloomForm, buildBloomFilter, bloomSize, parseBloomForm, BLOOM_PREFIX } from '../../src/revocation/bloom.ts';
+import { buildBloomForm, buildBloomFilter, bloomHas, bloomSize, parseBloomForm, BLOOM_PREFIX } from '../../src/revocation/bloom.ts';
+import { SnapshotPublisher } from '../../src/revocation/publisher.ts';
 import { revocationConfirmer } from '../../src/remote/revocation-confirm.ts';
 import { RevocationSync } from '../../src/remote/revocation-sync.ts';
 import { RevokedError } from '../../src/errors.ts';
@@ -204,4 +205,32 @@ test('fuzz: the compact-form decoder throws only CapframeErrors', () => {
   for (const junk of ['', 'cfrb1.', 'cfrb1.!!', 'cfrb1.' + 'A'.repeat(100), new Uint8Array(0), new Uint8Array([0x83, 0x48])]) {
     assert.throws(() => parseBloomForm(junk, keyring), CapframeError);
   }
+});
+
+test('the publisher keeps the compact form current: ids revoked after it was built are in the next form', (t) => {
+  const dir = tempDir(t);
+  const f = chainFixture();
+  const registry = new RevocationRegistry({ path: join(dir, 'authority.db') });
+  t.after(() => registry.close());
+  const first = Array.from({ length: 200 }, () => randomBytes(16).toString('hex'));
+  registry.revokeIds(first);
+  const publisher = new SnapshotPublisher({ registry, key: f.authority });
+  const keyring = new Keyring([f.authority.publicKey]);
+  const a = parseBloomForm(publisher.currentBloom().text, keyring);
+  assert.equal(a.count, 200);
+  for (const id of first) assert.ok(bloomHas(a.bloom, Buffer.from(id, 'hex')));
+  const late = randomBytes(16).toString('hex');
+  registry.revokeId(late);
+  registry.revokeSubject('agent:late');
+  const b = parseBloomForm(publisher.currentBloom().text, keyring);
+  assert.ok(b.version > a.version);
+  assert.equal(b.count, 201);
+  assert.ok(bloomHas(b.bloom, Buffer.from(late, 'hex')), 'the id revoked after the build is in the filter');
+  assert.deepEqual([...b.subjects], ['agent:late']);
+  for (const id of first) assert.ok(bloomHas(b.bloom, Buffer.from(id, 'hex')));
+  // Beyond a tenth more than it was sized for, the filter is built again for the new count.
+  registry.revokeIds(Array.from({ length: 100 }, () => randomBytes(16).toString('hex')));
+  const c = parseBloomForm(publisher.currentBloom().text, keyring);
+  assert.equal(c.count, 301);
+  assert.equal(c.bloom.bits, bloomSize(301).bits);
 });
