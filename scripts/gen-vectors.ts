@@ -1513,6 +1513,7 @@ export function generateVectors(): string {
 export const VECTORS_PATH = fileURLToPath(new URL('../test/vectors/capframe-v1.json', import.meta.url));
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  (await import('./vectors/revocation-bloom.ts')).writeBloomVectors();
   const text = generateVectors();
   writeFileSync(VECTORS_PATH, text);
   const doc = JSON.parse(text) as { tokens: unknown[]; tokenErrors: unknown[]; calls: unknown[] };

@@ -10,6 +10,7 @@ import { z } from 'zod';
  *     batch: true
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
  *     revocation: sync             # local fallback: keep the service's revocation list (sync) | none (the service has none)
+ *     revocationForm: exact        # exact (the whole list, pushed deltas) | bloom (the ~120 KB compact form; hits confirmed with the service)
  *
  * The service checks signed calls only: a Guard built from a config with
  * `remote:` needs the run's holder key for every call and hands it to the
@@ -22,6 +23,7 @@ export const remoteConfigSchema = z.strictObject({
   batch: z.boolean().optional(),
   fallback: z.enum(['none', 'local']).default('none'),
   revocation: z.enum(['sync', 'none']).optional(),
+  revocationForm: z.enum(['exact', 'bloom']).optional(),
 });
 
 export type RemoteConfig = z.infer<typeof remoteConfigSchema>;

@@ -15,6 +15,8 @@ import type { ReplayStore } from '../verify/replay.ts';
 import { remoteVerifierFromConfig, type RemoteVerifier } from '../remote/client.ts';
 import { RevocationState } from '../revocation/index.ts';
 import { RevocationSync } from '../remote/revocation-sync.ts';
+import { BloomRevocationState } from '../revocation/bloom-state.ts';
+import { revocationConfirmer } from '../remote/revocation-confirm.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 import { replayStoreOf, verifierFromConfig } from '../config/verifier.ts';
 
@@ -37,8 +39,15 @@ export function remoteVerifierWithFallback(config: CapframeConfig, o: BuildOptio
   if (remote.fallback !== 'local') return remoteVerifierFromConfig(remote);
   const replay = replayStoreOf(config);
   let sync: RevocationSync | undefined;
-  let state: RevocationState | undefined;
-  if (remote.revocation !== 'none') {
+  let state: RevocationState | BloomRevocationState | undefined;
+  if (remote.revocation !== 'none' && remote.revocationForm === 'bloom') {
+    // The compact form: filter hits are confirmed with the service, so while it is down a hit denies.
+    state = new BloomRevocationState({
+      trusted: config.trusted,
+      confirm: revocationConfirmer({ url: remote.url, ...(remote.timeout !== undefined ? { timeoutMs: remote.timeout } : {}) }),
+    });
+    sync = new RevocationSync({ url: remote.url, state, onError: () => {} });
+  } else if (remote.revocation !== 'none') {
     state = new RevocationState({ trusted: config.trusted });
     sync = new RevocationSync({ url: remote.url, state, onError: () => {} });
   }

@@ -284,7 +284,7 @@ export class McpGuard {
           chain = this.verifier.verifyToken(token);
           const now = this.verifier.clock();
           if (now >= chain.exp + this.verifier.clockSkew || chain.nbf > now + this.verifier.clockSkew) chain = undefined;
-          else this.verifier.revocation?.check(chain, now);
+          else await this.verifier.revocation?.check(chain, now);
         }
       } catch {
         chain = undefined;

@@ -13,14 +13,16 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
 import { MAX_SNAPSHOT_BYTES } from '../revocation/snapshot.ts';
-import { SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
+import { BLOOM_PATH, SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
 import type { RevocationState, UpdateResult } from '../revocation/state.ts';
+import { BloomRevocationState } from '../revocation/bloom-state.ts';
 import { trimAsciiWhitespace } from '../token/token.ts';
 
 export interface RevocationSyncOptions {
   /** Base URL of the authority service, e.g. `http://127.0.0.1:8787`. */
   url: string;
-  state: RevocationState;
+  /** A RevocationState (the exact form, with the stream) or a BloomRevocationState (the compact form, §10.9: polled, no stream). */
+  state: RevocationState | BloomRevocationState;
   /** Seconds between polls. Default 30. */
   pollInterval?: number;
   /** Subscribe to the push stream. Default true. */
@@ -36,8 +38,9 @@ export interface RevocationSyncOptions {
 const MAX_TEXT = Math.ceil((MAX_SNAPSHOT_BYTES * 4) / 3) + 64;
 
 export class RevocationSync {
-  readonly state: RevocationState;
+  readonly state: RevocationState | BloomRevocationState;
   readonly #base: URL;
+  readonly #path: string;
   readonly #poll: number;
   readonly #stream: boolean;
   readonly #timeout: number;
@@ -59,7 +62,10 @@ export class RevocationSync {
     const poll = o.pollInterval ?? 30;
     if (typeof poll !== 'number' || !(poll > 0)) throw new InvalidArgumentError('pollInterval must be a positive number of seconds');
     this.#poll = poll * 1000;
-    this.#stream = o.stream !== false;
+    // The compact form has no deltas: it is polled whole (~120 KB for 100,000 ids).
+    const compact = o.state instanceof BloomRevocationState;
+    this.#path = compact ? BLOOM_PATH : SNAPSHOT_PATH;
+    this.#stream = o.stream !== false && !compact;
     this.#timeout = o.timeoutMs ?? 5000;
     this.#reconnect = o.reconnectMs ?? 1000;
     const onError = o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation refresh failed: ${e instanceof Error ? e.message : String(e)}\n`));
@@ -96,10 +102,11 @@ export class RevocationSync {
   /** One poll now. A failure rejects with a CapframeError (ERR_UNAVAILABLE unless it has a code of its own). */
   refresh(): Promise<UpdateResult> {
     return new Promise<UpdateResult>((resolve, reject) => {
-      const req = this.#request(new URL(SNAPSHOT_PATH, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
+      const path = this.#path;
+      const req = this.#request(new URL(path, this.#base), { method: 'GET', timeout: this.#timeout }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
-          reject(new Error(`GET ${SNAPSHOT_PATH}: HTTP ${res.statusCode}`));
+          reject(new Error(`GET ${path}: HTTP ${res.statusCode}`));
           return;
         }
         // update() throws for a bad, untrusted or rolled-back snapshot: that must reject this poll,
@@ -112,7 +119,7 @@ export class RevocationSync {
           }
         }, reject);
       });
-      req.on('timeout', () => req.destroy(new Error(`GET ${SNAPSHOT_PATH}: timed out`)));
+      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timed out`)));
       req.on('error', reject);
       req.end();
     }).catch((e: unknown) => {

@@ -26,5 +26,7 @@ export {
   type ParseOptions,
 } from './snapshot.ts';
 export { buildDelta, parseDelta, type DeltaContent, type ParsedDelta, type SignedDelta } from './delta.ts';
+export { buildBloomForm, parseBloomForm, type BloomFormContent, type ParsedBloomForm, type SignedBloomForm, type BloomFilterBits } from './bloom.ts';
+export { BloomRevocationState, type BloomRevocationStateOptions, type ConfirmFn, type ConfirmAnswer } from './bloom-state.ts';
 export { SnapshotPublisher, exportSnapshot, type PublisherOptions } from './publisher.ts';
 export { RevocationState, loadSnapshotCheck, type RevocationStateOptions, type RevocationScope, type LoadSnapshotOptions, type UpdateResult } from './state.ts';

@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { RegistrySource } from './registry.ts';
 import { buildSnapshot, DEFAULT_BLOOM_ERROR_RATE, ID_BYTES, mergeIds, newBloom, sortIds, type SignedSnapshot } from './snapshot.ts';
 import { buildDelta, type SignedDelta } from './delta.ts';
+import { bloomAdd, buildBloomFilter, buildBloomForm, type BloomFilterBits, type SignedBloomForm } from './bloom.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
@@ -55,6 +56,9 @@ export class SnapshotPublisher {
   #cutoffs: readonly { kid: string; before: number }[] = [];
   /** The full snapshot of (#version, #iat), built on demand. */
   #current: SignedSnapshot | undefined;
+  /** The compact form of (#version, #iat), built on demand, and its filter (kept across re-signatures). */
+  #compact: SignedBloomForm | undefined;
+  #compactFilter: { version: number; count: number; sizedFor: number; bloom: BloomFilterBits } | undefined;
   /** Deltas of consecutive versions (and refreshes), oldest first; cleared by a rebuild. */
   #deltas: SignedDelta[] = [];
 
@@ -91,6 +95,35 @@ export class SnapshotPublisher {
       );
     }
     return this.#current;
+  }
+
+  /**
+   * The current signed compact form (§10.9): the exact subjects and cut-offs
+   * and a filter over the ids, sized for their number at a 1 % false-positive
+   * rate. The filter is rebuilt when the version changes (one SHA-256 per id)
+   * and reused when only the signature time does.
+   */
+  currentBloom(): SignedBloomForm {
+    this.refresh();
+    if (this.#compact === undefined || this.#compact.version !== this.#version || this.#compact.iat !== this.#iat) {
+      if (this.#compactFilter?.version !== this.#version) {
+        const n = this.#ids.length / ID_BYTES;
+        this.#compactFilter = { version: this.#version, count: n, sizedFor: n, bloom: buildBloomFilter(this.#ids) };
+      }
+      this.#compact = buildBloomForm(
+        {
+          version: this.#version,
+          iat: this.#iat,
+          count: this.#compactFilter.count,
+          bloom: this.#compactFilter.bloom,
+          subjects: this.#subjects,
+          cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+        },
+        this.#key,
+        this.#backend,
+      );
+    }
+    return this.#compact;
   }
 
   /** The newest delta (leading to the current version, or refreshing it), or undefined after a rebuild. */
@@ -141,8 +174,17 @@ export class SnapshotPublisher {
       for (const r of view.ids) this.#bloom.add(r.id);
       added = sortIds(view.ids.map((r) => Buffer.from(r.id, 'hex')));
       this.#ids = mergeIds(this.#ids, added);
+      const cf = this.#compactFilter;
+      if (cf !== undefined && cf.version === this.#version && cf.count + added.length / ID_BYTES <= Math.max(64, cf.sizedFor * 1.1)) {
+        for (let o = 0; o < added.length; o += ID_BYTES) bloomAdd(cf.bloom, added, o);
+        cf.count += added.length / ID_BYTES;
+      } else {
+        this.#compactFilter = undefined;
+      }
       this.#seq = view.ids[view.ids.length - 1]!.seq;
     }
+    // The filter now holds every id of the new version.
+    if (this.#compactFilter !== undefined && this.#compactFilter.version === this.#version) this.#compactFilter.version = view.version;
     const had = new Set(this.#subjects);
     const newSubjects = view.subjects.filter((x) => !had.has(x));
     const hadCut = new Map(this.#cutoffs.map((c) => [c.kid, c.before]));
@@ -166,6 +208,7 @@ export class SnapshotPublisher {
     this.#cutoffs = view.cutoffs;
     this.#deltas = [];
     this.#current = undefined;
+    this.#compactFilter = undefined;
     return true;
   }
 

@@ -327,6 +327,7 @@ export function readRevokedLists(
 function fail(msg: string): never {
   throw new MalformedError(`revocation snapshot: ${msg}`);
 }
+const failSnapshot = fail;
 
 function uint(v: CborValue | undefined, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not an unsigned integer`);
@@ -334,7 +335,7 @@ function uint(v: CborValue | undefined, what: string): number {
 }
 
 /** `[bstr(8), bstr, bstr(64)]` and nothing else, read from the headers alone (lengths only; decodeStrict checks the rest). */
-function checkEnvelopeLayout(b: Uint8Array): void {
+export function checkEnvelopeLayout(b: Uint8Array, fail: (msg: string) => never = failSnapshot): void {
   if (b.length < 1 + 9 + 1 + 66 || b[0] !== 0x83 || b[1] !== 0x48) fail('envelope is not [kid: bstr(8), payload: bstr, signature: bstr(64)]');
   let o = 10;
   const h = b[o]!;

@@ -2,6 +2,7 @@
  * HTTP endpoints of the authority for revocation snapshots:
  *
  *   GET /v1/revocations          the current signed snapshot (text/plain, `cfr1.…`)
+ *   GET /v1/revocations/bloom    the current signed compact form (text/plain, `cfrb1.…`, §10.9)
  *   GET /v1/revocations/stream   Server-Sent Events: `event: snapshot` (the full
  *                                snapshot) on connect, then `event: delta` (cfd1.,
  *                                a few hundred bytes) on every change or
@@ -21,9 +22,9 @@ import type { Clock } from '../clock.ts';
 import type { RegistrySource } from '../revocation/registry.ts';
 import { SnapshotPublisher } from '../revocation/publisher.ts';
 
-import { SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
+import { BLOOM_PATH, SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
 
-export { SNAPSHOT_PATH, STREAM_PATH };
+export { BLOOM_PATH, SNAPSHOT_PATH, STREAM_PATH };
 /** Bytes queued for one stream subscriber before it is disconnected. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
 /** Default cap on stream subscribers (each holds a connection for ever). */
@@ -99,6 +100,11 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     if (body?.text !== text) body = { text, bytes: Buffer.from(text + '\n', 'utf8') };
     return body.bytes;
   }
+  let bloomCached: { text: string; bytes: Buffer } | undefined;
+  function bloomBody(text: string): Buffer {
+    if (bloomCached?.text !== text) bloomCached = { text, bytes: Buffer.from(text + '\n', 'utf8') };
+    return bloomCached.bytes;
+  }
   function send(res: ServerResponse, kind: 'snapshot' | 'delta', text: string, version: number): void {
     // A subscriber that does not read is dropped rather than buffered without bound;
     // on reconnecting it catches up (deltas, or the current snapshot).
@@ -156,9 +162,28 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
 
   const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== SNAPSHOT_PATH && path !== STREAM_PATH) return false;
+    if (path !== SNAPSHOT_PATH && path !== STREAM_PATH && path !== BLOOM_PATH) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return true;
+    }
+    if (path === BLOOM_PATH) {
+      let form;
+      try {
+        form = publisher.currentBloom();
+      } catch (e) {
+        onError(e);
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('revocation bloom form unavailable\n');
+        return true;
+      }
+      const bytes = bloomBody(form.text);
+      res.writeHead(200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(bytes.length),
+        'cache-control': 'no-store',
+        'x-capframe-revocation-version': String(form.version),
+      });
+      res.end(req.method === 'HEAD' ? undefined : bytes);
       return true;
     }
     let cur;

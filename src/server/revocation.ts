@@ -17,7 +17,7 @@
  * `capframe revoke` on the same database), re-signed before it goes stale.
  */
 import { z } from 'zod';
-import { ConfigError, InvalidArgumentError } from '../errors.ts';
+import { ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { kidToString, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../verify/keyring.ts';
@@ -25,6 +25,7 @@ import { createRevocationHandler, type RevocationHandler } from './revocation-fe
 import { RevocationState } from '../revocation/index.ts';
 import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
+import type { RevocationLookup } from './routes/revocation-check.ts';
 
 export const revokeRequestSchema = z.union([
   z.strictObject({ token: z.string().min(6).max(30_000), reason: z.string().max(500).optional() }),
@@ -51,6 +52,8 @@ export interface ServiceRevocation {
   readonly revoke: RevokeFn;
   /** Give it to the service's Verifier as `revocation`. */
   readonly state: RevocationState;
+  /** POST /v1/revocation/check: which ids the exact list holds (ERR_UNAVAILABLE while it is stale). */
+  readonly lookup: RevocationLookup;
   close(): void;
 }
 
@@ -119,10 +122,21 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     return { ok: true, changed: r.changed, version: r.version, target: r.target };
   };
 
+  // Answers from the list the service itself decides with, and only while that list is current:
+  // a stale list could miss a revocation, and "not revoked" from it would let a compact-form
+  // verifier allow what the authority has revoked.
+  const lookup: RevocationLookup = (ids) => {
+    const iat = state.issuedAtOf(signer);
+    const now = Math.floor(Date.now() / 1000);
+    if (iat < 0 || now > iat + state.maxAge) throw new UnavailableError('the service holds no current revocation list');
+    return { version: state.versionOf(signer), revoked: ids.filter((id) => state.isRevokedId(id)) };
+  };
+
   return {
     handler: handler as RevocationHandler & RouteHandler,
     revoke,
     state,
+    lookup,
     close() {
       clearInterval(timer);
       o.registry.off('change', onChange);

@@ -31,6 +31,7 @@ import { limitConnectionsPerAddress, limitStreamsPerAddress } from './limits.ts'
 import { verifyRoute } from './routes/verify.ts';
 import { verifyBatchRoute } from './routes/verify-batch.ts';
 import { revokeRoute, type RevokeFn } from './routes/revoke.ts';
+import { revocationCheckRoute, type RevocationLookup } from './routes/revocation-check.ts';
 import { healthRoute, metricsRoute } from './routes/health.ts';
 
 export { checkBearer } from './http.ts';
@@ -49,6 +50,8 @@ export interface VerifyServiceOptions {
   /** Bearer secret for POST /v1/revoke. Without one, every revoke request gets 401. */
   readonly adminSecret?: string;
   readonly revoke?: RevokeFn;
+  /** POST /v1/revocation/check: the exact answer for compact-form verifiers (§10.9); 501 without it. */
+  readonly revocationLookup?: RevocationLookup;
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -90,6 +93,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
+      '/v1/revocation/check': { method: 'POST', route: revocationCheckRoute(o.revocationLookup, bodyLimit) },
       '/healthz': { route: healthRoute() },
       '/metrics': { route: metricsRoute(metrics) },
     },

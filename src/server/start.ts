@@ -125,7 +125,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(log ? { audit: log } : {}),
       ...(xs.sinks.length > 0 ? { exports: xs.sinks, exportStats: xs.queued } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
-      ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
+      ...(revocation ? { revoke: revocation.rev.revoke, revocationLookup: revocation.rev.lookup, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
       headersTimeout: s.headersTimeout,

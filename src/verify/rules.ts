@@ -4,7 +4,7 @@
  * and that it matches the call; the local path builds the same facts from the
  * call itself. Both then come here.
  */
-import { ConfigError, ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
+import { ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
@@ -31,8 +31,11 @@ export interface RuleContext {
   readonly now: number;
   readonly skew: number;
   readonly replay: ReplayStore;
-  /** `check(chain, now)` throws ERR_REVOKED / ERR_REVOCATION_STALE; absent when no revocation source is configured. */
-  readonly revocation?: { check(chain: Chain, now: number): void } | undefined;
+  /**
+   * `check(chain, now)` throws ERR_REVOKED / ERR_REVOCATION_STALE, or returns a promise that
+   * rejects with them (or ERR_UNAVAILABLE); absent when no revocation source is configured.
+   */
+  readonly revocation?: { check(chain: Chain, now: number): void | Promise<void> } | undefined;
 }
 
 export interface EffectiveGrant {
@@ -125,9 +128,9 @@ function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Recor
 /**
  * Applies time, scope, constraint, revocation and replay rules, in that
  * order, and throws the first failure as a CapframeError. Synchronous when
- * the replay store answers synchronously (the in-memory default: the
- * verifier's hot path); with an asynchronous store the replay result, and
- * its failure, come as a promise.
+ * the revocation check and the replay store answer synchronously (the
+ * in-memory default: the verifier's hot path); when either answers with a
+ * promise, the result, and its failure, come as a promise.
  */
 export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorization | Promise<Authorization> {
   const { now, skew } = ctx;
@@ -149,17 +152,26 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
 
   const revoked: unknown = ctx.revocation?.check(chain, now);
   if (revoked !== undefined && typeof (revoked as { then?: unknown }).then === 'function') {
-    // An asynchronous check cannot be waited for here: its answer would come after the call
-    // was allowed. Fail closed (and keep its rejection from ending the process).
-    (revoked as Promise<unknown>).then(undefined, () => {});
-    throw new ConfigError('the revocation check must be synchronous (it returned a promise)');
+    // An asynchronous answer (e.g. a compact-form filter hit confirmed with the service): the
+    // replay record waits for it, so a revoked call never consumes its proof, and its
+    // rejection denies the call.
+    return Promise.resolve(revoked as PromiseLike<unknown>).then(() => recordReplay(chain, f, ctx, tipGrant!, constraints));
   }
+  return recordReplay(chain, f, ctx, tipGrant!, constraints);
+}
 
+function recordReplay(
+  chain: Chain,
+  f: CallFacts,
+  ctx: RuleContext,
+  tipGrant: ResolvedGrant,
+  constraints: Readonly<Record<string, readonly Constraint[]>>,
+): Authorization | Promise<Authorization> {
   const key = replayKey(chain.tipHex, f);
-  const recorded = ctx.replay.checkAndRecord(key, f.exp + skew, now);
+  const recorded = ctx.replay.checkAndRecord(key, f.exp + ctx.skew, ctx.now);
   // A synchronous store answers directly: no promise (and no closure) on the hot path.
-  if (typeof recorded === 'boolean') return finish(recorded, f, chain, tipGrant!, constraints);
-  return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant!, constraints));
+  if (typeof recorded === 'boolean') return finish(recorded, f, chain, tipGrant, constraints);
+  return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant, constraints));
 }
 
 function finish(

@@ -43,9 +43,13 @@ import { authorizeSync, verifyInvocationSync } from './sync.ts';
 
 export type TokenInput = Token | string | Uint8Array;
 
-/** A revocation source (see src/revocation). `check` throws ERR_REVOKED or ERR_REVOCATION_STALE. */
+/**
+ * A revocation source (see src/revocation). `check` throws ERR_REVOKED or
+ * ERR_REVOCATION_STALE, or returns a promise rejecting with them (or
+ * ERR_UNAVAILABLE) when it must ask a service (the compact form, §10.9).
+ */
 export interface RevocationCheck {
-  check(chain: Chain, now: number): void;
+  check(chain: Chain, now: number): void | Promise<void>;
 }
 
 export interface VerifierOptions {

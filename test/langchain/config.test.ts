@@ -238,7 +238,15 @@ test('the commented-out remote:, replay: and server: examples are valid once unc
     const text = readFileSync('capframe.config.example.yaml', 'utf8');
     const open = text.replace(/^#(?=remote:|server:|replay:| {2})/gm, '');
     const cfg = parseConfig(open, { env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir } });
-    assert.deepEqual(cfg.remote, { url: 'http://127.0.0.1:8787', timeout: 2000, connections: 16, batch: true, fallback: 'none', revocation: 'sync' });
+    assert.deepEqual(cfg.remote, {
+      url: 'http://127.0.0.1:8787',
+      timeout: 2000,
+      connections: 16,
+      batch: true,
+      fallback: 'none',
+      revocation: 'sync',
+      revocationForm: 'exact',
+    });
     assert.deepEqual(cfg.replay, { store: 'memory' });
     assert.equal(cfg.server?.port, 8787);
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
