@@ -22,6 +22,8 @@ export interface ServerConfig {
   readonly server: ServerSection;
   /** Resolved against the config file's directory. */
   readonly auditPath?: string;
+  /** The session key file (server.sessions.keyFile), resolved against the config file's directory. */
+  readonly sessionKeyPath?: string;
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
   /** The admin secret, when configured (never logged). */
@@ -63,6 +65,7 @@ export function parseServerConfig(
     file,
     server,
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
+    ...(server.sessions ? { sessionKeyPath: resolve(baseDir, server.sessions.keyFile) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
     base,

@@ -95,6 +95,63 @@ export type BatchItemRequest = z.infer<typeof batchItemRequestSchema>;
 
 export { decisionToJson } from './decision-json.ts';
 
+/**
+ * Sessions over HTTP (docs/spec.md §13.7):
+ *   POST /v1/session/nonce  {}                                   -> { nonce, serviceKey: "cfk1.…", expiresAt }
+ *   POST /v1/session/open   { token, hello, signature }          -> { reply, signature }
+ *   POST /v1/session/calls  { calls: [ sessionCall, … ] }        -> { answers: [ { counter, decision: "<json>", tag? }, … ] }
+ * Binary fields are base64url without padding.
+ */
+export const sessionOpenSchema = z
+  .object({
+    token: z.string().min(6).max(textLen(LIMITS.maxTokenBytes)),
+    hello: base64url(512),
+    signature: base64url(64),
+  })
+  .strict();
+
+export const sessionCallSchema = z
+  .object({
+    session: z
+      .string()
+      .length(22)
+      .regex(/^[A-Za-z0-9_-]+$/),
+    counter: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    tool: z.string().min(1).max(LIMITS.maxStringBytes),
+    operation: z.string().min(1).max(LIMITS.maxStringBytes),
+    resource: z.string().min(1).max(LIMITS.maxResourceBytes),
+    args: z.record(z.string(), z.unknown()),
+    callId: z.string().min(1).max(LIMITS.maxStringBytes),
+    exp: z.number().int().min(0).max(0xffffffff),
+    tag: z
+      .string()
+      .length(43)
+      .regex(/^[A-Za-z0-9_-]+$/),
+  })
+  .strict();
+
+/** Most calls in one /v1/session/calls request. */
+export const MAX_SESSION_CALLS = 64;
+
+export const sessionNonceResponseSchema = z.object({
+  nonce: base64url(16),
+  serviceKey: z.string().max(100),
+  expiresAt: z.number(),
+  maxTtl: z.number().int().min(1).optional(),
+});
+export const sessionOpenResponseSchema = z.object({ reply: base64url(512), signature: base64url(64) });
+export const sessionAnswersSchema = z.object({
+  answers: z.array(
+    z
+      .object({
+        counter: z.number(),
+        decision: z.string().max(64 * 1024),
+        tag: z.string().length(43).optional(),
+      })
+      .strict(),
+  ),
+});
+
 /** Any code of the form ERR_… (a newer service may know codes this client does not; they stay denials). */
 const errorCode = z
   .string()
@@ -102,7 +159,7 @@ const errorCode = z
   .transform((c) => c as ErrorCode);
 
 const callFields = {
-  mode: z.enum(['signed', 'local']),
+  mode: z.enum(['signed', 'local', 'session']),
   tool: z.string().optional(),
   operation: z.string().optional(),
   resource: z.string().optional(),
@@ -129,7 +186,7 @@ export const decisionResponseSchema = z.discriminatedUnion('allowed', [
   z.object({
     allowed: z.literal(false),
     ...callFields,
-    mode: z.enum(['signed', 'local']).optional(),
+    mode: z.enum(['signed', 'local', 'session']).optional(),
     code: errorCode,
     reason: z.string(),
   }),

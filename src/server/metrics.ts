@@ -18,6 +18,8 @@ export class Metrics {
   #latencySum = 0;
   #latencyCount = 0;
   auditHead: { seq: number } | null = null;
+  /** Live sessions and their estimated bytes, and the session counts (set when sessions are on). */
+  sessions: { stats(): { sessions: number; bytes: number }; readonly counts: Readonly<Record<string, number>> } | null = null;
   inFlight = 0;
 
   decision(allowed: boolean, code: string | undefined, seconds: number): void {
@@ -72,6 +74,18 @@ export class Metrics {
       out.push('# HELP capframe_audit_seq Sequence number of the last audit line written.');
       out.push('# TYPE capframe_audit_seq gauge');
       out.push(`capframe_audit_seq ${this.auditHead.seq}`);
+    }
+    if (this.sessions) {
+      const st = this.sessions.stats();
+      out.push('# HELP capframe_sessions Live sessions (docs/spec.md §13).');
+      out.push('# TYPE capframe_sessions gauge');
+      out.push(`capframe_sessions ${st.sessions}`);
+      out.push('# HELP capframe_session_bytes Estimated heap bytes held by sessions and outstanding nonces.');
+      out.push('# TYPE capframe_session_bytes gauge');
+      out.push(`capframe_session_bytes ${st.bytes}`);
+      out.push('# HELP capframe_session_events_total Sessions opened, refused (caps, rate limit), evicted (per-holder cap), expired, ended by revocation.');
+      out.push('# TYPE capframe_session_events_total counter');
+      for (const [k, n] of Object.entries(this.sessions.counts)) out.push(`capframe_session_events_total{event="${esc(k)}"} ${n}`);
     }
     const mem = process.memoryUsage();
     out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');
