@@ -2,3 +2,4 @@
 export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './client.ts';
 export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
+export { beginSession, ClientSession, type BeginSessionOptions, type PendingSession, type SealedCall, type SessionOpenText } from './session-client.ts';
