@@ -199,11 +199,12 @@ ${sessions}`;
     );
 
     const localGuard = new Guard({ verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: replayCacheSize }), policies: POLICY, sink: null });
-    const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32 });
+    const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32, timeout: 15_000 });
     const remoteGuard = new Guard({ verifier: remoteVerifier, policies: POLICY, sink: null, attestAll: true });
     const local = guardTool(getTicket, localGuard);
     const remote = guardTool(getTicket, remoteGuard);
-    const sessionVerifier = new RemoteVerifier({ url: service.url, connections: 32, serviceKey: serviceKey.publicKey });
+    // A generous deadline: at 1,000 in flight on a shared 2-core machine a request may wait seconds (the way is measured, not timed out).
+    const sessionVerifier = new RemoteVerifier({ url: service.url, connections: 32, serviceKey: serviceKey.publicKey, timeout: 15_000 });
     const sessionTool = guardTool(getTicket, new Guard({ verifier: sessionVerifier, policies: POLICY, sink: null, attestAll: true }));
     const redisVerifier = redisService ? new RemoteVerifier({ url: redisService.url, connections: 32 }) : undefined;
     const remoteRedis = redisVerifier ? guardTool(getTicket, new Guard({ verifier: redisVerifier, policies: POLICY, sink: null, attestAll: true })) : undefined;

@@ -40,7 +40,7 @@ import { newCallId } from '../token/call-id.ts';
 import { parsePublicKey, toPublicKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { decodeBase64url } from '../encoding/base64url.ts';
 import { beginSession, type ClientSession, type SealedCall } from './session-client.ts';
-import { sessionAnswersSchema, sessionNonceResponseSchema, sessionOpenResponseSchema } from './wire.ts';
+import { readSessionAnswers, sessionNonceResponseSchema, sessionOpenResponseSchema } from './wire.ts';
 import type { SessionAnswer } from '../verify/session-table.ts';
 import type { Clock } from '../clock.ts';
 
@@ -387,11 +387,11 @@ export class RemoteVerifier implements CallVerifier {
       const body = '{"calls":[' + items.map((i) => JSON.stringify(i.sealed.envelope)).join(',') + ']}';
       void this.#post(this.#sessionPath, body)
         .then(({ status, json }) => {
-          const parsed = sessionAnswersSchema.safeParse(json);
-          if (status !== 200 || !parsed.success || parsed.data.answers.length !== items.length) {
+          const answers = status === 200 ? readSessionAnswers(json) : undefined;
+          if (!answers || answers.length !== items.length) {
             throw new Error(`verification service answered HTTP ${status} without ${items.length} session answers`);
           }
-          items.forEach((it, k) => it.resolve(parsed.data.answers[k]!));
+          items.forEach((it, k) => it.resolve(answers[k]!));
         })
         .catch((e: unknown) => {
           for (const it of items) it.resolve(e instanceof Error ? e : new Error(String(e)));

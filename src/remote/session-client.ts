@@ -26,7 +26,46 @@ import { systemClock, type Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import type { SessionAnswer, SessionCall, SessionOpenRequest } from '../verify/session-table.ts';
 import type { Allowed, Decision, Denied, LocalCall } from '../verify/verifier.ts';
-import { decisionResponseSchema } from './wire.ts';
+import type { ErrorCode } from '../errors.ts';
+
+type AnswerDecision =
+  | {
+      allowed: true;
+      mode: string;
+      tool: string;
+      operation: string;
+      resource: string;
+      callId: string;
+      argsDigest: string;
+      subject?: string;
+      chainIds?: string[];
+      grant: unknown;
+      expiresAt: number;
+    }
+  | { allowed: false; code: ErrorCode; reason: string; subject?: string; chainIds?: string[] };
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/**
+ * The decision of an answer, checked by hand (once per call on the client's
+ * hot path): the members this client uses, typed; undefined otherwise.
+ */
+function readDecision(j: unknown): AnswerDecision | undefined {
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  const o = j as Record<string, unknown>;
+  if (o.subject !== undefined && !isStr(o.subject)) return undefined;
+  if (o.chainIds !== undefined && !(Array.isArray(o.chainIds) && o.chainIds.every(isStr))) return undefined;
+  if (o.allowed === true) {
+    const g = o.grant as Record<string, unknown> | null;
+    if (!(isStr(o.mode) && isStr(o.tool) && isStr(o.operation) && isStr(o.resource) && isStr(o.callId) && isStr(o.argsDigest))) return undefined;
+    if (typeof o.expiresAt !== 'number' || typeof g !== 'object' || g === null) return undefined;
+    if (!isStr(g.resource) || !Array.isArray(g.permissions) || !g.permissions.every(isStr) || typeof g.constraints !== 'object' || g.constraints === null)
+      return undefined;
+    return o as AnswerDecision;
+  }
+  if (o.allowed === false && isStr(o.code) && /^ERR_[A-Z0-9_]{1,60}$/.test(o.code) && isStr(o.reason)) return o as AnswerDecision;
+  return undefined;
+}
 
 /** The open request as a carrier sends it (base64url fields, §13.7). */
 export interface SessionOpenText {
@@ -188,9 +227,8 @@ export class ClientSession {
       } catch {
         throw new SessionAnswerError('the answer decision is not JSON');
       }
-      const parsed = decisionResponseSchema.safeParse(json);
-      if (!parsed.success) throw new SessionAnswerError('the answer holds no decision');
-      const d = parsed.data;
+      const d = readDecision(json);
+      if (!d) throw new SessionAnswerError('the answer holds no decision');
       if (d.allowed) {
         if (!tagged) throw new SessionAnswerError('an allow without an answer tag is never accepted');
         if (d.mode !== 'session') throw new SessionAnswerError('a session answer allows in another mode');

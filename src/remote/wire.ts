@@ -110,25 +110,35 @@ export const sessionOpenSchema = z
   })
   .strict();
 
-export const sessionCallSchema = z
-  .object({
-    session: z
-      .string()
-      .length(22)
-      .regex(/^[A-Za-z0-9_-]+$/),
-    counter: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-    tool: z.string().min(1).max(LIMITS.maxStringBytes),
-    operation: z.string().min(1).max(LIMITS.maxStringBytes),
-    resource: z.string().min(1).max(LIMITS.maxResourceBytes),
-    args: z.record(z.string(), z.unknown()),
-    callId: z.string().min(1).max(LIMITS.maxStringBytes),
-    exp: z.number().int().min(0).max(0xffffffff),
-    tag: z
-      .string()
-      .length(43)
-      .regex(/^[A-Za-z0-9_-]+$/),
-  })
-  .strict();
+const SESSION_CALL_KEYS = ['session', 'counter', 'tool', 'operation', 'resource', 'args', 'callId', 'exp', 'tag'] as const;
+const B64U = /^[A-Za-z0-9_-]+$/;
+const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/**
+ * Checks the shape of one session call (§13.7): exactly its nine members,
+ * typed and within their limits. Written by hand, not with zod: it runs once
+ * per call on the service's hot path. Returns the reason when it is not one.
+ */
+export function sessionCallProblem(c: unknown): string | undefined {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return 'a session call is an object';
+  const o = c as Record<string, unknown>;
+  let n = 0;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (!(SESSION_CALL_KEYS as readonly string[]).includes(k)) return `unknown member ${JSON.stringify(k).slice(0, 40)}`;
+    n++;
+  }
+  if (n !== SESSION_CALL_KEYS.length) return 'a session call has session, counter, tool, operation, resource, args, callId, exp and tag';
+  if (typeof o.session !== 'string' || o.session.length !== 22 || !B64U.test(o.session)) return 'session: expected 16 bytes, base64url';
+  if (typeof o.tag !== 'string' || o.tag.length !== 43 || !B64U.test(o.tag)) return 'tag: expected 32 bytes, base64url';
+  if (typeof o.counter !== 'number' || !Number.isSafeInteger(o.counter) || o.counter < 1) return 'counter: expected an integer from 1 to 2^53-1';
+  if (typeof o.exp !== 'number' || !Number.isInteger(o.exp) || o.exp < 0 || o.exp > 0xffffffff) return 'exp: expected unix seconds';
+  if (!text(o.tool, LIMITS.maxStringBytes) || !text(o.operation, LIMITS.maxStringBytes) || !text(o.callId, LIMITS.maxStringBytes))
+    return 'tool, operation and callId: expected 1 to 256 characters';
+  if (!text(o.resource, LIMITS.maxResourceBytes)) return 'resource: expected 1 to 1024 characters';
+  if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) return 'args: expected an object';
+  return undefined;
+}
 
 /** Most calls in one /v1/session/calls request. */
 export const MAX_SESSION_CALLS = 64;
@@ -140,17 +150,18 @@ export const sessionNonceResponseSchema = z.object({
   maxTtl: z.number().int().min(1).optional(),
 });
 export const sessionOpenResponseSchema = z.object({ reply: base64url(512), signature: base64url(64) });
-export const sessionAnswersSchema = z.object({
-  answers: z.array(
-    z
-      .object({
-        counter: z.number(),
-        decision: z.string().max(64 * 1024),
-        tag: z.string().length(43).optional(),
-      })
-      .strict(),
-  ),
-});
+/** The answers of a /v1/session/calls response, checked by hand (per call, on the client's hot path); undefined when malformed. */
+export function readSessionAnswers(json: unknown): { counter: number; decision: string; tag?: string }[] | undefined {
+  const a = (json as { answers?: unknown })?.answers;
+  if (!Array.isArray(a)) return undefined;
+  for (const x of a) {
+    if (typeof x !== 'object' || x === null) return undefined;
+    const o = x as { counter?: unknown; decision?: unknown; tag?: unknown };
+    if (typeof o.counter !== 'number' || typeof o.decision !== 'string' || o.decision.length > 64 * 1024) return undefined;
+    if (o.tag !== undefined && (typeof o.tag !== 'string' || o.tag.length !== 43)) return undefined;
+  }
+  return a as { counter: number; decision: string; tag?: string }[];
+}
 
 /** Any code of the form ERR_… (a newer service may know codes this client does not; they stay denials). */
 const errorCode = z

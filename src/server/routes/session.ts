@@ -10,7 +10,7 @@ import { formatPublicKey } from '../../crypto/keys.ts';
 import { decodeBase64url, encodeBase64url } from '../../encoding/base64url.ts';
 import type { SessionCall, SessionTable } from '../../verify/session-table.ts';
 import type { Decision } from '../../verify/verifier.ts';
-import { decisionToJson, MAX_SESSION_CALLS, sessionCallSchema, sessionOpenSchema } from '../../remote/wire.ts';
+import { decisionToJson, MAX_SESSION_CALLS, sessionCallProblem, sessionOpenSchema } from '../../remote/wire.ts';
 import type { Decider } from '../decide.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientAddress } from '../limits.ts';
@@ -70,12 +70,12 @@ export function sessionCallsRoute(table: SessionTable, decider: Decider, metrics
     const slots: number[] = [];
     for (let i = 0; i < calls.length; i++) {
       const t0 = process.hrtime.bigint();
-      const parsed = sessionCallSchema.safeParse(calls[i]);
-      if (!parsed.success) {
+      const problem = sessionCallProblem(calls[i]);
+      if (problem !== undefined) {
         metrics.rejected('invalid_body');
         const c = calls[i] as { counter?: unknown };
         const counter = typeof c?.counter === 'number' && Number.isSafeInteger(c.counter) ? c.counter : 0;
-        answers[i] = { counter, decision: JSON.stringify({ allowed: false, mode: 'session', code: 'ERR_MALFORMED', reason: zodMessage(parsed.error.issues) }) };
+        answers[i] = { counter, decision: JSON.stringify({ allowed: false, mode: 'session', code: 'ERR_MALFORMED', reason: problem }) };
         continue;
       }
       // The validated shape, but the caller's own args object (JSON.parse output).
