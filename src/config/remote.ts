@@ -14,9 +14,11 @@ import { z } from 'zod';
  *     sessions: true               # default true with serviceKey; false: every call signed
  *     sessionTtl: 3600             # seconds asked for per session
  *
- * The service checks signed calls only: a Guard built from a config with
- * `remote:` needs the run's holder key for every call and hands it to the
- * RemoteVerifier, which signs each call (`attestAll` is on).
+ * The service checks authenticated calls only: a Guard built from a config
+ * with `remote:` needs the run's holder key for every call and hands it to
+ * the RemoteVerifier, which signs each call (`attestAll` is on) or, with a
+ * pinned `serviceKey`, sends it over a session (one signed handshake, then
+ * HMAC-tagged calls and answers; attested tools stay signed).
  */
 export const remoteConfigSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),
