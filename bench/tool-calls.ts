@@ -364,7 +364,7 @@ ${sessions}`;
           ? `, +${(heavy.session - heavy.bare).toFixed(3)} ms at 1000 (remote +${(heavy.remote - heavy.bare).toFixed(3)} ms; throughput vs bare: session ${(heavy.sessionTput / heavy.bareTput).toFixed(3)}, remote ${(heavy.remoteTput / heavy.bareTput).toFixed(3)})`
           : ''),
       micro
-        ? `session service CPU per call ${micro.sessionVerifyUs.toFixed(2)} us = ${sessionVsVerify.toFixed(3)} x one native Ed25519 verify (${micro.ed25519VerifyUs.toFixed(2)} us); handshake ${micro.handshakeUs.toFixed(0)} us; ~${micro.sessionBytes.toFixed(0)} heap bytes per session`
+        ? `session service CPU per call ${micro.sessionVerifyUs.toFixed(2)} us = ${sessionVsVerify.toFixed(3)} x one native Ed25519 verify (${micro.ed25519VerifyUs.toFixed(2)} us); handshake ${micro.handshakeUs.toFixed(0)} us; heap per session ${Number.isNaN(micro.sessionBytes) ? 'not measured (run node with --expose-gc)' : `${micro.sessionBytes.toFixed(0)} bytes`}, estimate ${micro.sessionBytesEstimate} bytes`
         : 'session micro FAILED',
       ...Object.entries(failed).map(([k, v]) => `phase ${k} FAILED: ${v}`),
       'seed reference: local 7,100 / 8,300 = 0.86, remote 0.31, remote added latency +26 ms',
@@ -434,6 +434,7 @@ ${sessions}`;
       metrics.session_verify_vs_ed25519_verify = round(sessionVsVerify);
       metrics.handshake_us = Math.round(micro.handshakeUs);
       metrics.session_bytes = Math.round(micro.sessionBytes);
+      metrics.session_bytes_estimate = Math.round(micro.sessionBytesEstimate);
     }
     if (sat) metrics.remote_verifications_per_s = Math.round(sat.perSecond);
     if (satBatch) metrics.remote_verifications_batched_per_s = Math.round(satBatch.perSecond);
