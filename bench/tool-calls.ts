@@ -19,6 +19,14 @@
  *           signature, checked once by the service, sent once per request
  *           (§4.5); each call still gets its own proof, rules and decision)
  *
+ *   session the same tool behind the guard with a RemoteVerifier that pins
+ *           the service's key: one handshake signed by the holder key, then
+ *           each call carries an HMAC tag under the session key and each
+ *           answer is HMAC-tagged back (docs/spec.md §13); no per-call
+ *           signature on either side. Measured at 10, 100 and 1,000 in
+ *           flight; session_verify_us and handshake_us are measured in
+ *           process (bench/session-micro.ts)
+ *
  *   remote_redis  as remote, with a second service whose replay store is
  *           Redis (shared by any number of replicas); skipped, and said so,
  *           when Redis does not answer on 127.0.0.1:6379
@@ -39,6 +47,11 @@ import { Guard, guardTool } from '../src/langchain/index.ts';
 import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
 import { mean, percentile, round } from './stats.ts';
+import { measureSessionMicro } from './session-micro.ts';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serializePrivateKey } from '../src/crypto/keys.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 import { BENCH_SKEW, benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers, waitPastStart } from './support.ts';
 
@@ -47,7 +60,7 @@ const IN_FLIGHT = 100;
 const POLICY = { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' } };
 
 interface Way {
-  readonly name: 'bare' | 'local' | 'remote' | 'remote_redis';
+  readonly name: 'bare' | 'local' | 'remote' | 'remote_redis' | 'session';
   readonly call: (i: number) => Promise<unknown>;
   readonly samples: number[];
   seconds: number;
@@ -148,7 +161,12 @@ export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
     grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
   });
   const replayCacheSize = 4 * (total + warmup) + 100_000;
-  const serviceYaml = (replay: string) => `trust:
+  const serviceKey = generateKey();
+  const keyDir = mkdtempSync(join(tmpdir(), 'capframe-bench-session-'));
+  const keyFile = join(keyDir, 'service.key');
+  writeFileSync(keyFile, serializePrivateKey(serviceKey), { mode: 0o600 });
+  const sessionsYaml = `  sessions:\n    keyFile: ${keyFile}\n    handshakesPerSecond: 1000\n`;
+  const serviceYaml = (replay: string, sessions = '') => `trust:
   authorities:
     - ${formatPublicKey(authority.publicKey)}
   replayCacheSize: ${replayCacheSize}
@@ -158,12 +176,12 @@ ${replay}server:
   port: 0
   audit:
     path: ./audit.jsonl
-`;
+${sessions}`;
   const failed: Record<string, string> = {};
   const withRedis = await redisAnswers();
   if (!withRedis) failed.remote_redis = `Redis is not answering at ${REDIS_URL}: the Redis way is skipped`;
   const prefix = benchPrefix('tool-calls');
-  const service = await spawnService(serviceYaml(''));
+  const service = await spawnService(serviceYaml('', sessionsYaml));
   const redisService = withRedis
     ? await spawnService(serviceYaml(`replay:\n  store: redis\n  url: ${REDIS_URL}\n  prefix: "${prefix}"\n  timeout: 2s\n`)).catch((e: unknown) => {
         failed.remote_redis = `the Redis-backed service did not start: ${(e as Error).message}`;
@@ -181,10 +199,13 @@ ${replay}server:
     );
 
     const localGuard = new Guard({ verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: replayCacheSize }), policies: POLICY, sink: null });
-    const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32 });
+    const remoteVerifier = new RemoteVerifier({ url: service.url, connections: 32, timeout: 15_000 });
     const remoteGuard = new Guard({ verifier: remoteVerifier, policies: POLICY, sink: null, attestAll: true });
     const local = guardTool(getTicket, localGuard);
     const remote = guardTool(getTicket, remoteGuard);
+    // A generous deadline: at 1,000 in flight on a shared 2-core machine a request may wait seconds (the way is measured, not timed out).
+    const sessionVerifier = new RemoteVerifier({ url: service.url, connections: 32, serviceKey: serviceKey.publicKey, timeout: 15_000 });
+    const sessionTool = guardTool(getTicket, new Guard({ verifier: sessionVerifier, policies: POLICY, sink: null, attestAll: true }));
     const redisVerifier = redisService ? new RemoteVerifier({ url: redisService.url, connections: 32 }) : undefined;
     const remoteRedis = redisVerifier ? guardTool(getTicket, new Guard({ verifier: redisVerifier, policies: POLICY, sink: null, attestAll: true })) : undefined;
     const config = { configurable: { capframe: { token, holderKey: holder } } };
@@ -194,6 +215,7 @@ ${replay}server:
       { name: 'bare', call: async (i) => check(await getTicket.invoke(toolCall(i, 'bare'), config), 'bare'), samples: [], seconds: 0, calls: 0 },
       { name: 'local', call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'), samples: [], seconds: 0, calls: 0 },
       { name: 'remote', call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'), samples: [], seconds: 0, calls: 0 },
+      { name: 'session', call: async (i) => check(await sessionTool.invoke(toolCall(i, 'session'), config), 'session'), samples: [], seconds: 0, calls: 0 },
     ];
     if (remoteRedis)
       ways.push({
@@ -204,6 +226,9 @@ ${replay}server:
         calls: 0,
       });
     let lightAdded = NaN;
+    let lightSessionAdded = NaN;
+    let heavy: { bare: number; session: number; remote: number; sessionTput: number; bareTput: number; remoteTput: number } | undefined;
+    const sessionWay = ways.find((w) => w.name === 'session')!;
     // A way that fails leaves the rotation (its figures are dropped and the failure reported); the others go on.
     const dropped = new Set<Way>();
     const run = async (w: Way, f: () => Promise<void>) => {
@@ -234,14 +259,37 @@ ${replay}server:
     }
     await phase(failed, 'light', async () => {
       // The same two ways with 10 in flight: the remote pipeline is not saturated, so this is its own added latency.
-      const light = { bare: [] as number[], remote: [] as number[] };
+      const light = { bare: [] as number[], remote: [] as number[], session: [] as number[] };
       const lightN = ctx.quick ? 300 : 2_000;
       for (let r = 0; r < 2; r++) {
         await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[0]!.call, light.bare);
         await load(lightN / 2, 10, 20_000_000 + r * lightN, ways[2]!.call, light.remote);
+        await load(lightN / 2, 10, 20_000_000 + r * lightN, sessionWay.call, light.session);
       }
       lightAdded = percentile(light.remote, 50) - percentile(light.bare, 50);
+      lightSessionAdded = percentile(light.session, 50) - percentile(light.bare, 50);
     });
+    await phase(failed, 'heavy', async () => {
+      // 1,000 in flight: bare, session and remote interleaved in two rounds.
+      const heavyN = ctx.quick ? 2_000 : 10_000;
+      const h = { bare: [] as number[], session: [] as number[], remote: [] as number[] };
+      const secs = { bare: 0, session: 0, remote: 0 };
+      for (let r = 0; r < 2; r++) {
+        secs.bare += await load(heavyN / 2, 1000, 30_000_000 + r * heavyN, ways[0]!.call, h.bare);
+        secs.session += await load(heavyN / 2, 1000, 30_000_000 + r * heavyN, sessionWay.call, h.session);
+        secs.remote += await load(heavyN / 2, 1000, 30_000_000 + r * heavyN, ways[2]!.call, h.remote);
+      }
+      heavy = {
+        bare: percentile(h.bare, 50),
+        session: percentile(h.session, 50),
+        remote: percentile(h.remote, 50),
+        bareTput: heavyN / secs.bare,
+        sessionTput: heavyN / secs.session,
+        remoteTput: heavyN / secs.remote,
+      };
+    });
+    const micro = await phase(failed, 'session_micro', () => measureSessionMicro(ctx.quick));
+    await sessionVerifier.close();
     await remoteVerifier.close();
     await redisVerifier?.close();
 
@@ -273,6 +321,9 @@ ${replay}server:
     const remoteRatio = stats.remote.tput / stats.bare.tput;
     const redisRatio = stats.remote_redis ? stats.remote_redis.tput / stats.bare.tput : NaN;
     const addedP50 = stats.remote.p50 - stats.bare.p50;
+    const sessionRatio = stats.session.tput / stats.bare.tput;
+    const sessionAddedP50 = stats.session.p50 - stats.bare.p50;
+    const sessionVsVerify = micro ? micro.sessionVerifyUs / micro.ed25519VerifyUs : NaN;
 
     const ms = (x: number) => `${x.toFixed(2)} ms`;
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(22) : c.padStart(14))).join(' | ')} |`;
@@ -306,7 +357,15 @@ ${replay}server:
       `remote added latency: p50 +${addedP50.toFixed(3)} ms, avg +${(stats.remote.avg - stats.bare.avg).toFixed(3)} ms; ` +
         `service alone: ${sat ? `${sat.perSecond.toFixed(0)} verifications/s (32 keep-alive connections, 64 in flight, p50 ${sat.p50.toFixed(2)} ms)` : 'FAILED'}; ` +
         `batched by 32: ${satBatch ? `${satBatch.perSecond.toFixed(0)} verifications/s` : 'FAILED'}`,
-      `at 10 in flight (not saturated): remote added latency p50 +${lightAdded.toFixed(3)} ms`,
+      line(['Session calls', ms(stats.session.avg), ms(stats.session.p99), `${stats.session.tput.toFixed(0)} /s`, String(tokenBytes), sessionRatio.toFixed(3)]),
+      `at 10 in flight (not saturated): remote added latency p50 +${lightAdded.toFixed(3)} ms, session +${lightSessionAdded.toFixed(3)} ms`,
+      `session added latency p50: +${lightSessionAdded.toFixed(3)} ms at 10, +${sessionAddedP50.toFixed(3)} ms at 100` +
+        (heavy
+          ? `, +${(heavy.session - heavy.bare).toFixed(3)} ms at 1000 (remote +${(heavy.remote - heavy.bare).toFixed(3)} ms; throughput vs bare: session ${(heavy.sessionTput / heavy.bareTput).toFixed(3)}, remote ${(heavy.remoteTput / heavy.bareTput).toFixed(3)})`
+          : ''),
+      micro
+        ? `session service CPU per call ${micro.sessionVerifyUs.toFixed(2)} us = ${sessionVsVerify.toFixed(3)} x one native Ed25519 verify (${micro.ed25519VerifyUs.toFixed(2)} us); handshake ${micro.handshakeUs.toFixed(0)} us; heap per session ${Number.isNaN(micro.sessionBytes) ? 'not measured (run node with --expose-gc)' : `${micro.sessionBytes.toFixed(0)} bytes`}, estimate ${micro.sessionBytesEstimate} bytes`
+        : 'session micro FAILED',
       ...Object.entries(failed).map(([k, v]) => `phase ${k} FAILED: ${v}`),
       'seed reference: local 7,100 / 8,300 = 0.86, remote 0.31, remote added latency +26 ms',
       '',
@@ -327,6 +386,19 @@ ${replay}server:
       { name: 'remote_added_p50_ms at 10 in flight', value: `${lightAdded.toFixed(3)} ms` },
       { name: 'remote_verifications_per_s', value: sat ? `${sat.perSecond.toFixed(0)} /s` : `FAILED: ${failed.saturation}` },
       { name: 'remote_verifications_per_s (batch 32)', value: satBatch ? `${satBatch.perSecond.toFixed(0)} /s` : `FAILED: ${failed.saturation_batch}` },
+      { name: 'session_throughput_ratio', value: sessionRatio.toFixed(3), target: '>= 0.9 (seed 0.31)', ok: sessionRatio >= 0.9 },
+      { name: 'session_added_p50_ms', value: `${sessionAddedP50.toFixed(3)} ms`, target: '<= 1 ms at 100 in flight (seed +26 ms)', ok: sessionAddedP50 <= 1 },
+      { name: 'session_added_p50_ms at 10 in flight', value: `${lightSessionAdded.toFixed(3)} ms` },
+      { name: 'session_added_p50_ms at 1000 in flight', value: heavy ? `${(heavy.session - heavy.bare).toFixed(3)} ms` : `FAILED: ${failed.heavy}` },
+      {
+        name: 'session_verify_us',
+        value: micro
+          ? `${micro.sessionVerifyUs.toFixed(2)} us (${sessionVsVerify.toFixed(3)} x Ed25519 verify ${micro.ed25519VerifyUs.toFixed(2)} us)`
+          : `FAILED: ${failed.session_micro}`,
+        target: '<= 0.05 x one native Ed25519 verify',
+        ...(micro ? { ok: sessionVsVerify <= 0.05 } : {}),
+      },
+      { name: 'handshake_us', value: micro ? `${micro.handshakeUs.toFixed(0)} us` : `FAILED: ${failed.session_micro}` },
       { name: 'token bytes / remote request bytes', value: `${tokenBytes} / ${requestBytes}` },
       ...Object.entries(failed).map(([k, v]) => ({ name: `phase ${k}`, value: `FAILED: ${v}` })),
     ];
@@ -344,7 +416,26 @@ ${replay}server:
       token_bytes: tokenBytes,
       remote_request_bytes: requestBytes,
       tool_calls_failed_phases: Object.keys(failed).length,
+      session_throughput_ratio: round(sessionRatio),
+      session_added_p50_ms: round(sessionAddedP50),
+      session_added_p50_ms_10_in_flight: round(lightSessionAdded),
+      tool_calls_session_per_s: Math.round(stats.session.tput),
+      tool_calls_session_p99_ms: round(stats.session.p99),
     };
+    if (heavy) {
+      metrics.session_added_p50_ms_1000_in_flight = round(heavy.session - heavy.bare);
+      metrics.remote_added_p50_ms_1000_in_flight = round(heavy.remote - heavy.bare);
+      metrics.session_throughput_ratio_1000_in_flight = round(heavy.sessionTput / heavy.bareTput);
+      metrics.remote_throughput_ratio_1000_in_flight = round(heavy.remoteTput / heavy.bareTput);
+    }
+    if (micro) {
+      metrics.session_verify_us = round(micro.sessionVerifyUs);
+      metrics.ed25519_verify_us = round(micro.ed25519VerifyUs);
+      metrics.session_verify_vs_ed25519_verify = round(sessionVsVerify);
+      metrics.handshake_us = Math.round(micro.handshakeUs);
+      metrics.session_bytes = Math.round(micro.sessionBytes);
+      metrics.session_bytes_estimate = Math.round(micro.sessionBytesEstimate);
+    }
     if (sat) metrics.remote_verifications_per_s = Math.round(sat.perSecond);
     if (satBatch) metrics.remote_verifications_batched_per_s = Math.round(satBatch.perSecond);
     if (stats.remote_redis) {
@@ -358,6 +449,7 @@ ${replay}server:
   } finally {
     await service.stop();
     await redisService?.stop();
+    rmSync(keyDir, { recursive: true, force: true });
     if (withRedis) await deleteRedisKeys(prefix).catch(() => {});
   }
 }

@@ -27,6 +27,7 @@ import { toCapframeError } from '../src/error-codes.ts';
 import { buildSnapshot } from '../src/revocation/snapshot.ts';
 import { buildDelta } from '../src/revocation/delta.ts';
 import { ed25519EdgeCases, identityRSignature } from './ed25519-edges.ts';
+import { writeSessionVectors } from './vectors/sessions.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -1516,6 +1517,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   (await import('./vectors/revocation-bloom.ts')).writeBloomVectors();
   const text = generateVectors();
   writeFileSync(VECTORS_PATH, text);
+  writeSessionVectors();
   const doc = JSON.parse(text) as { tokens: unknown[]; tokenErrors: unknown[]; calls: unknown[] };
   console.log(`wrote ${VECTORS_PATH}: ${doc.tokens.length} tokens, ${doc.tokenErrors.length} token errors, ${doc.calls.length} calls`);
 }

@@ -28,6 +28,11 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_UNAVAILABLE'
   | 'ERR_UNAUTHORIZED'
+  | 'ERR_SESSION_UNKNOWN'
+  | 'ERR_SESSION_TAG'
+  | 'ERR_SESSION_COUNTER'
+  | 'ERR_SESSION_LIMIT'
+  | 'ERR_SESSION_ANSWER'
   | 'ERR_INTERNAL';
 
 export class CapframeError extends Error {
@@ -194,6 +199,41 @@ export class UnauthorizedError extends CapframeError {
   static override readonly code = 'ERR_UNAUTHORIZED' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_UNAUTHORIZED', message, options);
+  }
+}
+/** A session call names a session the service does not hold (never opened, expired, dropped, or the service restarted): the client opens a new one. */
+export class SessionUnknownError extends CapframeError {
+  static override readonly code = 'ERR_SESSION_UNKNOWN' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SESSION_UNKNOWN', message, options);
+  }
+}
+/** A session call's HMAC tag does not verify under the session's key (forged or altered call). */
+export class SessionTagError extends CapframeError {
+  static override readonly code = 'ERR_SESSION_TAG' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SESSION_TAG', message, options);
+  }
+}
+/** A session call's counter is too far ahead of the highest one seen (a counter seen twice is ERR_REPLAY). */
+export class SessionCounterError extends CapframeError {
+  static override readonly code = 'ERR_SESSION_COUNTER' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SESSION_COUNTER', message, options);
+  }
+}
+/** A session cap or handshake rate limit is reached: no new session now. */
+export class SessionLimitError extends CapframeError {
+  static override readonly code = 'ERR_SESSION_LIMIT' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SESSION_LIMIT', message, options);
+  }
+}
+/** The service's answer (or handshake reply) is not authenticated for this call: forged, replayed, mismatched or signed by another key. Always a denial. */
+export class SessionAnswerError extends CapframeError {
+  static override readonly code = 'ERR_SESSION_ANSWER' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SESSION_ANSWER', message, options);
   }
 }
 /** A bug in capframe; still a denial. */

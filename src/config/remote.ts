@@ -11,10 +11,15 @@ import { z } from 'zod';
  *     fallback: none               # none (fail closed, ERR_UNAVAILABLE) | local (decide in process)
  *     revocation: sync             # local fallback: keep the service's revocation list (sync) | none (the service has none)
  *     revocationForm: exact        # exact (the whole list, pushed deltas) | bloom (the ~120 KB compact form; hits confirmed with the service)
+ *     serviceKey: cfk1.…           # the service's key, pinned: calls go over sessions (docs/spec.md §13)
+ *     sessions: true               # default true with serviceKey; false: every call signed
+ *     sessionTtl: 3600             # seconds asked for per session
  *
- * The service checks signed calls only: a Guard built from a config with
- * `remote:` needs the run's holder key for every call and hands it to the
- * RemoteVerifier, which signs each call (`attestAll` is on).
+ * The service checks authenticated calls only: a Guard built from a config
+ * with `remote:` needs the run's holder key for every call and hands it to
+ * the RemoteVerifier, which signs each call (`attestAll` is on) or, with a
+ * pinned `serviceKey`, sends it over a session (one signed handshake, then
+ * HMAC-tagged calls and answers; attested tools stay signed).
  */
 export const remoteConfigSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' }),
@@ -24,6 +29,15 @@ export const remoteConfigSchema = z.strictObject({
   fallback: z.enum(['none', 'local']).default('none'),
   revocation: z.enum(['sync', 'none']).optional(),
   revocationForm: z.enum(['exact', 'bloom']).optional(),
+  /** The service's public key (cfk1.…), pinned: calls then go over sessions (docs/spec.md §13). */
+  serviceKey: z
+    .string()
+    .regex(/^cfk1\.[A-Za-z0-9_-]{43}$/, { message: 'expected the service public key (cfk1.…)' })
+    .optional(),
+  /** Sessions when serviceKey is set (default true); false keeps every call signed. */
+  sessions: z.boolean().optional(),
+  /** Session lifetime asked for, seconds. */
+  sessionTtl: z.number().int().min(60).max(86_400).optional(),
 });
 
 export type RemoteConfig = z.infer<typeof remoteConfigSchema>;

@@ -26,6 +26,12 @@
  *       (covers, pollInterval: see src/config/revocation.ts)
  *       keyFile: ./authority.key # authority private key FILE (capframe keygen) that signs snapshots
  *       maxAge: 300s             # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
+ *     sessions:                  # session calls (docs/spec.md §13): POST /v1/session/*
+ *       keyFile: ./service.key   # the service's Ed25519 private key FILE (capframe keygen); clients pin its public key
+ *       maxTtl: 3600             # longest session, seconds
+ *       maxPerHolder: 64         # live sessions per holder key (a new one ends that holder's oldest)
+ *       maxSessions: 100000      # live sessions in total (beyond: ERR_SESSION_LIMIT)
+ *       handshakesPerSecond: 20  # per client address, burst twice that
  *
  * Timeouts are durations (`500ms`, `5s`, `2m`) or a bare number of
  * milliseconds; they parse to milliseconds.
@@ -89,6 +95,15 @@ export const serverSectionSchema = z
             everySeconds: z.number().int().min(0).max(86_400).default(60),
           })
           .optional(),
+      })
+      .optional(),
+    sessions: z
+      .strictObject({
+        keyFile: z.string().min(1),
+        maxTtl: z.number().int().min(60).max(86_400).optional(),
+        maxPerHolder: z.number().int().min(1).max(1_000_000).optional(),
+        maxSessions: z.number().int().min(1).max(10_000_000).optional(),
+        handshakesPerSecond: z.number().int().min(1).max(1_000_000).optional(),
       })
       .optional(),
     revocation: revocationSectionSchema.optional(),

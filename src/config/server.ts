@@ -27,6 +27,8 @@ export interface ServerConfig {
   readonly auditCheckpointKeyFile?: string;
   /** `server.audit.export`, paths resolved. */
   readonly auditExport?: readonly ExportEntry[];
+  /** The session key file (server.sessions.keyFile), resolved against the config file's directory. */
+  readonly sessionKeyPath?: string;
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
   /** The admin secret, when configured (never logged). */
@@ -70,6 +72,7 @@ export function parseServerConfig(
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
     ...(server.audit?.export ? { auditExport: resolveExportPaths(server.audit.export, baseDir) } : {}),
     ...(server.audit?.checkpoint ? { auditCheckpointKeyFile: resolve(baseDir, server.audit.checkpoint.keyFile) } : {}),
+    ...(server.sessions ? { sessionKeyPath: resolve(baseDir, server.sessions.keyFile) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
     base,

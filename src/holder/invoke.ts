@@ -87,7 +87,7 @@ export interface InvocationBatchOptions {
 }
 
 /** Checks that `key` is the token's holder key; returns the token's tip digest. */
-function checkKey(key: PrivateKey | undefined, token: Token, fn: string): Uint8Array {
+export function checkKey(key: PrivateKey | undefined, token: Token, fn: string): Uint8Array {
   if (!key || key.kind !== 'private') throw new InvalidArgumentError(`${fn} needs the holder private key`);
   const info = tipOf(token);
   if (!equalBytes(key.publicKey, info.holder)) {

@@ -25,7 +25,7 @@ export interface DecisionEvent {
   /** Block ids of the token chain, root first. */
   readonly tokenIds?: readonly string[];
   /** `local` (in-process check), `signed` (invocation proof) or `none` (denied before any check). */
-  readonly mode: 'local' | 'signed' | 'none';
+  readonly mode: 'local' | 'signed' | 'session' | 'none';
   /** Which layer decided: a guarded tool or the agent middleware. */
   readonly via: 'tool' | 'middleware';
 }

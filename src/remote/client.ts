@@ -23,12 +23,12 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { RemoteConfig } from '../config/remote.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, SessionAnswerError, UnavailableError } from '../errors.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
-import { toHex } from '../crypto/hash.ts';
+import { equalBytes, toHex } from '../crypto/hash.ts';
 import { Invocation } from '../token/invocation.ts';
 import { decodeInvocationPayload } from '../token/invocation-payload.ts';
 import { LIMITS } from '../token/limits.ts';
@@ -37,6 +37,12 @@ import { decisionResponseSchema } from './wire.ts';
 import { type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import type { CallSigner, CallVerifier } from '../verify/call-verifier.ts';
 import { newCallId } from '../token/call-id.ts';
+import { parsePublicKey, toPublicKey, type PublicKeyInput } from '../crypto/keys.ts';
+import { decodeBase64url } from '../encoding/base64url.ts';
+import { beginSession, type ClientSession, type SealedCall } from './session-client.ts';
+import { readSessionAnswers, sessionNonceResponseSchema, sessionOpenResponseSchema } from './wire.ts';
+import type { SessionAnswer } from '../verify/session-table.ts';
+import type { Clock } from '../clock.ts';
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
@@ -65,6 +71,36 @@ export interface RemoteVerifierOptions {
   readonly maxRequests?: number;
   /** Use this undici dispatcher instead of a private Pool (not closed by close()). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * The service's Ed25519 public key (cfk1.… or 32 bytes), pinned: with it,
+   * `verifyCall()` goes over sessions (docs/spec.md §13): one handshake
+   * signed by the holder key per token, then each call carries an HMAC tag
+   * and each answer is HMAC-tagged under the session key. Calls given with a
+   * proof (`verifyInvocation`, attested tools) stay signed.
+   */
+  readonly serviceKey?: PublicKeyInput;
+  /** Use sessions when `serviceKey` is given. Default true. */
+  readonly sessions?: boolean;
+  /** Lifetime asked for each session, seconds (capped by the token and the service). Default 3600. */
+  readonly sessionTtl?: number;
+}
+
+/** Calls waiting to go out in one POST /v1/session/calls. */
+interface SessionPending {
+  readonly sealed: SealedCall;
+  resolve: (a: SessionAnswer | Error) => void;
+}
+
+/** A client's session with the service for one token and holder key. */
+interface SessionSlot {
+  readonly opening: Promise<ClientSession>;
+  session?: ClientSession;
+}
+
+/** Loopback hosts, where plain http:// cannot be read or altered by anyone else on the path. */
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** What an allow from the service must repeat of the call, when known here (besides the tool). */
@@ -74,7 +110,7 @@ const ANSWER_FIELDS = ['tool', 'operation', 'resource', 'callId', 'argsDigest', 
 
 type Base = { -readonly [K in 'tool' | 'operation' | 'resource' | 'callId' | 'argsDigest']?: string };
 
-function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' = 'signed'): Denied {
+function denied(base: Base, error: CapframeError, mode: 'signed' | 'local' | 'session' = 'signed'): Denied {
   return Object.freeze({ ...base, mode, allowed: false as const, code: error.code, reason: error.message, error });
 }
 
@@ -109,9 +145,22 @@ export class RemoteVerifier implements CallVerifier {
   readonly #fallback: RemoteVerifierOptions['fallback'];
   readonly #onClose: RemoteVerifierOptions['onClose'];
   readonly #batchPath: string;
+  readonly #sessionPath: string;
   readonly #maxBatch: number;
   readonly #maxOutstanding: number;
   #queue: Pending[] = [];
+  readonly #serviceKey: Uint8Array | undefined;
+  readonly #sessionTtl: number;
+  #sessions = new WeakMap<Token, Map<PrivateKey, SessionSlot>>();
+  #sessionQueue: SessionPending[] = [];
+  #sessionOutstanding = 0;
+  #sessionDrainScheduled = false;
+  /**
+   * Session figures: handshakes made, calls retried once with a new session
+   * because the service no longer knew theirs (e.g. it restarted), answers
+   * refused as forged, replayed or mismatched.
+   */
+  readonly sessionStats = { handshakes: 0, retries: 0, refusedAnswers: 0 };
   #outstanding = 0;
   #drainScheduled = false;
 
@@ -124,10 +173,16 @@ export class RemoteVerifier implements CallVerifier {
       throw new InvalidArgumentError(`not a URL: ${JSON.stringify(o.url)}`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('the service URL must be http: or https:');
+    // An answer over plain HTTP from a non-loopback host could be forged by anyone on the path
+    // (an allow is only JSON on the signed path): https:// with certificate checks (undici's default).
+    if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+      throw new ConfigError(`the service URL ${u.origin} is plain http:// to a non-loopback host, where anyone on the path can forge an allow: use https://`);
+    }
     this.url = o.url;
     this.#origin = u.origin;
     this.#path = u.pathname.replace(/\/+$/, '') + '/v1/verify';
     this.#batchPath = this.#path + '/batch';
+    this.#sessionPath = u.pathname.replace(/\/+$/, '') + '/v1/session/calls';
     this.#maxBatch = o.batch === false ? 1 : Math.max(1, Math.min(64, o.maxBatch ?? 32));
     this.#maxOutstanding = Math.max(1, Math.min(o.maxRequests ?? 4, o.connections ?? 16));
     this.timeout = o.timeout ?? 2_000;
@@ -137,6 +192,10 @@ export class RemoteVerifier implements CallVerifier {
     this.#proofTtl = o.proofTtl ?? 30;
     this.#fallback = o.fallback;
     this.#onClose = o.onClose;
+    this.#serviceKey = o.serviceKey !== undefined && o.sessions !== false ? toPublicKey(o.serviceKey) : undefined;
+    this.#sessionTtl = o.sessionTtl ?? 3600;
+    if (!Number.isInteger(this.#sessionTtl) || this.#sessionTtl < 60)
+      throw new InvalidArgumentError('sessionTtl must be a whole number of seconds, at least 60');
     this.#own = !o.dispatcher;
     this.#dispatcher =
       o.dispatcher ??
@@ -169,6 +228,7 @@ export class RemoteVerifier implements CallVerifier {
       if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
       base.callId = call.callId ?? newCallId();
+      if (this.#serviceKey) return await this.#sessionCall(t, { ...call, callId: base.callId }, key, signer?.ttl ?? this.#proofTtl, signer?.clock, base, false);
       // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
       const { payload, resource, argsDigest } = prepareInvocation(
         t,
@@ -203,6 +263,172 @@ export class RemoteVerifier implements CallVerifier {
       return await this.#enqueue(item);
     } catch (e) {
       return denied(base, toCapframeError(e, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  /** True when `verifyCall()` goes over sessions (a pinned service key). */
+  get sessions(): boolean {
+    return this.#serviceKey !== undefined;
+  }
+
+  /**
+   * One call over the token's session: sealed, sent (with the calls queued
+   * in the same turn), its answer opened. A session the service no longer
+   * knows (ERR_SESSION_UNKNOWN: it restarted, or evicted it) is replaced and
+   * the call retried once (counted in sessionStats.retries).
+   */
+  async #sessionCall(
+    t: Token,
+    call: LocalCall,
+    key: PrivateKey,
+    ttl: number | string,
+    clock: Clock | undefined,
+    base: Base,
+    retried: boolean,
+  ): Promise<Decision> {
+    let session: ClientSession;
+    try {
+      session = await this.#session(t, key, clock);
+    } catch (e) {
+      const err = toCapframeError(e, 'ERR_UNAVAILABLE');
+      if (err.code === 'ERR_UNAVAILABLE') return this.#sessionUnavailable(t, call, key, ttl, clock, base, err.message);
+      return denied(base, err, 'session');
+    }
+    const sealed = session.seal(call, ttl);
+    Object.assign(base, sealed.base);
+    const answer = await new Promise<SessionAnswer | Error>((resolve) => {
+      this.#sessionQueue.push({ sealed, resolve });
+      if (!this.#sessionDrainScheduled) {
+        this.#sessionDrainScheduled = true;
+        setImmediate(() => {
+          this.#sessionDrainScheduled = false;
+          this.#drainSessions();
+        });
+      }
+    });
+    if (answer instanceof Error) return this.#sessionUnavailable(t, call, key, ttl, clock, base, `verification service unreachable: ${answer.message}`);
+    const d = session.open(sealed, answer);
+    if (!d.allowed) {
+      if (d.code === 'ERR_SESSION_UNKNOWN' && !retried) {
+        this.#forget(t, key, session);
+        this.sessionStats.retries++;
+        return this.#sessionCall(t, call, key, ttl, clock, base, true);
+      }
+      if (d.code === 'ERR_SESSION_ANSWER') this.sessionStats.refusedAnswers++;
+    }
+    return d;
+  }
+
+  /** The live session for a token and key, opening one (shared by the calls that wait for it) when there is none or it ends within 30 s. */
+  #session(t: Token, key: PrivateKey, clock: Clock | undefined): Promise<ClientSession> {
+    let byKey = this.#sessions.get(t);
+    if (!byKey) this.#sessions.set(t, (byKey = new Map()));
+    const slot = byKey.get(key);
+    if (slot && (!slot.session || slot.session.usable(30))) return slot.session ? Promise.resolve(slot.session) : slot.opening;
+    const next: SessionSlot = { opening: this.#handshake(t, key, clock) };
+    byKey.set(key, next);
+    next.opening.then(
+      (s) => {
+        next.session = s;
+      },
+      () => {
+        if (byKey.get(key) === next) byKey.delete(key);
+      },
+    );
+    return next.opening;
+  }
+
+  #forget(t: Token, key: PrivateKey, session: ClientSession): void {
+    const byKey = this.#sessions.get(t);
+    if (byKey?.get(key)?.session === session) byKey.delete(key);
+  }
+
+  /** The handshake over HTTP (§13.7): a nonce, then the signed hello and the service's signed reply. */
+  async #handshake(t: Token, key: PrivateKey, clock: Clock | undefined): Promise<ClientSession> {
+    const base = this.#path.slice(0, -'/v1/verify'.length);
+    const step = async (path: string, body: string): Promise<unknown> => {
+      let r: { status: number; json: unknown };
+      try {
+        r = await this.#post(base + path, body);
+      } catch (e) {
+        throw new UnavailableError(`verification service unreachable: ${(e as Error).message ?? e}`);
+      }
+      if (r.status !== 200) {
+        const j = r.json as { code?: unknown; reason?: unknown };
+        if ((r.status === 400 || r.status === 429) && typeof j?.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(j.code)) {
+          throw errorFromCode(j.code as never, `session handshake refused: ${String(j.reason ?? '')}`.slice(0, 400));
+        }
+        throw new UnavailableError(`verification service answered HTTP ${r.status} to ${path}`);
+      }
+      return r.json;
+    };
+    const n = sessionNonceResponseSchema.safeParse(await step('/v1/session/nonce', '{}'));
+    if (!n.success) throw new UnavailableError('the service sent no session nonce');
+    let offered: Uint8Array;
+    try {
+      offered = parsePublicKey(n.data.serviceKey);
+    } catch {
+      throw new SessionAnswerError('the service presents no usable key');
+    }
+    if (!equalBytes(offered, this.#serviceKey!)) throw new SessionAnswerError('the service presents another key than the pinned one');
+    const ttl = Math.max(1, Math.min(this.#sessionTtl, n.data.maxTtl ?? this.#sessionTtl));
+    const pending = beginSession(t, key, { serviceKey: this.#serviceKey!, nonce: decodeBase64url(n.data.nonce), ttl, ...(clock ? { clock } : {}) });
+    const o = sessionOpenResponseSchema.safeParse(await step('/v1/session/open', JSON.stringify(pending.request)));
+    if (!o.success) throw new SessionAnswerError('the service sent no handshake reply');
+    this.sessionStats.handshakes++;
+    return pending.finish(decodeBase64url(o.data.reply), decodeBase64url(o.data.signature));
+  }
+
+  /** Sends queued session calls, up to `maxBatch` per request, at most `maxRequests` requests out. */
+  #drainSessions(): void {
+    while (this.#sessionQueue.length > 0 && this.#sessionOutstanding < this.#maxOutstanding) {
+      const items = this.#sessionQueue.splice(0, Math.max(this.#maxBatch, 1));
+      this.#sessionOutstanding++;
+      const body = '{"calls":[' + items.map((i) => JSON.stringify(i.sealed.envelope)).join(',') + ']}';
+      void this.#post(this.#sessionPath, body)
+        .then(({ status, json }) => {
+          const answers = status === 200 ? readSessionAnswers(json) : undefined;
+          if (!answers || answers.length !== items.length) {
+            throw new Error(`verification service answered HTTP ${status} without ${items.length} session answers`);
+          }
+          items.forEach((it, k) => it.resolve(answers[k]!));
+        })
+        .catch((e: unknown) => {
+          for (const it of items) it.resolve(e instanceof Error ? e : new Error(String(e)));
+        })
+        .finally(() => {
+          this.#sessionOutstanding--;
+          this.#drainSessions();
+        });
+    }
+  }
+
+  /** The service cannot be asked: the fallback verifier decides on a proof signed now, else ERR_UNAVAILABLE. */
+  async #sessionUnavailable(
+    t: Token,
+    call: LocalCall,
+    key: PrivateKey,
+    ttl: number | string,
+    clock: Clock | undefined,
+    base: Base,
+    message: string,
+  ): Promise<Decision> {
+    if (!this.#fallback) return denied(base, new UnavailableError(message), 'session');
+    try {
+      const { payload } = prepareInvocation(
+        t,
+        key,
+        { tool: call.tool, operation: call.operation, resource: call.resource, args: call.args, callId: call.callId, ttl },
+        clock,
+      );
+      return await this.#fallback.verifyInvocation(t, signInvocation(key, payload), {
+        tool: call.tool,
+        args: call.args,
+        operation: call.operation,
+        resource: call.resource,
+      });
+    } catch (e) {
+      return denied(base, new UnavailableError(`${message}; the fallback verifier failed: ${(e as Error)?.message ?? e}`));
     }
   }
 
@@ -482,6 +708,9 @@ export function remoteVerifierFromConfig(
     ...(c.connections !== undefined ? { connections: c.connections } : {}),
     ...(c.batch !== undefined ? { batch: c.batch } : {}),
     ...(c.fallback === 'local' ? { fallback: local } : {}),
+    ...(c.serviceKey !== undefined ? { serviceKey: c.serviceKey } : {}),
+    ...(c.sessions !== undefined ? { sessions: c.sessions } : {}),
+    ...(c.sessionTtl !== undefined ? { sessionTtl: c.sessionTtl } : {}),
     ...(onClose ? { onClose } : {}),
   });
 }

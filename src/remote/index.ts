@@ -3,3 +3,4 @@ export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } 
 export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
 export { revocationConfirmer, type ConfirmOptions } from './revocation-confirm.ts';
+export { beginSession, ClientSession, type BeginSessionOptions, type PendingSession, type SealedCall, type SessionOpenText } from './session-client.ts';

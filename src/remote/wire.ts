@@ -95,6 +95,74 @@ export type BatchItemRequest = z.infer<typeof batchItemRequestSchema>;
 
 export { decisionToJson } from './decision-json.ts';
 
+/**
+ * Sessions over HTTP (docs/spec.md §13.7):
+ *   POST /v1/session/nonce  {}                                   -> { nonce, serviceKey: "cfk1.…", expiresAt }
+ *   POST /v1/session/open   { token, hello, signature }          -> { reply, signature }
+ *   POST /v1/session/calls  { calls: [ sessionCall, … ] }        -> { answers: [ { counter, decision: "<json>", tag? }, … ] }
+ * Binary fields are base64url without padding.
+ */
+export const sessionOpenSchema = z
+  .object({
+    token: z.string().min(6).max(textLen(LIMITS.maxTokenBytes)),
+    hello: base64url(512),
+    signature: base64url(64),
+  })
+  .strict();
+
+const SESSION_CALL_KEYS = ['session', 'counter', 'tool', 'operation', 'resource', 'args', 'callId', 'exp', 'tag'] as const;
+const B64U = /^[A-Za-z0-9_-]+$/;
+const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/**
+ * Checks the shape of one session call (§13.7): exactly its nine members,
+ * typed and within their limits. Written by hand, not with zod: it runs once
+ * per call on the service's hot path. Returns the reason when it is not one.
+ */
+export function sessionCallProblem(c: unknown): string | undefined {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return 'a session call is an object';
+  const o = c as Record<string, unknown>;
+  let n = 0;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (!(SESSION_CALL_KEYS as readonly string[]).includes(k)) return `unknown member ${JSON.stringify(k).slice(0, 40)}`;
+    n++;
+  }
+  if (n !== SESSION_CALL_KEYS.length) return 'a session call has session, counter, tool, operation, resource, args, callId, exp and tag';
+  if (typeof o.session !== 'string' || o.session.length !== 22 || !B64U.test(o.session)) return 'session: expected 16 bytes, base64url';
+  if (typeof o.tag !== 'string' || o.tag.length !== 43 || !B64U.test(o.tag)) return 'tag: expected 32 bytes, base64url';
+  if (typeof o.counter !== 'number' || !Number.isSafeInteger(o.counter) || o.counter < 1) return 'counter: expected an integer from 1 to 2^53-1';
+  if (typeof o.exp !== 'number' || !Number.isInteger(o.exp) || o.exp < 0 || o.exp > 0xffffffff) return 'exp: expected unix seconds';
+  if (!text(o.tool, LIMITS.maxStringBytes) || !text(o.operation, LIMITS.maxStringBytes) || !text(o.callId, LIMITS.maxStringBytes))
+    return 'tool, operation and callId: expected 1 to 256 characters';
+  if (!text(o.resource, LIMITS.maxResourceBytes)) return 'resource: expected 1 to 1024 characters';
+  if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) return 'args: expected an object';
+  return undefined;
+}
+
+/** Most calls in one /v1/session/calls request. */
+export const MAX_SESSION_CALLS = 64;
+
+export const sessionNonceResponseSchema = z.object({
+  nonce: base64url(16),
+  serviceKey: z.string().max(100),
+  expiresAt: z.number(),
+  maxTtl: z.number().int().min(1).optional(),
+});
+export const sessionOpenResponseSchema = z.object({ reply: base64url(512), signature: base64url(64) });
+/** The answers of a /v1/session/calls response, checked by hand (per call, on the client's hot path); undefined when malformed. */
+export function readSessionAnswers(json: unknown): { counter: number; decision: string; tag?: string }[] | undefined {
+  const a = (json as { answers?: unknown })?.answers;
+  if (!Array.isArray(a)) return undefined;
+  for (const x of a) {
+    if (typeof x !== 'object' || x === null) return undefined;
+    const o = x as { counter?: unknown; decision?: unknown; tag?: unknown };
+    if (typeof o.counter !== 'number' || typeof o.decision !== 'string' || o.decision.length > 64 * 1024) return undefined;
+    if (o.tag !== undefined && (typeof o.tag !== 'string' || o.tag.length !== 43)) return undefined;
+  }
+  return a as { counter: number; decision: string; tag?: string }[];
+}
+
 /** Any code of the form ERR_… (a newer service may know codes this client does not; they stay denials). */
 const errorCode = z
   .string()
@@ -102,7 +170,7 @@ const errorCode = z
   .transform((c) => c as ErrorCode);
 
 const callFields = {
-  mode: z.enum(['signed', 'local']),
+  mode: z.enum(['signed', 'local', 'session']),
   tool: z.string().optional(),
   operation: z.string().optional(),
   resource: z.string().optional(),
@@ -129,7 +197,7 @@ export const decisionResponseSchema = z.discriminatedUnion('allowed', [
   z.object({
     allowed: z.literal(false),
     ...callFields,
-    mode: z.enum(['signed', 'local']).optional(),
+    mode: z.enum(['signed', 'local', 'session']).optional(),
     code: errorCode,
     reason: z.string(),
   }),

@@ -2,6 +2,14 @@
 export { startService, type RunningService, type StartOverrides } from './start.ts';
 export { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
 export {
+  SessionTable,
+  type SessionTableOptions,
+  type SessionCall,
+  type SessionAnswer,
+  type SessionOpenRequest,
+  type SessionOpenAnswer,
+} from '../verify/session-table.ts';
+export {
   createRevocationHandler,
   startRevocationServer,
   type RevocationHandler,

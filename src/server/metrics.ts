@@ -20,6 +20,8 @@ export class Metrics {
   auditHead: { seq: number } | null = null;
   auditCheckpoint: { last: { seq: number; at: number } | null; failures: number } | null = null;
   exports: readonly { readonly name: string; readonly stats: { sent: number; dropped: number; errors: number; readonly queued: number } }[] = [];
+  /** Live sessions and their estimated bytes, and the session counts (set when sessions are on). */
+  sessions: { stats(): { sessions: number; bytes: number }; readonly counts: Readonly<Record<string, number>> } | null = null;
   inFlight = 0;
 
   decision(allowed: boolean, code: string | undefined, seconds: number): void {
@@ -99,6 +101,18 @@ export class Metrics {
         out.push(`# TYPE ${metric} ${kind}`);
         for (const e of this.exports) out.push(`${metric}{sink="${esc(e.name)}"} ${pick(e.stats)}`);
       }
+    }
+    if (this.sessions) {
+      const st = this.sessions.stats();
+      out.push('# HELP capframe_sessions Live sessions (docs/spec.md §13).');
+      out.push('# TYPE capframe_sessions gauge');
+      out.push(`capframe_sessions ${st.sessions}`);
+      out.push('# HELP capframe_session_bytes Estimated heap bytes held by sessions and outstanding nonces.');
+      out.push('# TYPE capframe_session_bytes gauge');
+      out.push(`capframe_session_bytes ${st.bytes}`);
+      out.push('# HELP capframe_session_events_total Sessions opened, refused (caps, rate limit), evicted (per-holder cap), expired, ended by revocation.');
+      out.push('# TYPE capframe_session_events_total counter');
+      for (const [k, n] of Object.entries(this.sessions.counts)) out.push(`capframe_session_events_total{event="${esc(k)}"} ${n}`);
     }
     const mem = process.memoryUsage();
     out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');

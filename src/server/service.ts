@@ -5,6 +5,7 @@
  *
  *   POST /v1/verify        token + signed invocation proof + the expected call -> decision JSON (src/server/wire.ts)
  *   POST /v1/verify/batch  {"requests": [...]} -> {"decisions": [...]}: the same, several per round trip
+ *   POST /v1/session/*     sessions (docs/spec.md §13): nonce, open (handshake), calls (HMAC-tagged)
  *   POST /v1/revoke        admin bearer secret; forwards to the revocation registry
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
@@ -33,6 +34,8 @@ import { verifyBatchRoute } from './routes/verify-batch.ts';
 import { revokeRoute, type RevokeFn } from './routes/revoke.ts';
 import { revocationCheckRoute, type RevocationLookup } from './routes/revocation-check.ts';
 import { healthRoute, metricsRoute } from './routes/health.ts';
+import { sessionCallsRoute, sessionNonceRoute, sessionOpenRoute } from './routes/session.ts';
+import { SessionTable, type SessionTableOptions } from '../verify/session-table.ts';
 
 export { checkBearer } from './http.ts';
 export type { EventSink } from './decide.ts';
@@ -72,11 +75,19 @@ export interface VerifyServiceOptions {
   readonly maxConnectionsPerAddress?: number;
   /** Revocation push streams per remote address at most. Default 8. */
   readonly maxStreamsPerAddress?: number;
+  /**
+   * Sessions (docs/spec.md §13): the service key that signs handshake replies
+   * (its public key is what clients pin) and the session caps. Without it,
+   * /v1/session/* answers 404.
+   */
+  readonly sessions?: Omit<SessionTableOptions, 'verifier'>;
 }
 
 export interface VerifyService {
   readonly server: Server;
   readonly metrics: Metrics;
+  /** The live sessions, when sessions are on. */
+  readonly sessions: SessionTable | undefined;
   /** Listens (default 127.0.0.1, port 0 = any free port) and resolves with the base URL. */
   listen(port?: number, host?: string): Promise<{ url: string; port: number; host: string }>;
   close(): Promise<void>;
@@ -88,10 +99,20 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const decider = createDecider(o.verifier, metrics, o.audit, o.exports);
   if (o.exportStats) metrics.exports = o.exportStats;
   const maxStreams = o.maxStreamsPerAddress ?? 8;
+  const sessions = o.sessions ? new SessionTable({ ...o.sessions, verifier: o.verifier }) : undefined;
+  if (sessions) metrics.sessions = sessions;
+  const batchBodyLimit = o.batchBodyLimit ?? 1024 * 1024;
   const handle = createRouter(
     {
+      ...(sessions
+        ? {
+            '/v1/session/nonce': { method: 'POST', route: sessionNonceRoute(sessions) },
+            '/v1/session/open': { method: 'POST', route: sessionOpenRoute(sessions, bodyLimit) },
+            '/v1/session/calls': { method: 'POST', route: sessionCallsRoute(sessions, decider, metrics, batchBodyLimit) },
+          }
+        : {}),
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
-      '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
+      '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, batchBodyLimit, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
       '/v1/revocation/check': { method: 'POST', route: revocationCheckRoute(o.revocationLookup, bodyLimit) },
       '/healthz': { route: healthRoute() },
@@ -142,6 +163,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   return {
     server,
     metrics,
+    sessions,
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

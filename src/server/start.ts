@@ -11,8 +11,8 @@ import type { ReplayStore } from '../verify/replay.ts';
 import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
-import { createVerifyService, type VerifyService } from './service.ts';
 import { buildExports, type BuiltExports } from '../config/export.ts';
+import { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -64,6 +64,26 @@ async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistr
     await registry.close();
     throw e;
   }
+}
+
+/** server.sessions: the service key (a key file, signed through the Signer interface) and the caps. */
+function sessionOptions(cfg: ServerConfig): NonNullable<VerifyServiceOptions['sessions']> {
+  const sec = cfg.server.sessions!;
+  let key;
+  try {
+    key = parsePrivateKey(readFileSync(cfg.sessionKeyPath!, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(
+      `${cfg.file}: server.sessions.keyFile: cannot read ${cfg.sessionKeyPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  return {
+    signer: keySigner(key),
+    ...(sec.maxTtl !== undefined ? { maxTtl: sec.maxTtl } : {}),
+    ...(sec.maxPerHolder !== undefined ? { maxPerHolder: sec.maxPerHolder } : {}),
+    ...(sec.maxSessions !== undefined ? { maxSessions: sec.maxSessions } : {}),
+    ...(sec.handshakesPerSecond !== undefined ? { handshakesPerSecond: sec.handshakesPerSecond } : {}),
+  };
 }
 
 export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
@@ -133,6 +153,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       maxConnections: s.maxConnections,
       ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
       ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
+      ...(s.sessions ? { sessions: sessionOptions(cfg) } : {}),
     });
     if (log) {
       Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });

@@ -96,8 +96,8 @@ interface DecisionBase {
   readonly subject?: string;
   /** Block ids of the chain, root first (hex). */
   readonly chainIds?: readonly string[];
-  /** Which path decided: a signed proof or an in-process check. */
-  readonly mode: 'signed' | 'local';
+  /** Which path decided: a signed proof, an in-process check, or a session call (HMAC tag, docs/spec.md §13). */
+  readonly mode: 'signed' | 'local' | 'session';
 }
 
 export interface Allowed extends DecisionBase {

@@ -29,6 +29,11 @@ const ALL: Record<ErrorCode, true> = {
   ERR_CONFIG: true,
   ERR_UNAVAILABLE: true,
   ERR_UNAUTHORIZED: true,
+  ERR_SESSION_UNKNOWN: true,
+  ERR_SESSION_TAG: true,
+  ERR_SESSION_COUNTER: true,
+  ERR_SESSION_LIMIT: true,
+  ERR_SESSION_ANSWER: true,
   ERR_INTERNAL: true,
 };
 
