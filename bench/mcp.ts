@@ -10,6 +10,17 @@
  * Measured side by side (interleaved rounds) with node:crypto Ed25519 sign
  * and verify of a 200-byte message, the reference the target is expressed in.
  * The machine's 1-minute load average is reported at the start and the end.
+ *
+ * Where the overhead goes, in the same run:
+ *  - bare_meta: the bare call carrying an inert `_meta` entry as large as the
+ *    credential (token and proof text): what the extra bytes cost the transport.
+ *  - client_sign: `signCallParams` alone (what `withCapframe` adds per call).
+ *  - server_check: the guard's check alone (resource from the template, then
+ *    `verifyInvocation`: proof signature, match, rules, replay claim).
+ *  - CPU time per call (process.cpuUsage, client and server are this process):
+ *    the work a call costs, far less exposed than wall time to a machine
+ *    shared with other processes, where every extra microsecond of work can
+ *    also wait for a core.
  */
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -18,7 +29,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from '../src/index.ts';
-import { guardMcpServer, withCapframe } from '../src/mcp/index.ts';
+import { guardMcpServer, META_KEY, signCallParams, withCapframe } from '../src/mcp/index.ts';
+import { definePolicy } from '../src/config/tools.ts';
 import { serveHttp, type HttpEndpoint } from '../examples/mcp/http.ts';
 import { compare, fmtUs, percentile, round, summarize } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
@@ -62,22 +74,58 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       if ((r as { isError?: unknown }).isError) throw new Error('bench: MCP call failed');
     };
     const args = (i: number) => ({ name: 'noop', arguments: { id: `item-${i}` } });
+    const policy = definePolicy('noop', policies.noop);
+    const signing = { token, holderKey: holder };
+    const sample = signCallParams(args(0), policy, signing)._meta![META_KEY] as { token: string; proof: string };
+    const pad = { token: 'x'.repeat(sample.token.length), proof: 'y'.repeat(sample.proof.length) };
+    // CPU time (user + system, microseconds) spent in the timed calls of each case.
+    const plan = ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 };
+    const cpu = { bare: 0, guarded: 0 };
+    const timed = async (k: keyof typeof cpu, i: number, call: () => Promise<unknown>) => {
+      const c0 = process.cpuUsage();
+      check(await call());
+      const d = process.cpuUsage(c0);
+      if (i >= plan.warmup) cpu[k] += d.user + d.system; // compare() numbers the warm-up calls first
+    };
     const samples = await compare(
       [
         { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
         { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
-        { name: 'bare', prepare: args, run: async (p) => check(await bare.callTool(p)) },
-        { name: 'guarded', prepare: args, run: async (p) => check(await guarded.callTool(p)) },
+        { name: 'client_sign', prepare: args, run: (p) => signCallParams(p, policy, signing) },
+        {
+          name: 'server_check',
+          prepare: (i) => signCallParams(args(i), policy, signing),
+          run: async (p) => {
+            const c = p._meta![META_KEY] as { token: string; proof: string };
+            const a = p.arguments!;
+            const d = await verifier.verifyInvocation(c.token, c.proof, {
+              tool: p.name,
+              args: a,
+              operation: policy.operation,
+              resource: policy.resource.render(a),
+            });
+            if (!d.allowed) throw new Error('bench: check failed');
+          },
+        },
+        { name: 'bare_meta', prepare: (i) => ({ ...args(i), _meta: { 'bench.pad/v1': pad } }), run: async (p) => check(await bare.callTool(p)) },
+        { name: 'bare', prepare: args, run: (p, i) => timed('bare', i, () => bare.callTool(p)) },
+        { name: 'guarded', prepare: args, run: (p, i) => timed('guarded', i, () => guarded.callTool(p)) },
       ],
-      ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 },
+      plan,
     );
     const s = (n: string) => summarize(samples.get(n)!);
     const nv = s('native_verify');
     const ns = s('native_sign');
     const b = s('bare');
     const g = s('guarded');
+    const bm = s('bare_meta');
+    const cs = s('client_sign');
+    const sc = s('server_check');
     const over = g.p50 - b.p50;
     const budget = 1.5 * (ns.p50 + nv.p50);
+    const bareCpu = cpu.bare / samples.get('bare')!.length;
+    const guardedCpu = cpu.guarded / samples.get('guarded')!.length;
+    const cpuOver = guardedCpu - bareCpu;
     const loadEnd = loadavg()[0]!;
     const metrics: Record<string, number> = {
       mcp_call_bare_us: round(b.p50),
@@ -87,6 +135,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       mcp_guarded_overhead_us: round(over),
       mcp_call_bare_p10_us: round(percentile(samples.get('bare')!, 10)),
       mcp_call_guarded_p10_us: round(percentile(samples.get('guarded')!, 10)),
+      mcp_call_bare_meta_us: round(bm.p50),
+      mcp_client_sign_us: round(cs.p50),
+      mcp_server_check_us: round(sc.p50),
+      mcp_call_bare_cpu_us: round(bareCpu),
+      mcp_call_guarded_cpu_us: round(guardedCpu),
+      mcp_guarded_cpu_overhead_us: round(cpuOver),
       mcp_sign_us: round(ns.p50),
       mcp_verify_us: round(nv.p50),
       mcp_load_start_1m: round(loadStart, 2),
@@ -104,8 +158,17 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         name: 'p10 bare / guarded (less exposed to a loaded machine)',
         value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}`,
       },
+      {
+        name: 'CPU time per call bare / guarded (mean)',
+        value: `${fmtUs(bareCpu)} / ${fmtUs(guardedCpu)}  (+${fmtUs(cpuOver)})`,
+        target: `overhead <= ${fmtUs(budget)}  [${(cpuOver / (ns.p50 + nv.p50)).toFixed(2)} x]`,
+        ok: cpuOver <= budget,
+      },
+      {
+        name: 'where: client sign + server check + extra bytes (p50)',
+        value: `${fmtUs(cs.p50)} + ${fmtUs(sc.p50)} + ${fmtUs(bm.p50 - b.p50)} = ${fmtUs(cs.p50 + sc.p50 + bm.p50 - b.p50)}`,
+      },
       { name: 'Ed25519 sign / verify, node:crypto (p50)', value: `${fmtUs(ns.p50)} / ${fmtUs(nv.p50)}` },
-      { name: 'load average (1 min) at start / end', value: `${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)}` },
     ];
     return { metrics, rows };
   } finally {
