@@ -250,9 +250,13 @@ export class McpGuard {
 
   /** The OAuth binding (when configured), then the signed proof. */
   async #verify(c: Credential, tool: string, policy: ToolPolicy, resource: string, args: Readonly<Record<string, unknown>>, extra: Extra): Promise<Decision> {
-    // Session-bound calls will be decided here by kind; a signed credential is the only kind so far.
     if (this.#auth) this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
-    return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
+    // One branch per credential kind: a session-bound kind will be checked beside the signed
+    // proof here (same tool, resource, operation and arguments), without a per-call signature.
+    switch (c.kind) {
+      case 'signed':
+        return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
+    }
   }
 
   #checkBinding(chain: Chain, auth: AuthInfo | undefined): void {
