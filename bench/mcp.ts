@@ -10,6 +10,21 @@
  * Measured side by side (interleaved rounds) with node:crypto Ed25519 sign
  * and verify of a 200-byte message, the reference the target is expressed in.
  * The machine's 1-minute load average is reported at the start and the end.
+ *
+ * Where the overhead goes, in the same run:
+ *  - bare_meta: the bare call carrying an inert `_meta` entry as large as the
+ *    credential (token and proof text): what the extra bytes cost the transport.
+ *  - client_sign: `signCallParams` alone (what `withCapframe` adds per call).
+ *  - server_check: the guard's check alone (resource from the template, then
+ *    `verifyInvocation`: proof signature, match, rules, replay claim).
+ *  - bare_plus_work: the bare call after doing, in this process, the same
+ *    work as the guard (sign the call, verify it on a second Verifier): if it
+ *    costs what guarded costs, the overhead is that work and nothing
+ *    MCP-specific (no extra round trip, no slower transport path).
+ *  - CPU time per call (process.cpuUsage, client and server are this process):
+ *    the work a call costs, far less exposed than wall time to a machine
+ *    shared with other processes, where every extra microsecond of work can
+ *    also wait for a core.
  */
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -18,9 +33,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from '../src/index.ts';
-import { guardMcpServer, withCapframe } from '../src/mcp/index.ts';
+import { guardMcpServer, META_KEY, signCallParams, withCapframe } from '../src/mcp/index.ts';
+import { definePolicy } from '../src/config/tools.ts';
 import { serveHttp, type HttpEndpoint } from '../examples/mcp/http.ts';
-import { compare, fmtUs, percentile, round, summarize } from './stats.ts';
+import { compare, fmtUs, nowNs, percentile, round, summarize } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
 
 function noopServer(guard: ((s: McpServer) => void) | undefined): McpServer {
@@ -30,9 +46,20 @@ function noopServer(guard: ((s: McpServer) => void) | undefined): McpServer {
   return server;
 }
 
+/**
+ * The SDK's client transport hands one AbortSignal to every fetch, and Node's
+ * fetch keeps an abort listener on it per request until that request is
+ * garbage-collected: thousands of listeners, each new one compared with all
+ * of them and, past 1500, a warning with a stack trace per request. That
+ * cost lands on bare and guarded calls alike and swamps their difference, so
+ * the benchmark's clients fetch without the shared signal (nothing is aborted
+ * here: every call is awaited before the transports close).
+ */
+const fetchWithoutSharedSignal: typeof fetch = (url, init) => fetch(url, { ...init, signal: null });
+
 async function connect(h: HttpEndpoint): Promise<Client> {
   const c = new Client({ name: 'bench', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(h.url));
+  await c.connect(new StreamableHTTPClientTransport(h.url, { fetch: fetchWithoutSharedSignal }));
   return c;
 }
 
@@ -48,6 +75,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
   });
   const verifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 1_000_000 });
+  const sideVerifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 1_000_000 });
   const policies = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
   const bareHttp = await serveHttp(() => noopServer(undefined));
   const guardedHttp = await serveHttp(() => noopServer((s) => guardMcpServer(s, { verifier, policies })));
@@ -62,22 +90,82 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       if ((r as { isError?: unknown }).isError) throw new Error('bench: MCP call failed');
     };
     const args = (i: number) => ({ name: 'noop', arguments: { id: `item-${i}` } });
-    const samples = await compare(
+    const policy = definePolicy('noop', policies.noop);
+    const signing = { token, holderKey: holder };
+    const sample = signCallParams(args(0), policy, signing)._meta![META_KEY] as { token: string; proof: string };
+    const pad = { token: 'x'.repeat(sample.token.length), proof: 'y'.repeat(sample.proof.length) };
+    const plan = ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 };
+    const checkSigned = async (v: Verifier, p: ReturnType<typeof signCallParams>) => {
+      const c = p._meta![META_KEY] as { token: string; proof: string };
+      const a = p.arguments!;
+      const d = await v.verifyInvocation(c.token, c.proof, { tool: p.name, args: a, operation: policy.operation, resource: policy.resource.render(a) });
+      if (!d.allowed) throw new Error('bench: check failed');
+    };
+    const micro = await compare(
       [
         { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
         { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
-        { name: 'bare', prepare: args, run: async (p) => check(await bare.callTool(p)) },
-        { name: 'guarded', prepare: args, run: async (p) => check(await guarded.callTool(p)) },
+        { name: 'client_sign', prepare: args, run: (p) => signCallParams(p, policy, signing) },
+        { name: 'server_check', prepare: (i) => signCallParams(args(i), policy, signing), run: (p) => checkSigned(verifier, p) },
       ],
-      ctx.quick ? { warmup: 100, iterations: 400, rounds: 4 } : { warmup: 500, iterations: 3_000, rounds: 12 },
+      plan,
     );
-    const s = (n: string) => summarize(samples.get(n)!);
+    // The calls over HTTP: interleaved call by call (the order rotating), so that every case
+    // meets the same moment of a shared machine; wall and CPU time of each call.
+    const calls: { name: string; run: (i: number) => Promise<unknown> }[] = [
+      { name: 'bare', run: (i) => bare.callTool(args(i)) },
+      { name: 'guarded', run: (i) => guarded.callTool(args(i)) },
+      { name: 'bare_meta', run: (i) => bare.callTool({ ...args(i), _meta: { 'bench.pad/v1': pad } }) },
+      {
+        name: 'bare_plus_work',
+        run: async (i) => {
+          await checkSigned(sideVerifier, signCallParams(args(i), policy, signing));
+          return bare.callTool(args(i));
+        },
+      },
+    ];
+    const wall = new Map(calls.map((c) => [c.name, [] as number[]]));
+    const cpuOf = new Map(calls.map((c) => [c.name, 0]));
+    let n = 0;
+    for (let i = 0; i < plan.warmup + plan.iterations; i++) {
+      for (let j = 0; j < calls.length; j++) {
+        const c = calls[(i + j) % calls.length]!;
+        const id = n++;
+        const c0 = process.cpuUsage();
+        const t0 = nowNs();
+        check(await c.run(id));
+        const t1 = nowNs();
+        const d = process.cpuUsage(c0);
+        if (i < plan.warmup) continue;
+        wall.get(c.name)!.push(Number(t1 - t0) / 1000);
+        cpuOf.set(c.name, cpuOf.get(c.name)! + d.user + d.system);
+      }
+    }
+    const samples = new Map([...micro, ...wall]);
+    const s = (name: string) => summarize(samples.get(name)!);
+    /** Median over the interleaved iterations of (case - bare), call by call. */
+    const paired = (name: string) => {
+      const a = wall.get(name)!;
+      const base = wall.get('bare')!;
+      return percentile(
+        a.map((x, k) => x - base[k]!),
+        50,
+      );
+    };
+    const cpuPerCall = (name: string) => cpuOf.get(name)! / plan.iterations;
     const nv = s('native_verify');
     const ns = s('native_sign');
     const b = s('bare');
     const g = s('guarded');
+    const bm = s('bare_meta');
+    const bw = s('bare_plus_work');
+    const cs = s('client_sign');
+    const sc = s('server_check');
     const over = g.p50 - b.p50;
     const budget = 1.5 * (ns.p50 + nv.p50);
+    const bareCpu = cpuPerCall('bare');
+    const guardedCpu = cpuPerCall('guarded');
+    const cpuOver = guardedCpu - bareCpu;
     const loadEnd = loadavg()[0]!;
     const metrics: Record<string, number> = {
       mcp_call_bare_us: round(b.p50),
@@ -87,6 +175,17 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       mcp_guarded_overhead_us: round(over),
       mcp_call_bare_p10_us: round(percentile(samples.get('bare')!, 10)),
       mcp_call_guarded_p10_us: round(percentile(samples.get('guarded')!, 10)),
+      mcp_call_bare_meta_us: round(bm.p50),
+      mcp_call_bare_plus_work_us: round(bw.p50),
+      mcp_guarded_overhead_paired_us: round(paired('guarded')),
+      mcp_bare_plus_work_overhead_paired_us: round(paired('bare_plus_work')),
+      mcp_bare_meta_overhead_paired_us: round(paired('bare_meta')),
+      mcp_call_bare_plus_work_cpu_us: round(cpuPerCall('bare_plus_work')),
+      mcp_client_sign_us: round(cs.p50),
+      mcp_server_check_us: round(sc.p50),
+      mcp_call_bare_cpu_us: round(bareCpu),
+      mcp_call_guarded_cpu_us: round(guardedCpu),
+      mcp_guarded_cpu_overhead_us: round(cpuOver),
       mcp_sign_us: round(ns.p50),
       mcp_verify_us: round(nv.p50),
       mcp_load_start_1m: round(loadStart, 2),
@@ -104,8 +203,21 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         name: 'p10 bare / guarded (less exposed to a loaded machine)',
         value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}`,
       },
+      {
+        name: 'guarded - bare, call by call (median of differences)',
+        value: `+${fmtUs(paired('guarded'))}  [${(paired('guarded') / (ns.p50 + nv.p50)).toFixed(2)} x (sign + verify)]`,
+      },
+      {
+        name: "bare + the guard's work beside it - bare (same)",
+        value: `+${fmtUs(paired('bare_plus_work'))}  (p50 ${fmtUs(bw.p50)})`,
+      },
+      { name: 'bare + inert _meta as large as the credential - bare (same)', value: `+${fmtUs(paired('bare_meta'))}  (p50 ${fmtUs(bm.p50)})` },
+      { name: 'client sign / server check alone (p50)', value: `${fmtUs(cs.p50)} / ${fmtUs(sc.p50)}  (sum ${fmtUs(cs.p50 + sc.p50)})` },
+      {
+        name: 'CPU time per call bare / guarded / bare + work (mean)',
+        value: `${fmtUs(bareCpu)} / ${fmtUs(guardedCpu)} / ${fmtUs(cpuPerCall('bare_plus_work'))}  (guarded +${fmtUs(cpuOver)})`,
+      },
       { name: 'Ed25519 sign / verify, node:crypto (p50)', value: `${fmtUs(ns.p50)} / ${fmtUs(nv.p50)}` },
-      { name: 'load average (1 min) at start / end', value: `${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)}` },
     ];
     return { metrics, rows };
   } finally {

@@ -29,7 +29,7 @@ import type { Chain } from '../token/chain.ts';
 import { Verifier, type Decision } from '../verify/verifier.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
-import { verifierFromConfig } from '../config/verifier.ts';
+import { mcpVerifierFromConfig } from './verifier.ts';
 import { DENIED_CODE, listToken, META_KEY, readCall, type AdvertisedPolicy, type Credential, type WireDenial } from './wire.ts';
 import { mayUse } from './visible.ts';
 
@@ -64,7 +64,11 @@ export interface McpGuardOptions {
   config?: CapframeConfig;
   /** Tool policies in code; they replace config policies of the same name. */
   policies?: Readonly<Record<string, ToolPolicy | ToolPolicySpec>>;
-  /** Default: a Verifier built from `config` (its `trust:` and `replay:` sections; use `replay: redis` or `sqlite` for several servers or restarts). */
+  /**
+   * Default: a Verifier built from `config` with the settings of the deployment's
+   * capframe service: `trust:`, `replay:` (`redis` or `sqlite` for several servers or
+   * restarts) and the revocation list of the service named in `remote:` (src/mcp/verifier.ts).
+   */
   verifier?: Verifier;
   /** List only the tools the caller's token may use (token sent with `tools/list`). Default false: every tool is listed. */
   hideUnusableTools?: boolean;
@@ -118,6 +122,8 @@ export class McpGuard {
   readonly #policies = new Map<string, ToolPolicy>();
   /** Allowed calls between the request check and the tool callback, by the request's `extra` object. */
   readonly #pending = new WeakMap<object, Checked>();
+  /** What the guard built from the config (revocation sync, replay store): its to close. */
+  readonly #built: { ready: Promise<void>; close(): Promise<void> } | undefined;
 
   constructor(options: McpGuardOptions) {
     const { config } = options ?? {};
@@ -127,7 +133,9 @@ export class McpGuard {
       // A stdio server starts with each client, so the memory store's restart rule (refuse proofs
       // issued before the start) would refuse every first call: with the memory store, a proof is
       // accepted once per server process.
-      this.verifier = verifierFromConfig(config);
+      const built = mcpVerifierFromConfig(config);
+      this.#built = built;
+      this.verifier = built.verifier;
     } else throw new InvalidArgumentError('guardMcpServer needs a config or a verifier');
     for (const [name, p] of Object.entries(config?.tools ?? {})) this.#policies.set(name, p);
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
@@ -138,6 +146,19 @@ export class McpGuard {
     this.denyAs = options.denyAs === 'result' ? 'result' : 'error';
     this.#auth = options.auth;
     this.#onDecision = options.onDecision;
+  }
+
+  /**
+   * Resolves once a verifier built from the config has its first revocation list (or
+   * failed to get it: calls are then denied as stale until it does). Never rejects.
+   */
+  ready(): Promise<void> {
+    return this.#built?.ready ?? Promise.resolve();
+  }
+
+  /** Stops what the guard built from the config (revocation sync, replay store connection). A given `verifier` is the caller's to close. */
+  async close(): Promise<void> {
+    await this.#built?.close();
   }
 
   /** Adds or replaces the policy of one tool (ERR_CONFIG when the spec is invalid). */
@@ -229,9 +250,13 @@ export class McpGuard {
 
   /** The OAuth binding (when configured), then the signed proof. */
   async #verify(c: Credential, tool: string, policy: ToolPolicy, resource: string, args: Readonly<Record<string, unknown>>, extra: Extra): Promise<Decision> {
-    // Session-bound calls will be decided here by kind; a signed credential is the only kind so far.
     if (this.#auth) this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
-    return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
+    // One branch per credential kind: a session-bound kind will be checked beside the signed
+    // proof here (same tool, resource, operation and arguments), without a per-call signature.
+    switch (c.kind) {
+      case 'signed':
+        return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
+    }
   }
 
   #checkBinding(chain: Chain, auth: AuthInfo | undefined): void {
