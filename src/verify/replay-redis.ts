@@ -13,6 +13,11 @@
  * claim that reached Redis after its deadline has recorded the key: that
  * proof stays refused (fail closed).
  *
+ * The same store keeps the counters of rate limits and budgets (§14): one
+ * Lua script (EVALSHA, see ./limit-redis.ts) charges every limited block of
+ * a call's chain, all or nothing, in one round trip, queued in the same
+ * pipelines and under the same deadline as the claims.
+ *
  * The client is node-redis's core (`@redis/client`: the official client,
  * types included, no dependencies of its own), an optional peer loaded only
  * when a Redis store is configured.
@@ -21,12 +26,16 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { FINGERPRINT_LABEL, type ReplayStore } from './replay.ts';
+import type { LimitCharge, LimitStore } from './limits.ts';
+import { limitCommand, limitReply, LIMIT_SCRIPT_SHA, LIMIT_SCRIPT } from './limit-redis.ts';
 
 export interface RedisReplayStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss://… */
   readonly url: string;
   /** Prefix of every key. Default `capframe:replay:`. */
   readonly prefix?: string;
+  /** Prefix of the limit counters (§14). Default `capframe:limit:`. */
+  readonly limitPrefix?: string;
   /** Deadline of one claim (one pipeline), ms. Default 1000. */
   readonly timeout?: number;
 }
@@ -53,17 +62,22 @@ function loadRedis(): CreateClient {
   }
 }
 
+/** One command of a pipeline: a replay claim or a limit charge. */
 interface Claim {
-  key: string;
-  ttl: number;
-  resolve(fresh: boolean): void;
+  args: string[];
+  /** The same command by script text, when the server does not hold the script (NOSCRIPT). */
+  fallback?: string[];
+  resolve(reply: unknown): void;
   reject(e: unknown): void;
 }
 
-export class RedisReplayStore implements ReplayStore {
+const isNoScript = (r: unknown) => r instanceof Error && /^NOSCRIPT/.test(r.message);
+
+export class RedisReplayStore implements ReplayStore, LimitStore {
   readonly persistent = true;
   readonly shared = true;
   readonly prefix: string;
+  readonly limitPrefix: string;
   readonly timeout: number;
   readonly #client: Client;
   readonly #ready: Promise<void>;
@@ -79,6 +93,7 @@ export class RedisReplayStore implements ReplayStore {
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) throw new InvalidArgumentError('the Redis replay timeout must be 1 to 60000 ms');
     this.timeout = timeout;
     this.prefix = o.prefix ?? 'capframe:replay:';
+    this.limitPrefix = o.limitPrefix ?? 'capframe:limit:';
     const createClient = loadRedis();
     this.#client = createClient({
       url: o.url,
@@ -111,10 +126,26 @@ export class RedisReplayStore implements ReplayStore {
       .slice(0, 32);
     // At least 1 ms: an already expired entry still asks Redis whether the key is live.
     const ttl = Math.max(1, Math.ceil((expiresAt - now) * 1000));
-    return new Promise<boolean>((resolve, reject) => {
-      if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
-      this.#queue.push({ key: this.prefix + fp, ttl: Number.isFinite(ttl) ? ttl : 1, resolve, reject });
-    });
+    return new Promise<unknown>((resolve, reject) => {
+      this.#push({ args: ['SET', this.prefix + fp, '1', 'NX', 'PX', String(Number.isFinite(ttl) ? ttl : 1)], resolve, reject });
+    }).then((reply) => reply === 'OK'); // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
+  }
+
+  /** Charges every counter or none (§14), in one EVALSHA. */
+  chargeLimits(charges: readonly LimitCharge[], now: number): Promise<number> {
+    if (typeof now !== 'number' || !Number.isFinite(now))
+      return Promise.reject(new InvalidArgumentError('limit store: now must be a finite number of seconds'));
+    if (this.#closed) return Promise.reject(new UnavailableError('the limit store is closed'));
+    if (charges.length === 0) return Promise.resolve(-1);
+    const { sha, script } = limitCommand(charges, now, this.limitPrefix);
+    return new Promise<unknown>((resolve, reject) => {
+      this.#push({ args: ['EVALSHA', LIMIT_SCRIPT_SHA, ...sha], fallback: ['EVAL', LIMIT_SCRIPT, ...script], resolve, reject });
+    }).then(limitReply);
+  }
+
+  #push(c: Claim): void {
+    if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
+    this.#queue.push(c);
   }
 
   #flush(): void {
@@ -133,8 +164,13 @@ export class RedisReplayStore implements ReplayStore {
     const timer = setTimeout(() => fail(`no answer within ${this.timeout} ms`), this.timeout);
     const send = (): Promise<unknown[]> => {
       const m = this.#client.multi();
-      for (const c of claims) m.addCommand(['SET', c.key, '1', 'NX', 'PX', String(c.ttl)]);
-      return m.execAsPipeline();
+      for (const c of claims) m.addCommand(c.args);
+      // A command that fails alone (NOSCRIPT) rejects the whole pipeline: take its replies one by one.
+      return m.execAsPipeline().catch((e: unknown) => {
+        const replies = (e as { replies?: unknown }).replies;
+        if (Array.isArray(replies) && replies.length === claims.length) return replies;
+        throw e;
+      });
     };
     // new Promise(): a synchronous throw of the client (e.g. closed meanwhile) becomes a denial, not an uncaught exception.
     (this.#client.isReady
@@ -148,8 +184,13 @@ export class RedisReplayStore implements ReplayStore {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
-        claims.forEach((c, i) => c.resolve(replies[i] === 'OK'));
+        claims.forEach((c, i) => {
+          const r = replies[i];
+          // The server lost the script (restarted, SCRIPT FLUSH): it ran nothing; send it by text (which loads it again).
+          if (isNoScript(r) && c.fallback) this.#push({ args: c.fallback, resolve: c.resolve, reject: c.reject });
+          else if (r instanceof Error) c.reject(new UnavailableError(`replay store (Redis): ${r.message}; call denied`, { cause: r }));
+          else c.resolve(r);
+        });
       },
       (e: unknown) => fail((e as Error)?.message ?? String(e), e),
     );
