@@ -34,29 +34,25 @@ export interface RedisReplayStoreOptions {
   readonly url: string;
   /** Prefix of every key. Default `capframe:replay:`. */
   readonly prefix?: string;
-  /** Prefix of the limit counters (§14). Default `capframe:limit:`. */
+  /** Prefix of the limit counters (§14). Default `capframe:limit:`, or `PREFIX` + `limit:` when `prefix` is given. */
   readonly limitPrefix?: string;
   /** Deadline of one claim (one pipeline), ms. Default 1000. */
   readonly timeout?: number;
 }
 
-interface Multi {
-  addCommand(args: readonly string[]): Multi;
-  execAsPipeline(): Promise<unknown[]>;
-}
 interface Client {
   readonly isReady: boolean;
   on(event: 'error', f: (e: unknown) => void): unknown;
   connect(): Promise<unknown>;
-  multi(): Multi;
+  sendCommand(args: readonly string[]): Promise<unknown>;
   destroy(): void;
   close(): Promise<void>;
 }
 type CreateClient = (o: Record<string, unknown>) => Client;
 
-function loadRedis(): CreateClient {
+function loadRedis(): { createClient: CreateClient; ErrorReply: new (...a: never[]) => Error } {
   try {
-    return (createRequire(import.meta.url)('@redis/client') as { createClient: CreateClient }).createClient;
+    return createRequire(import.meta.url)('@redis/client') as { createClient: CreateClient; ErrorReply: new (...a: never[]) => Error };
   } catch (e) {
     throw new ConfigError(`a Redis replay store needs the package @redis/client (npm install @redis/client): ${(e as Error).message}`, { cause: e });
   }
@@ -81,6 +77,8 @@ export class RedisReplayStore implements ReplayStore, LimitStore {
   readonly timeout: number;
   readonly #client: Client;
   readonly #ready: Promise<void>;
+  /** The client's class of error replies (the server answered with an error). */
+  readonly #ErrorReply: new (...a: never[]) => Error;
   #queue: Claim[] = [];
   #closed = false;
   /** Round trips made (one per flush): lets a test see that a batch costs one. */
@@ -93,8 +91,9 @@ export class RedisReplayStore implements ReplayStore, LimitStore {
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) throw new InvalidArgumentError('the Redis replay timeout must be 1 to 60000 ms');
     this.timeout = timeout;
     this.prefix = o.prefix ?? 'capframe:replay:';
-    this.limitPrefix = o.limitPrefix ?? 'capframe:limit:';
-    const createClient = loadRedis();
+    this.limitPrefix = o.limitPrefix ?? (o.prefix !== undefined ? o.prefix + 'limit:' : 'capframe:limit:');
+    const { createClient, ErrorReply } = loadRedis();
+    this.#ErrorReply = ErrorReply;
     this.#client = createClient({
       url: o.url,
       // While reconnecting, commands fail at once instead of waiting in a queue: a denial now, not an allow later.
@@ -162,16 +161,14 @@ export class RedisReplayStore implements ReplayStore, LimitStore {
       for (const c of claims) c.reject(e);
     };
     const timer = setTimeout(() => fail(`no answer within ${this.timeout} ms`), this.timeout);
-    const send = (): Promise<unknown[]> => {
-      const m = this.#client.multi();
-      for (const c of claims) m.addCommand(c.args);
-      // A command that fails alone (NOSCRIPT) rejects the whole pipeline: take its replies one by one.
-      return m.execAsPipeline().catch((e: unknown) => {
-        const replies = (e as { replies?: unknown }).replies;
-        if (Array.isArray(replies) && replies.length === claims.length) return replies;
-        throw e;
+    // Commands sent in one turn of the event loop go out in one write (node-redis pipelines them):
+    // one round trip, and each command keeps its own reply (a failing one, e.g. NOSCRIPT, fails alone).
+    const send = (): Promise<unknown[]> =>
+      Promise.allSettled(claims.map((c) => this.#client.sendCommand(c.args))).then((rs) => {
+        // Nothing answered at all (connection lost): the whole flush fails.
+        if (rs.every((r) => r.status === 'rejected' && !(r.reason instanceof this.#ErrorReply))) throw (rs[0] as PromiseRejectedResult).reason;
+        return rs.map((r) => (r.status === 'fulfilled' ? r.value : r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
       });
-    };
     // new Promise(): a synchronous throw of the client (e.g. closed meanwhile) becomes a denial, not an uncaught exception.
     (this.#client.isReady
       ? new Promise<unknown[]>((r) => r(send()))
