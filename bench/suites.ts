@@ -9,5 +9,17 @@ import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 import { clusterSuite } from './cluster.ts';
 import { sinksSuite } from './sinks.ts';
+import { limitsSuite } from './limits.ts';
 
-export const SUITES: Suite[] = [coreSuite, revocationSuite, toolCallsSuite, langchainSuite, cliSuite, mcpSuite, clusterSuite, agentsSuite, sinksSuite];
+export const SUITES: Suite[] = [
+  coreSuite,
+  revocationSuite,
+  toolCallsSuite,
+  langchainSuite,
+  cliSuite,
+  mcpSuite,
+  clusterSuite,
+  agentsSuite,
+  sinksSuite,
+  limitsSuite,
+];

@@ -68,7 +68,7 @@ interface Way {
 }
 
 /** `n` calls with `inFlight` outstanding at any time; pushes each call's latency (ms). */
-async function load(n: number, inFlight: number, start: number, call: (i: number) => Promise<unknown>, samples: number[] | null): Promise<number> {
+export async function load(n: number, inFlight: number, start: number, call: (i: number) => Promise<unknown>, samples: number[] | null): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   const worker = async () => {
@@ -83,7 +83,7 @@ async function load(n: number, inFlight: number, start: number, call: (i: number
   return (performance.now() - t0) / 1000;
 }
 
-function check(r: unknown, way: string): void {
+export function check(r: unknown, way: string): void {
   const m = r as { status?: string; content?: unknown };
   if (m?.status === 'error' || typeof m?.content !== 'string' || !m.content.startsWith('ticket ')) {
     throw new Error(`bench: a ${way} call did not reach the tool: ${JSON.stringify(m?.content ?? r).slice(0, 200)}`);

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'ERR_SESSION_COUNTER'
   | 'ERR_SESSION_LIMIT'
   | 'ERR_SESSION_ANSWER'
+  | 'ERR_LIMIT'
   | 'ERR_INTERNAL';
 
 export class CapframeError extends Error {
@@ -192,6 +193,33 @@ export class UnavailableError extends CapframeError {
   static override readonly code = 'ERR_UNAVAILABLE' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_UNAVAILABLE', message, options);
+  }
+}
+/** Which limit refused a call (docs/spec.md §14): on `LimitError.limit`. */
+export interface LimitDetails {
+  /** Index of the block whose grant carries the limit (0 = root). */
+  readonly block: number;
+  /** That block's id (hex). */
+  readonly blockId: string;
+  /** Index of the grant within the block's grants. */
+  readonly grant: number;
+  readonly kind: 'rate' | 'budget';
+  /** rate: calls per window; budget: the total, decimal text. */
+  readonly limit: string;
+  /** budget: the argument path summed. */
+  readonly arg?: string;
+  /** Window length in seconds; absent for a budget over the block's whole life. */
+  readonly per?: number;
+  /** When the window ends and the counter starts again (unix seconds); absent: never (the block's life). */
+  readonly resetsAt?: number;
+}
+/** A rate limit or budget of a block of the chain is used up (docs/spec.md §14). */
+export class LimitError extends CapframeError {
+  static override readonly code = 'ERR_LIMIT' as const;
+  readonly limit: LimitDetails | undefined;
+  constructor(message: string, options?: { cause?: unknown; limit?: LimitDetails }) {
+    super('ERR_LIMIT', message, options);
+    this.limit = options?.limit;
   }
 }
 /** A missing or wrong admin credential (HTTP 401 from the service's admin endpoints). */

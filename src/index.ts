@@ -48,6 +48,8 @@ export {
 } from './verify/verifier.ts';
 export type { EffectiveGrant } from './verify/rules.ts';
 export type { ReplayStore } from './verify/replay.ts';
+export { MemoryLimitStore, type LimitStore, type LimitCharge } from './verify/limits.ts';
+export type { RateLimit, BudgetLimit } from './token/grant-limits.ts';
 
 // inspect (decodes for humans; does not verify)
 export { inspect, type Inspection, type InspectedBlock } from './token/inspect.ts';

@@ -59,12 +59,14 @@ export function issueToken(o: IssueOptions): Token {
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
-    grants: grants.map(({ resource, permissions, constraints, tools, closed }) => ({
+    grants: grants.map(({ resource, permissions, constraints, tools, closed, rate, budget }) => ({
       resource,
       permissions,
       ...(constraints ? { constraints } : {}),
       ...(tools ? { tools } : {}),
       ...(closed ? { closed } : {}),
+      ...(rate ? { rate } : {}),
+      ...(budget ? { budget } : {}),
     })),
     iat: now,
     ...(nbf !== undefined ? { nbf } : {}),

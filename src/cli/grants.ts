@@ -6,6 +6,7 @@
 import { validateConstraint, type Constraint, type Constraints, type Scalar } from '../token/constraints.ts';
 import type { Grant } from '../token/block.ts';
 import { UsageError } from './args.ts';
+import { checkBudget, checkRate, type BudgetLimit, type RateLimit } from '../token/grant-limits.ts';
 
 /** `RESOURCE:perm1,perm2` → grant without constraints. Split on the last ':'. */
 export function parseGrant(text: string): { resource: string; permissions: string[] } {
@@ -208,15 +209,50 @@ export function parseTools(texts: readonly string[]): string[] | undefined {
   return tools;
 }
 
-/** --grant list plus --constraint, --tools and --closed → grants; those apply to every grant. */
-export function parseGrants(grantTexts: readonly string[], constraintTexts: readonly string[], toolTexts: readonly string[] = [], closed = false): Grant[] {
+/** `--rate CALLS/PER` (`100/1h`) → a rate limit (docs/spec.md §14), checked by the token-level validator. */
+export function parseRate(text: string | undefined): RateLimit | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(\d{1,10})\s*\/\s*(\S+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`--rate ${JSON.stringify(text)}: expected CALLS/PER (e.g. 100/1h)`);
+  try {
+    return checkRate({ calls: Number(m[1]), per: /^\d+$/.test(m[2]!) ? Number(m[2]) : m[2] });
+  } catch (e) {
+    throw new UsageError(`--rate ${JSON.stringify(text)}: ${(e as Error).message}`);
+  }
+}
+
+/** `--budget ARG=TOTAL[/PER]` (`amount=50/1d`, `amount=0.5`) → a budget (§14). */
+export function parseBudget(text: string | undefined): BudgetLimit | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*([^=\s]+)\s*=\s*([0-9.]+)\s*(?:\/\s*(\S+))?\s*$/.exec(text);
+  if (!m) throw new UsageError(`--budget ${JSON.stringify(text)}: expected ARG=TOTAL or ARG=TOTAL/PER (e.g. amount=50/1d)`);
+  try {
+    const per = m[3] === undefined ? undefined : /^\d+$/.test(m[3]) ? Number(m[3]) : m[3];
+    return checkBudget({ arg: m[1], total: m[2], ...(per !== undefined ? { per } : {}) });
+  } catch (e) {
+    throw new UsageError(`--budget ${JSON.stringify(text)}: ${(e as Error).message}`);
+  }
+}
+
+/** --grant list plus --constraint, --tools, --closed, --rate and --budget → grants; those apply to every grant. */
+export function parseGrants(
+  grantTexts: readonly string[],
+  constraintTexts: readonly string[],
+  toolTexts: readonly string[] = [],
+  closed = false,
+  limits: { rate?: string | undefined; budget?: string | undefined } = {},
+): Grant[] {
   const constraints = parseConstraints(constraintTexts);
   const tools = parseTools(toolTexts);
+  const rate = parseRate(limits.rate);
+  const budget = parseBudget(limits.budget);
   return grantTexts.map((t) => ({
     ...parseGrant(t),
     ...(constraints ? { constraints } : {}),
     ...(tools ? { tools } : {}),
     ...(closed ? { closed: true } : {}),
+    ...(rate ? { rate } : {}),
+    ...(budget ? { budget } : {}),
   }));
 }
 
@@ -256,6 +292,8 @@ export const TOKEN_FLAGS = {
   constraint: { type: 'string', multiple: true },
   tools: { type: 'string', multiple: true },
   closed: { type: 'boolean' },
+  rate: { type: 'string' },
+  budget: { type: 'string' },
   ttl: { type: 'string' },
   'max-depth': { type: 'string' },
   out: { type: 'string' },

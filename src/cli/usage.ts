@@ -33,6 +33,8 @@ export const GRANT_HELP = `Grants:
   ARG may be an argument path: message.to, participants[] (every element).
   --tools NAME,NAME                the grants cover only calls of these tools (repeatable)
   --closed                         arguments no constraint reaches are refused
+  --rate CALLS/PER                 at most CALLS calls per PER window, e.g. 100/1h (docs/limits.md)
+  --budget ARG=TOTAL[/PER]         the sum of argument ARG at most TOTAL (per window), e.g. amount=50/1d
      ARG=glob:PATTERN              a string matching PATTERN ('*' any run, '?' one char)
      ARG=prefix:TEXT               a string starting with TEXT
      ARG=under:/PATH               a clean absolute path equal to or under /PATH

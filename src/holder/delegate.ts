@@ -27,6 +27,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { decodeChain, signedMessage } from '../token/chain.ts';
 import { grantCovered } from '../token/attenuation.ts';
+import { checkBudget, checkRate } from '../token/grant-limits.ts';
 
 export interface DelegateOptions {
   /** The holder key of the token's last block. */
@@ -41,6 +42,10 @@ export interface DelegateOptions {
   permissions?: readonly string[];
   /** Shortcut: add these argument constraints to every grant. */
   constraints?: Constraints;
+  /** Shortcut: put this rate limit on every grant (`{ calls: 100, per: '1h' }`, docs/spec.md §14). */
+  rate?: Grant['rate'];
+  /** Shortcut: put this budget on every grant (`{ arg: 'amount', total: '50', per: '1d' }`). */
+  budget?: Grant['budget'];
   /** Shorter lifetime (`10m`) or an earlier `expiresAt`. Default: the parent's expiry. */
   ttl?: string | number;
   expiresAt?: number;
@@ -81,10 +86,14 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
     const base: ResolvedGrant[] = grants ?? parent.map(keepShape);
     grants = base.map((g) => ({ ...g, constraints: { ...(g.constraints ?? {}), ...extra } }));
   }
+  if (o.rate !== undefined || o.budget !== undefined) {
+    const extra = { ...(o.rate !== undefined ? { rate: checkRate(o.rate) } : {}), ...(o.budget !== undefined ? { budget: checkBudget(o.budget) } : {}) };
+    grants = (grants ?? parent.map(keepShape)).map((g) => ({ ...g, ...extra }));
+  }
   for (const g of grants ?? []) {
     if (version === 1 && grantNeedsV2(g)) {
       throw new InvalidArgumentError(
-        `cannot delegate ${g.resource} with tools, closed arguments, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
+        `cannot delegate ${g.resource} with tools, closed arguments, limits, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
       );
     }
     if (!grantCovered(g, parent, version)) {
@@ -104,6 +113,8 @@ function toWire(grants: readonly ResolvedGrant[], parent: readonly ResolvedGrant
       ...(g.constraints && Object.keys(g.constraints).length > 0 ? { constraints: g.constraints } : {}),
       ...(g.tools ? { tools: g.tools } : {}),
       ...(g.closed ? { closed: true } : {}),
+      ...(g.rate ? { rate: g.rate } : {}),
+      ...(g.budget ? { budget: g.budget } : {}),
     };
   });
 }

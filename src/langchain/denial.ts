@@ -10,6 +10,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   ERR_NO_SCHEMA: 'this tool has no capframe policy',
   ERR_EXPIRED: 'the capability token has expired',
   ERR_REPLAY: 'this exact call was already made',
+  ERR_LIMIT: 'a rate limit or budget of the token is used up until the time given',
 };
 
 export function denialMessage(tool: string, callId: string | undefined, code: ErrorCode, reason: string): ToolMessage {

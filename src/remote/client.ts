@@ -23,7 +23,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { RemoteConfig } from '../config/remote.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, SessionAnswerError, UnavailableError } from '../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, LimitError, SessionAnswerError, UnavailableError, type LimitDetails } from '../errors.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
@@ -43,6 +43,11 @@ import { beginSession, type ClientSession, type SealedCall } from './session-cli
 import { readSessionAnswers, sessionNonceResponseSchema, sessionOpenResponseSchema } from './wire.ts';
 import type { SessionAnswer } from '../verify/session-table.ts';
 import type { Clock } from '../clock.ts';
+
+/** The limit details of an answer, without members that are absent (exactOptionalPropertyTypes). */
+function stripUndefined(l: { [K in keyof LimitDetails]: LimitDetails[K] | undefined }): LimitDetails {
+  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as unknown as LimitDetails;
+}
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
@@ -650,7 +655,7 @@ export class RemoteVerifier implements CallVerifier {
     if (d.allowed) {
       return Object.freeze({ ...fields, mode: d.mode, allowed: true, grant: d.grant, expiresAt: d.expiresAt }) as unknown as Allowed;
     }
-    const error = errorFromCode(d.code, d.reason);
+    const error = d.code === 'ERR_LIMIT' && d.limit ? new LimitError(d.reason, { limit: stripUndefined(d.limit) }) : errorFromCode(d.code, d.reason);
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 

@@ -5,6 +5,7 @@
  * without loading zod.
  */
 import type { Decision } from '../verify/verifier.ts';
+import { LimitError } from '../errors.ts';
 
 /** The JSON form of a Decision (the error object becomes code + reason). */
 export function decisionToJson(d: Decision): Record<string, unknown> {
@@ -12,6 +13,8 @@ export function decisionToJson(d: Decision): Record<string, unknown> {
   if (!d.allowed) {
     out.code = d.code;
     out.reason = d.reason;
+    // ERR_LIMIT: which block's limit, and when it resets (docs/spec.md §14.5).
+    if (d.error instanceof LimitError && d.error.limit) out.limit = d.error.limit;
   }
   for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
     if (d[k] !== undefined) out[k] = d[k];

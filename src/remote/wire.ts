@@ -200,6 +200,19 @@ export const decisionResponseSchema = z.discriminatedUnion('allowed', [
     mode: z.enum(['signed', 'local', 'session']).optional(),
     code: errorCode,
     reason: z.string(),
+    /** ERR_LIMIT: which limit, and when it resets (docs/spec.md §14.5). */
+    limit: z
+      .object({
+        block: z.number().int().min(0),
+        blockId: z.string().max(64),
+        grant: z.number().int().min(0),
+        kind: z.enum(['rate', 'budget']),
+        limit: z.string().max(64),
+        arg: z.string().max(256).optional(),
+        per: z.number().int().min(1).optional(),
+        resetsAt: z.number().int().min(0).optional(),
+      })
+      .optional(),
   }),
 ]);
 

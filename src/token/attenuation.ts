@@ -1,13 +1,14 @@
 /** The attenuation rule for grants (docs/spec.md §3.3 rule 3, §6.3): what a child may hold given its parent. */
 import type { FormatVersion, ResolvedGrant } from './block.ts';
 import { covers } from './policy/covers.ts';
+import { limitsCovered } from './grant-limits.ts';
 import { patternCovers } from './resource.ts';
 
 /**
  * Is `child` within some grant of `parent`? Pattern covered and permissions a
  * subset (both versions); in format version 2 also: the child's tools a
  * subset of the parent's (a parent without tools allows any), closed kept
- * closed, and each constraint the child puts on a path the parent also
+ * closed, limits only tightened (§14.4), and each constraint the child puts on a path the parent also
  * constrains covered by the parent's.
  */
 export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGrant[], version: FormatVersion = 1): boolean {
@@ -16,6 +17,7 @@ export function grantCovered(child: ResolvedGrant, parent: readonly ResolvedGran
     if (version === 1) return true;
     if (p.tools !== undefined && (child.tools === undefined || !child.tools.every((t) => p.tools!.includes(t)))) return false;
     if (p.closed && !child.closed) return false;
+    if ((p.rate || p.budget) && !limitsCovered(child, p)) return false;
     if (p.constraints && child.constraints) {
       for (const k of Object.keys(child.constraints)) {
         if (Object.prototype.hasOwnProperty.call(p.constraints, k) && !covers(p.constraints[k]!, child.constraints[k]!)) return false;

@@ -10,6 +10,17 @@ import { decodeConstraints, encodeConstraints, isConstraintKey, V1_TYPES, valida
 import { LIMITS } from './limits.ts';
 import { isWeakPublicKey } from '../crypto/weak.ts';
 import { parsePattern, type Pattern } from './resource.ts';
+import {
+  checkBudget,
+  checkRate,
+  decodeBudget,
+  decodeRate,
+  encodeBudget,
+  encodeRate,
+  limitsIdentity,
+  type BudgetLimit,
+  type RateLimit,
+} from './grant-limits.ts';
 
 /** A grant as callers write it. */
 export interface Grant {
@@ -23,11 +34,17 @@ export interface Grant {
   readonly tools?: readonly string[];
   /** Format version 2: arguments no constraint path reaches are refused (closed world). */
   readonly closed?: boolean;
+  /** Format version 2: at most `calls` calls per window of `per` (seconds or a duration such as `1h`) (spec §14). */
+  readonly rate?: RateLimit | { readonly calls: number; readonly per: number | string };
+  /** Format version 2: the sum of argument `arg` over allowed calls is at most `total` (per window of `per`, or for the token's life) (§14). */
+  readonly budget?: BudgetLimit | { readonly arg: string; readonly total: string | number; readonly per?: number | string };
 }
 
-/** A grant whose pattern has been parsed. */
-export interface ResolvedGrant extends Grant {
+/** A grant whose pattern has been parsed (limits in canonical form). */
+export interface ResolvedGrant extends Omit<Grant, 'rate' | 'budget'> {
   readonly pattern: Pattern;
+  readonly rate?: RateLimit;
+  readonly budget?: BudgetLimit;
 }
 
 /** As on the wire: a delegation grant may name its parent's grant by index. */
@@ -37,6 +54,8 @@ export interface WireGrant {
   readonly constraints?: Constraints;
   readonly tools?: readonly string[];
   readonly closed?: boolean;
+  readonly rate?: RateLimit;
+  readonly budget?: BudgetLimit;
 }
 
 /** Format versions this code reads (root block field 9); it writes the lowest one the content needs. */
@@ -75,7 +94,7 @@ export const FORMAT_VERSIONS: readonly FormatVersion[] = [1, 2];
 /** Most tools a grant may name. */
 export const MAX_TOOLS_PER_GRANT = 16;
 /** Keys of a version-2 grant's options map (spec §3.2). */
-const OPTION = { tools: 1, closed: 2 } as const;
+const OPTION = { tools: 1, closed: 2, rate: 3, budget: 4 } as const;
 const ROOT_KEYS = new Set<number>([KEY.version, KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
 const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
 
@@ -149,9 +168,23 @@ export function grantIdentity(g: {
   readonly constraints?: Constraints;
   readonly tools?: readonly string[];
   readonly closed?: boolean;
+  readonly rate?: RateLimit;
+  readonly budget?: BudgetLimit;
 }): string {
   const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
-  return g.resource + '\u0000' + g.permissions.join(',') + '\u0000' + cs + '\u0000' + (g.tools ?? []).join('\u0000') + '\u0000' + (g.closed ? 'closed' : '');
+  return (
+    g.resource +
+    '\u0000' +
+    g.permissions.join(',') +
+    '\u0000' +
+    cs +
+    '\u0000' +
+    (g.tools ?? []).join('\u0000') +
+    '\u0000' +
+    (g.closed ? 'closed' : '') +
+    '\u0000' +
+    limitsIdentity(g)
+  );
 }
 
 /** Refuses a list of grants that holds the same grant twice. */
@@ -183,9 +216,15 @@ export function checkTools(v: unknown, E: Err, canonical: boolean): string[] {
   return names;
 }
 
-/** Does the grant use anything of format version 2 (tools, closed, paths, new kinds)? */
-export function grantNeedsV2(g: { readonly constraints?: Constraints; readonly tools?: readonly string[]; readonly closed?: boolean }): boolean {
-  if (g.tools !== undefined || g.closed) return true;
+/** Does the grant use anything of format version 2 (tools, closed, limits, paths, new kinds)? */
+export function grantNeedsV2(g: {
+  readonly constraints?: Constraints;
+  readonly tools?: readonly string[];
+  readonly closed?: boolean;
+  readonly rate?: unknown;
+  readonly budget?: unknown;
+}): boolean {
+  if (g.tools !== undefined || g.closed || g.rate !== undefined || g.budget !== undefined) return true;
   for (const [k, c] of Object.entries(g.constraints ?? {})) if (!isConstraintKey(k, 1) || k.includes('.') || !V1_TYPES.has(c.type)) return true;
   return false;
 }
@@ -197,7 +236,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
   }
   const out = grants.map((g: unknown) => {
     if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
-    const { resource, permissions, constraints, tools, closed } = g as Record<string, unknown>;
+    const { resource, permissions, constraints, tools, closed, rate, budget } = g as Record<string, unknown>;
     if (typeof resource !== 'string') throw new E('grant.resource must be a string');
     let pattern: Pattern;
     try {
@@ -207,9 +246,12 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
     }
     const perms = canonicalPermissions(checkPermissions(permissions, E));
     const cs = constraints === undefined ? undefined : validateConstraints(constraints, E, version);
-    if (version === 1 && (tools !== undefined || closed !== undefined)) throw new E('tools and closed need format version 2');
+    if (version === 1 && (tools !== undefined || closed !== undefined || rate !== undefined || budget !== undefined))
+      throw new E('tools, closed, rate and budget need format version 2');
     const ts = tools === undefined ? undefined : Object.freeze(checkTools(tools, E, E === MalformedError));
     if (closed !== undefined && typeof closed !== 'boolean') throw new E('closed must be true or false');
+    const r = rate === undefined ? undefined : checkRate(rate, E);
+    const b = budget === undefined ? undefined : checkBudget(budget, E);
     return Object.freeze({
       resource,
       pattern,
@@ -217,6 +259,8 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
       ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
       ...(ts ? { tools: ts } : {}),
       ...(closed ? { closed: true } : {}),
+      ...(r ? { rate: r } : {}),
+      ...(b ? { budget: b } : {}),
     });
   });
   checkDistinctGrants(out, E);
@@ -229,6 +273,8 @@ function encodeGrant(g: WireGrant): CborValue {
   const options: CborMap = new Map();
   if (g.tools !== undefined) options.set(OPTION.tools, [...g.tools]);
   if (g.closed) options.set(OPTION.closed, true);
+  if (g.rate !== undefined) options.set(OPTION.rate, encodeRate(g.rate));
+  if (g.budget !== undefined) options.set(OPTION.budget, encodeBudget(g.budget));
   if (hasConstraints) out.push(encodeConstraints(g.constraints!));
   if (options.size > 0) {
     if (!hasConstraints) out.push(null);
@@ -237,15 +283,17 @@ function encodeGrant(g: WireGrant): CborValue {
   return out;
 }
 
-function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean } {
+function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit } {
   if (!(v instanceof Map) || v.size === 0) throw new MalformedError('grant options must be a non-empty map');
-  const out: { tools?: string[]; closed?: boolean } = {};
+  const out: { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit } = {};
   for (const [k, x] of v) {
     if (k === OPTION.tools) out.tools = checkTools(x, MalformedError, true);
     else if (k === OPTION.closed) {
       if (x !== true) throw new MalformedError('grant option 2 (closed) must be true');
       out.closed = true;
-    } else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
+    } else if (k === OPTION.rate) out.rate = decodeRate(x);
+    else if (k === OPTION.budget) out.budget = decodeBudget(x);
+    else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
   }
   return out;
 }

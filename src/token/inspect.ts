@@ -6,6 +6,7 @@
 import { formatPublicKey } from '../crypto/keys.ts';
 import { decodeChain } from './chain.ts';
 import type { Constraints } from './constraints.ts';
+import type { BudgetLimit, RateLimit } from './grant-limits.ts';
 import { Token } from './token.ts';
 
 export interface InspectedBlock {
@@ -13,7 +14,7 @@ export interface InspectedBlock {
   id: string;
   subject: string;
   holder: string;
-  grants: { resource: string; permissions: string[]; constraints?: Constraints }[];
+  grants: { resource: string; permissions: string[]; constraints?: Constraints; rate?: RateLimit; budget?: BudgetLimit }[];
   inheritsGrants: boolean;
   issuedAt?: string;
   notBefore?: string;
@@ -48,7 +49,13 @@ export function inspect(input: Token | string | Uint8Array): Inspection {
       id: b.id,
       subject: b.subject,
       holder: formatPublicKey(b.holder),
-      grants: b.grants.map((g) => ({ resource: g.resource, permissions: [...g.permissions], ...(g.constraints ? { constraints: g.constraints } : {}) })),
+      grants: b.grants.map((g) => ({
+        resource: g.resource,
+        permissions: [...g.permissions],
+        ...(g.constraints ? { constraints: g.constraints } : {}),
+        ...(g.rate ? { rate: g.rate } : {}),
+        ...(g.budget ? { budget: g.budget } : {}),
+      })),
       inheritsGrants: b.inheritsGrants,
       ...(b.iat !== undefined ? { issuedAt: iso(b.iat) } : {}),
       ...(b.nbf !== undefined ? { notBefore: iso(b.nbf) } : {}),

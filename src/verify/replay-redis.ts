@@ -13,6 +13,11 @@
  * claim that reached Redis after its deadline has recorded the key: that
  * proof stays refused (fail closed).
  *
+ * The same store keeps the counters of rate limits and budgets (§14): one
+ * Lua script (EVALSHA, see ./limit-redis.ts) charges every limited block of
+ * a call's chain, all or nothing, in one round trip, queued in the same
+ * pipelines and under the same deadline as the claims.
+ *
  * The client is node-redis's core (`@redis/client`: the official client,
  * types included, no dependencies of its own), an optional peer loaded only
  * when a Redis store is configured.
@@ -21,52 +26,59 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { FINGERPRINT_LABEL, type ReplayStore } from './replay.ts';
+import type { LimitCharge, LimitStore } from './limits.ts';
+import { limitCommand, limitReply, LIMIT_SCRIPT_SHA, LIMIT_SCRIPT } from './limit-redis.ts';
 
 export interface RedisReplayStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss://… */
   readonly url: string;
   /** Prefix of every key. Default `capframe:replay:`. */
   readonly prefix?: string;
+  /** Prefix of the limit counters (§14). Default `capframe:limit:`, or `PREFIX` + `limit:` when `prefix` is given. */
+  readonly limitPrefix?: string;
   /** Deadline of one claim (one pipeline), ms. Default 1000. */
   readonly timeout?: number;
 }
 
-interface Multi {
-  addCommand(args: readonly string[]): Multi;
-  execAsPipeline(): Promise<unknown[]>;
-}
 interface Client {
   readonly isReady: boolean;
   on(event: 'error', f: (e: unknown) => void): unknown;
   connect(): Promise<unknown>;
-  multi(): Multi;
+  sendCommand(args: readonly string[]): Promise<unknown>;
   destroy(): void;
   close(): Promise<void>;
 }
 type CreateClient = (o: Record<string, unknown>) => Client;
 
-function loadRedis(): CreateClient {
+function loadRedis(): { createClient: CreateClient; ErrorReply: new (...a: never[]) => Error } {
   try {
-    return (createRequire(import.meta.url)('@redis/client') as { createClient: CreateClient }).createClient;
+    return createRequire(import.meta.url)('@redis/client') as { createClient: CreateClient; ErrorReply: new (...a: never[]) => Error };
   } catch (e) {
     throw new ConfigError(`a Redis replay store needs the package @redis/client (npm install @redis/client): ${(e as Error).message}`, { cause: e });
   }
 }
 
+/** One command of a pipeline: a replay claim or a limit charge. */
 interface Claim {
-  key: string;
-  ttl: number;
-  resolve(fresh: boolean): void;
+  args: string[];
+  /** The same command by script text, when the server does not hold the script (NOSCRIPT). */
+  fallback?: string[];
+  resolve(reply: unknown): void;
   reject(e: unknown): void;
 }
 
-export class RedisReplayStore implements ReplayStore {
+const isNoScript = (r: unknown) => r instanceof Error && /^NOSCRIPT/.test(r.message);
+
+export class RedisReplayStore implements ReplayStore, LimitStore {
   readonly persistent = true;
   readonly shared = true;
   readonly prefix: string;
+  readonly limitPrefix: string;
   readonly timeout: number;
   readonly #client: Client;
   readonly #ready: Promise<void>;
+  /** The client's class of error replies (the server answered with an error). */
+  readonly #ErrorReply: new (...a: never[]) => Error;
   #queue: Claim[] = [];
   #closed = false;
   /** Round trips made (one per flush): lets a test see that a batch costs one. */
@@ -79,7 +91,9 @@ export class RedisReplayStore implements ReplayStore {
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) throw new InvalidArgumentError('the Redis replay timeout must be 1 to 60000 ms');
     this.timeout = timeout;
     this.prefix = o.prefix ?? 'capframe:replay:';
-    const createClient = loadRedis();
+    this.limitPrefix = o.limitPrefix ?? (o.prefix !== undefined ? o.prefix + 'limit:' : 'capframe:limit:');
+    const { createClient, ErrorReply } = loadRedis();
+    this.#ErrorReply = ErrorReply;
     this.#client = createClient({
       url: o.url,
       // While reconnecting, commands fail at once instead of waiting in a queue: a denial now, not an allow later.
@@ -111,10 +125,26 @@ export class RedisReplayStore implements ReplayStore {
       .slice(0, 32);
     // At least 1 ms: an already expired entry still asks Redis whether the key is live.
     const ttl = Math.max(1, Math.ceil((expiresAt - now) * 1000));
-    return new Promise<boolean>((resolve, reject) => {
-      if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
-      this.#queue.push({ key: this.prefix + fp, ttl: Number.isFinite(ttl) ? ttl : 1, resolve, reject });
-    });
+    return new Promise<unknown>((resolve, reject) => {
+      this.#push({ args: ['SET', this.prefix + fp, '1', 'NX', 'PX', String(Number.isFinite(ttl) ? ttl : 1)], resolve, reject });
+    }).then((reply) => reply === 'OK'); // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
+  }
+
+  /** Charges every counter or none (§14), in one EVALSHA. */
+  chargeLimits(charges: readonly LimitCharge[], now: number): Promise<number> {
+    if (typeof now !== 'number' || !Number.isFinite(now))
+      return Promise.reject(new InvalidArgumentError('limit store: now must be a finite number of seconds'));
+    if (this.#closed) return Promise.reject(new UnavailableError('the limit store is closed'));
+    if (charges.length === 0) return Promise.resolve(-1);
+    const { sha, script } = limitCommand(charges, now, this.limitPrefix);
+    return new Promise<unknown>((resolve, reject) => {
+      this.#push({ args: ['EVALSHA', LIMIT_SCRIPT_SHA, ...sha], fallback: ['EVAL', LIMIT_SCRIPT, ...script], resolve, reject });
+    }).then(limitReply);
+  }
+
+  #push(c: Claim): void {
+    if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
+    this.#queue.push(c);
   }
 
   #flush(): void {
@@ -131,11 +161,14 @@ export class RedisReplayStore implements ReplayStore {
       for (const c of claims) c.reject(e);
     };
     const timer = setTimeout(() => fail(`no answer within ${this.timeout} ms`), this.timeout);
-    const send = (): Promise<unknown[]> => {
-      const m = this.#client.multi();
-      for (const c of claims) m.addCommand(['SET', c.key, '1', 'NX', 'PX', String(c.ttl)]);
-      return m.execAsPipeline();
-    };
+    // Commands sent in one turn of the event loop go out in one write (node-redis pipelines them):
+    // one round trip, and each command keeps its own reply (a failing one, e.g. NOSCRIPT, fails alone).
+    const send = (): Promise<unknown[]> =>
+      Promise.allSettled(claims.map((c) => this.#client.sendCommand(c.args))).then((rs) => {
+        // Nothing answered at all (connection lost): the whole flush fails.
+        if (rs.every((r) => r.status === 'rejected' && !(r.reason instanceof this.#ErrorReply))) throw (rs[0] as PromiseRejectedResult).reason;
+        return rs.map((r) => (r.status === 'fulfilled' ? r.value : r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
+      });
     // new Promise(): a synchronous throw of the client (e.g. closed meanwhile) becomes a denial, not an uncaught exception.
     (this.#client.isReady
       ? new Promise<unknown[]>((r) => r(send()))
@@ -148,8 +181,13 @@ export class RedisReplayStore implements ReplayStore {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        // 'OK' = newly recorded; null = the key is live (a replay). Anything else is refused.
-        claims.forEach((c, i) => c.resolve(replies[i] === 'OK'));
+        claims.forEach((c, i) => {
+          const r = replies[i];
+          // The server lost the script (restarted, SCRIPT FLUSH): it ran nothing; send it by text (which loads it again).
+          if (isNoScript(r) && c.fallback) this.#push({ args: c.fallback, resolve: c.resolve, reject: c.reject });
+          else if (r instanceof Error) c.reject(new UnavailableError(`replay store (Redis): ${r.message}; call denied`, { cause: r }));
+          else c.resolve(r);
+        });
       },
       (e: unknown) => fail((e as Error)?.message ?? String(e), e),
     );

@@ -12,6 +12,10 @@
  * (kill -9), `fsync: true` also across a crash of the machine. Expired rows
  * are deleted in the background of claims, at most once per second.
  *
+ * The same file keeps the counters of rate limits and budgets (§14): one
+ * immediate transaction per call reads every counter of its chain and
+ * writes them all, or none when one would pass its limit.
+ *
  * Synchronous (better-sqlite3), so the verifier keeps its promise-free path.
  * A file locked by another writer for longer than `busyTimeout` ms is
  * ERR_UNAVAILABLE: the call is refused, never allowed.
@@ -20,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { FINGERPRINT_LABEL, type ReplayStore } from './replay.ts';
+import type { LimitCharge, LimitStore } from './limits.ts';
 
 export interface SqliteReplayStoreOptions {
   /** The database file (created if absent). */
@@ -30,7 +35,7 @@ export interface SqliteReplayStoreOptions {
   readonly fsync?: boolean;
 }
 
-type Statement = { run(...p: unknown[]): { changes: number } };
+type Statement = { run(...p: unknown[]): { changes: number }; get(...p: unknown[]): unknown };
 type Db = {
   pragma(s: string): unknown;
   exec(s: string): unknown;
@@ -48,13 +53,14 @@ export function loadBetterSqlite3(): new (path: string, o?: { timeout?: number }
   }
 }
 
-export class SqliteReplayStore implements ReplayStore {
+export class SqliteReplayStore implements ReplayStore, LimitStore {
   readonly persistent = true;
   readonly shared = true;
   readonly path: string;
   readonly #db: Db;
   readonly #claim: Statement;
   readonly #sweep: Statement;
+  readonly #charge: (charges: readonly LimitCharge[], now: number) => number;
   #nextSweep = 0;
   #closed = false;
 
@@ -78,7 +84,33 @@ export class SqliteReplayStore implements ReplayStore {
       db.transaction(() => {
         db.exec('CREATE TABLE IF NOT EXISTS replay (fp BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID');
         db.exec('CREATE INDEX IF NOT EXISTS replay_exp ON replay (exp)');
+        db.exec('CREATE TABLE IF NOT EXISTS limits (key TEXT PRIMARY KEY, value TEXT NOT NULL, exp INTEGER NOT NULL) WITHOUT ROWID');
       }).immediate();
+      const read = db.prepare('SELECT value FROM limits WHERE key = ? AND exp > ?');
+      const write = db.prepare(
+        'INSERT INTO limits (key, value, exp) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, exp = excluded.exp',
+      );
+      const sweepLimits = db.prepare('DELETE FROM limits WHERE exp <= ?');
+      const charge = db.transaction((charges: readonly LimitCharge[], now: number): number => {
+        const sums: bigint[] = [];
+        for (let i = 0; i < charges.length; i++) {
+          const c = charges[i]!;
+          const row = read.get(c.key, now) as { value: string } | undefined;
+          const sum = (row ? BigInt(row.value) : 0n) + c.amount;
+          if (sum > c.limit) return i;
+          sums.push(sum);
+        }
+        charges.forEach((c, i) => write.run(c.key, sums[i]!.toString(), Math.ceil(c.expiresAt)));
+        return -1;
+      });
+      this.#charge = (charges, now) => {
+        const t = Math.floor(now);
+        if (t >= this.#nextLimitSweep) {
+          this.#nextLimitSweep = t + 1;
+          sweepLimits.run(t);
+        }
+        return charge.immediate(charges, t);
+      };
       this.#claim = db.prepare('INSERT INTO replay (fp, exp) VALUES (?, ?) ON CONFLICT (fp) DO UPDATE SET exp = excluded.exp WHERE replay.exp <= ?');
       this.#sweep = db.prepare('DELETE FROM replay WHERE exp <= ?');
     } catch (e) {
@@ -106,6 +138,19 @@ export class SqliteReplayStore implements ReplayStore {
     } catch (e) {
       // SQLITE_BUSY past the timeout, a full disk, a removed file: refuse the call.
       throw new UnavailableError(`replay store ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  #nextLimitSweep = 0;
+
+  /** Charges every counter or none (§14), in one immediate transaction. */
+  chargeLimits(charges: readonly LimitCharge[], now: number): number {
+    if (typeof now !== 'number' || !Number.isFinite(now)) throw new InvalidArgumentError('limit store: now must be a finite number of seconds');
+    if (this.#closed) throw new UnavailableError('the limit store is closed');
+    try {
+      return this.#charge(charges, now);
+    } catch (e) {
+      throw new UnavailableError(`limit store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -1,16 +1,29 @@
 /**
- * The call rules (docs/spec.md §9, steps 10-13): one code path for both ways of
+ * The call rules (docs/spec.md §9, steps 10-14): one code path for both ways of
  * checking an invocation. The signed path first checks the proof's signature
  * and that it matches the call; the local path builds the same facts from the
  * call itself. Both then come here.
  */
-import { ConstraintError, ExpiredError, NotYetValidError, ReplayError, ScopePermissionError, ScopeResourceError } from '../errors.ts';
+import {
+  CapframeError,
+  ConfigError,
+  ConstraintError,
+  ExpiredError,
+  NotYetValidError,
+  ReplayError,
+  ScopePermissionError,
+  ScopeResourceError,
+  UnavailableError,
+} from '../errors.ts';
 import { checkConstraint, type Constraint } from '../token/constraints.ts';
 import type { ResolvedGrant } from '../token/block.ts';
 import { matchResource } from '../token/resource.ts';
 import { buildTrie, parsePath, unconstrainedMember } from '../token/policy/path.ts';
 import type { Chain } from '../token/chain.ts';
 import type { ReplayStore } from './replay.ts';
+import type { LimitStore } from './limits.ts';
+import { budgetAmount, chargesFor, limitError, type LimitedGrant } from './limit-charges.ts';
+import type { LimitDetails } from '../errors.ts';
 
 /** Everything the rules need to know about one call. */
 export interface CallFacts {
@@ -36,6 +49,8 @@ export interface RuleContext {
    * rejects with them (or ERR_UNAVAILABLE); absent when no revocation source is configured.
    */
   readonly revocation?: { check(chain: Chain, now: number): void | Promise<void> } | undefined;
+  /** Counters of rate limits and budgets (§14); needed only by tokens that carry limits. */
+  readonly limits?: LimitStore | undefined;
 }
 
 export interface EffectiveGrant {
@@ -90,6 +105,10 @@ function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: 
       }
     }
     if (!failure && g.closed) failure = closedFailure(g, f.args, paths);
+    if (!failure && g.budget) {
+      const amount = budgetAmount(g, f.args);
+      if (typeof amount === 'string') failure = amount;
+    }
     if (!failure) return g;
     constraintFailure ??= failure;
   }
@@ -126,11 +145,11 @@ function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Recor
 }
 
 /**
- * Applies time, scope, constraint, revocation and replay rules, in that
- * order, and throws the first failure as a CapframeError. Synchronous when
- * the revocation check and the replay store answer synchronously (the
- * in-memory default: the verifier's hot path); when either answers with a
- * promise, the result, and its failure, come as a promise.
+ * Applies time, scope, constraint, revocation, replay and limit rules, in
+ * that order, and throws the first failure as a CapframeError. Synchronous
+ * when the revocation check, the replay store and the limit store answer
+ * synchronously (the in-memory default: the verifier's hot path); when any
+ * answers with a promise, the result, and its failure, come as a promise.
  */
 export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorization | Promise<Authorization> {
   const { now, skew } = ctx;
@@ -141,12 +160,15 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
 
   let tipGrant: ResolvedGrant | undefined;
   let constrained: ResolvedGrant[] | undefined;
+  let limited: LimitedGrant[] | undefined;
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
-    if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
+    // Same grants as the block before: same answer, and (§14.3) not charged twice.
+    if (b.inheritsGrants && tipGrant) continue;
     const g = matchBlock(b.grants, f, i, chain.version === 2);
     tipGrant = g;
     if (g.constraints) (constrained ??= []).push(g);
+    if (g.rate || g.budget) (limited ??= []).push({ block: i, grant: g });
   }
   const constraints = constraintsOf(constrained);
 
@@ -155,9 +177,9 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     // An asynchronous answer (e.g. a compact-form filter hit confirmed with the service): the
     // replay record waits for it, so a revoked call never consumes its proof, and its
     // rejection denies the call.
-    return Promise.resolve(revoked as PromiseLike<unknown>).then(() => recordReplay(chain, f, ctx, tipGrant!, constraints));
+    return Promise.resolve(revoked as PromiseLike<unknown>).then(() => recordReplay(chain, f, ctx, tipGrant!, constraints, limited));
   }
-  return recordReplay(chain, f, ctx, tipGrant!, constraints);
+  return recordReplay(chain, f, ctx, tipGrant!, constraints, limited);
 }
 
 function recordReplay(
@@ -166,12 +188,49 @@ function recordReplay(
   ctx: RuleContext,
   tipGrant: ResolvedGrant,
   constraints: Readonly<Record<string, readonly Constraint[]>>,
+  limited: readonly LimitedGrant[] | undefined,
 ): Authorization | Promise<Authorization> {
   const key = replayKey(chain.tipHex, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + ctx.skew, ctx.now);
   // A synchronous store answers directly: no promise (and no closure) on the hot path.
-  if (typeof recorded === 'boolean') return finish(recorded, f, chain, tipGrant, constraints);
-  return Promise.resolve(recorded).then((fresh) => finish(fresh, f, chain, tipGrant, constraints));
+  if (typeof recorded === 'boolean') {
+    const auth = finish(recorded, f, chain, tipGrant, constraints);
+    return limited ? charge(chain, limited, f, ctx, auth) : auth;
+  }
+  return Promise.resolve(recorded).then((fresh) => {
+    const auth = finish(fresh, f, chain, tipGrant, constraints);
+    return limited ? charge(chain, limited, f, ctx, auth) : auth;
+  });
+}
+
+/** A store that fails in a way of its own: the call is denied as unavailable, never allowed. */
+function storeFailure(e: unknown): CapframeError {
+  return e instanceof CapframeError ? e : new UnavailableError(`limit store: ${(e as Error)?.message ?? String(e)}; call denied`, { cause: e });
+}
+
+/** Step 14 (§14.5): charge every limited grant of the chain, all or nothing; the last step, never refunded. */
+function charge(chain: Chain, limited: readonly LimitedGrant[], f: CallFacts, ctx: RuleContext, auth: Authorization): Authorization | Promise<Authorization> {
+  if (!ctx.limits) throw new ConfigError('the token carries rate limits or budgets, but the verifier has no limit store');
+  const { charges, details } = chargesFor(chain, limited, f.args, ctx.now, ctx.skew);
+  let r: number | Promise<number>;
+  try {
+    r = ctx.limits.chargeLimits(charges, ctx.now);
+  } catch (e) {
+    throw storeFailure(e);
+  }
+  if (typeof r === 'number') return charged(r, details, auth);
+  return Promise.resolve(r).then(
+    (i) => charged(i, details, auth),
+    (e: unknown) => {
+      throw storeFailure(e);
+    },
+  );
+}
+
+function charged(i: unknown, details: readonly LimitDetails[], auth: Authorization): Authorization {
+  if (i === -1) return auth;
+  if (typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < details.length) throw limitError(details[i]!);
+  throw new UnavailableError(`limit store gave an answer that is not a charge index (${String(i)}); call denied`);
 }
 
 function finish(

@@ -39,6 +39,7 @@ import { checkCallNow, type Authorization, type CallFacts, type EffectiveGrant, 
 import { Lru } from './lru.ts';
 import { SizedLru } from './sized-lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
+import { isLimitStore, MemoryLimitStore, type LimitStore } from './limits.ts';
 import { authorizeSync, verifyInvocationSync } from './sync.ts';
 
 export type TokenInput = Token | string | Uint8Array;
@@ -61,6 +62,14 @@ export interface VerifierOptions {
   /** Lifetime of an in-process invocation, seconds. Default 30, at most 300. */
   invocationWindow?: number;
   replay?: ReplayStore;
+  /**
+   * Counters of rate limits and budgets (docs/spec.md §14). Default: the
+   * replay store when it keeps them (Redis, SQLite: shared like the replay
+   * records), else a MemoryLimitStore for this process; a shared replay
+   * store that keeps no counters gets none (a token with limits is then
+   * denied, ERR_CONFIG: counting per process would let replicas overspend).
+   */
+  limits?: LimitStore;
   /** Capacity of the default in-memory replay store. */
   replayCapacity?: number;
   /**
@@ -167,6 +176,7 @@ export class Verifier {
   readonly clockSkew: number;
   readonly invocationWindow: number;
   readonly replay: ReplayStore;
+  readonly limits: LimitStore | undefined;
   readonly backend: Ed25519Backend;
   readonly maxTokenBytes: number;
   readonly maxDepth: number;
@@ -195,6 +205,8 @@ export class Verifier {
     // Validated, not just clamped: Math.min(NaN, limit) is NaN, which would disable the limit.
     const size = (v: number | undefined, dflt: number, name: string) => nonNegative(v ?? dflt, name, Number.MAX_SAFE_INTEGER);
     this.replay = options.replay ?? new MemoryReplayStore(size(options.replayCapacity, DEFAULTS.replayCapacity, 'replayCapacity'));
+    this.limits =
+      options.limits ?? (isLimitStore(this.replay) ? this.replay : this.replay.shared || this.replay.persistent ? undefined : new MemoryLimitStore());
     this.backend = options.backend ?? defaultBackend();
     this.maxTokenBytes = Math.min(size(options.maxTokenBytes, LIMITS.maxTokenBytes, 'maxTokenBytes'), LIMITS.maxTokenBytes);
     this.maxDepth = Math.min(size(options.maxDepth, LIMITS.maxDepth, 'maxDepth'), LIMITS.maxDepth);
@@ -396,7 +408,7 @@ export class Verifier {
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase, now: number): Allowed | Promise<Allowed> {
-    const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation };
+    const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation, limits: this.limits };
     const auth = checkCallNow(chain, facts, ctx);
     return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }

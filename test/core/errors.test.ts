@@ -34,6 +34,7 @@ const ALL: Record<ErrorCode, true> = {
   ERR_SESSION_COUNTER: true,
   ERR_SESSION_LIMIT: true,
   ERR_SESSION_ANSWER: true,
+  ERR_LIMIT: true,
   ERR_INTERNAL: true,
 };
 

@@ -3,7 +3,7 @@ import { delegate as delegateToken } from '../../holder/delegate.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
 import { durationFlag, integerFlag, parseFlags } from '../args.ts';
-import { parseConstraints, parseGrants, TOKEN_FLAGS } from '../grants.ts';
+import { parseBudget, parseConstraints, parseGrants, parseRate, TOKEN_FLAGS } from '../grants.ts';
 import { readPrivateKey, readPublicKey, writeCredential } from '../files.ts';
 import { readTokenText } from '../token-files.ts';
 
@@ -15,7 +15,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const subject = f.required('sub');
   const grantTexts = f.list('grant');
   const constraintTexts = f.list('constraint');
-  const grants = grantTexts.length > 0 ? parseGrants(grantTexts, constraintTexts, f.list('tools'), f.bool('closed')) : undefined;
+  const limits = { rate: f.string('rate'), budget: f.string('budget') };
+  const grants = grantTexts.length > 0 ? parseGrants(grantTexts, constraintTexts, f.list('tools'), f.bool('closed'), limits) : undefined;
+  // Without --grant, --rate and --budget go on every grant the child keeps.
+  const rate = grantTexts.length === 0 ? parseRate(limits.rate) : undefined;
+  const budget = grantTexts.length === 0 ? parseBudget(limits.budget) : undefined;
   const constraints = grantTexts.length === 0 ? parseConstraints(constraintTexts) : undefined;
   const ttlText = f.string('ttl');
   const ttl = ttlText === undefined ? undefined : durationFlag('ttl', ttlText);
@@ -27,6 +31,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     subject,
     ...(grants ? { grants } : {}),
     ...(constraints ? { constraints } : {}),
+    ...(rate ? { rate } : {}),
+    ...(budget ? { budget } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
     ...(maxDepth !== undefined ? { maxDepth } : {}),
   });

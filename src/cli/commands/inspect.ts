@@ -57,6 +57,8 @@ function tokenText(v: Inspection): string {
       const head = j === 0 ? (b.inheritsGrants ? '    grants (inherited)' : '    grants    ') : '              ';
       lines.push(`${head}  ${g.resource}:${g.permissions.join(',')}`);
       for (const [name, c] of Object.entries(g.constraints ?? {})) lines.push(`                  where ${formatConstraint(name, c)}`);
+      if (g.rate) lines.push(`                  rate ${g.rate.calls}/${g.rate.per}s`);
+      if (g.budget) lines.push(`                  budget ${g.budget.arg}=${g.budget.total}${g.budget.per !== undefined ? `/${g.budget.per}s` : ' (lifetime)'}`);
     });
     if (b.issuedAt) lines.push(`    issued      ${b.issuedAt}`);
     if (b.notBefore) lines.push(`    not before  ${b.notBefore}`);

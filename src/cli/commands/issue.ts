@@ -13,7 +13,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const holderArg = f.required('holder');
   const grantTexts = f.list('grant');
   if (grantTexts.length === 0) throw new UsageError('at least one --grant is required');
-  const grants = parseGrants(grantTexts, f.list('constraint'), f.list('tools'), f.bool('closed'));
+  const grants = parseGrants(grantTexts, f.list('constraint'), f.list('tools'), f.bool('closed'), { rate: f.string('rate'), budget: f.string('budget') });
   const ttl = durationFlag('ttl', f.required('ttl'));
   const depth = f.string('max-depth');
   const maxDepth = depth === undefined ? 0 : integerFlag('max-depth', depth, LIMITS.maxDepth);
