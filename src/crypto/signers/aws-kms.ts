@@ -59,9 +59,9 @@ export async function awsKmsSigner(o: AwsKmsOptions): Promise<Signer> {
       if (message.length > AWS_KMS_MAX_MESSAGE) {
         throw new TooLargeError(`${what}: KMS signs at most ${AWS_KMS_MAX_MESSAGE} bytes as a RAW message; this one is ${message.length}`);
       }
-      const out = (await client.send(
-        new sdk.SignCommand({ KeyId: o.keyId, Message: message, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' }),
-      )) as { Signature?: Uint8Array };
+      const out = (await client.send(new sdk.SignCommand({ KeyId: o.keyId, Message: message, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' }))) as {
+        Signature?: Uint8Array;
+      };
       if (!(out.Signature instanceof Uint8Array)) throw new ConfigError(`${what}: Sign returned no signature`);
       return out.Signature;
     },

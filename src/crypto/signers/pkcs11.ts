@@ -34,7 +34,7 @@ export interface Pkcs11Options {
 
 /** A Signer whose PKCS#11 session can be closed. */
 export interface Pkcs11Signer extends Signer {
-  /** Logs out and closes the session (the module stays loaded for other signers). */
+  /** Closes the session (the module stays loaded for other signers). */
   close(): void;
 }
 
@@ -154,11 +154,8 @@ function signerOver(lib: Pkcs11, session: Handle, key: Handle, publicKey: Uint8A
     close() {
       if (closed) return;
       closed = true;
-      try {
-        lib.C_Logout(session);
-      } catch {
-        // not logged in, or the token is gone: closing the session is what matters
-      }
+      // No C_Logout: a PKCS#11 login belongs to the application, not the session, so logging
+      // out would cut off every other signer on the token; closing its last session ends it.
       try {
         lib.C_CloseSession(session);
       } catch {
