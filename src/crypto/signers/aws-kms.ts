@@ -8,7 +8,7 @@
  */
 import { ConfigError, InvalidArgumentError, TooLargeError } from '../../errors.ts';
 import type { Signer } from '../signer.ts';
-import { checkedSigner, ed25519FromSpki } from './checked.ts';
+import { checkedSigner, ed25519FromSpki, startupError } from './checked.ts';
 
 /** KMS signs a RAW message of at most 4096 bytes. */
 export const AWS_KMS_MAX_MESSAGE = 4096;
@@ -25,7 +25,9 @@ export interface AwsKmsOptions {
   region?: string;
   /** Endpoint override (a VPC endpoint, a FIPS endpoint, a local stand-in). */
   endpoint?: string;
-  /** A client made by the caller (its own credentials, retries, proxy): region and endpoint are then unused. */
+  /** More options for the new KMSClient (credentials, retries…). */
+  clientOptions?: Record<string, unknown>;
+  /** A client made by the caller (its own credentials, retries, proxy): region, endpoint and clientOptions are then unused. */
   client?: AwsKmsClientLike;
 }
 
@@ -38,9 +40,14 @@ export async function awsKmsSigner(o: AwsKmsOptions): Promise<Signer> {
     throw new ConfigError('an awskms: signer needs the optional package @aws-sdk/client-kms (npm install @aws-sdk/client-kms)');
   }
   const client: AwsKmsClientLike =
-    o.client ?? new sdk.KMSClient({ ...(o.region !== undefined ? { region: o.region } : {}), ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}) });
+    o.client ??
+    new sdk.KMSClient({
+      ...o.clientOptions,
+      ...(o.region !== undefined ? { region: o.region } : {}),
+      ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    });
   const what = `awskms key ${o.keyId}`;
-  const info = (await client.send(new sdk.GetPublicKeyCommand({ KeyId: o.keyId }))) as {
+  const info = (await client.send(new sdk.GetPublicKeyCommand({ KeyId: o.keyId })).catch((e: unknown) => Promise.reject(startupError(what, e)))) as {
     PublicKey?: Uint8Array;
     KeySpec?: string;
     KeyUsage?: string;

@@ -4,7 +4,7 @@
  * misconfigured key id, a rotated key version or a corrupted answer fails here
  * (ERR_SIGNATURE_INVALID) instead of minting tokens no verifier accepts.
  */
-import { CapframeError, InvalidArgumentError, SignatureInvalidError, UnavailableError } from '../../errors.ts';
+import { CapframeError, ConfigError, InvalidArgumentError, SignatureInvalidError, UnavailableError } from '../../errors.ts';
 import { defaultBackend } from '../default.ts';
 import { keyId } from '../keys.ts';
 import type { Signer } from '../signer.ts';
@@ -55,4 +55,18 @@ export function checkedSigner(publicKey: Uint8Array, rawSign: (message: Uint8Arr
       return Uint8Array.from(sig);
     },
   });
+}
+
+/**
+ * What a failure to read a remote key's public half means: the key is missing, disabled or
+ * not ours to use (ERR_CONFIG), or the service did not answer (ERR_UNAVAILABLE).
+ */
+export function startupError(what: string, e: unknown): Error {
+  if (e instanceof CapframeError) return e;
+  const x = e as { name?: string; code?: unknown; message?: string };
+  const text = `${x?.name ?? ''} ${String(x?.code ?? '')}`;
+  const msg = `${what}: ${x?.message ?? String(e)}`;
+  // AWS error types; gRPC status codes 3 INVALID_ARGUMENT, 5 NOT_FOUND, 7 PERMISSION_DENIED, 9 FAILED_PRECONDITION, 16 UNAUTHENTICATED.
+  if (/NotFound|AccessDenied|Disabled|InvalidKeyUsage|InvalidState|InvalidArn|Unrecognized|Validation|\b(3|5|7|9|16)\b/.test(text)) return new ConfigError(msg);
+  return new UnavailableError(msg);
 }

@@ -27,6 +27,10 @@ export interface SignerContext {
   cwd?: string;
   /** Where `env:` PINs and defaults are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** More options for a new KMSClient (credentials, retries…), merged under what the URI says. */
+  aws?: Record<string, unknown>;
+  /** More options for a new KeyManagementServiceClient (credentials, keyFilename, authClient…). */
+  gcp?: Record<string, unknown>;
 }
 
 /** A Signer from a URI; `close` releases what it holds (an HSM session), when anything. */
@@ -198,6 +202,7 @@ export async function signerFromUri(uri: string, ctx: SignerContext = {}): Promi
         keyId: spec.keyId,
         ...(spec.region !== undefined ? { region: spec.region } : {}),
         ...(spec.endpoint !== undefined ? { endpoint: spec.endpoint } : {}),
+        ...(ctx.aws ? { clientOptions: ctx.aws } : {}),
       });
     }
     case 'gcpkms': {
@@ -208,7 +213,7 @@ export async function signerFromUri(uri: string, ctx: SignerContext = {}): Promi
         // gRPC needs TLS; an http endpoint (a local stand-in, a plain-HTTP proxy) is spoken to over REST.
         clientOptions = u.protocol === 'http:' ? { apiEndpoint: u.hostname, port, fallback: true, protocol: 'http' } : { apiEndpoint: u.hostname, port };
       }
-      return gcpKmsSigner({ name: spec.name, clientOptions });
+      return gcpKmsSigner({ name: spec.name, clientOptions: { ...ctx.gcp, ...clientOptions } });
     }
   }
 }

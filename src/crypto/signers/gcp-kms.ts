@@ -8,7 +8,7 @@
  */
 import { ConfigError, InvalidArgumentError, TooLargeError } from '../../errors.ts';
 import type { Signer } from '../signer.ts';
-import { checkedSigner, ed25519FromSpki } from './checked.ts';
+import { checkedSigner, ed25519FromSpki, startupError } from './checked.ts';
 
 /** Cloud KMS signs `data` of at most 64 KiB. */
 export const GCP_KMS_MAX_MESSAGE = 64 * 1024;
@@ -49,7 +49,9 @@ export async function gcpKmsSigner(o: GcpKmsOptions): Promise<Signer> {
   }
   const c = client;
   const what = `gcpkms key ${o.name}`;
-  const [info] = (await c.getPublicKey({ name: o.name })) as [{ pem?: string; algorithm?: string | number }];
+  const [info] = (await c.getPublicKey({ name: o.name }).catch((e: unknown) => Promise.reject(startupError(what, e)))) as [
+    { pem?: string; algorithm?: string | number },
+  ];
   if (info?.algorithm !== 'EC_SIGN_ED25519') throw new ConfigError(`${what} has algorithm ${String(info?.algorithm)}, not EC_SIGN_ED25519`);
   if (typeof info.pem !== 'string') throw new ConfigError(`${what}: getPublicKey returned no PEM`);
   const publicKey = ed25519FromSpki(info.pem, what);
