@@ -51,9 +51,9 @@ function bad(uri: string, why: string): never {
   throw new ConfigError(`signer ${JSON.stringify(redact(uri))}: ${why}`);
 }
 
-/** Drops any pin-value from a URI before it is shown. */
+/** Drops PIN attributes from a URI before it is shown (a PIN typed where a source belongs too). */
 function redact(uri: string): string {
-  return uri.replace(/pin-value=[^&;]*/gi, 'pin-value=…');
+  return uri.replace(/(pin-value|pin-source)=[^&;]*/gi, '$1=…');
 }
 
 function pct(uri: string, v: string): string {
