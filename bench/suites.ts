@@ -8,6 +8,18 @@ import { mcpSuite } from './mcp.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 import { clusterSuite } from './cluster.ts';
+import { sinksSuite } from './sinks.ts';
 import { signersSuite } from './signers.ts';
 
-export const SUITES: Suite[] = [coreSuite, revocationSuite, toolCallsSuite, langchainSuite, cliSuite, mcpSuite, clusterSuite, agentsSuite, signersSuite];
+export const SUITES: Suite[] = [
+  coreSuite,
+  revocationSuite,
+  toolCallsSuite,
+  langchainSuite,
+  cliSuite,
+  mcpSuite,
+  clusterSuite,
+  agentsSuite,
+  sinksSuite,
+  signersSuite,
+];

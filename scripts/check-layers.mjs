@@ -25,6 +25,7 @@ export const PACKAGES = {
   crypto: ['@noble/ed25519', 'pkcs11js', '@aws-sdk/client-kms', '@google-cloud/kms'],
   token: ['cbor-x'],
   revocation: ['bloom-filters', 'better-sqlite3', 'postgres'],
+  audit: ['@opentelemetry/api'],
   verify: ['better-sqlite3', '@redis/client'],
   config: ['yaml', 'zod'],
   remote: ['undici', 'zod'],

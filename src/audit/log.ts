@@ -34,7 +34,9 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
-import { AUDIT_VERSION, eventFields, formatLine, GENESIS, type AuditEvent, type AuditRecord } from './record.ts';
+import { AUDIT_VERSION, eventFields, formatLine, GENESIS, hashRecord, type AuditEvent, type AuditRecord } from './record.ts';
+import { signCheckpoint, type CheckpointOptions } from './checkpoint.ts';
+import { canonicalJson } from '../token/args.ts';
 
 export interface AuditLogOptions {
   /** The active log file. Created (with its directory) when missing. */
@@ -49,6 +51,8 @@ export interface AuditLogOptions {
   readonly source?: string;
   /** Milliseconds since the epoch; inject in tests. */
   readonly now?: () => number;
+  /** Sign the chain head now and then (checkpoint.ts), so that truncation can be detected. */
+  readonly checkpoint?: CheckpointOptions;
 }
 
 export interface AuditHead {
@@ -135,6 +139,13 @@ export class AuditLog {
   #hash: string;
   #nextRotation: number;
   #closed = false;
+  readonly #checkpoint: Required<CheckpointOptions> | undefined;
+  #sinceCheckpoint = 0;
+  #signing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastCheckpoint: { seq: number; at: number; time: string } | null = null;
+  /** Checkpoints that could not be signed or written (the log goes on; /metrics shows the count). */
+  checkpointFailures = 0;
 
   /** Opens (or creates) the log and continues its chain. A file that cannot be opened is ERR_CONFIG, naming the path. */
   static open(options: AuditLogOptions): AuditLog {
@@ -173,6 +184,54 @@ export class AuditLog {
     this.#hash = head.hash;
     this.#fd = openSync(o.path, 'a', 0o640);
     this.#size = fileSize(o.path);
+    if (o.checkpoint) {
+      const everyLines = o.checkpoint.everyLines ?? 1000;
+      const everySeconds = o.checkpoint.everySeconds ?? 60;
+      if (!Number.isSafeInteger(everyLines) || everyLines < 1) throw new InvalidArgumentError('checkpoint everyLines must be a whole number from 1');
+      if (!Number.isFinite(everySeconds) || everySeconds < 0) throw new InvalidArgumentError('checkpoint everySeconds must be 0 or more');
+      if (!o.checkpoint.signer || typeof o.checkpoint.signer.sign !== 'function') throw new InvalidArgumentError('checkpoint needs a signer');
+      this.#checkpoint = { signer: o.checkpoint.signer, everyLines, everySeconds };
+      if (everySeconds > 0) {
+        this.#timer = setInterval(() => void this.checkpoint(), everySeconds * 1000);
+        this.#timer.unref();
+      }
+    }
+  }
+
+  /** The last checkpoint this writer appended (null before the first). */
+  get lastCheckpoint(): { seq: number; at: number; time: string } | null {
+    return this.#lastCheckpoint;
+  }
+
+  /**
+   * Signs the current head and appends a checkpoint line (when a signer is
+   * configured). Resolves when the line is written; never rejects: a failure
+   * is counted in `checkpointFailures`. Call before `close()` for a final
+   * checkpoint.
+   */
+  checkpoint(): Promise<void> {
+    const cp = this.#checkpoint;
+    if (!cp || this.#closed) return Promise.resolve();
+    if (this.#signing) return this.#signing;
+    const head = this.head;
+    const time = this.#iso();
+    this.#sinceCheckpoint = 0;
+    this.#signing = signCheckpoint(cp.signer, head, time)
+      .then((claim) => {
+        if (this.#closed) return;
+        const record: Record<string, unknown> = { ...claim, prev: this.#hash, seq: this.#seq + 1, type: 'checkpoint' };
+        const hash = hashRecord(record as unknown as AuditRecord);
+        const text = canonicalJson({ ...record, hash }) + '\n';
+        this.#append(text, this.#seq + 1, hash);
+        this.#lastCheckpoint = { seq: this.#seq, at: claim.at, time: claim.time };
+      })
+      .catch(() => {
+        this.checkpointFailures++;
+      })
+      .finally(() => {
+        this.#signing = undefined;
+      });
+    return this.#signing;
   }
 
   /** Sequence number and hash of the last line written (seq 0 and GENESIS for an empty log). */
@@ -220,6 +279,13 @@ export class AuditLog {
       out.push(record as AuditRecord & { hash: string });
     }
     if (out.length === 0) return out;
+    this.#append(text, seq, prev);
+    if (this.#checkpoint && (this.#sinceCheckpoint += out.length) >= this.#checkpoint.everyLines) void this.checkpoint();
+    return out;
+  }
+
+  /** Appends complete lines with one write(2) and moves the head; all or nothing (ERR_UNAVAILABLE). */
+  #append(text: string, seq: number, hash: string): void {
     const bytes = Buffer.from(text, 'utf8');
     let off = 0;
     try {
@@ -240,8 +306,7 @@ export class AuditLog {
     }
     this.#size += bytes.length;
     this.#seq = seq;
-    this.#hash = prev;
-    return out;
+    this.#hash = hash;
   }
 
   #isoMs = -1;
@@ -300,6 +365,7 @@ export class AuditLog {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
     closeSync(this.#fd);
   }
 }

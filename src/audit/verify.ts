@@ -13,8 +13,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { canonicalJson } from '../token/args.ts';
 import { GENESIS, hashRecord, RECORD_KEYS, type AuditRecord } from './record.ts';
 import { rotatedFiles, type AuditHead } from './log.ts';
+import { checkCheckpoint, type CheckpointClaim } from './checkpoint.ts';
 
-export type ProblemKind = 'altered' | 'inserted' | 'deleted' | 'malformed' | 'head-mismatch' | 'missing';
+export type ProblemKind =
+  | 'altered'
+  | 'inserted'
+  | 'deleted'
+  | 'malformed'
+  | 'head-mismatch'
+  | 'missing'
+  /** A checkpoint whose signature does not verify under a trusted key, or that signs a hash the log does not have. */
+  | 'bad-checkpoint'
+  /** Keys were trusted but the log holds no checkpoint by them. */
+  | 'no-checkpoint'
+  /** The last checkpoint is older than allowed (or more lines follow it than allowed): lines were cut off. */
+  | 'stale-checkpoint';
 
 export interface AuditProblem {
   readonly kind: ProblemKind;
@@ -35,6 +48,10 @@ export interface AuditVerifyResult {
   readonly head: AuditHead | null;
   readonly problem: AuditProblem | null;
   readonly warnings: readonly string[];
+  /** The last checkpoint whose signature verified (only with `trust`): the line, the line it signs, its time. */
+  readonly checkpoint: { readonly seq: number; readonly at: number; readonly time: string } | null;
+  /** Lines after the line the last verified checkpoint signs, besides that checkpoint line: not covered by a signature. */
+  readonly uncovered: number;
 }
 
 export interface AuditVerifyOptions {
@@ -42,11 +59,49 @@ export interface AuditVerifyOptions {
   readonly single?: boolean;
   /** The head hash (or `seq:hash`) recorded elsewhere; the log must end exactly there. */
   readonly expectHead?: string;
+  /** Public keys whose checkpoints are trusted: each checkpoint must verify under one of them. */
+  readonly trust?: readonly Uint8Array[];
+  /** With `trust`: fail when the last checkpoint is older than this many seconds (truncation of a live log). */
+  readonly maxCheckpointAge?: number;
+  /** With `trust`: fail when more lines than this follow the last checkpoint's signed line. */
+  readonly maxUncovered?: number;
+  /** Milliseconds since the epoch (for maxCheckpointAge); default Date.now(). */
+  readonly now?: number;
 }
 
 /** The members of a line: the record's and its hash. */
 const FIELDS: readonly string[] = [...RECORD_KEYS, 'hash'];
 const HEX64 = /^[0-9a-f]{64}$/;
+
+const CHECKPOINT_FIELDS: readonly string[] = ['at', 'hash', 'head', 'kid', 'prev', 'seq', 'sig', 'time', 'type', 'v'];
+type CheckpointLine = CheckpointClaim & { sig: string; seq: number; prev: string; hash: string; type: 'checkpoint' };
+
+function checkpointShape(o: unknown): o is CheckpointLine {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const r = o as Record<string, unknown>;
+  if (r.type !== 'checkpoint') return false;
+  const keys = Object.keys(r);
+  if (keys.length !== CHECKPOINT_FIELDS.length || !CHECKPOINT_FIELDS.every((k) => k in r)) return false;
+  return (
+    typeof r.seq === 'number' &&
+    Number.isSafeInteger(r.seq) &&
+    r.seq > 1 &&
+    typeof r.at === 'number' &&
+    Number.isSafeInteger(r.at) &&
+    r.at > 0 &&
+    r.at < r.seq &&
+    typeof r.head === 'string' &&
+    HEX64.test(r.head) &&
+    typeof r.prev === 'string' &&
+    HEX64.test(r.prev) &&
+    typeof r.hash === 'string' &&
+    HEX64.test(r.hash) &&
+    typeof r.kid === 'string' &&
+    typeof r.sig === 'string' &&
+    typeof r.time === 'string' &&
+    r.v === 1
+  );
+}
 
 function shape(o: unknown): o is AuditRecord & { hash: string } {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
@@ -81,7 +136,9 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
   let firstSeq: number | null = null;
   let prevHash: string | null = null;
   let prevSeq = 0;
-  const done = (problem: AuditProblem | null) => ({
+  let checkpoint: { seq: number; at: number; time: string } | null = null;
+  const trust = options.trust && options.trust.length > 0 ? options.trust : undefined;
+  const done = (problem: AuditProblem | null): AuditVerifyResult => ({
     ok: problem === null,
     files,
     lines,
@@ -89,6 +146,8 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     head: prevHash === null ? null : { seq: prevSeq, hash: prevHash },
     problem,
     warnings,
+    checkpoint,
+    uncovered: prevHash === null ? 0 : checkpoint ? prevSeq - checkpoint.at - 1 : prevSeq - (firstSeq ?? 1) + 1,
   });
   if (files.length === 0) {
     return done({ kind: 'missing', file: path, line: 0, seq: null, message: `no audit log at ${path}` });
@@ -100,6 +159,7 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     readonly seq: number;
     readonly prev: string;
     readonly hash: string;
+    readonly cp?: CheckpointLine;
   }
   const entries: Entry[] = [];
   let selfProblem: AuditProblem | null = null;
@@ -124,26 +184,28 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
         selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not valid JSON' };
         break read;
       }
-      if (!shape(o)) {
+      const cp = checkpointShape(o) ? o : undefined;
+      if (!cp && !shape(o)) {
         selfProblem = { ...loc, kind: 'altered', seq: null, message: 'line is not an audit record' };
         break read;
       }
-      const { hash, ...record } = o;
+      const { hash, ...record } = o as AuditRecord & { hash: string };
       let canonical: string | undefined;
       try {
         canonical = canonicalJson(o); // throws on values JCS cannot hold (a lone surrogate, deep nesting): an edit too
       } catch {
         /* canonical stays undefined */
       }
+      const seq = (o as { seq: number }).seq;
       if (canonical !== raw) {
-        selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line is not in canonical form (edited)' };
+        selfProblem = { ...loc, kind: 'altered', seq, message: 'line is not in canonical form (edited)' };
         break read;
       }
       if (hashRecord(record) !== hash) {
-        selfProblem = { ...loc, kind: 'altered', seq: o.seq, message: 'line content does not match its hash' };
+        selfProblem = { ...loc, kind: 'altered', seq, message: 'line content does not match its hash' };
         break read;
       }
-      entries.push({ ...loc, seq: o.seq, prev: o.prev, hash });
+      entries.push({ ...loc, seq, prev: record.prev, hash, ...(cp ? { cp } : {}) });
     }
     if (tail !== '') {
       if (f === files.length - 1) {
@@ -205,11 +267,64 @@ export function verifyAuditLog(path: string, options: AuditVerifyOptions = {}): 
     } else if (e.seq !== before.seq + 1) {
       return done({ ...loc, kind: 'altered', seq: e.seq, message: `seq ${e.seq} does not follow ${before.seq}` });
     }
+    if (e.cp && trust) {
+      const signed = entries[j - (e.seq - e.cp.at)];
+      if (!checkCheckpoint(e.cp, trust)) {
+        return done({ ...loc, kind: 'bad-checkpoint', seq: e.seq, message: `checkpoint signature does not verify under a trusted key (kid ${e.cp.kid})` });
+      }
+      if (signed && signed.seq === e.cp.at) {
+        if (signed.hash !== e.cp.head) {
+          return done({
+            ...loc,
+            kind: 'bad-checkpoint',
+            seq: e.seq,
+            message: `checkpoint signs a hash for seq ${e.cp.at} that the log does not have (rewritten)`,
+          });
+        }
+      } else if (e.cp.at >= (firstSeq ?? 1)) {
+        return done({ ...loc, kind: 'bad-checkpoint', seq: e.seq, message: `checkpoint signs seq ${e.cp.at}, which is not in the log` });
+      } else {
+        warnings.push(`checkpoint at seq ${e.seq} signs seq ${e.cp.at}, which was rotated away; its signature verified`);
+      }
+      checkpoint = { seq: e.seq, at: e.cp.at, time: e.cp.time };
+    }
     prevHash = e.hash;
     prevSeq = e.seq;
     lines++;
   }
   if (selfProblem) return done(selfProblem);
+  if (trust) {
+    const last = files.at(-1)!;
+    if (checkpoint === null) {
+      return done({
+        kind: 'no-checkpoint',
+        file: last,
+        line: 0,
+        seq: null,
+        message: 'no checkpoint signed by a trusted key: nothing in this log is covered by a signature',
+      });
+    }
+    const ageS = ((options.now ?? Date.now()) - Date.parse(checkpoint.time)) / 1000;
+    if (options.maxCheckpointAge !== undefined && !(ageS <= options.maxCheckpointAge)) {
+      return done({
+        kind: 'stale-checkpoint',
+        file: last,
+        line: 0,
+        seq: checkpoint.seq,
+        message: `the last checkpoint (seq ${checkpoint.seq}, ${checkpoint.time}) is ${Math.round(ageS)} s old, more than ${options.maxCheckpointAge} s: later lines and checkpoints were cut off, or the writer stopped signing`,
+      });
+    }
+    const uncovered = prevSeq - checkpoint.at - 1; // the checkpoint line itself is not a decision
+    if (options.maxUncovered !== undefined && uncovered > options.maxUncovered) {
+      return done({
+        kind: 'stale-checkpoint',
+        file: last,
+        line: 0,
+        seq: checkpoint.seq,
+        message: `${uncovered} lines follow the last checkpoint's signed line, more than ${options.maxUncovered}: checkpoints were removed`,
+      });
+    }
+  }
   if (options.expectHead) {
     const want = options.expectHead.includes(':') ? options.expectHead.split(':')[1]! : options.expectHead;
     if (want !== prevHash) {

@@ -299,7 +299,8 @@ Exit status: 0 after a clean shutdown, 1 when the service cannot start
 export const auditVerify: CommandHelp = {
   name: 'audit verify',
   summary: 'check an audit log: report the first altered, inserted or deleted line',
-  usage: `Usage: capframe audit verify FILE [--single] [--head HASH] [--json]
+  usage: `Usage: capframe audit verify FILE [--single] [--head HASH] [--trust KEY]
+                             [--max-age DURATION] [--max-uncovered N] [--json]
 
 Checks the hash chain of the audit log FILE and of its rotated files
 (FILE.1, FILE.2, ...: oldest first, then FILE). Prints "ok" with the number
@@ -308,12 +309,22 @@ was altered, inserted or deleted (file:line, seq).
 
 A torn last line (a write cut short by a crash) is reported as a warning.
 Lines cut off the end, or a chain rewritten from some point on, can only be
-detected against a head recorded elsewhere: pass it with --head.
+detected against a head recorded elsewhere (--head), or with signed
+checkpoints: a service with server.audit.checkpoint signs the chain head
+every N lines and every S seconds. With --trust, every checkpoint must verify
+under KEY, lines up to the last one are proven unedited, and --max-age /
+--max-uncovered bound what can have been cut off the end.
 
 Options:
-  --single      check FILE alone, not its rotated predecessors
-  --head HASH   the log must end at this head (HASH or SEQ:HASH)
-  --json        print the result as one JSON object
+  --single            check FILE alone, not its rotated predecessors
+  --head HASH         the log must end at this head (HASH or SEQ:HASH)
+  --trust KEY         public key (cfk1.... or a .pub file) whose checkpoints
+                      are trusted; repeatable
+  --max-age DURATION  with --trust: fail when the last checkpoint is older
+                      (e.g. 2m for a live log signed every 60 s)
+  --max-uncovered N   with --trust: fail when more lines follow the last
+                      checkpoint's signed line
+  --json              print the result as one JSON object
   -h, --help    show this help
 
 Exit status: 0 the chain is intact, 1 a problem was found, 2 usage error.`,

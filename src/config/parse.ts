@@ -20,6 +20,7 @@ import { z } from 'zod';
 import { parsePublicKey, PUBLIC_KEY_PREFIX } from '../crypto/keys.ts';
 import { LIMITS } from '../token/limits.ts';
 import { auditSectionSchema, type AuditSinkKind } from './audit.ts';
+import { resolveExportPaths, type ExportEntry } from './export.ts';
 import { configError, interpolate, seconds } from './common.ts';
 import { remoteConfigSchema, type RemoteConfig } from './remote.ts';
 import { serverSectionSchema, type ServerSection } from './server-section.ts';
@@ -37,7 +38,7 @@ export interface CapframeConfig {
   readonly clockSkew?: number;
   readonly invocationWindow?: number;
   readonly replayCacheSize?: number;
-  readonly audit: { readonly sink: AuditSinkKind; readonly path?: string };
+  readonly audit: { readonly sink: AuditSinkKind; readonly path?: string; readonly export?: readonly ExportEntry[] };
   readonly tools: Readonly<Record<string, ToolPolicy>>;
   /** The `server:` section (`capframe serve`), defaults applied; paths as written (src/config/server.ts resolves them). */
   readonly server?: ServerSection;
@@ -259,7 +260,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
         problems.add(['audit', 'path'], (e as Error).message);
       }
     }
-    audit = { sink: cfg.audit.sink, ...(path !== undefined ? { path } : {}) };
+    audit = {
+      sink: cfg.audit.sink,
+      ...(path !== undefined ? { path } : {}),
+      ...(cfg.audit.export ? { export: resolveExportPaths(cfg.audit.export, baseDir) } : {}),
+    };
   }
 
   // tools

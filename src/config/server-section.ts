@@ -31,6 +31,7 @@
  * milliseconds; they parse to milliseconds.
  */
 import { z } from 'zod';
+import { exportListSchema } from './export.ts';
 import { parseDuration } from '../duration.ts';
 import { revocationSectionSchema } from './revocation.ts';
 
@@ -80,6 +81,14 @@ export const serverSectionSchema = z
           .default(64 * 1024 * 1024),
         maxFiles: z.number().int().min(0).default(0),
         fsync: z.boolean().default(false),
+        export: exportListSchema.optional(),
+        checkpoint: z
+          .strictObject({
+            keyFile: z.string().min(1),
+            everyLines: z.number().int().min(1).max(10_000_000).default(1000),
+            everySeconds: z.number().int().min(0).max(86_400).default(60),
+          })
+          .optional(),
       })
       .optional(),
     revocation: revocationSectionSchema.optional(),

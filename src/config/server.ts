@@ -14,6 +14,7 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { parseConfig, type CapframeConfig } from './parse.ts';
 import { serverSectionSchema, type ServerSection } from './server-section.ts';
+import { resolveExportPaths, type ExportEntry } from './export.ts';
 
 export { serverSectionSchema, type ServerSection } from './server-section.ts';
 
@@ -22,6 +23,10 @@ export interface ServerConfig {
   readonly server: ServerSection;
   /** Resolved against the config file's directory. */
   readonly auditPath?: string;
+  /** Private key file that signs audit checkpoints, resolved against the config file's directory. */
+  readonly auditCheckpointKeyFile?: string;
+  /** `server.audit.export`, paths resolved. */
+  readonly auditExport?: readonly ExportEntry[];
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
   /** The admin secret, when configured (never logged). */
@@ -63,6 +68,8 @@ export function parseServerConfig(
     file,
     server,
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
+    ...(server.audit?.export ? { auditExport: resolveExportPaths(server.audit.export, baseDir) } : {}),
+    ...(server.audit?.checkpoint ? { auditCheckpointKeyFile: resolve(baseDir, server.audit.checkpoint.keyFile) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
     base,

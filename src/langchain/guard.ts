@@ -44,7 +44,8 @@ import type { Clock } from '../clock.ts';
 import { configError } from '../config/common.ts';
 import { definePolicy, policyField, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import { type CapframeConfig } from '../config/parse.ts';
-import { emit, jsonLinesSink, type DecisionEvent, type DecisionSink } from './events.ts';
+import { emit, jsonLinesSink, teeSink, type DecisionEvent, type DecisionSink } from './events.ts';
+import { buildExports } from '../config/export.ts';
 import { credentialsFrom, isPlainObject, type CallContext, type Credentials } from './credentials.ts';
 import { argumentNames } from './arguments.ts';
 import { denialMessage } from './denial.ts';
@@ -129,10 +130,14 @@ export class Guard {
     for (const [name, p] of Object.entries(options.policies ?? {})) this.addPolicy(name, p);
     if (options.sink === null) this.sink = undefined;
     else if (options.sink) this.sink = options.sink;
-    else if (config?.audit.sink === 'jsonl') this.sink = jsonLinesSink({ path: config.audit.path! });
-    else if (config?.audit.sink === 'stderr') this.sink = stderrSink ??= jsonLinesSink();
-    // Nothing asked for: a library prints nothing.
-    else this.sink = undefined;
+    else {
+      let primary: DecisionSink | undefined;
+      if (config?.audit.sink === 'jsonl') primary = jsonLinesSink({ path: config.audit.path! });
+      else if (config?.audit.sink === 'stderr') primary = stderrSink ??= jsonLinesSink();
+      // Nothing asked for: a library prints nothing.
+      const exports = config?.audit.export ? buildExports(config.audit.export, `${config.file}: audit`).sinks : [];
+      this.sink = exports.length === 0 ? primary : teeSink(...(primary ? [primary] : []), ...exports);
+    }
     this.attestAll = remote || options.attestAll === true;
     this.#local = this.verifier instanceof Verifier ? this.verifier : undefined;
     this.#clock = options.clock ?? this.#local?.clock;

@@ -44,7 +44,12 @@ function auditFailed(d: Decision, e: unknown): Decision {
   return { ...rest, allowed: false, code: error.code, reason: error.message, error };
 }
 
-export function createDecider(verifier: Verifier, metrics: Metrics, audit: EventSink | undefined): Decider {
+export function createDecider(
+  verifier: Verifier,
+  metrics: Metrics,
+  audit: EventSink | undefined,
+  exports: readonly ((event: Record<string, unknown>) => void)[] = [],
+): Decider {
   // The audit writer, chosen once: all lines of a request in one call when the sink can (AuditLog.writeMany).
   const writeEvents: ((events: Record<string, unknown>[]) => unknown) | null =
     audit === undefined
@@ -63,13 +68,24 @@ export function createDecider(verifier: Verifier, metrics: Metrics, audit: Event
     async settle(decisions, t0s) {
       const now = process.hrtime.bigint();
       const seconds = t0s.map((t0) => Number(now - t0) / 1e9);
+      const events = writeEvents || exports.length > 0 ? decisions.map((d, i) => ({ ...d, source: 'service', latencyMs: seconds[i]! * 1000 })) : [];
       if (writeEvents) {
         try {
-          const w = writeEvents(decisions.map((d, i) => ({ ...d, source: 'service', latencyMs: seconds[i]! * 1000 })));
+          const w = writeEvents(events);
           if (w instanceof Promise) await w;
         } catch (e) {
           metrics.rejected('audit_failed');
           decisions = decisions.map((d) => auditFailed(d, e));
+          events.forEach((ev, i) => Object.assign(ev, decisions[i]));
+        }
+      }
+      for (const x of exports) {
+        for (const ev of events) {
+          try {
+            x(ev);
+          } catch {
+            // an export never changes a decision
+          }
         }
       }
       decisions.forEach((d, i) => metrics.decision(d.allowed, d.allowed ? undefined : d.code, seconds[i]!));

@@ -18,6 +18,8 @@ export class Metrics {
   #latencySum = 0;
   #latencyCount = 0;
   auditHead: { seq: number } | null = null;
+  auditCheckpoint: { last: { seq: number; at: number } | null; failures: number } | null = null;
+  exports: readonly { readonly name: string; readonly stats: { sent: number; dropped: number; errors: number; readonly queued: number } }[] = [];
   inFlight = 0;
 
   decision(allowed: boolean, code: string | undefined, seconds: number): void {
@@ -73,6 +75,31 @@ export class Metrics {
       out.push('# TYPE capframe_audit_seq gauge');
       out.push(`capframe_audit_seq ${this.auditHead.seq}`);
     }
+    if (this.auditCheckpoint) {
+      out.push('# HELP capframe_audit_checkpoint_seq Sequence number of the last line covered by a signed audit checkpoint (0: none yet).');
+      out.push('# TYPE capframe_audit_checkpoint_seq gauge');
+      out.push(`capframe_audit_checkpoint_seq ${this.auditCheckpoint.last?.at ?? 0}`);
+      out.push('# HELP capframe_audit_checkpoint_failures_total Checkpoints that could not be signed or written.');
+      out.push('# TYPE capframe_audit_checkpoint_failures_total counter');
+      out.push(`capframe_audit_checkpoint_failures_total ${this.auditCheckpoint.failures}`);
+    }
+    if (this.exports.length > 0) {
+      for (const [metric, help, kind, pick] of [
+        ['capframe_export_sent_total', 'Decisions handed to an export transport.', 'counter', (x: ExportStatsView) => x.sent],
+        [
+          'capframe_export_dropped_total',
+          'Decisions dropped by an export sink whose queue was full (receiver slow or away).',
+          'counter',
+          (x: ExportStatsView) => x.dropped,
+        ],
+        ['capframe_export_errors_total', 'Export transport errors.', 'counter', (x: ExportStatsView) => x.errors],
+        ['capframe_export_queued', 'Decisions waiting in an export queue.', 'gauge', (x: ExportStatsView) => x.queued],
+      ] as const) {
+        out.push(`# HELP ${metric} ${help}`);
+        out.push(`# TYPE ${metric} ${kind}`);
+        for (const e of this.exports) out.push(`${metric}{sink="${esc(e.name)}"} ${pick(e.stats)}`);
+      }
+    }
     const mem = process.memoryUsage();
     out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');
     out.push('# TYPE process_resident_memory_bytes gauge');
@@ -83,3 +110,5 @@ export class Metrics {
     return out.join('\n') + '\n';
   }
 }
+
+type ExportStatsView = { sent: number; dropped: number; errors: number; readonly queued: number };

@@ -42,6 +42,10 @@ export interface VerifyServiceOptions {
   readonly verifier: Verifier;
   /** Every /v1/verify decision is written here. If writing fails the call is denied (ERR_UNAVAILABLE). */
   readonly audit?: EventSink;
+  /** Also sent every decision, after the audit log (SIEM and tracing exports). They never block or change a decision. */
+  readonly exports?: readonly ((event: Record<string, unknown>) => void)[];
+  /** Export sinks whose queue statistics /metrics shows. */
+  readonly exportStats?: readonly { readonly name: string; readonly stats: { sent: number; dropped: number; errors: number; readonly queued: number } }[];
   /** Bearer secret for POST /v1/revoke. Without one, every revoke request gets 401. */
   readonly adminSecret?: string;
   readonly revoke?: RevokeFn;
@@ -78,7 +82,8 @@ export interface VerifyService {
 export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const bodyLimit = o.bodyLimit ?? 64 * 1024;
   const metrics = new Metrics();
-  const decider = createDecider(o.verifier, metrics, o.audit);
+  const decider = createDecider(o.verifier, metrics, o.audit, o.exports);
+  if (o.exportStats) metrics.exports = o.exportStats;
   const maxStreams = o.maxStreamsPerAddress ?? 8;
   const handle = createRouter(
     {

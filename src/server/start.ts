@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
 import { ConfigError } from '../errors.ts';
-import { parsePrivateKey } from '../crypto/keys.ts';
+import { parsePrivateKey, type PrivateKey } from '../crypto/keys.ts';
+import { keySigner } from '../crypto/signer.ts';
 import { openRegistry, type AnyRegistry } from '../revocation/open-registry.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
@@ -11,6 +12,7 @@ import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
+import { buildExports, type BuiltExports } from '../config/export.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -30,21 +32,24 @@ export interface StartOverrides {
   readonly replay?: ReplayStore;
 }
 
+function readKeyFile(cfg: ServerConfig, field: string, path: string): PrivateKey {
+  let keyText: string;
+  try {
+    keyText = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${cfg.file}: ${field}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parsePrivateKey(keyText);
+  } catch (e) {
+    throw new ConfigError(`${cfg.file}: ${field}: ${(e as Error).message}`);
+  }
+}
+
 async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation } | undefined> {
   const r = cfg.revocation;
   if (!r) return undefined;
-  let keyText: string;
-  try {
-    keyText = readFileSync(r.keyFile, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${cfg.file}: server.revocation.keyFile: cannot read ${r.keyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  let key;
-  try {
-    key = parsePrivateKey(keyText);
-  } catch (e) {
-    throw new ConfigError(`${cfg.file}: server.revocation.keyFile: ${(e as Error).message}`);
-  }
+  const key = readKeyFile(cfg, 'server.revocation.keyFile', r.keyFile);
   const registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
   try {
     const rev = serviceRevocation({
@@ -67,9 +72,11 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   const revocation = await openRevocation(cfg);
   let audit: AuditLog | undefined;
   let replay: ReplayStore | undefined;
+  let exports: BuiltExports | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
     audit?.close();
+    for (const q of exports?.queued ?? []) void q.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
     void revocation?.registry.close();
@@ -91,13 +98,32 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(replay.persistent ? {} : { issuedAfter: Date.now() / 1000 + (b.clockSkew ?? DEFAULTS.clockSkew) }),
       ...(revocation ? { revocation: revocation.rev.state } : {}),
     });
+    const cp = s.audit?.checkpoint;
     audit = cfg.auditPath
-      ? AuditLog.open({ path: cfg.auditPath, maxBytes: s.audit!.maxBytes, maxFiles: s.audit!.maxFiles, fsync: s.audit!.fsync, source: 'service' })
+      ? AuditLog.open({
+          path: cfg.auditPath,
+          maxBytes: s.audit!.maxBytes,
+          maxFiles: s.audit!.maxFiles,
+          fsync: s.audit!.fsync,
+          source: 'service',
+          ...(cp && cfg.auditCheckpointKeyFile
+            ? {
+                checkpoint: {
+                  signer: keySigner(readKeyFile(cfg, 'server.audit.checkpoint.keyFile', cfg.auditCheckpointKeyFile)),
+                  everyLines: cp.everyLines,
+                  everySeconds: cp.everySeconds,
+                },
+              }
+            : {}),
+        })
       : undefined;
     const log = audit;
+    exports = buildExports(cfg.auditExport, `${cfg.file}: server.audit`);
+    const xs = exports;
     const service = createVerifyService({
       verifier,
       ...(log ? { audit: log } : {}),
+      ...(xs.sinks.length > 0 ? { exports: xs.sinks, exportStats: xs.queued } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
@@ -108,7 +134,10 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
       ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
     });
-    if (log) Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
+    if (log) {
+      Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
+      Object.defineProperty(service.metrics, 'auditCheckpoint', { get: () => ({ last: log.lastCheckpoint, failures: log.checkpointFailures }) });
+    }
     const port = o.port ?? s.port;
     const host = o.host ?? s.host;
     const addr = await service.listen(port, host).catch((e: unknown) => {
@@ -125,7 +154,9 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         revocation?.rev.close();
         await service.close();
         await revocation?.registry.close();
+        await log?.checkpoint(); // a final signed head, so a clean stop leaves nothing unsigned
         log?.close();
+        await Promise.all(xs.queued.map(async (q) => (await q.flush(1_000), await q.close())));
         await replay?.close?.();
       },
     };
