@@ -10,6 +10,7 @@ import { toolCallsSuite } from './tool-calls.ts';
 import { clusterSuite } from './cluster.ts';
 import { sinksSuite } from './sinks.ts';
 import { limitsSuite } from './limits.ts';
+import { signersSuite } from './signers.ts';
 
 export const SUITES: Suite[] = [
   coreSuite,
@@ -22,4 +23,5 @@ export const SUITES: Suite[] = [
   agentsSuite,
   sinksSuite,
   limitsSuite,
+  signersSuite,
 ];

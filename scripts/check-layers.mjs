@@ -21,7 +21,8 @@ export const LAYERS = [
 // Third-party packages each folder may import (anything else is an error): heavy or
 // optional packages stay in the rooms that need them, so importing the core stays cheap.
 export const PACKAGES = {
-  crypto: ['@noble/ed25519'],
+  // Signer backends (crypto/signers/) import these optional peers dynamically, only when used.
+  crypto: ['@noble/ed25519', 'pkcs11js', '@aws-sdk/client-kms', '@google-cloud/kms'],
   token: ['cbor-x'],
   revocation: ['bloom-filters', 'better-sqlite3', 'postgres'],
   audit: ['@opentelemetry/api'],

@@ -22,7 +22,7 @@ export {
 export { Keyring } from './verify/keyring.ts';
 
 // issue, delegate, invoke
-export { issueToken, type IssueOptions } from './authority/issue.ts';
+export { issueToken, issueTokenWith, type IssueOptions, type RootTokenOptions } from './authority/issue.ts';
 export { delegate, type DelegateOptions } from './holder/delegate.ts';
 export { createInvocation, type InvocationOptions } from './holder/invoke.ts';
 

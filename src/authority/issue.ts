@@ -2,18 +2,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { concat } from '../crypto/hash.ts';
-import { InvalidArgumentError } from '../errors.ts';
+import { concat, equalBytes } from '../crypto/hash.ts';
+import { InvalidArgumentError, SignatureInvalidError } from '../errors.ts';
+import type { Signer } from '../crypto/signer.ts';
 import { checkSubject, checkTime, encodeRootPayload, expiryFrom, grantNeedsV2, validateGrants, type Grant } from '../token/block.ts';
 import { LIMITS } from '../token/limits.ts';
 import { Token } from '../token/token.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { signedMessage } from '../token/chain.ts';
-import { toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
+import { keyId, toPublicKey, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
 
-export interface IssueOptions {
-  /** The authority's private key. */
-  key: PrivateKey;
+/** What a root token says; the authority's key or Signer is given apart. */
+export interface RootTokenOptions {
   /** Agent identity, e.g. `agent:support`. */
   subject: string;
   /** Public key of the agent that will hold and use the token. */
@@ -28,7 +28,6 @@ export interface IssueOptions {
   /** How many further delegations are allowed. Default 0: the token cannot be delegated. */
   maxDepth?: number;
   clock?: Clock;
-  backend?: Ed25519Backend;
   /**
    * @internal For deterministic test vectors (scripts/gen-vectors.ts) ONLY;
    * never set in production. Fixes the 16-byte token id, which is otherwise
@@ -37,10 +36,51 @@ export interface IssueOptions {
   tokenId?: Uint8Array;
 }
 
+export interface IssueOptions extends RootTokenOptions {
+  /** The authority's private key. */
+  key: PrivateKey;
+  backend?: Ed25519Backend;
+}
+
 /** Issues a root token. Throws ERR_INVALID_ARGUMENT for unusable options. */
 export function issueToken(o: IssueOptions): Token {
   if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('issueToken needs the authority private key');
   const backend = o.backend ?? defaultBackend();
+  const payload = rootPayload(o);
+  const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
+  return Token.fromParts(o.key.kid, [concat(payload, sig)]);
+}
+
+/**
+ * Issues a root token signed through `signer` (a key file, a non-extractable WebCrypto key,
+ * an HSM or a cloud KMS): the same token issueToken makes with that key. Rejects with
+ * ERR_INVALID_ARGUMENT for unusable options (before anything is sent to the signer) and with
+ * what the signer throws when it cannot sign.
+ */
+export async function issueTokenWith(signer: Signer, o: RootTokenOptions): Promise<Token> {
+  if (!isSigner(signer)) throw new InvalidArgumentError('issueTokenWith needs a Signer (publicKey, its kid, sign)');
+  const kid = Uint8Array.from(signer.kid);
+  const payload = rootPayload(o);
+  const sig = await signer.sign(signedMessage('root', payload, kid));
+  if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new SignatureInvalidError('the signer returned no 64-byte Ed25519 signature');
+  return Token.fromParts(kid, [concat(payload, sig)]);
+}
+
+function isSigner(s: unknown): s is Signer {
+  const x = s as Signer | undefined;
+  return (
+    !!x &&
+    typeof x.sign === 'function' &&
+    x.kid instanceof Uint8Array &&
+    x.publicKey instanceof Uint8Array &&
+    x.publicKey.length === 32 &&
+    equalBytes(keyId(x.publicKey), x.kid)
+  );
+}
+
+/** The signed root payload (spec §3.2) of a token; throws ERR_INVALID_ARGUMENT for unusable options. */
+function rootPayload(o: RootTokenOptions): Uint8Array {
+  if (!o || typeof o !== 'object') throw new InvalidArgumentError('issuing a token needs its options');
   const now = (o.clock ?? systemClock)();
   const exp = expiryFrom(now, o.ttl, o.expiresAt);
   if (exp === undefined) throw new InvalidArgumentError('issueToken needs ttl or expiresAt: tokens always expire');
@@ -55,7 +95,7 @@ export function issueToken(o: IssueOptions): Token {
     throw new InvalidArgumentError('tokenId must be 16 bytes');
   }
   const grants = validateGrants(o.grants);
-  const payload = encodeRootPayload({
+  return encodeRootPayload({
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
@@ -75,6 +115,4 @@ export function issueToken(o: IssueOptions): Token {
     // The lowest format version that can say it: version-1 verifiers keep reading tokens without v1.1 features.
     version: grants.some(grantNeedsV2) ? 2 : 1,
   });
-  const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
-  return Token.fromParts(o.key.kid, [concat(payload, sig)]);
 }

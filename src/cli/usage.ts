@@ -68,7 +68,7 @@ ${EXIT_HELP}`,
 export const issue: CommandHelp = {
   name: 'issue',
   summary: 'issue a root token signed by an authority key',
-  usage: `Usage: capframe issue --key AUTH_KEY --sub ID --holder PUBKEY_OR_KEYFILE
+  usage: `Usage: capframe issue (--key AUTH_KEY | --signer URI) --sub ID --holder PUBKEY_OR_KEYFILE
                       --grant 'RESOURCE:perm1,perm2' [--grant ...] [--constraint ...]
                       --ttl 1h [--max-depth N] [--out FILE]
 
@@ -77,6 +77,12 @@ form (cft1....), or writes it to FILE.
 
 Options:
   --key FILE          the authority's private key file (from capframe keygen)
+  --signer URI        or a key that never leaves its HSM or KMS (docs/authority.md):
+                        pkcs11:token=T;object=LABEL?module-path=LIB&pin-source=env:VAR
+                        awskms:KEY_ID_OR_ARN[?region=R]
+                        gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/V
+                        file:AUTH_KEY
+                      (a PIN is read from pin-source, never given on the command line)
   --sub ID            the subject: the agent's identity, e.g. agent:support
   --holder KEY        the agent's public key: cfk1.... text or its .pub file
   --grant, --constraint   see Grants below (at least one --grant)
@@ -243,7 +249,7 @@ ${EXIT_HELP}`,
 export const revocationsExport: CommandHelp = {
   name: 'revocations export',
   summary: 'write the current signed revocation snapshot (for verify --revocations)',
-  usage: `Usage: capframe revocations export [--db FILE] --key AUTH_KEY --out FILE
+  usage: `Usage: capframe revocations export [--db FILE] (--key AUTH_KEY | --signer URI) --out FILE
 
 Builds the current revocation snapshot from the registry, signs it with the
 authority key and writes its text form (cfr1...) to FILE ('-' for stdout).
@@ -254,6 +260,7 @@ day ago for a file (five minutes for a live feed).
 Options:
   --db FILE    registry: SQLite file (default ${DEFAULT_DB_PATH}) or a postgres:// URL
   --key FILE   the authority private key file (signs the snapshot)
+  --signer URI or a signer URI as for 'capframe issue' (pkcs11:, awskms:, gcpkms:)
   --out FILE   where to write the snapshot
   -h, --help   show this help
 

@@ -17,7 +17,8 @@ import { decodeStrict, encode, type CborMap, type CborValue } from '../token/cbo
 import { decodeTextForm } from '../token/token.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import type { Keyring } from '../verify/keyring.ts';
-import { compareBytes, openEnvelope, readRevokedLists, signEnvelope, sortIds } from './snapshot.ts';
+import { compareBytes, openEnvelope, readRevokedLists, signEnvelope, signEnvelopeWith, sortIds } from './snapshot.ts';
+import type { Signer } from '../crypto/signer.ts';
 
 export const DELTA_PREFIX = 'cfd1.';
 export const DELTA_LABEL = label('capframe-v1-revocation-delta');
@@ -64,12 +65,27 @@ function checkUint(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`delta ${what} must be a non-negative integer`);
 }
 
+type DeltaInput = Omit<DeltaContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> };
+
 /** Encodes and signs a delta. `ids` may be unsorted; subjects and cut-offs are sorted here. */
-export function buildDelta(
-  c: Omit<DeltaContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> },
-  key: PrivateKey,
-  backend: Ed25519Backend = defaultBackend(),
-): SignedDelta {
+export function buildDelta(c: DeltaInput, key: PrivateKey, backend: Ed25519Backend = defaultBackend()): SignedDelta {
+  const payload = deltaPayload(c);
+  return deltaFrom(signEnvelope(DELTA_LABEL, payload, key, backend), c);
+}
+
+/** buildDelta through a Signer (HSM, KMS, WebCrypto key). */
+export async function buildDeltaWith(c: DeltaInput, signer: Signer): Promise<SignedDelta> {
+  const payload = deltaPayload(c);
+  return deltaFrom(await signEnvelopeWith(DELTA_LABEL, payload, signer), c);
+}
+
+/** The signed form of a delta from its envelope. */
+export function deltaFrom(bytes: Uint8Array, c: { from: number; version: number; iat: number }): SignedDelta {
+  return Object.freeze({ from: c.from, version: c.version, iat: c.iat, bytes, text: DELTA_PREFIX + encodeBase64url(bytes) });
+}
+
+/** The payload bytes of a delta, before signing (ERR_INVALID_ARGUMENT for an unusable one). */
+export function deltaPayload(c: DeltaInput): Uint8Array {
   checkUint(c.from, 'from');
   checkUint(c.version, 'version');
   checkUint(c.iat, 'iat');
@@ -80,7 +96,7 @@ export function buildDelta(
   if (c.version === c.from && (ids.length > 0 || subjects.length > 0 || cutoffs.length > 0)) {
     throw new InvalidArgumentError('a delta that keeps the version (a refresh) adds nothing');
   }
-  const payload = encode(
+  return encode(
     new Map<number, CborValue>([
       [K.from, c.from],
       [K.version, c.version],
@@ -90,8 +106,6 @@ export function buildDelta(
       [K.cutoffs, cutoffs.map((x) => [x.kid, x.before])],
     ]) as CborMap,
   );
-  const bytes = signEnvelope(DELTA_LABEL, payload, key, backend);
-  return Object.freeze({ from: c.from, version: c.version, iat: c.iat, bytes, text: DELTA_PREFIX + encodeBase64url(bytes) });
 }
 
 function fail(msg: string): never {

@@ -18,6 +18,7 @@ export { PgRevocationRegistry, type PgRegistryOptions } from './pg-registry.ts';
 export { openRegistry, type AnyRegistry, type OpenRegistryOptions } from './open-registry.ts';
 export {
   buildSnapshot,
+  buildSnapshotWith,
   parseSnapshot,
   type SnapshotContent,
   type ParsedSnapshot,
@@ -25,8 +26,8 @@ export {
   type BloomParams,
   type ParseOptions,
 } from './snapshot.ts';
-export { buildDelta, parseDelta, type DeltaContent, type ParsedDelta, type SignedDelta } from './delta.ts';
+export { buildDelta, buildDeltaWith, parseDelta, type DeltaContent, type ParsedDelta, type SignedDelta } from './delta.ts';
 export { buildBloomForm, parseBloomForm, type BloomFormContent, type ParsedBloomForm, type SignedBloomForm, type BloomFilterBits } from './bloom.ts';
 export { BloomRevocationState, type BloomRevocationStateOptions, type ConfirmFn, type ConfirmAnswer } from './bloom-state.ts';
-export { SnapshotPublisher, exportSnapshot, type PublisherOptions } from './publisher.ts';
+export { SnapshotPublisher, exportSnapshot, exportSnapshotWith, type PublisherOptions } from './publisher.ts';
 export { RevocationState, loadSnapshotCheck, type RevocationStateOptions, type RevocationScope, type LoadSnapshotOptions, type UpdateResult } from './state.ts';

@@ -18,6 +18,7 @@ import { decodeStrict, encode, type CborMap, type CborValue } from '../token/cbo
 import { decodeTextForm } from '../token/token.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
 import type { Keyring } from '../verify/keyring.ts';
+import type { Signer } from '../crypto/signer.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
@@ -214,19 +215,37 @@ export function signSnapshot(
   meta: { version: number; iat: number; count: number },
   backend: Ed25519Backend = defaultBackend(),
 ): SignedSnapshot {
-  const bytes = signEnvelope(SNAPSHOT_LABEL, payload, key, backend);
+  return snapshotFrom(signEnvelope(SNAPSHOT_LABEL, payload, key, backend), meta);
+}
+
+/** The signed form of a snapshot from its envelope. */
+export function snapshotFrom(bytes: Uint8Array, meta: { version: number; iat: number; count: number }): SignedSnapshot {
   return Object.freeze({ ...meta, bytes, text: SNAPSHOT_PREFIX + encodeBase64url(bytes) });
 }
+
+type SnapshotInput = Omit<SnapshotContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> };
+type SnapshotBuildOptions = { bloom?: BloomFilter; errorRate?: number };
 
 /**
  * Builds and signs a snapshot from scratch (bloom filter included). `ids` may
  * be unsorted; `bloom` reuses an already filled filter (incremental builds).
  */
-export function buildSnapshot(
-  content: Omit<SnapshotContent, 'ids'> & { ids: Uint8Array | Iterable<Uint8Array> },
-  key: PrivateKey,
-  opts: { bloom?: BloomFilter; errorRate?: number; backend?: Ed25519Backend } = {},
-): SignedSnapshot {
+export function buildSnapshot(content: SnapshotInput, key: PrivateKey, opts: SnapshotBuildOptions & { backend?: Ed25519Backend } = {}): SignedSnapshot {
+  const { payload, meta } = snapshotPayload(content, opts);
+  return signSnapshot(payload, key, meta, opts.backend);
+}
+
+/** buildSnapshot through a Signer (HSM, KMS, WebCrypto key): the same bytes the key would sign. */
+export async function buildSnapshotWith(content: SnapshotInput, signer: Signer, opts: SnapshotBuildOptions = {}): Promise<SignedSnapshot> {
+  const { payload, meta } = snapshotPayload(content, opts);
+  return snapshotFrom(await signEnvelopeWith(SNAPSHOT_LABEL, payload, signer), meta);
+}
+
+/** The payload of a snapshot and what its signed form reports, before signing. */
+export function snapshotPayload(
+  content: SnapshotInput,
+  opts: SnapshotBuildOptions = {},
+): { payload: Uint8Array; meta: { version: number; iat: number; count: number } } {
   checkUint(content.version, 'version');
   checkUint(content.iat, 'iat');
   const ids = content.ids instanceof Uint8Array ? content.ids : sortIds(content.ids);
@@ -237,7 +256,7 @@ export function buildSnapshot(
     for (let i = 0; i < n; i++) bloom.add(idToHex(ids, i));
   }
   const payload = encodeSnapshotPayload({ ...content, ids }, bloomParams(bloom));
-  return signSnapshot(payload, key, { version: content.version, iat: content.iat, count: n }, opts.backend);
+  return { payload, meta: { version: content.version, iat: content.iat, count: n } };
 }
 
 function checkUint(v: number, what: string): void {
@@ -256,6 +275,17 @@ function envelopeMessage(label: Uint8Array, kid: Uint8Array, payload: Uint8Array
 /** The CBOR envelope `[kid, payload, signature]` of a snapshot or delta, signed by `key`. */
 export function signEnvelope(label: Uint8Array, payload: Uint8Array, key: PrivateKey, backend: Ed25519Backend): Uint8Array {
   return encode([key.kid, payload, backend.sign(key.seed, envelopeMessage(label, key.kid, payload))]);
+}
+
+/** signEnvelope through a Signer. A signer that answers anything but 64 bytes fails (ERR_SIGNATURE_INVALID). */
+export async function signEnvelopeWith(label: Uint8Array, payload: Uint8Array, signer: Signer): Promise<Uint8Array> {
+  if (!signer || typeof signer.sign !== 'function' || !(signer.kid instanceof Uint8Array) || signer.kid.length !== KID_BYTES) {
+    throw new InvalidArgumentError('signing a revocation envelope needs a Signer');
+  }
+  const kid = Uint8Array.from(signer.kid);
+  const sig = await signer.sign(envelopeMessage(label, kid, payload));
+  if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new SignatureInvalidError('the signer returned no 64-byte Ed25519 signature');
+  return encode([kid, payload, sig]);
 }
 
 /**

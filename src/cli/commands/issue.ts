@@ -1,5 +1,6 @@
 /** `capframe issue`: the authority signs a root token. */
-import { issueToken } from '../../authority/issue.ts';
+import { issueToken, issueTokenWith } from '../../authority/issue.ts';
+import { signerFromUri } from '../../crypto/signers/from-uri.ts';
 import { LIMITS } from '../../token/limits.ts';
 import type { Io } from '../command.ts';
 import { durationFlag, integerFlag, parseFlags, UsageError } from '../args.ts';
@@ -7,8 +8,10 @@ import { parseGrants, TOKEN_FLAGS } from '../grants.ts';
 import { readPrivateKey, readPublicKey, writeCredential } from '../files.ts';
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const f = parseFlags(argv, { ...TOKEN_FLAGS, holder: { type: 'string' } });
-  const keyPath = f.required('key');
+  const f = parseFlags(argv, { ...TOKEN_FLAGS, holder: { type: 'string' }, signer: { type: 'string' } });
+  const keyPath = f.string('key');
+  const signerUri = f.string('signer');
+  if ((keyPath === undefined) === (signerUri === undefined)) throw new UsageError('give --key FILE or --signer URI (one of them)');
   const subject = f.required('sub');
   const holderArg = f.required('holder');
   const grantTexts = f.list('grant');
@@ -17,14 +20,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const ttl = durationFlag('ttl', f.required('ttl'));
   const depth = f.string('max-depth');
   const maxDepth = depth === undefined ? 0 : integerFlag('max-depth', depth, LIMITS.maxDepth);
-  const token = issueToken({
-    key: readPrivateKey(io, keyPath),
-    subject,
-    holder: readPublicKey(io, holderArg, 'holder'),
-    grants,
-    ttl,
-    maxDepth,
-  });
+  const options = { subject, holder: readPublicKey(io, holderArg, 'holder'), grants, ttl, maxDepth };
+  let token;
+  if (keyPath !== undefined) token = issueToken({ key: readPrivateKey(io, keyPath), ...options });
+  else {
+    const signer = await signerFromUri(signerUri!, { cwd: io.cwd, env: io.env });
+    try {
+      token = await issueTokenWith(signer, options);
+    } finally {
+      signer.close?.();
+    }
+  }
   writeCredential(io, f.string('out'), token.toString());
   return 0;
 }
