@@ -59,12 +59,13 @@ export function issueToken(o: IssueOptions): Token {
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
-    grants: grants.map(({ resource, permissions, constraints, tools, closed }) => ({
+    grants: grants.map(({ resource, permissions, constraints, tools, closed, approval }) => ({
       resource,
       permissions,
       ...(constraints ? { constraints } : {}),
       ...(tools ? { tools } : {}),
       ...(closed ? { closed } : {}),
+      ...(approval ? { approval } : {}),
     })),
     iat: now,
     ...(nbf !== undefined ? { nbf } : {}),

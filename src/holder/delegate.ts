@@ -58,8 +58,17 @@ export interface DelegateOptions {
  * applying them (intersection).
  */
 function keepShape(g: ResolvedGrant): ResolvedGrant {
-  const { resource, pattern, permissions, constraints, tools, closed } = g;
-  return { resource, pattern, permissions, ...(closed && constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) };
+  const { resource, pattern, permissions, constraints, tools, closed, approval } = g;
+  return {
+    resource,
+    pattern,
+    permissions,
+    ...(closed && constraints ? { constraints } : {}),
+    ...(tools ? { tools } : {}),
+    ...(closed ? { closed } : {}),
+    // An approval gate is never dropped by narrowing (docs/spec.md §15.1).
+    ...(approval ? { approval } : {}),
+  };
 }
 
 function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version: FormatVersion): ResolvedGrant[] | undefined {
@@ -104,6 +113,7 @@ function toWire(grants: readonly ResolvedGrant[], parent: readonly ResolvedGrant
       ...(g.constraints && Object.keys(g.constraints).length > 0 ? { constraints: g.constraints } : {}),
       ...(g.tools ? { tools: g.tools } : {}),
       ...(g.closed ? { closed: true } : {}),
+      ...(g.approval ? { approval: g.approval } : {}),
     };
   });
 }

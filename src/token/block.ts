@@ -10,6 +10,7 @@ import { decodeConstraints, encodeConstraints, isConstraintKey, V1_TYPES, valida
 import { LIMITS } from './limits.ts';
 import { isWeakPublicKey } from '../crypto/weak.ts';
 import { parsePattern, type Pattern } from './resource.ts';
+import { decodeApprovalGate, encodeApprovalGate, gateIdentity, validateApprovalGate, type ApprovalGate } from './approval.ts';
 
 /** A grant as callers write it. */
 export interface Grant {
@@ -23,11 +24,18 @@ export interface Grant {
   readonly tools?: readonly string[];
   /** Format version 2: arguments no constraint path reaches are refused (closed world). */
   readonly closed?: boolean;
+  /**
+   * Format version 2: calls under this grant also need `threshold` signed approvals
+   * by distinct keys of `approvers` (docs/spec.md §15). Keys as cfk1. text or bytes.
+   */
+  readonly approval?: { readonly approvers: readonly (string | Uint8Array)[]; readonly threshold: number };
 }
 
 /** A grant whose pattern has been parsed. */
-export interface ResolvedGrant extends Grant {
+export interface ResolvedGrant extends Omit<Grant, 'approval'> {
   readonly pattern: Pattern;
+  /** Approvers as sorted 32-byte keys. */
+  readonly approval?: ApprovalGate;
 }
 
 /** As on the wire: a delegation grant may name its parent's grant by index. */
@@ -37,6 +45,7 @@ export interface WireGrant {
   readonly constraints?: Constraints;
   readonly tools?: readonly string[];
   readonly closed?: boolean;
+  readonly approval?: ApprovalGate;
 }
 
 /** Format versions this code reads (root block field 9); it writes the lowest one the content needs. */
@@ -75,7 +84,7 @@ export const FORMAT_VERSIONS: readonly FormatVersion[] = [1, 2];
 /** Most tools a grant may name. */
 export const MAX_TOOLS_PER_GRANT = 16;
 /** Keys of a version-2 grant's options map (spec §3.2). */
-const OPTION = { tools: 1, closed: 2 } as const;
+const OPTION = { tools: 1, closed: 2, approval: 5 } as const;
 const ROOT_KEYS = new Set<number>([KEY.version, KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
 const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
 
@@ -149,9 +158,22 @@ export function grantIdentity(g: {
   readonly constraints?: Constraints;
   readonly tools?: readonly string[];
   readonly closed?: boolean;
+  readonly approval?: ApprovalGate;
 }): string {
   const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
-  return g.resource + '\u0000' + g.permissions.join(',') + '\u0000' + cs + '\u0000' + (g.tools ?? []).join('\u0000') + '\u0000' + (g.closed ? 'closed' : '');
+  return (
+    g.resource +
+    '\u0000' +
+    g.permissions.join(',') +
+    '\u0000' +
+    cs +
+    '\u0000' +
+    (g.tools ?? []).join('\u0000') +
+    '\u0000' +
+    (g.closed ? 'closed' : '') +
+    '\u0000' +
+    gateIdentity(g.approval)
+  );
 }
 
 /** Refuses a list of grants that holds the same grant twice. */
@@ -184,8 +206,13 @@ export function checkTools(v: unknown, E: Err, canonical: boolean): string[] {
 }
 
 /** Does the grant use anything of format version 2 (tools, closed, paths, new kinds)? */
-export function grantNeedsV2(g: { readonly constraints?: Constraints; readonly tools?: readonly string[]; readonly closed?: boolean }): boolean {
-  if (g.tools !== undefined || g.closed) return true;
+export function grantNeedsV2(g: {
+  readonly constraints?: Constraints;
+  readonly tools?: readonly string[];
+  readonly closed?: boolean;
+  readonly approval?: unknown;
+}): boolean {
+  if (g.tools !== undefined || g.closed || g.approval !== undefined) return true;
   for (const [k, c] of Object.entries(g.constraints ?? {})) if (!isConstraintKey(k, 1) || k.includes('.') || !V1_TYPES.has(c.type)) return true;
   return false;
 }
@@ -197,7 +224,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
   }
   const out = grants.map((g: unknown) => {
     if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
-    const { resource, permissions, constraints, tools, closed } = g as Record<string, unknown>;
+    const { resource, permissions, constraints, tools, closed, approval } = g as Record<string, unknown>;
     if (typeof resource !== 'string') throw new E('grant.resource must be a string');
     let pattern: Pattern;
     try {
@@ -207,7 +234,9 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
     }
     const perms = canonicalPermissions(checkPermissions(permissions, E));
     const cs = constraints === undefined ? undefined : validateConstraints(constraints, E, version);
-    if (version === 1 && (tools !== undefined || closed !== undefined)) throw new E('tools and closed need format version 2');
+    if (version === 1 && (tools !== undefined || closed !== undefined || approval !== undefined))
+      throw new E('tools, closed and approval need format version 2');
+    const gate = approval === undefined ? undefined : validateApprovalGate(approval, E);
     const ts = tools === undefined ? undefined : Object.freeze(checkTools(tools, E, E === MalformedError));
     if (closed !== undefined && typeof closed !== 'boolean') throw new E('closed must be true or false');
     return Object.freeze({
@@ -217,6 +246,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
       ...(cs && Object.keys(cs).length > 0 ? { constraints: cs } : {}),
       ...(ts ? { tools: ts } : {}),
       ...(closed ? { closed: true } : {}),
+      ...(gate ? { approval: gate } : {}),
     });
   });
   checkDistinctGrants(out, E);
@@ -229,6 +259,7 @@ function encodeGrant(g: WireGrant): CborValue {
   const options: CborMap = new Map();
   if (g.tools !== undefined) options.set(OPTION.tools, [...g.tools]);
   if (g.closed) options.set(OPTION.closed, true);
+  if (g.approval) options.set(OPTION.approval, encodeApprovalGate(g.approval));
   if (hasConstraints) out.push(encodeConstraints(g.constraints!));
   if (options.size > 0) {
     if (!hasConstraints) out.push(null);
@@ -237,15 +268,16 @@ function encodeGrant(g: WireGrant): CborValue {
   return out;
 }
 
-function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean } {
+function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean; approval?: ApprovalGate } {
   if (!(v instanceof Map) || v.size === 0) throw new MalformedError('grant options must be a non-empty map');
-  const out: { tools?: string[]; closed?: boolean } = {};
+  const out: { tools?: string[]; closed?: boolean; approval?: ApprovalGate } = {};
   for (const [k, x] of v) {
     if (k === OPTION.tools) out.tools = checkTools(x, MalformedError, true);
     else if (k === OPTION.closed) {
       if (x !== true) throw new MalformedError('grant option 2 (closed) must be true');
       out.closed = true;
-    } else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
+    } else if (k === OPTION.approval) out.approval = decodeApprovalGate(x);
+    else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
   }
   return out;
 }

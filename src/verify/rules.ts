@@ -11,6 +11,8 @@ import { matchResource } from '../token/resource.ts';
 import { buildTrie, parsePath, unconstrainedMember } from '../token/policy/path.ts';
 import type { Chain } from '../token/chain.ts';
 import type { ReplayStore } from './replay.ts';
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import { checkApprovals, type ApprovalInput, type GatedBlock } from './approvals.ts';
 
 /** Everything the rules need to know about one call. */
 export interface CallFacts {
@@ -25,6 +27,8 @@ export interface CallFacts {
   /** Validity window of this invocation, unix seconds. */
   readonly iat: number;
   readonly exp: number;
+  /** Signed approvals the call carries (docs/spec.md §15); looked at only when a matching grant has an approval gate. */
+  readonly approvals?: readonly ApprovalInput[] | undefined;
 }
 
 export interface RuleContext {
@@ -33,6 +37,8 @@ export interface RuleContext {
   readonly replay: ReplayStore;
   /** `check(chain, now)` throws ERR_REVOKED / ERR_REVOCATION_STALE; absent when no revocation source is configured. */
   readonly revocation?: { check(chain: Chain, now: number): void } | undefined;
+  /** Checks approval signatures; needed only by chains with approval gates (ERR_CONFIG without it). */
+  readonly backend?: Ed25519Backend | undefined;
 }
 
 export interface EffectiveGrant {
@@ -69,6 +75,14 @@ function closedFailure(g: ResolvedGrant, args: Readonly<Record<string, unknown>>
   }
   const extra = unconstrainedMember(trie, args);
   return extra === null ? null : `argument "${extra}" is not allowed: the grant's arguments are closed and no constraint reaches it`;
+}
+
+/** Does grant `g` allow the call (resource, operation, tool, constraints, closed)? */
+function grantMatches(g: ResolvedGrant, f: CallFacts, paths: boolean): boolean {
+  if (!matchResource(g.pattern, f.resource) || !g.permissions.includes(f.operation)) return false;
+  if (g.tools !== undefined && !g.tools.includes(f.tool)) return false;
+  if (g.constraints) for (const name in g.constraints) if (checkConstraint(name, g.constraints[name]!, f.args, paths)) return false;
+  return !(g.closed && closedFailure(g, f.args, paths) !== null);
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number, paths: boolean): ResolvedGrant {
@@ -123,7 +137,7 @@ function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Recor
 }
 
 /**
- * Applies time, scope, constraint, revocation and replay rules, in that
+ * Applies time, scope, constraint, revocation, approval and replay rules, in that
  * order, and throws the first failure as a CapframeError. Synchronous when
  * the replay store answers synchronously (the in-memory default: the
  * verifier's hot path); with an asynchronous store the replay result, and
@@ -138,12 +152,16 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
 
   let tipGrant: ResolvedGrant | undefined;
   let constrained: ResolvedGrant[] | undefined;
+  let gated: GatedBlock[] | undefined;
+  const paths = chain.version === 2;
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
     if (b.inheritsGrants && tipGrant) continue; // same grants as the block before: same answer
-    const g = matchBlock(b.grants, f, i, chain.version === 2);
+    const g = matchBlock(b.grants, f, i, paths);
     tipGrant = g;
     if (g.constraints) (constrained ??= []).push(g);
+    // A gated first match: the block's other matching grants decide whether a gate applies (§15.4).
+    if (g.approval) (gated ??= []).push({ index: i, grants: b.grants.filter((x) => x === g || grantMatches(x, f, paths)) });
   }
   const constraints = constraintsOf(constrained);
 
@@ -153,6 +171,12 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     // was allowed. Fail closed (and keep its rejection from ending the process).
     (revoked as Promise<unknown>).then(undefined, () => {});
     throw new ConfigError('the revocation check must be synchronous (it returned a promise)');
+  }
+
+  // §9 step 12a: after revocation (nobody is asked to approve a call refused anyway), before replay.
+  if (gated) {
+    if (!ctx.backend) throw new ConfigError('this chain has approval gates: the rules need a signature backend');
+    checkApprovals(chain, f, gated, f.approvals, now, skew, ctx.backend);
   }
 
   const key = replayKey(chain.tipHex, f);

@@ -29,6 +29,7 @@ const ALL: Record<ErrorCode, true> = {
   ERR_CONFIG: true,
   ERR_UNAVAILABLE: true,
   ERR_UNAUTHORIZED: true,
+  ERR_APPROVAL_REQUIRED: true,
   ERR_INTERNAL: true,
 };
 
