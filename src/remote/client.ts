@@ -23,7 +23,9 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { RemoteConfig } from '../config/remote.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
+import { ApprovalRequiredError, CapframeError, ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
+import { Approval } from '../token/approval.ts';
+import type { ApprovalInput } from '../verify/approvals.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
@@ -37,6 +39,11 @@ import { decisionResponseSchema } from './wire.ts';
 import { type Allowed, type Decision, type Denied, type ExpectedCall, type LocalCall, type TokenInput } from '../verify/verifier.ts';
 import type { CallSigner, CallVerifier } from '../verify/call-verifier.ts';
 import { newCallId } from '../token/call-id.ts';
+
+/** An approval as it travels in a request: its cfa1. text (bytes are parsed first; a bad one is refused here). */
+function approvalText(a: ApprovalInput): string {
+  return typeof a === 'string' ? a : Approval.parse(a).toString();
+}
 
 export interface RemoteVerifierOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:8787`. */
@@ -186,7 +193,13 @@ export class RemoteVerifier implements CallVerifier {
       // What is signed (normalised resource, argument digest): what the answer must match.
       base.resource = resource;
       base.argsDigest = toHex(argsDigest);
-      const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
+      const expected: ExpectedCall = {
+        tool: call.tool,
+        args: call.args,
+        operation: call.operation,
+        resource: call.resource,
+        ...(call.approvals ? { approvals: call.approvals } : {}),
+      };
       const item: Pending = {
         json: this.#requestJson(t, expected),
         token: t,
@@ -259,6 +272,7 @@ export class RemoteVerifier implements CallVerifier {
       args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
+      ...(expected.approvals && expected.approvals.length > 0 ? { approvals: expected.approvals.map(approvalText) } : {}),
     });
   }
 
@@ -424,7 +438,7 @@ export class RemoteVerifier implements CallVerifier {
     if (d.allowed) {
       return Object.freeze({ ...fields, mode: d.mode, allowed: true, grant: d.grant, expiresAt: d.expiresAt }) as unknown as Allowed;
     }
-    const error = errorFromCode(d.code, d.reason);
+    const error = d.code === 'ERR_APPROVAL_REQUIRED' && d.approval ? new ApprovalRequiredError(d.reason, d.approval) : errorFromCode(d.code, d.reason);
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 

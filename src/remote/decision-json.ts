@@ -5,6 +5,7 @@
  * without loading zod.
  */
 import type { Decision } from '../verify/verifier.ts';
+import { ApprovalRequiredError } from '../errors.ts';
 
 /** The JSON form of a Decision (the error object becomes code + reason). */
 export function decisionToJson(d: Decision): Record<string, unknown> {
@@ -12,6 +13,8 @@ export function decisionToJson(d: Decision): Record<string, unknown> {
   if (!d.allowed) {
     out.code = d.code;
     out.reason = d.reason;
+    const e = d.error;
+    if (e instanceof ApprovalRequiredError && e.tip !== undefined) out.approval = { got: e.got, need: e.need, approvers: e.approvers, tip: e.tip };
   }
   for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
     if (d[k] !== undefined) out[k] = d[k];

@@ -6,6 +6,7 @@
  *   POST /v1/verify        token + signed invocation proof + the expected call -> decision JSON (src/server/wire.ts)
  *   POST /v1/verify/batch  {"requests": [...]} -> {"decisions": [...]}: the same, several per round trip
  *   POST /v1/revoke        admin bearer secret; forwards to the revocation registry
+ *   POST/GET /v1/approvals pending approval requests and the approvals posted for them (routes/approvals.ts)
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
  *   anything mounted       e.g. the revocation handler (GET /v1/revocations and its push stream)
@@ -32,6 +33,8 @@ import { verifyRoute } from './routes/verify.ts';
 import { verifyBatchRoute } from './routes/verify-batch.ts';
 import { revokeRoute, type RevokeFn } from './routes/revoke.ts';
 import { healthRoute, metricsRoute } from './routes/health.ts';
+import { approvalsRoute } from './routes/approvals.ts';
+import type { ApprovalInbox } from './approval-inbox.ts';
 
 export { checkBearer } from './http.ts';
 export type { EventSink } from './decide.ts';
@@ -45,6 +48,8 @@ export interface VerifyServiceOptions {
   /** Bearer secret for POST /v1/revoke. Without one, every revoke request gets 401. */
   readonly adminSecret?: string;
   readonly revoke?: RevokeFn;
+  /** Collects approvals for a UI (POST/GET /v1/approvals); without one those answer 501. */
+  readonly approvals?: ApprovalInbox;
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -85,6 +90,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
+      '/v1/approvals': { route: approvalsRoute(o.approvals, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
       '/healthz': { route: healthRoute() },
       '/metrics': { route: metricsRoute(metrics) },
     },

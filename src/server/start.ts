@@ -11,6 +11,7 @@ import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
+import { ApprovalInbox } from './approval-inbox.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -99,6 +100,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       verifier,
       ...(log ? { audit: log } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
+      // Approval collection needs the admin secret to register requests (docs/authority.md, Approvals).
+      ...(cfg.adminSecret ? { approvals: new ApprovalInbox({ backend: verifier.backend, clock: verifier.clock, skew: verifier.clockSkew }) } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
