@@ -93,7 +93,7 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
   for (const g of grants ?? []) {
     if (version === 1 && grantNeedsV2(g)) {
       throw new InvalidArgumentError(
-        `cannot delegate ${g.resource} with tools, closed arguments, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
+        `cannot delegate ${g.resource} with tools, closed arguments, approval gates, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
       );
     }
     if (!grantCovered(g, parent, version)) {
