@@ -23,6 +23,8 @@ import { denialMessage } from './denial.ts';
 import { approvalRequest, askForApproval, mergeApprovals } from './approval-interrupt.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 
+export type { ApprovalResume } from './approval-interrupt.ts';
+
 export interface MiddlewareOptions {
   /**
    * What a call that needs approvals does: `'interrupt'` (default) pauses the

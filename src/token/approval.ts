@@ -143,19 +143,101 @@ export function encodeApprovalPayload(p: ApprovalPayload): Uint8Array {
   return encode(m);
 }
 
-function bytesOf(m: CborMap, k: number, n: number, what: string): Uint8Array {
-  const v = m.get(k);
+function bytesOf(v: unknown, n: number, what: string): Uint8Array {
   if (!(v instanceof Uint8Array) || v.length !== n) throw new MalformedError(`approval ${what} must be ${n} bytes`);
   return v;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The nine fields of a payload laid out exactly as the deterministic
+ * encoding writes them (keys 1 to 9 in order, shortest heads, valid UTF-8),
+ * read without the general decoder; undefined for anything else, which the
+ * general path then decodes or refuses (so both accept the same bytes:
+ * test/core/approval-fastpath.test.ts). Approvals are checked M at a time
+ * per call, and the general strict decoder (decode, then re-encode and
+ * compare) costs a good part of a signature check.
+ */
+export function readApprovalFields(b: Uint8Array): Record<number, unknown> | undefined {
+  if (b[0] !== 0xa9) return undefined;
+  let o = 1;
+  const len = (major: number): number => {
+    const h = b[o++];
+    if (h === undefined || h >> 5 !== major) return -1;
+    const ai = h & 31;
+    if (ai < 24) return ai;
+    if (ai === 24) {
+      const n = b[o++];
+      return n !== undefined && n >= 24 ? n : -1;
+    }
+    if (ai === 25) {
+      if (o + 2 > b.length) return -1;
+      const n = (b[o]! << 8) | b[o + 1]!;
+      o += 2;
+      return n >= 256 ? n : -1;
+    }
+    if (ai === 26 && major === 0) {
+      if (o + 4 > b.length) return -1;
+      const n = b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+      o += 4;
+      return n >= 0x10000 ? n : -1;
+    }
+    return -1;
+  };
+  const bytesOfLen = (n: number): Uint8Array | undefined => {
+    if (len(2) !== n || o + n > b.length) return undefined;
+    o += n;
+    return b.subarray(o - n, o);
+  };
+  const text = (): string | undefined => {
+    const n = len(3);
+    if (n < 0 || o + n > b.length) return undefined;
+    o += n;
+    // ASCII (tool names, operations, resources in normal form, most call ids): no decoder call.
+    let ascii = '';
+    for (let i = o - n; i < o; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) {
+        try {
+          return utf8.decode(b.subarray(o - n, o));
+        } catch {
+          return undefined;
+        }
+      }
+      ascii += String.fromCharCode(c);
+    }
+    return ascii;
+  };
+  const out: Record<number, unknown> = {};
+  for (let k = 1; k <= 9; k++) {
+    if (b[o++] !== k) return undefined;
+    let v: unknown;
+    if (k === 1) v = bytesOfLen(16);
+    else if (k === 5 || k === 7) v = bytesOfLen(32);
+    else if (k === 8 || k === 9) {
+      const n = len(0);
+      v = n < 0 ? undefined : n;
+    } else v = text();
+    if (v === undefined) return undefined;
+    out[k] = v;
+  }
+  return o === b.length ? out : undefined;
+}
+
 /** Decodes and checks an approval payload (strict deterministic CBOR). Throws MalformedError. */
 export function decodeApprovalPayload(bytes: Uint8Array): ApprovalPayload {
-  const m = decodeStrict(bytes);
-  if (!(m instanceof Map)) throw new MalformedError('approval payload must be a CBOR map');
-  for (const k of m.keys()) if (typeof k !== 'number' || !KEYS.has(k)) throw new MalformedError(`approval has unknown field ${JSON.stringify(k)}`);
-  if (m.size !== KEYS.size) throw new MalformedError('approval is missing fields');
-  const resource = m.get(K.resource);
+  const fast = readApprovalFields(bytes);
+  let get: (k: number) => unknown;
+  if (fast) get = (k) => fast[k];
+  else {
+    const m = decodeStrict(bytes);
+    if (!(m instanceof Map)) throw new MalformedError('approval payload must be a CBOR map');
+    for (const k of m.keys()) if (typeof k !== 'number' || !KEYS.has(k)) throw new MalformedError(`approval has unknown field ${JSON.stringify(k)}`);
+    if (m.size !== KEYS.size) throw new MalformedError('approval is missing fields');
+    get = (k) => m.get(k);
+  }
+  const resource = get(K.resource);
   if (typeof resource !== 'string') throw new MalformedError('approval resource must be text');
   let normal: string;
   try {
@@ -165,15 +247,15 @@ export function decodeApprovalPayload(bytes: Uint8Array): ApprovalPayload {
   }
   if (normal !== resource) throw new MalformedError('approval resource is not in normal form');
   const p: ApprovalPayload = {
-    tip: bytesOf(m, K.tip, 16, 'token tip'),
-    tool: checkText(m.get(K.tool), 'approval tool name', MalformedError),
-    operation: checkText(m.get(K.operation), 'approval operation', MalformedError),
+    tip: bytesOf(get(K.tip), 16, 'token tip'),
+    tool: checkText(get(K.tool), 'approval tool name', MalformedError),
+    operation: checkText(get(K.operation), 'approval operation', MalformedError),
     resource,
-    args: bytesOf(m, K.args, 32, 'argument digest'),
-    callId: checkText(m.get(K.callId), 'approval call id', MalformedError),
-    approver: checkKey(m.get(K.approver), MalformedError, 'approval approver'),
-    iat: checkTime(m.get(K.iat), 'approval iat', MalformedError),
-    exp: checkTime(m.get(K.exp), 'approval exp', MalformedError),
+    args: bytesOf(get(K.args), 32, 'argument digest'),
+    callId: checkText(get(K.callId), 'approval call id', MalformedError),
+    approver: checkKey(get(K.approver), MalformedError, 'approval approver'),
+    iat: checkTime(get(K.iat), 'approval iat', MalformedError),
+    exp: checkTime(get(K.exp), 'approval exp', MalformedError),
   };
   if (p.exp <= p.iat) throw new MalformedError('approval expires before it was issued');
   if (p.exp - p.iat > MAX_APPROVAL_LIFETIME) throw new MalformedError(`approval lifetime ${p.exp - p.iat}s exceeds the ${MAX_APPROVAL_LIFETIME}s limit`);
@@ -183,6 +265,20 @@ export function decodeApprovalPayload(bytes: Uint8Array): ApprovalPayload {
 /** The bytes an approval's signature covers. */
 export function approvalSignedMessage(payload: Uint8Array): Uint8Array {
   return concat(APPROVAL_LABEL, payload);
+}
+
+/**
+ * The content of `b` when it is exactly one byte string with a shortest-form
+ * length of 24 to 65535 bytes (every valid approval), without a general
+ * decode; anything else is left to the strict decoder, which says why.
+ */
+function byteStringContent(b: Uint8Array): Uint8Array | undefined {
+  if (b[0] === 0x58 && b.length >= 2 && b[1]! >= 24 && b.length === 2 + b[1]!) return b.subarray(2);
+  if (b[0] === 0x59 && b.length >= 3) {
+    const n = (b[1]! << 8) | b[2]!;
+    if (n >= 256 && b.length === 3 + n) return b.subarray(3);
+  }
+  return undefined;
 }
 
 /** A signed approval as received or created: envelope checked, payload decoded; signature NOT checked. */
@@ -212,10 +308,11 @@ export class Approval {
     else if (input instanceof Uint8Array) bytes = input;
     else throw new MalformedError('an approval is its cfa1. text or its bytes');
     if (bytes.length > MAX_APPROVAL_BYTES) throw new TooLargeError(`approval is larger than ${MAX_APPROVAL_BYTES} bytes`);
-    const v = decodeStrict(bytes);
+    const own = typeof input === 'string' ? bytes : Uint8Array.from(bytes);
+    const v = byteStringContent(own) ?? decodeStrict(own);
     if (!(v instanceof Uint8Array)) throw new MalformedError('an approval is one CBOR byte string');
     const block = splitBlock(v, 'approval');
-    return new Approval(Uint8Array.from(bytes), block, decodeApprovalPayload(block.payload));
+    return new Approval(own, block, decodeApprovalPayload(block.payload));
   }
 
   toString(): string {

@@ -13,6 +13,17 @@ import { Approval, approvalSignedMessage, MAX_APPROVALS_PER_CALL, type ApprovalG
 import type { ResolvedGrant } from '../token/block.ts';
 import type { Chain } from '../token/chain.ts';
 
+/** Hex of each gate's approver keys, computed once per gate (gates live as long as their cached chain). */
+const gateHex = new WeakMap<ApprovalGate, readonly string[]>();
+function hexKeys(g: ApprovalGate): readonly string[] {
+  let h = gateHex.get(g);
+  if (!h) {
+    h = g.approvers.map(toHex);
+    gateHex.set(g, h);
+  }
+  return h;
+}
+
 /** An approval as a call carries it: parsed, its cfa1. text or its bytes. */
 export type ApprovalInput = Approval | string | Uint8Array;
 
@@ -62,7 +73,8 @@ export function checkApprovals(
   const refuse = (r: Refusal) => refused.set(r, (refused.get(r) ?? 0) + 1);
   // Approvers of every gate in play: an approval by anyone else costs no signature check.
   const wanted = new Set<string>();
-  for (const b of blocks) for (const g of b.grants) for (const k of g.approval?.approvers ?? []) wanted.add(toHex(k));
+  for (const b of blocks) for (const g of b.grants) if (g.approval) for (const k of hexKeys(g.approval)) wanted.add(k);
+  const args = Buffer.from(call.argsHex, 'hex');
   const byApprover = new Map<string, Candidate[]>();
   for (const input of list) {
     let a: Approval;
@@ -80,7 +92,7 @@ export function checkApprovals(
       p.operation !== call.operation ||
       p.resource !== call.resource ||
       p.callId !== call.callId ||
-      toHex(p.args) !== call.argsHex
+      !equalBytes(p.args, args)
     ) {
       refuse('other call');
       continue;
@@ -120,8 +132,8 @@ export function checkApprovals(
   /** Distinct approvers of the gate with a valid approval, counting no further than the threshold. */
   const count = (gate: ApprovalGate): number => {
     let n = 0;
-    for (const k of gate.approvers) {
-      if (approved(toHex(k)) && ++n >= gate.threshold) break;
+    for (const k of hexKeys(gate)) {
+      if (approved(k) && ++n >= gate.threshold) break;
     }
     return n;
   };
