@@ -11,6 +11,7 @@ import { clusterSuite } from './cluster.ts';
 import { sinksSuite } from './sinks.ts';
 import { limitsSuite } from './limits.ts';
 import { signersSuite } from './signers.ts';
+import { approvalsSuite } from './approvals.ts';
 
 export const SUITES: Suite[] = [
   coreSuite,
@@ -24,4 +25,5 @@ export const SUITES: Suite[] = [
   sinksSuite,
   limitsSuite,
   signersSuite,
+  approvalsSuite,
 ];

@@ -30,7 +30,7 @@ export const PACKAGES = {
   config: ['yaml', 'zod'],
   remote: ['undici', 'zod'],
   server: ['zod'],
-  langchain: ['@langchain/core', 'langchain', 'zod'],
+  langchain: ['@langchain/core', 'langchain', '@langchain/langgraph', 'zod'],
   deepagents: ['deepagents', '@langchain/core', 'langchain', '@langchain/langgraph'],
   mcp: ['@modelcontextprotocol/sdk', '@langchain/core', 'zod'],
   cli: [],

@@ -1521,4 +1521,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const doc = JSON.parse(text) as { tokens: unknown[]; tokenErrors: unknown[]; calls: unknown[] };
   console.log(`wrote ${VECTORS_PATH}: ${doc.tokens.length} tokens, ${doc.tokenErrors.length} token errors, ${doc.calls.length} calls`);
   writeFileSync(new URL('../test/vectors/limits.json', import.meta.url), (await import('./vectors/limits.ts')).generateLimitVectors());
+  await (await import('./vectors/approvals.ts')).writeApprovalVectors();
 }

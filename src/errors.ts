@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'ERR_SESSION_LIMIT'
   | 'ERR_SESSION_ANSWER'
   | 'ERR_LIMIT'
+  | 'ERR_APPROVAL_REQUIRED'
   | 'ERR_INTERNAL';
 
 export class CapframeError extends Error {
@@ -262,6 +263,32 @@ export class SessionAnswerError extends CapframeError {
   static override readonly code = 'ERR_SESSION_ANSWER' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_SESSION_ANSWER', message, options);
+  }
+}
+/** What an ERR_APPROVAL_REQUIRED denial reports: how many valid approvals the call has and needs, and from whom. */
+export interface ApprovalNeed {
+  /** Distinct approvers whose valid approval the call carries. */
+  readonly got?: number;
+  /** The gate's threshold. */
+  readonly need?: number;
+  /** The gate's approver keys (cfk1. text). */
+  readonly approvers?: readonly string[];
+  /** Hex tip of the token the call is made with (what an approval signs). */
+  readonly tip?: string;
+}
+/** A grant that allows the call requires signed approvals (docs/spec.md §15) and the call carries fewer valid ones than its threshold. */
+export class ApprovalRequiredError extends CapframeError {
+  static override readonly code = 'ERR_APPROVAL_REQUIRED' as const;
+  readonly got: number;
+  readonly need: number;
+  readonly approvers: readonly string[];
+  readonly tip: string | undefined;
+  constructor(message: string, options?: { cause?: unknown } & ApprovalNeed) {
+    super('ERR_APPROVAL_REQUIRED', message, options);
+    this.got = options?.got ?? 0;
+    this.need = options?.need ?? 1;
+    this.approvers = Object.freeze([...(options?.approvers ?? [])]);
+    this.tip = options?.tip;
   }
 }
 /** A bug in capframe; still a denial. */

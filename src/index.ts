@@ -25,10 +25,14 @@ export { Keyring } from './verify/keyring.ts';
 export { issueToken, issueTokenWith, type IssueOptions, type RootTokenOptions } from './authority/issue.ts';
 export { delegate, type DelegateOptions } from './holder/delegate.ts';
 export { createInvocation, type InvocationOptions } from './holder/invoke.ts';
+export { signApproval, approveRequest, type ApprovalCall, type ApprovalOptions } from './authority/approve.ts';
 
 // the wire format
 export { Token } from './token/token.ts';
 export { Invocation } from './token/invocation.ts';
+export { Approval } from './token/approval.ts';
+export type { ApprovalRequest } from './token/approval-request.ts';
+export type { ApprovalInput } from './verify/approvals.ts';
 export { argsDigest } from './token/args.ts';
 export type { Grant } from './token/block.ts';
 export type { Constraint, Constraints, Scalar } from './token/constraints.ts';

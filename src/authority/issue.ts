@@ -99,7 +99,7 @@ function rootPayload(o: RootTokenOptions): Uint8Array {
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
-    grants: grants.map(({ resource, permissions, constraints, tools, closed, rate, budget }) => ({
+    grants: grants.map(({ resource, permissions, constraints, tools, closed, rate, budget, approval }) => ({
       resource,
       permissions,
       ...(constraints ? { constraints } : {}),
@@ -107,6 +107,7 @@ function rootPayload(o: RootTokenOptions): Uint8Array {
       ...(closed ? { closed } : {}),
       ...(rate ? { rate } : {}),
       ...(budget ? { budget } : {}),
+      ...(approval ? { approval } : {}),
     })),
     iat: now,
     ...(nbf !== undefined ? { nbf } : {}),

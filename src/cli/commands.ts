@@ -18,6 +18,7 @@ export const COMMANDS: Command[] = [
   lazy(help.issue, () => import('./commands/issue.ts')),
   lazy(help.delegate, () => import('./commands/delegate.ts')),
   lazy(help.invoke, () => import('./commands/invoke.ts')),
+  lazy(help.approve, () => import('./commands/approve.ts')),
   lazy(help.verify, () => import('./commands/verify.ts')),
   lazy(help.inspect, () => import('./commands/inspect.ts')),
   lazy(help.revoke, () => import('./commands/revoke.ts')),

@@ -32,6 +32,10 @@ export const GRANT_HELP = `Grants:
      ARG=json:{"type":"each","constraint":{...}}      any constraint in its JSON form (each, all, anyOf, not)
   ARG may be an argument path: message.to, participants[] (every element).
   --tools NAME,NAME                the grants cover only calls of these tools (repeatable)
+  --approver KEY --approval-threshold M
+                                   (issue) calls under the grants also need M signed
+                                   approvals by distinct --approver keys (repeatable;
+                                   cfk1.... text or .pub file; see capframe approve)
   --closed                         arguments no constraint reaches are refused
   --rate CALLS/PER                 at most CALLS calls per PER window, e.g. 100/1h (docs/limits.md)
   --budget ARG=TOTAL[/PER]         the sum of argument ARG at most TOTAL (per window), e.g. amount=50/1d
@@ -150,6 +154,29 @@ Options:
   --ttl DURATION    lifetime of the proof (default 30s, at most ${LIMITS.maxInvocationWindow}s)
   --out FILE        write the proof to FILE (mode 0600: it acts until it
                     expires) instead of printing it
+  -h, --help        show this help
+
+${EXIT_HELP}`,
+};
+
+export const approve: CommandHelp = {
+  name: 'approve',
+  summary: 'sign an approval of one tool call (approver signs)',
+  usage: `Usage: capframe approve --key APPROVER_KEY --request FILE [--ttl 10m] [--out FILE]
+
+Signs an approval (docs/spec.md §15) of the call described by an approval
+request: the JSON a LangChain interrupt exposes, or an entry of the service's
+GET /v1/approvals ("request" member). The arguments' digest is recomputed
+from the request's "args" and must equal its "argsDigest", and the key must
+be one of its "approvers". Prints the approval (cfa1....) or writes it to
+FILE; it is bound to the token, tool, operation, resource, arguments and
+call id, and counts once toward the grant's threshold.
+
+Options:
+  --key FILE        the approver's private key
+  --request FILE    the approval request (JSON)
+  --ttl DURATION    lifetime of the approval (default 10m, at most 1h)
+  --out FILE        write the approval to FILE instead of printing it
   -h, --help        show this help
 
 ${EXIT_HELP}`,

@@ -63,8 +63,17 @@ export interface DelegateOptions {
  * applying them (intersection).
  */
 function keepShape(g: ResolvedGrant): ResolvedGrant {
-  const { resource, pattern, permissions, constraints, tools, closed } = g;
-  return { resource, pattern, permissions, ...(closed && constraints ? { constraints } : {}), ...(tools ? { tools } : {}), ...(closed ? { closed } : {}) };
+  const { resource, pattern, permissions, constraints, tools, closed, approval } = g;
+  return {
+    resource,
+    pattern,
+    permissions,
+    ...(closed && constraints ? { constraints } : {}),
+    ...(tools ? { tools } : {}),
+    ...(closed ? { closed } : {}),
+    // An approval gate is never dropped by narrowing (docs/spec.md §15.1).
+    ...(approval ? { approval } : {}),
+  };
 }
 
 function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version: FormatVersion): ResolvedGrant[] | undefined {
@@ -93,7 +102,7 @@ function narrowed(parent: readonly ResolvedGrant[], o: DelegateOptions, version:
   for (const g of grants ?? []) {
     if (version === 1 && grantNeedsV2(g)) {
       throw new InvalidArgumentError(
-        `cannot delegate ${g.resource} with tools, closed arguments, limits, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
+        `cannot delegate ${g.resource} with tools, closed arguments, limits, approval gates, argument paths or v1.1 constraint kinds: the token's root is format version 1 (issue a new root that uses them)`,
       );
     }
     if (!grantCovered(g, parent, version)) {
@@ -115,6 +124,7 @@ function toWire(grants: readonly ResolvedGrant[], parent: readonly ResolvedGrant
       ...(g.closed ? { closed: true } : {}),
       ...(g.rate ? { rate: g.rate } : {}),
       ...(g.budget ? { budget: g.budget } : {}),
+      ...(g.approval ? { approval: g.approval } : {}),
     };
   });
 }

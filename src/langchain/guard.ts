@@ -28,7 +28,8 @@ import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { ToolMessage } from '@langchain/core/messages';
 import { equalBytes } from '../crypto/hash.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
-import { ConstraintError, InvalidArgumentError, MalformedError, MissingTokenError, NoSchemaError, type ErrorCode } from '../errors.ts';
+import { ApprovalRequiredError, ConstraintError, InvalidArgumentError, MalformedError, MissingTokenError, NoSchemaError, type ErrorCode } from '../errors.ts';
+import type { ApprovalInput } from '../verify/approvals.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { createInvocation } from '../holder/invoke.ts';
 import { checkConstraint } from '../token/constraints.ts';
@@ -84,8 +85,25 @@ export interface GuardOptions {
   backend?: Ed25519Backend;
 }
 
+/** What a call denied with ERR_APPROVAL_REQUIRED needs (docs/spec.md §15): the facts an approval request is made of. */
+export interface ApprovalNeeded {
+  readonly got: number;
+  readonly need: number;
+  /** cfk1. keys of the gate's approvers. */
+  readonly approvers: readonly string[];
+  /** Hex tip of the token. */
+  readonly tip: string;
+  readonly operation: string;
+  /** Normalised. */
+  readonly resource: string;
+  readonly argsDigest: string;
+  readonly callId: string;
+  readonly subject?: string;
+}
+
 export type CheckResult =
-  { readonly allowed: true; readonly context: CallContext } | { readonly allowed: false; readonly code: ErrorCode; readonly reason: string };
+  | { readonly allowed: true; readonly context: CallContext }
+  | { readonly allowed: false; readonly code: ErrorCode; readonly reason: string; readonly approval?: ApprovalNeeded };
 
 let lastMs = 0;
 let lastIso = '';
@@ -202,8 +220,15 @@ export class Guard {
    * Decides on one call: `args` as the tool will see them, `runConfig` the
    * run's config (credentials). Emits the decision event. Never rejects.
    */
-  async check(tool: string, args: unknown, callId: string | undefined, runConfig: unknown, via: 'tool' | 'middleware' = 'tool'): Promise<CheckResult> {
-    return this[checkSync](tool, args, callId, runConfig, via);
+  async check(
+    tool: string,
+    args: unknown,
+    callId: string | undefined,
+    runConfig: unknown,
+    via: 'tool' | 'middleware' = 'tool',
+    approvals?: readonly ApprovalInput[],
+  ): Promise<CheckResult> {
+    return this[checkSync](tool, args, callId, runConfig, via, approvals);
   }
 
   /**
@@ -218,6 +243,7 @@ export class Guard {
     callId: string | undefined,
     runConfig: unknown,
     via: 'tool' | 'middleware' = 'tool',
+    approvals?: readonly ApprovalInput[],
   ): CheckResult | Promise<CheckResult> {
     let policy: ToolPolicy | undefined;
     let resource: string | undefined;
@@ -247,7 +273,7 @@ export class Guard {
         );
       }
       if (!policy.attested && !(this.attestAll && local)) {
-        const call = { tool, operation: policy.operation, resource, args, callId: id };
+        const call = { tool, operation: policy.operation, resource, args, callId: id, ...(approvals ? { approvals } : {}) };
         if (local) decision = local[authorizeSync](token, call);
         else {
           // The verifier gets the run's key: one that checks signed calls only signs the
@@ -276,7 +302,7 @@ export class Guard {
           ...(this.#clock ? { clock: this.#clock } : {}),
           ...(this.#backend ? { backend: this.#backend } : {}),
         });
-        const expected = { tool, args, operation: policy.operation, resource };
+        const expected = { tool, args, operation: policy.operation, resource, ...(approvals ? { approvals } : {}) };
         decision = local
           ? local[verifyInvocationSync](token, invocation, expected)
           : (this.verifier as CallVerifier).verifyInvocation(token, invocation, expected);
@@ -312,7 +338,24 @@ export class Guard {
 
   #conclude(decision: Decision, tool: string, via: 'tool' | 'middleware', creds: Credentials, invocation: Invocation | undefined): CheckResult {
     this.#event(decision, tool, via);
-    if (!decision.allowed) return { allowed: false, code: decision.code, reason: decision.reason };
+    if (!decision.allowed) {
+      const e = decision.error;
+      if (e instanceof ApprovalRequiredError && e.tip !== undefined && decision.operation && decision.resource && decision.argsDigest && decision.callId) {
+        const approval: ApprovalNeeded = {
+          got: e.got,
+          need: e.need,
+          approvers: e.approvers,
+          tip: e.tip,
+          operation: decision.operation,
+          resource: decision.resource,
+          argsDigest: decision.argsDigest,
+          callId: decision.callId,
+          ...(decision.subject !== undefined ? { subject: decision.subject } : {}),
+        };
+        return { allowed: false, code: decision.code, reason: decision.reason, approval };
+      }
+      return { allowed: false, code: decision.code, reason: decision.reason };
+    }
     const context: CallContext = { token: creds.token, holderKey: creds.holderKey, decision, invocation };
     return { allowed: true, context };
   }

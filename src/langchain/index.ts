@@ -13,7 +13,7 @@ export { definePolicy, type ToolPolicy, type ToolPolicySpec, type PolicySource }
 export { type AuditSinkKind } from '../config/audit.ts';
 export { type ResourceTemplate } from '../config/template.ts';
 export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
-export { Guard, type GuardOptions, type CheckResult } from './guard.ts';
+export { Guard, type GuardOptions, type CheckResult, type ApprovalNeeded } from './guard.ts';
 export { GuardedTool, guardTool, guardTools, isGuarded } from './tool.ts';
 export { credentialsFrom, callContext, CAPFRAME_KEY, type Credentials, type CallContext } from './credentials.ts';
 export { delegateCredentials, subAgentConfig, runSubAgent, type DelegationSpec } from './subagent.ts';

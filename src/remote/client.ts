@@ -23,7 +23,18 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { RemoteConfig } from '../config/remote.ts';
-import { CapframeError, ConfigError, InvalidArgumentError, LimitError, SessionAnswerError, UnavailableError, type LimitDetails } from '../errors.ts';
+import {
+  ApprovalRequiredError,
+  CapframeError,
+  ConfigError,
+  InvalidArgumentError,
+  LimitError,
+  SessionAnswerError,
+  UnavailableError,
+  type LimitDetails,
+} from '../errors.ts';
+import { Approval } from '../token/approval.ts';
+import type { ApprovalInput } from '../verify/approvals.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { prepareInvocation, signBatchParts, signInvocation } from '../holder/invoke.ts';
@@ -47,6 +58,11 @@ import type { Clock } from '../clock.ts';
 /** The limit details of an answer, without members that are absent (exactOptionalPropertyTypes). */
 function stripUndefined(l: { [K in keyof LimitDetails]: LimitDetails[K] | undefined }): LimitDetails {
   return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as unknown as LimitDetails;
+}
+
+/** An approval as it travels in a request: its cfa1. text (bytes are parsed first; a bad one is refused here). */
+function approvalText(a: ApprovalInput): string {
+  return typeof a === 'string' ? a : Approval.parse(a).toString();
 }
 
 export interface RemoteVerifierOptions {
@@ -233,7 +249,9 @@ export class RemoteVerifier implements CallVerifier {
       if (key.kind !== 'private') throw new InvalidArgumentError('holderKey must be a private key');
       const t = token instanceof Token ? token : Token.parse(token);
       base.callId = call.callId ?? newCallId();
-      if (this.#serviceKey) return await this.#sessionCall(t, { ...call, callId: base.callId }, key, signer?.ttl ?? this.#proofTtl, signer?.clock, base, false);
+      // A call that carries approvals goes signed: session envelopes do not carry them (spec §13, §15).
+      if (this.#serviceKey && !(call.approvals && call.approvals.length > 0))
+        return await this.#sessionCall(t, { ...call, callId: base.callId }, key, signer?.ttl ?? this.#proofTtl, signer?.clock, base, false);
       // Checked and encoded now (a bad call is denied alone); signed when it leaves the queue.
       const { payload, resource, argsDigest } = prepareInvocation(
         t,
@@ -251,7 +269,13 @@ export class RemoteVerifier implements CallVerifier {
       // What is signed (normalised resource, argument digest): what the answer must match.
       base.resource = resource;
       base.argsDigest = toHex(argsDigest);
-      const expected: ExpectedCall = { tool: call.tool, args: call.args, operation: call.operation, resource: call.resource };
+      const expected: ExpectedCall = {
+        tool: call.tool,
+        args: call.args,
+        operation: call.operation,
+        resource: call.resource,
+        ...(call.approvals ? { approvals: call.approvals } : {}),
+      };
       const item: Pending = {
         json: this.#requestJson(t, expected),
         token: t,
@@ -490,6 +514,7 @@ export class RemoteVerifier implements CallVerifier {
       args: expected.args,
       ...(expected.operation !== undefined ? { operation: expected.operation } : {}),
       ...(expected.resource !== undefined ? { resource: expected.resource } : {}),
+      ...(expected.approvals && expected.approvals.length > 0 ? { approvals: expected.approvals.map(approvalText) } : {}),
     });
   }
 
@@ -655,7 +680,12 @@ export class RemoteVerifier implements CallVerifier {
     if (d.allowed) {
       return Object.freeze({ ...fields, mode: d.mode, allowed: true, grant: d.grant, expiresAt: d.expiresAt }) as unknown as Allowed;
     }
-    const error = d.code === 'ERR_LIMIT' && d.limit ? new LimitError(d.reason, { limit: stripUndefined(d.limit) }) : errorFromCode(d.code, d.reason);
+    const error =
+      d.code === 'ERR_LIMIT' && d.limit
+        ? new LimitError(d.reason, { limit: stripUndefined(d.limit) })
+        : d.code === 'ERR_APPROVAL_REQUIRED' && d.approval
+          ? new ApprovalRequiredError(d.reason, d.approval)
+          : errorFromCode(d.code, d.reason);
     return Object.freeze({ ...fields, mode: d.mode ?? 'signed', allowed: false, code: error.code, reason: error.message, error }) as Denied;
   }
 

@@ -5,7 +5,7 @@
  * without loading zod.
  */
 import type { Decision } from '../verify/verifier.ts';
-import { LimitError } from '../errors.ts';
+import { ApprovalRequiredError, LimitError } from '../errors.ts';
 
 /** The JSON form of a Decision (the error object becomes code + reason). */
 export function decisionToJson(d: Decision): Record<string, unknown> {
@@ -15,6 +15,8 @@ export function decisionToJson(d: Decision): Record<string, unknown> {
     out.reason = d.reason;
     // ERR_LIMIT: which block's limit, and when it resets (docs/spec.md §14.5).
     if (d.error instanceof LimitError && d.error.limit) out.limit = d.error.limit;
+    const e = d.error;
+    if (e instanceof ApprovalRequiredError && e.tip !== undefined) out.approval = { got: e.got, need: e.need, approvers: e.approvers, tip: e.tip };
   }
   for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest', 'subject', 'chainIds'] as const) {
     if (d[k] !== undefined) out[k] = d[k];

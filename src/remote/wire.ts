@@ -7,6 +7,8 @@
  *     "operation": "read", "resource": "scheme://…" }
  * `tool` and `args` are what the caller sees of the call (ExpectedCall);
  * `operation` and `resource` are required and must equal the proof's.
+ * `approvals` (optional, at most 16 `cfa1.` texts) are signed approvals for
+ * grants with an approval gate (docs/spec.md §15.3).
  *
  * Response (200 for every decision, allowed or denied):
  *   { "allowed": true,  "mode": "signed", "tool", "operation", "resource", "callId",
@@ -29,6 +31,7 @@
 import { z } from 'zod';
 import { LIMITS } from '../token/limits.ts';
 import type { ErrorCode } from '../errors.ts';
+import { MAX_APPROVAL_BYTES, MAX_APPROVALS_PER_CALL } from '../token/approval.ts';
 
 /** base64url length of n bytes plus a text prefix. */
 const textLen = (bytes: number) => Math.ceil((bytes * 4) / 3) + 8;
@@ -46,6 +49,11 @@ export const verifyRequestSchema = z
     // The call the caller is about to make: required, so the decision is never taken with the proof's own values alone.
     operation: z.string().min(1).max(LIMITS.maxStringBytes),
     resource: z.string().min(1).max(LIMITS.maxResourceBytes),
+    // Signed approvals (docs/spec.md §15.3) for grants with an approval gate.
+    approvals: z
+      .array(z.string().min(6).max(textLen(MAX_APPROVAL_BYTES)))
+      .max(MAX_APPROVALS_PER_CALL)
+      .optional(),
   })
   .strict();
 
@@ -88,6 +96,7 @@ export const batchItemRequestSchema = z
     args: verifyRequestSchema.shape.args,
     operation: verifyRequestSchema.shape.operation,
     resource: verifyRequestSchema.shape.resource,
+    approvals: verifyRequestSchema.shape.approvals,
   })
   .strict();
 
@@ -211,6 +220,15 @@ export const decisionResponseSchema = z.discriminatedUnion('allowed', [
         arg: z.string().max(256).optional(),
         per: z.number().int().min(1).optional(),
         resetsAt: z.number().int().min(0).optional(),
+      })
+      .optional(),
+    // ERR_APPROVAL_REQUIRED: the counts and the gate (docs/spec.md §15.4).
+    approval: z
+      .object({
+        got: z.number().int().min(0).max(16),
+        need: z.number().int().min(1).max(16),
+        approvers: z.array(z.string().max(64)).max(16),
+        tip: z.string().regex(/^[0-9a-f]{32}$/),
       })
       .optional(),
   }),

@@ -15,7 +15,15 @@ export type EventSink =
   | { write(event: Record<string, unknown>): unknown; writeMany?(events: readonly Record<string, unknown>[]): unknown };
 
 /** A validated request; `args` stays the caller's own object (JSON.parse output). */
-export type Item = { token: string; invocation: string | Invocation; tool: string; args: Record<string, unknown>; operation: string; resource: string };
+export type Item = {
+  token: string;
+  invocation: string | Invocation;
+  tool: string;
+  args: Record<string, unknown>;
+  operation: string;
+  resource: string;
+  approvals?: string[] | undefined;
+};
 
 export interface Decider {
   /** One validated request to its decision (not audited yet). Never throws. */
@@ -63,7 +71,13 @@ export function createDecider(
   return {
     check(r) {
       // The token as text: the verifier caches verified chains by their text.
-      return verifier[verifyInvocationSync](r.token, r.invocation, { tool: r.tool, args: r.args, operation: r.operation, resource: r.resource });
+      return verifier[verifyInvocationSync](r.token, r.invocation, {
+        tool: r.tool,
+        args: r.args,
+        operation: r.operation,
+        resource: r.resource,
+        ...(r.approvals ? { approvals: r.approvals } : {}),
+      });
     },
     async settle(decisions, t0s) {
       const now = process.hrtime.bigint();

@@ -1,6 +1,7 @@
 /** capframe/server: the verification service (`capframe serve`) as a library. */
 export { startService, type RunningService, type StartOverrides } from './start.ts';
 export { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
+export { ApprovalInbox, approvalCallId, type ApprovalInboxOptions, type PendingApproval } from './approval-inbox.ts';
 export {
   SessionTable,
   type SessionTableOptions,

@@ -7,6 +7,7 @@
  *   POST /v1/verify/batch  {"requests": [...]} -> {"decisions": [...]}: the same, several per round trip
  *   POST /v1/session/*     sessions (docs/spec.md §13): nonce, open (handshake), calls (HMAC-tagged)
  *   POST /v1/revoke        admin bearer secret; forwards to the revocation registry
+ *   POST/GET /v1/approvals pending approval requests and the approvals posted for them (routes/approvals.ts)
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
  *   anything mounted       e.g. the revocation handler (GET /v1/revocations and its push stream)
@@ -36,6 +37,8 @@ import { revocationCheckRoute, type RevocationLookup } from './routes/revocation
 import { healthRoute, metricsRoute } from './routes/health.ts';
 import { sessionCallsRoute, sessionNonceRoute, sessionOpenRoute } from './routes/session.ts';
 import { SessionTable, type SessionTableOptions } from '../verify/session-table.ts';
+import { approvalsRoute } from './routes/approvals.ts';
+import type { ApprovalInbox } from './approval-inbox.ts';
 
 export { checkBearer } from './http.ts';
 export type { EventSink } from './decide.ts';
@@ -55,6 +58,8 @@ export interface VerifyServiceOptions {
   readonly revoke?: RevokeFn;
   /** POST /v1/revocation/check: the exact answer for compact-form verifiers (§10.9); 501 without it. */
   readonly revocationLookup?: RevocationLookup;
+  /** Collects approvals for a UI (POST/GET /v1/approvals); without one those answer 501. */
+  readonly approvals?: ApprovalInbox;
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -115,6 +120,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, batchBodyLimit, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
       '/v1/revocation/check': { method: 'POST', route: revocationCheckRoute(o.revocationLookup, bodyLimit) },
+      '/v1/approvals': { route: approvalsRoute(o.approvals, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
       '/healthz': { route: healthRoute() },
       '/metrics': { route: metricsRoute(metrics) },
     },

@@ -13,6 +13,7 @@ import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { buildExports, type BuiltExports } from '../config/export.ts';
 import { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
+import { ApprovalInbox } from './approval-inbox.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -145,6 +146,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(log ? { audit: log } : {}),
       ...(xs.sinks.length > 0 ? { exports: xs.sinks, exportStats: xs.queued } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
+      // Approval collection needs the admin secret to register requests (docs/authority.md, Approvals).
+      ...(cfg.adminSecret ? { approvals: new ApprovalInbox({ backend: verifier.backend, clock: verifier.clock, skew: verifier.clockSkew }) } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, revocationLookup: revocation.rev.lookup, handlers: [revocation.rev.handler] } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,

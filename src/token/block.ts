@@ -21,6 +21,7 @@ import {
   type BudgetLimit,
   type RateLimit,
 } from './grant-limits.ts';
+import { decodeApprovalGate, encodeApprovalGate, gateIdentity, validateApprovalGate, type ApprovalGate } from './approval.ts';
 
 /** A grant as callers write it. */
 export interface Grant {
@@ -38,13 +39,20 @@ export interface Grant {
   readonly rate?: RateLimit | { readonly calls: number; readonly per: number | string };
   /** Format version 2: the sum of argument `arg` over allowed calls is at most `total` (per window of `per`, or for the token's life) (§14). */
   readonly budget?: BudgetLimit | { readonly arg: string; readonly total: string | number; readonly per?: number | string };
+  /**
+   * Format version 2: calls under this grant also need `threshold` signed approvals
+   * by distinct keys of `approvers` (docs/spec.md §15). Keys as cfk1. text or bytes.
+   */
+  readonly approval?: { readonly approvers: readonly (string | Uint8Array)[]; readonly threshold: number };
 }
 
 /** A grant whose pattern has been parsed (limits in canonical form). */
-export interface ResolvedGrant extends Omit<Grant, 'rate' | 'budget'> {
+export interface ResolvedGrant extends Omit<Grant, 'rate' | 'budget' | 'approval'> {
   readonly pattern: Pattern;
   readonly rate?: RateLimit;
   readonly budget?: BudgetLimit;
+  /** Approvers as sorted 32-byte keys. */
+  readonly approval?: ApprovalGate;
 }
 
 /** As on the wire: a delegation grant may name its parent's grant by index. */
@@ -56,6 +64,7 @@ export interface WireGrant {
   readonly closed?: boolean;
   readonly rate?: RateLimit;
   readonly budget?: BudgetLimit;
+  readonly approval?: ApprovalGate;
 }
 
 /** Format versions this code reads (root block field 9); it writes the lowest one the content needs. */
@@ -94,7 +103,7 @@ export const FORMAT_VERSIONS: readonly FormatVersion[] = [1, 2];
 /** Most tools a grant may name. */
 export const MAX_TOOLS_PER_GRANT = 16;
 /** Keys of a version-2 grant's options map (spec §3.2). */
-const OPTION = { tools: 1, closed: 2, rate: 3, budget: 4 } as const;
+const OPTION = { tools: 1, closed: 2, rate: 3, budget: 4, approval: 5 } as const;
 const ROOT_KEYS = new Set<number>([KEY.version, KEY.tid, KEY.subject, KEY.holder, KEY.grants, KEY.iat, KEY.nbf, KEY.exp, KEY.maxDepth]);
 const DELEGATION_KEYS = new Set<number>([KEY.parent, KEY.subject, KEY.holder, KEY.grants, KEY.nbf, KEY.exp, KEY.maxDepth]);
 
@@ -170,6 +179,7 @@ export function grantIdentity(g: {
   readonly closed?: boolean;
   readonly rate?: RateLimit;
   readonly budget?: BudgetLimit;
+  readonly approval?: ApprovalGate;
 }): string {
   const cs = g.constraints && Object.keys(g.constraints).length > 0 ? Buffer.from(encode(encodeConstraints(g.constraints))).toString('hex') : '';
   return (
@@ -183,7 +193,9 @@ export function grantIdentity(g: {
     '\u0000' +
     (g.closed ? 'closed' : '') +
     '\u0000' +
-    limitsIdentity(g)
+    limitsIdentity(g) +
+    '\u0000' +
+    gateIdentity(g.approval)
   );
 }
 
@@ -216,15 +228,16 @@ export function checkTools(v: unknown, E: Err, canonical: boolean): string[] {
   return names;
 }
 
-/** Does the grant use anything of format version 2 (tools, closed, limits, paths, new kinds)? */
+/** Does the grant use anything of format version 2 (tools, closed, limits, approval, paths, new kinds)? */
 export function grantNeedsV2(g: {
   readonly constraints?: Constraints;
   readonly tools?: readonly string[];
   readonly closed?: boolean;
   readonly rate?: unknown;
   readonly budget?: unknown;
+  readonly approval?: unknown;
 }): boolean {
-  if (g.tools !== undefined || g.closed || g.rate !== undefined || g.budget !== undefined) return true;
+  if (g.tools !== undefined || g.closed || g.rate !== undefined || g.budget !== undefined || g.approval !== undefined) return true;
   for (const [k, c] of Object.entries(g.constraints ?? {})) if (!isConstraintKey(k, 1) || k.includes('.') || !V1_TYPES.has(c.type)) return true;
   return false;
 }
@@ -236,7 +249,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
   }
   const out = grants.map((g: unknown) => {
     if (typeof g !== 'object' || g === null) throw new E('a grant is an object { resource, permissions, constraints? }');
-    const { resource, permissions, constraints, tools, closed, rate, budget } = g as Record<string, unknown>;
+    const { resource, permissions, constraints, tools, closed, rate, budget, approval } = g as Record<string, unknown>;
     if (typeof resource !== 'string') throw new E('grant.resource must be a string');
     let pattern: Pattern;
     try {
@@ -246,8 +259,9 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
     }
     const perms = canonicalPermissions(checkPermissions(permissions, E));
     const cs = constraints === undefined ? undefined : validateConstraints(constraints, E, version);
-    if (version === 1 && (tools !== undefined || closed !== undefined || rate !== undefined || budget !== undefined))
-      throw new E('tools, closed, rate and budget need format version 2');
+    if (version === 1 && (tools !== undefined || closed !== undefined || rate !== undefined || budget !== undefined || approval !== undefined))
+      throw new E('tools, closed, rate, budget and approval need format version 2');
+    const gate = approval === undefined ? undefined : validateApprovalGate(approval, E);
     const ts = tools === undefined ? undefined : Object.freeze(checkTools(tools, E, E === MalformedError));
     if (closed !== undefined && typeof closed !== 'boolean') throw new E('closed must be true or false');
     const r = rate === undefined ? undefined : checkRate(rate, E);
@@ -261,6 +275,7 @@ export function validateGrants(grants: unknown, E: Err = InvalidArgumentError, v
       ...(closed ? { closed: true } : {}),
       ...(r ? { rate: r } : {}),
       ...(b ? { budget: b } : {}),
+      ...(gate ? { approval: gate } : {}),
     });
   });
   checkDistinctGrants(out, E);
@@ -275,6 +290,7 @@ function encodeGrant(g: WireGrant): CborValue {
   if (g.closed) options.set(OPTION.closed, true);
   if (g.rate !== undefined) options.set(OPTION.rate, encodeRate(g.rate));
   if (g.budget !== undefined) options.set(OPTION.budget, encodeBudget(g.budget));
+  if (g.approval) options.set(OPTION.approval, encodeApprovalGate(g.approval));
   if (hasConstraints) out.push(encodeConstraints(g.constraints!));
   if (options.size > 0) {
     if (!hasConstraints) out.push(null);
@@ -283,9 +299,9 @@ function encodeGrant(g: WireGrant): CborValue {
   return out;
 }
 
-function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit } {
+function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit; approval?: ApprovalGate } {
   if (!(v instanceof Map) || v.size === 0) throw new MalformedError('grant options must be a non-empty map');
-  const out: { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit } = {};
+  const out: { tools?: string[]; closed?: boolean; rate?: RateLimit; budget?: BudgetLimit; approval?: ApprovalGate } = {};
   for (const [k, x] of v) {
     if (k === OPTION.tools) out.tools = checkTools(x, MalformedError, true);
     else if (k === OPTION.closed) {
@@ -293,6 +309,7 @@ function decodeOptions(v: CborValue | undefined): { tools?: string[]; closed?: b
       out.closed = true;
     } else if (k === OPTION.rate) out.rate = decodeRate(x);
     else if (k === OPTION.budget) out.budget = decodeBudget(x);
+    else if (k === OPTION.approval) out.approval = decodeApprovalGate(x);
     else throw new MalformedError(`grant options have unknown key ${JSON.stringify(k)}`);
   }
   return out;

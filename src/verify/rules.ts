@@ -24,6 +24,8 @@ import type { ReplayStore } from './replay.ts';
 import type { LimitStore } from './limits.ts';
 import { budgetAmount, chargesFor, limitError, type LimitedGrant } from './limit-charges.ts';
 import type { LimitDetails } from '../errors.ts';
+import type { Ed25519Backend } from '../crypto/backend.ts';
+import { checkApprovals, type ApprovalInput, type GatedBlock } from './approvals.ts';
 
 /** Everything the rules need to know about one call. */
 export interface CallFacts {
@@ -38,6 +40,8 @@ export interface CallFacts {
   /** Validity window of this invocation, unix seconds. */
   readonly iat: number;
   readonly exp: number;
+  /** Signed approvals the call carries (docs/spec.md §15); looked at only when a matching grant has an approval gate. */
+  readonly approvals?: readonly ApprovalInput[] | undefined;
 }
 
 export interface RuleContext {
@@ -51,6 +55,8 @@ export interface RuleContext {
   readonly revocation?: { check(chain: Chain, now: number): void | Promise<void> } | undefined;
   /** Counters of rate limits and budgets (§14); needed only by tokens that carry limits. */
   readonly limits?: LimitStore | undefined;
+  /** Checks approval signatures; needed only by chains with approval gates (ERR_CONFIG without it). */
+  readonly backend?: Ed25519Backend | undefined;
 }
 
 export interface EffectiveGrant {
@@ -87,6 +93,14 @@ function closedFailure(g: ResolvedGrant, args: Readonly<Record<string, unknown>>
   }
   const extra = unconstrainedMember(trie, args);
   return extra === null ? null : `argument "${extra}" is not allowed: the grant's arguments are closed and no constraint reaches it`;
+}
+
+/** Does grant `g` allow the call (resource, operation, tool, constraints, closed)? */
+function grantMatches(g: ResolvedGrant, f: CallFacts, paths: boolean): boolean {
+  if (!matchResource(g.pattern, f.resource) || !g.permissions.includes(f.operation)) return false;
+  if (g.tools !== undefined && !g.tools.includes(f.tool)) return false;
+  if (g.constraints) for (const name in g.constraints) if (checkConstraint(name, g.constraints[name]!, f.args, paths)) return false;
+  return !(g.closed && closedFailure(g, f.args, paths) !== null);
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number, paths: boolean): ResolvedGrant {
@@ -145,11 +159,12 @@ function constraintsOf(gs: readonly ResolvedGrant[] | undefined): Readonly<Recor
 }
 
 /**
- * Applies time, scope, constraint, revocation, replay and limit rules, in
- * that order, and throws the first failure as a CapframeError. Synchronous
- * when the revocation check, the replay store and the limit store answer
- * synchronously (the in-memory default: the verifier's hot path); when any
- * answers with a promise, the result, and its failure, come as a promise.
+ * Applies time, scope, constraint, revocation, approval, replay and limit
+ * rules, in that order, and throws the first failure as a CapframeError.
+ * Synchronous when the revocation check, the replay store and the limit
+ * store answer synchronously (the in-memory default: the verifier's hot
+ * path); when any answers with a promise, the result, and its failure, come
+ * as a promise.
  */
 export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Authorization | Promise<Authorization> {
   const { now, skew } = ctx;
@@ -161,14 +176,18 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
   let tipGrant: ResolvedGrant | undefined;
   let constrained: ResolvedGrant[] | undefined;
   let limited: LimitedGrant[] | undefined;
+  let gated: GatedBlock[] | undefined;
+  const paths = chain.version === 2;
   for (let i = 0; i < chain.blocks.length; i++) {
     const b = chain.blocks[i]!;
     // Same grants as the block before: same answer, and (§14.3) not charged twice.
     if (b.inheritsGrants && tipGrant) continue;
-    const g = matchBlock(b.grants, f, i, chain.version === 2);
+    const g = matchBlock(b.grants, f, i, paths);
     tipGrant = g;
     if (g.constraints) (constrained ??= []).push(g);
     if (g.rate || g.budget) (limited ??= []).push({ block: i, grant: g });
+    // A gated first match: the block's other matching grants decide whether a gate applies (§15.4).
+    if (g.approval) (gated ??= []).push({ index: i, grants: b.grants.filter((x) => x === g || grantMatches(x, f, paths)) });
   }
   const constraints = constraintsOf(constrained);
 
@@ -177,9 +196,9 @@ export function checkCallNow(chain: Chain, f: CallFacts, ctx: RuleContext): Auth
     // An asynchronous answer (e.g. a compact-form filter hit confirmed with the service): the
     // replay record waits for it, so a revoked call never consumes its proof, and its
     // rejection denies the call.
-    return Promise.resolve(revoked as PromiseLike<unknown>).then(() => recordReplay(chain, f, ctx, tipGrant!, constraints, limited));
+    return Promise.resolve(revoked as PromiseLike<unknown>).then(() => recordReplay(chain, f, ctx, tipGrant!, constraints, limited, gated));
   }
-  return recordReplay(chain, f, ctx, tipGrant!, constraints, limited);
+  return recordReplay(chain, f, ctx, tipGrant!, constraints, limited, gated);
 }
 
 function recordReplay(
@@ -189,7 +208,13 @@ function recordReplay(
   tipGrant: ResolvedGrant,
   constraints: Readonly<Record<string, readonly Constraint[]>>,
   limited: readonly LimitedGrant[] | undefined,
+  gated: readonly GatedBlock[] | undefined,
 ): Authorization | Promise<Authorization> {
+  // §9 step 12a: after revocation (nobody is asked to approve a call refused anyway), before replay.
+  if (gated) {
+    if (!ctx.backend) throw new ConfigError('this chain has approval gates: the rules need a signature backend');
+    checkApprovals(chain, f, gated, f.approvals, ctx.now, ctx.skew, ctx.backend);
+  }
   const key = replayKey(chain.tipHex, f);
   const recorded = ctx.replay.checkAndRecord(key, f.exp + ctx.skew, ctx.now);
   // A synchronous store answers directly: no promise (and no closure) on the hot path.

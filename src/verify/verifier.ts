@@ -41,6 +41,7 @@ import { SizedLru } from './sized-lru.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 import { isLimitStore, MemoryLimitStore, type LimitStore } from './limits.ts';
 import { authorizeSync, verifyInvocationSync } from './sync.ts';
+import type { ApprovalInput } from './approvals.ts';
 
 export type TokenInput = Token | string | Uint8Array;
 
@@ -133,6 +134,8 @@ export interface LocalCall {
   readonly args: Readonly<Record<string, unknown>>;
   /** Unique per call (e.g. the LangChain tool call id). A second use is ERR_REPLAY. */
   readonly callId: string;
+  /** Signed approvals (cfa1. text, bytes or Approval) for grants with an approval gate (docs/spec.md §15). */
+  readonly approvals?: readonly ApprovalInput[];
 }
 
 /** What the verifier of a signed proof knows of the call independently of the proof. */
@@ -143,6 +146,8 @@ export interface ExpectedCall {
   readonly operation?: string;
   /** When given, the proof must name exactly this resource (after normalisation). */
   readonly resource?: string;
+  /** Signed approvals for grants with an approval gate (docs/spec.md §15). */
+  readonly approvals?: readonly ApprovalInput[];
 }
 
 /**
@@ -307,6 +312,7 @@ export class Verifier {
         callId: call.callId,
         iat: now,
         exp: now + this.invocationWindow,
+        approvals: call.approvals,
       };
       const decided = this.#rules(chain, facts, base, now);
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
@@ -390,6 +396,7 @@ export class Verifier {
         callId: p.callId,
         iat: p.iat,
         exp: p.exp,
+        approvals: expected.approvals,
       };
       const decided = this.#rules(chain, facts, base, this.#now());
       return decided instanceof Promise ? decided.then(undefined, (e: unknown) => deny(base, e)) : decided;
@@ -408,7 +415,7 @@ export class Verifier {
 
   /** The call rules, then the decision. Synchronous unless the replay store is asynchronous. */
   #rules(chain: Chain, facts: CallFacts, base: DecisionBase, now: number): Allowed | Promise<Allowed> {
-    const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation, limits: this.limits };
+    const ctx: RuleContext = { now, skew: this.clockSkew, replay: this.replay, revocation: this.revocation, limits: this.limits, backend: this.backend };
     const auth = checkCallNow(chain, facts, ctx);
     return auth instanceof Promise ? auth.then((a) => completeAllowed(base, a)) : completeAllowed(base, auth);
   }

@@ -35,6 +35,7 @@ const ALL: Record<ErrorCode, true> = {
   ERR_SESSION_LIMIT: true,
   ERR_SESSION_ANSWER: true,
   ERR_LIMIT: true,
+  ERR_APPROVAL_REQUIRED: true,
   ERR_INTERNAL: true,
 };
 
