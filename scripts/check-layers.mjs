@@ -22,6 +22,7 @@ export const LAYERS = [
 // optional packages stay in the rooms that need them, so importing the core stays cheap.
 export const PACKAGES = {
   crypto: ['@noble/ed25519'],
+  authority: ['better-sqlite3'],
   token: ['cbor-x'],
   revocation: ['bloom-filters', 'better-sqlite3', 'postgres'],
   verify: ['better-sqlite3', '@redis/client'],

@@ -41,6 +41,16 @@ export interface IssueOptions {
 export function issueToken(o: IssueOptions): Token {
   if (!o || !o.key || o.key.kind !== 'private') throw new InvalidArgumentError('issueToken needs the authority private key');
   const backend = o.backend ?? defaultBackend();
+  const payload = rootPayloadFor(o);
+  const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
+  return Token.fromParts(o.key.kid, [concat(payload, sig)]);
+}
+
+/** The options of a root token, without the key (shared by issueToken and issueTokenWithSigner). */
+export type RootOptions = Omit<IssueOptions, 'key' | 'backend'>;
+
+/** Validates the options and encodes the root payload (§3.2). Throws ERR_INVALID_ARGUMENT. */
+export function rootPayloadFor(o: RootOptions): Uint8Array {
   const now = (o.clock ?? systemClock)();
   const exp = expiryFrom(now, o.ttl, o.expiresAt);
   if (exp === undefined) throw new InvalidArgumentError('issueToken needs ttl or expiresAt: tokens always expire');
@@ -55,7 +65,7 @@ export function issueToken(o: IssueOptions): Token {
     throw new InvalidArgumentError('tokenId must be 16 bytes');
   }
   const grants = validateGrants(o.grants);
-  const payload = encodeRootPayload({
+  return encodeRootPayload({
     tid: o.tokenId !== undefined ? Uint8Array.from(o.tokenId) : new Uint8Array(randomBytes(16)),
     subject: checkSubject(o.subject, InvalidArgumentError),
     holder: toPublicKey(o.holder),
@@ -73,6 +83,4 @@ export function issueToken(o: IssueOptions): Token {
     // The lowest format version that can say it: version-1 verifiers keep reading tokens without v1.1 features.
     version: grants.some(grantNeedsV2) ? 2 : 1,
   });
-  const sig = backend.sign(o.key.seed, signedMessage('root', payload, o.key.kid));
-  return Token.fromParts(o.key.kid, [concat(payload, sig)]);
 }

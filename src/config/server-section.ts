@@ -26,6 +26,7 @@
  *       (covers, pollInterval: see src/config/revocation.ts)
  *       keyFile: ./authority.key # authority private key FILE (capframe keygen) that signs snapshots
  *       maxAge: 300s             # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
+ *     authority:                 # enrol agents and issue them short-lived tokens (src/config/authority.ts); off when absent
  *
  * Timeouts are durations (`500ms`, `5s`, `2m`) or a bare number of
  * milliseconds; they parse to milliseconds.
@@ -33,6 +34,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
 import { revocationSectionSchema } from './revocation.ts';
+import { authoritySectionSchema } from './authority.ts';
 
 const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
   try {
@@ -83,6 +85,7 @@ export const serverSectionSchema = z
       })
       .optional(),
     revocation: revocationSectionSchema.optional(),
+    authority: authoritySectionSchema.optional(),
   })
   .refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
 

@@ -8,6 +8,7 @@
  * directory and reads the admin secret (env var or file).
  */
 import { resolveRevocationSection, type ResolvedRevocation } from './revocation.ts';
+import { resolveAuthoritySection, type ResolvedAuthority } from './authority.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
@@ -24,6 +25,8 @@ export interface ServerConfig {
   readonly auditPath?: string;
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
+  /** The authority section (enrolment and token issuance), paths resolved; absent: off. */
+  readonly authority?: ResolvedAuthority;
   /** The admin secret, when configured (never logged). */
   readonly adminSecret?: string;
   readonly base: CapframeConfig;
@@ -65,6 +68,7 @@ export function parseServerConfig(
     ...(server.audit ? { auditPath: resolve(baseDir, server.audit.path) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
+    ...(server.authority ? { authority: resolveAuthoritySection(server.authority, baseDir) } : {}),
     base,
   });
 }

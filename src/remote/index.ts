@@ -2,3 +2,5 @@
 export { RemoteVerifier, remoteVerifierFromConfig, type RemoteVerifierOptions } from './client.ts';
 export type { CallVerifier, CallSigner } from '../verify/call-verifier.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
+export { AuthorityClient, type AuthorityClientOptions, type ObtainedToken } from './authority-client.ts';
+export { TokenRenewer, isTokenSource, type TokenRenewerOptions, type TokenSource } from './token-renewer.ts';

@@ -8,6 +8,7 @@
  *   POST /v1/revoke        admin bearer secret; forwards to the revocation registry
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
+ *   POST /v1/enrolments, /v1/tokens, /v1/disenrol   with an authority (routes/authority.ts)
  *   anything mounted       e.g. the revocation handler (GET /v1/revocations and its push stream)
  *
  * Hostile input: bodies are capped (Content-Length checked before reading,
@@ -26,7 +27,7 @@ import { STREAM_PATH } from './revocation-feed.ts';
 import { Metrics } from './metrics.ts';
 import { digest } from './http.ts';
 import { createDecider, type EventSink } from './decide.ts';
-import { createRouter, type RouteHandler } from './router.ts';
+import { createRouter, type RouteHandler, type RouteTable } from './router.ts';
 import { limitConnectionsPerAddress, limitStreamsPerAddress } from './limits.ts';
 import { verifyRoute } from './routes/verify.ts';
 import { verifyBatchRoute } from './routes/verify-batch.ts';
@@ -45,6 +46,8 @@ export interface VerifyServiceOptions {
   /** Bearer secret for POST /v1/revoke. Without one, every revoke request gets 401. */
   readonly adminSecret?: string;
   readonly revoke?: RevokeFn;
+  /** More routes by exact path (e.g. the authority's, src/server/routes/authority.ts); built-in paths win. */
+  readonly routes?: RouteTable | ((metrics: Metrics) => RouteTable);
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -82,6 +85,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const maxStreams = o.maxStreamsPerAddress ?? 8;
   const handle = createRouter(
     {
+      ...(typeof o.routes === 'function' ? o.routes(metrics) : o.routes),
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, o.batchBodyLimit ?? 1024 * 1024, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },

@@ -11,6 +11,12 @@ import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { createVerifyService, type VerifyService } from './service.ts';
+import { keySigner } from '../crypto/signer.ts';
+import { equalBytes } from '../crypto/hash.ts';
+import { EnrolmentStore } from '../authority/enrolments.ts';
+import { createAuthority, type Authority } from './authority.ts';
+import { authorityRoutes } from './routes/authority.ts';
+import { digest } from './http.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -20,6 +26,8 @@ export interface RunningService {
   readonly verifier: Verifier;
   readonly audit: AuditLog | undefined;
   readonly revocation: ServiceRevocation | undefined;
+  /** The authority (enrolment and token issuance), when the config has `server.authority`. */
+  readonly authority: Authority | undefined;
   close(): Promise<void>;
 }
 
@@ -28,6 +36,20 @@ export interface StartOverrides {
   readonly host?: string;
   /** Use this replay store instead of the one the config names (closed with the service). */
   readonly replay?: ReplayStore;
+}
+
+function readKey(cfg: ServerConfig, field: string, path: string) {
+  let keyText: string;
+  try {
+    keyText = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${cfg.file}: ${field}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parsePrivateKey(keyText);
+  } catch (e) {
+    throw new ConfigError(`${cfg.file}: ${field}: ${(e as Error).message}`);
+  }
 }
 
 async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation } | undefined> {
@@ -67,8 +89,10 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   const revocation = await openRevocation(cfg);
   let audit: AuditLog | undefined;
   let replay: ReplayStore | undefined;
+  let authority: Authority | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
+    authority?.close();
     audit?.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
@@ -95,11 +119,29 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ? AuditLog.open({ path: cfg.auditPath, maxBytes: s.audit!.maxBytes, maxFiles: s.audit!.maxFiles, fsync: s.audit!.fsync, source: 'service' })
       : undefined;
     const log = audit;
+    const a = cfg.authority;
+    if (a) {
+      const key = readKey(cfg, 'server.authority.keyFile', a.keyFile);
+      // Tokens this service issues must verify here (and wherever the same trust is configured).
+      if (!b.trusted.some((t) => equalBytes(t, key.publicKey))) throw new ConfigError(`${cfg.file}: server.authority.keyFile: the key is not one of the trusted authority keys`);
+      authority = createAuthority({
+        audience: a.audience,
+        profiles: a.profiles,
+        signer: keySigner(key),
+        store: new EnrolmentStore({ path: a.db }),
+        replay,
+        ...(revocation ? { registry: revocation.registry } : {}),
+        ...(log ? { audit: log } : {}),
+        requestSkew: a.requestSkew,
+      });
+    }
+    const auth = authority;
     const service = createVerifyService({
       verifier,
       ...(log ? { audit: log } : {}),
       ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, handlers: [revocation.rev.handler] } : {}),
+      ...(auth ? { routes: (m) => authorityRoutes(auth, cfg.adminSecret ? digest(cfg.adminSecret) : null, m, s.bodyLimit) } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
       headersTimeout: s.headersTimeout,
@@ -121,9 +163,11 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       verifier,
       audit: log,
       revocation: revocation?.rev,
+      authority: auth,
       async close() {
         revocation?.rev.close();
         await service.close();
+        auth?.close();
         await revocation?.registry.close();
         log?.close();
         await replay?.close?.();
