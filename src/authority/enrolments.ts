@@ -72,7 +72,15 @@ export function newEnrolmentCode(): string {
   return CODE_PREFIX + encodeBase64url(new Uint8Array(randomBytes(32)));
 }
 
-type Row = { subject: string; holder: string; profile: string; status: 'active' | 'disenrolled'; via: string; enrolled_at: number; disenrolled_at: number | null };
+type Row = {
+  subject: string;
+  holder: string;
+  profile: string;
+  status: 'active' | 'disenrolled';
+  via: string;
+  enrolled_at: number;
+  disenrolled_at: number | null;
+};
 const agentOf = (r: Row): Agent =>
   Object.freeze({
     subject: r.subject,
@@ -99,7 +107,9 @@ export class EnrolmentStore {
       try {
         Sqlite = require('better-sqlite3') as typeof Database;
       } catch (e) {
-        throw new ConfigError(`the enrolment store needs the optional package better-sqlite3 (npm install better-sqlite3): ${(e as Error).message}`, { cause: e });
+        throw new ConfigError(`the enrolment store needs the optional package better-sqlite3 (npm install better-sqlite3): ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       db = new Sqlite(this.path);
       this.#db = db;

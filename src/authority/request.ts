@@ -196,7 +196,15 @@ export function openRequest(kind: RequestKind, input: string | Uint8Array, backe
   const p = Uint8Array.from(payload);
   const s = Uint8Array.from(signature);
   const all = concat(p, s);
-  return Object.freeze({ ...r, holder: Uint8Array.from(r.holder), nonce: Uint8Array.from(r.nonce), payload: p, signature: s, bytes: all, text: REQUEST_PREFIX + encodeBase64url(all) });
+  return Object.freeze({
+    ...r,
+    holder: Uint8Array.from(r.holder),
+    nonce: Uint8Array.from(r.nonce),
+    payload: p,
+    signature: s,
+    bytes: all,
+    text: REQUEST_PREFIX + encodeBase64url(all),
+  });
 }
 
 /**

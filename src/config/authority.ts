@@ -110,9 +110,8 @@ export interface ResolvedAuthority {
 export function subjectMatches(pattern: string, subject: string): boolean {
   const parts = pattern.split('*');
   if (parts.length === 1) return pattern === subject;
-  let i = 0;
   if (!subject.startsWith(parts[0]!)) return false;
-  i = parts[0]!.length;
+  let i = parts[0]!.length;
   for (let k = 1; k < parts.length; k++) {
     const part = parts[k]!;
     if (k === parts.length - 1) {

@@ -111,7 +111,13 @@ export class AuthorityClient {
    * Enrols `holderKey` as `subject` under `profile`, with the admin bearer
    * secret or a one-time enrolment code. Idempotent for the same triple.
    */
-  async enrol(o: { holderKey: PrivateKey; profile: string; subject: string; adminSecret?: string; code?: string }): Promise<{ subject: string; profile: string; changed: boolean }> {
+  async enrol(o: {
+    holderKey: PrivateKey;
+    profile: string;
+    subject: string;
+    adminSecret?: string;
+    code?: string;
+  }): Promise<{ subject: string; profile: string; changed: boolean }> {
     const request = createRequest({
       kind: 'enrolment',
       key: o.holderKey,
@@ -120,7 +126,11 @@ export class AuthorityClient {
       subject: o.subject,
       ...(this.#clock ? { clock: this.#clock } : {}),
     });
-    const r = await this.#post('/v1/enrolments', { request: request.text, ...(o.code !== undefined ? { code: o.code } : {}) }, o.adminSecret ? { authorization: `Bearer ${o.adminSecret}` } : {});
+    const r = await this.#post(
+      '/v1/enrolments',
+      { request: request.text, ...(o.code !== undefined ? { code: o.code } : {}) },
+      o.adminSecret ? { authorization: `Bearer ${o.adminSecret}` } : {},
+    );
     return { subject: String(r.json.subject), profile: String(r.json.profile), changed: r.json.changed === true };
   }
 

@@ -182,35 +182,33 @@ export class TokenRenewer implements TokenSource {
     if (this.#closed) return Promise.reject(new UnavailableError('the token renewer is closed'));
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const p = this.client
-      .obtain({ holderKey: this.#o.holderKey, profile: this.#o.profile, ...(this.#o.ttl !== undefined ? { ttl: this.#o.ttl } : {}) })
-      .then(
-        (t) => {
-          this.#inflight = undefined;
-          this.#held = t;
-          this.#failures = 0;
-          this.#lastError = undefined;
-          this.renewals++;
-          this.#o.onRenew?.(t);
-          this.#schedule(this.#nextRenewalMs(t));
-          return t;
-        },
-        (e: unknown) => {
-          this.#inflight = undefined;
-          const err = toCapframeError(e, 'ERR_UNAVAILABLE');
-          this.#lastError = err;
-          this.#failures++;
-          this.#o.onError?.(err);
-          // Disenrolled: the authority will not renew; stop asking.
-          if (err.code === 'ERR_REVOKED') this.#refused = err;
-          else {
-            const d = this.#backoffMs();
-            this.#retryAt = Date.now() + d;
-            this.#schedule(d);
-          }
-          throw err;
-        },
-      );
+    const p = this.client.obtain({ holderKey: this.#o.holderKey, profile: this.#o.profile, ...(this.#o.ttl !== undefined ? { ttl: this.#o.ttl } : {}) }).then(
+      (t) => {
+        this.#inflight = undefined;
+        this.#held = t;
+        this.#failures = 0;
+        this.#lastError = undefined;
+        this.renewals++;
+        this.#o.onRenew?.(t);
+        this.#schedule(this.#nextRenewalMs(t));
+        return t;
+      },
+      (e: unknown) => {
+        this.#inflight = undefined;
+        const err = toCapframeError(e, 'ERR_UNAVAILABLE');
+        this.#lastError = err;
+        this.#failures++;
+        this.#o.onError?.(err);
+        // Disenrolled: the authority will not renew; stop asking.
+        if (err.code === 'ERR_REVOKED') this.#refused = err;
+        else {
+          const d = this.#backoffMs();
+          this.#retryAt = Date.now() + d;
+          this.#schedule(d);
+        }
+        throw err;
+      },
+    );
     this.#inflight = p;
     // A background renewal's failure is kept in lastError; nobody awaits it.
     p.catch(() => {});

@@ -14,15 +14,7 @@ import { formatPublicKey } from '../crypto/keys.ts';
 import { toHex } from '../crypto/hash.ts';
 import { decodeRootPayload } from '../token/block.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import {
-  ExpiredError,
-  InvalidArgumentError,
-  NotYetValidError,
-  ReplayError,
-  RevokedError,
-  UnauthorizedError,
-  UnavailableError,
-} from '../errors.ts';
+import { ExpiredError, InvalidArgumentError, NotYetValidError, ReplayError, RevokedError, UnauthorizedError, UnavailableError } from '../errors.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { subjectMatches, type Profile } from '../config/authority.ts';
 import type { ReplayStore } from '../verify/replay.ts';
@@ -126,7 +118,8 @@ export function createAuthority(o: AuthorityOptions): Authority {
         r = await accept('enrolment', text, now);
         const profile = Object.prototype.hasOwnProperty.call(o.profiles, r.profile) ? o.profiles[r.profile] : undefined;
         if (!profile) throw new InvalidArgumentError(`no profile ${JSON.stringify(r.profile)}`);
-        if (!subjectMatches(profile.subject, r.subject!)) throw new InvalidArgumentError(`subject ${r.subject} does not match the profile's pattern ${profile.subject}`);
+        if (!subjectMatches(profile.subject, r.subject!))
+          throw new InvalidArgumentError(`subject ${r.subject} does not match the profile's pattern ${profile.subject}`);
         const input = { subject: r.subject!, holder: r.holder, profile: profile.name, now };
         const res = admin ? o.store.enrol({ ...input, via: 'admin' }) : o.store.enrolWithCode(code as string, input);
         if (res.changed) {

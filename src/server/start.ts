@@ -123,7 +123,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     if (a) {
       const key = readKey(cfg, 'server.authority.keyFile', a.keyFile);
       // Tokens this service issues must verify here (and wherever the same trust is configured).
-      if (!b.trusted.some((t) => equalBytes(t, key.publicKey))) throw new ConfigError(`${cfg.file}: server.authority.keyFile: the key is not one of the trusted authority keys`);
+      if (!b.trusted.some((t) => equalBytes(t, key.publicKey)))
+        throw new ConfigError(`${cfg.file}: server.authority.keyFile: the key is not one of the trusted authority keys`);
       authority = createAuthority({
         audience: a.audience,
         profiles: a.profiles,
