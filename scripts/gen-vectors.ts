@@ -27,6 +27,7 @@ import { toCapframeError } from '../src/error-codes.ts';
 import { buildSnapshot } from '../src/revocation/snapshot.ts';
 import { buildDelta } from '../src/revocation/delta.ts';
 import { ed25519EdgeCases, identityRSignature } from './ed25519-edges.ts';
+import { writeAuthorityRequestVectors } from './vectors/authority-requests.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -1515,6 +1516,7 @@ export const VECTORS_PATH = fileURLToPath(new URL('../test/vectors/capframe-v1.j
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const text = generateVectors();
   writeFileSync(VECTORS_PATH, text);
+  writeAuthorityRequestVectors();
   const doc = JSON.parse(text) as { tokens: unknown[]; tokenErrors: unknown[]; calls: unknown[] };
   console.log(`wrote ${VECTORS_PATH}: ${doc.tokens.length} tokens, ${doc.tokenErrors.length} token errors, ${doc.calls.length} calls`);
 }
