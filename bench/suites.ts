@@ -8,5 +8,6 @@ import { mcpSuite } from './mcp.ts';
 import { revocationSuite } from './revocation.ts';
 import { toolCallsSuite } from './tool-calls.ts';
 import { clusterSuite } from './cluster.ts';
+import { authoritySuite } from './authority.ts';
 
-export const SUITES: Suite[] = [coreSuite, revocationSuite, toolCallsSuite, langchainSuite, cliSuite, mcpSuite, clusterSuite, agentsSuite];
+export const SUITES: Suite[] = [coreSuite, revocationSuite, toolCallsSuite, langchainSuite, cliSuite, mcpSuite, clusterSuite, agentsSuite, authoritySuite];
