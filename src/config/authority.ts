@@ -19,7 +19,7 @@
  *             - resource: "tickets://acme/*"
  *               permissions: [read, comment]
  *               constraints:
- *                 body: { type: maxLength, value: 2000 }
+ *                 body: { type: length, max: 2000 }
  *
  * A profile is the YAML twin of the tool schemas: what an agent of its kind
  * may ever get. Grants are checked with the token's own rules

@@ -1,7 +1,7 @@
 /** The authority service over real HTTP: what it refuses, what it issues, what it keeps. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -204,4 +204,12 @@ test('subject patterns: * stands for one or more characters', () => {
   assert.equal(subjectMatches('agent:x', 'agent:xy'), false);
   assert.equal(subjectMatches('*a*', 'bab'), true);
   assert.equal(subjectMatches('*a*', 'ab'), false);
+});
+
+test('docs/authority.md: its config example parses', () => {
+  const doc = readFileSync(new URL('../../docs/authority.md', import.meta.url), 'utf8');
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!.replace('- cfk1.…', `- ${formatPublicKey(generateKey().publicKey)}`);
+  const cfg = parseServerConfig(yaml, { env: {} });
+  assert.deepEqual(Object.keys(cfg.authority!.profiles), ['support', 'billing']);
+  assert.equal(cfg.authority!.profiles.billing!.ttl, 120);
 });
