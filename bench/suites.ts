@@ -12,6 +12,7 @@ import { sinksSuite } from './sinks.ts';
 import { limitsSuite } from './limits.ts';
 import { signersSuite } from './signers.ts';
 import { approvalsSuite } from './approvals.ts';
+import { authoritySuite } from './authority.ts';
 
 export const SUITES: Suite[] = [
   coreSuite,
@@ -26,4 +27,5 @@ export const SUITES: Suite[] = [
   limitsSuite,
   signersSuite,
   approvalsSuite,
+  authoritySuite,
 ];

@@ -23,6 +23,7 @@ export const LAYERS = [
 export const PACKAGES = {
   // Signer backends (crypto/signers/) import these optional peers dynamically, only when used.
   crypto: ['@noble/ed25519', 'pkcs11js', '@aws-sdk/client-kms', '@google-cloud/kms'],
+  authority: ['better-sqlite3'],
   token: ['cbor-x'],
   revocation: ['bloom-filters', 'better-sqlite3', 'postgres'],
   audit: ['@opentelemetry/api'],

@@ -28,6 +28,7 @@ import { buildSnapshot } from '../src/revocation/snapshot.ts';
 import { buildDelta } from '../src/revocation/delta.ts';
 import { ed25519EdgeCases, identityRSignature } from './ed25519-edges.ts';
 import { writeSessionVectors } from './vectors/sessions.ts';
+import { writeAuthorityRequestVectors } from './vectors/authority-requests.ts';
 
 /** The fixed clock: 2026-01-01T00:00:00Z. */
 export const T0 = 1767225600;
@@ -1518,6 +1519,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const text = generateVectors();
   writeFileSync(VECTORS_PATH, text);
   writeSessionVectors();
+  writeAuthorityRequestVectors();
   const doc = JSON.parse(text) as { tokens: unknown[]; tokenErrors: unknown[]; calls: unknown[] };
   console.log(`wrote ${VECTORS_PATH}: ${doc.tokens.length} tokens, ${doc.tokenErrors.length} token errors, ${doc.calls.length} calls`);
   writeFileSync(new URL('../test/vectors/limits.json', import.meta.url), (await import('./vectors/limits.ts')).generateLimitVectors());

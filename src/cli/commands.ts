@@ -24,5 +24,6 @@ export const COMMANDS: Command[] = [
   lazy(help.revoke, () => import('./commands/revoke.ts')),
   lazy(help.revocationsExport, () => import('./commands/revocations-export.ts')),
   lazy(help.serve, () => import('./commands/serve.ts')),
+  lazy(help.enroll, () => import('./commands/enroll.ts')),
   lazy(help.auditVerify, () => import('./commands/audit-verify.ts')),
 ];

@@ -295,6 +295,26 @@ Prints one line on stderr: version, revoked ids, subjects, key cut-offs, size.
 ${EXIT_HELP}`,
 };
 
+export const enroll: CommandHelp = {
+  name: 'enroll',
+  summary: 'print a one-time enrolment code for an authority profile',
+  usage: `Usage: capframe enroll --config FILE --profile NAME [--subject SUBJECT] [--ttl DURATION]
+
+Creates a one-time enrolment code for the authority of \`capframe serve\`
+(the config's server.authority section) and prints it. An agent enrols its
+holder key under PROFILE with it (POST /v1/enrolments {"request", "code"}),
+once, before the code expires (--ttl, default server.authority.codeTtl).
+Only the code's SHA-256 digest is stored (server.authority.db). With
+--subject, the code is good for that subject only; otherwise for any
+subject matching the profile's pattern.
+
+Options:
+  --config FILE     the YAML config (required)
+  --profile NAME    the profile (required)
+  --subject SUBJECT bind the code to one subject
+  --ttl DURATION    lifetime of the code (e.g. 15m, 1h)`,
+};
+
 export const serve: CommandHelp = {
   name: 'serve',
   summary: 'run the verification service (POST /v1/verify, /healthz, /metrics)',
@@ -311,6 +331,7 @@ config or --host says otherwise.
 Endpoints:
   POST /v1/verify   {"token","invocation","tool","args","operation","resource"} -> decision JSON
   POST /v1/revoke   {"token"} | {"id"} | {"subject"} | {"kid","before"} (Authorization: Bearer <admin secret>)
+  POST /v1/enrolments, /v1/tokens, /v1/disenrol   with server.authority (docs/authority.md)
   GET  /v1/revocations[/stream]   the signed revocation snapshot and its push stream
   GET  /healthz     {"status":"ok"}
   GET  /metrics     Prometheus text: decisions by code, latency histogram

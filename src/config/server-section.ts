@@ -32,6 +32,7 @@
  *       maxPerHolder: 64         # live sessions per holder key (a new one ends that holder's oldest)
  *       maxSessions: 100000      # live sessions in total (beyond: ERR_SESSION_LIMIT)
  *       handshakesPerSecond: 20  # per client address, burst twice that
+ *     authority:                 # enrol agents and issue them short-lived tokens (src/config/authority.ts); off when absent
  *
  * Timeouts are durations (`500ms`, `5s`, `2m`) or a bare number of
  * milliseconds; they parse to milliseconds.
@@ -40,6 +41,7 @@ import { z } from 'zod';
 import { exportListSchema } from './export.ts';
 import { parseDuration } from '../duration.ts';
 import { revocationSectionSchema } from './revocation.ts';
+import { authoritySectionSchema } from './authority.ts';
 
 const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
   try {
@@ -107,6 +109,7 @@ export const serverSectionSchema = z
       })
       .optional(),
     revocation: revocationSectionSchema.optional(),
+    authority: authoritySectionSchema.optional(),
   })
   .refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
 

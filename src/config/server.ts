@@ -8,6 +8,7 @@
  * directory and reads the admin secret (env var or file).
  */
 import { resolveRevocationSection, type ResolvedRevocation } from './revocation.ts';
+import { resolveAuthoritySection, type ResolvedAuthority } from './authority.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
@@ -31,6 +32,8 @@ export interface ServerConfig {
   readonly sessionKeyPath?: string;
   /** Resolved revocation paths. */
   readonly revocation?: ResolvedRevocation;
+  /** The authority section (enrolment and token issuance), paths resolved; absent: off. */
+  readonly authority?: ResolvedAuthority;
   /** The admin secret, when configured (never logged). */
   readonly adminSecret?: string;
   readonly base: CapframeConfig;
@@ -75,6 +78,7 @@ export function parseServerConfig(
     ...(server.sessions ? { sessionKeyPath: resolve(baseDir, server.sessions.keyFile) } : {}),
     ...(adminSecret ? { adminSecret } : {}),
     ...(server.revocation ? { revocation: resolveRevocationSection(server.revocation, baseDir) } : {}),
+    ...(server.authority ? { authority: resolveAuthoritySection(server.authority, baseDir) } : {}),
     base,
   });
 }

@@ -47,7 +47,7 @@ export interface ToolPolicySpec {
 
 // Only the shape: the constraint syntax lives in token/ (validateConstraint, docs/spec.md §6), which
 // checks each constraint when the tool policy is built and names the field that is wrong.
-const constraintSchema = z.looseObject(
+export const constraintSchema = z.looseObject(
   { type: z.string({ error: 'expected a constraint: an object with a type (see docs/policy.md)' }) },
   { error: 'expected a constraint: an object with a type (see docs/policy.md)' },
 );

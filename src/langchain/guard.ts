@@ -47,7 +47,8 @@ import { definePolicy, policyField, type ToolPolicy, type ToolPolicySpec } from 
 import { type CapframeConfig } from '../config/parse.ts';
 import { emit, jsonLinesSink, teeSink, type DecisionEvent, type DecisionSink } from './events.ts';
 import { buildExports } from '../config/export.ts';
-import { credentialsFrom, isPlainObject, type CallContext, type Credentials } from './credentials.ts';
+import { credentialsFrom, isPlainObject, withToken, type CallContext, type Credentials } from './credentials.ts';
+import { isTokenSource } from '../remote/token-renewer.ts';
 import { argumentNames } from './arguments.ts';
 import { denialMessage } from './denial.ts';
 
@@ -250,8 +251,20 @@ export class Guard {
     try {
       policy = this.#policies.get(tool);
       if (!policy) throw new NoSchemaError(`no capframe policy for tool "${tool}" (add it under tools: in the config)`);
-      const creds = credentialsFrom(runConfig);
+      let creds = credentialsFrom(runConfig);
       if (!creds) throw new MissingTokenError('no capframe token in the run config (configurable.capframe or context.capframe)');
+      if (isTokenSource(creds.token)) {
+        // A renewing source (TokenRenewer): its fresh token at once, else wait for a renewal.
+        const current = creds.token.current();
+        if (current instanceof Promise) {
+          const op = policy.operation;
+          return current.then(
+            (t) => this[checkSync](tool, args, callId, withToken(runConfig, creds!, t), via),
+            (e: unknown) => this.#failed(e, tool, callId, runConfig, via, op, undefined),
+          );
+        }
+        creds = { ...creds, token: current };
+      }
       if (!isPlainObject(args)) throw new InvalidArgumentError('tool arguments must be an object');
       resource = policy.resource.render(args);
       if (policy.constraints) {
@@ -260,7 +273,7 @@ export class Guard {
           if (failure) throw new ConstraintError(`${failure} (tool policy)`);
         }
       }
-      const token = this.#token(creds.token);
+      const token = this.#token(creds.token as TokenInput);
       const id = typeof callId === 'string' && callId.length > 0 ? callId : newCallId();
       let decision: Decision | Promise<Decision>;
       let invocation: Invocation | undefined;
@@ -356,7 +369,7 @@ export class Guard {
       }
       return { allowed: false, code: decision.code, reason: decision.reason };
     }
-    const context: CallContext = { token: creds.token, holderKey: creds.holderKey, decision, invocation };
+    const context: CallContext = { token: creds.token as TokenInput, holderKey: creds.holderKey, decision, invocation };
     return { allowed: true, context };
   }
 
@@ -399,7 +412,7 @@ export class Guard {
     if (!this.#local) return undefined;
     try {
       const creds = credentialsFrom(runConfig);
-      if (!creds) return undefined;
+      if (!creds || isTokenSource(creds.token)) return undefined;
       const chain = this.#local.verifyToken(this.#token(creds.token));
       return { subject: chain.subject, ids: chain.ids };
     } catch {

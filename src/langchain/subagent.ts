@@ -7,6 +7,7 @@
  * both explicitly, with `capframe` replaced by the child's credentials, so
  * the parent's token and key never reach the sub-agent's tools.
  */
+import { isTokenSource } from '../remote/token-renewer.ts';
 import { generateKey } from '../crypto/keys.ts';
 import { MissingTokenError } from '../errors.ts';
 import { delegate, type DelegateOptions } from '../holder/delegate.ts';
@@ -26,8 +27,14 @@ export function delegateCredentials(parent: Credentials | unknown, spec: Delegat
   const p = (parent && typeof parent === 'object' && 'token' in parent ? parent : credentialsFrom(parent)) as Credentials | undefined;
   if (!p) throw new MissingTokenError('no parent capframe credentials to delegate from');
   if (!p.holderKey) throw new MissingTokenError("delegating needs the parent's holder key (capframe.holderKey)");
+  let parentToken = p.token;
+  if (isTokenSource(parentToken)) {
+    const t = parentToken.current();
+    if (t instanceof Promise) throw new MissingTokenError("the parent's token is being renewed: delegate from the call's context (its token of the moment)");
+    parentToken = t;
+  }
   const key = generateKey();
-  const token = delegate(p.token, {
+  const token = delegate(parentToken, {
     key: p.holderKey,
     to: key.publicKey,
     subject: spec.subject,

@@ -30,10 +30,11 @@ import type { Clock } from '../clock.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 import { META_KEY, type AdvertisedPolicy, type WireDenial } from './wire.ts';
+import { isTokenSource, type TokenSource } from '../remote/token-renewer.ts';
 
 export interface CapframeClientOptions {
-  /** The caller's token (a Token, its `cft1.` text or bytes). */
-  token: Token | string | Uint8Array;
+  /** The caller's token (a Token, its `cft1.` text or bytes), or a TokenSource (a TokenRenewer: its current token on every call). */
+  token: Token | string | Uint8Array | TokenSource;
   /** The token's holder key: signs every call. */
   holderKey: PrivateKey;
   /** Tool policies (the `tools:` section); they take precedence over what the server advertises. */
@@ -55,7 +56,7 @@ type CallParams = CallToolRequest['params'];
 export function signCallParams(
   params: CallParams,
   policy: ToolPolicy,
-  o: Pick<CapframeClientOptions, 'token' | 'holderKey' | 'carrier' | 'clock' | 'backend'>,
+  o: Pick<CapframeClientOptions, 'holderKey' | 'carrier' | 'clock' | 'backend'> & { token: Token | string | Uint8Array },
 ): CallParams {
   if (!params || typeof params.name !== 'string') throw new InvalidArgumentError('callTool needs { name, arguments }');
   const args = params.arguments ?? {};
@@ -107,18 +108,19 @@ function advertisedPolicy(name: string, meta: unknown): ToolPolicy | undefined {
  */
 export function withCapframe<C extends Client>(client: C, options: CapframeClientOptions): C {
   if (!options || !options.holderKey || options.holderKey.kind !== 'private') throw new InvalidArgumentError('withCapframe needs the holder private key');
-  const token = Token.parse(options.token);
-  const tokenText = String(token);
+  const source = isTokenSource(options.token) ? options.token : undefined;
+  const fixed = source ? undefined : Token.parse(options.token as Token | string | Uint8Array);
+  /** The token of the moment: a source's current one (renewed before it expires), else the fixed one. */
+  const tokenNow = async (): Promise<Token> => fixed ?? (await source!.current());
   const local = new Map<string, ToolPolicy>(Object.entries(options.config?.tools ?? {}));
   for (const [name, p] of Object.entries(options.policies ?? {})) {
     local.set(name, typeof p.resource === 'object' ? (p as ToolPolicy) : definePolicy(name, p as ToolPolicySpec));
   }
   const useServer = options.serverPolicies !== false;
   const advertised = new Map<string, ToolPolicy>();
-  const signing = { ...options, token };
 
   const listTools = async (params?: ListToolsRequest['params'], requestOptions?: Parameters<C['listTools']>[1]) => {
-    const p = options.tokenOnList === false ? params : { ...params, _meta: { ...params?._meta, [META_KEY]: { token: tokenText } } };
+    const p = options.tokenOnList === false ? params : { ...params, _meta: { ...params?._meta, [META_KEY]: { token: String(await tokenNow()) } } };
     const result = await client.listTools(p, requestOptions);
     if (useServer) {
       for (const t of result.tools) {
@@ -147,7 +149,7 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
 
   const callTool = async (params: CallParams, resultSchema?: Parameters<C['callTool']>[1], requestOptions?: Parameters<C['callTool']>[2]) => {
     const policy = await policyFor(params?.name);
-    return client.callTool(signCallParams(params, policy, signing), resultSchema, requestOptions);
+    return client.callTool(signCallParams(params, policy, { ...options, token: await tokenNow() }), resultSchema, requestOptions);
   };
 
   return new Proxy(client, {

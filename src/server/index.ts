@@ -17,3 +17,5 @@ export {
   type RevocationHandlerOptions,
   type RevocationServer,
 } from './revocation-feed.ts';
+export { createAuthority, type Authority, type AuthorityOptions, type IssuedToken, type AuthorityCounters } from './authority.ts';
+export { authorityRoutes } from './routes/authority.ts';

@@ -10,6 +10,7 @@
  *   POST/GET /v1/approvals pending approval requests and the approvals posted for them (routes/approvals.ts)
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
+ *   POST /v1/enrolments, /v1/tokens, /v1/disenrol   with an authority (routes/authority.ts)
  *   anything mounted       e.g. the revocation handler (GET /v1/revocations and its push stream)
  *
  * Hostile input: bodies are capped (Content-Length checked before reading,
@@ -28,7 +29,7 @@ import { STREAM_PATH } from './revocation-feed.ts';
 import { Metrics } from './metrics.ts';
 import { digest } from './http.ts';
 import { createDecider, type EventSink } from './decide.ts';
-import { createRouter, type RouteHandler } from './router.ts';
+import { createRouter, type RouteHandler, type RouteTable } from './router.ts';
 import { limitConnectionsPerAddress, limitStreamsPerAddress } from './limits.ts';
 import { verifyRoute } from './routes/verify.ts';
 import { verifyBatchRoute } from './routes/verify-batch.ts';
@@ -60,6 +61,8 @@ export interface VerifyServiceOptions {
   readonly revocationLookup?: RevocationLookup;
   /** Collects approvals for a UI (POST/GET /v1/approvals); without one those answer 501. */
   readonly approvals?: ApprovalInbox;
+  /** More routes by exact path (e.g. the authority's, src/server/routes/authority.ts); built-in paths win. */
+  readonly routes?: RouteTable | ((metrics: Metrics) => RouteTable);
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -116,6 +119,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
             '/v1/session/calls': { method: 'POST', route: sessionCallsRoute(sessions, decider, metrics, batchBodyLimit) },
           }
         : {}),
+      ...(typeof o.routes === 'function' ? o.routes(metrics) : o.routes),
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, batchBodyLimit, o.maxBatch ?? 64) },
       '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },

@@ -14,6 +14,11 @@ import type { ServerConfig } from '../config/server.ts';
 import { buildExports, type BuiltExports } from '../config/export.ts';
 import { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
 import { ApprovalInbox } from './approval-inbox.ts';
+import { equalBytes } from '../crypto/hash.ts';
+import { EnrolmentStore } from '../authority/enrolments.ts';
+import { createAuthority, type Authority } from './authority.ts';
+import { authorityRoutes } from './routes/authority.ts';
+import { digest } from './http.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -23,6 +28,8 @@ export interface RunningService {
   readonly verifier: Verifier;
   readonly audit: AuditLog | undefined;
   readonly revocation: ServiceRevocation | undefined;
+  /** The authority (enrolment and token issuance), when the config has `server.authority`. */
+  readonly authority: Authority | undefined;
   close(): Promise<void>;
 }
 
@@ -94,8 +101,10 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   let audit: AuditLog | undefined;
   let replay: ReplayStore | undefined;
   let exports: BuiltExports | undefined;
+  let authority: Authority | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
+    authority?.close();
     audit?.close();
     for (const q of exports?.queued ?? []) void q.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
@@ -141,6 +150,24 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     const log = audit;
     exports = buildExports(cfg.auditExport, `${cfg.file}: server.audit`);
     const xs = exports;
+    const a = cfg.authority;
+    if (a) {
+      const key = readKeyFile(cfg, 'server.authority.keyFile', a.keyFile);
+      // Tokens this service issues must verify here (and wherever the same trust is configured).
+      if (!b.trusted.some((t) => equalBytes(t, key.publicKey)))
+        throw new ConfigError(`${cfg.file}: server.authority.keyFile: the key is not one of the trusted authority keys`);
+      authority = createAuthority({
+        audience: a.audience,
+        profiles: a.profiles,
+        signer: keySigner(key),
+        store: new EnrolmentStore({ path: a.db }),
+        replay,
+        ...(revocation ? { registry: revocation.registry } : {}),
+        ...(log ? { audit: log } : {}),
+        requestSkew: a.requestSkew,
+      });
+    }
+    const auth = authority;
     const service = createVerifyService({
       verifier,
       ...(log ? { audit: log } : {}),
@@ -149,6 +176,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       // Approval collection needs the admin secret to register requests (docs/authority.md, Approvals).
       ...(cfg.adminSecret ? { approvals: new ApprovalInbox({ backend: verifier.backend, clock: verifier.clock, skew: verifier.clockSkew }) } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, revocationLookup: revocation.rev.lookup, handlers: [revocation.rev.handler] } : {}),
+      ...(auth ? { routes: (m) => authorityRoutes(auth, cfg.adminSecret ? digest(cfg.adminSecret) : null, m, s.bodyLimit) } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
       headersTimeout: s.headersTimeout,
@@ -174,9 +202,11 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       verifier,
       audit: log,
       revocation: revocation?.rev,
+      authority: auth,
       async close() {
         revocation?.rev.close();
         await service.close();
+        auth?.close();
         await revocation?.registry.close();
         await log?.checkpoint(); // a final signed head, so a clean stop leaves nothing unsigned
         log?.close();
