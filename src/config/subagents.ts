@@ -58,11 +58,7 @@ export const subagentsSectionSchema = z.record(z.string(), subagentSchema);
 const MAX_TTL = 30 * 24 * 3600;
 
 /** Compiles one entry; `report(field, message)` for each problem (field relative to the entry, '' for the entry). */
-export function compileSubagent(
-  name: string,
-  spec: z.infer<typeof subagentSchema>,
-  report: (field: string, msg: string) => void,
-): SubagentEntry | undefined {
+export function compileSubagent(name: string, spec: z.infer<typeof subagentSchema>, report: (field: string, msg: string) => void): SubagentEntry | undefined {
   let ok = true;
   const bad = (field: string, msg: string) => {
     ok = false;

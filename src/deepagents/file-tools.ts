@@ -7,12 +7,16 @@
  * Deep Agents paths are absolute (`/reports/q3.md`). A multi-segment template
  * needs a relative path, so the view drops the leading `/`:
  * `/reports/q3.md` becomes `files://reports/q3.md`, and a grant
- * `files://reports/**` covers every file under /reports. The root directory
- * (`/`, the default of ls, glob and grep) is `files://~` (a `~` segment is
- * refused elsewhere, as Deep Agents refuses it). The directory tools accept
- * one trailing `/`. Everything else the template rules refuse (empty, `.` or
- * `..` segments, backslashes, encoded separators) is a denial; so is a glob
- * pattern with a `..` segment.
+ * `files://reports/**` covers every file under /reports. The directory tools
+ * (ls, glob, grep) read a directory's entries: their resource is the
+ * directory's `~` entry, `/reports` -> `files://reports/~` and the root `/`
+ * (their default) -> `files://~`, so `files://reports/**` also covers
+ * listing and searching /reports, and nothing covers the root but a grant
+ * on `files://~` or `files://**`. A `~` segment in a path is refused (Deep
+ * Agents refuses it too), so no file can pose as a listing. The directory
+ * tools accept one trailing `/`. Everything else the template rules refuse
+ * (empty, `.` or `..` segments, backslashes, encoded separators) is a
+ * denial; so is a glob pattern with a `..` segment.
  *
  * `execute` (a shell) has no default policy: without one in the config it is
  * denied (ERR_NO_SCHEMA). Its command cannot be scoped by path.
@@ -20,7 +24,7 @@
 import { ScopeResourceError } from '../errors.ts';
 import type { ToolPolicySpec } from '../config/tools.ts';
 
-/** The root directory's segment. */
+/** The segment that stands for a directory's entries (its listing). */
 export const ROOT_SEGMENT = '~';
 
 interface FileTool {
@@ -75,5 +79,5 @@ export function fileToolView(name: string, args: Record<string, unknown>): Recor
   let v = raw.slice(1);
   if (t.directory && v.endsWith('/')) v = v.slice(0, -1);
   if (v.split('/').includes(ROOT_SEGMENT)) throw new ScopeResourceError(`argument "${t.arg}" has a "${ROOT_SEGMENT}" segment`);
-  return { ...args, [t.arg]: v };
+  return { ...args, [t.arg]: t.directory ? `${v}/${ROOT_SEGMENT}` : v };
 }

@@ -25,7 +25,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function guardDeepAgent<P extends DeepAgentParamsLike>(params: P, options: DeepAgentGuardOptions): P {
+export function guardDeepAgent<P extends object>(params: P & DeepAgentParamsLike, options: DeepAgentGuardOptions): P {
   const mw = capframeDeepAgentMiddleware(options);
   const subagents = (params.subagents ?? []).map((s) => {
     // Compiled (`runnable`) and async (`graphId`, remote) sub-agents take no middleware.

@@ -87,7 +87,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** A tool object that runs `inner` with its run config rewritten by `rewrite`. */
-function withConfig(inner: StructuredToolInterface, rewrite: (config: Record<string, unknown> | undefined) => Record<string, unknown>): StructuredToolInterface {
+function withConfig(
+  inner: StructuredToolInterface,
+  rewrite: (config: Record<string, unknown> | undefined) => Record<string, unknown>,
+): StructuredToolInterface {
   const proxy = Object.create(inner) as StructuredToolInterface;
   proxy.invoke = ((input: unknown, config?: Record<string, unknown>) => inner.invoke(input as never, rewrite(config))) as StructuredToolInterface['invoke'];
   return proxy;
@@ -159,7 +162,13 @@ export function capframeDeepAgentMiddleware(options: DeepAgentGuardOptions) {
         const resource = typeof type === 'string' ? `subagent:${type.slice(0, 128)}` : undefined;
         const extra = { operation: 'delegate', ...(resource ? { resource } : {}) };
         if (typeof type !== 'string' || !entries.has(type)) {
-          return deny('task', callId, NoSchemaError.code, `no capframe entry for sub-agent type ${JSON.stringify(String(type).slice(0, 64))} (add it under subagents:)`, extra);
+          return deny(
+            'task',
+            callId,
+            NoSchemaError.code,
+            `no capframe entry for sub-agent type ${JSON.stringify(String(type).slice(0, 64))} (add it under subagents:)`,
+            extra,
+          );
         }
         // A `task` policy in the config, if any, is one more check of the parent's own token.
         if (guard.policy('task')) {
@@ -167,7 +176,8 @@ export function capframeDeepAgentMiddleware(options: DeepAgentGuardOptions) {
           if (!r.allowed) return denialMessage('task', callId, r.code, r.reason);
         }
         const parent: Credentials | undefined = credentialsFrom(runConfig);
-        if (!parent) return deny('task', callId, MissingTokenError.code, 'no capframe token in the run config (configurable.capframe or context.capframe)', extra);
+        if (!parent)
+          return deny('task', callId, MissingTokenError.code, 'no capframe token in the run config (configurable.capframe or context.capframe)', extra);
         let child;
         try {
           child = delegateChild(parent, entries.get(type)!, clock);
@@ -176,7 +186,18 @@ export function capframeDeepAgentMiddleware(options: DeepAgentGuardOptions) {
           return deny('task', callId, err.code, `cannot delegate to sub-agent "${type}": ${err.message}`, extra);
         }
         const chain = decodeChain(child.token);
-        report({ ts: now(), decision: 'allow', code: 'OK', tool: 'task', ...extra, ...(callId ? { callId: callId.slice(0, 256) } : {}), subject: chain.subject, tokenIds: chain.ids, mode: 'local', via: 'middleware' });
+        report({
+          ts: now(),
+          decision: 'allow',
+          code: 'OK',
+          tool: 'task',
+          ...extra,
+          ...(callId ? { callId: callId.slice(0, 256) } : {}),
+          subject: chain.subject,
+          tokenIds: chain.ids,
+          mode: 'local',
+          via: 'middleware',
+        });
         try {
           onDelegate?.({ subagent: type, callId, token: child.token, holder: child.holderKey.publicKey });
         } catch {
