@@ -25,7 +25,7 @@ import { ScopeResourceError } from '../errors.ts';
 import type { ToolPolicySpec } from '../config/tools.ts';
 
 /** The segment that stands for a directory's entries (its listing). */
-export const ROOT_SEGMENT = '~';
+export const LISTING_SEGMENT = '~';
 
 interface FileTool {
   /** The argument that names the file or directory. */
@@ -73,11 +73,11 @@ export function fileToolView(name: string, args: Record<string, unknown>): Recor
     if (typeof v === 'string' && DOT_DOT.test(v)) throw new ScopeResourceError(`argument "${p}" has a ".." segment`);
   }
   const raw = args[t.arg];
-  if (t.directory && (raw === undefined || raw === null || raw === '' || raw === '/')) return { ...args, [t.arg]: ROOT_SEGMENT };
+  if (t.directory && (raw === undefined || raw === null || raw === '' || raw === '/')) return { ...args, [t.arg]: LISTING_SEGMENT };
   if (typeof raw !== 'string') throw new ScopeResourceError(`argument "${t.arg}" must be a path`);
   if (!raw.startsWith('/')) throw new ScopeResourceError(`argument "${t.arg}" must be an absolute path (starting with /)`);
   let v = raw.slice(1);
   if (t.directory && v.endsWith('/')) v = v.slice(0, -1);
-  if (v.split('/').includes(ROOT_SEGMENT)) throw new ScopeResourceError(`argument "${t.arg}" has a "${ROOT_SEGMENT}" segment`);
-  return { ...args, [t.arg]: t.directory ? `${v}/${ROOT_SEGMENT}` : v };
+  if (v.split('/').includes(LISTING_SEGMENT)) throw new ScopeResourceError(`argument "${t.arg}" has a "${LISTING_SEGMENT}" segment`);
+  return { ...args, [t.arg]: t.directory ? `${v}/${LISTING_SEGMENT}` : v };
 }

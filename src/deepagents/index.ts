@@ -10,6 +10,6 @@
  */
 export { guardDeepAgent } from './guard-deep-agent.ts';
 export { capframeDeepAgentMiddleware, type DeepAgentGuardOptions, type ToolCallGuard, type Delegation } from './middleware.ts';
-export { FILE_TOOL_NAMES, FILE_TOOL_POLICIES, ROOT_SEGMENT, fileToolView } from './file-tools.ts';
+export { FILE_TOOL_NAMES, FILE_TOOL_POLICIES, LISTING_SEGMENT, fileToolView } from './file-tools.ts';
 export { childRunConfig } from './credentials.ts';
 export { defineSubagent, type SubagentEntry, type SubagentSpec } from '../config/subagents.ts';
