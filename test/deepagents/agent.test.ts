@@ -18,7 +18,7 @@ import { guardDeepAgent, type Delegation } from '../../src/deepagents/index.ts';
 const authority = generateKey();
 const leadKey = generateKey();
 
-function leadToken(opts: { ttl?: string; permissions?: string[] } = {}): Token {
+function leadToken(opts: { ttl?: string; permissions?: string[]; maxDepth?: number } = {}): Token {
   return issueToken({
     key: authority,
     subject: 'agent:lead',
@@ -28,7 +28,7 @@ function leadToken(opts: { ttl?: string; permissions?: string[] } = {}): Token {
       { resource: 'web://docs/*', permissions: ['read'] },
     ],
     ttl: opts.ttl ?? '1h',
-    maxDepth: 2,
+    maxDepth: opts.maxDepth ?? 2,
   });
 }
 
@@ -417,6 +417,8 @@ test('task is denied, and the run goes on, without a holder key, without a token
     { creds: { recursionLimit: 100 }, code: 'ERR_MISSING_TOKEN', reason: /no capframe token/ },
     // The parent holds only read: the writer's write grant is wider than the parent.
     { creds: creds(leadToken({ permissions: ['read'] })), code: 'ERR_ATTENUATION', reason: /cannot delegate to sub-agent "writer"/ },
+    // The parent's token may not be delegated at all.
+    { creds: creds(leadToken({ maxDepth: 0 })), code: 'ERR_DEPTH', reason: /may not be delegated further/ },
   ];
   for (const c of cases) {
     const { config, guard, delegations, onDelegate } = setup();
@@ -453,4 +455,42 @@ test("the child's expiry never passes the parent's: a parent that expires sooner
   await agent.invoke(input('go'), creds(parent));
   assert.equal(delegations.length, 1);
   assert.equal(decodeChain(delegations[0]!.token).exp, decodeChain(parent).exp);
+});
+
+test('a task policy in the config also checks the task call against the parent token', async () => {
+  const { config, guard, delegations, onDelegate } = setup(`tools:\n  task:\n    resource: agents://lead/{subagent_type}\n    operation: delegate\n`);
+  const parent = issueToken({
+    key: authority,
+    subject: 'agent:lead',
+    holder: leadKey.publicKey,
+    grants: [
+      { resource: 'files://**', permissions: ['read', 'write'] },
+      { resource: 'agents://lead/research', permissions: ['delegate'] },
+    ],
+    ttl: '1h',
+    maxDepth: 2,
+  });
+  const lead = fakeModel()
+    .respondWithTools([{ name: 'task', args: { subagent_type: 'writer', description: 'w' } }])
+    .respondWithTools([{ name: 'task', args: { subagent_type: 'research', description: 'r' } }])
+    .respond(new AIMessage('ok'));
+  const subs = ['writer', 'research'].map((name) => ({
+    name,
+    description: name,
+    systemPrompt: name,
+    model: fakeModel().respond(new AIMessage(`${name} done`)),
+  }));
+  const agent = createDeepAgent(guardDeepAgent({ model: lead, tools: [], subagents: subs }, { guard, config, onDelegate }));
+  const out = await agent.invoke(input('go'), creds(parent));
+  assert.deepEqual(
+    toolMessages(out).map((m) => [codeOf(m), textOf(m).slice(0, 40)]),
+    [
+      ['ERR_SCOPE_RESOURCE', textOf(toolMessages(out)[0]!).slice(0, 40)],
+      ['OK', 'research done'],
+    ],
+  );
+  assert.deepEqual(
+    delegations.map((d) => d.subagent),
+    ['research'],
+  );
 });

@@ -2,11 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { posix } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { generateKey } from '../../src/index.ts';
-import { parseConfig } from '../../src/config/parse.ts';
+import { loadConfig, parseConfig } from '../../src/config/parse.ts';
 import { definePolicy } from '../../src/config/tools.ts';
 import { CapframeError } from '../../src/errors.ts';
 import { matchResource, parsePattern } from '../../src/token/resource.ts';
@@ -141,4 +143,30 @@ console.log(JSON.stringify({ before, after: seen.length }));
   const { before, after } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { before: number; after: number };
   assert.equal(before, 0, 'core and capframe/langchain loaded deepagents or langgraph');
   assert.ok(after > 0, 'control: the hook sees deepagents once capframe/deepagents is imported');
+});
+
+test('the example config at the repository root has a valid subagents: section', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
+  try {
+    writeFileSync(join(dir, 'authority.pub'), 'cfk1.' + Buffer.from(generateKey().publicKey).toString('base64url') + '\n');
+    const cfg = loadConfig(fileURLToPath(new URL('../../capframe.config.example.yaml', import.meta.url)), {
+      env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir },
+    });
+    assert.deepEqual(
+      { ...cfg.subagents },
+      {
+        research: { subject: 'subagent:research', permissions: ['read'], ttl: 600, maxDepth: 0 },
+        writer: {
+          subject: 'agent:writer',
+          grants: [
+            { resource: 'files://drafts/**', permissions: ['read', 'write'] },
+            { resource: 'files://reports/**', permissions: ['read'] },
+          ],
+          maxDepth: 0,
+        },
+      },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
