@@ -494,3 +494,26 @@ test('a task policy in the config also checks the task call against the parent t
     ['research'],
   );
 });
+
+test('two task calls in one model turn: two delegations, each to its own fresh key', async () => {
+  const { config, guard, delegations, onDelegate } = setup();
+  const lead = fakeModel()
+    .respondWithTools([
+      { name: 'task', args: { subagent_type: 'research', description: 'r' } },
+      { name: 'task', args: { subagent_type: 'summarizer', description: 's' } },
+    ])
+    .respond(new AIMessage('both done'));
+  const subs = ['research', 'summarizer'].map((name) => ({
+    name,
+    description: name,
+    systemPrompt: name,
+    model: fakeModel().respond(new AIMessage(`${name} done`)),
+  }));
+  const agent = createDeepAgent(guardDeepAgent({ model: lead, tools: [], subagents: subs }, { guard, config, onDelegate }));
+  const out = await agent.invoke(input('go'), creds(leadToken()));
+  assert.equal(last(out), 'both done');
+  assert.deepEqual(toolMessages(out).map(textOf).sort(), ['research done', 'summarizer done']);
+  assert.deepEqual(delegations.map((d) => d.subagent).sort(), ['research', 'summarizer']);
+  assert.ok(!Buffer.from(delegations[0]!.holder).equals(Buffer.from(delegations[1]!.holder)));
+  assert.deepEqual(delegations.map((d) => decodeChain(d.token).subject).sort(), ['subagent:research', 'subagent:summarizer']);
+});
