@@ -203,7 +203,9 @@ export function capframeDeepAgentMiddleware(options: DeepAgentGuardOptions) {
         } catch {
           // a callback for logs and tests cannot change the decision
         }
-        if (!tool || typeof tool.invoke !== 'function') return handler(request);
+        // Never run the task tool with the parent's config: no tool object to wrap is a denial.
+        if (!tool || typeof tool.invoke !== 'function')
+          return deny('task', callId, 'ERR_INTERNAL', 'the task tool cannot be run with the child credentials', extra);
         return handler({ ...request, tool: withConfig(tool, (config) => childRunConfig(config ?? {}, child)) as typeof request.tool });
       }
 

@@ -124,7 +124,8 @@ test('task: the sub-agent runs on a child token for a fresh key (narrower, short
     ),
   );
   const before = Math.floor(Date.now() / 1000);
-  const out = await agent.invoke(input('go'), creds(parent));
+  // The parent's credentials in both places a run may carry them.
+  const out = await agent.invoke(input('go'), { ...creds(parent), context: { capframe: { token: parent.toString(), holderKey: leadKey }, userId: 'u1' } });
   assert.equal(last(out), 'all done');
   assert.deepEqual(
     toolMessages(out).map((m) => [m.name, String(m.content)]),
@@ -196,6 +197,10 @@ test('task: the sub-agent runs on a child token for a fresh key (narrower, short
   };
   scan(cfg, 'config', 0);
   assert.deepEqual(hits, []);
+  // Control: the scan finds the parent's token text, token and key where they are.
+  scan({ a: [{ t: parent.toString() }], k: { seed: new Uint8Array(leadKey.seed) }, p: parent }, 'control', 0);
+  assert.deepEqual(hits, ['control.a.0.t', 'control.k.seed', 'control.p']);
+  assert.equal((cfg as unknown as { context: { userId: string } }).context.userId, 'u1', 'other context entries pass through');
 });
 
 test("a sub-agent's denied calls come back to it as error ToolMessages and its run goes on", async () => {
