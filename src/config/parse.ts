@@ -27,6 +27,7 @@ import { serverSectionSchema, type ServerSection } from './server-section.ts';
 import { compilePolicy, RESERVED_ARGUMENT, toolSchema, type PolicySource, type ToolPolicy, type ToolPolicySpec } from './tools.ts';
 import { readAuthorityFile, trustSectionSchema } from './trust.ts';
 import { replaySectionSchema, type ReplaySection } from './replay.ts';
+import { compileSubagent, subagentsSectionSchema, type SubagentEntry } from './subagents.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -46,6 +47,8 @@ export interface CapframeConfig {
   readonly remote?: RemoteConfig;
   /** The `replay:` section (src/config/replay.ts); a sqlite path resolved against baseDir. */
   readonly replay?: ReplaySection;
+  /** The `subagents:` section (src/config/subagents.ts): what each sub-agent type gets when delegated to. */
+  readonly subagents?: Readonly<Record<string, SubagentEntry>>;
 }
 
 export interface ParseOptions {
@@ -68,6 +71,7 @@ const fileSchema = z.strictObject({
   server: serverSectionSchema.nullable().optional(),
   remote: remoteConfigSchema.optional(),
   replay: replaySectionSchema.optional(),
+  subagents: subagentsSectionSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -295,6 +299,18 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
       problems.add(['replay', 'path'], (e as Error).message);
     }
   }
+  let subagents: Record<string, SubagentEntry> | undefined;
+  if (cfg.subagents) {
+    subagents = Object.create(null) as Record<string, SubagentEntry>;
+    for (const [name, spec] of Object.entries(cfg.subagents)) {
+      const e = compileSubagent(name, spec, (field, msg) => {
+        const parts = field === '' ? [] : field.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+        if (parts.length === 0) problems.add(['subagents'], msg, name);
+        else problems.add(['subagents', name, ...parts.slice(0, -1)], msg, String(parts.at(-1)));
+      });
+      if (e) subagents[name] = e;
+    }
+  }
   problems.throwIfAny();
   return Object.freeze({
     file,
@@ -307,6 +323,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     ...(cfg.server ? { server: cfg.server } : {}),
     ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
     ...(replay ? { replay: Object.freeze(replay) } : {}),
+    ...(subagents ? { subagents: Object.freeze(subagents) } : {}),
   });
 }
 

@@ -11,6 +11,8 @@ assert.throws(() => require.resolve('langchain'), /Cannot find module/, 'this ch
 assert.throws(() => require.resolve('better-sqlite3'), /Cannot find module/, 'better-sqlite3 is an optional peer: not installed');
 // The middleware needs langchain: its own entry point, which alone fails to load.
 await assert.rejects(import('capframe/langchain/middleware'), (e) => e.code === 'ERR_MODULE_NOT_FOUND' && /'langchain'/.test(e.message));
+// So does the Deep Agents integration (it needs deepagents and langchain, optional peers).
+await assert.rejects(import('capframe/deepagents'), (e) => e.code === 'ERR_MODULE_NOT_FOUND');
 
 const authority = generateKey();
 const holder = generateKey();
