@@ -9,7 +9,9 @@ import { runDeepResearch, type DemoEvent } from './research.ts';
 const print = (e: DemoEvent) => {
   if (e.kind === 'delegation') {
     const c = decodeChain(e.delegation.token);
-    const grants = c.blocks.at(-1)!.grants.map((g) => `${g.resource} [${g.permissions.join(',')}]`);
+    const grants = c.blocks
+      .at(-1)!
+      .grants.map((g) => `${g.resource} [${g.permissions.join(',')}]${g.rate ? ` (at most ${g.rate.calls} per ${g.rate.per} s)` : ''}`);
     console.log(
       `\nDELEGATED to ${e.delegation.subagent}: ${c.subject}, ${grants.join(' ')}, expires ${new Date(c.exp * 1000).toISOString()}, fresh holder key`,
     );

@@ -39,6 +39,10 @@ const grantSchema = z.strictObject({
   constraints: z.record(z.string(), z.unknown()).optional(),
   tools: z.array(z.string()).optional(),
   closed: z.boolean().optional(),
+  /** Rate limit of the child grant (docs/limits.md): at most `calls` per `per`. Needs a format-version-2 root. */
+  rate: z.strictObject({ calls: z.number(), per: z.union([z.number(), z.string()]) }).optional(),
+  /** Budget of the child grant (docs/limits.md): the sum of argument `arg` at most `total` (per `per`). */
+  budget: z.strictObject({ arg: z.string(), total: z.union([z.string(), z.number()]), per: z.union([z.number(), z.string()]).optional() }).optional(),
 });
 
 export const subagentSchema = z.strictObject({

@@ -255,7 +255,7 @@ export class SessionTable {
     if (now >= h.exp) throw new ExpiredError('the session asked for has already expired');
     if (h.exp > chain.exp) throw new InvalidArgumentError("a session may not outlive its token's expiry");
     if (h.exp > now + this.maxTtl + skew) throw new InvalidArgumentError(`a session lives at most ${this.maxTtl} s on this service`);
-    this.verifier.revocation?.check(chain, now);
+    await this.verifier.revocation?.check(chain, now);
     this.#makeRoom(now);
     const eph = x25519Pair();
     const id = new Uint8Array(randomBytes(16));
