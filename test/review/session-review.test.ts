@@ -123,3 +123,28 @@ test('session finding 2: session calls run the rules with the verifier’s limit
   const send = await table.check(s.seal({ tool: 'send_mail', operation: 'send', resource: 'mail://outbox/1', args: { to: 'x' }, callId: 'm-1' }).envelope);
   assert.equal(!send.allowed && send.code, 'ERR_APPROVAL_REQUIRED');
 });
+
+test('approval finding 1: an ungated budgeted grant whose amount argument is missing does not waive another grant’s approval gate (§14: it does not match at step 11)', async () => {
+  const approver = generateKey();
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:pay',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [
+      // Small payments from a budget without approval; anything else needs an approver.
+      { resource: 'pay://acct/*', permissions: ['pay'], budget: { arg: 'amount', total: '100' } },
+      { resource: 'pay://acct/*', permissions: ['pay'], approval: { approvers: [formatPublicKey(approver.publicKey)], threshold: 1 } },
+    ],
+  });
+  const verifier = new Verifier({ trusted: [authority.publicKey] });
+  const pay = (args: Record<string, unknown>, callId: string) =>
+    verifier.authorize(token, { tool: 'pay', operation: 'pay', resource: 'pay://acct/1', args, callId });
+  // Within the budget: allowed without approval.
+  assert.equal((await pay({ amount: '10' }, 'p-1')).allowed, true);
+  // No amount (or one that is not a decimal): the budgeted grant does not authorise it, so the gate applies.
+  for (const [i, args] of [{ to: 'x' }, { amount: 'lots' }, { amount: -5 }].entries()) {
+    const d = await pay(args, `p-gate-${i}`);
+    assert.equal(!d.allowed && d.code, 'ERR_APPROVAL_REQUIRED', JSON.stringify(args));
+  }
+});
