@@ -12,6 +12,7 @@ import { BloomRevocationState } from '../../src/revocation/bloom-state.ts';
 import { buildBloomForm, bloomSize } from '../../src/revocation/bloom.ts';
 import type { Token } from '../../src/token/token.ts';
 import { decisionToJson } from '../../src/remote/wire.ts';
+import { ApprovalRequiredError } from '../../src/errors.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
 const authority = generateKey();
@@ -120,8 +121,14 @@ test('session finding 2: session calls run the rules with the verifier’s limit
     codes.push(d.allowed ? true : d.code);
   }
   assert.deepEqual(codes, [true, true, 'ERR_LIMIT']);
-  const send = await table.check(s.seal({ tool: 'send_mail', operation: 'send', resource: 'mail://outbox/1', args: { to: 'x' }, callId: 'm-1' }).envelope);
+  const sealed = s.seal({ tool: 'send_mail', operation: 'send', resource: 'mail://outbox/1', args: { to: 'x' }, callId: 'm-1' });
+  const send = await table.check(sealed.envelope);
   assert.equal(!send.allowed && send.code, 'ERR_APPROVAL_REQUIRED');
+  // The client gets the gate's counts and approvers back (what the LangChain middleware builds its approval request from).
+  const opened = s.open(sealed, table.answer(sealed.envelope, JSON.stringify(decisionToJson(send))));
+  assert.ok(!opened.allowed && opened.error instanceof ApprovalRequiredError, 'an ApprovalRequiredError');
+  assert.equal(opened.error.tip, table.verifier.verifyToken(token).tipHex);
+  assert.deepEqual([opened.error.got, opened.error.need, opened.error.approvers], [0, 1, [formatPublicKey(approver.publicKey)]]);
 });
 
 test('approval finding 1: an ungated budgeted grant whose amount argument is missing does not waive another grant’s approval gate (§14: it does not match at step 11)', async () => {
