@@ -13,6 +13,8 @@ import { buildBloomForm, bloomSize } from '../../src/revocation/bloom.ts';
 import type { Token } from '../../src/token/token.ts';
 import { decisionToJson } from '../../src/remote/wire.ts';
 import { ApprovalRequiredError } from '../../src/errors.ts';
+import { createVerifyService } from '../../src/server/index.ts';
+import { RemoteVerifier } from '../../src/remote/client.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
 const authority = generateKey();
@@ -154,4 +156,29 @@ test('approval finding 1: an ungated budgeted grant whose amount argument is mis
     const d = await pay(args, `p-gate-${i}`);
     assert.equal(!d.allowed && d.code, 'ERR_APPROVAL_REQUIRED', JSON.stringify(args));
   }
+});
+
+test('session finding 1 over HTTP: POST /v1/session/calls waits for a bloom filter hit to be confirmed; a revoked token is denied through RemoteVerifier', async (t) => {
+  const token = issueToken({
+    key: authority,
+    subject: 'agent:h',
+    holder: holder.publicKey,
+    ttl: '1h',
+    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+  });
+  let revoked = false;
+  const state = new BloomRevocationState({ trusted: [authority.publicKey], confirmTtl: 0, confirm: async (ids) => ({ revoked: revoked ? [...ids] : [] }) });
+  state.update(allOnes(1).bytes);
+  const svc = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey], revocation: state }), sessions: { signer: keySigner(service) } });
+  const { url } = await svc.listen(0, '127.0.0.1');
+  const rv = new RemoteVerifier({ url, holderKey: holder, serviceKey: formatPublicKey(service.publicKey) });
+  t.after(async () => {
+    await rv.close();
+    await svc.close();
+  });
+  const d1 = await rv.verifyCall(token, call(1));
+  assert.deepEqual([d1.allowed, d1.mode], [true, 'session']);
+  revoked = true;
+  const d2 = await rv.verifyCall(token, call(2));
+  assert.deepEqual([d2.allowed, !d2.allowed && d2.code, d2.mode], [false, 'ERR_REVOKED', 'session']);
 });
