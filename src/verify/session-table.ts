@@ -86,7 +86,7 @@ export interface SessionOpenAnswer {
 }
 
 export interface SessionTableOptions {
-  /** Trusted keys, clock, skew and revocation come from here; its replay store is not used (counters replace it). */
+  /** Trusted keys, clock, skew, revocation, limit store and signature backend come from here; its replay store is not used (counters replace it). */
   readonly verifier: Verifier;
   /** The service key that signs handshake replies; clients pin its public key. */
   readonly signer: Signer;
