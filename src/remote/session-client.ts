@@ -13,7 +13,8 @@ import { equalBytes, sha256, toHex } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { tagsEqual } from '../crypto/session-keys.ts';
 import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
-import { CapframeError, InvalidArgumentError, SessionAnswerError } from '../errors.ts';
+import { ApprovalRequiredError, CapframeError, InvalidArgumentError, SessionAnswerError, type ApprovalNeed } from '../errors.ts';
+import { MAX_APPROVERS } from '../token/approval.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import { createSessionHello } from '../holder/session-hello.ts';
 import { argsDigest } from '../token/args.ts';
@@ -65,6 +66,16 @@ function readDecision(j: unknown): AnswerDecision | undefined {
   }
   if (o.allowed === false && isStr(o.code) && /^ERR_[A-Z0-9_]{1,60}$/.test(o.code) && isStr(o.reason)) return o as AnswerDecision;
   return undefined;
+}
+
+/** The `approval` member of an ERR_APPROVAL_REQUIRED decision (as decisionToJson writes it), checked; undefined otherwise. */
+function readApprovalNeed(v: unknown): ApprovalNeed | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const a = v as Record<string, unknown>;
+  const count = (n: unknown, lo: number): n is number => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= MAX_APPROVERS;
+  if (!count(a.got, 0) || !count(a.need, 1) || !isStr(a.tip) || !/^[0-9a-f]{32}$/.test(a.tip)) return undefined;
+  if (!Array.isArray(a.approvers) || a.approvers.length > MAX_APPROVERS || !a.approvers.every((k) => isStr(k) && k.length <= 64)) return undefined;
+  return { got: a.got, need: a.need, approvers: a.approvers as string[], tip: a.tip };
 }
 
 /** The open request as a carrier sends it (base64url fields, §13.7). */
@@ -244,7 +255,10 @@ export class ClientSession {
         out.expiresAt = d.expiresAt;
         return Object.freeze(out);
       }
-      const error = errorFromCode(d.code, d.reason);
+      // An approval gate's counts and approvers (§15.4), taken only from an answer the service tagged:
+      // the LangChain middleware builds its approval request from them, as on the signed path.
+      const need = tagged && d.code === 'ERR_APPROVAL_REQUIRED' ? readApprovalNeed((json as { approval?: unknown }).approval) : undefined;
+      const error = need ? new ApprovalRequiredError(d.reason, need) : errorFromCode(d.code, d.reason);
       const out = { ...base, mode: 'session' as const, allowed: false as const, code: error.code, reason: error.message, error } as Mutable<Denied>;
       if (d.subject !== undefined) out.subject = d.subject;
       if (d.chainIds !== undefined) out.chainIds = d.chainIds;

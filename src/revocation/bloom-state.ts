@@ -15,7 +15,7 @@
  * never across a newly installed version.
  */
 import { Keyring } from '../verify/keyring.ts';
-import { keyId, kidToString, toPublicKey, type PublicKeyInput } from '../crypto/keys.ts';
+import { kidToString, type PublicKeyInput } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { InvalidArgumentError, RevocationRollbackError, RevocationStaleError, RevokedError, UnavailableError, UnknownKeyError } from '../errors.ts';
@@ -23,7 +23,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import type { Chain } from '../token/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
 import { bloomHasHex, parseBloomForm, type BloomFilterBits } from './bloom.ts';
-import { DEFAULT_MAX_AGE, type RevocationScope, type UpdateResult } from './state.ts';
+import { DEFAULT_MAX_AGE, scopeLines, type RevocationScope, type UpdateResult } from './state.ts';
 
 /** What the service says about the ids it was asked about. */
 export interface ConfirmAnswer {
@@ -69,16 +69,6 @@ interface Answer {
 
 const NONE: readonly Line[] = Object.freeze([]);
 
-function kidOf(k: PublicKeyInput | string): string {
-  if (typeof k === 'string' && !k.startsWith('cfk1.')) {
-    const raw = Buffer.from(k, 'base64url');
-    if (raw.length !== 8 || kidToString(raw) !== k)
-      throw new InvalidArgumentError(`revocation scope: ${JSON.stringify(k)} is neither a public key nor a key id`);
-    return k;
-  }
-  return kidToString(keyId(toPublicKey(k)));
-}
-
 function seconds(v: number, name: string, zeroOk: boolean): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < (zeroOk ? 0 : 1))
     throw new InvalidArgumentError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of seconds`);
@@ -118,22 +108,8 @@ export class BloomRevocationState implements RevocationCheck {
     this.#clock = o.clock ?? systemClock;
     this.#backend = o.backend;
     if (o.scopes !== undefined) {
-      if (!Array.isArray(o.scopes)) throw new InvalidArgumentError('revocation scopes must be an array of {signer, covers}');
-      const speakers = new Map<string, Line[]>();
-      for (const s of o.scopes) {
-        if (!s || !Array.isArray(s.covers)) throw new InvalidArgumentError('a revocation scope is {signer, covers: [keys]}');
-        const signer = kidOf(s.signer);
-        if (!this.keyring.get(Buffer.from(signer, 'base64url'))) throw new InvalidArgumentError(`revocation scope signer ${signer} is not a trusted key`);
-        if (this.#lines.has(signer)) throw new InvalidArgumentError(`revocation scope signer ${signer} is listed twice`);
-        const line = newLine(signer);
-        this.#lines.set(signer, line);
-        for (const c of s.covers) {
-          const root = kidOf(c);
-          const list = speakers.get(root) ?? [];
-          if (!list.includes(line)) list.push(line);
-          speakers.set(root, list);
-        }
-      }
+      const { lines, speakers } = scopeLines(o.scopes, this.keyring, newLine);
+      for (const [k, l] of lines) this.#lines.set(k, l);
       this.#speakers = speakers;
     }
   }

@@ -103,7 +103,8 @@ interface Cached {
   readonly reason: string | null;
 }
 
-function kidOf(k: PublicKeyInput | string): string {
+/** Key id text of a scope entry: a public key or its key id (both verifier forms share it). */
+export function kidOf(k: PublicKeyInput | string): string {
   if (typeof k === 'string' && !k.startsWith('cfk1.')) {
     const raw = Buffer.from(k, 'base64url');
     if (raw.length !== 8 || kidToString(raw) !== k)
@@ -111,6 +112,36 @@ function kidOf(k: PublicKeyInput | string): string {
     return k;
   }
   return kidToString(keyId(toPublicKey(k)));
+}
+
+/**
+ * The version lines of configured scopes (§10.4.1): one line per listed
+ * signer, and for each covered root key the lines that speak for it. Shared
+ * by the exact-list and the compact-form verifier states.
+ */
+export function scopeLines<L>(
+  scopes: readonly RevocationScope[],
+  keyring: Keyring,
+  newLine: (kid: string) => L,
+): { lines: Map<string, L>; speakers: Map<string, L[]> } {
+  if (!Array.isArray(scopes)) throw new InvalidArgumentError('revocation scopes must be an array of {signer, covers}');
+  const lines = new Map<string, L>();
+  const speakers = new Map<string, L[]>();
+  for (const s of scopes) {
+    if (!s || !Array.isArray(s.covers)) throw new InvalidArgumentError('a revocation scope is {signer, covers: [keys]}');
+    const signer = kidOf(s.signer);
+    if (!keyring.get(Buffer.from(signer, 'base64url'))) throw new InvalidArgumentError(`revocation scope signer ${signer} is not a trusted key`);
+    if (lines.has(signer)) throw new InvalidArgumentError(`revocation scope signer ${signer} is listed twice`);
+    const line = newLine(signer);
+    lines.set(signer, line);
+    for (const c of s.covers) {
+      const root = kidOf(c);
+      const list = speakers.get(root) ?? [];
+      if (!list.includes(line)) list.push(line);
+      speakers.set(root, list);
+    }
+  }
+  return { lines, speakers };
 }
 
 export class RevocationState implements RevocationCheck {
@@ -142,22 +173,8 @@ export class RevocationState implements RevocationCheck {
     this.#backend = options.backend;
     this.#warn = options.warn ?? ((m) => process.stderr.write(m + '\n'));
     if (options.scopes !== undefined) {
-      if (!Array.isArray(options.scopes)) throw new InvalidArgumentError('revocation scopes must be an array of {signer, covers}');
-      const speakers = new Map<string, Line[]>();
-      for (const s of options.scopes) {
-        if (!s || !Array.isArray(s.covers)) throw new InvalidArgumentError('a revocation scope is {signer, covers: [keys]}');
-        const signer = kidOf(s.signer);
-        if (!this.keyring.get(Buffer.from(signer, 'base64url'))) throw new InvalidArgumentError(`revocation scope signer ${signer} is not a trusted key`);
-        if (this.#lines.has(signer)) throw new InvalidArgumentError(`revocation scope signer ${signer} is listed twice`);
-        const line = newLine(signer);
-        this.#lines.set(signer, line);
-        for (const c of s.covers) {
-          const root = kidOf(c);
-          const list = speakers.get(root) ?? [];
-          if (!list.includes(line)) list.push(line);
-          speakers.set(root, list);
-        }
-      }
+      const { lines, speakers } = scopeLines(options.scopes, this.keyring, newLine);
+      for (const [k, l] of lines) this.#lines.set(k, l);
       this.#speakers = speakers;
     }
     if (this.failOpen) this.#warn('capframe: WARNING revocation is configured to FAIL OPEN: stale revocation data will not block calls');

@@ -95,12 +95,17 @@ function closedFailure(g: ResolvedGrant, args: Readonly<Record<string, unknown>>
   return extra === null ? null : `argument "${extra}" is not allowed: the grant's arguments are closed and no constraint reaches it`;
 }
 
-/** Does grant `g` allow the call (resource, operation, tool, constraints, closed)? */
+/**
+ * Does grant `g` allow the call (resource, operation, tool, constraints, closed, and a
+ * budget's amount argument, §14)? Exactly matchBlock's test: a grant that would not
+ * authorise the call must not waive another grant's approval gate (§15.4).
+ */
 function grantMatches(g: ResolvedGrant, f: CallFacts, paths: boolean): boolean {
   if (!matchResource(g.pattern, f.resource) || !g.permissions.includes(f.operation)) return false;
   if (g.tools !== undefined && !g.tools.includes(f.tool)) return false;
   if (g.constraints) for (const name in g.constraints) if (checkConstraint(name, g.constraints[name]!, f.args, paths)) return false;
-  return !(g.closed && closedFailure(g, f.args, paths) !== null);
+  if (g.closed && closedFailure(g, f.args, paths) !== null) return false;
+  return !(g.budget && typeof budgetAmount(g, f.args) === 'string');
 }
 
 function matchBlock(grants: readonly ResolvedGrant[], f: CallFacts, blockIndex: number, paths: boolean): ResolvedGrant {

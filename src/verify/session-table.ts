@@ -45,7 +45,7 @@ import {
   sessionCallTag,
 } from '../token/session.ts';
 import { sha256 } from '../crypto/hash.ts';
-import { checkCallNow, type CallFacts } from './rules.ts';
+import { checkCallNow, type Authorization, type CallFacts } from './rules.ts';
 import type { ReplayStore } from './replay.ts';
 import type { Allowed, Decision, Denied, Verifier } from './verifier.ts';
 
@@ -86,7 +86,7 @@ export interface SessionOpenAnswer {
 }
 
 export interface SessionTableOptions {
-  /** Trusted keys, clock, skew and revocation come from here; its replay store is not used (counters replace it). */
+  /** Trusted keys, clock, skew, revocation, limit store and signature backend come from here; its replay store is not used (counters replace it). */
   readonly verifier: Verifier;
   /** The service key that signs handshake replies; clients pin its public key. */
   readonly signer: Signer;
@@ -139,6 +139,14 @@ type Base = {
   subject?: string;
   chainIds?: readonly string[];
 };
+
+function allow(base: Base, a: Authorization): Allowed {
+  const d = base as unknown as { -readonly [K in keyof Allowed]: Allowed[K] };
+  d.allowed = true;
+  d.grant = a.grant;
+  d.expiresAt = a.expiresAt;
+  return Object.freeze(d as Allowed);
+}
 
 function deny(base: Base, e: unknown): Denied {
   const error = toCapframeError(e);
@@ -317,9 +325,11 @@ export class SessionTable {
 
   /**
    * Checks one session call: session, tag, counter window, then the call
-   * rules. Never throws; the decision's mode is 'session'.
+   * rules. Never throws (nor rejects); the decision's mode is 'session'. A
+   * promise when the rules answer asynchronously (a compact-form filter hit
+   * confirmed with the service, a shared replay or limit store).
    */
-  check(c: SessionCall): Decision {
+  check(c: SessionCall): Decision | Promise<Decision> {
     const base: Base = { mode: 'session' };
     let s: Session | undefined;
     try {
@@ -374,22 +384,37 @@ export class SessionTable {
         iat: now,
         exp: c.exp,
       };
-      const auth = checkCallNow(chain, facts, { now, skew: this.verifier.clockSkew, replay: COUNTER_CHECKED, revocation: this.verifier.revocation });
-      const d = base as unknown as { -readonly [K in keyof Allowed]: Allowed[K] };
-      const a = auth as Exclude<typeof auth, Promise<unknown>>;
-      d.allowed = true;
-      d.grant = a.grant;
-      d.expiresAt = a.expiresAt;
-      return Object.freeze(d as Allowed);
-    } catch (e) {
-      const denied = deny(base, e);
-      // A revoked token's session ends at once: it takes no other call, and is dropped once this denial is answered.
-      if (s && denied.code === 'ERR_REVOKED' && !s.ended) {
-        s.ended = true;
-        this.counts.revoked++;
+      // The same context as a signed call (§13.5 step 7): limits are charged, approval gates checked.
+      const auth = checkCallNow(chain, facts, {
+        now,
+        skew: this.verifier.clockSkew,
+        replay: COUNTER_CHECKED,
+        revocation: this.verifier.revocation,
+        limits: this.verifier.limits,
+        backend: this.verifier.backend,
+      });
+      // An asynchronous answer (e.g. a filter hit being confirmed) decides only once it settles.
+      if (auth instanceof Promise) {
+        const live = s;
+        return auth.then(
+          (a) => allow(base, a),
+          (e: unknown) => this.#denied(base, live, e),
+        );
       }
-      return denied;
+      return allow(base, auth);
+    } catch (e) {
+      return this.#denied(base, s, e);
     }
+  }
+
+  #denied(base: Base, s: Session | undefined, e: unknown): Denied {
+    const denied = deny(base, e);
+    // A revoked token's session ends at once: it takes no other call, and is dropped once this denial is answered.
+    if (s && denied.code === 'ERR_REVOKED' && !s.ended) {
+      s.ended = true;
+      this.counts.revoked++;
+    }
+    return denied;
   }
 
   /** Counter window (§13.5): fresh once, within `window` behind the highest, at most `maxAhead` past it. */

@@ -95,7 +95,7 @@ test('check() and open(): junk calls are typed denials, junk answers never allow
     const c: Record<string, unknown> = { ...good.envelope };
     const k = pick(Object.keys(c));
     c[k] = pick(junk);
-    const d = table.check(c as unknown as SessionCall);
+    const d = await table.check(c as unknown as SessionCall);
     assert.equal(d.allowed, false);
     assert.ok(d.code.startsWith('ERR_') && d.code !== 'ERR_INTERNAL', `${k}: ${d.code} ${d.reason}`);
     const a = table.answer(c as unknown as SessionCall, JSON.stringify({ allowed: true }));

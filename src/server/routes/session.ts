@@ -65,7 +65,7 @@ export function sessionCallsRoute(table: SessionTable, decider: Decider, metrics
     if (calls.length === 0 || calls.length > MAX_SESSION_CALLS)
       throw new HttpError(400, 'ERR_MALFORMED', `a session request holds 1 to ${MAX_SESSION_CALLS} calls`);
     const answers: unknown[] = new Array(calls.length);
-    const decisions: Decision[] = [];
+    const decisions: (Decision | Promise<Decision>)[] = [];
     const t0s: bigint[] = [];
     const slots: number[] = [];
     for (let i = 0; i < calls.length; i++) {
@@ -83,7 +83,9 @@ export function sessionCallsRoute(table: SessionTable, decider: Decider, metrics
       t0s.push(t0);
       slots.push(i);
     }
-    const settled = await decider.settle(decisions, t0s);
+    // Most checks answer synchronously; one that waits (e.g. a revocation filter hit being confirmed) is awaited.
+    const ready = decisions.some((d) => d instanceof Promise) ? await Promise.all(decisions.map((d) => Promise.resolve(d))) : (decisions as Decision[]);
+    const settled = await decider.settle(ready, t0s);
     settled.forEach((d, k) => {
       const i = slots[k]!;
       answers[i] = table.answer(calls[i] as SessionCall, JSON.stringify(decisionToJson(d)));
