@@ -122,7 +122,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const pend = beginSession(token, holder, { serviceKey: serviceKey.publicKey, nonce: n0.nonce, ttl: 3600 });
     const opened = await sideTable.open(pend.raw);
     const side = pend.finish(opened.reply, opened.signature);
-    const sessionWork = (i: number) => {
+    const sessionWork = async (i: number) => {
       const a = { id: `item-${i}` };
       const sealed = side.seal({ tool: 'noop', operation: policy.operation, resource: policy.resource.render(a), args: a, callId: `c${i}` });
       const e = sealed.envelope;
@@ -137,7 +137,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         exp: e.exp,
         tag: e.tag,
       };
-      const d = sideTable.check(call);
+      const d = await sideTable.check(call);
       if (!side.open(sealed, sideTable.answer(call, JSON.stringify(decisionToJson(d)))).allowed) throw new Error('bench: session check failed');
     };
     const micro = await compare(

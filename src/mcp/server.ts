@@ -323,7 +323,7 @@ export class McpGuard {
           throw new InvocationMismatchError(`tool ${JSON.stringify(tool)} is attested: it takes signed invocation proofs, not session calls`);
         const c = read.credential;
         sessionCall = { session: c.session, counter: c.counter, tool, operation: policy.operation, resource, args, callId: c.callId, exp: c.exp, tag: c.tag };
-        decision = this.sessions!.check(sessionCall);
+        decision = await this.sessions!.check(sessionCall);
       } else decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
     } catch (e) {
       const error = toCapframeError(e);
