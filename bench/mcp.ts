@@ -6,6 +6,11 @@
  *  - guarded: the same tool on a guarded McpServer, called through
  *    `withCapframe` (the client signs a proof per call, the server verifies
  *    it and claims its replay entry before the handler runs).
+ *  - session: the same over a session (spec §4.7): one handshake, then per
+ *    call an HMAC tag sealed by the client, checked by the SessionTable, and
+ *    the answer's tag checked by the client. Target: session - bare at most
+ *    0.1 x one native Ed25519 verify.
+ *  - session_work alone: seal + table check + answer tag + open, in process.
  *
  * Measured side by side (interleaved rounds) with node:crypto Ed25519 sign
  * and verify of a 200-byte message, the reference the target is expressed in.
@@ -33,6 +38,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from '../src/index.ts';
+import { keySigner } from '../src/crypto/signer.ts';
+import { SessionTable } from '../src/verify/session-table.ts';
+import { beginSession } from '../src/remote/session-client.ts';
+import { decisionToJson } from '../src/remote/wire.ts';
 import { guardMcpServer, META_KEY, signCallParams, withCapframe } from '../src/mcp/index.ts';
 import { definePolicy } from '../src/config/tools.ts';
 import { serveHttp, type HttpEndpoint } from '../examples/mcp/http.ts';
@@ -79,9 +88,15 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const policies = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
   const bareHttp = await serveHttp(() => noopServer(undefined));
   const guardedHttp = await serveHttp(() => noopServer((s) => guardMcpServer(s, { verifier, policies })));
+  const serviceKey = generateKey();
+  const sessionVerifier = new Verifier({ trusted: [authority.publicKey] });
+  const table = new SessionTable({ verifier: sessionVerifier, signer: keySigner(serviceKey) });
+  const sessionHttp = await serveHttp(() => noopServer((s) => guardMcpServer(s, { verifier: sessionVerifier, policies, sessions: table })));
   const bare = await connect(bareHttp);
   const guardedClient = await connect(guardedHttp);
   const guarded = withCapframe(guardedClient, { token, holderKey: holder, policies });
+  const sessionClient = await connect(sessionHttp);
+  const session = withCapframe(sessionClient, { token, holderKey: holder, policies, serviceKey: serviceKey.publicKey });
   try {
     const kp = generateKeyPairSync('ed25519');
     const message = Buffer.alloc(200, 7);
@@ -101,8 +116,33 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       const d = await v.verifyInvocation(c.token, c.proof, { tool: p.name, args: a, operation: policy.operation, resource: policy.resource.render(a) });
       if (!d.allowed) throw new Error('bench: check failed');
     };
+    // The session work alone, in process: a session of its own on a second table.
+    const sideTable = new SessionTable({ verifier: new Verifier({ trusted: [authority.publicKey] }), signer: keySigner(serviceKey) });
+    const n0 = sideTable.nonce('bench');
+    const pend = beginSession(token, holder, { serviceKey: serviceKey.publicKey, nonce: n0.nonce, ttl: 3600 });
+    const opened = await sideTable.open(pend.raw);
+    const side = pend.finish(opened.reply, opened.signature);
+    const sessionWork = async (i: number) => {
+      const a = { id: `item-${i}` };
+      const sealed = side.seal({ tool: 'noop', operation: policy.operation, resource: policy.resource.render(a), args: a, callId: `c${i}` });
+      const e = sealed.envelope;
+      const call = {
+        session: e.session,
+        counter: e.counter,
+        tool: 'noop',
+        operation: policy.operation,
+        resource: policy.resource.render(a),
+        args: a,
+        callId: e.callId,
+        exp: e.exp,
+        tag: e.tag,
+      };
+      const d = await sideTable.check(call);
+      if (!side.open(sealed, sideTable.answer(call, JSON.stringify(decisionToJson(d)))).allowed) throw new Error('bench: session check failed');
+    };
     const micro = await compare(
       [
+        { name: 'session_work', run: (i: number) => sessionWork(i) },
         { name: 'native_verify', run: () => nodeVerify(null, message, kp.publicKey, sig) },
         { name: 'native_sign', run: () => nodeSign(null, message, kp.privateKey) },
         { name: 'client_sign', prepare: args, run: (p) => signCallParams(p, policy, signing) },
@@ -115,6 +155,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const calls: { name: string; run: (i: number) => Promise<unknown> }[] = [
       { name: 'bare', run: (i) => bare.callTool(args(i)) },
       { name: 'guarded', run: (i) => guarded.callTool(args(i)) },
+      { name: 'session', run: (i) => session.callTool(args(i)) },
       { name: 'bare_meta', run: (i) => bare.callTool({ ...args(i), _meta: { 'bench.pad/v1': pad } }) },
       {
         name: 'bare_plus_work',
@@ -160,6 +201,11 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const bm = s('bare_meta');
     const bw = s('bare_plus_work');
     const cs = s('client_sign');
+    const ss = s('session');
+    const sw = s('session_work');
+    const sessionOver = ss.p50 - b.p50;
+    const sessionBudget = 0.1 * nv.p50;
+    const sessionCpu = cpuPerCall('session');
     const sc = s('server_check');
     const over = g.p50 - b.p50;
     const budget = 1.5 * (ns.p50 + nv.p50);
@@ -170,6 +216,15 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const metrics: Record<string, number> = {
       mcp_call_bare_us: round(b.p50),
       mcp_call_guarded_us: round(g.p50),
+      mcp_call_session_us: round(ss.p50),
+      mcp_call_session_p99_us: round(ss.p99),
+      mcp_call_session_p10_us: round(percentile(samples.get('session')!, 10)),
+      mcp_session_overhead_us: round(sessionOver),
+      mcp_session_overhead_paired_us: round(paired('session')),
+      mcp_session_overhead_x_verify: round(sessionOver / nv.p50, 3),
+      mcp_session_work_us: round(sw.p50),
+      mcp_call_session_cpu_us: round(sessionCpu),
+      mcp_session_cpu_overhead_us: round(sessionCpu - bareCpu),
       mcp_call_bare_p99_us: round(b.p99),
       mcp_call_guarded_p99_us: round(g.p99),
       mcp_guarded_overhead_us: round(over),
@@ -200,6 +255,16 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         ok: over <= budget,
       },
       {
+        name: 'MCP callTool over a session (p50)',
+        value: `${fmtUs(ss.p50)}  (+${fmtUs(sessionOver)}; paired +${fmtUs(paired('session'))}; p99 ${fmtUs(ss.p99)})`,
+        target: `overhead <= 0.1 x verify = ${fmtUs(sessionBudget)}  [${(sessionOver / nv.p50).toFixed(2)} x verify]`,
+        ok: sessionOver <= sessionBudget,
+      },
+      {
+        name: 'session work alone (seal + check + answer tag + open, p50) / CPU per call session (+ over bare)',
+        value: `${fmtUs(sw.p50)} / ${fmtUs(sessionCpu)} (+${fmtUs(sessionCpu - bareCpu)})`,
+      },
+      {
         name: 'p10 bare / guarded (less exposed to a loaded machine)',
         value: `${fmtUs(percentile(samples.get('bare')!, 10))} / ${fmtUs(percentile(samples.get('guarded')!, 10))}`,
       },
@@ -223,7 +288,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   } finally {
     await bare.close();
     await guardedClient.close();
+    await sessionClient.close();
     await bareHttp.close();
+    await sessionHttp.close();
     await guardedHttp.close();
   }
 }

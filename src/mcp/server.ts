@@ -10,6 +10,12 @@
  *   guardMcpServer(server, { config });          // before registerTool
  *   server.registerTool('read_ticket', { inputSchema: { id: z.string() } }, handler);
  *
+ * With `sessions` (docs/spec.md §4.7), the server also answers the session
+ * handshake (`capframe/session/nonce`, `capframe/session/open`), advertises
+ * it in its capabilities, and takes session calls: an HMAC tag per call
+ * checked by the SessionTable instead of a signature, with the answer tagged
+ * in the result's `_meta`. Signed proofs are still accepted.
+ *
  * The guard installs itself by wrapping the server's `tools/call` and
  * `tools/list` handlers as the McpServer registers them, and each tool
  * callback as it is registered (so the server must be guarded before its
@@ -20,17 +26,43 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, McpError, type CallToolResult, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { equalBytes } from '../crypto/hash.ts';
-import { parsePublicKey } from '../crypto/keys.ts';
-import { ConfigError, ConstraintError, InvalidArgumentError, InvocationMismatchError, NoSchemaError, UnauthorizedError, type ErrorCode } from '../errors.ts';
+import { formatPublicKey, parsePublicKey } from '../crypto/keys.ts';
+import type { Signer } from '../crypto/signer.ts';
+import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
+import {
+  ConfigError,
+  ConstraintError,
+  InvalidArgumentError,
+  InvocationMismatchError,
+  MalformedError,
+  NoSchemaError,
+  UnauthorizedError,
+  type ErrorCode,
+} from '../errors.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { checkConstraint } from '../token/constraints.ts';
 import type { Chain } from '../token/chain.ts';
 import { Verifier, type Decision } from '../verify/verifier.ts';
+import { SessionTable, type SessionCall, type SessionTableOptions } from '../verify/session-table.ts';
+import { decisionToJson, sessionOpenSchema } from '../remote/wire.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 import { mcpVerifierFromConfig } from './verifier.ts';
-import { DENIED_CODE, listToken, META_KEY, readCall, type AdvertisedPolicy, type Credential, type WireDenial } from './wire.ts';
+import {
+  DENIED_CODE,
+  listToken,
+  META_KEY,
+  readCall,
+  SESSION_NONCE_METHOD,
+  SESSION_OPEN_METHOD,
+  type AdvertisedPolicy,
+  type AdvertisedSessions,
+  type Credential,
+  type WireDenial,
+  type WireSessionAnswer,
+} from './wire.ts';
 import { mayUse } from './visible.ts';
 
 /** One decision, for logs and audit: ids and digests, never the token, the proof or the arguments. */
@@ -47,6 +79,8 @@ export interface McpDecisionEvent {
   readonly tokenIds?: readonly string[];
   /** Where the credential came from. */
   readonly carrier: 'meta' | 'argument' | 'none';
+  /** Which path decided: a signed proof or a session call (§13.1: only a signed proof proves the holder's intent to a third party). */
+  readonly mode: 'signed' | 'session';
   /** The transport's session id, when it has one (Streamable HTTP). */
   readonly sessionId?: string;
 }
@@ -80,6 +114,13 @@ export interface McpGuardOptions {
   denyAs?: 'error' | 'result';
   /** Called once per decision. */
   onDecision?: (event: McpDecisionEvent) => void;
+  /**
+   * Session calls (docs/spec.md §4.7): a SessionTable (share one between the
+   * McpServer instances of a deployment, built on the guard's verifier), or the
+   * service signer (whose public key clients pin) and table options, to build
+   * one on this guard's verifier. Default: no sessions, signed proofs only.
+   */
+  sessions?: SessionTable | ({ signer: Signer } & Omit<SessionTableOptions, 'verifier' | 'signer'>);
 }
 
 /** What the callback wrapper needs of an allowed call. */
@@ -91,6 +132,9 @@ interface Checked {
 }
 
 type Extra = { authInfo?: AuthInfo; sessionId?: string };
+
+const nonceRequestSchema = z.object({ method: z.literal(SESSION_NONCE_METHOD), params: z.record(z.string(), z.unknown()).optional() });
+const openRequestSchema = z.object({ method: z.literal(SESSION_OPEN_METHOD), params: z.record(z.string(), z.unknown()).optional() });
 type CallRequest = { method: string; params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown> };
 type Handler = (request: unknown, extra: unknown) => unknown;
 
@@ -124,6 +168,8 @@ export class McpGuard {
   readonly #pending = new WeakMap<object, Checked>();
   /** What the guard built from the config (revocation sync, replay store): its to close. */
   readonly #built: { ready: Promise<void>; close(): Promise<void> } | undefined;
+  /** Session calls, when enabled. */
+  readonly sessions: SessionTable | undefined;
 
   constructor(options: McpGuardOptions) {
     const { config } = options ?? {};
@@ -146,6 +192,9 @@ export class McpGuard {
     this.denyAs = options.denyAs === 'result' ? 'result' : 'error';
     this.#auth = options.auth;
     this.#onDecision = options.onDecision;
+    const so = options.sessions;
+    if (so instanceof SessionTable) this.sessions = so;
+    else if (so) this.sessions = new SessionTable({ ...so, verifier: this.verifier });
   }
 
   /**
@@ -188,6 +237,7 @@ export class McpGuard {
       if (schema === ListToolsRequestSchema) return set(schema, (req, extra) => this.#list(handler, req as CallRequest, extra));
       return set(schema, handler);
     };
+    if (this.sessions) this.#installSessions(inner);
     const register = server.registerTool.bind(server) as (name: string, config: unknown, cb: (...a: unknown[]) => unknown) => unknown;
     (server as { registerTool: unknown }).registerTool = (name: string, config: unknown, cb: (...a: unknown[]) => unknown) =>
       register(name, config, this.#wrap(cb));
@@ -197,6 +247,49 @@ export class McpGuard {
       if (typeof cb !== 'function') return tool(...a);
       return tool(...a.slice(0, -1), this.#wrap(cb as (...b: unknown[]) => unknown));
     };
+  }
+
+  /**
+   * The handshake as two JSON-RPC methods (§4.7), and the capability that
+   * tells clients this server takes session calls and which key signs its
+   * replies (clients check it against the key they pinned).
+   */
+  #installSessions(inner: McpServer['server']): void {
+    const table = this.sessions!;
+    const advertised: AdvertisedSessions = { sessions: { serviceKey: formatPublicKey(table.signer.publicKey), maxTtl: table.maxTtl } };
+    inner.registerCapabilities({ experimental: { [META_KEY]: advertised as unknown as Record<string, unknown> } });
+    const refuse = (e: unknown): never => {
+      const error = toCapframeError(e);
+      const data: Record<string, WireDenial> = { [META_KEY]: { decision: 'deny', code: error.code, reason: error.message } };
+      throw new McpError(DENIED_CODE, `Session refused by capframe (${error.code}): ${error.message}`, data);
+    };
+    inner.setRequestHandler(nonceRequestSchema, (_req, extra) => {
+      try {
+        const e = extra as Extra;
+        // The rate limit's client: the OAuth client when there is one, else the transport's session.
+        const client = e.authInfo?.clientId ? `oauth:${e.authInfo.clientId}` : `mcp:${e.sessionId ?? 'anonymous'}`;
+        const n = table.nonce(client);
+        return { nonce: encodeBase64url(n.nonce), serviceKey: formatPublicKey(n.serviceKey), expiresAt: n.expiresAt, maxTtl: table.maxTtl };
+      } catch (e) {
+        return refuse(e);
+      }
+    });
+    inner.setRequestHandler(openRequestSchema, async (req, extra) => {
+      try {
+        const parsed = sessionOpenSchema.safeParse(req.params ?? {});
+        if (!parsed.success) throw new MalformedError('a session open request is { token, hello, signature }');
+        // The OAuth binding holds for the whole session: only the one who opened it has its key.
+        if (this.#auth) this.#checkBinding(this.verifier.verifyToken(parsed.data.token), (extra as Extra).authInfo);
+        const out = await table.open({
+          token: parsed.data.token,
+          hello: decodeBase64url(parsed.data.hello),
+          signature: decodeBase64url(parsed.data.signature),
+        });
+        return { reply: encodeBase64url(out.reply), signature: encodeBase64url(out.signature) };
+      } catch (e) {
+        return refuse(e);
+      }
+    });
   }
 
   /** The request-level check: verify, then hand the request (without the reserved argument) to the McpServer. */
@@ -209,8 +302,11 @@ export class McpGuard {
     let resource: string | undefined;
     let decision: Decision;
     let args: Readonly<Record<string, unknown>> = raw;
+    let sessionCall: SessionCall | undefined;
+    let mode: 'signed' | 'session' = 'signed';
     try {
-      const read = readCall(params._meta, raw, this.argumentCarrier);
+      const read = readCall(params._meta, raw, this.argumentCarrier, this.sessions !== undefined);
+      if (read.credential.kind === 'session') mode = 'session';
       carrier = read.args === raw ? 'meta' : 'argument';
       args = read.args;
       policy = this.#policies.get(tool);
@@ -222,7 +318,13 @@ export class McpGuard {
           if (failure) throw new ConstraintError(`${failure} (tool policy)`);
         }
       }
-      decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
+      if (read.credential.kind === 'session') {
+        if (policy.attested)
+          throw new InvocationMismatchError(`tool ${JSON.stringify(tool)} is attested: it takes signed invocation proofs, not session calls`);
+        const c = read.credential;
+        sessionCall = { session: c.session, counter: c.counter, tool, operation: policy.operation, resource, args, callId: c.callId, exp: c.exp, tag: c.tag };
+        decision = await this.sessions!.check(sessionCall);
+      } else decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
     } catch (e) {
       const error = toCapframeError(e);
       decision = {
@@ -230,33 +332,41 @@ export class McpGuard {
         code: error.code,
         reason: error.message,
         error,
-        mode: 'signed',
+        mode,
         tool,
         ...(policy ? { operation: policy.operation } : {}),
         ...(resource !== undefined ? { resource } : {}),
       };
     }
-    this.#report(decision, typeof tool === 'string' ? tool.slice(0, 256) : '', carrier, extra);
-    if (!decision.allowed) return this.#deny(decision.code, decision.reason);
+    this.#report(decision, typeof tool === 'string' ? tool.slice(0, 256) : '', carrier, mode, extra);
+    // The answer of a session call (§13.6), tagged when the call's tag verified: it goes back with the result or the denial.
+    const answer: WireSessionAnswer | undefined = sessionCall ? this.sessions!.answer(sessionCall, JSON.stringify(decisionToJson(decision))) : undefined;
+    if (!decision.allowed) return this.#deny(decision.code, decision.reason, answer);
     const guarded = [...policy!.resource.args, ...Object.keys(policy!.constraints ?? {}), ...Object.keys(decision.grant.constraints)];
     this.#pending.set(extra as object, { args, guarded });
     try {
       const forwarded = args === raw ? request : { ...request, params: { ...params, arguments: args } };
-      return await inner(forwarded, extra);
+      const result = (await inner(forwarded, extra)) as CallToolResult;
+      if (!answer || typeof result !== 'object' || result === null) return result;
+      const meta = result._meta ?? {};
+      const mine = isPlainObject(meta[META_KEY]) ? (meta[META_KEY] as Record<string, unknown>) : {};
+      return { ...result, _meta: { ...meta, [META_KEY]: { ...mine, session: answer } } };
     } finally {
       this.#pending.delete(extra as object);
     }
   }
 
   /** The OAuth binding (when configured), then the signed proof. */
-  async #verify(c: Credential, tool: string, policy: ToolPolicy, resource: string, args: Readonly<Record<string, unknown>>, extra: Extra): Promise<Decision> {
+  async #verify(
+    c: Extract<Credential, { kind: 'signed' }>,
+    tool: string,
+    policy: ToolPolicy,
+    resource: string,
+    args: Readonly<Record<string, unknown>>,
+    extra: Extra,
+  ): Promise<Decision> {
     if (this.#auth) this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
-    // One branch per credential kind: a session-bound kind will be checked beside the signed
-    // proof here (same tool, resource, operation and arguments), without a per-call signature.
-    switch (c.kind) {
-      case 'signed':
-        return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
-    }
+    return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
   }
 
   #checkBinding(chain: Chain, auth: AuthInfo | undefined): void {
@@ -334,7 +444,7 @@ export class McpGuard {
     return { ...result, tools };
   }
 
-  #report(d: Decision, tool: string, carrier: McpDecisionEvent['carrier'], extra: Extra): void {
+  #report(d: Decision, tool: string, carrier: McpDecisionEvent['carrier'], mode: 'signed' | 'session', extra: Extra): void {
     if (!this.#onDecision) return;
     const e: McpDecisionEvent = {
       decision: d.allowed ? 'allow' : 'deny',
@@ -348,6 +458,7 @@ export class McpGuard {
       ...(d.subject !== undefined ? { subject: d.subject } : {}),
       ...(d.chainIds !== undefined ? { tokenIds: d.chainIds } : {}),
       carrier,
+      mode,
       ...(typeof extra?.sessionId === 'string' ? { sessionId: extra.sessionId } : {}),
     };
     try {
@@ -357,14 +468,14 @@ export class McpGuard {
     }
   }
 
-  #deny(code: ErrorCode, reason: string): CallToolResult {
-    if (this.denyAs === 'result') return this.#denyResult(code, reason);
-    const data: Record<string, WireDenial> = { [META_KEY]: { decision: 'deny', code, reason } };
+  #deny(code: ErrorCode, reason: string, session?: WireSessionAnswer): CallToolResult {
+    if (this.denyAs === 'result') return this.#denyResult(code, reason, session);
+    const data: Record<string, WireDenial> = { [META_KEY]: { decision: 'deny', code, reason, ...(session ? { session } : {}) } };
     throw new McpError(DENIED_CODE, `Denied by capframe (${code}): ${reason}`, data);
   }
 
-  #denyResult(code: ErrorCode, reason: string): CallToolResult {
-    const denial: WireDenial = { decision: 'deny', code, reason };
+  #denyResult(code: ErrorCode, reason: string, session?: WireSessionAnswer): CallToolResult {
+    const denial: WireDenial = { decision: 'deny', code, reason, ...(session ? { session } : {}) };
     return { content: [{ type: 'text', text: `Denied by capframe (${code}): ${reason}` }], isError: true, _meta: { [META_KEY]: denial } };
   }
 }

@@ -26,19 +26,53 @@ export interface SignedCredential {
 }
 
 /**
- * What a call can carry. Session-bound calls will be a second kind here
- * (`{ kind: 'session', ... }`, a `session` member on the wire); until then a
- * credential with any member other than `token` and `proof` is refused, so a
- * client that offers a session to a server that does not know them is told so
- * and can fall back to signed proofs.
+ * A session call (docs/spec.md §4.7): the session id, the counter, the call id,
+ * the call's expiry and the HMAC tag of §13.5. Tool, operation, resource and
+ * arguments are not repeated: the server takes them from the call itself
+ * (`params.name`, its policy, the rendered template, `params.arguments`), so
+ * the tag only verifies when both sides mean the same call.
  */
-export type Credential = SignedCredential;
+export interface SessionCredential {
+  readonly kind: 'session';
+  /** base64url of the 16-byte session id. */
+  readonly session: string;
+  readonly counter: number;
+  readonly callId: string;
+  readonly exp: number;
+  /** base64url of the 32-byte tag. */
+  readonly tag: string;
+}
+
+/** What a call can carry. A server without sessions refuses the session members as unknown (ERR_MALFORMED). */
+export type Credential = SignedCredential | SessionCredential;
+
+/**
+ * The session answer of §13.6 (counter, decision JSON text, tag), in the
+ * result's `_meta[META_KEY].session` of an allowed call and in the denial's
+ * `session` member of a denied one.
+ */
+export interface WireSessionAnswer {
+  readonly counter: number;
+  readonly decision: string;
+  readonly tag?: string;
+}
+
+/** What a server with sessions advertises in its `initialize` result: `capabilities.experimental[META_KEY]`. */
+export interface AdvertisedSessions {
+  readonly sessions: { readonly serviceKey: string; readonly maxTtl: number };
+}
+
+/** JSON-RPC methods of the handshake (§4.7). */
+export const SESSION_NONCE_METHOD = 'capframe/session/nonce';
+export const SESSION_OPEN_METHOD = 'capframe/session/open';
 
 /** The denial a server answers: in `error.data` (JSON-RPC error) or `result._meta` (tool error result), under META_KEY. */
 export interface WireDenial {
   readonly decision: 'deny';
   readonly code: string;
   readonly reason: string;
+  /** The session answer, when the call was a session call. */
+  readonly session?: WireSessionAnswer;
 }
 
 /** What `tools/list` advertises for a guarded tool, under `tool._meta[META_KEY]`. */
@@ -53,14 +87,33 @@ export interface AdvertisedPolicy {
 }
 
 const MAX_TEXT = 64 * 1024;
+const B64U = /^[A-Za-z0-9_-]+$/;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses the value under META_KEY; throws MalformedError. */
-export function parseCredential(v: unknown, where: string): Credential {
+const SESSION_MEMBERS = ['session', 'counter', 'callId', 'exp', 'tag'];
+
+/** Parses the value under META_KEY; throws MalformedError. `sessions`: this server takes session calls. */
+export function parseCredential(v: unknown, where: string, sessions = false): Credential {
   if (!isPlainObject(v)) throw new MalformedError(`${where}["${META_KEY}"] must be an object with token and proof`);
+  if (sessions && Object.prototype.hasOwnProperty.call(v, 'session')) {
+    for (const k of Object.keys(v)) {
+      if (!SESSION_MEMBERS.includes(k))
+        throw new MalformedError(`${where}["${META_KEY}"] has unknown member ${JSON.stringify(k.slice(0, 64))} (a session call)`);
+    }
+    const { session, counter, callId, exp, tag } = v;
+    if (typeof session !== 'string' || session.length !== 22 || !B64U.test(session))
+      throw new MalformedError(`${where}["${META_KEY}"].session must be a session id`);
+    if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 1)
+      throw new MalformedError(`${where}["${META_KEY}"].counter must be a positive integer`);
+    if (typeof callId !== 'string' || callId.length === 0 || callId.length > 256) throw new MalformedError(`${where}["${META_KEY}"].callId must be text`);
+    if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp < 0) throw new MalformedError(`${where}["${META_KEY}"].exp must be unix seconds`);
+    if (typeof tag !== 'string' || tag.length !== 43 || !B64U.test(tag))
+      throw new MalformedError(`${where}["${META_KEY}"].tag must be a 32-byte base64url tag`);
+    return { kind: 'session', session, counter, callId, exp, tag };
+  }
   for (const k of Object.keys(v)) {
     if (k !== 'token' && k !== 'proof') {
       throw new MalformedError(`${where}["${META_KEY}"] has unknown member ${JSON.stringify(k.slice(0, 64))} (this server takes token and proof)`);
@@ -92,6 +145,7 @@ export function readCall(
   meta: unknown,
   args: Readonly<Record<string, unknown>>,
   acceptArgument: boolean,
+  sessions = false,
 ): { credential: Credential; args: Readonly<Record<string, unknown>> } {
   const inMeta = isPlainObject(meta) && Object.prototype.hasOwnProperty.call(meta, META_KEY);
   const inArgs = Object.prototype.hasOwnProperty.call(args, META_KEY);
@@ -105,8 +159,8 @@ export function readCall(
       if (k === META_KEY) continue;
       Object.defineProperty(rest, k, { value: args[k], enumerable: true, writable: true, configurable: true });
     }
-    return { credential: parseCredential(args[META_KEY], 'arguments'), args: rest };
+    return { credential: parseCredential(args[META_KEY], 'arguments', sessions), args: rest };
   }
   if (!inMeta) throw new MissingTokenError(`the call carries no capframe credential (params._meta["${META_KEY}"])`);
-  return { credential: parseCredential((meta as Record<string, unknown>)[META_KEY], '_meta'), args };
+  return { credential: parseCredential((meta as Record<string, unknown>)[META_KEY], '_meta', sessions), args };
 }
