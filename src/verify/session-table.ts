@@ -27,6 +27,7 @@ import {
   SessionTagError,
   SessionUnknownError,
   SignatureInvalidError,
+  UnavailableError,
 } from '../errors.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { argsDigest } from '../token/args.ts';
@@ -375,6 +376,19 @@ export class SessionTable {
         exp: c.exp,
       };
       const auth = checkCallNow(chain, facts, { now, skew: this.verifier.clockSkew, replay: COUNTER_CHECKED, revocation: this.verifier.revocation });
+      if (typeof (auth as { then?: unknown }).then === 'function') {
+        // The revocation source must ask its service (a compact-form filter hit). This check
+        // cannot wait: it denies, and the answer, once in, decides the next call (a revoked
+        // token ends the session).
+        const live = s;
+        (auth as Promise<unknown>).then(undefined, (e: unknown) => {
+          if ((e as { code?: unknown } | null)?.code === 'ERR_REVOKED' && !live.ended) {
+            live.ended = true;
+            this.counts.revoked++;
+          }
+        });
+        throw new UnavailableError('the revocation status of this token is being confirmed with the revocation service: call again');
+      }
       const d = base as unknown as { -readonly [K in keyof Allowed]: Allowed[K] };
       const a = auth as Exclude<typeof auth, Promise<unknown>>;
       d.allowed = true;
