@@ -121,11 +121,11 @@ export function createAuthority(o: AuthorityOptions): Authority {
         if (!subjectMatches(profile.subject, r.subject!))
           throw new InvalidArgumentError(`subject ${r.subject} does not match the profile's pattern ${profile.subject}`);
         const input = { subject: r.subject!, holder: r.holder, profile: profile.name, now };
-        const res = admin ? o.store.enrol({ ...input, via: 'admin' }) : o.store.enrolWithCode(code as string, input);
-        if (res.changed) {
-          audit(o.audit, { decision: 'allow', operation: 'enrol', subject: res.agent.subject, resource: `profile:${profile.name}`, mode: res.agent.via });
-          counters.enrolled++;
-        }
+        // The audit line is written inside the enrolment's transaction: if it cannot be, nothing is enrolled.
+        const line = (c: { agent: Agent }) =>
+          audit(o.audit, { decision: 'allow', operation: 'enrol', subject: c.agent.subject, resource: `profile:${profile.name}`, mode: c.agent.via });
+        const res = admin ? o.store.enrol({ ...input, via: 'admin' }, line) : o.store.enrolWithCode(code as string, input, line);
+        if (res.changed) counters.enrolled++;
         return { subject: res.agent.subject, profile: res.agent.profile, holder: formatPublicKey(r.holder), changed: res.changed };
       } catch (e) {
         refuse(e, 'enrol', r ? { subject: r.subject!, profile: r.profile } : undefined);
