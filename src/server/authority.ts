@@ -142,8 +142,11 @@ export function createAuthority(o: AuthorityOptions): Authority {
         if (!agent) throw new UnauthorizedError('this holder key is not enrolled');
         if (agent.status !== 'active') throw new RevokedError(`agent ${agent.subject} is disenrolled`);
         if (agent.profile !== r.profile) throw new UnauthorizedError(`agent ${agent.subject} is enrolled under profile ${agent.profile}, not ${r.profile}`);
-        const profile = o.profiles[agent.profile];
+        const profile = Object.hasOwn(o.profiles, agent.profile) ? o.profiles[agent.profile] : undefined;
         if (!profile) throw new UnauthorizedError(`profile ${agent.profile} is no longer configured`);
+        // The profile may have been narrowed since the enrolment: its pattern holds at every issue.
+        if (!subjectMatches(profile.subject, agent.subject))
+          throw new UnauthorizedError(`subject ${agent.subject} no longer matches the pattern of profile ${profile.name}`);
         const ttl = r.ttl !== undefined ? Math.min(r.ttl, profile.ttl) : profile.ttl;
         const token = await issueTokenWith(o.signer, {
           subject: agent.subject,

@@ -60,3 +60,23 @@ test('enrolment (code): an audit line that cannot be written refuses the enrolme
   assert.equal((await authority.enrol(enrolment(key, 'agent:support:2'), code, false)).changed, true);
   authority.close();
 });
+
+test('token requests: a profile narrowed after an enrolment no longer issues to subjects outside its pattern', async () => {
+  const profiles: Record<string, { name: string; subject: string; ttl: number; maxDepth: number; grants: { resource: string; permissions: string[] }[] }> = {
+    support: { name: 'support', subject: 'agent:support:*', ttl: 60, maxDepth: 0, grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }] },
+  };
+  const authority = createAuthority({
+    audience: AUDIENCE,
+    profiles,
+    signer: keySigner(generateKey()),
+    store: new EnrolmentStore({ path: ':memory:' }),
+    replay: new MemoryReplayStore(),
+  });
+  const key = generateKey();
+  await authority.enrol(enrolment(key, 'agent:support:old-1'), undefined, true);
+  const ask = () => authority.issue(createRequest({ kind: 'token', key, audience: AUDIENCE, profile: 'support' }).text);
+  assert.equal((await ask()).subject, 'agent:support:old-1');
+  profiles.support = { ...profiles.support!, subject: 'agent:support:new-*' };
+  await assert.rejects(ask(), { code: 'ERR_UNAUTHORIZED' });
+  authority.close();
+});
