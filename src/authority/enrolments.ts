@@ -92,6 +92,15 @@ const agentOf = (r: Row): Agent =>
     disenrolledAt: r.disenrolled_at,
   });
 
+/**
+ * Runs `onChange` (e.g. writing the audit line) inside the enrolment's
+ * transaction, for a change only: if it throws, the change is rolled back.
+ */
+function changed(r: EnrolResult, onChange: ((r: EnrolResult) => void) | undefined): EnrolResult {
+  if (r.changed) onChange?.(r);
+  return r;
+}
+
 export class EnrolmentStore {
   readonly path: string;
   readonly #db: Database.Database;
@@ -168,10 +177,11 @@ export class EnrolmentStore {
   /**
    * Enrols an agent. The same subject, key and profile again is an idempotent
    * success; a subject or key already enrolled otherwise is ERR_INVALID_ARGUMENT;
-   * a disenrolled subject is ERR_REVOKED.
+   * a disenrolled subject is ERR_REVOKED. `onChange` runs before the commit
+   * of a change: if it throws, nothing is enrolled.
    */
-  enrol(e: EnrolInput): EnrolResult {
-    return this.#db.transaction(() => this.#enrol(e)).immediate();
+  enrol(e: EnrolInput, onChange?: (r: EnrolResult) => void): EnrolResult {
+    return this.#db.transaction(() => changed(this.#enrol(e), onChange)).immediate();
   }
 
   #enrol(e: EnrolInput): EnrolResult {
@@ -201,7 +211,7 @@ export class EnrolmentStore {
    * the enrolment succeeds. Unknown, used or expired codes, and a code for
    * another profile or subject, are ERR_UNAUTHORIZED.
    */
-  enrolWithCode(code: string, e: Omit<EnrolInput, 'via'>): EnrolResult {
+  enrolWithCode(code: string, e: Omit<EnrolInput, 'via'>, onChange?: (r: EnrolResult) => void): EnrolResult {
     const digest = codeDigest(code);
     return this.#db
       .transaction(() => {
@@ -211,7 +221,7 @@ export class EnrolmentStore {
         if (c.subject !== null && c.subject !== e.subject) throw new UnauthorizedError('the enrolment code is for another subject');
         const r = this.#enrol({ ...e, via: 'code' });
         this.#st.useCode!.run(e.now, digest);
-        return r;
+        return changed(r, onChange);
       })
       .immediate();
   }

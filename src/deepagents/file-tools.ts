@@ -16,7 +16,10 @@
  * Agents refuses it too), so no file can pose as a listing. The directory
  * tools accept one trailing `/`. Everything else the template rules refuse
  * (empty, `.` or `..` segments, backslashes, encoded separators) is a
- * denial; so is a glob pattern with a `..` segment.
+ * denial; so is a glob pattern that could reach a `..` segment: the
+ * backends expand braces before they resolve paths (`.{.,}/x` is `../x`),
+ * so a pattern's brace groups may only list plain names (`*.{md,txt}`), and
+ * a backslash (an escape) is refused.
  *
  * `execute` (a shell) has no default policy: without one in the config it is
  * denied (ERR_NO_SCHEMA). Its command cannot be scoped by path.
@@ -59,6 +62,16 @@ export const FILE_TOOL_POLICIES: Readonly<Record<string, ToolPolicySpec>> = Obje
 );
 
 const DOT_DOT = /(^|[/\\])\.\.([/\\]|$)/;
+/** A brace group of plain names: it expands to non-empty text without `.` or `/`. */
+const PLAIN_BRACES = /\{[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)+\}/g;
+
+/** Whether a glob pattern could name a `..` segment once its braces are expanded. */
+function mayClimb(pattern: string): boolean {
+  if (pattern.includes('\\')) return true;
+  // Each plain group stands for a name with no dot: one such character keeps the check exact.
+  const flat = pattern.replace(PLAIN_BRACES, '_');
+  return flat.includes('{') || flat.includes('}') || DOT_DOT.test(flat);
+}
 
 /**
  * The arguments the policy's template and constraints see: the tool's own
@@ -70,7 +83,8 @@ export function fileToolView(name: string, args: Record<string, unknown>): Recor
   if (!t) return args;
   for (const p of t.patterns ?? []) {
     const v = args[p];
-    if (typeof v === 'string' && DOT_DOT.test(v)) throw new ScopeResourceError(`argument "${p}" has a ".." segment`);
+    if (typeof v === 'string' && mayClimb(v))
+      throw new ScopeResourceError(`argument "${p}" may reach a ".." segment (brace groups may only list plain names; no backslashes)`);
   }
   const raw = args[t.arg];
   if (t.directory && (raw === undefined || raw === null || raw === '' || raw === '/')) return { ...args, [t.arg]: LISTING_SEGMENT };

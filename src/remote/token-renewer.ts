@@ -55,12 +55,21 @@ export interface TokenRenewerOptions {
   waitMs?: number;
   /** Unix seconds: decides freshness. Renewals are scheduled on the event loop's timers. */
   clock?: Clock;
-  /** Renewal failures. Default: none (the error is kept and surfaces in calls). */
+  /** Renewal failures. Default: none (the error is kept and surfaces in calls). An exception it throws is ignored. */
   onError?: (e: CapframeError) => void;
-  /** Each new token. */
+  /** Each new token. An exception it throws is ignored. */
   onRenew?: (t: ObtainedToken) => void;
   /** For tests: [0, 1). */
   random?: () => number;
+}
+
+/** A callback for logs and metrics: it cannot change the renewal (a throw would skip the refusal, the backoff and the next renewal). */
+function callback<T>(f: ((x: T) => void) | undefined, x: T): void {
+  try {
+    f?.(x);
+  } catch {
+    // ignored: see above
+  }
 }
 
 export class TokenRenewer implements TokenSource {
@@ -189,7 +198,7 @@ export class TokenRenewer implements TokenSource {
         this.#failures = 0;
         this.#lastError = undefined;
         this.renewals++;
-        this.#o.onRenew?.(t);
+        callback(this.#o.onRenew, t);
         this.#schedule(this.#nextRenewalMs(t));
         return t;
       },
@@ -198,7 +207,7 @@ export class TokenRenewer implements TokenSource {
         const err = toCapframeError(e, 'ERR_UNAVAILABLE');
         this.#lastError = err;
         this.#failures++;
-        this.#o.onError?.(err);
+        callback(this.#o.onError, err);
         // Disenrolled: the authority will not renew; stop asking.
         if (err.code === 'ERR_REVOKED') this.#refused = err;
         else {

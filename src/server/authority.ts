@@ -121,11 +121,11 @@ export function createAuthority(o: AuthorityOptions): Authority {
         if (!subjectMatches(profile.subject, r.subject!))
           throw new InvalidArgumentError(`subject ${r.subject} does not match the profile's pattern ${profile.subject}`);
         const input = { subject: r.subject!, holder: r.holder, profile: profile.name, now };
-        const res = admin ? o.store.enrol({ ...input, via: 'admin' }) : o.store.enrolWithCode(code as string, input);
-        if (res.changed) {
-          audit(o.audit, { decision: 'allow', operation: 'enrol', subject: res.agent.subject, resource: `profile:${profile.name}`, mode: res.agent.via });
-          counters.enrolled++;
-        }
+        // The audit line is written inside the enrolment's transaction: if it cannot be, nothing is enrolled.
+        const line = (c: { agent: Agent }) =>
+          audit(o.audit, { decision: 'allow', operation: 'enrol', subject: c.agent.subject, resource: `profile:${profile.name}`, mode: c.agent.via });
+        const res = admin ? o.store.enrol({ ...input, via: 'admin' }, line) : o.store.enrolWithCode(code as string, input, line);
+        if (res.changed) counters.enrolled++;
         return { subject: res.agent.subject, profile: res.agent.profile, holder: formatPublicKey(r.holder), changed: res.changed };
       } catch (e) {
         refuse(e, 'enrol', r ? { subject: r.subject!, profile: r.profile } : undefined);
@@ -142,8 +142,11 @@ export function createAuthority(o: AuthorityOptions): Authority {
         if (!agent) throw new UnauthorizedError('this holder key is not enrolled');
         if (agent.status !== 'active') throw new RevokedError(`agent ${agent.subject} is disenrolled`);
         if (agent.profile !== r.profile) throw new UnauthorizedError(`agent ${agent.subject} is enrolled under profile ${agent.profile}, not ${r.profile}`);
-        const profile = o.profiles[agent.profile];
+        const profile = Object.hasOwn(o.profiles, agent.profile) ? o.profiles[agent.profile] : undefined;
         if (!profile) throw new UnauthorizedError(`profile ${agent.profile} is no longer configured`);
+        // The profile may have been narrowed since the enrolment: its pattern holds at every issue.
+        if (!subjectMatches(profile.subject, agent.subject))
+          throw new UnauthorizedError(`subject ${agent.subject} no longer matches the pattern of profile ${profile.name}`);
         const ttl = r.ttl !== undefined ? Math.min(r.ttl, profile.ttl) : profile.ttl;
         const token = await issueTokenWith(o.signer, {
           subject: agent.subject,
