@@ -125,7 +125,7 @@ server:
       } else {
         assert.equal((await client.enrol({ holderKey: key, profile, subject, adminSecret: SECRET })).changed, true);
       }
-      const renewer = new TokenRenewer({ client, holderKey: key, profile, margin: 1, waitMs: 10_000 });
+      const renewer = new TokenRenewer({ client, holderKey: key, profile, margin: 2, waitMs: 10_000 });
       renewers.push(renewer);
       agents.push({ subject, profile, key, renewer });
     }
