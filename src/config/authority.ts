@@ -7,6 +7,7 @@
  *     authority:
  *       audience: capframe-authority:acme   # this service's identity, signed into every request
  *       keyFile: ./authority.key            # the authority private key FILE (must be trusted)
+ *       signer: 'awskms:alias/root'        # or a signer URI (file:, pkcs11:, awskms:, gcpkms:): one of the two
  *       db: ./enrolments.db                 # enrolment state (SQLite file)
  *       requestSkew: 30s                    # clock tolerance on request iat / exp
  *       codeTtl: 1h                         # lifetime of a `capframe enroll` code
@@ -32,6 +33,7 @@ import { LIMITS } from '../token/limits.ts';
 import { validateGrants, type Grant } from '../token/block.ts';
 import { duration, int, seconds } from './common.ts';
 import { constraintSchema } from './tools.ts';
+import { oneSigner, resolveSigner, signerUriSchema, type ResolvedSigner } from './signer.ts';
 
 /** Longest token lifetime a profile may give, seconds. */
 export const MAX_PROFILE_TTL = 24 * 3600;
@@ -42,6 +44,8 @@ const grantSchema = z.strictObject({
   constraints: z.record(z.string(), constraintSchema).optional(),
   tools: z.array(z.string()).optional(),
   closed: z.boolean().optional(),
+  /** Calls need `threshold` signed approvals by distinct `approvers` (cfk1. keys or names from `approvers:`). */
+  approval: z.strictObject({ approvers: z.array(z.string()).min(1), threshold: int }).optional(),
 });
 
 const secondsOf = (max: number, min: number) =>
@@ -74,16 +78,19 @@ const profileSchema = z
     return { ...p, grants: p.grants as Grant[] };
   });
 
-export const authoritySectionSchema = z.strictObject({
-  audience: z.string().min(1).max(128),
-  keyFile: z.string().min(1),
-  db: z.string().min(1).default('./.capframe/enrolments.db'),
-  requestSkew: secondsOf(300, 0).default(30),
-  codeTtl: secondsOf(30 * 24 * 3600, 1).default(3600),
-  profiles: z.record(z.string().regex(NAME, { error: `a profile name must match ${NAME}` }), profileSchema).refine((p) => Object.keys(p).length > 0, {
-    message: 'at least one profile',
-  }),
-});
+export const authoritySectionSchema = z
+  .strictObject({
+    audience: z.string().min(1).max(128),
+    keyFile: z.string().min(1).optional(),
+    signer: signerUriSchema.optional(),
+    db: z.string().min(1).default('./.capframe/enrolments.db'),
+    requestSkew: secondsOf(300, 0).default(30),
+    codeTtl: secondsOf(30 * 24 * 3600, 1).default(3600),
+    profiles: z.record(z.string().regex(NAME, { error: `a profile name must match ${NAME}` }), profileSchema).refine((p) => Object.keys(p).length > 0, {
+      message: 'at least one profile',
+    }),
+  })
+  .superRefine(oneSigner);
 
 export type AuthoritySection = z.infer<typeof authoritySectionSchema>;
 
@@ -99,7 +106,10 @@ export interface Profile {
 
 export interface ResolvedAuthority {
   readonly audience: string;
-  readonly keyFile: string;
+  /** The key file, resolved; or `signer`. */
+  readonly keyFile?: string;
+  /** A signer URI and the directory its relative paths resolve against (the config file's). */
+  readonly signer?: ResolvedSigner;
   readonly db: string;
   readonly requestSkew: number;
   readonly codeTtl: number;
@@ -132,7 +142,7 @@ export function resolveAuthoritySection(a: AuthoritySection, baseDir: string): R
   }
   return Object.freeze({
     audience: a.audience,
-    keyFile: resolve(baseDir, a.keyFile),
+    ...resolveSigner(a, baseDir),
     db: a.db === ':memory:' ? a.db : resolve(baseDir, a.db),
     requestSkew: a.requestSkew,
     codeTtl: a.codeTtl,

@@ -28,6 +28,7 @@ import { compilePolicy, RESERVED_ARGUMENT, toolSchema, type PolicySource, type T
 import { readAuthorityFile, trustSectionSchema } from './trust.ts';
 import { replaySectionSchema, type ReplaySection } from './replay.ts';
 import { compileSubagent, subagentsSectionSchema, type SubagentEntry } from './subagents.ts';
+import { approversSectionSchema, readApprovers, resolveApproverNames } from './approvers.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -49,6 +50,8 @@ export interface CapframeConfig {
   readonly replay?: ReplaySection;
   /** The `subagents:` section (src/config/subagents.ts): what each sub-agent type gets when delegated to. */
   readonly subagents?: Readonly<Record<string, SubagentEntry>>;
+  /** The `approvers:` section (src/config/approvers.ts): approver keys (cfk1. text) by name. */
+  readonly approvers?: Readonly<Record<string, string>>;
 }
 
 export interface ParseOptions {
@@ -72,6 +75,7 @@ const fileSchema = z.strictObject({
   remote: remoteConfigSchema.optional(),
   replay: replaySectionSchema.optional(),
   subagents: subagentsSectionSchema.optional(),
+  approvers: approversSectionSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -206,6 +210,15 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
       }
     }
   }
+  // Approver names become keys before the grants that use them are checked.
+  let approvers: Map<string, string> | undefined;
+  if (typeof data === 'object' && !Array.isArray(data)) {
+    const raw = data as Record<string, unknown>;
+    approvers = readApprovers(raw.approvers, baseDir, env, (path, msg) => problems.add(path.slice(0, -1), msg, String(path.at(-1))));
+    resolveApproverNames(raw, approvers, (path, msg) => problems.add(path, msg));
+    // A name left unresolved would only be reported again, less clearly, by the grant checks.
+    problems.throwIfAny();
+  }
   const parsed = fileSchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -324,6 +337,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
     ...(replay ? { replay: Object.freeze(replay) } : {}),
     ...(subagents ? { subagents: Object.freeze(subagents) } : {}),
+    ...(approvers && approvers.size > 0 ? { approvers: Object.freeze(Object.fromEntries(approvers)) } : {}),
   });
 }
 

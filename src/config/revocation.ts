@@ -6,6 +6,7 @@
  *     db: ./authority.db        # SQLite file (relative to the config file), shared with `capframe revoke`,
  *                               # or postgres://user@host:5432/db?schema=capframe (several replicas)
  *     keyFile: ./authority.key  # authority private key FILE that signs snapshots (must be trusted)
+ *     signer: 'pkcs11:…'        # or a signer URI (file:, pkcs11:, awskms:, gcpkms:; docs/authority.md): one of the two
  *     maxAge: 300s              # a snapshot older than this fails calls closed (ERR_REVOCATION_STALE)
  *     covers: [CE-g722ykZw]     # key ids (or cfk1. keys) whose chains this registry's snapshots
  *                               # speak for; default: every trusted authority key
@@ -16,6 +17,7 @@ import { z } from 'zod';
 import { resolve } from 'node:path';
 import { parseDuration } from '../duration.ts';
 import { isPostgresUrl } from '../revocation/open-registry.ts';
+import { oneSigner, resolveSigner, signerUriSchema, type ResolvedSigner } from './signer.ts';
 
 const durationMs = (allowZero: boolean) =>
   z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
@@ -33,20 +35,26 @@ const durationMs = (allowZero: boolean) =>
     }
   });
 
-export const revocationSectionSchema = z.strictObject({
-  db: z.string().min(1),
-  keyFile: z.string().min(1),
-  maxAge: durationMs(false).optional(),
-  covers: z.array(z.string().min(1)).min(1).optional(),
-  pollInterval: durationMs(true).optional(),
-});
+export const revocationSectionSchema = z
+  .strictObject({
+    db: z.string().min(1),
+    keyFile: z.string().min(1).optional(),
+    signer: signerUriSchema.optional(),
+    maxAge: durationMs(false).optional(),
+    covers: z.array(z.string().min(1)).min(1).optional(),
+    pollInterval: durationMs(true).optional(),
+  })
+  .superRefine(oneSigner);
 
 export type RevocationSection = z.infer<typeof revocationSectionSchema>;
 
 /** The section with paths resolved against the config file's directory (a PostgreSQL URL stays as it is). */
 export interface ResolvedRevocation {
   readonly db: string;
-  readonly keyFile: string;
+  /** The key file, resolved; or `signer`. */
+  readonly keyFile?: string;
+  /** A signer URI and the directory its relative paths resolve against (the config file's). */
+  readonly signer?: ResolvedSigner;
   readonly maxAgeSeconds?: number;
   readonly covers?: readonly string[];
   readonly pollMs?: number;
@@ -55,7 +63,7 @@ export interface ResolvedRevocation {
 export function resolveRevocationSection(r: RevocationSection, baseDir: string): ResolvedRevocation {
   return {
     db: isPostgresUrl(r.db) ? r.db : resolve(baseDir, r.db),
-    keyFile: resolve(baseDir, r.keyFile),
+    ...resolveSigner(r, baseDir),
     ...(r.maxAge !== undefined ? { maxAgeSeconds: Math.max(1, Math.round(r.maxAge / 1000)) } : {}),
     ...(r.covers !== undefined ? { covers: r.covers } : {}),
     ...(r.pollInterval !== undefined ? { pollMs: r.pollInterval } : {}),

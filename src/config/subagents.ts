@@ -43,6 +43,8 @@ const grantSchema = z.strictObject({
   rate: z.strictObject({ calls: z.number(), per: z.union([z.number(), z.string()]) }).optional(),
   /** Budget of the child grant (docs/limits.md): the sum of argument `arg` at most `total` (per `per`). */
   budget: z.strictObject({ arg: z.string(), total: z.union([z.string(), z.number()]), per: z.union([z.number(), z.string()]).optional() }).optional(),
+  /** Approval gate of the child grant (docs/authority.md, Approvals): keys or names from `approvers:`. */
+  approval: z.strictObject({ approvers: z.array(z.string()), threshold: z.number() }).optional(),
 });
 
 export const subagentSchema = z.strictObject({

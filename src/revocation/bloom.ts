@@ -142,6 +142,11 @@ function utf8Compare(a: string, b: string): number {
 
 /** Encodes and signs a compact form. Subjects and cut-offs are sorted here. */
 export function buildBloomForm(c: BloomFormContent, key: PrivateKey, backend: Ed25519Backend = defaultBackend()): SignedBloomForm {
+  return bloomFormFrom(signEnvelope(BLOOM_LABEL, bloomFormPayload(c), key, backend), c);
+}
+
+/** The payload of a compact form (what is signed under BLOOM_LABEL), checked; subjects and cut-offs sorted. */
+export function bloomFormPayload(c: BloomFormContent): Uint8Array {
   for (const [v, what] of [
     [c.version, 'version'],
     [c.iat, 'iat'],
@@ -154,7 +159,7 @@ export function buildBloomForm(c: BloomFormContent, key: PrivateKey, backend: Ed
   });
   const subjects = [...new Set(c.subjects)].sort(utf8Compare);
   const cutoffs = [...c.cutoffs].sort((x, y) => compareBytes(x.kid, 0, y.kid, 0, KID_BYTES));
-  const payload = encode(
+  return encode(
     new Map<number, CborValue>([
       [K.version, c.version],
       [K.iat, c.iat],
@@ -166,7 +171,10 @@ export function buildBloomForm(c: BloomFormContent, key: PrivateKey, backend: Ed
       [K.cutoffs, cutoffs.map((x) => [x.kid, x.before])],
     ]) as CborMap,
   );
-  const bytes = signEnvelope(BLOOM_LABEL, payload, key, backend);
+}
+
+/** The signed form of `bytes`, a signed envelope of bloomFormPayload(c). */
+export function bloomFormFrom(bytes: Uint8Array, c: Pick<BloomFormContent, 'version' | 'iat' | 'count'>): SignedBloomForm {
   return Object.freeze({ version: c.version, iat: c.iat, count: c.count, bytes, text: BLOOM_PREFIX + encodeBase64url(bytes) });
 }
 

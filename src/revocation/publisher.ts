@@ -36,7 +36,7 @@ import {
   type SignedSnapshot,
 } from './snapshot.ts';
 import { DELTA_LABEL, deltaFrom, deltaPayload, type SignedDelta } from './delta.ts';
-import { bloomAdd, buildBloomFilter, buildBloomForm, type BloomFilterBits, type SignedBloomForm } from './bloom.ts';
+import { BLOOM_LABEL, bloomAdd, bloomFormFrom, bloomFormPayload, buildBloomFilter, type BloomFilterBits, type SignedBloomForm } from './bloom.ts';
 
 type BloomFilter = InstanceType<typeof bf.BloomFilter>;
 
@@ -180,29 +180,33 @@ export class SnapshotPublisher {
    * The current signed compact form (§10.9): the exact subjects and cut-offs
    * and a filter over the ids, sized for their number at a 1 % false-positive
    * rate. The filter is rebuilt when the version changes (one SHA-256 per id)
-   * and reused when only the signature time does.
+   * and reused when only the signature time does. Signed with the key.
    */
   currentBloom(): SignedBloomForm {
-    if (this.#key === undefined)
-      throw new InvalidArgumentError('the compact form is signed with a key held in memory (a Signer-only publisher serves snapshots and deltas)');
-    this.refresh();
+    return this.#runSync(this.#currentBloom());
+  }
+
+  /** currentBloom() through the Signer (or the key). */
+  currentBloomAsync(): Promise<SignedBloomForm> {
+    return this.#runAsync(() => this.#currentBloom());
+  }
+
+  *#currentBloom(): Steps<SignedBloomForm> {
+    yield* this.#refresh();
     if (this.#compact === undefined || this.#compact.version !== this.#version || this.#compact.iat !== this.#iat) {
       if (this.#compactFilter?.version !== this.#version) {
         const n = this.#ids.length / ID_BYTES;
         this.#compactFilter = { version: this.#version, count: n, sizedFor: n, bloom: buildBloomFilter(this.#ids) };
       }
-      this.#compact = buildBloomForm(
-        {
-          version: this.#version,
-          iat: this.#iat,
-          count: this.#compactFilter.count,
-          bloom: this.#compactFilter.bloom,
-          subjects: this.#subjects,
-          cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
-        },
-        this.#key,
-        this.#backend,
-      );
+      const content = {
+        version: this.#version,
+        iat: this.#iat,
+        count: this.#compactFilter.count,
+        bloom: this.#compactFilter.bloom,
+        subjects: this.#subjects,
+        cutoffs: this.#cutoffs.map((c) => ({ kid: new Uint8Array(Buffer.from(c.kid, 'base64url')), before: c.before })),
+      };
+      this.#compact = bloomFormFrom(yield { label: BLOOM_LABEL, payload: bloomFormPayload(content) }, content);
     }
     return this.#compact;
   }

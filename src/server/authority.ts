@@ -30,6 +30,8 @@ export interface AuthorityOptions {
   readonly replay: ReplayStore;
   /** Disenrolment revokes the agent's subject here; without one, its tokens only run out. */
   readonly registry?: AnyRegistry;
+  /** Awaited after that revocation: resolves when the service's own revocation state holds it. */
+  readonly revoked?: () => Promise<void>;
   readonly audit?: EventSink;
   /** Clock tolerance on request times, seconds. Default 30. */
   readonly requestSkew?: number;
@@ -176,6 +178,7 @@ export function createAuthority(o: AuthorityOptions): Authority {
       let revoked = false;
       if (o.registry) {
         await o.registry.revokeSubject(subject, { reason: reason ?? 'disenrolled' });
+        await o.revoked?.();
         revoked = true;
       }
       if (res.changed) counters.disenrolled++;

@@ -13,14 +13,23 @@
  * Changes are noticed from the registry's in-process `change` event and by
  * polling its version (every `watchMs`, default 100 ms), which also sees
  * revocations committed by other processes (e.g. `capframe revoke`).
+ *
+ * With `key` everything is signed synchronously in the request; with `signer`
+ * (HSM, cloud KMS, WebCrypto key) through the publisher's async methods, the
+ * answer sent once the signature is back (usually none is due: the signed data
+ * is cached until the registry changes or the re-signature is due).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PrivateKey } from '../crypto/keys.ts';
+import type { Signer } from '../crypto/signer.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import type { Clock } from '../clock.ts';
 import type { RegistrySource } from '../revocation/registry.ts';
 import { SnapshotPublisher } from '../revocation/publisher.ts';
+import type { SignedSnapshot } from '../revocation/snapshot.ts';
+import type { SignedDelta } from '../revocation/delta.ts';
+import type { SignedBloomForm } from '../revocation/bloom.ts';
 
 import { BLOOM_PATH, SNAPSHOT_PATH, STREAM_PATH } from '../revocation/paths.ts';
 
@@ -32,7 +41,10 @@ export const DEFAULT_MAX_SUBSCRIBERS = 256;
 
 export interface RevocationHandlerOptions {
   registry: RegistrySource;
-  key: PrivateKey;
+  /** The authority key that signs (or give `signer`). */
+  key?: PrivateKey;
+  /** Signs through this instead of a key in memory. */
+  signer?: Signer;
   clock?: Clock;
   backend?: Ed25519Backend;
   /** How often the registry version is polled, ms. Default 100. */
@@ -70,7 +82,8 @@ function resumeFrom(req: IncomingMessage): number | undefined {
 export function createRevocationHandler(o: RevocationHandlerOptions): RevocationHandler {
   const publisher = new SnapshotPublisher({
     registry: o.registry,
-    key: o.key,
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.signer ? { signer: o.signer } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.backend ? { backend: o.backend } : {}),
     ...(o.resignAfter !== undefined ? { resignAfter: o.resignAfter } : {}),
@@ -78,6 +91,7 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
   });
   const onError =
     o.onError ?? ((e: unknown) => process.stderr.write(`capframe: revocation snapshot build failed: ${e instanceof Error ? e.message : String(e)}\n`));
+  const viaSigner = o.key === undefined;
   const streams = new Set<ServerResponse>();
   const maxSubscribers = o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
   let closed = false;
@@ -116,29 +130,62 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     res.write(eventBytes(kind, text, version));
   }
 
+  /** Sends the newest delta when it takes the streams on; false when they need the full snapshot. */
+  function pushDelta(): boolean {
+    if (publisher.version === lastSent && publisher.latestDelta()?.iat === lastSentIat) return true;
+    const d = publisher.latestDelta();
+    if (d !== undefined && (d.from === lastSent || (d.from === d.version && d.version === lastSent))) {
+      // Subscribers hold lastSent: the delta takes them on (a few hundred bytes).
+      lastSent = d.version;
+      lastSentIat = d.iat;
+      for (const s of streams) send(s, 'delta', d.text, d.version);
+      return true;
+    }
+    return false;
+  }
+  /** No delta chains from what was sent (a rebuild, or changes coalesced across a refresh): the snapshot. */
+  function pushSnapshot(cur: SignedSnapshot): void {
+    if (cur.version !== lastSent || cur.iat !== lastSentIat) {
+      lastSent = cur.version;
+      lastSentIat = cur.iat;
+      for (const s of streams) send(s, 'snapshot', cur.text, cur.version);
+    }
+  }
   function check(): void {
     scheduled = false;
     if (closed) return;
+    if (viaSigner) return void checkAsync();
     try {
       publisher.refresh(); // re-signs when due
-      if (publisher.version === lastSent && publisher.latestDelta()?.iat === lastSentIat) return;
-      const d = publisher.latestDelta();
-      if (d !== undefined && (d.from === lastSent || (d.from === d.version && d.version === lastSent))) {
-        // Subscribers hold lastSent: the delta takes them on (a few hundred bytes).
-        lastSent = d.version;
-        lastSentIat = d.iat;
-        for (const s of streams) send(s, 'delta', d.text, d.version);
-        return;
-      }
-      // No delta chains from what was sent (a rebuild, or changes coalesced across a refresh): the snapshot.
-      const cur = publisher.current();
-      if (cur.version !== lastSent || cur.iat !== lastSentIat) {
-        lastSent = cur.version;
-        lastSentIat = cur.iat;
-        for (const s of streams) send(s, 'snapshot', cur.text, cur.version);
-      }
+      if (!pushDelta()) pushSnapshot(publisher.current());
     } catch (e) {
       onError(e);
+    }
+  }
+  // One async check at a time; a poke during one runs another after it.
+  let checking = false;
+  let again = false;
+  async function checkAsync(): Promise<void> {
+    if (checking) {
+      again = true;
+      return;
+    }
+    checking = true;
+    try {
+      do {
+        again = false;
+        try {
+          await publisher.refreshAsync();
+          if (!closed && !pushDelta()) {
+            const cur = await publisher.currentAsync();
+            if (!closed) pushSnapshot(cur);
+          }
+        } catch (e) {
+          onError(e);
+        }
+      } while (again && !closed);
+    } finally {
+      checking = false;
     }
   }
   function poke(): void {
@@ -168,28 +215,40 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
       return true;
     }
     if (path === BLOOM_PATH) {
+      if (viaSigner) {
+        publisher.currentBloomAsync().then(
+          (form) => sendBloom(req, res, form),
+          (e: unknown) => unavailable(res, e, 'revocation bloom form unavailable'),
+        );
+        return true;
+      }
       let form;
       try {
         form = publisher.currentBloom();
       } catch (e) {
-        onError(e);
-        res.writeHead(503, { 'content-type': 'text/plain' }).end('revocation bloom form unavailable\n');
+        unavailable(res, e, 'revocation bloom form unavailable');
         return true;
       }
-      const bytes = bloomBody(form.text);
-      res.writeHead(200, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': String(bytes.length),
-        'cache-control': 'no-store',
-        'x-capframe-revocation-version': String(form.version),
-      });
-      res.end(req.method === 'HEAD' ? undefined : bytes);
+      sendBloom(req, res, form);
+      return true;
+    }
+    // A subscriber resuming from a version whose deltas are kept gets those, not the snapshot.
+    const resume = path === STREAM_PATH ? resumeFrom(req) : undefined;
+    if (viaSigner) {
+      const pending: Promise<SignedSnapshot | SignedDelta[]> =
+        resume !== undefined
+          ? publisher.refreshAsync().then<SignedSnapshot | SignedDelta[]>(() => publisher.deltasSince(resume) ?? publisher.currentAsync())
+          : publisher.currentAsync();
+      pending.then(
+        (cur) => {
+          if (!res.destroyed) answer(path, req, res, cur);
+        },
+        (e: unknown) => unavailable(res, e, 'revocation snapshot unavailable'),
+      );
       return true;
     }
     let cur;
     try {
-      // A subscriber resuming from a version whose deltas are kept gets those, not the snapshot.
-      const resume = path === STREAM_PATH ? resumeFrom(req) : undefined;
       if (resume !== undefined) {
         publisher.refresh();
         cur = publisher.deltasSince(resume) ?? publisher.current();
@@ -197,10 +256,31 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
         cur = publisher.current();
       }
     } catch (e) {
-      onError(e);
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('revocation snapshot unavailable\n');
+      unavailable(res, e, 'revocation snapshot unavailable');
       return true;
     }
+    answer(path, req, res, cur);
+    return true;
+  }) as RevocationHandler;
+
+  function unavailable(res: ServerResponse, e: unknown, what: string): void {
+    onError(e);
+    if (!res.headersSent && !res.destroyed) res.writeHead(503, { 'content-type': 'text/plain' }).end(`${what}\n`);
+  }
+
+  function sendBloom(req: IncomingMessage, res: ServerResponse, form: SignedBloomForm): void {
+    const bytes = bloomBody(form.text);
+    res.writeHead(200, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(bytes.length),
+      'cache-control': 'no-store',
+      'x-capframe-revocation-version': String(form.version),
+    });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  }
+
+  /** The snapshot (GET) or a new stream subscriber, given what it starts from. */
+  function answer(path: string, req: IncomingMessage, res: ServerResponse, cur: SignedSnapshot | SignedDelta[]): void {
     if (path === SNAPSHOT_PATH && !Array.isArray(cur)) {
       const bytes = snapshotBody(cur.text);
       res.writeHead(200, {
@@ -210,20 +290,20 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
         'x-capframe-revocation-version': String(cur.version),
       });
       res.end(req.method === 'HEAD' ? undefined : bytes);
-      return true;
+      return;
     }
     if (closed) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('shutting down\n');
-      return true;
+      return;
     }
     if (req.method === 'HEAD') {
       // Headers only: a HEAD request never becomes a (never-ending) subscriber.
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }).end();
-      return true;
+      return;
     }
     if (streams.size >= maxSubscribers) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', connection: 'close' }).end('too many stream subscribers\n');
-      return true;
+      return;
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -240,7 +320,8 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     }
     streams.add(res);
     if (lastSent < 0) {
-      lastSent = publisher.version;
+      // What this subscriber was given (the publisher may have moved on while a signer signed).
+      lastSent = Array.isArray(cur) ? (cur.at(-1)?.version ?? publisher.version) : cur.version;
       lastSentIat = Array.isArray(cur) ? (cur.at(-1)?.iat ?? -1) : cur.iat;
     }
     const drop = (): void => {
@@ -248,8 +329,7 @@ export function createRevocationHandler(o: RevocationHandlerOptions): Revocation
     };
     req.on('close', drop);
     res.on('close', drop);
-    return true;
-  }) as RevocationHandler;
+  }
 
   Object.defineProperties(handler, {
     publisher: { value: publisher },

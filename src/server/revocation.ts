@@ -15,10 +15,13 @@
  * process (so a revoke is in force before its 200 is sent), and by polling
  * the registry version each second (changes made by other processes, e.g.
  * `capframe revoke` on the same database), re-signed before it goes stale.
+ * With a `signer` (HSM, KMS) instead of a key, the same happens through the
+ * publisher's async methods: a revoke's 200 still waits until the state holds it.
  */
 import { z } from 'zod';
 import { ConfigError, InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { kidToString, type PrivateKey, type PublicKeyInput } from '../crypto/keys.ts';
+import type { Signer } from '../crypto/signer.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../verify/keyring.ts';
 import { createRevocationHandler, type RevocationHandler } from './revocation-feed.ts';
@@ -36,8 +39,10 @@ export const revokeRequestSchema = z.union([
 
 export interface ServiceRevocationOptions {
   readonly registry: AnyRegistry;
-  /** The authority private key that signs snapshots (its public key must be trusted). */
-  readonly key: PrivateKey;
+  /** The authority private key that signs snapshots (its public key must be trusted); or give `signer`. */
+  readonly key?: PrivateKey;
+  /** Signs snapshots through this (HSM, cloud KMS, WebCrypto key) instead of a key in memory. */
+  readonly signer?: Signer;
   readonly trusted: Keyring | readonly PublicKeyInput[];
   /** Seconds a snapshot stays usable (RevocationState maxAge). Default 300. */
   readonly maxAge?: number;
@@ -54,15 +59,25 @@ export interface ServiceRevocation {
   readonly state: RevocationState;
   /** POST /v1/revocation/check: which ids the exact list holds (ERR_UNAVAILABLE while it is stale). */
   readonly lookup: RevocationLookup;
+  /** Settles when the first snapshot is in the state (at once with a key). */
+  readonly ready: Promise<void>;
+  /** Brings the state up to the registry now (a change made past `revoke`, e.g. disenrolment). */
+  sync(): Promise<void>;
   close(): void;
 }
 
 export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocation {
   // The service's own state must never go stale between re-signatures: re-sign well within maxAge.
   const resignAfter = o.maxAge !== undefined ? Math.max(1, Math.min(60, Math.floor(o.maxAge / 2))) : undefined;
-  const handler = createRevocationHandler({ registry: o.registry, key: o.key, ...(resignAfter !== undefined ? { resignAfter } : {}) });
+  if ((o.key === undefined) === (o.signer === undefined)) throw new ConfigError('the revocation service needs the authority key or a signer (one of them)');
+  const signs: { kid: Uint8Array; publicKey: Uint8Array } = o.key ?? o.signer!;
+  const handler = createRevocationHandler({
+    registry: o.registry,
+    ...(o.key ? { key: o.key } : { signer: o.signer! }),
+    ...(resignAfter !== undefined ? { resignAfter } : {}),
+  });
   const keyring = o.trusted instanceof Keyring ? o.trusted : new Keyring(o.trusted);
-  if (!keyring.get(o.key.kid) || !equalBytes(keyring.get(o.key.kid)!, o.key.publicKey)) {
+  if (!keyring.get(signs.kid) || !equalBytes(keyring.get(signs.kid)!, signs.publicKey)) {
     handler.close();
     throw new ConfigError('the revocation signing key is not one of the trusted authority keys');
   }
@@ -71,32 +86,56 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
   const covers = o.covers ?? keyring.kids();
   const state = new RevocationState({
     trusted: keyring,
-    scopes: [{ signer: o.key.publicKey, covers }],
+    scopes: [{ signer: signs.publicKey, covers }],
     ...(o.maxAge !== undefined ? { maxAge: o.maxAge } : {}),
   });
-  const signer = kidToString(o.key.kid);
-  const sync = (): void => {
+  const signer = kidToString(signs.kid);
+  const p = handler.publisher;
+  /** Deltas when they chain from what the state holds (a few hundred bytes each); false when it needs the snapshot. */
+  const applyDeltas = (): boolean => {
+    const held = state.versionOf(signer);
+    const deltas = held >= 0 ? p.deltasSince(held) : undefined;
+    return deltas !== undefined && deltas.every((d) => state.applyDelta(d.text).outcome !== 'gap') && state.versionOf(signer) === p.version;
+  };
+  const failed = (e: unknown): void => {
+    process.stderr.write(`capframe serve: revocation snapshot update failed: ${(e as Error).message}\n`);
+  };
+  const syncKey = (): void => {
     try {
-      const p = handler.publisher;
       p.refresh();
-      // Deltas when they chain from what the state holds (a few hundred bytes each), else the snapshot.
-      const held = state.versionOf(signer);
-      const deltas = held >= 0 ? p.deltasSince(held) : undefined;
-      if (deltas !== undefined && deltas.every((d) => state.applyDelta(d.text).outcome !== 'gap') && state.versionOf(signer) === p.version) return;
-      state.update(p.current().text);
+      if (!applyDeltas()) state.update(p.current().text);
     } catch (e) {
-      process.stderr.write(`capframe serve: revocation snapshot update failed: ${(e as Error).message}\n`);
+      failed(e);
     }
   };
-  sync();
-  const onChange = (): void => sync();
+  const syncSigner = async (): Promise<void> => {
+    try {
+      await p.refreshAsync();
+      if (applyDeltas()) return;
+      const cur = await p.currentAsync();
+      // A newer snapshot may have reached the state while this one was signed.
+      if (cur.version >= state.versionOf(signer)) state.update(cur.text);
+    } catch (e) {
+      failed(e);
+    }
+  };
+  // The timer's syncs do not pile up behind a slow signer; a revoke's sync always runs after its change.
+  let polling = false;
+  const poll = (): void => {
+    if (o.key) return syncKey();
+    if (polling) return;
+    polling = true;
+    void syncSigner().finally(() => (polling = false));
+  };
+  const ready = o.key ? (syncKey(), Promise.resolve()) : syncSigner();
+  const onChange = (): void => poll();
   o.registry.on('change', onChange);
   const resignEvery = Math.max(1, Math.floor(handler.publisher.resignAfter / 2)) * 1000;
   let lastResign = Date.now();
   const timer = setInterval(() => {
     if (o.registry.version !== state.versionOf(signer) || Date.now() - lastResign >= resignEvery) {
       lastResign = Date.now();
-      sync();
+      poll();
     }
   }, o.pollMs ?? 1000);
   timer.unref();
@@ -118,7 +157,9 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
         : 'subject' in b
           ? o.registry.revokeSubject(b.subject, opts)
           : o.registry.revokeIssuedBefore(b.kid, b.before, opts));
-    sync(); // in force before the answer, even if the change event is not emitted
+    // In force before the answer, even if the change event is not emitted.
+    if (o.key) syncKey();
+    else await syncSigner();
     return { ok: true, changed: r.changed, version: r.version, target: r.target };
   };
 
@@ -137,6 +178,8 @@ export function serviceRevocation(o: ServiceRevocationOptions): ServiceRevocatio
     revoke,
     state,
     lookup,
+    ready,
+    sync: () => (o.key ? (syncKey(), Promise.resolve()) : syncSigner()),
     close() {
       clearInterval(timer);
       o.registry.off('change', onChange);

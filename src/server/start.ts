@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
 import { ConfigError } from '../errors.ts';
 import { parsePrivateKey, type PrivateKey } from '../crypto/keys.ts';
-import { keySigner } from '../crypto/signer.ts';
+import { keySigner, type Signer } from '../crypto/signer.ts';
+import { signerFromUri, type OpenedSigner } from '../crypto/signers/from-uri.ts';
+import type { ResolvedSigner } from '../config/signer.ts';
+import { toCapframeError } from '../error-codes.ts';
 import { openRegistry, type AnyRegistry } from '../revocation/open-registry.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
 import { Verifier } from '../verify/verifier.ts';
@@ -54,22 +57,46 @@ function readKeyFile(cfg: ServerConfig, field: string, path: string): PrivateKey
   }
 }
 
-async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation } | undefined> {
+/** A section's key (keyFile: signed in memory, synchronously) or its signer (signer: URI, e.g. an HSM or KMS key). */
+type SectionSigning = { key: PrivateKey; signer: Signer; close?: undefined } | { key?: undefined; signer: OpenedSigner; close(): void };
+
+async function openSigning(cfg: ServerConfig, section: string, s: { keyFile?: string; signer?: ResolvedSigner }): Promise<SectionSigning> {
+  if (s.keyFile !== undefined) {
+    const key = readKeyFile(cfg, `${section}.keyFile`, s.keyFile);
+    return { key, signer: keySigner(key) };
+  }
+  let signer: OpenedSigner;
+  try {
+    signer = await signerFromUri(s.signer!.uri, { cwd: s.signer!.cwd });
+  } catch (e) {
+    const err = toCapframeError(e);
+    // The signer's own message names what is wrong (never a PIN); keep its code (ERR_UNAVAILABLE for a KMS down).
+    err.message = `${cfg.file}: ${section}.signer: ${err.message}`;
+    throw err;
+  }
+  return { signer, close: () => signer.close?.() };
+}
+
+async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistry; rev: ServiceRevocation; signing: SectionSigning } | undefined> {
   const r = cfg.revocation;
   if (!r) return undefined;
-  const key = readKeyFile(cfg, 'server.revocation.keyFile', r.keyFile);
-  const registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
+  const signing = await openSigning(cfg, 'server.revocation', r);
+  let registry: AnyRegistry | undefined;
   try {
+    registry = await openRegistry(r.db, { ...(r.pollMs !== undefined ? { pollMs: r.pollMs } : {}) });
     const rev = serviceRevocation({
       registry,
-      key,
+      ...(signing.key ? { key: signing.key } : { signer: signing.signer }),
       trusted: cfg.base.trusted,
       ...(r.maxAgeSeconds !== undefined ? { maxAge: r.maxAgeSeconds } : {}),
       ...(r.covers !== undefined ? { covers: r.covers } : {}),
     });
-    return { registry, rev };
+    // Through a signer the first snapshot is signed asynchronously: the service starts with it in force.
+    await rev.ready;
+    return { registry, rev, signing };
   } catch (e) {
-    await registry.close();
+    await registry?.close();
+    signing.close?.();
     throw e;
   }
 }
@@ -102,6 +129,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   let replay: ReplayStore | undefined;
   let exports: BuiltExports | undefined;
   let authority: Authority | undefined;
+  let authoritySigning: SectionSigning | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
     authority?.close();
@@ -110,6 +138,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     void Promise.resolve(replay?.close?.()).catch(() => {});
     revocation?.rev.close();
     void revocation?.registry.close();
+    revocation?.signing.close?.();
+    authoritySigning?.close?.();
   };
   try {
     const section = b.replay ?? { store: 'memory' as const };
@@ -152,17 +182,20 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     const xs = exports;
     const a = cfg.authority;
     if (a) {
-      const key = readKeyFile(cfg, 'server.authority.keyFile', a.keyFile);
+      authoritySigning = await openSigning(cfg, 'server.authority', a);
+      const signer = authoritySigning.signer;
       // Tokens this service issues must verify here (and wherever the same trust is configured).
-      if (!b.trusted.some((t) => equalBytes(t, key.publicKey)))
-        throw new ConfigError(`${cfg.file}: server.authority.keyFile: the key is not one of the trusted authority keys`);
+      if (!b.trusted.some((t) => equalBytes(t, signer.publicKey)))
+        throw new ConfigError(
+          `${cfg.file}: server.authority.${a.keyFile !== undefined ? 'keyFile' : 'signer'}: the key is not one of the trusted authority keys`,
+        );
       authority = createAuthority({
         audience: a.audience,
         profiles: a.profiles,
-        signer: keySigner(key),
+        signer,
         store: new EnrolmentStore({ path: a.db }),
         replay,
-        ...(revocation ? { registry: revocation.registry } : {}),
+        ...(revocation ? { registry: revocation.registry, revoked: revocation.rev.sync } : {}),
         ...(log ? { audit: log } : {}),
         requestSkew: a.requestSkew,
       });
@@ -208,6 +241,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         await service.close();
         auth?.close();
         await revocation?.registry.close();
+        revocation?.signing.close?.();
+        authoritySigning?.close?.();
         await log?.checkpoint(); // a final signed head, so a clean stop leaves nothing unsigned
         log?.close();
         await Promise.all(xs.queued.map(async (q) => (await q.flush(1_000), await q.close())));
