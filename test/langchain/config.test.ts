@@ -223,7 +223,10 @@ test('mistakes inside server: and remote: name the file, the line and the field'
     'capframe.yaml:4 server.headersTimeout: headersTimeout must not exceed requestTimeout',
   );
   assert.equal(configError(`${head}server:\n  audit:\n    path: a.jsonl\n    rotate: yes\n`), 'capframe.yaml:6 server.audit.rotate: unknown field');
-  assert.equal(configError(`${head}server:\n  revocation:\n    db: a.db\n`), 'capframe.yaml:4 server.revocation.keyFile: is required');
+  assert.equal(
+    configError(`${head}server:\n  revocation:\n    db: a.db\n`),
+    'capframe.yaml:4 server.revocation.keyFile: give keyFile (a key file) or signer (a signer URI), one of them',
+  );
   assert.equal(configError(`${head}remote:\n  url: http://127.0.0.1:1\n  retries: 3\n`), 'capframe.yaml:5 remote.retries: unknown field');
   assert.equal(configError(`${head}remote:\n  url: ftp://x\n`), 'capframe.yaml:4 remote.url: expected an http:// or https:// URL');
   assert.match(configError(`${head}remote:\n  url: http://x\n  timeout: 2s\n`), /^capframe\.yaml:5 remote\.timeout: .*expected number/);
