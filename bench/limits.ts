@@ -144,8 +144,8 @@ async function micro(ctx: BenchContext, failed: Record<string, string>): Promise
 
 /** The tool-calls workload: bare, guarded, and guarded with a rate limit on every call (interleaved). */
 async function toolCalls(ctx: BenchContext): Promise<{ metrics: Record<string, number>; rows: BenchRow[] }> {
-  const total = ctx.quick ? 2_000 : 20_000;
-  const rounds = ctx.quick ? 2 : 10;
+  const total = ctx.quick ? 2_000 : 80_000; // 20,000 per way left run-to-run noise of about +-3 %
+  const rounds = ctx.quick ? 2 : 16;
   const perRound = total / rounds;
   const warmup = ctx.quick ? 300 : 1_000;
   const authority = generateKey();
