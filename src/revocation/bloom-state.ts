@@ -18,12 +18,12 @@ import { Keyring } from '../verify/keyring.ts';
 import { kidToString, type PublicKeyInput } from '../crypto/keys.ts';
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { toCapframeError } from '../error-codes.ts';
-import { InvalidArgumentError, RevocationRollbackError, RevocationStaleError, RevokedError, UnavailableError, UnknownKeyError } from '../errors.ts';
+import { InvalidArgumentError, RevocationStaleError, RevokedError, UnavailableError, UnknownKeyError } from '../errors.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Chain } from '../token/chain.ts';
 import type { RevocationCheck } from '../verify/verifier.ts';
 import { bloomHasHex, parseBloomForm, type BloomFilterBits } from './bloom.ts';
-import { DEFAULT_MAX_AGE, scopeLines, type RevocationScope, type UpdateResult } from './state.ts';
+import { DEFAULT_MAX_AGE, scopeLines, versionStep, type RevocationScope, type UpdateResult } from './state.ts';
 
 /** What the service says about the ids it was asked about. */
 export interface ConfirmAnswer {
@@ -151,13 +151,10 @@ export class BloomRevocationState implements RevocationCheck {
       this.#lines.set(f.kid, line);
       this.#own.set(f.kid, [line]);
     }
-    const held = line.version >= 0;
-    if (held && f.version < line.version) {
-      throw new RevocationRollbackError(`revocation bloom form version ${f.version} of authority ${f.kid} is older than the held version ${line.version}`);
-    }
+    const step = versionStep(line, f, 'bloom form');
+    if (step === 'ignored') return { outcome: 'ignored', version: f.version, kid: f.kid };
     let result: UpdateResult;
-    if (held && f.version === line.version) {
-      if (f.iat <= line.iat) return { outcome: 'ignored', version: f.version, kid: f.kid };
+    if (step === 'refreshed') {
       line.iat = f.iat;
       result = { outcome: 'refreshed', version: f.version, kid: f.kid };
     } else {

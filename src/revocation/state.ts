@@ -103,6 +103,25 @@ interface Cached {
   readonly reason: string | null;
 }
 
+/**
+ * Where a signed version stands against the version line it speaks for
+ * (§10.4.1): older is a rollback (ERR_REVOCATION_ROLLBACK), the same version
+ * with a signature no newer is ignored, the same version signed later is a
+ * refresh, a newer version is installed. Shared by snapshots and compact forms.
+ */
+export function versionStep(
+  line: { readonly version: number; readonly iat: number },
+  signed: { readonly version: number; readonly iat: number; readonly kid: string },
+  what: string,
+): 'ignored' | 'refreshed' | 'install' {
+  const held = line.version >= 0;
+  if (held && signed.version < line.version) {
+    throw new RevocationRollbackError(`revocation ${what} version ${signed.version} of authority ${signed.kid} is older than the held version ${line.version}`);
+  }
+  if (!held || signed.version !== line.version) return 'install';
+  return signed.iat <= line.iat ? 'ignored' : 'refreshed';
+}
+
 /** Key id text of a scope entry: a public key or its key id (both verifier forms share it). */
 export function kidOf(k: PublicKeyInput | string): string {
   if (typeof k === 'string' && !k.startsWith('cfk1.')) {
@@ -296,13 +315,10 @@ export class RevocationState implements RevocationCheck {
 
   #install(snap: ParsedSnapshot): UpdateResult {
     const line = this.#line(snap.kid, 'snapshot');
-    const held = line.version >= 0;
-    if (held && snap.version < line.version) {
-      throw new RevocationRollbackError(`revocation snapshot version ${snap.version} of authority ${snap.kid} is older than the held version ${line.version}`);
-    }
+    const step = versionStep(line, snap, 'snapshot');
+    if (step === 'ignored') return { outcome: 'ignored', version: snap.version, kid: snap.kid };
     let result: UpdateResult;
-    if (held && snap.version === line.version) {
-      if (snap.iat <= line.iat) return { outcome: 'ignored', version: snap.version, kid: snap.kid };
+    if (step === 'refreshed') {
       // Same revocations, newer signature time: a freshness proof. Cached answers stay valid.
       line.iat = snap.iat;
       result = { outcome: 'refreshed', version: snap.version, kid: snap.kid };
