@@ -286,7 +286,7 @@ export class Guard {
         );
       }
       if (!policy.attested && !(this.attestAll && local)) {
-        const call = { tool, operation: policy.operation, resource, args, callId: id, ...(approvals ? { approvals } : {}) };
+        const call = approvals ? { tool, operation: policy.operation, resource, args, callId: id, approvals } : { tool, operation: policy.operation, resource, args, callId: id };
         if (local) decision = local[authorizeSync](token, call);
         else {
           // The verifier gets the run's key: one that checks signed calls only signs the

@@ -49,10 +49,56 @@ function totalOf(g: ResolvedGrant): bigint {
   return t;
 }
 
-/** The window a limit of `per` seconds is in at `now` (aligned to the unix epoch), and its end. */
-function windowOf(now: number, per: number): { index: number; end: number } {
-  const index = Math.floor(now / per);
-  return { index, end: (index + 1) * per };
+/** The window a limit of `per` seconds is in at `now` (aligned to the unix epoch): its index. */
+function windowIndex(now: number, per: number): number {
+  return Math.floor(now / per);
+}
+
+/**
+ * What one limited grant of one chain charges in its current window, kept
+ * between calls: the counter key (one string, so a Map or Redis sees the
+ * same string, its hash computed once), the limit as a bigint and the
+ * ERR_LIMIT details. Rebuilt when the window, the chain or the skew changes.
+ * Charges and details are frozen: they are shared by every call of the window.
+ */
+interface GrantWindow {
+  readonly chain: Chain;
+  readonly block: number;
+  readonly skew: number;
+  /** `{ROOT}:BLOCK:GRANT:` */
+  readonly base: string;
+  readonly gi: number;
+  rateWindow: number;
+  rate: LimitCharge | undefined;
+  rateDetails: LimitDetails | undefined;
+  budgetWindow: number | '-';
+  budgetKey: string | undefined;
+  budgetExpires: number;
+  budgetDetails: LimitDetails | undefined;
+}
+const windows = new WeakMap<ResolvedGrant, GrantWindow>();
+
+function grantWindow(chain: Chain, block: number, grant: ResolvedGrant, skew: number): GrantWindow {
+  const w = windows.get(grant);
+  if (w !== undefined && w.chain === chain && w.block === block && w.skew === skew) return w;
+  const b = chain.blocks[block]!;
+  const gi = b.grants.indexOf(grant);
+  const fresh: GrantWindow = {
+    chain,
+    block,
+    skew,
+    base: '{' + chain.blocks[0]!.id + '}:' + b.id + ':' + gi + ':',
+    gi,
+    rateWindow: NaN,
+    rate: undefined,
+    rateDetails: undefined,
+    budgetWindow: NaN,
+    budgetKey: undefined,
+    budgetExpires: 0,
+    budgetDetails: undefined,
+  };
+  windows.set(grant, fresh);
+  return fresh;
 }
 
 /** What to charge, and for each charge the details an ERR_LIMIT reports. */
@@ -63,34 +109,54 @@ export function chargesFor(
   now: number,
   skew: number,
 ): { charges: LimitCharge[]; details: LimitDetails[] } {
-  const root = chain.blocks[0]!.id;
   const charges: LimitCharge[] = [];
   const details: LimitDetails[] = [];
-  for (const { block, grant } of limited) {
-    const b = chain.blocks[block]!;
-    const gi = b.grants.indexOf(grant);
-    const base = '{' + root + '}:' + b.id + ':' + gi + ':';
+  for (let k = 0; k < limited.length; k++) {
+    const { block, grant } = limited[k]!;
+    const w = grantWindow(chain, block, grant, skew);
     if (grant.rate) {
-      const w = windowOf(now, grant.rate.per);
-      charges.push({ key: base + 'r:' + w.index, limit: BigInt(grant.rate.calls), amount: 1n, expiresAt: w.end + skew });
-      details.push({ block, blockId: b.id, grant: gi, kind: 'rate', limit: String(grant.rate.calls), per: grant.rate.per, resetsAt: w.end });
+      const per = grant.rate.per;
+      const index = windowIndex(now, per);
+      if (index !== w.rateWindow || w.rate === undefined) {
+        const end = (index + 1) * per;
+        w.rateWindow = index;
+        w.rate = Object.freeze({ key: w.base + 'r:' + index, limit: BigInt(grant.rate.calls), amount: 1n, expiresAt: end + skew });
+        w.rateDetails = Object.freeze({
+          block,
+          blockId: chain.blocks[block]!.id,
+          grant: w.gi,
+          kind: 'rate',
+          limit: String(grant.rate.calls),
+          per,
+          resetsAt: end,
+        } as const);
+      }
+      charges.push(w.rate);
+      details.push(w.rateDetails!);
     }
     if (grant.budget) {
       const bg = grant.budget;
       // matchBlock has already refused arguments that are not an amount.
       const amount = budgetAmount(grant, args) as bigint;
-      const w = bg.per !== undefined ? windowOf(now, bg.per) : undefined;
-      charges.push({ key: base + 'b:' + (w ? w.index : '-'), limit: totalOf(grant), amount, expiresAt: (w ? w.end : b.exp) + skew });
-      details.push({
-        block,
-        blockId: b.id,
-        grant: gi,
-        kind: 'budget',
-        limit: bg.total,
-        arg: bg.arg,
-        ...(bg.per !== undefined ? { per: bg.per } : {}),
-        ...(w ? { resetsAt: w.end } : {}),
-      });
+      const index = bg.per !== undefined ? windowIndex(now, bg.per) : '-';
+      if (index !== w.budgetWindow || w.budgetKey === undefined) {
+        const end = index === '-' ? undefined : (index + 1) * bg.per!;
+        w.budgetWindow = index;
+        w.budgetKey = w.base + 'b:' + index;
+        w.budgetExpires = (end ?? chain.blocks[block]!.exp) + skew;
+        w.budgetDetails = Object.freeze({
+          block,
+          blockId: chain.blocks[block]!.id,
+          grant: w.gi,
+          kind: 'budget',
+          limit: bg.total,
+          arg: bg.arg,
+          ...(bg.per !== undefined ? { per: bg.per } : {}),
+          ...(end !== undefined ? { resetsAt: end } : {}),
+        } as const);
+      }
+      charges.push({ key: w.budgetKey, limit: totalOf(grant), amount, expiresAt: w.budgetExpires });
+      details.push(w.budgetDetails!);
     }
   }
   return { charges, details };

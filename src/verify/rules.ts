@@ -272,8 +272,15 @@ function finish(
 ): Authorization {
   // Only `true` is fresh: any other answer of a (custom) store is refused.
   if (fresh !== true) throw new ReplayError(`call ${JSON.stringify(f.callId)} to ${f.tool} was already used`);
-  return {
-    grant: { resource: tipGrant.resource, permissions: tipGrant.permissions, constraints },
-    expiresAt: chain.exp,
-  };
+  return { grant: effectiveGrant(tipGrant, constraints), expiresAt: chain.exp };
+}
+
+/** The effective grant of the last call each grant authorised: reused while its constraints record is the same object (frozen: decisions share it). */
+const effective = new WeakMap<ResolvedGrant, EffectiveGrant>();
+function effectiveGrant(g: ResolvedGrant, constraints: Readonly<Record<string, readonly Constraint[]>>): EffectiveGrant {
+  const hit = effective.get(g);
+  if (hit !== undefined && hit.constraints === constraints) return hit;
+  const e: EffectiveGrant = Object.freeze({ resource: g.resource, permissions: g.permissions, constraints });
+  effective.set(g, e);
+  return e;
 }
