@@ -67,6 +67,29 @@ test('a rate limit allows N calls per fixed window and resets at the window end 
   assert.equal((await v.authorize(token, call())).allowed, true, 'at the window end the counter starts again');
 });
 
+test('counter keys and ERR_LIMIT details kept between calls follow the window, the chain and the verifier', async () => {
+  const clock = makeClock(T0 - (T0 % 60));
+  const token = root({ rate: { calls: 2, per: 60 }, budget: { arg: 'amount', total: '5', per: 60 } }, clock);
+  const v = new Verifier({ trusted: [authority.publicKey], clock });
+  const other = new Verifier({ trusted: [authority.publicKey], clock, clockSkew: 5 });
+  for (let w = 0; w < 3; w++) {
+    // Each window: two calls, the third refused with this window's reset time, for both verifiers alike.
+    for (const ver of [v, other]) {
+      assert.equal((await ver.authorize(token, call({ amount: 1 }))).allowed, true, `window ${w}`);
+      assert.equal((await ver.authorize(token, call({ amount: 1 }))).allowed, true, `window ${w}`);
+      const d = await ver.authorize(token, call({ amount: 1 }));
+      assert.deepEqual({ kind: lim(d).kind, resetsAt: lim(d).resetsAt }, { kind: 'rate', resetsAt: clock.now - (clock.now % 60) + 60 }, `window ${w}`);
+    }
+    clock.advance(w === 1 ? 30 : 60);
+    if (w === 1) clock.advance(30);
+  }
+  // A budget used up in one window is refused with the budget's details, and its window's reset time.
+  clock.advance(60);
+  const big = await v.authorize(token, call({ amount: 6 }));
+  assert.equal(big.allowed ? 'ok' : big.code, 'ERR_LIMIT');
+  assert.deepEqual({ kind: lim(big).kind, resetsAt: lim(big).resetsAt, limit: lim(big).limit }, { kind: 'budget', resetsAt: clock.now + 60, limit: '5' });
+});
+
 test('a parent budget bounds both children together; a child budget bounds only that child', async () => {
   const clock = makeClock();
   const token = root({ budget: { arg: 'amount', total: '100' } }, clock);
