@@ -15,9 +15,9 @@ import { openSync, writeSync, closeSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError } from '../errors.ts';
-import { toCef, syslogMessage, type SyslogHeader } from './cef.ts';
-import { toOcsf } from './ocsf.ts';
-import { eventFields, type AuditEvent } from './record.ts';
+import { cefText, syslogFramer, type SyslogHeader } from './cef.ts';
+import { ocsfFormatter } from './ocsf.ts';
+import { eventFields, type AuditEvent, type EventFields } from './record.ts';
 
 export interface ExportStats {
   /** Events handed to the transport. */
@@ -149,10 +149,10 @@ function queuedSink(
   return sink;
 }
 
-function formatter(o: { format: ExportFormat; productVersion?: string }): (item: Item) => string {
+function formatter(o: { format: ExportFormat; productVersion?: string }): (f: EventFields, time: number) => string {
   const opts = o.productVersion ? { productVersion: o.productVersion } : {};
-  if (o.format === 'ocsf') return (i) => JSON.stringify(toOcsf(i.event, i.time, opts));
-  if (o.format === 'cef') return (i) => toCef(i.event, i.time, opts);
+  if (o.format === 'ocsf') return ocsfFormatter(opts);
+  if (o.format === 'cef') return (f, time) => cefText(f, time, opts);
   throw new InvalidArgumentError(`unknown export format ${JSON.stringify(o.format)} (ocsf or cef)`);
 }
 
@@ -163,7 +163,11 @@ export function syslogSink(o: SyslogExportOptions): ExportSink {
   if (!['udp', 'tcp', 'tls'].includes(o.protocol)) throw new InvalidArgumentError('syslog protocol is udp, tcp or tls');
   const body = formatter(o);
   const now = o.now ?? Date.now;
-  const message = (i: Item): string => syslogMessage(body(i), i.time, eventFields(i.event).decision === 'deny', o);
+  const frame = syslogFramer(o);
+  const message = (i: Item): string => {
+    const f = eventFields(i.event);
+    return frame(body(f, i.time), i.time, f.decision === 'deny');
+  };
   const name = `syslog-${o.protocol}:${o.host}:${o.port}`;
 
   if (o.protocol === 'udp') {
@@ -290,7 +294,7 @@ export function fileExportSink(o: FileExportOptions): ExportSink {
     (items) => {
       if (fd === undefined) return 0;
       let text = '';
-      for (const i of items) text += body(i) + '\n';
+      for (const i of items) text += body(eventFields(i.event), i.time) + '\n';
       writeSync(fd, text);
       return items.length;
     },

@@ -5,7 +5,8 @@
  * argument digest and how the call was checked go under `unmapped.capframe`.
  * Like the audit line, never a token, a key or raw arguments.
  */
-import { eventFields, type AuditEvent } from './record.ts';
+import { eventFields, type AuditEvent, type EventFields } from './record.ts';
+import { jsonString } from './json-text.ts';
 
 export const OCSF_VERSION = '1.1.0';
 const CLASS_UID = 6003;
@@ -67,4 +68,64 @@ export function toOcsf(event: AuditEvent, timeMs: number, options: OcsfOptions =
   };
   if (!allowed) out.status_detail = f.code ?? 'ERR_INTERNAL';
   return out;
+}
+
+/** The members before `time`, per activity and outcome: constant text. */
+function head(activity: number, allowed: boolean): string {
+  const t = JSON.stringify({
+    activity_id: activity,
+    activity_name: ACTIVITY_NAME[activity],
+    category_uid: 6,
+    category_name: 'Application Activity',
+    class_uid: CLASS_UID,
+    class_name: 'API Activity',
+    type_uid: CLASS_UID * 100 + activity,
+    severity_id: allowed ? 1 : 3,
+    severity: allowed ? 'Informational' : 'Medium',
+    status_id: allowed ? 1 : 2,
+    status: allowed ? 'Success' : 'Failure',
+  });
+  return t.slice(0, -1) + ',"time":';
+}
+const ACTIVITIES = [1, 2, 3, 4, 99];
+
+/**
+ * The JSON text of toOcsf(event, timeMs, options) given eventFields(event),
+ * character for character
+ * (same members, same order), written as text: the constant parts are built
+ * once per formatter and only the event's own values are escaped
+ * (jsonString: JSON.stringify's own escaping). For the export sinks, where
+ * every decision is formatted; test/audit/export.test.ts holds it to
+ * JSON.stringify(toOcsf(...)) on hostile values.
+ */
+export function ocsfFormatter(options: OcsfOptions = {}): (f: EventFields, timeMs: number) => string {
+  const heads = new Map<number, readonly [string, string]>(ACTIVITIES.map((a) => [a, [head(a, true), head(a, false)]]));
+  const meta =
+    ',"metadata":' +
+    JSON.stringify({
+      version: OCSF_VERSION,
+      product: { name: 'capframe', vendor_name: 'capframe', ...(options.productVersion ? { version: options.productVersion } : {}) },
+    }) +
+    ',"actor":{"user":{"uid":';
+  return (f, timeMs) => {
+    const allowed = f.decision === 'allow';
+    const activity = (f.operation !== null ? ACTIVITY[f.operation.toLowerCase()] : undefined) ?? 99;
+    const subject = jsonString(f.subject ?? 'unknown');
+    const operation = f.operation !== null ? jsonString(f.operation) : null;
+    let t = heads.get(activity)![allowed ? 0 : 1] + Math.floor(timeMs) + meta + subject + '}},"api":{"operation":' + jsonString(f.tool ?? 'unknown');
+    if (f.callId !== null) t += ',"request":{"uid":' + jsonString(f.callId) + '}';
+    t += '},"src_endpoint":{"name":' + subject + '},"resources":[';
+    if (f.resource !== null) t += '{"uid":' + jsonString(f.resource) + (operation !== null ? ',"type":' + operation : '') + '}';
+    t += '],"unmapped":{"capframe":{"chain":[';
+    for (let i = 0; i < f.chain.length; i++) t += (i > 0 ? ',' : '') + jsonString(f.chain[i]!);
+    t += ']';
+    if (f.argsDigest !== null) t += ',"args_digest":' + jsonString(f.argsDigest);
+    if (f.mode !== null) t += ',"mode":' + jsonString(f.mode);
+    if (f.source !== null) t += ',"source":' + jsonString(f.source);
+    if (operation !== null) t += ',"operation":' + operation;
+    if (f.latencyMs !== null) t += ',"latency_ms":' + JSON.stringify(f.latencyMs);
+    t += '}}';
+    if (!allowed) t += ',"status_detail":' + jsonString(f.code ?? 'ERR_INTERNAL');
+    return t + '}';
+  };
 }

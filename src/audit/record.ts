@@ -130,8 +130,11 @@ function ids(v: unknown): string[] {
   return out;
 }
 
+/** The audited fields of one event. */
+export type EventFields = Omit<AuditRecord, 'v' | 'seq' | 'time' | 'prev'>;
+
 /** Picks the audited fields out of an event; never copies tokens, keys or arguments. */
-export function eventFields(ev: AuditEvent): Omit<AuditRecord, 'v' | 'seq' | 'time' | 'prev'> {
+export function eventFields(ev: AuditEvent): EventFields {
   const event = ev as Readonly<Record<string, unknown>>;
   // A wrapped decision ({ decision: Decision, latencyMs, ... }): its fields win, and only
   // these few are taken from the wrapper. Read in place, without copying either object.

@@ -66,7 +66,9 @@ export function buildExports(list: readonly ExportEntry[] | undefined, where: st
   for (const [i, e] of (list ?? []).entries()) {
     try {
       if ('otel' in e) {
-        sinks.push(otelSink());
+        const o = otelSink();
+        sinks.push(o);
+        queued.push(o);
         continue;
       }
       let s: ExportSink;

@@ -8,7 +8,9 @@ import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { toOcsf, toCef, syslogMessage, syslogSink, fileExportSink } from '../../src/audit/index.ts';
+import { toOcsf, toCef, cefHeader, syslogMessage, syslogSink, fileExportSink } from '../../src/audit/index.ts';
+import { ocsfFormatter } from '../../src/audit/ocsf.ts';
+import { eventFields } from '../../src/audit/record.ts';
 
 const schema = JSON.parse(readFileSync(new URL('./fixtures/ocsf-api-activity-6003.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -295,5 +297,102 @@ test('file export writes OCSF JSON lines with mode 0600', async () => {
     for (const l of lines) assert.ok(validate(JSON.parse(l)), JSON.stringify(validate.errors));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Values an agent or a model may put in a subject, tool, resource or call id. */
+const HOSTILE = [
+  'plain',
+  'quote " and backslash \\',
+  'ctl \u0000\u0001\u001f\u007f tab\tnl\nr\r',
+  'lone \ud800 high and \udc00 low',
+  'pair \ud83d\ude00 and \u2028\u2029',
+  'pipe | eq = both \\|\\=',
+  'ünïcødé ✓',
+  'x'.repeat(2000),
+  '',
+];
+
+test('OCSF text written member by member is exactly JSON.stringify(toOcsf(...)), hostile values included', () => {
+  let n = 0;
+  for (const v of HOSTILE) {
+    for (const op of ['read', 'Write', 'delete', 'create', 'approve', v]) {
+      for (const base of [allow, deny, { decision: false }, { decision: 'deny', code: v, tool: v }]) {
+        const ev = { ...base, subject: v, tool: v, resource: v, callId: v, operation: op, argsDigest: v, mode: v, source: v, chainIds: [v, 'ab12'] };
+        for (const e of [ev, base, { ...ev, latencyMs: 12.3456, subject: undefined, callId: undefined, resource: undefined }]) {
+          for (const opts of [{}, { productVersion: '1.2.3' }, { productVersion: v }]) {
+            const want = JSON.stringify(toOcsf(e, T + 0.7, opts));
+            assert.equal(ocsfFormatter(opts)(eventFields(e), T + 0.7), want);
+            n++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(n > 400);
+});
+
+/** CEF as the layout defines it, written the plain way: pairs, filtered, escaped, joined. */
+function referenceCef(event: object, timeMs: number, productVersion?: string): string {
+  const f = eventFields(event);
+  const allowed = f.decision === 'allow';
+  const header = [
+    'CEF:0',
+    'capframe',
+    'capframe',
+    cefHeader(productVersion ?? '0'),
+    cefHeader(allowed ? 'ALLOW' : (f.code ?? 'ERR_INTERNAL')),
+    cefHeader(allowed ? 'tool call allowed' : 'tool call denied'),
+    allowed ? '1' : '5',
+  ].join('|');
+  const ext: [string, string | null][] = [
+    ['rt', String(Math.floor(timeMs))],
+    ['act', allowed ? 'allow' : 'deny'],
+    ['outcome', allowed ? 'success' : 'failure'],
+    ['reason', allowed ? null : f.code],
+    ['suser', f.subject],
+    ['externalId', f.callId],
+    ['cs1Label', 'tool'],
+    ['cs1', f.tool],
+    ['cs2Label', 'operation'],
+    ['cs2', f.operation],
+    ['cs3Label', 'resource'],
+    ['cs3', f.resource],
+    ['cs4Label', 'argsDigest'],
+    ['cs4', f.argsDigest],
+    ['cs5Label', 'chain'],
+    ['cs5', f.chain.length > 0 ? f.chain.join(',') : null],
+    ['cs6Label', 'mode'],
+    ['cs6', f.mode],
+  ];
+  const esc = (x: string) =>
+    x
+      .replace(/\\/g, '\\\\')
+      .replace(/=/g, '\\=')
+      .replace(/\r\n|\n/g, '\\n')
+      .replace(/\r/g, '\\r');
+  return (
+    header +
+    '|' +
+    ext
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => `${k}=${esc(x!)}`)
+      .join(' ')
+  );
+}
+
+test('CEF text written member by member is the reference layout, hostile values included; syslog framing likewise', () => {
+  for (const v of HOSTILE) {
+    for (const base of [allow, deny, { decision: false }, { decision: 'deny', code: v }]) {
+      const ev = { ...base, subject: v, tool: v, resource: v, callId: v, operation: v, argsDigest: v, mode: v, chainIds: ['ab12', 'cd34'] };
+      for (const e of [ev, base]) {
+        for (const pv of [undefined, '1|2\\3', v]) {
+          assert.equal(toCef(e, T, pv !== undefined ? { productVersion: pv } : {}), referenceCef(e, T, pv));
+        }
+      }
+    }
+    const msg = syslogMessage(`a${v}b`, T, v.length % 2 === 0, { hostname: v, appName: v, facility: 3 });
+    assert.ok(!/[\r\n]/.test(msg), 'one line');
+    assert.match(msg, /^<(28|30)>1 2026-12-02T10:00:00\.123Z [\x21-\x7e]+ [\x21-\x7e]+ \d+ decision - a/);
   }
 });

@@ -24,6 +24,9 @@ api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable
 api.trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
 api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 
+/** After the sinks' pending drains (scheduled with setImmediate when the decisions were taken). */
+const afterDrain = () => new Promise<void>((r) => setImmediate(r));
+
 const parentOf = (s: unknown): string | undefined =>
   (s as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId ?? (s as { parentSpanId?: string }).parentSpanId;
 
@@ -47,6 +50,7 @@ test('OpenTelemetry: one execute_tool span per decision, inside the agent trace,
     ),
   );
   root.end();
+  await afterDrain();
   const spans = exporter.getFinishedSpans().filter((s) => s.name.startsWith('execute_tool'));
   assert.equal(spans.length, 2);
   const ok = spans.find((s) => s.attributes['gen_ai.tool.call.id'] === 'call-ok')!;
@@ -74,16 +78,57 @@ test('OpenTelemetry: one execute_tool span per decision, inside the agent trace,
   assert.equal(byCode.ERR_SCOPE_RESOURCE, 1);
 });
 
-test('OpenTelemetry: a decision span is a child of the active span, also outside LangChain', () => {
+test('OpenTelemetry: a decision span is a child of the active span, also outside LangChain', async () => {
   exporter.reset();
   const sink = otelSinkWith(api, { metrics: false });
   const parent = api.trace.getTracer('t').startSpan('parent');
+  const before = Date.now();
   api.context.with(api.trace.setSpan(api.context.active(), parent), () => sink({ decision: 'deny', code: 'ERR_REPLAY', tool: 'x', latencyMs: 1.5 }));
+  const after = Date.now();
   parent.end();
+  assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'execute_tool x').length, 0, 'the span is made off the call path');
+  await new Promise((r) => setTimeout(r, 20));
+  await sink.flush();
   const [span] = exporter.getFinishedSpans().filter((s) => s.name === 'execute_tool x');
   assert.ok(span);
-  assert.equal(parentOf(span), parent.spanContext().spanId);
+  assert.equal(parentOf(span), parent.spanContext().spanId, 'the context noted at the decision is the parent, not the one of the drain');
+  assert.equal(span.spanContext().traceId, parent.spanContext().traceId);
   assert.equal(span.attributes['error.type'], 'ERR_REPLAY');
+  // Times are the decision's, not the drain's (which ran at least 20 ms later).
+  const ms = (t: api.HrTime) => t[0] * 1000 + t[1] / 1e6;
+  assert.ok(ms(span.endTime) >= before && ms(span.endTime) <= after, 'ends when the decision was taken');
+  assert.ok(Math.abs(ms(span.endTime) - ms(span.startTime) - 1.5) < 0.01, 'starts latencyMs before');
+});
+
+test('OpenTelemetry: the queue is bounded (drops counted), a closed sink records nothing, and a throwing SDK never reaches the caller', async () => {
+  exporter.reset();
+  const sink = otelSinkWith(api, { metrics: false, maxQueue: 2 });
+  for (let i = 0; i < 3; i++) sink({ decision: 'allow', tool: 'q', callId: `q${i}` });
+  assert.equal(sink.stats.dropped, 1);
+  assert.equal(sink.stats.queued, 2);
+  await sink.flush();
+  assert.equal(sink.stats.sent, 2);
+  assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'execute_tool q').length, 2);
+  await sink.close();
+  sink({ decision: 'allow', tool: 'q' });
+  await sink.flush();
+  assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'execute_tool q').length, 2);
+
+  const broken = {
+    ...api,
+    trace: {
+      ...api.trace,
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('sdk bug');
+        },
+      }),
+    },
+  } as unknown as typeof api;
+  const b = otelSinkWith(broken, { metrics: false });
+  assert.doesNotThrow(() => b({ decision: 'allow', tool: 'z' }));
+  await b.flush();
+  assert.equal(b.stats.errors, 1);
 });
 
 test('a guard with a memory sink and export sinks sends each decision to all of them', async () => {
@@ -95,6 +140,7 @@ test('a guard with a memory sink and export sinks sends each decision to all of 
   await runAgent(guardTools(makeTools(), guard), [{ name: 'get_ticket', args: { id: '1' } }], {
     configurable: { capframe: { token: supportToken(), holderKey: agentKey } },
   });
+  await otel.flush();
   assert.equal(mem.events.length, 1);
   assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'execute_tool get_ticket').length, 1);
 });
