@@ -3,6 +3,7 @@
  * call for the common case: text with nothing to escape (no quote,
  * backslash, control character or surrogate) is only quoted.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 export function jsonString(s: string): string {
