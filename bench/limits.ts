@@ -14,6 +14,11 @@
  *                         workload (12 ms tool, 100 in flight) bare, behind
  *                         the guard, and behind the guard with a token whose
  *                         every grant is rate-limited, interleaved in rounds
+ *                         (each way in each place of the rotation equally
+ *                         often); beside the ratios, the CPU per call of each
+ *                         way (process.cpuUsage) minus bare's: the ratios
+ *                         follow the event loop's CPU per call, and the CPU
+ *                         figures move far less with other load
  *
  * Redis parts are skipped, and said so, when Redis does not answer.
  */
@@ -145,8 +150,9 @@ async function micro(ctx: BenchContext, failed: Record<string, string>): Promise
 /** The tool-calls workload: bare, guarded, and guarded with a rate limit on every call (interleaved). */
 async function toolCalls(ctx: BenchContext): Promise<{ metrics: Record<string, number>; rows: BenchRow[] }> {
   const total = ctx.quick ? 2_000 : 80_000; // 20,000 per way left run-to-run noise of about +-3 %
-  const rounds = ctx.quick ? 2 : 16;
-  const perRound = total / rounds;
+  // A multiple of the number of ways: each way takes each place in the rotation equally often.
+  const rounds = ctx.quick ? 3 : 18;
+  const perRound = Math.round(total / rounds);
   const warmup = ctx.quick ? 300 : 1_000;
   const authority = generateKey();
   const holder = generateKey();
@@ -171,18 +177,25 @@ async function toolCalls(ctx: BenchContext): Promise<{ metrics: Record<string, n
   const cfgRate = { configurable: { capframe: { token: limitedToken, holderKey: holder } } };
   const tc = (i: number, way: string) => ({ type: 'tool_call' as const, id: `${way}-${i}`, name: 'get_ticket', args: { id: i } });
   const ways = [
-    { name: 'bare', call: async (i: number) => check(await getTicket.invoke(tc(i, 'bare'), cfg), 'bare'), seconds: 0 },
-    { name: 'local', call: async (i: number) => check(await local.invoke(tc(i, 'local'), cfg), 'local'), seconds: 0 },
-    { name: 'local_rate', call: async (i: number) => check(await localRate.invoke(tc(i, 'local_rate'), cfgRate), 'local_rate'), seconds: 0 },
+    { name: 'bare', call: async (i: number) => check(await getTicket.invoke(tc(i, 'bare'), cfg), 'bare'), seconds: 0, cpu: 0 },
+    { name: 'local', call: async (i: number) => check(await local.invoke(tc(i, 'local'), cfg), 'local'), seconds: 0, cpu: 0 },
+    { name: 'local_rate', call: async (i: number) => check(await localRate.invoke(tc(i, 'local_rate'), cfgRate), 'local_rate'), seconds: 0, cpu: 0 },
   ];
   for (const w of ways) await load(warmup, 100, 10_000_000, w.call, null);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < ways.length; k++) {
       const w = ways[(r + k) % ways.length]!;
+      const c0 = process.cpuUsage();
       w.seconds += await load(perRound, 100, r * perRound, w.call, null);
+      const c = process.cpuUsage(c0);
+      w.cpu += c.user + c.system;
     }
   }
-  const tput = (name: string) => total / ways.find((w) => w.name === name)!.seconds;
+  const calls = perRound * rounds;
+  const way = (name: string) => ways.find((w) => w.name === name)!;
+  const tput = (name: string) => calls / way(name).seconds;
+  // CPU per call (main thread and helpers): what the ratios are made of, and far less sensitive to other load.
+  const cpu = (name: string) => way(name).cpu / calls;
   const bare = tput('bare');
   const localRatio = tput('local') / bare;
   const rateRatio = tput('local_rate') / bare;
@@ -191,9 +204,16 @@ async function toolCalls(ctx: BenchContext): Promise<{ metrics: Record<string, n
       tool_calls_bare_per_s: Math.round(bare),
       local_throughput_ratio: round(localRatio),
       local_rate_limited_throughput_ratio: round(rateRatio),
+      tool_calls_bare_cpu_us: round(cpu('bare')),
+      local_added_cpu_us: round(cpu('local') - cpu('bare')),
+      local_rate_added_cpu_us: round(cpu('local_rate') - cpu('bare')),
     },
     rows: [
-      { name: `tool-calls (12 ms tool, 100 in flight, ${total} calls per way): bare`, value: `${bare.toFixed(0)} calls/s` },
+      { name: `tool-calls (12 ms tool, 100 in flight, ${calls} calls per way): bare`, value: `${bare.toFixed(0)} calls/s, ${fmtUs(cpu('bare'))} CPU per call` },
+      {
+        name: 'CPU per call added by the guard: no limits / a rate limit on every call',
+        value: `${fmtUs(cpu('local') - cpu('bare'))} / ${fmtUs(cpu('local_rate') - cpu('bare'))}`,
+      },
       { name: 'local_throughput_ratio (no limits)', value: localRatio.toFixed(3), target: '>= 0.97', ok: localRatio >= 0.97 },
       { name: 'local_rate_limited_throughput_ratio (a rate limit on every call)', value: rateRatio.toFixed(3), target: '>= 0.97', ok: rateRatio >= 0.97 },
     ],
