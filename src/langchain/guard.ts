@@ -286,7 +286,9 @@ export class Guard {
         );
       }
       if (!policy.attested && !(this.attestAll && local)) {
-        const call = approvals ? { tool, operation: policy.operation, resource, args, callId: id, approvals } : { tool, operation: policy.operation, resource, args, callId: id };
+        const call = approvals
+          ? { tool, operation: policy.operation, resource, args, callId: id, approvals }
+          : { tool, operation: policy.operation, resource, args, callId: id };
         if (local) decision = local[authorizeSync](token, call);
         else {
           // The verifier gets the run's key: one that checks signed calls only signs the
