@@ -62,11 +62,11 @@ export interface CapframeClientOptions {
   tokenOnList?: boolean;
   clock?: Clock;
   backend?: Ed25519Backend;
-  /** The server's session key (`cfk1.…` or bytes), pinned: calls go over sessions when the server offers them (§4.7). */
+  /** The server's session key (`cfk1.…` or bytes), pinned: calls go over sessions when the server offers them (§4.7). Default: the config's `mcp.client.serviceKey`. */
   serviceKey?: PublicKeyInput;
-  /** Use sessions when `serviceKey` is given. Default true. */
+  /** Use sessions when `serviceKey` is given. Default: the config's `mcp.client.sessions`, else true. */
   sessions?: boolean;
-  /** Session lifetime asked for, seconds (capped by the token and the server). Default 3600. */
+  /** Session lifetime asked for, seconds (capped by the token and the server). Default: the config's `mcp.client.sessionTtl`, else 3600. */
   sessionTtl?: number;
 }
 
@@ -195,8 +195,11 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
   };
 
   const stats: CapframeSessionStats = { handshakes: 0, retries: 0, signed: 0, refusedAnswers: 0 };
-  const serviceKey = options.serviceKey !== undefined && options.sessions !== false ? toPublicKey(options.serviceKey) : undefined;
-  const sessionTtl = options.sessionTtl ?? 3600;
+  const fromConfig = options.config?.mcp?.client;
+  const pinned = options.serviceKey ?? fromConfig?.serviceKey;
+  const wantSessions = (options.sessions ?? fromConfig?.sessions) !== false;
+  const serviceKey = pinned !== undefined && wantSessions ? toPublicKey(pinned) : undefined;
+  const sessionTtl = options.sessionTtl ?? fromConfig?.sessionTtl ?? 3600;
   if (!Number.isInteger(sessionTtl) || sessionTtl < 60) throw new InvalidArgumentError('sessionTtl must be a whole number of seconds, at least 60');
   /** False once the server turned out to lack the handshake methods. */
   let serverHasSessions = true;

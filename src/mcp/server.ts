@@ -50,6 +50,7 @@ import { decisionToJson, sessionOpenSchema } from '../remote/wire.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 import { mcpVerifierFromConfig } from './verifier.ts';
+import { sessionTableFromConfig } from './sessions-from-config.ts';
 import {
   DENIED_CODE,
   listToken,
@@ -118,9 +119,11 @@ export interface McpGuardOptions {
    * Session calls (docs/spec.md §4.7): a SessionTable (share one between the
    * McpServer instances of a deployment, built on the guard's verifier), or the
    * service signer (whose public key clients pin) and table options, to build
-   * one on this guard's verifier. Default: no sessions, signed proofs only.
+   * one on this guard's verifier. Default: the config's `mcp.server.sessions`
+   * (src/config/mcp.ts), else no sessions (signed proofs only); `false`: no
+   * sessions whatever the config says.
    */
-  sessions?: SessionTable | ({ signer: Signer } & Omit<SessionTableOptions, 'verifier' | 'signer'>);
+  sessions?: SessionTable | ({ signer: Signer } & Omit<SessionTableOptions, 'verifier' | 'signer'>) | false;
 }
 
 /** What the callback wrapper needs of an allowed call. */
@@ -195,6 +198,16 @@ export class McpGuard {
     const so = options.sessions;
     if (so instanceof SessionTable) this.sessions = so;
     else if (so) this.sessions = new SessionTable({ ...so, verifier: this.verifier });
+    else if (so === undefined && config) this.sessions = this.#sessionsFromConfig(config);
+  }
+
+  #sessionsFromConfig(config: CapframeConfig): SessionTable | undefined {
+    try {
+      return sessionTableFromConfig(config, this.verifier);
+    } catch (e) {
+      void this.#built?.close().catch(() => {});
+      throw e;
+    }
   }
 
   /**
