@@ -99,30 +99,47 @@ function capframeOf(x: unknown): Record<string, unknown> | undefined {
 
 type CallParams = CallToolRequest['params'];
 
+type SigningOptions = Pick<CapframeClientOptions, 'holderKey' | 'carrier' | 'clock' | 'backend'>;
+
 /** Signs one call and attaches the credential to its params. Throws a CapframeError (e.g. ERR_SCOPE_RESOURCE from the template). */
-export function signCallParams(
-  params: CallParams,
-  policy: ToolPolicy,
-  o: Pick<CapframeClientOptions, 'holderKey' | 'carrier' | 'clock' | 'backend'> & { token: Token | string | Uint8Array },
-): CallParams {
+export function signCallParams(params: CallParams, policy: ToolPolicy, o: SigningOptions & { token: Token | string | Uint8Array }): CallParams {
+  return signParams(params, policy, Token.parse(o.token), o);
+}
+
+/** The arguments of a call, checked: an object without the reserved member. */
+function callArgs(params: CallParams): Record<string, unknown> {
   if (!params || typeof params.name !== 'string') throw new InvalidArgumentError('callTool needs { name, arguments }');
   const args = params.arguments ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidArgumentError('tool arguments must be an object');
   if (Object.prototype.hasOwnProperty.call(args, META_KEY)) throw new InvalidArgumentError(`argument "${META_KEY}" is reserved for capframe credentials`);
-  const token = Token.parse(o.token);
-  const proof = createInvocation(token, {
+  return args;
+}
+
+/**
+ * The params as sent: the credential under `_meta[META_KEY]` or as the
+ * reserved argument; the caller's params are not changed. Object literals,
+ * not spreads of `o`: this runs on every call.
+ */
+function attach(params: CallParams, args: Record<string, unknown>, credential: object, carrier: 'meta' | 'argument' | undefined): CallParams {
+  if (carrier === 'argument') return { ...params, arguments: { ...args, [META_KEY]: credential } };
+  const meta = params._meta === undefined ? { [META_KEY]: credential } : { ...params._meta, [META_KEY]: credential };
+  return { ...params, arguments: args, _meta: meta };
+}
+
+function signParams(params: CallParams, policy: ToolPolicy, token: Token, o: SigningOptions): CallParams {
+  const args = callArgs(params);
+  const io: Parameters<typeof createInvocation>[1] = {
     key: o.holderKey,
     tool: params.name,
     operation: policy.operation,
     resource: policy.resource.render(args),
     args,
-    ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.backend ? { backend: o.backend } : {}),
-  });
-  const credential = { token: String(token), proof: String(proof) };
-  if (o.carrier === 'argument') return { ...params, arguments: { ...args, [META_KEY]: credential } };
-  return { ...params, arguments: args, _meta: { ...params._meta, [META_KEY]: credential } };
+  };
+  if (policy.proofWindow !== undefined) io.ttl = policy.proofWindow;
+  if (o.clock) io.clock = o.clock;
+  if (o.backend) io.backend = o.backend;
+  const proof = createInvocation(token, io);
+  return attach(params, args, { token: String(token), proof: String(proof) }, o.carrier);
 }
 
 /** The capframe denial in an error thrown by `callTool` (JSON-RPC error) or in a tool result, or undefined. */
@@ -179,8 +196,9 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
     return result;
   };
 
+  const knownPolicy = (name: string): ToolPolicy | undefined => local.get(name) ?? (useServer ? advertised.get(name) : undefined);
   const policyFor = async (name: string): Promise<ToolPolicy> => {
-    const p = local.get(name) ?? (useServer ? advertised.get(name) : undefined);
+    const p = knownPolicy(name);
     if (p) return p;
     if (useServer) {
       let cursor: string | undefined;
@@ -274,19 +292,11 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
     requestOptions: Parameters<C['callTool']>[2],
     retry: boolean,
   ): Promise<Awaited<ReturnType<C['callTool']>>> => {
-    const args = params.arguments ?? {};
-    if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidArgumentError('tool arguments must be an object');
-    if (Object.prototype.hasOwnProperty.call(args, META_KEY)) throw new InvalidArgumentError(`argument "${META_KEY}" is reserved for capframe credentials`);
-    const sealed: SealedCall = session.seal(
-      { tool: params.name, operation: policy.operation, resource: policy.resource.render(args), args, callId: newCallId() },
-      ...(policy.proofWindow !== undefined ? [policy.proofWindow] : []),
-    );
+    const args = callArgs(params);
+    const call = { tool: params.name, operation: policy.operation, resource: policy.resource.render(args), args, callId: newCallId() };
+    const sealed: SealedCall = policy.proofWindow !== undefined ? session.seal(call, policy.proofWindow) : session.seal(call);
     const e = sealed.envelope;
-    const credential = { session: e.session, counter: e.counter, callId: e.callId, exp: e.exp, tag: e.tag };
-    const sent: CallParams =
-      options.carrier === 'argument'
-        ? { ...params, arguments: { ...args, [META_KEY]: credential } }
-        : { ...params, arguments: args, _meta: { ...params._meta, [META_KEY]: credential } };
+    const sent = attach(params, args, { session: e.session, counter: e.counter, callId: e.callId, exp: e.exp, tag: e.tag }, options.carrier);
     let outcome: unknown;
     let threw = false;
     try {
@@ -307,9 +317,7 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
         const next = await sessionFor(t);
         if (next) return sessionCall(next, t, params, policy, resultSchema, requestOptions, false);
         stats.signed++;
-        return (await client.callTool(signCallParams(params, policy, { ...options, token: t }), resultSchema, requestOptions)) as Awaited<
-          ReturnType<C['callTool']>
-        >;
+        return (await client.callTool(signParams(params, policy, t, options), resultSchema, requestOptions)) as Awaited<ReturnType<C['callTool']>>;
       }
       // A tagged denial is checked like an allow; an untagged one can only deny (§13.6).
       const opened = answer ? session.open(sealed, answer) : undefined;
@@ -329,14 +337,14 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
   };
 
   const callTool = async (params: CallParams, resultSchema?: Parameters<C['callTool']>[1], requestOptions?: Parameters<C['callTool']>[2]) => {
-    const policy = await policyFor(params?.name);
-    const t = await tokenNow();
+    const policy = knownPolicy(params?.name) ?? (await policyFor(params?.name));
+    const t = fixed ?? (await source!.current());
     if (serviceKey && !policy.attested && offered()) {
       const session = await sessionFor(t);
       if (session) return sessionCall(session, t, params, policy, resultSchema, requestOptions, true);
     }
     if (serviceKey) stats.signed++;
-    return client.callTool(signCallParams(params, policy, { ...options, token: t }), resultSchema, requestOptions);
+    return client.callTool(signParams(params, policy, t, options), resultSchema, requestOptions);
   };
 
   const proxy = new Proxy(client, {
