@@ -45,6 +45,7 @@ import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/to
 import type { CapframeConfig } from '../config/parse.ts';
 import { DENIED_CODE, META_KEY, SESSION_NONCE_METHOD, SESSION_OPEN_METHOD, type AdvertisedPolicy, type WireDenial, type WireSessionAnswer } from './wire.ts';
 import { isTokenSource, type TokenSource } from '../remote/token-renewer.ts';
+import { copyOwn } from './copy.ts';
 
 export interface CapframeClientOptions {
   /** The caller's token (a Token, its `cft1.` text or bytes), or a TokenSource (a TokenRenewer: its current token on every call). */
@@ -121,9 +122,18 @@ function callArgs(params: CallParams): Record<string, unknown> {
  * not spreads of `o`: this runs on every call.
  */
 function attach(params: CallParams, args: Record<string, unknown>, credential: object, carrier: 'meta' | 'argument' | undefined): CallParams {
-  if (carrier === 'argument') return { ...params, arguments: { ...args, [META_KEY]: credential } };
-  const meta = params._meta === undefined ? { [META_KEY]: credential } : { ...params._meta, [META_KEY]: credential };
-  return { ...params, arguments: args, _meta: meta };
+  const out = copyOwn(params);
+  if (carrier === 'argument') {
+    const withCredential = copyOwn(args);
+    withCredential[META_KEY] = credential;
+    out.arguments = withCredential;
+    return out as CallParams;
+  }
+  const meta = params._meta === undefined ? {} : copyOwn(params._meta);
+  meta[META_KEY] = credential;
+  out.arguments = args;
+  out._meta = meta;
+  return out as CallParams;
 }
 
 function signParams(params: CallParams, policy: ToolPolicy, token: Token, o: SigningOptions): CallParams {

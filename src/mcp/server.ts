@@ -65,6 +65,7 @@ import {
   type WireSessionAnswer,
 } from './wire.ts';
 import { mayUse } from './visible.ts';
+import { copyOwn } from './copy.ts';
 
 /** One decision, for logs and audit: ids and digests, never the token, the proof or the arguments. */
 export interface McpDecisionEvent {
@@ -337,7 +338,8 @@ export class McpGuard {
         const c = read.credential;
         sessionCall = { session: c.session, counter: c.counter, tool, operation: policy.operation, resource, args, callId: c.callId, exp: c.exp, tag: c.tag };
         decision = await this.sessions!.check(sessionCall);
-      } else decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
+      } else if (this.#auth) decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
+      else decision = await this.verifier.verifyInvocation(read.credential.token, read.credential.proof, { tool, args, operation: policy.operation, resource });
     } catch (e) {
       const error = toCapframeError(e);
       decision = {
@@ -361,15 +363,19 @@ export class McpGuard {
       const forwarded = args === raw ? request : { ...request, params: { ...params, arguments: args } };
       const result = (await inner(forwarded, extra)) as CallToolResult;
       if (!answer || typeof result !== 'object' || result === null) return result;
-      const meta = result._meta ?? {};
-      const mine = isPlainObject(meta[META_KEY]) ? (meta[META_KEY] as Record<string, unknown>) : {};
-      return { ...result, _meta: { ...meta, [META_KEY]: { ...mine, session: answer } } };
+      const meta = isPlainObject(result._meta) ? copyOwn(result._meta) : {};
+      const mine = isPlainObject(meta[META_KEY]) ? copyOwn(meta[META_KEY]) : {};
+      mine.session = answer;
+      meta[META_KEY] = mine;
+      const out = copyOwn(result);
+      out._meta = meta;
+      return out;
     } finally {
       this.#pending.delete(extra as object);
     }
   }
 
-  /** The OAuth binding (when configured), then the signed proof. */
+  /** The OAuth binding, then the signed proof. */
   async #verify(
     c: Extract<Credential, { kind: 'signed' }>,
     tool: string,
@@ -378,7 +384,7 @@ export class McpGuard {
     args: Readonly<Record<string, unknown>>,
     extra: Extra,
   ): Promise<Decision> {
-    if (this.#auth) this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
+    this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
     return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
   }
 
