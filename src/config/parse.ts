@@ -27,6 +27,7 @@ import { serverSectionSchema, type ServerSection } from './server-section.ts';
 import { compilePolicy, RESERVED_ARGUMENT, toolSchema, type PolicySource, type ToolPolicy, type ToolPolicySpec } from './tools.ts';
 import { readAuthorityFile, trustSectionSchema } from './trust.ts';
 import { replaySectionSchema, type ReplaySection } from './replay.ts';
+import { mcpSectionSchema, type McpSection } from './mcp.ts';
 import { compileSubagent, subagentsSectionSchema, type SubagentEntry } from './subagents.ts';
 import { approversSectionSchema, readApprovers, resolveApproverNames } from './approvers.ts';
 
@@ -52,6 +53,8 @@ export interface CapframeConfig {
   readonly subagents?: Readonly<Record<string, SubagentEntry>>;
   /** The `approvers:` section (src/config/approvers.ts): approver keys (cfk1. text) by name. */
   readonly approvers?: Readonly<Record<string, string>>;
+  /** The `mcp:` section (src/config/mcp.ts): MCP session settings; `server.sessions.keyFile` resolved against baseDir. */
+  readonly mcp?: McpSection;
 }
 
 export interface ParseOptions {
@@ -76,6 +79,7 @@ const fileSchema = z.strictObject({
   replay: replaySectionSchema.optional(),
   subagents: subagentsSectionSchema.optional(),
   approvers: approversSectionSchema.optional(),
+  mcp: mcpSectionSchema.optional(),
 });
 
 type FileShape = z.infer<typeof fileSchema>;
@@ -312,6 +316,16 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
       problems.add(['replay', 'path'], (e as Error).message);
     }
   }
+  let mcp = cfg.mcp;
+  const mcpKey = mcp?.server?.sessions?.keyFile;
+  if (mcp?.server?.sessions && mcpKey !== undefined) {
+    try {
+      const keyFile = resolve(baseDir, interpolate(mcpKey, env));
+      mcp = { ...mcp, server: { ...mcp.server, sessions: { ...mcp.server.sessions, keyFile } } };
+    } catch (e) {
+      problems.add(['mcp', 'server', 'sessions', 'keyFile'], (e as Error).message);
+    }
+  }
   let subagents: Record<string, SubagentEntry> | undefined;
   if (cfg.subagents) {
     subagents = Object.create(null) as Record<string, SubagentEntry>;
@@ -337,6 +351,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): CapframeC
     ...(cfg.remote ? { remote: Object.freeze(cfg.remote) } : {}),
     ...(replay ? { replay: Object.freeze(replay) } : {}),
     ...(subagents ? { subagents: Object.freeze(subagents) } : {}),
+    ...(mcp ? { mcp: Object.freeze(mcp) } : {}),
     ...(approvers && approvers.size > 0 ? { approvers: Object.freeze(Object.fromEntries(approvers)) } : {}),
   });
 }

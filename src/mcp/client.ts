@@ -45,6 +45,7 @@ import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/to
 import type { CapframeConfig } from '../config/parse.ts';
 import { DENIED_CODE, META_KEY, SESSION_NONCE_METHOD, SESSION_OPEN_METHOD, type AdvertisedPolicy, type WireDenial, type WireSessionAnswer } from './wire.ts';
 import { isTokenSource, type TokenSource } from '../remote/token-renewer.ts';
+import { copyOwn } from './copy.ts';
 
 export interface CapframeClientOptions {
   /** The caller's token (a Token, its `cft1.` text or bytes), or a TokenSource (a TokenRenewer: its current token on every call). */
@@ -62,11 +63,11 @@ export interface CapframeClientOptions {
   tokenOnList?: boolean;
   clock?: Clock;
   backend?: Ed25519Backend;
-  /** The server's session key (`cfk1.…` or bytes), pinned: calls go over sessions when the server offers them (§4.7). */
+  /** The server's session key (`cfk1.…` or bytes), pinned: calls go over sessions when the server offers them (§4.7). Default: the config's `mcp.client.serviceKey`. */
   serviceKey?: PublicKeyInput;
-  /** Use sessions when `serviceKey` is given. Default true. */
+  /** Use sessions when `serviceKey` is given. Default: the config's `mcp.client.sessions`, else true. */
   sessions?: boolean;
-  /** Session lifetime asked for, seconds (capped by the token and the server). Default 3600. */
+  /** Session lifetime asked for, seconds (capped by the token and the server). Default: the config's `mcp.client.sessionTtl`, else 3600. */
   sessionTtl?: number;
 }
 
@@ -99,30 +100,56 @@ function capframeOf(x: unknown): Record<string, unknown> | undefined {
 
 type CallParams = CallToolRequest['params'];
 
+type SigningOptions = Pick<CapframeClientOptions, 'holderKey' | 'carrier' | 'clock' | 'backend'>;
+
 /** Signs one call and attaches the credential to its params. Throws a CapframeError (e.g. ERR_SCOPE_RESOURCE from the template). */
-export function signCallParams(
-  params: CallParams,
-  policy: ToolPolicy,
-  o: Pick<CapframeClientOptions, 'holderKey' | 'carrier' | 'clock' | 'backend'> & { token: Token | string | Uint8Array },
-): CallParams {
+export function signCallParams(params: CallParams, policy: ToolPolicy, o: SigningOptions & { token: Token | string | Uint8Array }): CallParams {
+  return signParams(params, policy, Token.parse(o.token), o);
+}
+
+/** The arguments of a call, checked: an object without the reserved member. */
+function callArgs(params: CallParams): Record<string, unknown> {
   if (!params || typeof params.name !== 'string') throw new InvalidArgumentError('callTool needs { name, arguments }');
   const args = params.arguments ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidArgumentError('tool arguments must be an object');
   if (Object.prototype.hasOwnProperty.call(args, META_KEY)) throw new InvalidArgumentError(`argument "${META_KEY}" is reserved for capframe credentials`);
-  const token = Token.parse(o.token);
-  const proof = createInvocation(token, {
+  return args;
+}
+
+/**
+ * The params as sent: the credential under `_meta[META_KEY]` or as the
+ * reserved argument; the caller's params are not changed. Object literals,
+ * not spreads of `o`: this runs on every call.
+ */
+function attach(params: CallParams, args: Record<string, unknown>, credential: object, carrier: 'meta' | 'argument' | undefined): CallParams {
+  const out = copyOwn(params);
+  if (carrier === 'argument') {
+    const withCredential = copyOwn(args);
+    withCredential[META_KEY] = credential;
+    out.arguments = withCredential;
+    return out as CallParams;
+  }
+  const meta = params._meta === undefined ? {} : copyOwn(params._meta);
+  meta[META_KEY] = credential;
+  out.arguments = args;
+  out._meta = meta;
+  return out as CallParams;
+}
+
+function signParams(params: CallParams, policy: ToolPolicy, token: Token, o: SigningOptions): CallParams {
+  const args = callArgs(params);
+  const io: Parameters<typeof createInvocation>[1] = {
     key: o.holderKey,
     tool: params.name,
     operation: policy.operation,
     resource: policy.resource.render(args),
     args,
-    ...(policy.proofWindow !== undefined ? { ttl: policy.proofWindow } : {}),
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.backend ? { backend: o.backend } : {}),
-  });
-  const credential = { token: String(token), proof: String(proof) };
-  if (o.carrier === 'argument') return { ...params, arguments: { ...args, [META_KEY]: credential } };
-  return { ...params, arguments: args, _meta: { ...params._meta, [META_KEY]: credential } };
+  };
+  if (policy.proofWindow !== undefined) io.ttl = policy.proofWindow;
+  if (o.clock) io.clock = o.clock;
+  if (o.backend) io.backend = o.backend;
+  const proof = createInvocation(token, io);
+  return attach(params, args, { token: String(token), proof: String(proof) }, o.carrier);
 }
 
 /** The capframe denial in an error thrown by `callTool` (JSON-RPC error) or in a tool result, or undefined. */
@@ -179,8 +206,9 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
     return result;
   };
 
+  const knownPolicy = (name: string): ToolPolicy | undefined => local.get(name) ?? (useServer ? advertised.get(name) : undefined);
   const policyFor = async (name: string): Promise<ToolPolicy> => {
-    const p = local.get(name) ?? (useServer ? advertised.get(name) : undefined);
+    const p = knownPolicy(name);
     if (p) return p;
     if (useServer) {
       let cursor: string | undefined;
@@ -195,8 +223,11 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
   };
 
   const stats: CapframeSessionStats = { handshakes: 0, retries: 0, signed: 0, refusedAnswers: 0 };
-  const serviceKey = options.serviceKey !== undefined && options.sessions !== false ? toPublicKey(options.serviceKey) : undefined;
-  const sessionTtl = options.sessionTtl ?? 3600;
+  const fromConfig = options.config?.mcp?.client;
+  const pinned = options.serviceKey ?? fromConfig?.serviceKey;
+  const wantSessions = (options.sessions ?? fromConfig?.sessions) !== false;
+  const serviceKey = pinned !== undefined && wantSessions ? toPublicKey(pinned) : undefined;
+  const sessionTtl = options.sessionTtl ?? fromConfig?.sessionTtl ?? 3600;
   if (!Number.isInteger(sessionTtl) || sessionTtl < 60) throw new InvalidArgumentError('sessionTtl must be a whole number of seconds, at least 60');
   /** False once the server turned out to lack the handshake methods. */
   let serverHasSessions = true;
@@ -271,19 +302,11 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
     requestOptions: Parameters<C['callTool']>[2],
     retry: boolean,
   ): Promise<Awaited<ReturnType<C['callTool']>>> => {
-    const args = params.arguments ?? {};
-    if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidArgumentError('tool arguments must be an object');
-    if (Object.prototype.hasOwnProperty.call(args, META_KEY)) throw new InvalidArgumentError(`argument "${META_KEY}" is reserved for capframe credentials`);
-    const sealed: SealedCall = session.seal(
-      { tool: params.name, operation: policy.operation, resource: policy.resource.render(args), args, callId: newCallId() },
-      ...(policy.proofWindow !== undefined ? [policy.proofWindow] : []),
-    );
+    const args = callArgs(params);
+    const call = { tool: params.name, operation: policy.operation, resource: policy.resource.render(args), args, callId: newCallId() };
+    const sealed: SealedCall = policy.proofWindow !== undefined ? session.seal(call, policy.proofWindow) : session.seal(call);
     const e = sealed.envelope;
-    const credential = { session: e.session, counter: e.counter, callId: e.callId, exp: e.exp, tag: e.tag };
-    const sent: CallParams =
-      options.carrier === 'argument'
-        ? { ...params, arguments: { ...args, [META_KEY]: credential } }
-        : { ...params, arguments: args, _meta: { ...params._meta, [META_KEY]: credential } };
+    const sent = attach(params, args, { session: e.session, counter: e.counter, callId: e.callId, exp: e.exp, tag: e.tag }, options.carrier);
     let outcome: unknown;
     let threw = false;
     try {
@@ -304,9 +327,7 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
         const next = await sessionFor(t);
         if (next) return sessionCall(next, t, params, policy, resultSchema, requestOptions, false);
         stats.signed++;
-        return (await client.callTool(signCallParams(params, policy, { ...options, token: t }), resultSchema, requestOptions)) as Awaited<
-          ReturnType<C['callTool']>
-        >;
+        return (await client.callTool(signParams(params, policy, t, options), resultSchema, requestOptions)) as Awaited<ReturnType<C['callTool']>>;
       }
       // A tagged denial is checked like an allow; an untagged one can only deny (§13.6).
       const opened = answer ? session.open(sealed, answer) : undefined;
@@ -326,14 +347,14 @@ export function withCapframe<C extends Client>(client: C, options: CapframeClien
   };
 
   const callTool = async (params: CallParams, resultSchema?: Parameters<C['callTool']>[1], requestOptions?: Parameters<C['callTool']>[2]) => {
-    const policy = await policyFor(params?.name);
-    const t = await tokenNow();
+    const policy = knownPolicy(params?.name) ?? (await policyFor(params?.name));
+    const t = fixed ?? (await source!.current());
     if (serviceKey && !policy.attested && offered()) {
       const session = await sessionFor(t);
       if (session) return sessionCall(session, t, params, policy, resultSchema, requestOptions, true);
     }
     if (serviceKey) stats.signed++;
-    return client.callTool(signCallParams(params, policy, { ...options, token: t }), resultSchema, requestOptions);
+    return client.callTool(signParams(params, policy, t, options), resultSchema, requestOptions);
   };
 
   const proxy = new Proxy(client, {

@@ -50,6 +50,7 @@ import { decisionToJson, sessionOpenSchema } from '../remote/wire.ts';
 import { definePolicy, type ToolPolicy, type ToolPolicySpec } from '../config/tools.ts';
 import type { CapframeConfig } from '../config/parse.ts';
 import { mcpVerifierFromConfig } from './verifier.ts';
+import { sessionTableFromConfig } from './sessions-from-config.ts';
 import {
   DENIED_CODE,
   listToken,
@@ -64,6 +65,7 @@ import {
   type WireSessionAnswer,
 } from './wire.ts';
 import { mayUse } from './visible.ts';
+import { copyOwn } from './copy.ts';
 
 /** One decision, for logs and audit: ids and digests, never the token, the proof or the arguments. */
 export interface McpDecisionEvent {
@@ -118,9 +120,11 @@ export interface McpGuardOptions {
    * Session calls (docs/spec.md §4.7): a SessionTable (share one between the
    * McpServer instances of a deployment, built on the guard's verifier), or the
    * service signer (whose public key clients pin) and table options, to build
-   * one on this guard's verifier. Default: no sessions, signed proofs only.
+   * one on this guard's verifier. Default: the config's `mcp.server.sessions`
+   * (src/config/mcp.ts), else no sessions (signed proofs only); `false`: no
+   * sessions whatever the config says.
    */
-  sessions?: SessionTable | ({ signer: Signer } & Omit<SessionTableOptions, 'verifier' | 'signer'>);
+  sessions?: SessionTable | ({ signer: Signer } & Omit<SessionTableOptions, 'verifier' | 'signer'>) | false;
 }
 
 /** What the callback wrapper needs of an allowed call. */
@@ -195,6 +199,16 @@ export class McpGuard {
     const so = options.sessions;
     if (so instanceof SessionTable) this.sessions = so;
     else if (so) this.sessions = new SessionTable({ ...so, verifier: this.verifier });
+    else if (so === undefined && config) this.sessions = this.#sessionsFromConfig(config);
+  }
+
+  #sessionsFromConfig(config: CapframeConfig): SessionTable | undefined {
+    try {
+      return sessionTableFromConfig(config, this.verifier);
+    } catch (e) {
+      void this.#built?.close().catch(() => {});
+      throw e;
+    }
   }
 
   /**
@@ -324,7 +338,8 @@ export class McpGuard {
         const c = read.credential;
         sessionCall = { session: c.session, counter: c.counter, tool, operation: policy.operation, resource, args, callId: c.callId, exp: c.exp, tag: c.tag };
         decision = await this.sessions!.check(sessionCall);
-      } else decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
+      } else if (this.#auth) decision = await this.#verify(read.credential, tool, policy, resource, args, extra);
+      else decision = await this.verifier.verifyInvocation(read.credential.token, read.credential.proof, { tool, args, operation: policy.operation, resource });
     } catch (e) {
       const error = toCapframeError(e);
       decision = {
@@ -348,15 +363,19 @@ export class McpGuard {
       const forwarded = args === raw ? request : { ...request, params: { ...params, arguments: args } };
       const result = (await inner(forwarded, extra)) as CallToolResult;
       if (!answer || typeof result !== 'object' || result === null) return result;
-      const meta = result._meta ?? {};
-      const mine = isPlainObject(meta[META_KEY]) ? (meta[META_KEY] as Record<string, unknown>) : {};
-      return { ...result, _meta: { ...meta, [META_KEY]: { ...mine, session: answer } } };
+      const meta = isPlainObject(result._meta) ? copyOwn(result._meta) : {};
+      const mine = isPlainObject(meta[META_KEY]) ? copyOwn(meta[META_KEY]) : {};
+      mine.session = answer;
+      meta[META_KEY] = mine;
+      const out = copyOwn(result);
+      out._meta = meta;
+      return out;
     } finally {
       this.#pending.delete(extra as object);
     }
   }
 
-  /** The OAuth binding (when configured), then the signed proof. */
+  /** The OAuth binding, then the signed proof. */
   async #verify(
     c: Extract<Credential, { kind: 'signed' }>,
     tool: string,
@@ -365,7 +384,7 @@ export class McpGuard {
     args: Readonly<Record<string, unknown>>,
     extra: Extra,
   ): Promise<Decision> {
-    if (this.#auth) this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
+    this.#checkBinding(this.verifier.verifyToken(c.token), extra.authInfo);
     return await this.verifier.verifyInvocation(c.token, c.proof, { tool, args, operation: policy.operation, resource });
   }
 

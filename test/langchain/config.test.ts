@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tool } from 'langchain';
 import { z } from 'zod';
 import { CapframeError } from '../../src/errors.ts';
@@ -234,12 +234,12 @@ test('mistakes inside server: and remote: name the file, the line and the field'
   assert.equal(configError(`${head}remote:\n  timeout: 100\n`), 'capframe.yaml:3 remote.url: is required');
 });
 
-test('the commented-out remote:, replay: and server: examples are valid once uncommented', () => {
+test('the commented-out remote:, replay:, server: and mcp: examples are valid once uncommented', () => {
   const dir = mkdtempSync(join(tmpdir(), 'capframe-cfg-'));
   try {
     writeFileSync(join(dir, 'authority.pub'), `${pub}\n`);
     const text = readFileSync('capframe.config.example.yaml', 'utf8');
-    const open = text.replace(/^#(?=remote:|server:|replay:| {2})/gm, '');
+    const open = text.replace(/^#(?=remote:|server:|replay:|mcp:| {2})/gm, '');
     const cfg = parseConfig(open, { env: { CAPFRAME_KEYS: dir, CAPFRAME_AUDIT_DIR: dir } });
     assert.deepEqual(cfg.remote, {
       url: 'http://127.0.0.1:8787',
@@ -251,6 +251,17 @@ test('the commented-out remote:, replay: and server: examples are valid once unc
       revocationForm: 'exact',
     });
     assert.deepEqual(cfg.replay, { store: 'memory' });
+    assert.deepEqual(cfg.mcp?.client, { serviceKey: `cfk1.${'A'.repeat(43)}`, sessions: true, sessionTtl: 3600 });
+    assert.deepEqual(
+      { ...cfg.mcp?.server?.sessions, keyFile: basename(cfg.mcp!.server!.sessions!.keyFile) },
+      {
+        keyFile: 'mcp-session.key',
+        maxTtl: 3600,
+        maxPerHolder: 64,
+        maxSessions: 100000,
+        handshakesPerSecond: 20,
+      },
+    );
     assert.equal(cfg.server?.port, 8787);
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
     assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
