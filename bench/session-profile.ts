@@ -90,22 +90,33 @@ try {
   });
   const sessionTool = guardTool(getTicket, new Guard({ verifier: v, policies: POLICY, sink: null, attestAll: true }));
   const localTool = guardTool(getTicket, new Guard({ verifier: new Verifier({ trusted: [authority.publicKey] }), policies: POLICY, sink: null }));
+  // The guard's asynchronous path without any transport: a CallVerifier that answers with the in-process check after a
+  // setImmediate (as a queued remote call would), to tell the cost of the asynchronous way apart from the session's own.
+  const inproc = new Verifier({ trusted: [authority.publicKey] });
+  const asyncVerifier = {
+    verifyCall: (t: never, call: never) => new Promise((r) => setImmediate(() => r(inproc.authorize(t, call)))),
+    verifyInvocation: () => Promise.reject(new Error('unused')),
+  } as never;
+  const asyncTool = guardTool(getTicket, new Guard({ verifier: asyncVerifier, policies: POLICY, sink: null }));
   const config = { configurable: { capframe: { token, holderKey: holder } } };
   const ways = {
     bare: async (i: number) => check(await getTicket.invoke({ type: 'tool_call', id: `b-${i}`, name: 'get_ticket', args: { id: i } }, config), 'bare'),
     local: async (i: number) => check(await localTool.invoke({ type: 'tool_call', id: `l-${i}`, name: 'get_ticket', args: { id: i } }, config), 'local'),
+    async: async (i: number) => check(await asyncTool.invoke({ type: 'tool_call', id: `a-${i}`, name: 'get_ticket', args: { id: i } }, config), 'async'),
     session: async (i: number) => check(await sessionTool.invoke({ type: 'tool_call', id: `s-${i}`, name: 'get_ticket', args: { id: i } }, config), 'session'),
   };
   await load(1000, inFlight, 1e7, ways.bare, null);
   await load(1000, inFlight, 1e7, ways.local, null);
+  await load(1000, inFlight, 1e7, ways.async, null);
   await load(1000, inFlight, 1e7, ways.session, null);
   const sum = {
     bare: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     local: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
+    async: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     session: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
   };
   for (let r = 0; r < rounds; r++) {
-    for (const name of (process.env.WAYS ?? 'bare,local,session').split(',') as ('bare' | 'local' | 'session')[]) {
+    for (const name of (process.env.WAYS ?? 'bare,local,session').split(',') as ('bare' | 'local' | 'async' | 'session')[]) {
       const lat: number[] = [];
       const req0 = v.sessionStats.requests;
       const c0 = process.cpuUsage();
@@ -125,6 +136,7 @@ try {
           round: r,
           way: name,
           clientUsPerCall: +((c.user + c.system) / calls).toFixed(2),
+          clientSystemUsPerCall: +(c.system / calls).toFixed(2),
           serviceUsPerCall: +(s / calls).toFixed(2),
           p50: +percentile(lat, 50).toFixed(3),
           perS: Math.round(calls / secs),
@@ -134,6 +146,7 @@ try {
   }
   const b = sum.bare,
     l = sum.local,
+    a = sum.async,
     s = sum.session;
   process.stdout.write(
     JSON.stringify({
@@ -141,12 +154,18 @@ try {
       clientUsPerCall: {
         bare: +(b.cpu / b.n).toFixed(2),
         local: +(l.cpu / l.n).toFixed(2),
+        async: +(a.cpu / a.n).toFixed(2),
         session: +(s.cpu / s.n).toFixed(2),
         added: +((s.cpu - b.cpu) / b.n).toFixed(2),
       },
       serviceUsPerCall: +(s.svc / s.n).toFixed(2),
       serviceIdleUsPerCallDuringBare: +(b.svc / b.n).toFixed(2),
-      p50: { bare: +percentile(b.lat, 50).toFixed(3), local: +percentile(l.lat, 50).toFixed(3), session: +percentile(s.lat, 50).toFixed(3) },
+      p50: {
+        bare: +percentile(b.lat, 50).toFixed(3),
+        local: +percentile(l.lat, 50).toFixed(3),
+        async: +percentile(a.lat, 50).toFixed(3),
+        session: +percentile(s.lat, 50).toFixed(3),
+      },
       addedP50: +(percentile(s.lat, 50) - percentile(b.lat, 50)).toFixed(3),
       ratio: +(b.s / s.s).toFixed(3),
       callsPerRequest: +(s.n / s.req).toFixed(2),

@@ -9,7 +9,7 @@
  */
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes, sha256, toHex } from '../crypto/hash.ts';
+import { equalBytes, sha256 } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { tagsEqual } from '../crypto/session-keys.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
@@ -17,8 +17,7 @@ import { ApprovalRequiredError, CapframeError, InvalidArgumentError, SessionAnsw
 import { MAX_APPROVERS } from '../token/approval.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import { createSessionHello } from '../holder/session-hello.ts';
-import { argsDigest } from '../token/args.ts';
-import { checkName } from '../token/invocation-payload.ts';
+import { argsDigestBuffer } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeSessionReply, deriveSessionKeys, MAX_COUNTER, replySignedMessage, sessionAnswerTag, sessionCallTag } from '../token/session.ts';
@@ -205,17 +204,16 @@ export class ClientSession {
     if (life > LIMITS.maxInvocationWindow) throw new InvalidArgumentError(`a call lives at most ${LIMITS.maxInvocationWindow} s`);
     const resource = normalizeResource(call.resource);
     // One digest per call: tagged here, its hex form kept for the answer check.
-    const digest = argsDigest(call.args);
-    const tool = checkName(call.tool, 'tool name');
-    const operation = checkName(call.operation, 'operation');
-    const callId = checkName(call.callId, 'call id');
+    const digest = argsDigestBuffer(call.args);
+    // Text fields are checked once, by sessionCallMessage (the §4.1 limits, as checkName would).
+    const { tool, operation, callId } = call;
     const counter = ++this.#counter;
     const exp = Math.floor(this.#clock()) + life;
     const tag = sessionCallTag(this.#callKey, this.id, { counter, tool, operation, resource, argsDigest: digest, callId, exp });
     return {
       envelope: { session: this.idText, counter, tool, operation, resource, args: call.args, callId, exp, tag: tag.toString('base64url') },
       tag,
-      base: { tool, operation, resource, callId, argsDigest: toHex(digest) },
+      base: { tool, operation, resource, callId, argsDigest: digest.toString('hex') },
     };
   }
 
