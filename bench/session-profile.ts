@@ -6,6 +6,13 @@
  *
  *   npx tsx bench/session-profile.ts [calls=20000] [inFlight=100] [rounds=4]
  *
+ * Environment: WAYS=bare,local,async,session (which ways, in this order per
+ * round; "async" is the guard with an in-process check behind a promise, to
+ * tell the asynchronous path's cost from the session's), MAX_REQUESTS and
+ * MAX_BATCH (the RemoteVerifier's batching), SERVICE_PROF=dir (the service
+ * runs with --cpu-prof into dir). Run the client with node --cpu-prof
+ * --import tsx for its profile.
+ *
  * Prints one JSON line per round and a summary: microseconds of CPU per call
  * (client: bare and session, their difference is what the session way adds
  * on the client's event loop; service: all of it), p50 latencies, HTTP
@@ -29,7 +36,6 @@ import { BENCH_SKEW, waitPastStart } from './support.ts';
 const calls = Number(process.argv[2] ?? 20_000);
 const inFlight = Number(process.argv[3] ?? 100);
 const rounds = Number(process.argv[4] ?? 4);
-const transport = process.env.SESSION_TRANSPORT;
 
 function serviceCpuUs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -84,7 +90,6 @@ try {
     connections: 32,
     serviceKey: serviceKey.publicKey,
     timeout: 15_000,
-    ...(transport ? { transport: transport as never } : {}),
     ...(process.env.MAX_REQUESTS ? { maxRequests: Number(process.env.MAX_REQUESTS) } : {}),
     ...(process.env.MAX_BATCH ? { maxBatch: Number(process.env.MAX_BATCH) } : {}),
   });
