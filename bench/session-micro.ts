@@ -5,6 +5,15 @@
  *   session_verify_us     service CPU per session call: SessionTable.check()
  *                         (session lookup, argument digest, HMAC tag, counter
  *                         window, the call rules) plus its answer tag
+ *   session_tag_us        of that, the per-call crypto that replaces the
+ *                         Ed25519 verify: the call tag recomputed and compared,
+ *                         and the answer tag
+ *   session_digest_us     of that, the argument digest (JCS + SHA-256), which
+ *                         every path computes (signed, local, session)
+ *   session_rules_us      of that, the call rules (rules.ts checkCallNow), the
+ *                         same code as an in-process check
+ *   session_client_us     client CPU per call: seal (digest, counter, tag)
+ *                         plus the answer check (answer tag, decision JSON)
  *   ed25519_verify_us     one native Ed25519 verify (node:crypto), the unit
  *                         the per-call signed path pays on the service
  *   handshake_us          one whole handshake: nonce, the holder's signed
@@ -18,9 +27,20 @@ import { keySigner } from '../src/crypto/signer.ts';
 import { defaultBackend } from '../src/crypto/default.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
 import { beginSession, type ClientSession } from '../src/remote/session-client.ts';
+import { randomBytes } from 'node:crypto';
+import { tagsEqual } from '../src/crypto/session-keys.ts';
+import { argsDigestBuffer } from '../src/token/args.ts';
+import { sessionAnswerTag, sessionCallTag } from '../src/token/session.ts';
+import { checkCallNow } from '../src/verify/rules.ts';
+import { decisionToJson } from '../src/remote/decision-json.ts';
+import type { SessionAnswer } from '../src/verify/session-table.ts';
 
 export interface SessionMicro {
   sessionVerifyUs: number;
+  sessionTagUs: number;
+  sessionDigestUs: number;
+  sessionRulesUs: number;
+  sessionClientUs: number;
   ed25519VerifyUs: number;
   handshakeUs: number;
   /** Measured heap per session; NaN unless node runs with --expose-gc (without it the delta is noise). */
@@ -75,9 +95,13 @@ export async function measureSessionMicro(quick: boolean): Promise<SessionMicro>
   const s = await handshake(table, token, holder, service.publicKey);
   const n = quick ? 2_000 : 20_000;
   const rounds = 5;
-  const sealed = Array.from({ length: n * rounds }, (_, i) =>
-    s.seal({ tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i }, callId: `b-${i}` }, 300),
-  );
+  const mk = (i: number, on: ClientSession = s) =>
+    on.seal({ tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i }, callId: `b-${i}` }, 300);
+  // Client seal: timed on a session of its own, whose calls are never sent.
+  const spare = await handshake(table, token, holder, service.publicKey);
+  const sealUs = await best(rounds, n, (i) => mk(10_000_000 + i, spare));
+  const sealed = Array.from({ length: n * rounds }, (_, i) => mk(i));
+  const answers: SessionAnswer[] = new Array(n * rounds);
   const sessionVerifyUs = await best(rounds, n, (i) => {
     const c = sealed[i]!.envelope;
     const d = table.check(c);
@@ -86,6 +110,60 @@ export async function measureSessionMicro(quick: boolean): Promise<SessionMicro>
     if (!d.allowed) throw new Error(`bench: session call denied: ${d.code}`);
     return table.answer(c, '{"allowed":true}');
   });
+  // The client's answer check, on real answers (the decision text the service sends for each call).
+  const fresh2 = Array.from({ length: n * rounds }, (_, i) => mk(30_000_000 + i));
+  for (let i = 0; i < fresh2.length; i++) {
+    const env = fresh2[i]!.envelope;
+    answers[i] = table.answer(env, JSON.stringify(decisionToJson(await table.check(env))));
+  }
+  const openUs = await best(rounds, n, (i) => {
+    if (!s.open(fresh2[i]!, answers[i]!).allowed) throw new Error('bench: the answer check refused a real answer');
+  });
+  const sessionClientUs = sealUs + openUs;
+
+  // The parts of the service's work: per-call crypto, argument digest, rules (same sizes and keys as above).
+  const callKey = new Uint8Array(randomBytes(32));
+  const answerKey = new Uint8Array(randomBytes(32));
+  const sid = new Uint8Array(16);
+  const digest0 = argsDigestBuffer({ id: 1 });
+  const fields = (i: number) => ({
+    counter: i + 1,
+    tool: 'get_ticket',
+    operation: 'read',
+    resource: `tickets://acme/${i}`,
+    argsDigest: digest0,
+    callId: `b-${i}`,
+    exp: 1_800_000_000,
+  });
+  // The call fields made beforehand, as the service has them from the parsed request.
+  const calls = Array.from({ length: n }, (_, i) => fields(i));
+  const tags = calls.map((f) => sessionCallTag(callKey, sid, f));
+  const sessionTagUs = await best(rounds, n, (i) => {
+    const k = i % n;
+    const expect = sessionCallTag(callKey, sid, calls[k]!);
+    if (!tagsEqual(expect, tags[k]!)) throw new Error('bench: tag');
+    return sessionAnswerTag(answerKey, sid, k + 1, expect, '{"allowed":true}');
+  });
+  const sessionDigestUs = await best(rounds, n, (i) => argsDigestBuffer({ id: i }));
+  const chain = verifier.verifyToken(token);
+  const now = Math.floor(verifier.clock());
+  const replay = { checkAndRecord: () => true };
+  const sessionRulesUs = await best(rounds, n, (i) =>
+    checkCallNow(
+      chain,
+      {
+        tool: 'get_ticket',
+        operation: 'read',
+        resource: `tickets://acme/${i}`,
+        args: { id: i },
+        argsHex: 'ab'.repeat(32),
+        callId: `r-${i}`,
+        iat: now,
+        exp: now + 300,
+      },
+      { now, skew: verifier.clockSkew, replay, revocation: verifier.revocation, limits: verifier.limits, backend: verifier.backend },
+    ),
+  );
 
   const nh = quick ? 50 : 300;
   const handshakeUs = await best(3, nh, () => handshake(table, token, holder, service.publicKey));
@@ -102,5 +180,5 @@ export async function measureSessionMicro(quick: boolean): Promise<SessionMicro>
   const sessionBytesEstimate = fresh.stats().bytesPerSession;
   fresh.clear();
   table.clear();
-  return { sessionVerifyUs, ed25519VerifyUs, handshakeUs, sessionBytes, sessionBytesEstimate };
+  return { sessionVerifyUs, sessionTagUs, sessionDigestUs, sessionRulesUs, sessionClientUs, ed25519VerifyUs, handshakeUs, sessionBytes, sessionBytesEstimate };
 }

@@ -48,7 +48,7 @@ import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
 import { mean, percentile, round } from './stats.ts';
 import { measureSessionMicro } from './session-micro.ts';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializePrivateKey } from '../src/crypto/keys.ts';
@@ -65,6 +65,21 @@ interface Way {
   readonly samples: number[];
   seconds: number;
   calls: number;
+  /** CPU of this process (the agent's event loop) and of the service, microseconds, over the measured rounds. */
+  clientCpuUs: number;
+  serviceCpuUs: number;
+}
+
+/** CPU time of a process so far, microseconds (Linux /proc; NaN elsewhere). */
+function processCpuUs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks of 10 ms (USER_HZ 100)
+    return (Number(rest[11]) + Number(rest[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
 }
 
 /** `n` calls with `inFlight` outstanding at any time; pushes each call's latency (ms). */
@@ -212,10 +227,42 @@ ${sessions}`;
     const toolCall = (i: number, way: string) => ({ type: 'tool_call' as const, id: `${way}-${i}`, name: 'get_ticket', args: { id: i } });
 
     const ways: Way[] = [
-      { name: 'bare', call: async (i) => check(await getTicket.invoke(toolCall(i, 'bare'), config), 'bare'), samples: [], seconds: 0, calls: 0 },
-      { name: 'local', call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'), samples: [], seconds: 0, calls: 0 },
-      { name: 'remote', call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'), samples: [], seconds: 0, calls: 0 },
-      { name: 'session', call: async (i) => check(await sessionTool.invoke(toolCall(i, 'session'), config), 'session'), samples: [], seconds: 0, calls: 0 },
+      {
+        name: 'bare',
+        call: async (i) => check(await getTicket.invoke(toolCall(i, 'bare'), config), 'bare'),
+        samples: [],
+        seconds: 0,
+        calls: 0,
+        clientCpuUs: 0,
+        serviceCpuUs: 0,
+      },
+      {
+        name: 'local',
+        call: async (i) => check(await local.invoke(toolCall(i, 'local'), config), 'local'),
+        samples: [],
+        seconds: 0,
+        calls: 0,
+        clientCpuUs: 0,
+        serviceCpuUs: 0,
+      },
+      {
+        name: 'remote',
+        call: async (i) => check(await remote.invoke(toolCall(i, 'remote'), config), 'remote'),
+        samples: [],
+        seconds: 0,
+        calls: 0,
+        clientCpuUs: 0,
+        serviceCpuUs: 0,
+      },
+      {
+        name: 'session',
+        call: async (i) => check(await sessionTool.invoke(toolCall(i, 'session'), config), 'session'),
+        samples: [],
+        seconds: 0,
+        calls: 0,
+        clientCpuUs: 0,
+        serviceCpuUs: 0,
+      },
     ];
     if (remoteRedis)
       ways.push({
@@ -224,6 +271,8 @@ ${sessions}`;
         samples: [],
         seconds: 0,
         calls: 0,
+        clientCpuUs: 0,
+        serviceCpuUs: 0,
       });
     let lightAdded = NaN;
     let lightSessionAdded = NaN;
@@ -252,7 +301,12 @@ ${sessions}`;
       for (let k = 0; k < ways.length; k++) {
         const w = ways[(r + k) % ways.length]!;
         await run(w, async () => {
+          const c0 = process.cpuUsage();
+          const s0 = processCpuUs(service.pid);
           w.seconds += await load(perRound, IN_FLIGHT, r * perRound, w.call, w.samples);
+          const c = process.cpuUsage(c0);
+          w.clientCpuUs += c.user + c.system;
+          w.serviceCpuUs += processCpuUs(service.pid) - s0;
           w.calls += perRound;
         });
       }
@@ -326,6 +380,11 @@ ${sessions}`;
     const sessionVsVerify = micro ? micro.sessionVerifyUs / micro.ed25519VerifyUs : NaN;
 
     const ms = (x: number) => `${x.toFixed(2)} ms`;
+    const cpuPerCall = (name: Way['name'], k: 'clientCpuUs' | 'serviceCpuUs'): number => {
+      const w = ways.find((x) => x.name === name);
+      return w && w.calls > 0 ? w[k] / w.calls : NaN;
+    };
+    const cpu = (name: Way['name'], k: 'clientCpuUs' | 'serviceCpuUs'): string => cpuPerCall(name, k).toFixed(1);
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(22) : c.padStart(14))).join(' | ')} |`;
     const out = [
       '',
@@ -366,6 +425,11 @@ ${sessions}`;
       micro
         ? `session service CPU per call ${micro.sessionVerifyUs.toFixed(2)} us = ${sessionVsVerify.toFixed(3)} x one native Ed25519 verify (${micro.ed25519VerifyUs.toFixed(2)} us); handshake ${micro.handshakeUs.toFixed(0)} us; heap per session ${Number.isNaN(micro.sessionBytes) ? 'not measured (run node with --expose-gc)' : `${micro.sessionBytes.toFixed(0)} bytes`}, estimate ${micro.sessionBytesEstimate} bytes`
         : 'session micro FAILED',
+      micro
+        ? `of that: per-call tags ${micro.sessionTagUs.toFixed(2)} us (${(micro.sessionTagUs / micro.ed25519VerifyUs).toFixed(3)} x Ed25519 verify), argument digest ${micro.sessionDigestUs.toFixed(2)} us, call rules ${micro.sessionRulesUs.toFixed(2)} us; client seal + answer check ${micro.sessionClientUs.toFixed(2)} us`
+        : '',
+      `CPU per call end to end (us): client ${cpu('bare', 'clientCpuUs')} bare, ${cpu('local', 'clientCpuUs')} local, ${cpu('remote', 'clientCpuUs')} remote, ${cpu('session', 'clientCpuUs')} session; ` +
+        `service ${cpu('remote', 'serviceCpuUs')} remote, ${cpu('session', 'serviceCpuUs')} session (HTTP, checks, audit line)`,
       ...Object.entries(failed).map(([k, v]) => `phase ${k} FAILED: ${v}`),
       'seed reference: local 7,100 / 8,300 = 0.86, remote 0.31, remote added latency +26 ms',
       '',
@@ -397,6 +461,17 @@ ${sessions}`;
           : `FAILED: ${failed.session_micro}`,
         target: '<= 0.05 x one native Ed25519 verify',
         ...(micro ? { ok: sessionVsVerify <= 0.05 } : {}),
+      },
+      {
+        name: 'session_tag_us / session_digest_us / session_rules_us',
+        value: micro
+          ? `${micro.sessionTagUs.toFixed(2)} / ${micro.sessionDigestUs.toFixed(2)} / ${micro.sessionRulesUs.toFixed(2)} us (tags ${(micro.sessionTagUs / micro.ed25519VerifyUs).toFixed(3)} x Ed25519 verify)`
+          : `FAILED: ${failed.session_micro}`,
+      },
+      { name: 'session_client_us', value: micro ? `${micro.sessionClientUs.toFixed(2)} us` : `FAILED: ${failed.session_micro}` },
+      {
+        name: 'CPU per call, client (bare/session) and service (session)',
+        value: `${cpu('bare', 'clientCpuUs')} / ${cpu('session', 'clientCpuUs')} us, ${cpu('session', 'serviceCpuUs')} us`,
       },
       { name: 'handshake_us', value: micro ? `${micro.handshakeUs.toFixed(0)} us` : `FAILED: ${failed.session_micro}` },
       { name: 'token bytes / remote request bytes', value: `${tokenBytes} / ${requestBytes}` },
@@ -433,9 +508,16 @@ ${sessions}`;
       metrics.ed25519_verify_us = round(micro.ed25519VerifyUs);
       metrics.session_verify_vs_ed25519_verify = round(sessionVsVerify);
       metrics.handshake_us = Math.round(micro.handshakeUs);
+      metrics.session_tag_us = round(micro.sessionTagUs);
+      metrics.session_tag_vs_ed25519_verify = round(micro.sessionTagUs / micro.ed25519VerifyUs);
+      metrics.session_digest_us = round(micro.sessionDigestUs);
+      metrics.session_rules_us = round(micro.sessionRulesUs);
+      metrics.session_client_us = round(micro.sessionClientUs);
       metrics.session_bytes = Math.round(micro.sessionBytes);
       metrics.session_bytes_estimate = Math.round(micro.sessionBytesEstimate);
     }
+    for (const name of ['bare', 'local', 'remote', 'session'] as const) metrics[`tool_calls_client_cpu_us_${name}`] = round(cpuPerCall(name, 'clientCpuUs'));
+    for (const name of ['remote', 'session'] as const) metrics[`tool_calls_service_cpu_us_${name}`] = round(cpuPerCall(name, 'serviceCpuUs'));
     if (sat) metrics.remote_verifications_per_s = Math.round(sat.perSecond);
     if (satBatch) metrics.remote_verifications_batched_per_s = Math.round(satBatch.perSecond);
     if (stats.remote_redis) {

@@ -9,16 +9,15 @@
  */
 import type { Ed25519Backend } from '../crypto/backend.ts';
 import { defaultBackend } from '../crypto/default.ts';
-import { equalBytes, sha256, toHex } from '../crypto/hash.ts';
+import { equalBytes, sha256 } from '../crypto/hash.ts';
 import type { PrivateKey } from '../crypto/keys.ts';
 import { tagsEqual } from '../crypto/session-keys.ts';
-import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
+import { encodeBase64url } from '../encoding/base64url.ts';
 import { ApprovalRequiredError, CapframeError, InvalidArgumentError, SessionAnswerError, type ApprovalNeed } from '../errors.ts';
 import { MAX_APPROVERS } from '../token/approval.ts';
 import { errorFromCode, toCapframeError } from '../error-codes.ts';
 import { createSessionHello } from '../holder/session-hello.ts';
-import { argsDigest } from '../token/args.ts';
-import { checkName } from '../token/invocation-payload.ts';
+import { argsDigestBuffer } from '../token/args.ts';
 import { DEFAULTS, LIMITS } from '../token/limits.ts';
 import { normalizeResource } from '../token/resource.ts';
 import { decodeSessionReply, deriveSessionKeys, MAX_COUNTER, replySignedMessage, sessionAnswerTag, sessionCallTag } from '../token/session.ts';
@@ -150,6 +149,24 @@ export interface SealedCall {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const B64U = /^[A-Za-z0-9_-]+$/;
+
+/** A session denial of a sealed call, one fixed shape. */
+function sessionDenial(base: SealedCall['base'], error: CapframeError): Mutable<Denied> {
+  return {
+    tool: base.tool,
+    operation: base.operation,
+    resource: base.resource,
+    callId: base.callId,
+    argsDigest: base.argsDigest,
+    mode: 'session',
+    allowed: false,
+    code: error.code,
+    reason: error.message,
+    error,
+  };
+}
+
 export class ClientSession {
   readonly id: Uint8Array;
   readonly idText: string;
@@ -183,34 +200,20 @@ export class ClientSession {
   seal(call: LocalCall, ttl: number | string = DEFAULTS.invocationWindow): SealedCall {
     if (!call || typeof call !== 'object') throw new InvalidArgumentError('seal() needs a call');
     if (typeof call.args !== 'object' || call.args === null || Array.isArray(call.args)) throw new InvalidArgumentError('args must be an object');
-    const life = parseDuration(ttl);
+    const life = typeof ttl === 'number' && Number.isInteger(ttl) && ttl > 0 ? ttl : parseDuration(ttl);
     if (life > LIMITS.maxInvocationWindow) throw new InvalidArgumentError(`a call lives at most ${LIMITS.maxInvocationWindow} s`);
     const resource = normalizeResource(call.resource);
-    const digest = argsDigest(call.args);
-    const fields = {
-      counter: ++this.#counter,
-      tool: checkName(call.tool, 'tool name'),
-      operation: checkName(call.operation, 'operation'),
-      resource,
-      argsDigest: digest,
-      callId: checkName(call.callId, 'call id'),
-      exp: Math.floor(this.#clock()) + life,
-    };
-    const tag = sessionCallTag(this.#callKey, this.id, fields);
+    // One digest per call: tagged here, its hex form kept for the answer check.
+    const digest = argsDigestBuffer(call.args);
+    // Text fields are checked once, by sessionCallMessage (the §4.1 limits, as checkName would).
+    const { tool, operation, callId } = call;
+    const counter = ++this.#counter;
+    const exp = Math.floor(this.#clock()) + life;
+    const tag = sessionCallTag(this.#callKey, this.id, { counter, tool, operation, resource, argsDigest: digest, callId, exp });
     return {
-      envelope: {
-        session: this.idText,
-        counter: fields.counter,
-        tool: fields.tool,
-        operation: fields.operation,
-        resource,
-        args: call.args,
-        callId: fields.callId,
-        exp: fields.exp,
-        tag: encodeBase64url(tag),
-      },
+      envelope: { session: this.idText, counter, tool, operation, resource, args: call.args, callId, exp, tag: tag.toString('base64url') },
       tag,
-      base: { tool: fields.tool, operation: fields.operation, resource, callId: fields.callId, argsDigest: toHex(digest) },
+      base: { tool, operation, resource, callId, argsDigest: digest.toString('hex') },
     };
   }
 
@@ -228,7 +231,8 @@ export class ClientSession {
       let tagged = false;
       if (answer.tag !== undefined) {
         const expect = sessionAnswerTag(this.#answerKey, this.id, sealed.envelope.counter, sealed.tag, answer.decision);
-        const got = typeof answer.tag === 'string' && answer.tag.length === 43 ? decodeBase64url(answer.tag) : undefined;
+        // Buffer's decoder skips characters outside the alphabet, so only a 43-character text of the alphabet is decoded.
+        const got = typeof answer.tag === 'string' && answer.tag.length === 43 && B64U.test(answer.tag) ? Buffer.from(answer.tag, 'base64url') : undefined;
         if (!got || !tagsEqual(expect, got)) throw new SessionAnswerError('the answer tag does not verify: forged, replayed or for another call');
         tagged = true;
       }
@@ -243,37 +247,45 @@ export class ClientSession {
       if (d.allowed) {
         if (!tagged) throw new SessionAnswerError('an allow without an answer tag is never accepted');
         if (d.mode !== 'session') throw new SessionAnswerError('a session answer allows in another mode');
-        for (const k of ['tool', 'operation', 'resource', 'callId', 'argsDigest'] as const) {
-          if (d[k] !== base[k]) throw new SessionAnswerError(`the answer allows another call (${k} differs)`);
-        }
-        // Built from a literal, not a spread of `base`: a spread copy that then
-        // takes new properties costs about ten microseconds per call in V8.
-        const out = {
+        const differs =
+          d.tool !== base.tool
+            ? 'tool'
+            : d.operation !== base.operation
+              ? 'operation'
+              : d.resource !== base.resource
+                ? 'resource'
+                : d.callId !== base.callId
+                  ? 'callId'
+                  : d.argsDigest !== base.argsDigest
+                    ? 'argsDigest'
+                    : undefined;
+        if (differs) throw new SessionAnswerError(`the answer allows another call (${differs} differs)`);
+        // One fixed shape, built at once (a spread of the call's fields into a growing object costs microseconds per call).
+        const out: Mutable<Allowed> = {
           tool: base.tool,
           operation: base.operation,
           resource: base.resource,
           callId: base.callId,
           argsDigest: base.argsDigest,
-        } as Mutable<Allowed>;
+          mode: 'session',
+          allowed: true,
+          grant: d.grant as unknown as Allowed['grant'],
+          expiresAt: d.expiresAt,
+        };
         if (d.subject !== undefined) out.subject = d.subject;
         if (d.chainIds !== undefined) out.chainIds = d.chainIds;
-        out.mode = 'session';
-        out.allowed = true;
-        out.grant = d.grant as unknown as Allowed['grant'];
-        out.expiresAt = d.expiresAt;
         return Object.freeze(out);
       }
       // An approval gate's counts and approvers (§15.4), taken only from an answer the service tagged:
       // the LangChain middleware builds its approval request from them, as on the signed path.
       const need = tagged && d.code === 'ERR_APPROVAL_REQUIRED' ? readApprovalNeed((json as { approval?: unknown }).approval) : undefined;
       const error = need ? new ApprovalRequiredError(d.reason, need) : errorFromCode(d.code, d.reason);
-      const out = { ...base, mode: 'session' as const, allowed: false as const, code: error.code, reason: error.message, error } as Mutable<Denied>;
+      const out = sessionDenial(base, error);
       if (d.subject !== undefined) out.subject = d.subject;
       if (d.chainIds !== undefined) out.chainIds = d.chainIds;
       return Object.freeze(out);
     } catch (e) {
-      const error: CapframeError = toCapframeError(e, 'ERR_SESSION_ANSWER');
-      return Object.freeze({ ...base, mode: 'session' as const, allowed: false as const, code: error.code, reason: error.message, error });
+      return Object.freeze(sessionDenial(base, toCapframeError(e, 'ERR_SESSION_ANSWER')));
     }
   }
 }

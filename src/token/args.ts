@@ -75,6 +75,11 @@ export function argsDigest(args: unknown): Uint8Array {
   return new Uint8Array(hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'buffer'));
 }
 
+/** argsDigest() as the Buffer node:crypto returns (no copy): the session paths need its bytes and its hex form once per call. */
+export function argsDigestBuffer(args: unknown): Buffer {
+  return hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'buffer') as unknown as Buffer;
+}
+
 /**
  * argsDigest() as lowercase hex, in one native call and without a Buffer: the
  * verifier needs only this form, once per checked call.

@@ -204,17 +204,17 @@ export function sessionCallMessage(session: Uint8Array, f: SessionCallFields): B
   o = putU64(out, o, f.exp);
   out.set(f.argsDigest, o);
   o += 32;
-  for (const [s, n] of [
-    [f.tool, t],
-    [f.operation, op],
-    [f.resource, r],
-    [f.callId, c],
-  ] as const) {
-    out.writeUInt16BE(n, o);
-    o += 2;
-    o += out.write(s, o, n, 'utf8');
-  }
+  o = putText(out, o, f.tool, t);
+  o = putText(out, o, f.operation, op);
+  o = putText(out, o, f.resource, r);
+  putText(out, o, f.callId, c);
   return out;
+}
+
+/** lp(s): the UTF-8 length (u16 big-endian), then the bytes. */
+function putText(out: Buffer, o: number, s: string, n: number): number {
+  out.writeUInt16BE(n, o);
+  return o + 2 + out.write(s, o + 2, n, 'utf8');
 }
 
 /** HMAC-SHA-256(callKey, sessionCallMessage(...)). */

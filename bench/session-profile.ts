@@ -1,0 +1,184 @@
+/**
+ * Per-call CPU of the session way, client and service apart (a development
+ * tool, not a suite): the tool-calls workload (12 ms tool, N in flight)
+ * bare and over sessions, alternating, with process.cpuUsage() for the
+ * client (this process) and /proc/<pid>/stat for the service child.
+ *
+ *   npx tsx bench/session-profile.ts [calls=20000] [inFlight=100] [rounds=4]
+ *
+ * Environment: WAYS=bare,local,async,session (which ways, in this order per
+ * round; "async" is the guard with an in-process check behind a promise, to
+ * tell the asynchronous path's cost from the session's), MAX_REQUESTS and
+ * MAX_BATCH (the RemoteVerifier's batching), SERVICE_PROF=dir (the service
+ * runs with --cpu-prof into dir). Run the client with node --cpu-prof
+ * --import tsx for its profile.
+ *
+ * Prints one JSON line per round and a summary: microseconds of CPU per call
+ * (client: bare and session, their difference is what the session way adds
+ * on the client's event loop; service: all of it), p50 latencies, HTTP
+ * requests per call.
+ */
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tool } from '@langchain/core/tools';
+import { z } from 'zod';
+import { formatPublicKey, generateKey, issueToken, Verifier } from '../src/index.ts';
+import { Guard, guardTool } from '../src/langchain/index.ts';
+import { RemoteVerifier } from '../src/remote/client.ts';
+import { spawnService } from '../src/server/child.ts';
+import { serializePrivateKey } from '../src/crypto/keys.ts';
+import { percentile } from './stats.ts';
+import { load, check } from './tool-calls.ts';
+import { BENCH_SKEW, waitPastStart } from './support.ts';
+
+const calls = Number(process.argv[2] ?? 20_000);
+const inFlight = Number(process.argv[3] ?? 100);
+const rounds = Number(process.argv[4] ?? 4);
+
+function serviceCpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // utime, stime: fields 14 and 15 (1-based), clock ticks (100 per second)
+  return (Number(rest[11]) + Number(rest[12])) * 10_000;
+}
+
+const authority = generateKey();
+const holder = generateKey();
+const token = issueToken({
+  key: authority,
+  subject: 'agent:bench',
+  holder: holder.publicKey,
+  ttl: '1h',
+  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
+});
+const serviceKey = generateKey();
+const keyDir = mkdtempSync(join(tmpdir(), 'capframe-prof-'));
+const keyFile = join(keyDir, 'service.key');
+writeFileSync(keyFile, serializePrivateKey(serviceKey), { mode: 0o600 });
+const service = await spawnService(
+  `trust:
+  authorities:
+    - ${formatPublicKey(authority.publicKey)}
+  replayCacheSize: 100000
+  clockSkew: ${BENCH_SKEW}
+server:
+  host: 127.0.0.1
+  port: 0
+  audit:
+    path: ./audit.jsonl
+  sessions:
+    keyFile: ${keyFile}
+    handshakesPerSecond: 1000
+`,
+  {},
+  process.env.SERVICE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVICE_PROF}`] : [],
+);
+try {
+  await waitPastStart();
+  const getTicket = tool(
+    async ({ id }: { id: number }) => {
+      await sleep(12);
+      return `ticket ${id}`;
+    },
+    { name: 'get_ticket', description: 'Reads one support ticket.', schema: z.object({ id: z.number() }) },
+  );
+  const POLICY = { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' } };
+  const v = new RemoteVerifier({
+    url: service.url,
+    connections: 32,
+    serviceKey: serviceKey.publicKey,
+    timeout: 15_000,
+    ...(process.env.MAX_REQUESTS ? { maxRequests: Number(process.env.MAX_REQUESTS) } : {}),
+    ...(process.env.MAX_BATCH ? { maxBatch: Number(process.env.MAX_BATCH) } : {}),
+  });
+  const sessionTool = guardTool(getTicket, new Guard({ verifier: v, policies: POLICY, sink: null, attestAll: true }));
+  const localTool = guardTool(getTicket, new Guard({ verifier: new Verifier({ trusted: [authority.publicKey] }), policies: POLICY, sink: null }));
+  // The guard's asynchronous path without any transport: a CallVerifier that answers with the in-process check after a
+  // setImmediate (as a queued remote call would), to tell the cost of the asynchronous way apart from the session's own.
+  const inproc = new Verifier({ trusted: [authority.publicKey] });
+  const asyncVerifier = {
+    verifyCall: (t: never, call: never) => new Promise((r) => setImmediate(() => r(inproc.authorize(t, call)))),
+    verifyInvocation: () => Promise.reject(new Error('unused')),
+  } as never;
+  const asyncTool = guardTool(getTicket, new Guard({ verifier: asyncVerifier, policies: POLICY, sink: null }));
+  const config = { configurable: { capframe: { token, holderKey: holder } } };
+  const ways = {
+    bare: async (i: number) => check(await getTicket.invoke({ type: 'tool_call', id: `b-${i}`, name: 'get_ticket', args: { id: i } }, config), 'bare'),
+    local: async (i: number) => check(await localTool.invoke({ type: 'tool_call', id: `l-${i}`, name: 'get_ticket', args: { id: i } }, config), 'local'),
+    async: async (i: number) => check(await asyncTool.invoke({ type: 'tool_call', id: `a-${i}`, name: 'get_ticket', args: { id: i } }, config), 'async'),
+    session: async (i: number) => check(await sessionTool.invoke({ type: 'tool_call', id: `s-${i}`, name: 'get_ticket', args: { id: i } }, config), 'session'),
+  };
+  await load(1000, inFlight, 1e7, ways.bare, null);
+  await load(1000, inFlight, 1e7, ways.local, null);
+  await load(1000, inFlight, 1e7, ways.async, null);
+  await load(1000, inFlight, 1e7, ways.session, null);
+  const sum = {
+    bare: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
+    local: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
+    async: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
+    session: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
+  };
+  for (let r = 0; r < rounds; r++) {
+    for (const name of (process.env.WAYS ?? 'bare,local,session').split(',') as ('bare' | 'local' | 'async' | 'session')[]) {
+      const lat: number[] = [];
+      const req0 = v.sessionStats.requests;
+      const c0 = process.cpuUsage();
+      const s0 = serviceCpuUs(service.pid);
+      const secs = await load(calls, inFlight, r * calls + 1e6, ways[name], lat);
+      const c = process.cpuUsage(c0);
+      const s = serviceCpuUs(service.pid) - s0;
+      const w = sum[name];
+      w.cpu += c.user + c.system;
+      w.svc += s;
+      w.n += calls;
+      w.s += secs;
+      w.lat.push(...lat);
+      if (name === 'session') sum.session.req += v.sessionStats.requests - req0;
+      process.stdout.write(
+        JSON.stringify({
+          round: r,
+          way: name,
+          clientUsPerCall: +((c.user + c.system) / calls).toFixed(2),
+          clientSystemUsPerCall: +(c.system / calls).toFixed(2),
+          serviceUsPerCall: +(s / calls).toFixed(2),
+          p50: +percentile(lat, 50).toFixed(3),
+          perS: Math.round(calls / secs),
+        }) + '\n',
+      );
+    }
+  }
+  const b = sum.bare,
+    l = sum.local,
+    a = sum.async,
+    s = sum.session;
+  process.stdout.write(
+    JSON.stringify({
+      inFlight,
+      clientUsPerCall: {
+        bare: +(b.cpu / b.n).toFixed(2),
+        local: +(l.cpu / l.n).toFixed(2),
+        async: +(a.cpu / a.n).toFixed(2),
+        session: +(s.cpu / s.n).toFixed(2),
+        added: +((s.cpu - b.cpu) / b.n).toFixed(2),
+      },
+      serviceUsPerCall: +(s.svc / s.n).toFixed(2),
+      serviceIdleUsPerCallDuringBare: +(b.svc / b.n).toFixed(2),
+      p50: {
+        bare: +percentile(b.lat, 50).toFixed(3),
+        local: +percentile(l.lat, 50).toFixed(3),
+        async: +percentile(a.lat, 50).toFixed(3),
+        session: +percentile(s.lat, 50).toFixed(3),
+      },
+      addedP50: +(percentile(s.lat, 50) - percentile(b.lat, 50)).toFixed(3),
+      ratio: +(b.s / s.s).toFixed(3),
+      callsPerRequest: +(s.n / s.req).toFixed(2),
+      load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    }) + '\n',
+  );
+  await v.close();
+} finally {
+  await service.stop();
+  rmSync(keyDir, { recursive: true, force: true });
+}
