@@ -110,6 +110,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const metrics = new Metrics();
   const decider = createDecider(o.verifier, metrics, o.audit, o.exports, o.console?.record);
   if (o.exportStats) metrics.exports = o.exportStats;
+  if (o.console) metrics.console = o.console.stats;
   const maxStreams = o.maxStreamsPerAddress ?? 8;
   const sessions = o.sessions ? new SessionTable({ ...o.sessions, verifier: o.verifier }) : undefined;
   if (sessions) metrics.sessions = sessions;

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { SECRET, startConsoleFixture } from './fixture.ts';
@@ -16,6 +17,8 @@ import { Verifier } from '../../src/verify/verifier.ts';
 import { parseServerConfig } from '../../src/config/server.ts';
 import { CapframeError } from '../../src/errors.ts';
 import { formatPublicKey, generateKey } from '../../src/index.ts';
+import { keySigner } from '../../src/crypto/signer.ts';
+import { AuditLog } from '../../src/audit/log.ts';
 
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; json: Record<string, unknown> };
 
@@ -292,6 +295,9 @@ test('live streams are capped, and a reader that stops reading is dropped instea
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(ui.stats.streams.dropped, 1);
+    const metrics = await (await request(url + '/metrics')).body.text();
+    assert.match(metrics, /^capframe_console_streams_dropped_total 1$/m);
+    assert.match(metrics, /^capframe_console_streams_refused_total 1$/m);
     assert.equal(ui.stats.streams.clients, 0);
     // The server closed its side: once the reader reads again, it finds the stream ended.
     const closed = new Promise((r) => stalled.once('close', r));
@@ -315,5 +321,42 @@ test('config: server.console is validated, with safe defaults', () => {
       (e: unknown) => e instanceof CapframeError && e.code === 'ERR_CONFIG' && /console/.test(e.message),
       bad,
     );
+  }
+});
+
+test('audit checkpoint: "verified" only when the signature checks under the configured checkpoint key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capframe-console-cp-'));
+  const signer = keySigner(generateKey());
+  const log = AuditLog.open({ path: join(dir, 'audit.jsonl'), checkpoint: { signer, everyLines: 1000, everySeconds: 0 } });
+  const services = [];
+  try {
+    log.write({ decision: 'allow', tool: 't', subject: 'agent:a' });
+    await log.checkpoint();
+    const audit = (checkpointKey: Uint8Array) => ({
+      get head() {
+        return log.head;
+      },
+      get lastCheckpoint() {
+        return log.lastCheckpoint;
+      },
+      checkpointFailures: 0,
+      checkpointKey,
+    });
+    for (const [key, verified] of [
+      [signer.publicKey, true],
+      [generateKey().publicKey, false],
+    ] as const) {
+      const ui = createConsole({ views: 'public', assets: new Map(), audit: audit(key) });
+      const service = createVerifyService({ verifier: new Verifier({ trusted: [] }), console: ui });
+      services.push(service);
+      const { url } = await service.listen();
+      const r = await call(url, '/ui/api/checkpoint');
+      assert.equal(r.status, 200);
+      assert.deepEqual([(r.json.last as { verified: boolean }).verified, (r.json.last as { at: number }).at], [verified, 1]);
+    }
+  } finally {
+    for (const s of services) await s.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -27,6 +27,31 @@ interface State {
   error: string;
 }
 
+// Lines built as strings: htm drops whitespace around line breaks inside templates.
+function blockLine(b: Block): string {
+  return [
+    b.issuedAt ? `issued ${b.issuedAt}` : '',
+    b.notBefore ? `not before ${b.notBefore}` : '',
+    `expires ${b.expiresAt}`,
+    `max depth ${b.maxDepth}`,
+    `${b.bytes} bytes`,
+    b.inheritsGrants ? 'inherits grants' : '',
+  ]
+    .filter((x) => x !== '')
+    .join(' · ');
+}
+
+function grantLine(g: Block['grants'][number]): string {
+  return [
+    `${g.resource} [${g.permissions.join(', ')}]`,
+    g.constraints ? `constraints ${JSON.stringify(g.constraints)}` : '',
+    g.rate ? `rate ${JSON.stringify(g.rate)}` : '',
+    g.budget ? `budget ${JSON.stringify(g.budget)}` : '',
+  ]
+    .filter((x) => x !== '')
+    .join(' ');
+}
+
 export class Inspector extends Component<{ canUse: boolean }, State> {
   override state: State = { decoded: null, error: '' };
 
@@ -66,18 +91,9 @@ export class Inspector extends Component<{ canUse: boolean }, State> {
                   (b) =>
                     html`<li class="card">
                       <div><strong>${b.kind}</strong> <span class="subject">${b.subject}</span> <span class="mono muted">${b.id}</span></div>
-                      <div class="muted">
-                        ${b.issuedAt ? `issued ${b.issuedAt} · ` : ''}${b.notBefore ? `not before ${b.notBefore} · ` : ''}expires ${b.expiresAt} · max depth
-                        ${b.maxDepth} · ${b.bytes} bytes ${b.inheritsGrants ? ' · inherits grants' : ''}
-                      </div>
+                      <div class="muted">${blockLine(b)}</div>
                       <ul class="grants">
-                        ${b.grants.map(
-                          (g) =>
-                            html`<li class="mono">
-                              ${g.resource}
-                              [${g.permissions.join(', ')}]${g.constraints ? ` constraints ${JSON.stringify(g.constraints)}` : ''}${g.rate ? ` rate ${JSON.stringify(g.rate)}` : ''}${g.budget ? ` budget ${JSON.stringify(g.budget)}` : ''}
-                            </li>`,
-                        )}
+                        ${b.grants.map((g) => html`<li class="mono">${grantLine(g)}</li>`)}
                       </ul>
                     </li>`,
                 )}

@@ -62,7 +62,7 @@ export interface ConsoleOptions {
   readonly loginFailuresPerAddress?: number;
   /** Failed logins per minute over all addresses before 429. Default 50. */
   readonly loginFailuresTotal?: number;
-  readonly revocation?: { readonly revoke: RevokeFn; readonly state: RevocationState; view(): RegistryView };
+  readonly revocation?: { readonly revoke: RevokeFn; readonly state: RevocationState; view(sinceSeq?: number): RegistryView };
   readonly authority?: { readonly audience: string; agents(): Agent[] };
   readonly audit?: {
     readonly head: { seq: number };
@@ -221,7 +221,8 @@ export function createConsole(o: ConsoleOptions): Console {
 
   const revokedSubjects = (): Set<string> => {
     try {
-      return new Set(o.revocation?.view().subjects ?? []);
+      // Past every id sequence: the subjects and cut-offs without reading the id list.
+      return new Set(o.revocation?.view(Number.MAX_SAFE_INTEGER).subjects ?? []);
     } catch {
       return new Set();
     }

@@ -14,6 +14,8 @@ export interface StreamStats {
 
 export class StreamHub {
   readonly #clients = new Set<ServerResponse>();
+  /** Open streams per client address: one address cannot take every stream. */
+  readonly #perAddress = new Map<string, number>();
   readonly #maxClients: number;
   readonly #maxBuffered: number;
   readonly stats: StreamStats = { clients: 0, dropped: 0, refused: 0 };
@@ -27,12 +29,20 @@ export class StreamHub {
     return this.#clients.size;
   }
 
-  /** False when full (the caller answers 503). `backlog` is sent first. */
+  /** At most this many streams from one client address: half of all, and at least 2. */
+  get maxPerAddress(): number {
+    return Math.max(2, Math.floor(this.#maxClients / 2));
+  }
+
+  /** False when full, in all or for this client address (the caller answers 503). `backlog` is sent first. */
   open(res: ServerResponse, headers: Record<string, string>, backlog: string): boolean {
-    if (this.#clients.size >= this.#maxClients) {
+    const address = res.req.socket.remoteAddress ?? '?';
+    const mine = this.#perAddress.get(address) ?? 0;
+    if (this.#clients.size >= this.#maxClients || mine >= this.maxPerAddress) {
       this.stats.refused++;
       return false;
     }
+    this.#perAddress.set(address, mine + 1);
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
     // The request deadline of the service must not cut a stream.
@@ -42,6 +52,9 @@ export class StreamHub {
     res.on('close', () => {
       this.#clients.delete(res);
       this.stats.clients = this.#clients.size;
+      const n = (this.#perAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(address, n);
+      else this.#perAddress.delete(address);
     });
     this.#write(res, ': capframe console\nretry: 2000\n\n' + backlog);
     return true;
