@@ -360,3 +360,23 @@ test('audit checkpoint: "verified" only when the signature checks under the conf
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('delegation trees: a root the authority issued shows with its subject, the profile grants and its expiry', async () => {
+  const fx = await startConsoleFixture();
+  try {
+    const { cookie } = await login(fx.url);
+    await fx.enrol('agent:support:3');
+    await new Promise((r) => setTimeout(r, 250));
+    const r = await call(fx.url, '/ui/api/trees', { headers: { cookie } });
+    const trees = r.json.trees as { subject: string; issuedBy: string | null; grants: string[]; expiresAt: number; allowed: number; children: unknown[] }[];
+    const t = trees.find((x) => x.subject === 'agent:support:3');
+    assert.ok(t);
+    assert.equal(t.issuedBy, 'authority');
+    assert.deepEqual(t.grants, ['tickets://acme/* [read]']);
+    assert.ok(t.expiresAt > Date.now() / 1000);
+    assert.equal(t.allowed, 1);
+    assert.equal(t.children.length, 0);
+  } finally {
+    await fx.close();
+  }
+});
