@@ -23,6 +23,10 @@ test('forest: bounded by maxNodes, least recently seen out with its subtree; cyc
   g.addDecision(view([id(1), id(2)], 'x'), null, null);
   g.addDecision(view([id(2), id(1)], 'y'), null, null);
   assert.doesNotThrow(() => g.trees(() => false));
+  // A chain whose signatures did not hold builds nothing.
+  const h = new Forest(100);
+  h.addDecision(decisionView({ allowed: false, code: 'ERR_SIGNATURE_INVALID', chainIds: [id(7), id(8)], subject: 'forged' }, 0, Date.now()), null, null);
+  assert.equal(h.size, 0);
   // Not hex ids: the chain is dropped from the view.
   assert.deepEqual(view(['<script>', id(1)], 's').chainIds, []);
 });

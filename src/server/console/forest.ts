@@ -42,6 +42,9 @@ export interface TreeNode {
 
 const MAX_GRANTS = 8;
 
+/** The verifier names a chain only once its signatures held; a denial with one of these codes never builds a tree all the same (its ids could be the caller's own). */
+const UNVERIFIED = new Set(['ERR_MALFORMED', 'ERR_TOO_LARGE', 'ERR_SIGNATURE_INVALID', 'ERR_UNKNOWN_KEY', 'ERR_DEPTH', 'ERR_ATTENUATION']);
+
 export function grantSummary(g: unknown): string | null {
   if (typeof g !== 'object' || g === null) return null;
   const { resource, permissions } = g as { resource?: unknown; permissions?: unknown };
@@ -111,7 +114,7 @@ export class Forest {
   /** One decision: its chain becomes (or refreshes) a path; the tip gets the subject, grant and outcome. */
   addDecision(d: DecisionView, grant: unknown, expiresAt: unknown): void {
     const ids = d.chainIds;
-    if (ids.length === 0) return;
+    if (ids.length === 0 || (!d.allowed && UNVERIFIED.has(d.code))) return;
     for (let i = 0; i < ids.length; i++) this.#touch(ids[i]!, i === 0 ? null : ids[i - 1]!, d.time);
     const tip = this.#nodes.get(ids[ids.length - 1]!)!;
     if (d.subject) tip.subject = d.subject;
