@@ -41,3 +41,4 @@ console.log('\noutbox:');
 for (const m of run.outbox) console.log(`  to ${m.to.padEnd(22)} ${m.subject}`);
 console.log(`\nagent's answer: ${run.answer}`);
 console.log(`\naudit log: ${run.auditLines.length} JSON lines (no tokens, keys or arguments), e.g.\n  ${run.auditLines[0]}`);
+console.log('\nThe same decisions live in a browser: npm run demo:console (starts a service with the web console at /ui).');

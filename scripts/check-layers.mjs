@@ -30,7 +30,8 @@ export const PACKAGES = {
   verify: ['better-sqlite3', '@redis/client'],
   config: ['yaml', 'zod'],
   remote: ['undici', 'zod'],
-  server: ['zod'],
+  // preact and htm: the console serves their browser files (resolved, never imported).
+  server: ['zod', 'preact', 'htm'],
   langchain: ['@langchain/core', 'langchain', '@langchain/langgraph', 'zod'],
   deepagents: ['deepagents', '@langchain/core', 'langchain', '@langchain/langgraph'],
   mcp: ['@modelcontextprotocol/sdk', '@langchain/core', 'zod'],

@@ -143,7 +143,7 @@ export class AuditLog {
   #sinceCheckpoint = 0;
   #signing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastCheckpoint: { seq: number; at: number; time: string } | null = null;
+  #lastCheckpoint: { seq: number; at: number; time: string; kid: string; head: string; sig: string } | null = null;
   /** Checkpoints that could not be signed or written (the log goes on; /metrics shows the count). */
   checkpointFailures = 0;
 
@@ -199,7 +199,7 @@ export class AuditLog {
   }
 
   /** The last checkpoint this writer appended (null before the first). */
-  get lastCheckpoint(): { seq: number; at: number; time: string } | null {
+  get lastCheckpoint(): { seq: number; at: number; time: string; kid: string; head: string; sig: string } | null {
     return this.#lastCheckpoint;
   }
 
@@ -223,7 +223,7 @@ export class AuditLog {
         const hash = hashRecord(record as unknown as AuditRecord);
         const text = canonicalJson({ ...record, hash }) + '\n';
         this.#append(text, this.#seq + 1, hash);
-        this.#lastCheckpoint = { seq: this.#seq, at: claim.at, time: claim.time };
+        this.#lastCheckpoint = { seq: this.#seq, at: claim.at, time: claim.time, kid: claim.kid, head: claim.head, sig: claim.sig };
       })
       .catch(() => {
         this.checkpointFailures++;

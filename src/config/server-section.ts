@@ -33,6 +33,13 @@
  *       maxSessions: 100000      # live sessions in total (beyond: ERR_SESSION_LIMIT)
  *       handshakesPerSecond: 20  # per client address, burst twice that
  *     authority:                 # enrol agents and issue them short-lived tokens (src/config/authority.ts); off when absent
+ *     console:                   # the web console at /ui (docs/operations.md, Console)
+ *       enabled: true            # false: /ui answers 404
+ *       views: login             # read-only pages: login (default: the admin login) | public (actions still need the login)
+ *       sessionTtl: 8h           # a login lasts this long
+ *       maxSessions: 32          # live logins (a new one ends the oldest)
+ *       maxStreams: 16           # open live-decision streams
+ *       publicOrigin: https://capframe.example   # behind a TLS proxy: the only Origin accepted, and Secure cookies
  *
  * Timeouts are durations (`500ms`, `5s`, `2m`) or a bare number of
  * milliseconds; they parse to milliseconds.
@@ -57,6 +64,22 @@ const ms = z.union([z.string(), z.number()], { error: 'expected a duration such 
     return z.NEVER;
   }
 });
+
+/** `server.console`; absent means every default (on, read views behind the login). */
+export const consoleSectionSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  views: z.enum(['login', 'public'], { error: 'expected login or public' }).default('login'),
+  sessionTtl: ms.default(8 * 3600_000),
+  maxSessions: z.number().int().min(1).max(10_000).default(32),
+  maxStreams: z.number().int().min(1).max(1_000).default(16),
+  recent: z.number().int().min(16).max(100_000).default(1024),
+  publicOrigin: z
+    .string()
+    .regex(/^https?:\/\/[^/?#\s]+$/, 'expected an origin such as https://capframe.example (scheme and host, no path)')
+    .optional(),
+});
+
+export type ConsoleSection = z.infer<typeof consoleSectionSchema>;
 
 export const serverSectionSchema = z
   .strictObject({
@@ -110,6 +133,7 @@ export const serverSectionSchema = z
       .optional(),
     revocation: revocationSectionSchema.optional(),
     authority: authoritySectionSchema.optional(),
+    console: consoleSectionSchema.optional(),
   })
   .refine((s) => s.headersTimeout <= s.requestTimeout, { message: 'headersTimeout must not exceed requestTimeout', path: ['headersTimeout'] });
 

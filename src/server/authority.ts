@@ -36,6 +36,8 @@ export interface AuthorityOptions {
   /** Clock tolerance on request times, seconds. Default 30. */
   readonly requestSkew?: number;
   readonly clock?: Clock;
+  /** Told of every token issued (ids, subject, grants, expiry; never the token): the console's trees. */
+  readonly onIssued?: (t: { tokenId: string; subject: string; grants: readonly unknown[]; expiresAt: number }) => void;
 }
 
 export interface IssuedToken {
@@ -161,6 +163,11 @@ export function createAuthority(o: AuthorityOptions): Authority {
         const tokenId = toHex(decodeRootPayload(token.blocks[0]!.payload).tid);
         audit(o.audit, { decision: 'allow', operation: 'issue', subject: agent.subject, resource: `profile:${profile.name}`, chainIds: [tokenId] });
         counters.issued++;
+        try {
+          o.onIssued?.({ tokenId, subject: agent.subject, grants: profile.grants, expiresAt: now + ttl });
+        } catch {
+          /* an observer never changes an issuance */
+        }
         return { token: String(token), tokenId, subject: agent.subject, profile: profile.name, iat: now, expiresAt: now + ttl };
       } catch (e) {
         refuse(e, 'issue', r ? { ...(agent ? { subject: agent.subject } : {}), profile: r.profile } : undefined);

@@ -57,6 +57,7 @@ export function createDecider(
   metrics: Metrics,
   audit: EventSink | undefined,
   exports: readonly ((event: Record<string, unknown>) => void)[] = [],
+  recent?: (d: Decision) => void,
 ): Decider {
   // The audit writer, chosen once: all lines of a request in one call when the sink can (AuditLog.writeMany).
   const writeEvents: ((events: Record<string, unknown>[]) => unknown) | null =
@@ -103,6 +104,8 @@ export function createDecider(
         }
       }
       decisions.forEach((d, i) => metrics.decision(d.allowed, d.allowed ? undefined : d.code, seconds[i]!));
+      // The console's ring (one array store each); it shapes them later, off the call.
+      if (recent) for (const d of decisions) recent(d);
       return decisions;
     },
   };

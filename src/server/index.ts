@@ -19,3 +19,4 @@ export {
 } from './revocation-feed.ts';
 export { createAuthority, type Authority, type AuthorityOptions, type IssuedToken, type AuthorityCounters } from './authority.ts';
 export { authorityRoutes } from './routes/authority.ts';
+export { createConsole, type Console, type ConsoleOptions } from './console/index.ts';

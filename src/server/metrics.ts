@@ -22,6 +22,8 @@ export class Metrics {
   exports: readonly { readonly name: string; readonly stats: { sent: number; dropped: number; errors: number; readonly queued: number } }[] = [];
   /** Live sessions and their estimated bytes, and the session counts (set when sessions are on). */
   sessions: { stats(): { sessions: number; bytes: number }; readonly counts: Readonly<Record<string, number>> } | null = null;
+  /** The web console's streams, logins and ring overruns (set when the console is on). */
+  console: { readonly streams: { clients: number; dropped: number; refused: number }; readonly sessions: number; readonly lost: number } | null = null;
   inFlight = 0;
 
   decision(allowed: boolean, code: string | undefined, seconds: number): void {
@@ -113,6 +115,20 @@ export class Metrics {
       out.push('# HELP capframe_session_events_total Sessions opened, refused (caps, rate limit), evicted (per-holder cap), expired, ended by revocation.');
       out.push('# TYPE capframe_session_events_total counter');
       for (const [k, n] of Object.entries(this.sessions.counts)) out.push(`capframe_session_events_total{event="${esc(k)}"} ${n}`);
+    }
+    if (this.console) {
+      const c = this.console;
+      for (const [metric, help, kind, v] of [
+        ['capframe_console_streams', 'Open live-decision streams of the web console.', 'gauge', c.streams.clients],
+        ['capframe_console_streams_dropped_total', 'Console streams closed because the reader fell too far behind.', 'counter', c.streams.dropped],
+        ['capframe_console_streams_refused_total', 'Console streams refused (all streams, or those of one address, in use).', 'counter', c.streams.refused],
+        ['capframe_console_sessions', 'Live console logins.', 'gauge', c.sessions],
+        ['capframe_console_decisions_lost_total', 'Decisions overwritten in the console ring before the console took them off.', 'counter', c.lost],
+      ] as const) {
+        out.push(`# HELP ${metric} ${help}`);
+        out.push(`# TYPE ${metric} ${kind}`);
+        out.push(`${metric} ${v}`);
+      }
     }
     const mem = process.memoryUsage();
     out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');

@@ -11,6 +11,7 @@
  *   GET  /healthz          {"status":"ok"}
  *   GET  /metrics          Prometheus text
  *   POST /v1/enrolments, /v1/tokens, /v1/disenrol   with an authority (routes/authority.ts)
+ *   GET/POST /ui/...       the web console, when given (src/server/console/index.ts)
  *   anything mounted       e.g. the revocation handler (GET /v1/revocations and its push stream)
  *
  * Hostile input: bodies are capped (Content-Length checked before reading,
@@ -40,6 +41,7 @@ import { sessionCallsRoute, sessionNonceRoute, sessionOpenRoute } from './routes
 import { SessionTable, type SessionTableOptions } from '../verify/session-table.ts';
 import { approvalsRoute } from './routes/approvals.ts';
 import type { ApprovalInbox } from './approval-inbox.ts';
+import type { Console } from './console/index.ts';
 
 export { checkBearer } from './http.ts';
 export type { EventSink } from './decide.ts';
@@ -89,6 +91,8 @@ export interface VerifyServiceOptions {
    * /v1/session/* answers 404.
    */
   readonly sessions?: Omit<SessionTableOptions, 'verifier'>;
+  /** The web console (createConsole, src/server/console/): mounted at /ui and fed every decision. */
+  readonly console?: Console;
 }
 
 export interface VerifyService {
@@ -104,8 +108,9 @@ export interface VerifyService {
 export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const bodyLimit = o.bodyLimit ?? 64 * 1024;
   const metrics = new Metrics();
-  const decider = createDecider(o.verifier, metrics, o.audit, o.exports);
+  const decider = createDecider(o.verifier, metrics, o.audit, o.exports, o.console?.record);
   if (o.exportStats) metrics.exports = o.exportStats;
+  if (o.console) metrics.console = o.console.stats;
   const maxStreams = o.maxStreamsPerAddress ?? 8;
   const sessions = o.sessions ? new SessionTable({ ...o.sessions, verifier: o.verifier }) : undefined;
   if (sessions) metrics.sessions = sessions;
@@ -128,7 +133,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       '/healthz': { route: healthRoute() },
       '/metrics': { route: metricsRoute(metrics) },
     },
-    (o.handlers ?? []).map((h) => limitStreamsPerAddress(h, [STREAM_PATH], maxStreams, metrics)),
+    [...(o.console ? [o.console.handler] : []), ...(o.handlers ?? []).map((h) => limitStreamsPerAddress(h, [STREAM_PATH], maxStreams, metrics))],
     metrics,
   );
 
@@ -186,6 +191,7 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       });
     },
     close() {
+      o.console?.close();
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -22,6 +22,8 @@ import { EnrolmentStore } from '../authority/enrolments.ts';
 import { createAuthority, type Authority } from './authority.ts';
 import { authorityRoutes } from './routes/authority.ts';
 import { digest } from './http.ts';
+import { createConsole, type Console } from './console/index.ts';
+import { consoleSectionSchema } from '../config/server-section.ts';
 
 export interface RunningService {
   readonly url: string;
@@ -33,6 +35,8 @@ export interface RunningService {
   readonly revocation: ServiceRevocation | undefined;
   /** The authority (enrolment and token issuance), when the config has `server.authority`. */
   readonly authority: Authority | undefined;
+  /** The web console at /ui, unless `server.console.enabled` is false. */
+  readonly console: Console | undefined;
   close(): Promise<void>;
 }
 
@@ -130,9 +134,13 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
   let exports: BuiltExports | undefined;
   let authority: Authority | undefined;
   let authoritySigning: SectionSigning | undefined;
+  let ui: Console | undefined;
+  let enrolments: EnrolmentStore | undefined;
   // Whatever fails from here on (the audit file, the port), what was opened is closed again.
   const closeAll = () => {
-    authority?.close();
+    ui?.close();
+    if (authority) authority.close();
+    else enrolments?.close();
     audit?.close();
     for (const q of exports?.queued ?? []) void q.close();
     void Promise.resolve(replay?.close?.()).catch(() => {});
@@ -159,6 +167,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(revocation ? { revocation: revocation.rev.state } : {}),
     });
     const cp = s.audit?.checkpoint;
+    const checkpointSigner =
+      cp && cfg.auditCheckpointKeyFile ? keySigner(readKeyFile(cfg, 'server.audit.checkpoint.keyFile', cfg.auditCheckpointKeyFile)) : undefined;
     audit = cfg.auditPath
       ? AuditLog.open({
           path: cfg.auditPath,
@@ -166,10 +176,10 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
           maxFiles: s.audit!.maxFiles,
           fsync: s.audit!.fsync,
           source: 'service',
-          ...(cp && cfg.auditCheckpointKeyFile
+          ...(cp && checkpointSigner
             ? {
                 checkpoint: {
-                  signer: keySigner(readKeyFile(cfg, 'server.audit.checkpoint.keyFile', cfg.auditCheckpointKeyFile)),
+                  signer: checkpointSigner,
                   everyLines: cp.everyLines,
                   everySeconds: cp.everySeconds,
                 },
@@ -180,6 +190,46 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
     const log = audit;
     exports = buildExports(cfg.auditExport, `${cfg.file}: server.audit`);
     const xs = exports;
+    const cs = s.console ?? consoleSectionSchema.parse({});
+    enrolments = cfg.authority ? new EnrolmentStore({ path: cfg.authority.db }) : undefined;
+    if (cs.enabled) {
+      const reg = revocation?.registry;
+      ui = createConsole({
+        ...(cfg.adminSecret ? { adminSecret: cfg.adminSecret } : {}),
+        views: cs.views,
+        sessionTtl: cs.sessionTtl,
+        maxSessions: cs.maxSessions,
+        maxStreams: cs.maxStreams,
+        recent: cs.recent,
+        ...(cs.publicOrigin ? { publicOrigin: cs.publicOrigin } : {}),
+        ...(revocation && reg ? { revocation: { revoke: revocation.rev.revoke, state: revocation.rev.state, view: (since?: number) => reg.view(since) } } : {}),
+        ...(cfg.authority && enrolments
+          ? {
+              authority: {
+                audience: cfg.authority.audience,
+                agents: (
+                  (store) => () =>
+                    store.list()
+                )(enrolments),
+              },
+            }
+          : {}),
+        ...(log
+          ? {
+              audit: Object.defineProperties(
+                {},
+                {
+                  head: { get: () => log.head },
+                  lastCheckpoint: { get: () => log.lastCheckpoint },
+                  checkpointFailures: { get: () => log.checkpointFailures },
+                  ...(checkpointSigner ? { checkpointKey: { value: checkpointSigner.publicKey } } : {}),
+                },
+              ) as NonNullable<Parameters<typeof createConsole>[0]['audit']>,
+            }
+          : {}),
+      });
+    }
+    const onIssued = ui?.issued;
     const a = cfg.authority;
     if (a) {
       authoritySigning = await openSigning(cfg, 'server.authority', a);
@@ -193,7 +243,8 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         audience: a.audience,
         profiles: a.profiles,
         signer,
-        store: new EnrolmentStore({ path: a.db }),
+        store: enrolments!,
+        ...(onIssued ? { onIssued } : {}),
         replay,
         ...(revocation ? { registry: revocation.registry, revoked: revocation.rev.sync } : {}),
         ...(log ? { audit: log } : {}),
@@ -218,6 +269,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
       ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
       ...(s.sessions ? { sessions: sessionOptions(cfg) } : {}),
+      ...(ui ? { console: ui } : {}),
     });
     if (log) {
       Object.defineProperty(service.metrics, 'auditHead', { get: () => log.head });
@@ -236,6 +288,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       audit: log,
       revocation: revocation?.rev,
       authority: auth,
+      console: ui,
       async close() {
         revocation?.rev.close();
         await service.close();

@@ -70,7 +70,10 @@ test('capframe serve: prints its address, answers /healthz and /v1/verify, stops
       child.stdout.on('data', look);
       void exited.then((code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}`)));
     });
-    assert.match(stdout, /^capframe serve: listening on http:\/\/127\.0\.0\.1:\d+; audit log .*served\.jsonl; \/v1\/revoke disabled \(no admin secret\)\n$/);
+    assert.match(
+      stdout,
+      /^capframe serve: listening on http:\/\/127\.0\.0\.1:\d+; console at http:\/\/127\.0\.0\.1:\d+\/ui\/; audit log .*served\.jsonl; \/v1\/revoke disabled \(no admin secret\)\n$/,
+    );
 
     const health = await request(`${url}/healthz`);
     assert.equal(health.statusCode, 200);

@@ -17,6 +17,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   });
   io.stdout(
     `capframe serve: listening on ${running.url}` +
+      `${running.console ? `; console at ${running.url}/ui/` : ''}` +
       `${running.audit ? `; audit log ${running.audit.path}` : ''}` +
       `${cfg.adminSecret ? '' : '; /v1/revoke disabled (no admin secret)'}` +
       `${running.verifier.replay.persistent ? '' : '; replay store in memory: proofs issued before this start (plus the clock skew) are refused'}\n`,

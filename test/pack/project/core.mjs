@@ -1,6 +1,8 @@
 // Run inside a fresh project that installed the packed tarball with only @langchain/core and zod.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
 import { generateKey, issueToken, Verifier } from 'capframe';
@@ -53,3 +55,11 @@ assert.deepEqual(
   ['allow', 'deny'],
 );
 console.log('core ok');
+
+// The web console's page ships in the package, and the two browser modules it serves resolve from it.
+const pkgDir = join(dirname(require.resolve('capframe')), '..');
+for (const f of ['index.html', 'app.js', 'style.css', 'pages/live.js'])
+  assert.ok(existsSync(join(pkgDir, 'dist', 'ui', f)), `dist/ui/${f} is not in the package`);
+const fromConsole = createRequire(join(pkgDir, 'dist', 'server', 'console', 'assets.js'));
+for (const dep of ['preact', 'htm']) assert.ok(fromConsole.resolve(dep), `${dep} does not resolve from the package`);
+console.log('console files ok');

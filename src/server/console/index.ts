@@ -1,0 +1,461 @@
+/**
+ * The web console of `capframe serve`, mounted at /ui (docs/operations.md,
+ * Console). Pages: live decisions (SSE), delegation trees, revocations
+ * (with a revoke action), token inspector, agents, audit checkpoint.
+ *
+ *   GET  /ui/, /ui/*.js|css, /ui/vendor/{preact,htm}.js   static, from memory
+ *   GET  /ui/api/session           whether a login is needed / held (and the CSRF token)
+ *   POST /ui/api/login             {"secret"} -> session cookie (HttpOnly, SameSite=Strict, Path=/ui)
+ *   POST /ui/api/logout
+ *   GET  /ui/api/decisions[/stream] recent decisions; the live stream (Server-Sent Events)
+ *   GET  /ui/api/trees, /ui/api/revocations, /ui/api/agents, /ui/api/checkpoint
+ *   POST /ui/api/revoke            {"id"} | {"subject"} | {"kid","before"}, optional "reason"
+ *   POST /ui/api/inspect           {"token"}: decoded blocks (nothing kept, nothing logged)
+ *
+ * Read views need the login unless `views: public`; every POST needs the
+ * session, its CSRF token (header x-capframe-csrf), a same-origin Origin and
+ * a JSON body. The decision path only pushes each decision into a ring; a
+ * timer drains it (stamps, shapes, feeds the trees and the streams).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Decision } from '../../verify/verifier.ts';
+import { inspect } from '../../token/inspect.ts';
+import { toCapframeError } from '../../error-codes.ts';
+import { checkCheckpoint } from '../../audit/checkpoint.ts';
+import type { RevocationState } from '../../revocation/state.ts';
+import type { RegistryView } from '../../revocation/registry.ts';
+import type { Agent } from '../../authority/enrolments.ts';
+import { digest, HttpError, parseJson, readBody, zodMessage } from '../http.ts';
+import type { RevokeFn } from '../routes/revoke.ts';
+import { loadAssets, SECURITY_HEADERS, type Asset } from './assets.ts';
+import { DecisionRing } from './ring.ts';
+import { decisionView, text, type DecisionView } from './view.ts';
+import { Forest, type ForestNode } from './forest.ts';
+import { sseEvent, StreamHub } from './stream.ts';
+import { LoginLimiter, sameSecret, sameToken, SessionStore, type ConsoleSession } from './sessions.ts';
+
+export const CONSOLE_PATH = '/ui';
+export const SESSION_COOKIE = 'capframe_console';
+export const CSRF_HEADER = 'x-capframe-csrf';
+
+export interface ConsoleOptions {
+  /** The admin bearer secret (the one /v1/revoke takes). Without it nobody can log in. */
+  readonly adminSecret?: string;
+  /** Who sees the read-only pages: `login` (default) or `public` (anyone who reaches the port; actions still need the login). */
+  readonly views?: 'login' | 'public';
+  /** Session lifetime, ms. Default 8 h. */
+  readonly sessionTtl?: number;
+  /** Live sessions at most (a new one ends the oldest). Default 32. */
+  readonly maxSessions?: number;
+  /** Open live-decision streams at most. Default 16. */
+  readonly maxStreams?: number;
+  /** Unsent bytes per stream before that reader is dropped. Default 256 KiB. */
+  readonly maxStreamBuffer?: number;
+  /** Decisions kept for the page (ring capacity). Default 1024. */
+  readonly recent?: number;
+  /** Delegation-tree nodes kept. Default 5000. */
+  readonly maxNodes?: number;
+  /** The origin browsers use (e.g. https://capframe.example behind a TLS proxy): the only Origin accepted on POSTs, and cookies get Secure when https. */
+  readonly publicOrigin?: string;
+  /** Failed logins per client address per minute before 429. Default 5. */
+  readonly loginFailuresPerAddress?: number;
+  /** Failed logins per minute over all addresses before 429. Default 50. */
+  readonly loginFailuresTotal?: number;
+  readonly revocation?: { readonly revoke: RevokeFn; readonly state: RevocationState; view(sinceSeq?: number): RegistryView };
+  readonly authority?: { readonly audience: string; agents(): Agent[] };
+  readonly audit?: {
+    readonly head: { seq: number };
+    readonly lastCheckpoint: { seq: number; at: number; time: string; kid?: string; head?: string; sig?: string } | null;
+    readonly checkpointFailures: number;
+    /** Public key the checkpoints are signed with (they are re-verified before the page calls one verified). */
+    readonly checkpointKey?: Uint8Array;
+  };
+  /** Static files to serve instead of the built page (tests). */
+  readonly assets?: Map<string, Asset>;
+  /** Drain interval, ms. Default 100. */
+  readonly drainMs?: number;
+}
+
+export interface Console {
+  /** Called with every settled decision: one array store (DecisionRing.push). */
+  readonly record: (d: Decision) => void;
+  /** A root token the authority issued. */
+  issued(t: { tokenId: string; subject: string; grants: readonly unknown[]; expiresAt: number }): void;
+  /** The /ui mount: true when it took the request. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly stats: { readonly streams: { clients: number; dropped: number; refused: number }; readonly sessions: number; lost: number };
+  close(): void;
+}
+
+const JSON_HEADERS = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+const BACKLOG = 200;
+const LIST_LIMIT = 500;
+
+const loginSchema = z.strictObject({ secret: z.string().max(4096) });
+const revokeSchema = z.union([
+  z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/, 'a block id is 32 hex digits'), reason: z.string().max(500).optional() }),
+  z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
+  z.strictObject({
+    kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/, 'a key id is 11 base64url characters'),
+    before: z.number().int().min(0),
+    reason: z.string().max(500).optional(),
+  }),
+]);
+const inspectSchema = z.strictObject({ token: z.string().min(1).max(30_000) });
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const t = JSON.stringify(body);
+  res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(t)), ...headers });
+  res.end(t);
+}
+
+function cookieValue(req: IncomingMessage): string | undefined {
+  const h = req.headers.cookie;
+  if (typeof h !== 'string') return undefined;
+  for (const part of h.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === SESSION_COOKIE) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+export function createConsole(o: ConsoleOptions): Console {
+  // A service whose page was not built still runs (the API answers); the page says what is missing.
+  let assets: Map<string, Asset> | undefined;
+  let missing = '';
+  try {
+    assets = o.assets ?? loadAssets();
+  } catch (e) {
+    missing = (e as Error).message;
+  }
+  const secret = o.adminSecret ? digest(o.adminSecret) : null;
+  const views = o.views ?? 'login';
+  const sessions = new SessionStore(o.sessionTtl ?? 8 * 3600_000, o.maxSessions ?? 32);
+  const limiter = new LoginLimiter(o.loginFailuresPerAddress ?? 5, o.loginFailuresTotal ?? 50, 60_000);
+  const hub = new StreamHub(o.maxStreams ?? 16, o.maxStreamBuffer ?? 256 * 1024);
+  const ring = new DecisionRing(o.recent ?? 1024);
+  const forest = new Forest(o.maxNodes ?? 5000);
+  const recent: DecisionView[] = [];
+  const publicOrigin = o.publicOrigin ? new URL(o.publicOrigin).origin : undefined;
+  const secure = publicOrigin?.startsWith('https:') ?? false;
+  const stats = {
+    streams: hub.stats,
+    get sessions() {
+      return sessions.size;
+    },
+    lost: 0,
+  };
+  let drained = 0;
+
+  const drain = (): void => {
+    if (ring.next === drained) return;
+    const { first, events } = ring.since(drained);
+    stats.lost += first - drained;
+    const now = Date.now();
+    let chunk = '';
+    events.forEach((ev, i) => {
+      const v = decisionView(ev, first + i, now);
+      forest.addDecision(v, ev.grant, ev.expiresAt);
+      recent.push(v);
+      chunk += sseEvent('decision', v, v.seq);
+    });
+    drained = first + events.length;
+    if (recent.length > BACKLOG * 2) recent.splice(0, recent.length - BACKLOG);
+    if (hub.size > 0) hub.broadcast(chunk);
+  };
+  const timer = setInterval(drain, o.drainMs ?? 100);
+  timer.unref();
+  const ping = setInterval(() => hub.broadcast(': ping\n\n'), 15_000);
+  ping.unref();
+
+  function sameOrigin(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string') return false;
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin') return false;
+    if (publicOrigin) return origin === publicOrigin;
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  function session(req: IncomingMessage): ConsoleSession | undefined {
+    return sessions.get(cookieValue(req));
+  }
+
+  /** A state-changing request: session, CSRF token, same origin, JSON body. Answers the refusal itself. */
+  function admitPost(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!sameOrigin(req)) {
+      json(res, 403, { code: 'ERR_UNAUTHORIZED', reason: 'cross-origin request refused' });
+      return false;
+    }
+    const s = session(req);
+    if (!s) {
+      json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: 'log in first' });
+      return false;
+    }
+    if (!sameToken(req.headers[CSRF_HEADER] as string | undefined, s.csrf)) {
+      json(res, 403, { code: 'ERR_UNAUTHORIZED', reason: 'missing or wrong CSRF token' });
+      return false;
+    }
+    return true;
+  }
+
+  function mayRead(req: IncomingMessage, res: ServerResponse): boolean {
+    if (views === 'public' || session(req)) return true;
+    json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: 'log in first' });
+    return false;
+  }
+
+  async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+    const type = req.headers['content-type'];
+    if (typeof type !== 'string' || !/^application\/json\b/i.test(type)) throw new HttpError(415, 'ERR_MALFORMED', 'send application/json');
+    const parsed = schema.safeParse(parseJson(await readBody(req, 64 * 1024)));
+    if (!parsed.success) throw new HttpError(400, 'ERR_MALFORMED', zodMessage(parsed.error.issues));
+    return parsed.data;
+  }
+
+  const revokedSubjects = (): Set<string> => {
+    try {
+      // Past every id sequence: the subjects and cut-offs without reading the id list.
+      return new Set(o.revocation?.view(Number.MAX_SAFE_INTEGER).subjects ?? []);
+    } catch {
+      return new Set();
+    }
+  };
+
+  const api: Record<string, { method: 'GET' | 'POST'; run(req: IncomingMessage, res: ServerResponse): Promise<void> | void }> = {
+    session: {
+      method: 'GET',
+      run(req, res) {
+        const s = session(req);
+        json(res, 200, {
+          loggedIn: s !== undefined,
+          ...(s ? { csrf: s.csrf, expiresAt: s.expiresAt } : {}),
+          views,
+          loginPossible: secret !== null,
+          features: { revocation: o.revocation !== undefined, authority: o.authority !== undefined, audit: o.audit !== undefined },
+        });
+      },
+    },
+    login: {
+      method: 'POST',
+      async run(req, res) {
+        if (!sameOrigin(req)) return json(res, 403, { code: 'ERR_UNAUTHORIZED', reason: 'cross-origin request refused' });
+        const address = req.socket.remoteAddress ?? '?';
+        const wait = limiter.blockedFor(address);
+        if (wait > 0)
+          return json(res, 429, { code: 'ERR_LIMIT', reason: 'too many failed logins; try again later' }, { 'retry-after': String(Math.ceil(wait / 1000)) });
+        const b = await body(req, loginSchema);
+        if (!sameSecret(b.secret, secret)) {
+          limiter.failed(address);
+          return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
+        }
+        limiter.succeeded(address);
+        sessions.end(cookieValue(req));
+        const { id, session: s } = sessions.create();
+        const cookie = `${SESSION_COOKIE}=${id}; Path=${CONSOLE_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(sessions.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
+        json(res, 200, { loggedIn: true, csrf: s.csrf, expiresAt: s.expiresAt }, { 'set-cookie': cookie });
+      },
+    },
+    logout: {
+      method: 'POST',
+      run(req, res) {
+        if (!admitPost(req, res)) return;
+        sessions.end(cookieValue(req));
+        json(
+          res,
+          200,
+          { loggedIn: false },
+          { 'set-cookie': `${SESSION_COOKIE}=; Path=${CONSOLE_PATH}; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}` },
+        );
+      },
+    },
+    decisions: {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        drain();
+        json(res, 200, { decisions: recent.slice(-BACKLOG) });
+      },
+    },
+    'decisions/stream': {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        drain();
+        const backlog = recent
+          .slice(-BACKLOG)
+          .map((v) => sseEvent('decision', v, v.seq))
+          .join('');
+        if (!hub.open(res, SECURITY_HEADERS, backlog)) json(res, 503, { code: 'ERR_UNAVAILABLE', reason: 'too many live streams' }, { 'retry-after': '5' });
+      },
+    },
+    trees: {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        drain();
+        const subjects = revokedSubjects();
+        const revoked = (n: ForestNode) =>
+          n.lastCode === 'ERR_REVOKED' || (o.revocation?.state.isRevokedId(n.id) ?? false) || (n.subject !== '' && subjects.has(n.subject));
+        json(res, 200, { nodes: forest.size, trees: forest.trees(revoked) });
+      },
+    },
+    revocations: {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        if (!o.revocation) return json(res, 200, { configured: false });
+        let v: RegistryView;
+        try {
+          v = o.revocation.view();
+        } catch (e) {
+          return json(res, 503, { code: toCapframeError(e).code, reason: 'the revocation registry cannot be read now' });
+        }
+        const ids = v.ids.slice(-LIST_LIMIT).reverse();
+        json(res, 200, {
+          configured: true,
+          version: v.version,
+          totals: { ids: v.ids.length, subjects: v.subjects.length, cutoffs: v.cutoffs.length },
+          ids: ids.map((r) => ({ id: r.id, seq: r.seq, expiresAt: r.expiresAt })),
+          subjects: v.subjects.slice(0, LIST_LIMIT).map((s) => text(s)),
+          cutoffs: v.cutoffs.slice(0, LIST_LIMIT),
+        });
+      },
+    },
+    revoke: {
+      method: 'POST',
+      async run(req, res) {
+        if (!admitPost(req, res)) return;
+        if (!o.revocation) return json(res, 501, { code: 'ERR_CONFIG', reason: 'revocation is not configured on this service (server.revocation)' });
+        const b = await body(req, revokeSchema);
+        try {
+          const r = (await o.revocation.revoke(b)) as { changed?: boolean; version?: number; target?: string };
+          json(res, 200, { ok: true, changed: r?.changed, version: r?.version, target: text(r?.target) });
+        } catch (e) {
+          const err = toCapframeError(e);
+          json(res, err.code === 'ERR_INTERNAL' || err.code === 'ERR_UNAVAILABLE' ? 503 : 400, { code: err.code, reason: text(err.message, 300) });
+        }
+      },
+    },
+    inspect: {
+      method: 'POST',
+      async run(req, res) {
+        if (!admitPost(req, res)) return;
+        const b = await body(req, inspectSchema);
+        try {
+          const t = inspect(b.token.trim());
+          // Decoded fields only: no token text and no keys (holder keys are left out).
+          json(res, 200, {
+            kid: t.kid,
+            bytes: t.bytes,
+            verified: false,
+            expiresAt: t.expiresAt,
+            blocks: t.blocks.map(({ holder: _holder, ...blk }) => blk),
+          });
+        } catch (e) {
+          const err = toCapframeError(e);
+          json(res, 400, { code: err.code, reason: 'not a token this service can decode' });
+        }
+      },
+    },
+    agents: {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        if (!o.authority) return json(res, 200, { configured: false });
+        const agents = o.authority.agents();
+        json(res, 200, {
+          configured: true,
+          audience: text(o.authority.audience),
+          total: agents.length,
+          agents: agents.slice(0, LIST_LIMIT).map((a) => ({
+            subject: text(a.subject),
+            profile: text(a.profile),
+            status: a.status,
+            via: text(a.via, 16),
+            enrolledAt: a.enrolledAt,
+            disenrolledAt: a.disenrolledAt,
+          })),
+        });
+      },
+    },
+    checkpoint: {
+      method: 'GET',
+      run(req, res) {
+        if (!mayRead(req, res)) return;
+        const a = o.audit;
+        if (!a) return json(res, 200, { configured: false });
+        const last = a.lastCheckpoint;
+        let verified = false;
+        if (last && a.checkpointKey && last.kid && last.head && last.sig) {
+          verified = checkCheckpoint({ at: last.at, head: last.head, kid: last.kid, time: last.time, v: 1, sig: last.sig }, [a.checkpointKey]);
+        }
+        json(res, 200, {
+          configured: true,
+          signing: a.checkpointKey !== undefined,
+          headSeq: a.head.seq,
+          failures: a.checkpointFailures,
+          last: last ? { seq: last.seq, at: last.at, time: last.time, kid: last.kid ?? null, verified, unsigned: Math.max(0, a.head.seq - last.seq) } : null,
+        });
+      },
+    },
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (path === CONSOLE_PATH) {
+      res.writeHead(308, { ...SECURITY_HEADERS, location: `${CONSOLE_PATH}/`, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const rest = path.slice(CONSOLE_PATH.length + 1);
+    if (rest.startsWith('api/')) {
+      const r = Object.hasOwn(api, rest.slice(4)) ? api[rest.slice(4)] : undefined;
+      if (!r) return json(res, 404, { code: 'ERR_MALFORMED', reason: 'no such endpoint' });
+      if (req.method !== r.method) return json(res, 405, { code: 'ERR_MALFORMED', reason: `use ${r.method}` }, { allow: r.method });
+      await r.run(req, res);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: 'ERR_MALFORMED', reason: 'use GET' }, { allow: 'GET' });
+    if (!assets) return json(res, 503, { code: 'ERR_CONFIG', reason: missing });
+    const a = assets.get(rest === '' ? 'index.html' : rest);
+    if (!a) return json(res, 404, { code: 'ERR_MALFORMED', reason: 'no such file' });
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': a.type,
+      'content-length': String(a.body.length),
+      'cache-control': rest === '' ? 'no-store' : 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : a.body);
+  }
+
+  return {
+    record: ring.push as unknown as (d: Decision) => void,
+    issued(t) {
+      forest.addIssued(t, Date.now());
+    },
+    handler(req, res) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      if (path !== CONSOLE_PATH && !path.startsWith(CONSOLE_PATH + '/')) return false;
+      handle(req, res, path).catch((e: unknown) => {
+        if (e instanceof HttpError) json(res, e.status, { code: e.code, reason: e.message }, e.status === 413 ? { connection: 'close' } : {});
+        else json(res, 500, { code: 'ERR_INTERNAL', reason: 'internal error' });
+      });
+      return true;
+    },
+    stats,
+    close() {
+      clearInterval(timer);
+      clearInterval(ping);
+      hub.closeAll();
+      sessions.clear();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Console logins: the admin bearer secret is exchanged for a session cookie.
+ * The session id is 32 random bytes; the table keys on its SHA-256 (a heap
+ * dump does not hand out live sessions) and bounds both count and lifetime.
+ * Each session has its own CSRF token, required on every state-changing POST.
+ * Failed logins are limited per client address and in total.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { digest } from '../http.ts';
+
+export interface ConsoleSession {
+  readonly csrf: string;
+  readonly expiresAt: number;
+}
+
+export class SessionStore {
+  readonly #table = new Map<string, ConsoleSession>();
+  readonly #ttlMs: number;
+  readonly #max: number;
+  readonly #now: () => number;
+
+  constructor(ttlMs: number, max: number, now: () => number = Date.now) {
+    this.#ttlMs = ttlMs;
+    this.#max = max;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /** A new session: its cookie value and CSRF token. Past the cap, the oldest session ends. */
+  create(): { id: string; session: ConsoleSession } {
+    this.#sweep();
+    while (this.#table.size >= this.#max) this.#table.delete(this.#table.keys().next().value!);
+    const id = randomBytes(32).toString('base64url');
+    const session = { csrf: randomBytes(32).toString('base64url'), expiresAt: this.#now() + this.#ttlMs };
+    this.#table.set(key(id), session);
+    return { id, session };
+  }
+
+  get(id: string | undefined): ConsoleSession | undefined {
+    if (id === undefined || !/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    const k = key(id);
+    const s = this.#table.get(k);
+    if (!s) return undefined;
+    if (s.expiresAt <= this.#now()) {
+      this.#table.delete(k);
+      return undefined;
+    }
+    return s;
+  }
+
+  end(id: string | undefined): void {
+    if (id !== undefined) this.#table.delete(key(id));
+  }
+
+  clear(): void {
+    this.#table.clear();
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const [k, s] of this.#table) if (s.expiresAt <= now) this.#table.delete(k);
+  }
+}
+
+function key(id: string): string {
+  return digest(id).toString('hex');
+}
+
+/** Constant-time comparison of two strings of any length (compared as digests). */
+export function sameSecret(given: string, expected: Buffer | null): boolean {
+  const d = digest(given);
+  return expected !== null && timingSafeEqual(d, expected);
+}
+
+export function sameToken(a: string | undefined, b: string): boolean {
+  return typeof a === 'string' && timingSafeEqual(digest(a), digest(b));
+}
+
+/**
+ * Failed logins: at most `perAddress` per client address and `total` over
+ * all addresses within `windowMs`; past that, logins are refused (429) until
+ * the window has passed. The address table is bounded.
+ */
+export class LoginLimiter {
+  readonly #failures = new Map<string, { n: number; since: number }>();
+  #total = { n: 0, since: 0 };
+  constructor(
+    readonly perAddress: number,
+    readonly total: number,
+    readonly windowMs: number,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** Milliseconds until this address may try again (0: it may now). */
+  blockedFor(address: string): number {
+    const now = this.now();
+    const t = this.#total;
+    if (now - t.since < this.windowMs && t.n >= this.total) return this.windowMs - (now - t.since);
+    const f = this.#failures.get(address);
+    if (f && now - f.since < this.windowMs && f.n >= this.perAddress) return this.windowMs - (now - f.since);
+    return 0;
+  }
+
+  failed(address: string): void {
+    const now = this.now();
+    if (now - this.#total.since >= this.windowMs) this.#total = { n: 0, since: now };
+    this.#total.n++;
+    let f = this.#failures.get(address);
+    if (!f || now - f.since >= this.windowMs) {
+      if (this.#failures.size >= 10_000) this.#failures.delete(this.#failures.keys().next().value!);
+      f = { n: 0, since: now };
+      this.#failures.delete(address);
+      this.#failures.set(address, f);
+    }
+    f.n++;
+  }
+
+  succeeded(address: string): void {
+    this.#failures.delete(address);
+  }
+}
