@@ -47,5 +47,4 @@ export async function post<T>(path: string, body: unknown): Promise<T> {
 }
 
 export const shortId = (id: string): string => id.slice(0, 12);
-export const when = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
-export const unix = (s: number | null): string => (s === null ? '-' : new Date(s * 1000).toISOString().replace('T', ' ').slice(0, 19));
+export { unix, when } from './time.js';

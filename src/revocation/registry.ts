@@ -96,12 +96,17 @@ export function checkReason(r: string | undefined): string | null {
   return r;
 }
 
+/** The last second of year 9999: later cut-offs are no time a date can show. */
+export const MAX_CUTOFF = 253402300799;
+
 /** Key cut-off arguments: a base64url key id of 8 bytes and unix seconds. */
 export function checkCutoff(kid: string, before: number): void {
   if (typeof kid !== 'string' || Buffer.from(kid, 'base64url').length !== KID_BYTES || kidToString(Buffer.from(kid, 'base64url')) !== kid) {
     throw new InvalidArgumentError('a key id is 8 bytes in base64url');
   }
-  if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError('the cut-off time is unix seconds');
+  if (!Number.isSafeInteger(before) || before < 0 || before > MAX_CUTOFF) {
+    throw new InvalidArgumentError(`the cut-off time is unix seconds, at most ${MAX_CUTOFF} (9999-12-31)`);
+  }
 }
 
 /**

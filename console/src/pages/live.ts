@@ -14,7 +14,6 @@ export interface DecisionRow {
   operation: string;
   resource: string;
   chainIds: string[];
-  callId: string;
 }
 
 interface State {

@@ -24,7 +24,7 @@ import { inspect } from '../../token/inspect.ts';
 import { toCapframeError } from '../../error-codes.ts';
 import { checkCheckpoint } from '../../audit/checkpoint.ts';
 import type { RevocationState } from '../../revocation/state.ts';
-import type { RegistryView } from '../../revocation/registry.ts';
+import { MAX_CUTOFF, type RegistryView } from '../../revocation/registry.ts';
 import type { Agent } from '../../authority/enrolments.ts';
 import { digest, HttpError, parseJson, readBody, zodMessage } from '../http.ts';
 import type { RevokeFn } from '../routes/revoke.ts';
@@ -73,6 +73,8 @@ export interface ConsoleOptions {
   };
   /** Static files to serve instead of the built page (tests). */
   readonly assets?: Map<string, Asset>;
+  /** Where the built page is read from. Default dist/ui/ of this package. */
+  readonly pageDir?: string;
   /** Drain interval, ms. Default 100. */
   readonly drainMs?: number;
 }
@@ -98,7 +100,7 @@ const revokeSchema = z.union([
   z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
   z.strictObject({
     kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/, 'a key id is 11 base64url characters'),
-    before: z.number().int().min(0),
+    before: z.number().int().min(0).max(MAX_CUTOFF),
     reason: z.string().max(500).optional(),
   }),
 ]);
@@ -124,11 +126,11 @@ function cookieValue(req: IncomingMessage): string | undefined {
 export function createConsole(o: ConsoleOptions): Console {
   // A service whose page was not built still runs (the API answers); the page says what is missing.
   let assets: Map<string, Asset> | undefined;
-  let missing = '';
   try {
-    assets = o.assets ?? loadAssets();
+    assets = o.assets ?? loadAssets(o.pageDir);
   } catch (e) {
-    missing = (e as Error).message;
+    // The reason names the install path: it goes to the operator's log, never to a visitor.
+    process.stderr.write(`capframe serve: console: ${(e as Error).message}\n`);
   }
   const secret = o.adminSecret ? digest(o.adminSecret) : null;
   const views = o.views ?? 'login';
@@ -422,7 +424,7 @@ export function createConsole(o: ConsoleOptions): Console {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: 'ERR_MALFORMED', reason: 'use GET' }, { allow: 'GET' });
-    if (!assets) return json(res, 503, { code: 'ERR_CONFIG', reason: missing });
+    if (!assets) return json(res, 503, { code: 'ERR_CONFIG', reason: 'the console page is not built on this service (see the service log)' });
     const a = assets.get(rest === '' ? 'index.html' : rest);
     if (!a) return json(res, 404, { code: 'ERR_MALFORMED', reason: 'no such file' });
     res.writeHead(200, {

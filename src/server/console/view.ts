@@ -1,6 +1,7 @@
 /**
- * What the page may see of a decision: codes, names, ids and digests. Never
- * the token, a key, the arguments or the denial's free-text reason (it can
+ * What the page may see of a decision: codes, names and chain ids. Never the
+ * token, a key, the arguments, their digest (unkeyed: guessable arguments can
+ * be recovered from it), the call id, or the denial's free-text reason (it can
  * quote argument values); every string is cut to a bounded length.
  */
 export interface DecisionView {
@@ -14,8 +15,6 @@ export interface DecisionView {
   readonly operation: string;
   readonly resource: string;
   readonly chainIds: readonly string[];
-  readonly callId: string;
-  readonly argsDigest: string;
   readonly mode: string;
 }
 
@@ -43,8 +42,6 @@ export function decisionView(ev: Record<string, unknown>, seq: number, time: num
     operation: text(ev.operation, 64),
     resource: text(ev.resource),
     chainIds: ids.every((x) => x !== null) ? (ids as string[]) : [],
-    callId: text(ev.callId, 128),
-    argsDigest: text(ev.argsDigest, 128),
     mode: text(ev.mode, 16),
   };
 }
