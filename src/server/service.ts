@@ -42,6 +42,7 @@ import { SessionTable, type SessionTableOptions } from '../verify/session-table.
 import { approvalsRoute } from './routes/approvals.ts';
 import type { ApprovalInbox } from './approval-inbox.ts';
 import type { Console } from './console/index.ts';
+import { LoginLimiter } from './login-limiter.ts';
 
 export { checkBearer } from './http.ts';
 export type { EventSink } from './decide.ts';
@@ -127,7 +128,10 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       ...(typeof o.routes === 'function' ? o.routes(metrics) : o.routes),
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, batchBodyLimit, o.maxBatch ?? 64) },
-      '/v1/revoke': { method: 'POST', route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
+      '/v1/revoke': {
+        method: 'POST',
+        route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit, o.console?.limiter ?? new LoginLimiter(5, 50, 60_000)),
+      },
       '/v1/revocation/check': { method: 'POST', route: revocationCheckRoute(o.revocationLookup, bodyLimit) },
       '/v1/approvals': { route: approvalsRoute(o.approvals, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
       '/healthz': { route: healthRoute() },

@@ -6,12 +6,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { createConsole } from '../../src/server/console/index.ts';
 import { createVerifyService } from '../../src/server/service.ts';
 import { Verifier } from '../../src/verify/verifier.ts';
 import { unix, when } from '../../console/src/time.ts';
 import { checkCutoff, MAX_CUTOFF } from '../../src/revocation/registry.ts';
+
+const SECRET = 'hardening-admin-secret-0123456789';
+
+async function login(url: string, secret: string, headers: Record<string, string> = {}): Promise<{ status: number; cookie: string; csrf: string }> {
+  const r = await request(url + '/ui/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: url, ...headers },
+    body: JSON.stringify({ secret }),
+  });
+  const j = (await r.body.json().catch(() => ({}))) as { csrf?: string };
+  return { status: r.statusCode, cookie: String(r.headers['set-cookie'] ?? '').split(';')[0]!, csrf: j.csrf ?? '' };
+}
 
 async function serve(o: Parameters<typeof createConsole>[0]) {
   const ui = createConsole(o);
@@ -37,6 +50,95 @@ test('an unbuilt page answers 503 without the install path', async () => {
     assert.equal(r.statusCode, 503);
     assert.equal(text.includes('/nonexistent'), false);
     assert.equal(text.includes('capframe-secret-path'), false);
+  } finally {
+    await service.close();
+  }
+});
+
+/** Sends each login's headers at once and its body `delay` ms later (the limiter has answered by then); returns the statuses. */
+async function loginsHeadersFirst(port: number, origin: string, secrets: string[], delay: number, localAddress = '127.0.0.1'): Promise<number[]> {
+  const socks = secrets.map((secret) => {
+    const body = JSON.stringify({ secret });
+    const s = connect({ port, host: '127.0.0.1', localAddress });
+    s.on('error', () => {});
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (out += c));
+    s.write(
+      `POST /ui/api/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    return { s, body, out: () => out };
+  });
+  await new Promise((r) => setTimeout(r, delay));
+  for (const x of socks) if (!x.s.destroyed) x.s.write(x.body);
+  const statuses: number[] = [];
+  for (const x of socks) {
+    for (let i = 0; i < 200 && !/^HTTP\/1\.1 \d{3}/.test(x.out()); i++) await new Promise((r) => setTimeout(r, 10));
+    statuses.push(Number(x.out().slice(9, 12)));
+    x.s.destroy();
+  }
+  return statuses;
+}
+
+test('login limiter: 10 logins sent together (bodies 300 ms after the headers) get at most 5 wrong-secret answers', async () => {
+  const { service, url, port } = await serve({ adminSecret: SECRET, assets: new Map() });
+  try {
+    const statuses = await loginsHeadersFirst(
+      port,
+      url,
+      Array.from({ length: 10 }, (_, i) => `guess-${i}`),
+      300,
+    );
+    const wrong = statuses.filter((s) => s === 401).length;
+    assert.ok(wrong <= 5, `${wrong} guesses were compared: ${statuses.join(',')}`);
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 429),
+      statuses.join(','),
+    );
+    // Sequential guesses are still capped at 5 per address.
+    for (let i = 0; i < 6; i++) await login(url, `again-${i}`);
+    assert.equal((await login(url, SECRET)).status, 429);
+  } finally {
+    await service.close();
+  }
+});
+
+test('login limiter: one address sending many wrong logins cannot lock out another address', async () => {
+  const { service, url, port } = await serve({ adminSecret: SECRET, assets: new Map() });
+  try {
+    for (let round = 0; round < 2; round++) {
+      await loginsHeadersFirst(
+        port,
+        url,
+        Array.from({ length: 50 }, (_, i) => `flood-${round}-${i}`),
+        300,
+      );
+      for (let i = 0; i < 6; i++) await login(url, `flood-seq-${i}`);
+    }
+    const [admin] = await loginsHeadersFirst(port, url, [SECRET], 0, '127.0.0.2');
+    assert.equal(admin, 200);
+  } finally {
+    await service.close();
+  }
+});
+
+test('POST /v1/revoke: wrong bearer secrets are limited like logins (429), and share the count with console logins', async () => {
+  const { service, url } = await serve({ adminSecret: SECRET, assets: new Map() });
+  try {
+    const revoke = async (secret: string) => {
+      const r = await request(url + '/v1/revoke', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: 'agent:x' }),
+      });
+      await r.body.text();
+      return r.statusCode;
+    };
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push(await revoke(`wrong-${i}`));
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
+    assert.equal(await revoke(SECRET), 429);
+    assert.equal((await login(url, SECRET)).status, 429);
   } finally {
     await service.close();
   }

@@ -33,7 +33,8 @@ import { DecisionRing } from './ring.ts';
 import { decisionView, text, type DecisionView } from './view.ts';
 import { Forest, type ForestNode } from './forest.ts';
 import { sseEvent, StreamHub } from './stream.ts';
-import { LoginLimiter, sameSecret, sameToken, SessionStore, type ConsoleSession } from './sessions.ts';
+import { sameSecret, sameToken, SessionStore, type ConsoleSession } from './sessions.ts';
+import { LoginLimiter } from '../login-limiter.ts';
 
 export const CONSOLE_PATH = '/ui';
 export const SESSION_COOKIE = 'capframe_console';
@@ -60,7 +61,7 @@ export interface ConsoleOptions {
   readonly publicOrigin?: string;
   /** Failed logins per client address per minute before 429. Default 5. */
   readonly loginFailuresPerAddress?: number;
-  /** Failed logins per minute over all addresses before 429. Default 50. */
+  /** Failed logins per minute over all addresses past which only addresses without a failure may try. Default 50. */
   readonly loginFailuresTotal?: number;
   readonly revocation?: { readonly revoke: RevokeFn; readonly state: RevocationState; view(sinceSeq?: number): RegistryView };
   readonly authority?: { readonly audience: string; agents(): Agent[] };
@@ -86,6 +87,8 @@ export interface Console {
   issued(t: { tokenId: string; subject: string; grants: readonly unknown[]; expiresAt: number }): void;
   /** The /ui mount: true when it took the request. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Guesses of the admin secret: shared with POST /v1/revoke, which takes the same secret. */
+  readonly limiter: LoginLimiter;
   readonly stats: { readonly streams: { clients: number; dropped: number; refused: number }; readonly sessions: number; lost: number };
   close(): void;
 }
@@ -249,15 +252,17 @@ export function createConsole(o: ConsoleOptions): Console {
       async run(req, res) {
         if (!sameOrigin(req)) return json(res, 403, { code: 'ERR_UNAUTHORIZED', reason: 'cross-origin request refused' });
         const address = req.socket.remoteAddress ?? '?';
-        const wait = limiter.blockedFor(address);
+        const wait = limiter.begin(address);
         if (wait > 0)
           return json(res, 429, { code: 'ERR_LIMIT', reason: 'too many failed logins; try again later' }, { 'retry-after': String(Math.ceil(wait / 1000)) });
-        const b = await body(req, loginSchema);
-        if (!sameSecret(b.secret, secret)) {
-          limiter.failed(address);
-          return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
+        let ok = false;
+        try {
+          const b = await body(req, loginSchema);
+          ok = sameSecret(b.secret, secret);
+        } finally {
+          limiter.settle(address, ok);
         }
-        limiter.succeeded(address);
+        if (!ok) return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
         sessions.end(cookieValue(req));
         const { id, session: s } = sessions.create();
         const cookie = `${SESSION_COOKIE}=${id}; Path=${CONSOLE_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(sessions.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
@@ -452,6 +457,7 @@ export function createConsole(o: ConsoleOptions): Console {
       });
       return true;
     },
+    limiter,
     stats,
     close() {
       clearInterval(timer);

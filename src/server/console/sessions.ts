@@ -3,7 +3,6 @@
  * The session id is 32 random bytes; the table keys on its SHA-256 (a heap
  * dump does not hand out live sessions) and bounds both count and lifetime.
  * Each session has its own CSRF token, required on every state-changing POST.
- * Failed logins are limited per client address and in total.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { digest } from '../http.ts';
@@ -81,48 +80,4 @@ export function sameSecret(given: string, expected: Buffer | null): boolean {
 
 export function sameToken(a: string | undefined, b: string): boolean {
   return typeof a === 'string' && timingSafeEqual(digest(a), digest(b));
-}
-
-/**
- * Failed logins: at most `perAddress` per client address and `total` over
- * all addresses within `windowMs`; past that, logins are refused (429) until
- * the window has passed. The address table is bounded.
- */
-export class LoginLimiter {
-  readonly #failures = new Map<string, { n: number; since: number }>();
-  #total = { n: 0, since: 0 };
-  constructor(
-    readonly perAddress: number,
-    readonly total: number,
-    readonly windowMs: number,
-    readonly now: () => number = Date.now,
-  ) {}
-
-  /** Milliseconds until this address may try again (0: it may now). */
-  blockedFor(address: string): number {
-    const now = this.now();
-    const t = this.#total;
-    if (now - t.since < this.windowMs && t.n >= this.total) return this.windowMs - (now - t.since);
-    const f = this.#failures.get(address);
-    if (f && now - f.since < this.windowMs && f.n >= this.perAddress) return this.windowMs - (now - f.since);
-    return 0;
-  }
-
-  failed(address: string): void {
-    const now = this.now();
-    if (now - this.#total.since >= this.windowMs) this.#total = { n: 0, since: now };
-    this.#total.n++;
-    let f = this.#failures.get(address);
-    if (!f || now - f.since >= this.windowMs) {
-      if (this.#failures.size >= 10_000) this.#failures.delete(this.#failures.keys().next().value!);
-      f = { n: 0, since: now };
-      this.#failures.delete(address);
-      this.#failures.set(address, f);
-    }
-    f.n++;
-  }
-
-  succeeded(address: string): void {
-    this.#failures.delete(address);
-  }
 }

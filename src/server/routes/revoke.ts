@@ -2,14 +2,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CapframeError } from '../../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import type { LoginLimiter } from '../login-limiter.ts';
 import { checkBearer, HttpError, parseJson, readBody, send } from '../http.ts';
 
 /** What POST /v1/revoke does with an authenticated body. Throw a CapframeError to refuse it (400). */
 export type RevokeFn = (body: unknown) => unknown | Promise<unknown>;
 
-export function revokeRoute(revokeFn: RevokeFn | undefined, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number) {
+/** Wrong secrets count against `limiter` (the console's logins share it: the same secret). */
+export function revokeRoute(revokeFn: RevokeFn | undefined, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number, limiter: LoginLimiter) {
   return async function revoke(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    if (!checkBearer(req.headers.authorization, secretDigest)) {
+    const address = req.socket.remoteAddress ?? '?';
+    const wait = limiter.begin(address);
+    if (wait > 0) {
+      metrics.rejected('rate_limited');
+      send(
+        res,
+        429,
+        { code: 'ERR_LIMIT', reason: 'too many failed admin requests; try again later' },
+        { 'retry-after': String(Math.ceil(wait / 1000)), connection: 'close' },
+      );
+      return 429;
+    }
+    const admin = checkBearer(req.headers.authorization, secretDigest);
+    limiter.settle(address, admin);
+    if (!admin) {
       metrics.rejected('unauthorized');
       send(res, 401, { code: 'ERR_UNAUTHORIZED', reason: 'a valid admin bearer secret is required' }, { 'www-authenticate': 'Bearer', connection: 'close' });
       return 401;
