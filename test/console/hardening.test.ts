@@ -143,3 +143,69 @@ test('POST /v1/revoke: wrong bearer secrets are limited like logins (429), and s
     await service.close();
   }
 });
+
+/** A live-decision stream over a raw socket from `localAddress`: its status, and a promise that settles when the server closes it. */
+async function openStream(port: number, o: { cookie?: string; localAddress?: string; host?: string } = {}) {
+  const s = connect({ port, host: '127.0.0.1', localAddress: o.localAddress ?? '127.0.0.1' });
+  s.on('error', () => {});
+  let out = '';
+  s.setEncoding('utf8');
+  s.on('data', (c: string) => (out += c));
+  const closed = new Promise<number>((r) => s.once('close', () => r(Date.now())));
+  s.write(`GET /ui/api/decisions/stream HTTP/1.1\r\nHost: ${o.host ?? `127.0.0.1:${port}`}\r\n${o.cookie ? `Cookie: ${o.cookie}\r\n` : ''}\r\n`);
+  for (let i = 0; i < 200 && !/^HTTP\/1\.1 \d{3}/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+  return { status: Number(out.slice(9, 12)), socket: s, closed };
+}
+
+test('a live stream ends with its login: within 1 s of the logout, and within 1 s of the session expiring', async () => {
+  const { service, url, port } = await serve({ adminSecret: SECRET, assets: new Map(), sessionTtl: 1000 });
+  const sockets = [];
+  try {
+    const a = await login(url, SECRET);
+    const stream = await openStream(port, { cookie: a.cookie });
+    sockets.push(stream.socket);
+    assert.equal(stream.status, 200);
+    const out = await request(url + '/ui/api/logout', {
+      method: 'POST',
+      headers: { cookie: a.cookie, origin: url, 'x-capframe-csrf': a.csrf, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await out.body.text();
+    assert.equal(out.statusCode, 200);
+    const loggedOut = Date.now();
+    const t = await Promise.race([stream.closed, new Promise<number>((r) => setTimeout(() => r(-1), 1000))]);
+    assert.ok(t !== -1 && t - loggedOut <= 1000, 'the stream outlived the logout');
+
+    const b = await login(url, SECRET);
+    const expiring = await openStream(port, { cookie: b.cookie });
+    sockets.push(expiring.socket);
+    assert.equal(expiring.status, 200);
+    const expiresAt = Date.now() + 1000;
+    const u = await Promise.race([expiring.closed, new Promise<number>((r) => setTimeout(() => r(-1), 2500))]);
+    assert.ok(u !== -1 && u - expiresAt <= 1100, 'the stream outlived its session');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await service.close();
+  }
+});
+
+test('views: public: anonymous streams cannot take the slots kept for logged-in readers', async () => {
+  const { service, url, port } = await serve({ adminSecret: SECRET, assets: new Map(), views: 'public', maxStreams: 4 });
+  const sockets = [];
+  try {
+    const anonymous = [];
+    for (const localAddress of ['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2']) {
+      const s = await openStream(port, { localAddress });
+      sockets.push(s.socket);
+      anonymous.push(s.status);
+    }
+    assert.deepEqual(anonymous, [200, 200, 200, 503]);
+    const a = await login(url, SECRET, {});
+    const admin = await openStream(port, { cookie: a.cookie, localAddress: '127.0.0.3' });
+    sockets.push(admin.socket);
+    assert.equal(admin.status, 200);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await service.close();
+  }
+});

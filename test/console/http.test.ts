@@ -249,7 +249,8 @@ test('what reaches the page: codes, names and ids; never the token, keys, argume
 
 test('live streams are capped, and a reader that stops reading is dropped instead of buffered', async () => {
   const verifier = new Verifier({ trusted: [] });
-  const ui = createConsole({ views: 'public', maxStreams: 2, maxStreamBuffer: 64 * 1024, recent: 4096, drainMs: 5, assets: new Map() });
+  // 3: one stream is kept for logged-in readers, two are open to anonymous ones (and to one address).
+  const ui = createConsole({ views: 'public', maxStreams: 3, maxStreamBuffer: 64 * 1024, recent: 4096, drainMs: 5, assets: new Map() });
   const service = createVerifyService({ verifier, console: ui });
   const { url, port } = await service.listen();
   const streams: AbortController[] = [];
@@ -268,7 +269,7 @@ test('live streams are capped, and a reader that stops reading is dropped instea
     // A stalled reader: a raw socket that never reads what it is sent.
     const stalled = connect(port, '127.0.0.1');
     stalled.on('error', () => {});
-    stalled.write('GET /ui/api/decisions/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    stalled.write(`GET /ui/api/decisions/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
     stalled.pause();
     for (let i = 0; i < 100 && ui.stats.streams.clients < 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(ui.stats.streams.clients, 2);

@@ -139,7 +139,7 @@ export function createConsole(o: ConsoleOptions): Console {
   const views = o.views ?? 'login';
   const sessions = new SessionStore(o.sessionTtl ?? 8 * 3600_000, o.maxSessions ?? 32);
   const limiter = new LoginLimiter(o.loginFailuresPerAddress ?? 5, o.loginFailuresTotal ?? 50, 60_000);
-  const hub = new StreamHub(o.maxStreams ?? 16, o.maxStreamBuffer ?? 256 * 1024);
+  const hub = new StreamHub<ConsoleSession>(o.maxStreams ?? 16, o.maxStreamBuffer ?? 256 * 1024);
   const ring = new DecisionRing(o.recent ?? 1024);
   const forest = new Forest(o.maxNodes ?? 5000);
   const recent: DecisionView[] = [];
@@ -174,6 +174,11 @@ export function createConsole(o: ConsoleOptions): Console {
   timer.unref();
   const ping = setInterval(() => hub.broadcast(': ping\n\n'), 15_000);
   ping.unref();
+  // A stream lives no longer than its login: expired and pushed-out sessions end theirs within a second.
+  const sweep = setInterval(() => {
+    if (hub.size > 0) hub.closeWhere((s) => !sessions.isLive(s));
+  }, 1000);
+  sweep.unref();
 
   function sameOrigin(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
@@ -263,7 +268,8 @@ export function createConsole(o: ConsoleOptions): Console {
           limiter.settle(address, ok);
         }
         if (!ok) return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
-        sessions.end(cookieValue(req));
+        const previous = sessions.end(cookieValue(req));
+        if (previous) hub.closeWhere((x) => x === previous);
         const { id, session: s } = sessions.create();
         const cookie = `${SESSION_COOKIE}=${id}; Path=${CONSOLE_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(sessions.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
         json(res, 200, { loggedIn: true, csrf: s.csrf, expiresAt: s.expiresAt }, { 'set-cookie': cookie });
@@ -273,7 +279,8 @@ export function createConsole(o: ConsoleOptions): Console {
       method: 'POST',
       run(req, res) {
         if (!admitPost(req, res)) return;
-        sessions.end(cookieValue(req));
+        const ended = sessions.end(cookieValue(req));
+        if (ended) hub.closeWhere((s) => s === ended);
         json(
           res,
           200,
@@ -295,11 +302,12 @@ export function createConsole(o: ConsoleOptions): Console {
       run(req, res) {
         if (!mayRead(req, res)) return;
         drain();
+        const s = session(req) ?? null;
         const backlog = recent
           .slice(-BACKLOG)
           .map((v) => sseEvent('decision', v, v.seq))
           .join('');
-        if (!hub.open(res, SECURITY_HEADERS, backlog)) json(res, 503, { code: 'ERR_UNAVAILABLE', reason: 'too many live streams' }, { 'retry-after': '5' });
+        if (!hub.open(res, SECURITY_HEADERS, backlog, s)) json(res, 503, { code: 'ERR_UNAVAILABLE', reason: 'too many live streams' }, { 'retry-after': '5' });
       },
     },
     trees: {
@@ -462,6 +470,7 @@ export function createConsole(o: ConsoleOptions): Console {
     close() {
       clearInterval(timer);
       clearInterval(ping);
+      clearInterval(sweep);
       hub.closeAll();
       sessions.clear();
     },

@@ -54,8 +54,20 @@ export class SessionStore {
     return s;
   }
 
-  end(id: string | undefined): void {
-    if (id !== undefined) this.#table.delete(key(id));
+  /** Ends the session of this cookie value; returns it (its streams are closed with it). */
+  end(id: string | undefined): ConsoleSession | undefined {
+    if (id === undefined) return undefined;
+    const k = key(id);
+    const s = this.#table.get(k);
+    this.#table.delete(k);
+    return s;
+  }
+
+  /** Whether `s` is still a live session (not ended, expired or pushed out by newer ones). */
+  isLive(s: ConsoleSession): boolean {
+    if (s.expiresAt <= this.#now()) return false;
+    for (const t of this.#table.values()) if (t === s) return true;
+    return false;
   }
 
   clear(): void {

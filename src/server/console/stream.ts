@@ -12,8 +12,10 @@ export interface StreamStats {
   refused: number;
 }
 
-export class StreamHub {
-  readonly #clients = new Set<ServerResponse>();
+export class StreamHub<S extends object = object> {
+  /** Each stream with the login it was opened under (null: anonymous, `views: public`). */
+  readonly #clients = new Map<ServerResponse, S | null>();
+  #anonymous = 0;
   /** Open streams per client address: one address cannot take every stream. */
   readonly #perAddress = new Map<string, number>();
   readonly #maxClients: number;
@@ -34,23 +36,34 @@ export class StreamHub {
     return Math.max(2, Math.floor(this.#maxClients / 2));
   }
 
-  /** False when full, in all or for this client address (the caller answers 503). `backlog` is sent first. */
-  open(res: ServerResponse, headers: Record<string, string>, backlog: string): boolean {
+  /** Streams only logged-in readers may take: anonymous readers cannot shut the admin out. A quarter of all (at least 1 when there are 2 or more). */
+  get reserved(): number {
+    return this.#maxClients >= 2 ? Math.max(1, Math.floor(this.#maxClients / 4)) : 0;
+  }
+
+  /**
+   * False when full, in all, for this client address, or for anonymous
+   * readers (the caller answers 503). `backlog` is sent first. `session`:
+   * the login the stream belongs to (closeWhere ends it with the login).
+   */
+  open(res: ServerResponse, headers: Record<string, string>, backlog: string, session: S | null = null): boolean {
     const address = res.req.socket.remoteAddress ?? '?';
     const mine = this.#perAddress.get(address) ?? 0;
-    if (this.#clients.size >= this.#maxClients || mine >= this.maxPerAddress) {
+    if (this.#clients.size >= this.#maxClients || mine >= this.maxPerAddress || (session === null && this.#anonymous >= this.#maxClients - this.reserved)) {
       this.stats.refused++;
       return false;
     }
     this.#perAddress.set(address, mine + 1);
+    if (session === null) this.#anonymous++;
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
     // The request deadline of the service must not cut a stream.
     res.socket?.setTimeout(0);
-    this.#clients.add(res);
+    this.#clients.set(res, session);
     this.stats.clients = this.#clients.size;
     res.on('close', () => {
       this.#clients.delete(res);
+      if (session === null) this.#anonymous--;
       this.stats.clients = this.#clients.size;
       const n = (this.#perAddress.get(address) ?? 1) - 1;
       if (n > 0) this.#perAddress.set(address, n);
@@ -73,11 +86,16 @@ export class StreamHub {
   }
 
   broadcast(chunk: string): void {
-    for (const c of this.#clients) this.#write(c, chunk);
+    for (const c of this.#clients.keys()) this.#write(c, chunk);
+  }
+
+  /** Ends the streams opened under a login for which `ended` holds (a logout, an expired or evicted session). */
+  closeWhere(ended: (session: S) => boolean): void {
+    for (const [c, s] of this.#clients) if (s !== null && ended(s)) c.destroy();
   }
 
   closeAll(): void {
-    for (const c of this.#clients) c.destroy();
+    for (const c of this.#clients.keys()) c.destroy();
     this.#clients.clear();
     this.stats.clients = 0;
   }
