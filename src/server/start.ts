@@ -202,6 +202,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         maxStreams: cs.maxStreams,
         recent: cs.recent,
         ...(cs.publicOrigin ? { publicOrigin: cs.publicOrigin } : {}),
+        hosts: [o.host ?? s.host],
         ...(revocation && reg ? { revocation: { revoke: revocation.rev.revoke, state: revocation.rev.state, view: (since?: number) => reg.view(since) } } : {}),
         ...(cfg.authority && enrolments
           ? {

@@ -209,3 +209,36 @@ test('views: public: anonymous streams cannot take the slots kept for logged-in 
     await service.close();
   }
 });
+
+test('DNS rebinding: a /ui request whose Host is not this service gets 421, reads and logins alike', async () => {
+  const { service, url, port } = await serve({
+    adminSecret: SECRET,
+    assets: new Map(),
+    views: 'public',
+    publicOrigin: 'https://console.example',
+    hosts: ['capframe.internal'],
+  });
+  try {
+    const status = async (path: string, host: string, body?: unknown) => {
+      const r = await request(url + path, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { host, ...(body === undefined ? {} : { 'content-type': 'application/json', origin: `http://${host}` }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      await r.body.text();
+      return r.statusCode;
+    };
+    assert.equal(await status('/ui/api/agents', 'attacker.example'), 421);
+    assert.equal(await status('/ui/api/agents', `attacker.example:${port}`), 421);
+    assert.equal(await status('/ui/api/decisions', `127.0.0.1.attacker.example:${port}`), 421);
+    assert.equal(await status('/ui/api/login', `attacker.example:${port}`, { secret: SECRET }), 421);
+    assert.equal((await openStream(port, { host: 'attacker.example' })).status, 421);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'console.example', `capframe.internal:${port}`]) {
+      assert.equal(await status('/ui/api/agents', host), 200, host);
+    }
+    // Other routes are not the console's to judge.
+    assert.equal((await request(url + '/healthz', { headers: { host: 'attacker.example' } })).statusCode, 200);
+  } finally {
+    await service.close();
+  }
+});

@@ -18,6 +18,7 @@
  * timer drains it (stamps, shapes, feeds the trees and the streams).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Decision } from '../../verify/verifier.ts';
 import { inspect } from '../../token/inspect.ts';
@@ -59,6 +60,8 @@ export interface ConsoleOptions {
   readonly maxNodes?: number;
   /** The origin browsers use (e.g. https://capframe.example behind a TLS proxy): the only Origin accepted on POSTs, and cookies get Secure when https. */
   readonly publicOrigin?: string;
+  /** Host names the console answers under besides localhost, IP literals and the publicOrigin's host (the service passes its bind host). Any other Host header gets 421: a DNS-rebinding page cannot read the console. */
+  readonly hosts?: readonly string[];
   /** Failed logins per client address per minute before 429. Default 5. */
   readonly loginFailuresPerAddress?: number;
   /** Failed logins per minute over all addresses past which only addresses without a failure may try. Default 50. */
@@ -179,6 +182,20 @@ export function createConsole(o: ConsoleOptions): Console {
     if (hub.size > 0) hub.closeWhere((s) => !sessions.isLive(s));
   }, 1000);
   sweep.unref();
+
+  const hostNames = new Set(['localhost', ...(publicOrigin ? [new URL(publicOrigin).hostname] : []), ...(o.hosts ?? []).map((h) => h.toLowerCase())]);
+  /** The Host header names this service: an IP literal, localhost, the public origin's host or a configured name. */
+  function knownHost(req: IncomingMessage): boolean {
+    const h = req.headers.host;
+    if (typeof h !== 'string' || h === '') return false;
+    let name: string;
+    try {
+      name = new URL(`http://${h}`).hostname;
+    } catch {
+      return false;
+    }
+    return isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0 || hostNames.has(name);
+  }
 
   function sameOrigin(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
@@ -459,6 +476,10 @@ export function createConsole(o: ConsoleOptions): Console {
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       if (path !== CONSOLE_PATH && !path.startsWith(CONSOLE_PATH + '/')) return false;
+      if (!knownHost(req)) {
+        json(res, 421, { code: 'ERR_UNAUTHORIZED', reason: "unknown Host: open the console by this service's address or its configured publicOrigin" });
+        return true;
+      }
       handle(req, res, path).catch((e: unknown) => {
         if (e instanceof HttpError) json(res, e.status, { code: e.code, reason: e.message }, e.status === 413 ? { connection: 'close' } : {});
         else json(res, 500, { code: 'ERR_INTERNAL', reason: 'internal error' });
