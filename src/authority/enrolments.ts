@@ -150,6 +150,8 @@ export class EnrolmentStore {
       insert: db.prepare("INSERT INTO agents (subject, holder, profile, status, via, enrolled_at) VALUES (?, ?, ?, 'active', ?, ?)"),
       disenrol: db.prepare("UPDATE agents SET status = 'disenrolled', disenrolled_at = ? WHERE subject = ? AND status = 'active'"),
       list: db.prepare('SELECT * FROM agents ORDER BY subject'),
+      listPage: db.prepare('SELECT * FROM agents ORDER BY subject LIMIT ?'),
+      count: db.prepare('SELECT count(*) AS n FROM agents'),
       addCode: db.prepare('INSERT INTO codes (digest, profile, subject, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
       getCode: db.prepare('SELECT profile, subject, expires_at, used_at FROM codes WHERE digest = ?'),
       useCode: db.prepare('UPDATE codes SET used_at = ? WHERE digest = ? AND used_at IS NULL'),
@@ -172,6 +174,13 @@ export class EnrolmentStore {
 
   list(): Agent[] {
     return (this.#st.list!.all() as Row[]).map(agentOf);
+  }
+
+  /** The first `limit` agents by subject and how many there are (a page to show, not the whole table). */
+  page(limit: number): { total: number; agents: Agent[] } {
+    return this.#db
+      .transaction(() => ({ total: (this.#st.count!.get() as { n: number }).n, agents: (this.#st.listPage!.all(limit) as Row[]).map(agentOf) }))
+      .deferred();
   }
 
   /**

@@ -39,6 +39,7 @@ import {
   checkCutoff,
   checkReason,
   type RegistrySource,
+  type RegistryPage,
   type RegistryView,
   type RevokedIdRow,
   type RevokeOptions,
@@ -232,14 +233,30 @@ export class PgRevocationRegistry extends EventEmitter<{ change: [version: numbe
     return Number(row!.version);
   }
 
-  /** The mirror's consistent view (as RevocationRegistry.view). */
-  view(sinceSeq = 0, expiredBefore = 0): RegistryView {
+  #assertCurrent(): void {
     const lag = this.#clock() - this.#confirmedAt;
     if (this.#pollMs > 0 && !(lag <= this.#maxLag)) {
       throw new UnavailableError(
         `the PostgreSQL registry ${this.location} has not been confirmed current for ${Number.isFinite(lag) ? `${lag}s` : 'ever'} (bound ${this.#maxLag}s): its revocation list may be stale`,
       );
     }
+  }
+
+  /** As RevocationRegistry.page, from the mirror. */
+  page(limit: number): RegistryPage {
+    this.#assertCurrent();
+    return {
+      version: this.#version,
+      totals: { ids: this.#ids.length, subjects: this.#subjects.length, cutoffs: this.#cutoffs.length },
+      ids: this.#ids.slice(-limit).reverse(),
+      subjects: this.#subjects.slice(0, limit),
+      cutoffs: this.#cutoffs.slice(0, limit),
+    };
+  }
+
+  /** The mirror's consistent view (as RevocationRegistry.view). */
+  view(sinceSeq = 0, expiredBefore = 0): RegistryView {
+    this.#assertCurrent();
     const ids: RevokedIdRow[] = [];
     // Rows are in ascending seq: find the first one after sinceSeq by binary search.
     let lo = 0,

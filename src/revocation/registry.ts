@@ -90,6 +90,16 @@ export interface RegistryView {
   readonly cutoffs: readonly { readonly kid: string; readonly before: number }[];
 }
 
+/** A bounded read for a console page: the newest ids first, the first subjects and cut-offs, and the totals. */
+export interface RegistryPage {
+  readonly version: number;
+  readonly totals: { readonly ids: number; readonly subjects: number; readonly cutoffs: number };
+  /** Newest (highest seq) first. */
+  readonly ids: readonly RevokedIdRow[];
+  readonly subjects: readonly string[];
+  readonly cutoffs: readonly { readonly kid: string; readonly before: number }[];
+}
+
 export function checkReason(r: string | undefined): string | null {
   if (r === undefined) return null;
   if (typeof r !== 'string' || r.length > 1024) throw new InvalidArgumentError('a revocation reason is text of at most 1024 characters');
@@ -136,6 +146,10 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
     idsSince: Database.Statement<[number, number], { seq: number; id: string; expires_at: number | null }>;
     subjects: Database.Statement<[], { subject: string }>;
     cutoffs: Database.Statement<[], { kid: string; before: number }>;
+    newestIds: Database.Statement<[number], { seq: number; id: string; expires_at: number | null }>;
+    subjectsPage: Database.Statement<[number], { subject: string }>;
+    cutoffsPage: Database.Statement<[number], { kid: string; before: number }>;
+    totals: Database.Statement<[], { ids: number; subjects: number; cutoffs: number }>;
   };
 
   constructor(options: RegistryOptions = {}) {
@@ -183,6 +197,12 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
       idsSince: db.prepare('SELECT seq, id, expires_at FROM revoked_ids WHERE seq > ? AND (expires_at IS NULL OR expires_at >= ?) ORDER BY seq'),
       subjects: db.prepare('SELECT subject FROM revoked_subjects ORDER BY subject'),
       cutoffs: db.prepare('SELECT kid, before FROM key_cutoffs ORDER BY kid'),
+      newestIds: db.prepare('SELECT seq, id, expires_at FROM revoked_ids ORDER BY seq DESC LIMIT ?'),
+      subjectsPage: db.prepare('SELECT subject FROM revoked_subjects ORDER BY subject LIMIT ?'),
+      cutoffsPage: db.prepare('SELECT kid, before FROM key_cutoffs ORDER BY kid LIMIT ?'),
+      totals: db.prepare(
+        'SELECT (SELECT count(*) FROM revoked_ids) AS ids, (SELECT count(*) FROM revoked_subjects) AS subjects, (SELECT count(*) FROM key_cutoffs) AS cutoffs',
+      ),
     } as never;
   }
 
@@ -300,6 +320,19 @@ export class RevocationRegistry extends EventEmitter<{ change: [version: number]
         ids: this.#st.idsSince.all(sinceSeq, expiredBefore).map((r) => ({ seq: r.seq, id: r.id, expiresAt: r.expires_at })),
         subjects: this.#st.subjects.all().map((r) => r.subject),
         cutoffs: this.#st.cutoffs.all(),
+      }))
+      .deferred();
+  }
+
+  /** At most `limit` rows of each kind and the totals, in one read transaction (RegistryPage): never the whole tables. */
+  page(limit: number): RegistryPage {
+    return this.#db
+      .transaction(() => ({
+        version: this.#st.version.get()!.version,
+        totals: this.#st.totals.get()!,
+        ids: this.#st.newestIds.all(limit).map((r) => ({ seq: r.seq, id: r.id, expiresAt: r.expires_at })),
+        subjects: this.#st.subjectsPage.all(limit).map((r) => r.subject),
+        cutoffs: this.#st.cutoffsPage.all(limit),
       }))
       .deferred();
   }

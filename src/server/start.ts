@@ -203,14 +203,24 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         recent: cs.recent,
         ...(cs.publicOrigin ? { publicOrigin: cs.publicOrigin } : {}),
         hosts: [o.host ?? s.host],
-        ...(revocation && reg ? { revocation: { revoke: revocation.rev.revoke, state: revocation.rev.state, view: (since?: number) => reg.view(since) } } : {}),
+        ...(revocation && reg
+          ? {
+              revocation: {
+                revoke: revocation.rev.revoke,
+                state: revocation.rev.state,
+                version: () => reg.version,
+                page: (limit: number) => reg.page(limit),
+                view: (since?: number) => reg.view(since),
+              },
+            }
+          : {}),
         ...(cfg.authority && enrolments
           ? {
               authority: {
                 audience: cfg.authority.audience,
                 agents: (
-                  (store) => () =>
-                    store.list()
+                  (store) => (limit: number) =>
+                    store.page(limit)
                 )(enrolments),
               },
             }

@@ -12,7 +12,9 @@ import { createConsole } from '../../src/server/console/index.ts';
 import { createVerifyService } from '../../src/server/service.ts';
 import { Verifier } from '../../src/verify/verifier.ts';
 import { unix, when } from '../../console/src/time.ts';
-import { checkCutoff, MAX_CUTOFF } from '../../src/revocation/registry.ts';
+import { checkCutoff, MAX_CUTOFF, RevocationRegistry } from '../../src/revocation/registry.ts';
+import { EnrolmentStore } from '../../src/authority/enrolments.ts';
+import { generateKey } from '../../src/index.ts';
 
 const SECRET = 'hardening-admin-secret-0123456789';
 
@@ -240,5 +242,59 @@ test('DNS rebinding: a /ui request whose Host is not this service gets 421, read
     assert.equal((await request(url + '/healthz', { headers: { host: 'attacker.example' } })).statusCode, 200);
   } finally {
     await service.close();
+  }
+});
+
+test('revocations and agents pages read bounded pages (LIMIT 500), and revocations only again once the registry changed', async () => {
+  const registry = new RevocationRegistry({ path: ':memory:' });
+  const store = new EnrolmentStore({ path: ':memory:' });
+  registry.revokeIds(Array.from({ length: 1200 }, (_, i) => i.toString(16).padStart(32, '0')));
+  for (let i = 0; i < 520; i++) store.enrol({ subject: `agent:a${i}`, holder: generateKey().publicKey, profile: 'p', via: 'admin', now: 1 });
+  const reads: string[] = [];
+  const agentReads: unknown[] = [];
+  const { service, url } = await serve({
+    views: 'public',
+    assets: new Map(),
+    revocation: {
+      revoke: () => ({}),
+      state: undefined as never,
+      version: () => registry.version,
+      page(limit: number) {
+        reads.push(`page ${limit}`);
+        return registry.page(limit);
+      },
+      view(since?: number) {
+        reads.push(`view ${since ?? 0}`);
+        return registry.view(since);
+      },
+    } as never,
+    authority: {
+      audience: 'a',
+      agents(limit?: number) {
+        agentReads.push(limit);
+        return store.page(limit ?? 0);
+      },
+    } as never,
+  });
+  try {
+    const get = async (path: string) => (await request(url + path)).body.json() as Promise<Record<string, unknown>>;
+    const first = await get('/ui/api/revocations');
+    assert.deepEqual(first.totals, { ids: 1200, subjects: 0, cutoffs: 0 });
+    assert.equal((first.ids as { seq: number }[]).length, 500);
+    assert.equal((first.ids as { seq: number }[])[0]!.seq, 1200);
+    await get('/ui/api/revocations');
+    assert.deepEqual(reads, ['page 500']);
+    registry.revokeSubject('agent:gone');
+    const third = await get('/ui/api/revocations');
+    assert.deepEqual(third.subjects, ['agent:gone']);
+    assert.deepEqual(reads, ['page 500', 'page 500']);
+    const agents = await get('/ui/api/agents');
+    assert.equal(agents.total, 520);
+    assert.equal((agents.agents as unknown[]).length, 500);
+    assert.deepEqual(agentReads, [500]);
+  } finally {
+    await service.close();
+    registry.close();
+    store.close();
   }
 });

@@ -59,6 +59,14 @@ test('PostgreSQL registry: the same revocations, versions and views as the SQLit
   assert.deepEqual(v.subjects, ['agent:gone']);
   assert.deepEqual(v.cutoffs, [{ kid: 'CE-g722ykZw', before: 100 }]);
   assert.equal(reg.view(v.ids[1]!.seq).ids.length, 2);
+  // A console page: the newest ids first, bounded, with the totals.
+  const page = reg.page(2);
+  assert.deepEqual(page.totals, { ids: 4, subjects: 1, cutoffs: 1 });
+  assert.deepEqual(
+    page.ids.map((r) => r.seq),
+    [v.ids[3]!.seq, v.ids[2]!.seq],
+  );
+  assert.deepEqual([page.version, page.subjects, page.cutoffs], [5, ['agent:gone'], [{ kid: 'CE-g722ykZw', before: 100 }]]);
   // The snapshot publisher runs on it unchanged.
   const snap = new SnapshotPublisher({ registry: reg, key: f.authority }).current();
   const parsed = parseSnapshot(snap.text, new Keyring([f.authority.publicKey]));

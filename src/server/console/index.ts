@@ -25,7 +25,7 @@ import { inspect } from '../../token/inspect.ts';
 import { toCapframeError } from '../../error-codes.ts';
 import { checkCheckpoint } from '../../audit/checkpoint.ts';
 import type { RevocationState } from '../../revocation/state.ts';
-import { MAX_CUTOFF, type RegistryView } from '../../revocation/registry.ts';
+import { MAX_CUTOFF, type RegistryPage, type RegistryView } from '../../revocation/registry.ts';
 import type { Agent } from '../../authority/enrolments.ts';
 import { digest, HttpError, parseJson, readBody, zodMessage } from '../http.ts';
 import type { RevokeFn } from '../routes/revoke.ts';
@@ -66,8 +66,16 @@ export interface ConsoleOptions {
   readonly loginFailuresPerAddress?: number;
   /** Failed logins per minute over all addresses past which only addresses without a failure may try. Default 50. */
   readonly loginFailuresTotal?: number;
-  readonly revocation?: { readonly revoke: RevokeFn; readonly state: RevocationState; view(sinceSeq?: number): RegistryView };
-  readonly authority?: { readonly audience: string; agents(): Agent[] };
+  readonly revocation?: {
+    readonly revoke: RevokeFn;
+    readonly state: RevocationState;
+    /** The registry's version: pages read from it are kept until it changes. */
+    version(): number;
+    /** A bounded read (RevocationRegistry.page). */
+    page(limit: number): RegistryPage;
+    view(sinceSeq?: number): RegistryView;
+  };
+  readonly authority?: { readonly audience: string; agents(limit: number): { total: number; agents: Agent[] } };
   readonly audit?: {
     readonly head: { seq: number };
     readonly lastCheckpoint: { seq: number; at: number; time: string; kid?: string; head?: string; sig?: string } | null;
@@ -246,14 +254,37 @@ export function createConsole(o: ConsoleOptions): Console {
     return parsed.data;
   }
 
+  /** `read()` again only when the registry's version moved: a page view costs no table read while nothing is revoked. */
+  function byVersion<T>(read: () => T): () => T {
+    let kept: { version: number; value: T } | undefined;
+    return () => {
+      const version = o.revocation!.version();
+      if (kept?.version !== version) kept = { version, value: read() };
+      return kept.value;
+    };
+  }
+  const subjectsNow = byVersion(
+    // Past every id sequence: the subjects and cut-offs without reading the id list.
+    () => new Set(o.revocation!.view(Number.MAX_SAFE_INTEGER).subjects),
+  );
   const revokedSubjects = (): Set<string> => {
     try {
-      // Past every id sequence: the subjects and cut-offs without reading the id list.
-      return new Set(o.revocation?.view(Number.MAX_SAFE_INTEGER).subjects ?? []);
+      return o.revocation ? subjectsNow() : new Set();
     } catch {
       return new Set();
     }
   };
+  const revocationsPage = byVersion(() => {
+    const v = o.revocation!.page(LIST_LIMIT);
+    return {
+      configured: true,
+      version: v.version,
+      totals: v.totals,
+      ids: v.ids.map((r) => ({ id: r.id, seq: r.seq, expiresAt: r.expiresAt })),
+      subjects: v.subjects.map((s) => text(s)),
+      cutoffs: v.cutoffs,
+    };
+  });
 
   const api: Record<string, { method: 'GET' | 'POST'; run(req: IncomingMessage, res: ServerResponse): Promise<void> | void }> = {
     session: {
@@ -343,21 +374,13 @@ export function createConsole(o: ConsoleOptions): Console {
       run(req, res) {
         if (!mayRead(req, res)) return;
         if (!o.revocation) return json(res, 200, { configured: false });
-        let v: RegistryView;
+        let page: ReturnType<typeof revocationsPage>;
         try {
-          v = o.revocation.view();
+          page = revocationsPage();
         } catch (e) {
           return json(res, 503, { code: toCapframeError(e).code, reason: 'the revocation registry cannot be read now' });
         }
-        const ids = v.ids.slice(-LIST_LIMIT).reverse();
-        json(res, 200, {
-          configured: true,
-          version: v.version,
-          totals: { ids: v.ids.length, subjects: v.subjects.length, cutoffs: v.cutoffs.length },
-          ids: ids.map((r) => ({ id: r.id, seq: r.seq, expiresAt: r.expiresAt })),
-          subjects: v.subjects.slice(0, LIST_LIMIT).map((s) => text(s)),
-          cutoffs: v.cutoffs.slice(0, LIST_LIMIT),
-        });
+        json(res, 200, page);
       },
     },
     revoke: {
@@ -401,12 +424,12 @@ export function createConsole(o: ConsoleOptions): Console {
       run(req, res) {
         if (!mayRead(req, res)) return;
         if (!o.authority) return json(res, 200, { configured: false });
-        const agents = o.authority.agents();
+        const { total, agents } = o.authority.agents(LIST_LIMIT);
         json(res, 200, {
           configured: true,
           audience: text(o.authority.audience),
-          total: agents.length,
-          agents: agents.slice(0, LIST_LIMIT).map((a) => ({
+          total,
+          agents: agents.map((a) => ({
             subject: text(a.subject),
             profile: text(a.profile),
             status: a.status,
