@@ -43,3 +43,16 @@ test('ring: keeps the newest capacity decisions; since() reports what was overwr
   );
   assert.deepEqual(r.since(40).events, []);
 });
+
+test('forest: past the cap it evicts a batch (down to maxNodes - maxNodes/16), not one node per decision', () => {
+  const f = new Forest(160);
+  for (let i = 0; i < 160; i++) f.addDecision(view([id(i)], `agent:${i}`), null, null);
+  assert.equal(f.size, 160);
+  f.addDecision(view([id(1000)], 'agent:new'), null, null);
+  assert.equal(f.size, 150);
+  // The newest stayed, the oldest went.
+  const ids = new Set(f.trees(() => false, 1000).map((t) => t.id));
+  assert.ok(ids.has(id(1000)) && ids.has(id(159)) && !ids.has(id(0)) && !ids.has(id(10)) && ids.has(id(11)));
+  for (let i = 0; i < 10; i++) f.addDecision(view([id(2000 + i)], 'agent:more'), null, null);
+  assert.equal(f.size, 160);
+});

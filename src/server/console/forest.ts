@@ -96,9 +96,16 @@ export class Forest {
     return n;
   }
 
+  /**
+   * Past the cap, the least recently seen go down to `max - max/16` in one
+   * scan: a scan from the oldest per decision would walk the deleted slots
+   * at the front of the Map every time.
+   */
   #evict(keep: ReadonlySet<string>): void {
+    if (this.#nodes.size <= this.#max) return;
+    const target = this.#max - Math.floor(this.#max / 16);
     for (const id of this.#nodes.keys()) {
-      if (this.#nodes.size <= this.#max) return;
+      if (this.#nodes.size <= target) return;
       if (!keep.has(id)) this.#remove(id);
     }
   }
