@@ -26,6 +26,7 @@ import { equalBytes } from '../crypto/hash.ts';
 import { Keyring } from '../verify/keyring.ts';
 import { createRevocationHandler, type RevocationHandler } from './revocation-feed.ts';
 import { RevocationState } from '../revocation/index.ts';
+import { MAX_CUTOFF } from '../revocation/registry.ts';
 import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 import type { RevocationLookup } from './routes/revocation-check.ts';
@@ -34,7 +35,7 @@ export const revokeRequestSchema = z.union([
   z.strictObject({ token: z.string().min(6).max(30_000), reason: z.string().max(500).optional() }),
   z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/), reason: z.string().max(500).optional() }),
   z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
-  z.strictObject({ kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/), before: z.number().int().min(0), reason: z.string().max(500).optional() }),
+  z.strictObject({ kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/), before: z.number().int().min(0).max(MAX_CUTOFF), reason: z.string().max(500).optional() }),
 ]);
 
 export interface ServiceRevocationOptions {

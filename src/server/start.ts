@@ -203,6 +203,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
         recent: cs.recent,
         ...(cs.publicOrigin ? { publicOrigin: cs.publicOrigin } : {}),
         hosts: [o.host ?? s.host],
+        ...(log ? { auditSink: log } : {}),
         ...(revocation && reg
           ? {
               revocation: {

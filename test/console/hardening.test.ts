@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { createConsole } from '../../src/server/console/index.ts';
 import { createVerifyService } from '../../src/server/service.ts';
@@ -15,6 +17,7 @@ import { unix, when } from '../../console/src/time.ts';
 import { checkCutoff, MAX_CUTOFF, RevocationRegistry } from '../../src/revocation/registry.ts';
 import { EnrolmentStore } from '../../src/authority/enrolments.ts';
 import { generateKey } from '../../src/index.ts';
+import { SECRET as FIXTURE_SECRET, startConsoleFixture } from './fixture.ts';
 
 const SECRET = 'hardening-admin-secret-0123456789';
 
@@ -296,5 +299,56 @@ test('revocations and agents pages read bounded pages (LIMIT 500), and revocatio
     await service.close();
     registry.close();
     store.close();
+  }
+});
+
+test('audit: console logins, refused logins, logouts and revokes are audit lines (mode console), never with the secret; a cut-off past year 9999 is refused', async () => {
+  const fx = await startConsoleFixture();
+  try {
+    const wrong = 'wrong-guess-never-logged-123';
+    assert.equal((await login(fx.url, wrong)).status, 401);
+    const a = await login(fx.url, FIXTURE_SECRET);
+    assert.equal(a.status, 200);
+    const post = async (path: string, body: unknown) => {
+      const r = await request(fx.url + path, {
+        method: 'POST',
+        headers: { cookie: a.cookie, origin: fx.url, 'x-capframe-csrf': a.csrf, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await r.body.text();
+      return r.statusCode;
+    };
+    assert.equal(await post('/ui/api/revoke', { subject: 'agent:audited' }), 200);
+    assert.equal(await post('/ui/api/revoke', { kid: 'AAAAAAAAAAA', before: 9e12 }), 400);
+    const v1 = await request(fx.url + '/v1/revoke', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${FIXTURE_SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kid: 'AAAAAAAAAAA', before: MAX_CUTOFF + 1 }),
+    });
+    await v1.body.text();
+    assert.equal(v1.statusCode, 400);
+    assert.equal(await post('/ui/api/logout', {}), 200);
+    await fx.running.audit!.checkpoint();
+    const text = readFileSync(join(fx.dir, 'audit.jsonl'), 'utf8');
+    assert.equal(text.includes(FIXTURE_SECRET), false);
+    assert.equal(text.includes(wrong), false);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.source === 'console');
+    assert.deepEqual(
+      lines.map((l) => [l.operation, l.decision, l.code ?? null, l.subject, l.mode ?? null]),
+      [
+        ['login', 'deny', 'ERR_UNAUTHORIZED', 'admin', null],
+        ['login', 'allow', null, 'admin', null],
+        ['revoke', 'allow', null, 'admin', 'console'],
+        ['logout', 'allow', null, 'admin', null],
+      ],
+    );
+    assert.equal(lines[2]!.resource, 'subject:agent:audited');
+    assert.match(String(lines[0]!.resource), /^client:(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/);
+  } finally {
+    await fx.close();
   }
 });

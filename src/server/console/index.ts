@@ -29,6 +29,7 @@ import { MAX_CUTOFF, type RegistryPage, type RegistryView } from '../../revocati
 import type { Agent } from '../../authority/enrolments.ts';
 import { digest, HttpError, parseJson, readBody, zodMessage } from '../http.ts';
 import type { RevokeFn } from '../routes/revoke.ts';
+import type { EventSink } from '../decide.ts';
 import { loadAssets, SECURITY_HEADERS, type Asset } from './assets.ts';
 import { DecisionRing } from './ring.ts';
 import { decisionView, text, type DecisionView } from './view.ts';
@@ -83,6 +84,12 @@ export interface ConsoleOptions {
     /** Public key the checkpoints are signed with (they are re-verified before the page calls one verified). */
     readonly checkpointKey?: Uint8Array;
   };
+  /**
+   * Where console logins, refused logins, logouts and revokes are recorded
+   * (the service's audit log): source `console`, subject `admin`, the client
+   * address as resource; revokes with mode `console`. Never the secret.
+   */
+  readonly auditSink?: EventSink;
   /** Static files to serve instead of the built page (tests). */
   readonly assets?: Map<string, Asset>;
   /** Where the built page is read from. Default dist/ui/ of this package. */
@@ -218,6 +225,22 @@ export function createConsole(o: ConsoleOptions): Console {
     }
   }
 
+  /** One audit line of a console action. Throws when the sink cannot take it (the caller decides what that means). */
+  function audit(e: Record<string, unknown>): void {
+    const sink = o.auditSink;
+    if (!sink) return;
+    const event = { source: 'console', tool: 'capframe.console', subject: 'admin', ...e };
+    if (typeof sink === 'function') sink(event);
+    else sink.write(event);
+  }
+  function auditQuietly(e: Record<string, unknown>): void {
+    try {
+      audit(e);
+    } catch {
+      /* the action's answer stands; the audit log reports its own failures */
+    }
+  }
+
   function session(req: IncomingMessage): ConsoleSession | undefined {
     return sessions.get(cookieValue(req));
   }
@@ -315,7 +338,17 @@ export function createConsole(o: ConsoleOptions): Console {
         } finally {
           limiter.settle(address, ok);
         }
-        if (!ok) return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
+        const client = `client:${address}`;
+        if (!ok) {
+          auditQuietly({ decision: 'deny', code: 'ERR_UNAUTHORIZED', operation: 'login', resource: client });
+          return json(res, 401, { code: 'ERR_UNAUTHORIZED', reason: secret ? 'wrong admin secret' : 'no admin secret is configured on this service' });
+        }
+        try {
+          audit({ decision: 'allow', operation: 'login', resource: client });
+        } catch {
+          // No admin session that the audit log does not know of.
+          return json(res, 503, { code: 'ERR_UNAVAILABLE', reason: 'the audit log cannot be written; try again later' });
+        }
         const previous = sessions.end(cookieValue(req));
         if (previous) hub.closeWhere((x) => x === previous);
         const { id, session: s } = sessions.create();
@@ -329,6 +362,7 @@ export function createConsole(o: ConsoleOptions): Console {
         if (!admitPost(req, res)) return;
         const ended = sessions.end(cookieValue(req));
         if (ended) hub.closeWhere((s) => s === ended);
+        auditQuietly({ decision: 'allow', operation: 'logout', resource: `client:${req.socket.remoteAddress ?? '?'}` });
         json(
           res,
           200,
@@ -389,11 +423,15 @@ export function createConsole(o: ConsoleOptions): Console {
         if (!admitPost(req, res)) return;
         if (!o.revocation) return json(res, 501, { code: 'ERR_CONFIG', reason: 'revocation is not configured on this service (server.revocation)' });
         const b = await body(req, revokeSchema);
+        const what = 'id' in b ? `id:${b.id.toLowerCase()}` : 'subject' in b ? `subject:${b.subject}` : `kid:${b.kid} before ${b.before}`;
+        const line = { tool: 'capframe.revoke', operation: 'revoke', mode: 'console', resource: what };
         try {
           const r = (await o.revocation.revoke(b)) as { changed?: boolean; version?: number; target?: string };
+          auditQuietly({ ...line, decision: 'allow' });
           json(res, 200, { ok: true, changed: r?.changed, version: r?.version, target: text(r?.target) });
         } catch (e) {
           const err = toCapframeError(e);
+          auditQuietly({ ...line, decision: 'deny', code: err.code });
           json(res, err.code === 'ERR_INTERNAL' || err.code === 'ERR_UNAVAILABLE' ? 503 : 400, { code: err.code, reason: text(err.message, 300) });
         }
       },
