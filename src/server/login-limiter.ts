@@ -1,3 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Metrics } from './metrics.ts';
+import { checkBearer, send } from './http.ts';
+
 /**
  * Guesses of the admin secret (console logins, POST /v1/revoke): at most
  * `perAddress` failures per client address and window, one attempt in flight
@@ -53,4 +57,36 @@ export class LoginLimiter {
     if (!ok) return;
     if (this.#failures.delete(address) && this.#total.n > 0) this.#total.n--;
   }
+}
+
+/**
+ * The admin bearer check of a route that also serves callers without the
+ * secret (approvals, enrolments, disenrolment): a request that carries an
+ * Authorization header is a guess and counts in `limiter` like a console
+ * login; one without it guesses nothing. `undefined`: the address must wait,
+ * and the 429 has been sent.
+ */
+export function limitedBearer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  secretDigest: Buffer | null,
+  limiter: LoginLimiter,
+  metrics: Metrics,
+): boolean | undefined {
+  if (req.headers.authorization === undefined) return false;
+  const address = req.socket.remoteAddress ?? '?';
+  const wait = limiter.begin(address);
+  if (wait > 0) {
+    metrics.rejected('rate_limited');
+    send(
+      res,
+      429,
+      { code: 'ERR_LIMIT', reason: 'too many failed admin requests; try again later' },
+      { 'retry-after': String(Math.ceil(wait / 1000)), connection: 'close' },
+    );
+    return undefined;
+  }
+  const ok = checkBearer(req.headers.authorization, secretDigest);
+  limiter.settle(address, ok);
+  return ok;
 }

@@ -65,7 +65,8 @@ export interface VerifyServiceOptions {
   /** Collects approvals for a UI (POST/GET /v1/approvals); without one those answer 501. */
   readonly approvals?: ApprovalInbox;
   /** More routes by exact path (e.g. the authority's, src/server/routes/authority.ts); built-in paths win. */
-  readonly routes?: RouteTable | ((metrics: Metrics) => RouteTable);
+  /** Extra routes; as a function, given the metrics and the limiter of admin-secret guesses (shared by every admin route). */
+  readonly routes?: RouteTable | ((metrics: Metrics, adminLimiter: LoginLimiter) => RouteTable);
   /** Extra handlers tried, in order, for requests no built-in route takes. */
   readonly handlers?: readonly RouteHandler[];
   /** Largest request body in bytes. Default 64 KiB. */
@@ -109,6 +110,8 @@ export interface VerifyService {
 export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   const bodyLimit = o.bodyLimit ?? 64 * 1024;
   const metrics = new Metrics();
+  // One count of admin-secret guesses for every route that takes the secret (console logins included).
+  const adminLimiter = o.console?.limiter ?? new LoginLimiter(5, 50, 60_000);
   const decider = createDecider(o.verifier, metrics, o.audit, o.exports, o.console?.record);
   if (o.exportStats) metrics.exports = o.exportStats;
   if (o.console) metrics.console = o.console.stats;
@@ -125,15 +128,15 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
             '/v1/session/calls': { method: 'POST', route: sessionCallsRoute(sessions, decider, metrics, batchBodyLimit) },
           }
         : {}),
-      ...(typeof o.routes === 'function' ? o.routes(metrics) : o.routes),
+      ...(typeof o.routes === 'function' ? o.routes(metrics, adminLimiter) : o.routes),
       '/v1/verify': { method: 'POST', route: verifyRoute(decider, bodyLimit) },
       '/v1/verify/batch': { method: 'POST', route: verifyBatchRoute(decider, metrics, batchBodyLimit, o.maxBatch ?? 64) },
       '/v1/revoke': {
         method: 'POST',
-        route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit, o.console?.limiter ?? new LoginLimiter(5, 50, 60_000)),
+        route: revokeRoute(o.revoke, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit, adminLimiter),
       },
       '/v1/revocation/check': { method: 'POST', route: revocationCheckRoute(o.revocationLookup, bodyLimit) },
-      '/v1/approvals': { route: approvalsRoute(o.approvals, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit) },
+      '/v1/approvals': { route: approvalsRoute(o.approvals, o.adminSecret ? digest(o.adminSecret) : null, metrics, bodyLimit, adminLimiter) },
       '/healthz': { route: healthRoute() },
       '/metrics': { route: metricsRoute(metrics) },
     },

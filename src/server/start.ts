@@ -272,7 +272,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       // Approval collection needs the admin secret to register requests (docs/authority.md, Approvals).
       ...(cfg.adminSecret ? { approvals: new ApprovalInbox({ backend: verifier.backend, clock: verifier.clock, skew: verifier.clockSkew }) } : {}),
       ...(revocation ? { revoke: revocation.rev.revoke, revocationLookup: revocation.rev.lookup, handlers: [revocation.rev.handler] } : {}),
-      ...(auth ? { routes: (m) => authorityRoutes(auth, cfg.adminSecret ? digest(cfg.adminSecret) : null, m, s.bodyLimit) } : {}),
+      ...(auth ? { routes: (m, limiter) => authorityRoutes(auth, cfg.adminSecret ? digest(cfg.adminSecret) : null, m, s.bodyLimit, limiter) } : {}),
       bodyLimit: s.bodyLimit,
       requestTimeout: s.requestTimeout,
       headersTimeout: s.headersTimeout,

@@ -352,3 +352,41 @@ test('audit: console logins, refused logins, logouts and revokes are audit lines
     await fx.close();
   }
 });
+
+test('every route that takes the admin secret counts wrong guesses in one limiter: /v1/approvals, /v1/disenrol, /v1/enrolments, then the console login', async () => {
+  const fx = await startConsoleFixture();
+  try {
+    const post = async (path: string, secret: string, body: unknown) => {
+      const r = await request(fx.url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await r.body.text();
+      return r.statusCode;
+    };
+    const get = async (path: string, secret: string) => {
+      const r = await request(fx.url + path, { headers: { authorization: `Bearer ${secret}` } });
+      await r.body.text();
+      return r.statusCode;
+    };
+    const statuses = [
+      await get('/v1/approvals', 'wrong-1'),
+      await post('/v1/approvals', 'wrong-2', { request: {} }),
+      await post('/v1/disenrol', 'wrong-3', { subject: 'agent:x' }),
+      await post('/v1/enrolments', 'wrong-4', { request: 'cfq1.x' }),
+      await post('/v1/disenrol', 'wrong-5', { subject: 'agent:x' }),
+    ];
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
+    // The sixth guess, even with the right secret, waits: on every admin route and at the console.
+    assert.equal(await get('/v1/approvals', FIXTURE_SECRET), 429);
+    assert.equal(await post('/v1/disenrol', FIXTURE_SECRET, { subject: 'agent:x' }), 429);
+    assert.equal((await login(fx.url, FIXTURE_SECRET)).status, 429);
+    // A request without any secret guesses nothing: the enrolment-code path stays open to agents.
+    const r = await request(fx.url + '/v1/enrolments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await r.body.text();
+    assert.notEqual(r.statusCode, 429);
+  } finally {
+    await fx.close();
+  }
+});

@@ -15,7 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CapframeError } from '../../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ApprovalInbox } from '../approval-inbox.ts';
-import { checkBearer, HttpError, parseJson, readBody, send } from '../http.ts';
+import { HttpError, parseJson, readBody, send } from '../http.ts';
+import { limitedBearer, type LoginLimiter } from '../login-limiter.ts';
 
 function unauthorized(res: ServerResponse, metrics: Metrics): number {
   metrics.rejected('unauthorized');
@@ -31,10 +32,12 @@ function refused(e: unknown): never {
   throw e;
 }
 
-export function approvalsRoute(inbox: ApprovalInbox | undefined, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number) {
+/** Wrong admin secrets count against `limiter` (shared with console logins and POST /v1/revoke). */
+export function approvalsRoute(inbox: ApprovalInbox | undefined, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number, limiter: LoginLimiter) {
   return async function approvals(req: IncomingMessage, res: ServerResponse): Promise<number> {
     if (!inbox) throw new HttpError(501, 'ERR_CONFIG', 'approval collection is not configured on this service', 'not_configured');
-    const admin = checkBearer(req.headers.authorization, secretDigest);
+    const admin = limitedBearer(req, res, secretDigest, limiter, metrics);
+    if (admin === undefined) return 429;
     if (req.method === 'GET') {
       if (!admin) return unauthorized(res, metrics);
       const q = new URL(req.url ?? '/', 'http://x').searchParams.get('id');

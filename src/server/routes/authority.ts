@@ -12,7 +12,8 @@ import type { ErrorCode } from '../../errors.ts';
 import type { Authority } from '../authority.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../router.ts';
-import { checkBearer, HttpError, parseJson, readBody, send, zodMessage } from '../http.ts';
+import { HttpError, parseJson, readBody, send, zodMessage } from '../http.ts';
+import { limitedBearer, type LoginLimiter } from '../login-limiter.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_UNAUTHORIZED: 401,
@@ -49,13 +50,15 @@ function unauthorized(res: ServerResponse, metrics: Metrics): number {
   return 401;
 }
 
-export function authorityRoutes(a: Authority, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number): RouteTable {
+/** Wrong admin secrets count against `limiter` (shared with console logins and POST /v1/revoke). */
+export function authorityRoutes(a: Authority, secretDigest: Buffer | null, metrics: Metrics, bodyLimit: number, limiter: LoginLimiter): RouteTable {
   const limit = Math.min(bodyLimit, 16 * 1024);
   return {
     '/v1/enrolments': {
       method: 'POST',
       async route(req, res) {
-        const admin = checkBearer(req.headers.authorization, secretDigest);
+        const admin = limitedBearer(req, res, secretDigest, limiter, metrics);
+        if (admin === undefined) return 429;
         // A wrong secret is refused, not taken as "no secret, try the code".
         if (!admin && req.headers.authorization !== undefined) return unauthorized(res, metrics);
         const b = await body(req, limit, enrolSchema);
@@ -84,7 +87,9 @@ export function authorityRoutes(a: Authority, secretDigest: Buffer | null, metri
     '/v1/disenrol': {
       method: 'POST',
       async route(req, res) {
-        if (!checkBearer(req.headers.authorization, secretDigest)) return unauthorized(res, metrics);
+        const admin = limitedBearer(req, res, secretDigest, limiter, metrics);
+        if (admin === undefined) return 429;
+        if (!admin) return unauthorized(res, metrics);
         const b = await body(req, limit, disenrolSchema);
         try {
           const r = await a.disenrol(b.subject, b.reason);
