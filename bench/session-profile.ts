@@ -12,7 +12,8 @@
  * leave LangChain out: the 12 ms wait alone, and RemoteVerifier.verifyCall
  * over the session then the wait), MAX_REQUESTS and
  * MAX_BATCH (the RemoteVerifier's batching), SERVICE_PROF=dir (the service
- * runs with --cpu-prof into dir). Run the client with node --cpu-prof
+ * runs with --cpu-prof into dir), CONSOLE=off (the service without its
+ * console, whose live view reads every decision). Run the client with node --cpu-prof
  * --import tsx for its profile.
  *
  * Prints one JSON line per round and a summary: microseconds of CPU per call
@@ -73,7 +74,7 @@ server:
   sessions:
     keyFile: ${keyFile}
     handshakesPerSecond: 1000
-`,
+${process.env.CONSOLE === 'off' ? '  console:\n    enabled: false\n' : ''}`,
   {},
   process.env.SERVICE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVICE_PROF}`] : [],
 );
