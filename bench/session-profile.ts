@@ -8,9 +8,12 @@
  *
  * Environment: WAYS=bare,local,async,session (which ways, in this order per
  * round; "async" is the guard with an in-process check behind a promise, to
- * tell the asynchronous path's cost from the session's), MAX_REQUESTS and
+ * tell the asynchronous path's cost from the session's; "sleep" and "verify"
+ * leave LangChain out: the 12 ms wait alone, and RemoteVerifier.verifyCall
+ * over the session then the wait), MAX_REQUESTS and
  * MAX_BATCH (the RemoteVerifier's batching), SERVICE_PROF=dir (the service
- * runs with --cpu-prof into dir). Run the client with node --cpu-prof
+ * runs with --cpu-prof into dir), CONSOLE=off (the service without its
+ * console, whose live view reads every decision). Run the client with node --cpu-prof
  * --import tsx for its profile.
  *
  * Prints one JSON line per round and a summary: microseconds of CPU per call
@@ -71,7 +74,7 @@ server:
   sessions:
     keyFile: ${keyFile}
     handshakesPerSecond: 1000
-`,
+${process.env.CONSOLE === 'off' ? '  console:\n    enabled: false\n' : ''}`,
   {},
   process.env.SERVICE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVICE_PROF}`] : [],
 );
@@ -109,6 +112,20 @@ try {
     local: async (i: number) => check(await localTool.invoke({ type: 'tool_call', id: `l-${i}`, name: 'get_ticket', args: { id: i } }, config), 'local'),
     async: async (i: number) => check(await asyncTool.invoke({ type: 'tool_call', id: `a-${i}`, name: 'get_ticket', args: { id: i } }, config), 'async'),
     session: async (i: number) => check(await sessionTool.invoke({ type: 'tool_call', id: `s-${i}`, name: 'get_ticket', args: { id: i } }, config), 'session'),
+    // Without LangChain: the 12 ms wait alone, and the RemoteVerifier's session call before it (their difference is the
+    // verifier's own client CPU: seal, queue, HTTP batch, answer check).
+    sleep: async () => {
+      await sleep(12);
+    },
+    verify: async (i: number) => {
+      const d = await v.verifyCall(
+        token,
+        { tool: 'get_ticket', operation: 'read', resource: `tickets://acme/${i}`, args: { id: i }, callId: `v-${i}` },
+        { holderKey: holder },
+      );
+      if (!d.allowed) throw new Error(`bench: a verify call was denied: ${d.code}`);
+      await sleep(12);
+    },
   };
   await load(1000, inFlight, 1e7, ways.bare, null);
   await load(1000, inFlight, 1e7, ways.local, null);
@@ -119,9 +136,11 @@ try {
     local: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     async: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     session: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
+    sleep: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
+    verify: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
   };
   for (let r = 0; r < rounds; r++) {
-    for (const name of (process.env.WAYS ?? 'bare,local,session').split(',') as ('bare' | 'local' | 'async' | 'session')[]) {
+    for (const name of (process.env.WAYS ?? 'bare,local,session').split(',') as (keyof typeof ways)[]) {
       const lat: number[] = [];
       const req0 = v.sessionStats.requests;
       const c0 = process.cpuUsage();
@@ -135,7 +154,7 @@ try {
       w.n += calls;
       w.s += secs;
       w.lat.push(...lat);
-      if (name === 'session') sum.session.req += v.sessionStats.requests - req0;
+      if (name === 'session' || name === 'verify') sum[name].req += v.sessionStats.requests - req0;
       process.stdout.write(
         JSON.stringify({
           round: r,
@@ -164,6 +183,14 @@ try {
         added: +((s.cpu - b.cpu) / b.n).toFixed(2),
       },
       serviceUsPerCall: +(s.svc / s.n).toFixed(2),
+      verifierOnly: sum.verify.n
+        ? {
+            clientUsPerCall: +((sum.verify.cpu - sum.sleep.cpu * (sum.verify.n / Math.max(sum.sleep.n, 1))) / sum.verify.n).toFixed(2),
+            sleepClientUsPerCall: +(sum.sleep.cpu / Math.max(sum.sleep.n, 1)).toFixed(2),
+            serviceUsPerCall: +(sum.verify.svc / sum.verify.n).toFixed(2),
+            callsPerRequest: +(sum.verify.n / Math.max(sum.verify.req, 1)).toFixed(2),
+          }
+        : null,
       serviceIdleUsPerCallDuringBare: +(b.svc / b.n).toFixed(2),
       p50: {
         bare: +percentile(b.lat, 50).toFixed(3),

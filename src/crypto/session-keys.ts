@@ -53,6 +53,11 @@ export function hmacSha256(key: Uint8Array | KeyObject, data: Uint8Array): Buffe
   return createHmac('sha256', key).update(data).digest();
 }
 
+/** HMAC-SHA-256(key, head || UTF-8 of text), 32 bytes: the text goes to the MAC without a copy into one buffer. */
+export function hmacSha256Text(key: Uint8Array | KeyObject, head: Uint8Array, text: string): Buffer {
+  return createHmac('sha256', key).update(head).update(text, 'utf8').digest();
+}
+
 /** Constant-time comparison of two tags (false when the lengths differ). */
 export function tagsEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

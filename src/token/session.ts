@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { MalformedError } from '../errors.ts';
 import { label, sha256 } from '../crypto/hash.ts';
-import { hkdfSha256, hmacSha256, x25519Shared } from '../crypto/session-keys.ts';
+import { hkdfSha256, hmacSha256, hmacSha256Text, x25519Shared } from '../crypto/session-keys.ts';
 import { decodeStrict, encode, type CborValue } from './cbor.ts';
 import { checkText, checkTime } from './block.ts';
 import { LIMITS } from './limits.ts';
@@ -241,7 +241,12 @@ export function sessionAnswerMessage(session: Uint8Array, counter: number, callT
   return out;
 }
 
-/** HMAC-SHA-256(answerKey, sessionAnswerMessage(...)). */
+/**
+ * HMAC-SHA-256(answerKey, sessionAnswerMessage(...)): the fixed head, then
+ * the decision text fed to the MAC as UTF-8 directly (the same bytes, without
+ * measuring and copying the text into one buffer: this runs once per call on
+ * both sides).
+ */
 export function sessionAnswerTag(answerKey: Uint8Array | KeyObject, session: Uint8Array, counter: number, callTag: Uint8Array, decisionText: string): Buffer {
-  return hmacSha256(answerKey, sessionAnswerMessage(session, counter, callTag, decisionText));
+  return hmacSha256Text(answerKey, sessionAnswerMessage(session, counter, callTag, ''), decisionText);
 }

@@ -124,3 +124,18 @@ test('seal still refuses bad text fields with a typed error, and a refused seal 
   const ok = s.seal({ tool: 'get_ticket', operation: 'read', resource: 'tickets://acme/1', args: { id: 1 }, callId: 'after' }, 60);
   assert.ok((await table.check(ok.envelope)).allowed);
 });
+
+test('the answer tag, with the decision text fed to the MAC apart, is HMAC over sessionAnswerMessage (non-ASCII, astral and lone-surrogate text too)', async () => {
+  const { createHmac, randomBytes } = await import('node:crypto');
+  const { sessionAnswerMessage, sessionAnswerTag } = await import('../../src/token/session.ts');
+  const key = randomBytes(32);
+  const id = randomBytes(16);
+  const callTag = randomBytes(32);
+  for (const text of ['', '{"allowed":true}', 'é€ 𝄞 ticket', 'lone \uD800 high', 'lone \uDC00 low', 'x'.repeat(5000)]) {
+    const want = createHmac('sha256', key)
+      .update(sessionAnswerMessage(id, 7, callTag, text))
+      .digest();
+    assert.deepEqual(sessionAnswerTag(key, id, 7, callTag, text), want, JSON.stringify(text.slice(0, 20)));
+  }
+  assert.throws(() => sessionAnswerTag(key, id, 0, callTag, '{}'), /counter/);
+});

@@ -177,16 +177,18 @@ export function createConsole(o: ConsoleOptions): Console {
     const { first, events } = ring.since(drained);
     stats.lost += first - drained;
     const now = Date.now();
+    // The SSE text is built only for open streams: with none (the usual case) it is a JSON.stringify per decision for nothing.
+    const live = hub.size > 0;
     let chunk = '';
     events.forEach((ev, i) => {
       const v = decisionView(ev, first + i, now);
       forest.addDecision(v, ev.grant, ev.expiresAt);
       recent.push(v);
-      chunk += sseEvent('decision', v, v.seq);
+      if (live) chunk += sseEvent('decision', v, v.seq);
     });
     drained = first + events.length;
     if (recent.length > BACKLOG * 2) recent.splice(0, recent.length - BACKLOG);
-    if (hub.size > 0) hub.broadcast(chunk);
+    if (live) hub.broadcast(chunk);
   };
   const timer = setInterval(drain, o.drainMs ?? 100);
   timer.unref();
