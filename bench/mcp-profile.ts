@@ -4,7 +4,9 @@
  *   npx tsx bench/mcp-profile.ts MODE [calls]
  *   CAPFRAME_BENCH_PROFILE=1 node --cpu-prof --cpu-prof-dir=DIR --cpu-prof-interval=100 --import tsx bench/mcp-profile.ts MODE [calls] DIR
  *
- * MODE is bare, guarded or session. The servers run in a child process
+ * MODE is bare, guarded or session; CAPFRAME_BENCH_IN_CONTEXT=1 adds the in-context timings below
+ * (and the plain crypto op's CPU to both sides' totals); CAPFRAME_BENCH_TRACE_OPT=1 starts the
+ * server child with --trace-opt --trace-deopt (its output on this stdout). The servers run in a child process
  * (bench/mcp-server.ts; with CAPFRAME_BENCH_PROFILE it is started with
  * --cpu-prof into DIR), the client here. Prints CPU per call of each side
  * after a warm-up, with the load average, and the in-context CPU of
@@ -27,6 +29,8 @@ import { BENCH_POLICIES, type ServerUrls } from './mcp-server.ts';
 const mode = (process.argv[2] ?? 'guarded') as keyof ServerUrls;
 const calls = Number(process.argv[3] ?? 3000);
 const dir = process.argv[4] ?? '/tmp';
+/** Time capframe's step and a plain crypto op per call (adds the plain op's CPU to both sides' totals). */
+const inContext = process.env.CAPFRAME_BENCH_IN_CONTEXT === '1';
 const authority = generateKey();
 const holder = generateKey();
 const serviceKey = generateKey();
@@ -34,8 +38,13 @@ const token = String(
   issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'noop://bench/*', permissions: ['read'] }] }),
 );
 const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [], {
-  execArgv: ['--import', 'tsx', ...(process.env.CAPFRAME_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'] : [])],
-  env: { ...process.env, CAPFRAME_BENCH_TIME_VERIFY: '1' },
+  execArgv: [
+    '--import',
+    'tsx',
+    ...(process.env.CAPFRAME_BENCH_TRACE_OPT ? ['--trace-opt', '--trace-deopt'] : []),
+    ...(process.env.CAPFRAME_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'] : []),
+  ],
+  env: { ...process.env, ...(inContext ? { CAPFRAME_BENCH_TIME_VERIFY: '1' } : {}) },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const waiting = new Map<number, (us: number) => void>();
@@ -65,7 +74,7 @@ const PLAIN_MESSAGE = Buffer.alloc(200, 7);
 let t0: NodeJS.CpuUsage | undefined;
 const targetCall = c.callTool.bind(c);
 c.callTool = ((...a: Parameters<typeof targetCall>) => {
-  if (t0) {
+  if (t0 && inContext) {
     const d = process.cpuUsage(t0);
     signUs.push(d.user + d.system);
   }
@@ -85,7 +94,7 @@ for (let i = 0; i < 300; i++) await client.callTool({ name: 'noop', arguments: {
 const s0 = await serverCpu();
 const c0 = process.cpuUsage();
 for (let i = 0; i < calls; i++) {
-  if (mode !== 'bare') {
+  if (mode !== 'bare' && inContext) {
     // A plain node:crypto sign (cached KeyObject) just before, in the same context: the scale.
     const t1 = process.cpuUsage();
     nodeSign(null, PLAIN_MESSAGE, PLAIN_KEY);
@@ -98,10 +107,12 @@ for (let i = 0; i < calls; i++) {
 }
 const dc = process.cpuUsage(c0);
 const s1 = await serverCpu();
-const inCtx = await new Promise<{ verify: number[]; sign: number[] }>((ok) => {
-  child.on('message', (m: { type: string; verify?: number[]; sign?: number[] }) => m.type === 'crypto' && ok(m as { verify: number[]; sign: number[] }));
-  child.send({ type: 'crypto', id: -1 });
-});
+const inCtx = !inContext
+  ? { verify: [], sign: [] }
+  : await new Promise<{ verify: number[]; sign: number[] }>((ok) => {
+      child.on('message', (m: { type: string; verify?: number[]; sign?: number[] }) => m.type === 'crypto' && ok(m as { verify: number[]; sign: number[] }));
+      child.send({ type: 'crypto', id: -1 });
+    });
 const med = (x: number[]) => (x.length ? [...x].sort((p, q) => p - q)[x.length >> 1]!.toFixed(1) : '-');
 const mean = (x: number[]) => (x.length ? (x.reduce((p, q) => p + q, 0) / x.length).toFixed(1) : '-');
 console.log(
