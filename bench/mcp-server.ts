@@ -45,6 +45,7 @@ export const BENCH_POLICIES = { noop: { resource: 'noop://bench/{id}', operation
 
 const KEYS = generateKeyPairSync('ed25519');
 const MESSAGE = Buffer.alloc(200, 7);
+const PLAIN_SIG = nodeSign(null, MESSAGE, KEYS.privateKey);
 /** Ed25519 sign and verify timed inside `noop_crypto` calls, microseconds. */
 const inContext = { sign: [] as number[], verify: [] as number[] };
 
@@ -75,6 +76,22 @@ function noopServer(guard: ((s: McpServer) => void) | undefined, answerPad = 0):
 async function start(m: StartMessage): Promise<{ urls: ServerUrls; close(): Promise<void> }> {
   const trusted = [parsePublicKey(m.authority)];
   const verifier = new Verifier({ trusted, replayCapacity: 1_000_000 });
+  if (process.env.CAPFRAME_BENCH_TIME_VERIFY) {
+    // In-context cost of the check (bench/mcp-profile.ts): CPU time of verifyInvocation inside a real call.
+    const inner = verifier.verifyInvocation.bind(verifier);
+    verifier.verifyInvocation = async (...a) => {
+      // A plain node:crypto verify (cached KeyObject) first, in the same context: the scale.
+      const t1 = process.cpuUsage();
+      nodeVerify(null, MESSAGE, KEYS.publicKey, PLAIN_SIG);
+      const d1 = process.cpuUsage(t1);
+      inContext.sign.push(d1.user + d1.system);
+      const t0 = process.cpuUsage();
+      const p = inner(...a);
+      const d = process.cpuUsage(t0);
+      inContext.verify.push(d.user + d.system);
+      return p;
+    };
+  }
   const sessionVerifier = new Verifier({ trusted, replayCapacity: 1_000_000 });
   const table = new SessionTable({ verifier: sessionVerifier, signer: keySigner(parsePrivateKey(m.serviceKey)) });
   const policies = BENCH_POLICIES;

@@ -10,7 +10,7 @@
  */
 import { MalformedError, TooLargeError } from '../errors.ts';
 import { encodeBase64url } from '../encoding/base64url.ts';
-import { decodeStrict, encode } from './cbor.ts';
+import { decodeStrict, encode, headSize } from './cbor.ts';
 import {
   BATCHED_INVOCATION_PREFIX,
   batchItem,
@@ -73,6 +73,14 @@ export class Invocation {
     if (!(bytes instanceof Uint8Array)) throw new MalformedError('invocation must be text or bytes');
     if (bytes.length > max) throw new TooLargeError(`invocation is ${bytes.length} bytes; the limit is ${max}`);
     const own = Uint8Array.from(bytes);
+    if (!batched) {
+      // The common case, read without the general decoder (and its re-encoding check): a
+      // byte string whose head is the shortest form of its length and which fills the input
+      // is exactly what decodeStrict accepts for it. Anything else goes to decodeStrict, which
+      // refuses it with the same error as before.
+      const block = bstrContent(own);
+      if (block !== undefined) return new Invocation(own, splitBlock(block, 'invocation'));
+    }
     const v = decodeStrict(own);
     if (batched) return Invocation.#ofBatched(decodeBatchedProof(own, v));
     if (!(v instanceof Uint8Array)) throw new MalformedError('invocation must be a CBOR byte string');
@@ -133,4 +141,33 @@ export class Invocation {
   toJSON(): string {
     return this.toString();
   }
+}
+
+/**
+ * The content of a CBOR byte string in deterministic encoding (RFC 8949
+ * §4.2.1: the length in its shortest head) that is the whole input, as a
+ * copy; undefined for anything else (another type, an indefinite or longer
+ * head, a length that does not match the input).
+ */
+function bstrContent(b: Uint8Array): Uint8Array | undefined {
+  const first = b[0];
+  if (first === undefined || first >> 5 !== 2) return undefined;
+  const info = first & 0x1f;
+  let n: number;
+  let head: number;
+  if (info < 24) {
+    n = info;
+    head = 1;
+  } else if (info === 24 && b.length >= 2) {
+    n = b[1]!;
+    head = 2;
+  } else if (info === 25 && b.length >= 3) {
+    n = (b[1]! << 8) | b[2]!;
+    head = 3;
+  } else if (info === 26 && b.length >= 5) {
+    n = ((b[1]! << 24) | (b[2]! << 16) | (b[3]! << 8) | b[4]!) >>> 0;
+    head = 5;
+  } else return undefined;
+  if (headSize(n) !== head || head + n !== b.length) return undefined;
+  return b.slice(head);
 }
