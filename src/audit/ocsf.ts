@@ -43,17 +43,7 @@ export function toOcsf(event: AuditEvent, timeMs: number, options: OcsfOptions =
   if (f.operation !== null) unmapped.operation = f.operation;
   if (f.latencyMs !== null) unmapped.latency_ms = f.latencyMs;
   const out: Record<string, unknown> = {
-    activity_id: activity,
-    activity_name: ACTIVITY_NAME[activity],
-    category_uid: 6,
-    category_name: 'Application Activity',
-    class_uid: CLASS_UID,
-    class_name: 'API Activity',
-    type_uid: CLASS_UID * 100 + activity,
-    severity_id: allowed ? 1 : 3,
-    severity: allowed ? 'Informational' : 'Medium',
-    status_id: allowed ? 1 : 2,
-    status: allowed ? 'Success' : 'Failure',
+    ...headMembers(activity, allowed),
     time: Math.floor(timeMs),
     metadata: {
       version: OCSF_VERSION,
@@ -70,9 +60,9 @@ export function toOcsf(event: AuditEvent, timeMs: number, options: OcsfOptions =
   return out;
 }
 
-/** The members before `time`, per activity and outcome: constant text. */
-function head(activity: number, allowed: boolean): string {
-  const t = JSON.stringify({
+/** The members before `time`: the same for every event of one activity and outcome. */
+function headMembers(activity: number, allowed: boolean) {
+  return {
     activity_id: activity,
     activity_name: ACTIVITY_NAME[activity],
     category_uid: 6,
@@ -84,8 +74,12 @@ function head(activity: number, allowed: boolean): string {
     severity: allowed ? 'Informational' : 'Medium',
     status_id: allowed ? 1 : 2,
     status: allowed ? 'Success' : 'Failure',
-  });
-  return t.slice(0, -1) + ',"time":';
+  };
+}
+
+/** The members before `time`, per activity and outcome, as constant text. */
+function head(activity: number, allowed: boolean): string {
+  return JSON.stringify(headMembers(activity, allowed)).slice(0, -1) + ',"time":';
 }
 const ACTIVITIES = [1, 2, 3, 4, 99];
 

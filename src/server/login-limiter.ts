@@ -77,16 +77,22 @@ export function limitedBearer(
   const address = req.socket.remoteAddress ?? '?';
   const wait = limiter.begin(address);
   if (wait > 0) {
-    metrics.rejected('rate_limited');
-    send(
-      res,
-      429,
-      { code: 'ERR_LIMIT', reason: 'too many failed admin requests; try again later' },
-      { 'retry-after': String(Math.ceil(wait / 1000)), connection: 'close' },
-    );
+    tooManyGuesses(res, wait, metrics);
     return undefined;
   }
   const ok = checkBearer(req.headers.authorization, secretDigest);
   limiter.settle(address, ok);
   return ok;
+}
+
+/** The answer to an address that must wait `wait` ms before guessing the admin secret again. */
+export function tooManyGuesses(res: ServerResponse, wait: number, metrics: Metrics): number {
+  metrics.rejected('rate_limited');
+  send(
+    res,
+    429,
+    { code: 'ERR_LIMIT', reason: 'too many failed admin requests; try again later' },
+    { 'retry-after': String(Math.ceil(wait / 1000)), connection: 'close' },
+  );
+  return 429;
 }

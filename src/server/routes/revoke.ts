@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CapframeError } from '../../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { LoginLimiter } from '../login-limiter.ts';
+import { tooManyGuesses, type LoginLimiter } from '../login-limiter.ts';
 import { checkBearer, HttpError, parseJson, readBody, send } from '../http.ts';
 
 /** What POST /v1/revoke does with an authenticated body. Throw a CapframeError to refuse it (400). */
@@ -13,16 +13,7 @@ export function revokeRoute(revokeFn: RevokeFn | undefined, secretDigest: Buffer
   return async function revoke(req: IncomingMessage, res: ServerResponse): Promise<number> {
     const address = req.socket.remoteAddress ?? '?';
     const wait = limiter.begin(address);
-    if (wait > 0) {
-      metrics.rejected('rate_limited');
-      send(
-        res,
-        429,
-        { code: 'ERR_LIMIT', reason: 'too many failed admin requests; try again later' },
-        { 'retry-after': String(Math.ceil(wait / 1000)), connection: 'close' },
-      );
-      return 429;
-    }
+    if (wait > 0) return tooManyGuesses(res, wait, metrics);
     const admin = checkBearer(req.headers.authorization, secretDigest);
     limiter.settle(address, admin);
     if (!admin) {
