@@ -47,14 +47,20 @@ const UNVERIFIED = new Set(['ERR_MALFORMED', 'ERR_TOO_LARGE', 'ERR_SIGNATURE_INV
 
 export function grantSummary(g: unknown): string | null {
   if (typeof g !== 'object' || g === null) return null;
+  // Decisions of one grant share its frozen effective-grant object: summarise it once.
+  const known = summaries.get(g);
+  if (known !== undefined) return known;
   const { resource, permissions } = g as { resource?: unknown; permissions?: unknown };
   if (typeof resource !== 'string' || !Array.isArray(permissions)) return null;
-  return `${text(resource, 200)} [${permissions
+  const s = `${text(resource, 200)} [${permissions
     .filter((p): p is string => typeof p === 'string')
     .slice(0, 8)
     .map((p) => text(p, 32))
     .join(', ')}]`;
+  if (Object.isFrozen(g)) summaries.set(g, s);
+  return s;
 }
+const summaries = new WeakMap<object, string>();
 
 export class Forest {
   readonly #nodes = new Map<string, ForestNode>();
@@ -132,7 +138,7 @@ export class Forest {
       if (typeof expiresAt === 'number' && Number.isFinite(expiresAt)) tip.expiresAt = expiresAt;
     } else tip.denied++;
     tip.lastCode = d.code;
-    this.#evict(new Set(ids));
+    if (this.#nodes.size > this.#max) this.#evict(new Set(ids));
   }
 
   /** A root token issued by the authority. */
