@@ -21,21 +21,14 @@
  * shares the config has no server key).
  */
 import { z } from 'zod';
+import { sessionsSectionSchema } from './sessions.ts';
 
 const sessionKeySchema = z.string().regex(/^cfk1\.[A-Za-z0-9_-]{43}$/, { message: "expected the MCP server's session public key (cfk1.…)" });
 
 export const mcpSectionSchema = z.strictObject({
   server: z
     .strictObject({
-      sessions: z
-        .strictObject({
-          keyFile: z.string().min(1),
-          maxTtl: z.number().int().min(60).max(86_400).optional(),
-          maxPerHolder: z.number().int().min(1).max(1_000_000).optional(),
-          maxSessions: z.number().int().min(1).max(10_000_000).optional(),
-          handshakesPerSecond: z.number().int().min(1).max(1_000_000).optional(),
-        })
-        .optional(),
+      sessions: sessionsSectionSchema.optional(),
     })
     .optional(),
   client: z

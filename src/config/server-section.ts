@@ -49,6 +49,7 @@ import { exportListSchema } from './export.ts';
 import { parseDuration } from '../duration.ts';
 import { revocationSectionSchema } from './revocation.ts';
 import { authoritySectionSchema } from './authority.ts';
+import { sessionsSectionSchema } from './sessions.ts';
 
 const ms = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or a number of milliseconds' }).transform((v, ctx) => {
   try {
@@ -122,15 +123,7 @@ export const serverSectionSchema = z
           .optional(),
       })
       .optional(),
-    sessions: z
-      .strictObject({
-        keyFile: z.string().min(1),
-        maxTtl: z.number().int().min(60).max(86_400).optional(),
-        maxPerHolder: z.number().int().min(1).max(1_000_000).optional(),
-        maxSessions: z.number().int().min(1).max(10_000_000).optional(),
-        handshakesPerSecond: z.number().int().min(1).max(1_000_000).optional(),
-      })
-      .optional(),
+    sessions: sessionsSectionSchema.optional(),
     revocation: revocationSectionSchema.optional(),
     authority: authoritySectionSchema.optional(),
     console: consoleSectionSchema.optional(),

@@ -3,11 +3,8 @@
  * (src/config/mcp.ts): the server's session key read from its key file, the
  * table's caps, on the guard's verifier.
  */
-import { readFileSync } from 'node:fs';
-import { parsePrivateKey } from '../crypto/keys.ts';
-import { keySigner } from '../crypto/signer.ts';
-import { ConfigError } from '../errors.ts';
 import type { CapframeConfig } from '../config/parse.ts';
+import { sessionTableOptions } from '../config/sessions.ts';
 import { SessionTable } from '../verify/session-table.ts';
 import type { Verifier } from '../verify/verifier.ts';
 
@@ -15,21 +12,5 @@ import type { Verifier } from '../verify/verifier.ts';
 export function sessionTableFromConfig(config: CapframeConfig, verifier: Verifier): SessionTable | undefined {
   const sec = config.mcp?.server?.sessions;
   if (!sec) return undefined;
-  let key;
-  try {
-    key = parsePrivateKey(readFileSync(sec.keyFile, 'utf8'));
-  } catch (e) {
-    // The code or the parser's message only: never the file's content.
-    throw new ConfigError(
-      `${config.file}: mcp.server.sessions.keyFile: cannot read ${sec.keyFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  return new SessionTable({
-    verifier,
-    signer: keySigner(key),
-    ...(sec.maxTtl !== undefined ? { maxTtl: sec.maxTtl } : {}),
-    ...(sec.maxPerHolder !== undefined ? { maxPerHolder: sec.maxPerHolder } : {}),
-    ...(sec.maxSessions !== undefined ? { maxSessions: sec.maxSessions } : {}),
-    ...(sec.handshakesPerSecond !== undefined ? { handshakesPerSecond: sec.handshakesPerSecond } : {}),
-  });
+  return new SessionTable({ verifier, ...sessionTableOptions(sec, sec.keyFile, `${config.file}: mcp.server.sessions.keyFile`) });
 }

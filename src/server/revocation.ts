@@ -31,12 +31,18 @@ import type { AnyRegistry } from '../revocation/open-registry.ts';
 import type { RevokeFn, RouteHandler } from './service.ts';
 import type { RevocationLookup } from './routes/revocation-check.ts';
 
-export const revokeRequestSchema = z.union([
-  z.strictObject({ token: z.string().min(6).max(30_000), reason: z.string().max(500).optional() }),
-  z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/), reason: z.string().max(500).optional() }),
-  z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
-  z.strictObject({ kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/), before: z.number().int().min(0).max(MAX_CUTOFF), reason: z.string().max(500).optional() }),
-]);
+const reason = z.string().max(500).optional();
+const byId = z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/, 'a block id is 32 hex digits'), reason });
+const bySubject = z.strictObject({ subject: z.string().min(1).max(256), reason });
+const byKeyCutoff = z.strictObject({
+  kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/, 'a key id is 11 base64url characters'),
+  before: z.number().int().min(0).max(MAX_CUTOFF),
+  reason,
+});
+/** What a revocation names without a token: a block id, a subject, or a key's cut-off (the console's revoke action). */
+export const revokeTargetSchema = z.union([byId, bySubject, byKeyCutoff]);
+/** The body of POST /v1/revoke: a token, or a target. */
+export const revokeRequestSchema = z.union([z.strictObject({ token: z.string().min(6).max(30_000), reason }), byId, bySubject, byKeyCutoff]);
 
 export interface ServiceRevocationOptions {
   readonly registry: AnyRegistry;

@@ -1,11 +1,12 @@
 /** Starts the verification service from a parsed config: verifier, audit log, HTTP listener. */
-import { readFileSync } from 'node:fs';
 import { AuditLog } from '../audit/log.ts';
 import { ConfigError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
 import { parsePrivateKey, type PrivateKey } from '../crypto/keys.ts';
 import { keySigner, type Signer } from '../crypto/signer.ts';
 import { signerFromUri, type OpenedSigner } from '../crypto/signers/from-uri.ts';
 import type { ResolvedSigner } from '../config/signer.ts';
+import { sessionTableOptions } from '../config/sessions.ts';
 import { toCapframeError } from '../error-codes.ts';
 import { openRegistry, type AnyRegistry } from '../revocation/open-registry.ts';
 import { serviceRevocation, type ServiceRevocation } from './revocation.ts';
@@ -15,7 +16,7 @@ import { openReplayStore } from '../verify/replay-open.ts';
 import { DEFAULTS } from '../token/limits.ts';
 import type { ServerConfig } from '../config/server.ts';
 import { buildExports, type BuiltExports } from '../config/export.ts';
-import { createVerifyService, type VerifyService, type VerifyServiceOptions } from './service.ts';
+import { createVerifyService, type VerifyService } from './service.ts';
 import { ApprovalInbox } from './approval-inbox.ts';
 import { equalBytes } from '../crypto/hash.ts';
 import { EnrolmentStore } from '../authority/enrolments.ts';
@@ -103,26 +104,6 @@ async function openRevocation(cfg: ServerConfig): Promise<{ registry: AnyRegistr
     signing.close?.();
     throw e;
   }
-}
-
-/** server.sessions: the service key (a key file, signed through the Signer interface) and the caps. */
-function sessionOptions(cfg: ServerConfig): NonNullable<VerifyServiceOptions['sessions']> {
-  const sec = cfg.server.sessions!;
-  let key;
-  try {
-    key = parsePrivateKey(readFileSync(cfg.sessionKeyPath!, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(
-      `${cfg.file}: server.sessions.keyFile: cannot read ${cfg.sessionKeyPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  return {
-    signer: keySigner(key),
-    ...(sec.maxTtl !== undefined ? { maxTtl: sec.maxTtl } : {}),
-    ...(sec.maxPerHolder !== undefined ? { maxPerHolder: sec.maxPerHolder } : {}),
-    ...(sec.maxSessions !== undefined ? { maxSessions: sec.maxSessions } : {}),
-    ...(sec.handshakesPerSecond !== undefined ? { handshakesPerSecond: sec.handshakesPerSecond } : {}),
-  };
 }
 
 export async function startService(cfg: ServerConfig, o: StartOverrides = {}): Promise<RunningService> {
@@ -280,7 +261,7 @@ export async function startService(cfg: ServerConfig, o: StartOverrides = {}): P
       maxConnections: s.maxConnections,
       ...(s.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: s.maxConnectionsPerAddress } : {}),
       ...(s.maxStreamsPerAddress !== undefined ? { maxStreamsPerAddress: s.maxStreamsPerAddress } : {}),
-      ...(s.sessions ? { sessions: sessionOptions(cfg) } : {}),
+      ...(s.sessions ? { sessions: sessionTableOptions(s.sessions, cfg.sessionKeyPath!, `${cfg.file}: server.sessions.keyFile`) } : {}),
       ...(ui ? { console: ui } : {}),
     });
     if (log) {

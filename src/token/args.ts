@@ -72,7 +72,7 @@ export function canonicalJson(args: unknown): string {
 export function argsDigest(args: unknown): Uint8Array {
   // The canonical text is well-formed UTF-16 (checked above), so hashing the
   // string hashes exactly its UTF-8 bytes, after the ASCII label and 0x00.
-  return new Uint8Array(hash('sha256', ARGS_LABEL_TEXT + serialize(args, 0), 'buffer'));
+  return new Uint8Array(argsDigestBuffer(args));
 }
 
 /** argsDigest() as the Buffer node:crypto returns (no copy): the session paths need its bytes and its hex form once per call. */

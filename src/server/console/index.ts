@@ -25,10 +25,11 @@ import { inspect } from '../../token/inspect.ts';
 import { toCapframeError } from '../../error-codes.ts';
 import { checkCheckpoint } from '../../audit/checkpoint.ts';
 import type { RevocationState } from '../../revocation/state.ts';
-import { MAX_CUTOFF, type RegistryPage, type RegistryView } from '../../revocation/registry.ts';
+import type { RegistryPage, RegistryView } from '../../revocation/registry.ts';
 import type { Agent } from '../../authority/enrolments.ts';
 import { digest, HttpError, parseJson, readBody, zodMessage } from '../http.ts';
 import type { RevokeFn } from '../routes/revoke.ts';
+import { revokeTargetSchema } from '../revocation.ts';
 import type { EventSink } from '../decide.ts';
 import { loadAssets, SECURITY_HEADERS, type Asset } from './assets.ts';
 import { DecisionRing } from './ring.ts';
@@ -116,15 +117,6 @@ const BACKLOG = 200;
 const LIST_LIMIT = 500;
 
 const loginSchema = z.strictObject({ secret: z.string().max(4096) });
-const revokeSchema = z.union([
-  z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{32}$/, 'a block id is 32 hex digits'), reason: z.string().max(500).optional() }),
-  z.strictObject({ subject: z.string().min(1).max(256), reason: z.string().max(500).optional() }),
-  z.strictObject({
-    kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/, 'a key id is 11 base64url characters'),
-    before: z.number().int().min(0).max(MAX_CUTOFF),
-    reason: z.string().max(500).optional(),
-  }),
-]);
 const inspectSchema = z.strictObject({ token: z.string().min(1).max(30_000) });
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -424,7 +416,7 @@ export function createConsole(o: ConsoleOptions): Console {
       async run(req, res) {
         if (!admitPost(req, res)) return;
         if (!o.revocation) return json(res, 501, { code: 'ERR_CONFIG', reason: 'revocation is not configured on this service (server.revocation)' });
-        const b = await body(req, revokeSchema);
+        const b = await body(req, revokeTargetSchema);
         const what = 'id' in b ? `id:${b.id.toLowerCase()}` : 'subject' in b ? `subject:${b.subject}` : `kid:${b.kid} before ${b.before}`;
         const line = { tool: 'capframe.revoke', operation: 'revoke', mode: 'console', resource: what };
         try {
