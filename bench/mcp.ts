@@ -32,7 +32,10 @@
  * and sign / verify timed right after a bare call (client side, cold caches).
  *
  * Targets (issue 13): guarded - bare <= 1.5 x (sign + verify); session - bare
- * <= 0.1 x verify (p50 wall, sign and verify from the tight loops). The
+ * <= 0.1 x verify (p50 wall, sign and verify from the tight loops). Beside
+ * them, each path's floor from the controls (no capframe code runs in them):
+ * signed = bare_meta + bare_crypto overheads, session = bare_meta_session
+ * overhead + the session work's tight-loop time. The
  * 1-, 5- and 15-minute load averages are reported at the start and the end.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -299,6 +302,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const cryptoOver = bc.p50 - b.p50;
     const budget = 1.5 * (ns.p50 + nv.p50);
     const sessionBudget = 0.1 * nv.p50;
+    // Floors, from controls of the same run that run no capframe code: what carrying the credential's bytes and
+    // doing the required crypto where it runs cost by themselves. A target below its floor cannot be met by any guard.
+    const signedFloor = metaOver + cryptoOver;
+    const sessionFloor = metaSessionOver + s('session_work').p50;
     const cb = cpuOf('bare');
     const cg = cpuOf('guarded');
     const cs = cpuOf('session');
@@ -342,6 +349,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       mcp_bare_meta_cpu_overhead_us: round(cm.total - cb.total),
       mcp_bare_meta_session_cpu_overhead_us: round(cms.total - cb.total),
       mcp_bare_crypto_cpu_overhead_us: round(cc.total - cb.total),
+      mcp_signed_floor_us: round(signedFloor),
+      mcp_session_floor_us: round(sessionFloor),
+      mcp_signed_floor_x_target: round(signedFloor / budget, 3),
+      mcp_session_floor_x_target: round(sessionFloor / sessionBudget, 3),
       mcp_client_sign_us: round(s('client_sign').p50),
       mcp_server_check_us: round(s('server_check').p50),
       mcp_session_work_us: round(s('session_work').p50),
@@ -377,6 +388,14 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       { name: 'bare + _meta as large as the signed credential (p50)', value: `${fmtUs(bm.p50)}  (+${fmtUs(metaOver)})` },
       { name: 'bare + _meta as large as the session credential and answer (p50)', value: `${fmtUs(bms.p50)}  (+${fmtUs(metaSessionOver)})` },
       { name: 'bare + one Ed25519 sign and verify in the tool handler (p50)', value: `${fmtUs(bc.p50)}  (+${fmtUs(cryptoOver)})` },
+      {
+        name: 'floor, signed: signed-size _meta + sign and verify in the handler (no capframe code)',
+        value: `+${fmtUs(signedFloor)}  (${(signedFloor / budget).toFixed(2)} x the signed target)`,
+      },
+      {
+        name: 'floor, session: session-size _meta and answer + session work alone (tight loop)',
+        value: `+${fmtUs(sessionFloor)}  (${(sessionFloor / sessionBudget).toFixed(2)} x the session target)`,
+      },
       { name: 'CPU per call bare', value: cpuText(cb) },
       { name: 'CPU per call guarded (over bare)', value: cpuText(cg, cb) },
       { name: 'CPU per call session (over bare)', value: cpuText(cs, cb) },

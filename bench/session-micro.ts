@@ -19,6 +19,14 @@
  *   handshake_us          one whole handshake: nonce, the holder's signed
  *                         hello, the service's checks and signed reply, the
  *                         client's check of the reply, both key derivations
+ *   session_floor_us      the least per-call crypto the design asks of the
+ *                         service, with nothing around it: node:crypto
+ *                         HMAC-SHA-256 of the call message (the call tag),
+ *                         HMAC-SHA-256 of the answer message (the answer
+ *                         tag) and SHA-256 of the arguments' canonical bytes
+ *                         (the digest the call tag covers), each timed alone
+ *                         on fixed buffers and summed; session_hmac_us is
+ *                         the call tag's HMAC alone
  *   session_bytes         heap per live session (heapUsed delta over many; only
  *                         with node --expose-gc), session_bytes_estimate the table's own figure
  */
@@ -27,7 +35,7 @@ import { keySigner } from '../src/crypto/signer.ts';
 import { defaultBackend } from '../src/crypto/default.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
 import { beginSession, type ClientSession } from '../src/remote/session-client.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { tagsEqual } from '../src/crypto/session-keys.ts';
 import { argsDigestBuffer } from '../src/token/args.ts';
 import { sessionAnswerTag, sessionCallTag } from '../src/token/session.ts';
@@ -41,6 +49,10 @@ export interface SessionMicro {
   sessionDigestUs: number;
   sessionRulesUs: number;
   sessionClientUs: number;
+  /** One node:crypto HMAC-SHA-256 of a call message (the call tag alone). */
+  sessionHmacUs: number;
+  /** Call tag + answer tag + argument SHA-256, primitives alone on fixed buffers: the least the service can do per call. */
+  sessionFloorUs: number;
   ed25519VerifyUs: number;
   handshakeUs: number;
   /** Measured heap per session; NaN unless node runs with --expose-gc (without it the delta is noise). */
@@ -165,6 +177,16 @@ export async function measureSessionMicro(quick: boolean): Promise<SessionMicro>
     ),
   );
 
+  // The floor: the primitives alone, on buffers made beforehand (the message sizes of the calls above).
+  const callMessage = randomBytes(136);
+  const answerMessage = randomBytes(96);
+  const argBytes = Buffer.from('{"id":12345}');
+  const sessionHmacUs = await best(rounds, n, () => createHmac('sha256', callKey).update(callMessage).digest());
+  const sessionShaUs = await best(rounds, n, () => createHash('sha256').update(argBytes).digest());
+  const answerHmacUs = await best(rounds, n, () => createHmac('sha256', answerKey).update(answerMessage).digest());
+  // Each primitive's best loop, summed: the lowest honest figure for the three together.
+  const sessionFloorUs = sessionHmacUs + answerHmacUs + sessionShaUs;
+
   const nh = quick ? 50 : 300;
   const handshakeUs = await best(3, nh, () => handshake(table, token, holder, service.publicKey));
 
@@ -180,5 +202,17 @@ export async function measureSessionMicro(quick: boolean): Promise<SessionMicro>
   const sessionBytesEstimate = fresh.stats().bytesPerSession;
   fresh.clear();
   table.clear();
-  return { sessionVerifyUs, sessionTagUs, sessionDigestUs, sessionRulesUs, sessionClientUs, ed25519VerifyUs, handshakeUs, sessionBytes, sessionBytesEstimate };
+  return {
+    sessionVerifyUs,
+    sessionTagUs,
+    sessionDigestUs,
+    sessionRulesUs,
+    sessionClientUs,
+    sessionHmacUs,
+    sessionFloorUs,
+    ed25519VerifyUs,
+    handshakeUs,
+    sessionBytes,
+    sessionBytesEstimate,
+  };
 }
