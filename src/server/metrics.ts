@@ -112,7 +112,9 @@ export class Metrics {
       out.push('# HELP capframe_session_bytes Estimated heap bytes held by sessions and outstanding nonces.');
       out.push('# TYPE capframe_session_bytes gauge');
       out.push(`capframe_session_bytes ${st.bytes}`);
-      out.push('# HELP capframe_session_events_total Sessions opened, refused (caps, rate limit), evicted (per-holder cap), expired, ended by revocation.');
+      out.push(
+        '# HELP capframe_session_events_total Sessions opened, refused (caps, rate limit), evicted (per-holder cap), expired, ended by revocation; calls naming no live session (unknown: the client re-handshakes and retries once).',
+      );
       out.push('# TYPE capframe_session_events_total counter');
       for (const [k, n] of Object.entries(this.sessions.counts)) out.push(`capframe_session_events_total{event="${esc(k)}"} ${n}`);
     }

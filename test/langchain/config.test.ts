@@ -263,6 +263,10 @@ test('the commented-out remote:, replay:, server: and mcp: examples are valid on
       },
     );
     assert.equal(cfg.server?.port, 8787);
+    assert.deepEqual(
+      { ...cfg.server?.sessions, keyFile: basename(cfg.server!.sessions!.keyFile) },
+      { keyFile: 'service.key', maxTtl: 3600, maxPerHolder: 64, maxSessions: 100000, handshakesPerSecond: 20 },
+    );
     assert.deepEqual([cfg.server?.headersTimeout, cfg.server?.requestTimeout, cfg.server?.revocation?.maxAge], [5000, 10000, 300000]);
     assert.deepEqual(Object.keys(cfg.tools), ['get_ticket', 'update_ticket', 'send_email', 'read_file', 'create_event', 'send_money']);
   } finally {

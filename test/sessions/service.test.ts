@@ -284,6 +284,8 @@ test('revocation ends the session at once; a service restart is invisible but fo
     assert.equal(after.allowed, true);
     assert.equal(rv.sessionStats.retries, 1);
     assert.equal(rv.sessionStats.handshakes, 2);
+    // The service saw the one call that named the lost session (capframe_session_events_total{event="unknown"}).
+    assert.equal(service.sessions!.counts.unknown, 1);
     const before = service.sessions!.stats().sessions;
     revokedIds.add(verifier.verifyToken(t).ids[0]!);
     const d = await rv.verifyCall(t, call(402));
