@@ -222,6 +222,33 @@ test('refusals: wrong method, wrong protocol, an Origin, other paths, the per-ad
   }
 });
 
+test('backpressure: with at most 1 undecided call per stream, 50 calls in one write are all answered, in turn', async () => {
+  const tight = createVerifyService({ verifier, sessions: { signer: keySigner(serviceKey) }, sessionStreams: { maxUndecided: 1 } });
+  const { url: u, port: p } = await tight.listen();
+  try {
+    const n = (await request(u + '/v1/session/nonce', { method: 'POST', body: '{}' }).then((r) => r.body.json())) as { nonce: string };
+    const pending = beginSession(token, holder, { serviceKey: serviceKey.publicKey, nonce: decodeBase64url(n.nonce), ttl: 600 });
+    const o = (await request(u + '/v1/session/open', { method: 'POST', body: JSON.stringify(pending.request) }).then((r) => r.body.json())) as {
+      reply: string;
+      signature: string;
+    };
+    const s = pending.finish(decodeBase64url(o.reply), decodeBase64url(o.signature));
+    const r = await raw(undefined, 'GET', '/v1/session/stream', p);
+    const sealed = Array.from({ length: 50 }, (_, i) => s.seal(call(200 + i)));
+    r.send(sealed.map((c) => JSON.stringify(c.envelope) + '\n').join(''));
+    const byCounter = new Map(sealed.map((c) => [c.envelope.counter, c]));
+    for (let i = 0; i < 50; i++) {
+      const a = JSON.parse((await r.next())!);
+      assert.equal(s.open(byCounter.get(a.counter)!, a).allowed, true);
+      byCounter.delete(a.counter);
+    }
+    assert.equal(byCounter.size, 0);
+    r.socket.destroy();
+  } finally {
+    await tight.close();
+  }
+});
+
 test('a service restart with calls in flight: no call fails (resealed with new counters, new session)', async () => {
   const rv = new RemoteVerifier({ url, holderKey: holder, serviceKey: serviceKey.publicKey, timeout: 5_000 });
   try {
