@@ -172,7 +172,10 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
   // With sessions on, every upgrade comes here: the session stream, and a refusal for any other path or protocol.
   // Without them there is no listener, so node hands an upgrade request to the router like any other (404 for the stream).
   const streams = sessions ? sessionStreams(sessions, decider, metrics, { maxLine: bodyLimit, ...o.sessionStreams }) : undefined;
-  if (streams) server.on('upgrade', streams.upgrade);
+  if (streams) {
+    server.on('upgrade', streams.upgrade);
+    metrics.sessionStreams = streams;
+  }
   limitConnectionsPerAddress(server, o.maxConnectionsPerAddress ?? Math.max(1, Math.floor(server.maxConnections / 4)), headersTimeout, metrics);
   // A socket-level error (garbage instead of HTTP, a reset) never reaches the process.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -136,6 +136,7 @@ test('RemoteVerifier over the stream: allow and deny with their codes, one strea
     assert.equal(rv.sessionStats.requests, 0);
     assert.equal(rv.sessionStats.handshakes, 1);
     assert.equal(service.metrics.count('allow') >= 3, true);
+    assert.match(await (await request(url + '/metrics')).body.text(), /capframe_session_streams 1/);
   } finally {
     await rv.close();
   }
