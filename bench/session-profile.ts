@@ -11,7 +11,8 @@
  * tell the asynchronous path's cost from the session's; "sleep" and "verify"
  * leave LangChain out: the 12 ms wait alone, and RemoteVerifier.verifyCall
  * over the session then the wait), MAX_REQUESTS and
- * MAX_BATCH (the RemoteVerifier's batching), SERVICE_PROF=dir (the service
+ * MAX_BATCH (the RemoteVerifier's HTTP batching), TRANSPORT=stream|http (how
+ * session calls travel, default stream), SERVICE_PROF=dir (the service
  * runs with --cpu-prof into dir), CONSOLE=off (the service without its
  * console, whose live view reads every decision). Run the client with node --cpu-prof
  * --import tsx for its profile.
@@ -95,6 +96,7 @@ try {
     timeout: 15_000,
     ...(process.env.MAX_REQUESTS ? { maxRequests: Number(process.env.MAX_REQUESTS) } : {}),
     ...(process.env.MAX_BATCH ? { maxBatch: Number(process.env.MAX_BATCH) } : {}),
+    ...(process.env.TRANSPORT ? { sessionTransport: process.env.TRANSPORT as 'stream' | 'http' } : {}),
   });
   const sessionTool = guardTool(getTicket, new Guard({ verifier: v, policies: POLICY, sink: null, attestAll: true }));
   const localTool = guardTool(getTicket, new Guard({ verifier: new Verifier({ trusted: [authority.publicKey] }), policies: POLICY, sink: null }));

@@ -25,7 +25,8 @@
  *           answer is HMAC-tagged back (docs/spec.md §13); no per-call
  *           signature on either side. Measured at 10, 100 and 1,000 in
  *           flight; session_verify_us and handshake_us are measured in
- *           process (bench/session-micro.ts)
+ *           process (bench/session-micro.ts). Calls travel over the stream
+ *           binding (§13.7.1); SESSION_TRANSPORT=http uses HTTP batches
  *
  *   remote_redis  as remote, with a second service whose replay store is
  *           Redis (shared by any number of replicas); skipped, and said so,
@@ -219,7 +220,9 @@ ${sessions}`;
     const local = guardTool(getTicket, localGuard);
     const remote = guardTool(getTicket, remoteGuard);
     // A generous deadline: at 1,000 in flight on a shared 2-core machine a request may wait seconds (the way is measured, not timed out).
-    const sessionVerifier = new RemoteVerifier({ url: service.url, connections: 32, serviceKey: serviceKey.publicKey, timeout: 15_000 });
+    // SESSION_TRANSPORT=http measures the HTTP batch binding instead of the stream (§13.7.1), for comparison.
+    const sessionTransport = process.env.SESSION_TRANSPORT === 'http' ? ('http' as const) : ('stream' as const);
+    const sessionVerifier = new RemoteVerifier({ url: service.url, connections: 32, serviceKey: serviceKey.publicKey, timeout: 15_000, sessionTransport });
     const sessionTool = guardTool(getTicket, new Guard({ verifier: sessionVerifier, policies: POLICY, sink: null, attestAll: true }));
     const redisVerifier = redisService ? new RemoteVerifier({ url: redisService.url, connections: 32 }) : undefined;
     const remoteRedis = redisVerifier ? guardTool(getTicket, new Guard({ verifier: redisVerifier, policies: POLICY, sink: null, attestAll: true })) : undefined;

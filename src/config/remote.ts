@@ -14,6 +14,7 @@ import { z } from 'zod';
  *     serviceKey: cfk1.…           # the service's key, pinned: calls go over sessions (docs/spec.md §13)
  *     sessions: true               # default true with serviceKey; false: every call signed
  *     sessionTtl: 3600             # seconds asked for per session
+ *     sessionTransport: stream     # stream (one upgraded connection, JSON lines, §13.7.1) | http (POST batches, §13.7)
  *
  * The service checks authenticated calls only: a Guard built from a config
  * with `remote:` needs the run's holder key for every call and hands it to
@@ -38,6 +39,8 @@ export const remoteConfigSchema = z.strictObject({
   sessions: z.boolean().optional(),
   /** Session lifetime asked for, seconds. */
   sessionTtl: z.number().int().min(60).max(86_400).optional(),
+  /** How session calls travel: stream (default; HTTP batches when the service refuses it) or http. */
+  sessionTransport: z.enum(['stream', 'http']).optional(),
 });
 
 export type RemoteConfig = z.infer<typeof remoteConfigSchema>;

@@ -51,6 +51,7 @@ import { newCallId } from '../token/call-id.ts';
 import { parsePublicKey, toPublicKey, type PublicKeyInput } from '../crypto/keys.ts';
 import { decodeBase64url } from '../encoding/base64url.ts';
 import { beginSession, type ClientSession, type SealedCall } from './session-client.ts';
+import { SessionStream, type StreamResult } from './session-stream.ts';
 import { readSessionAnswers, sessionNonceResponseSchema, sessionOpenResponseSchema } from './wire.ts';
 import type { SessionAnswer } from '../verify/session-table.ts';
 import type { Clock } from '../clock.ts';
@@ -104,6 +105,13 @@ export interface RemoteVerifierOptions {
   readonly sessions?: boolean;
   /** Lifetime asked for each session, seconds (capped by the token and the service). Default 3600. */
   readonly sessionTtl?: number;
+  /**
+   * How session calls travel: 'stream' (default) over one upgraded
+   * connection as JSON lines (docs/spec.md §13.7.1), falling back to 'http'
+   * for good when the service refuses the upgrade; 'http' in batches of
+   * POST /v1/session/calls (§13.7).
+   */
+  readonly sessionTransport?: 'stream' | 'http';
 }
 
 /** Calls waiting to go out in one POST /v1/session/calls. */
@@ -179,10 +187,14 @@ export class RemoteVerifier implements CallVerifier {
   /**
    * Session figures: handshakes made, calls retried once with a new session
    * because the service no longer knew theirs (e.g. it restarted), answers
-   * refused as forged, replayed or mismatched, and requests that carried
-   * session calls (calls per request = calls / requests).
+   * refused as forged, replayed or mismatched, HTTP requests that carried
+   * session calls (calls per request = calls / requests); for the stream
+   * binding: streams opened, of which reconnects (after one was lost), calls
+   * whose answer was lost with a stream, and calls sealed again and resent.
    */
-  readonly sessionStats = { handshakes: 0, retries: 0, refusedAnswers: 0, requests: 0 };
+  readonly sessionStats = { handshakes: 0, retries: 0, refusedAnswers: 0, requests: 0, streams: 0, reconnects: 0, lost: 0, resent: 0 };
+  /** The stream binding (undefined with sessionTransport 'http'); while the service refuses it, calls go over HTTP. */
+  #stream: SessionStream | undefined;
   #outstanding = 0;
   #drainScheduled = false;
 
@@ -216,6 +228,9 @@ export class RemoteVerifier implements CallVerifier {
     this.#onClose = o.onClose;
     this.#serviceKey = o.serviceKey !== undefined && o.sessions !== false ? toPublicKey(o.serviceKey) : undefined;
     this.#sessionTtl = o.sessionTtl ?? 3600;
+    if (o.sessionTransport !== undefined && o.sessionTransport !== 'stream' && o.sessionTransport !== 'http')
+      throw new InvalidArgumentError("sessionTransport must be 'stream' or 'http'");
+    if (this.#serviceKey && o.sessionTransport !== 'http') this.#stream = new SessionStream(o.url, this.timeout, this.sessionStats);
     if (!Number.isInteger(this.#sessionTtl) || this.#sessionTtl < 60)
       throw new InvalidArgumentError('sessionTtl must be a whole number of seconds, at least 60');
     this.#own = !o.dispatcher;
@@ -318,6 +333,7 @@ export class RemoteVerifier implements CallVerifier {
     clock: Clock | undefined,
     base: Base,
     retried: boolean,
+    resent = false,
   ): Promise<Decision> {
     let session: ClientSession;
     try {
@@ -331,23 +347,36 @@ export class RemoteVerifier implements CallVerifier {
     }
     const sealed = session.seal(call, ttl);
     base = sealed.base;
-    const answer = await new Promise<SessionAnswer | Error>((resolve) => {
-      this.#sessionQueue.push({ sealed, resolve });
-      if (!this.#sessionDrainScheduled) {
-        this.#sessionDrainScheduled = true;
-        setImmediate(() => {
-          this.#sessionDrainScheduled = false;
-          this.#drainSessions();
-        });
+    let answer: StreamResult = this.#stream && !this.#stream.refused ? await this.#stream.send(sealed.envelope) : 'refused';
+    if (answer === 'lost') {
+      // The stream went down with the call on it: the service may have taken that counter, so the call is sealed again
+      // (a new counter, never the same one twice) and sent once more.
+      if (!resent) {
+        this.sessionStats.resent++;
+        return this.#sessionCall(t, call, key, ttl, clock, base, retried, true);
       }
-    });
+      answer = new Error('the session stream was lost twice');
+    }
+    if (answer === 'refused') {
+      // The service does not speak the stream (it answered the upgrade with no 101): this call was never sent.
+      answer = await new Promise<SessionAnswer | Error>((resolve) => {
+        this.#sessionQueue.push({ sealed, resolve });
+        if (!this.#sessionDrainScheduled) {
+          this.#sessionDrainScheduled = true;
+          setImmediate(() => {
+            this.#sessionDrainScheduled = false;
+            this.#drainSessions();
+          });
+        }
+      });
+    }
     if (answer instanceof Error) return this.#sessionUnavailable(t, call, key, ttl, clock, base, `verification service unreachable: ${answer.message}`);
     const d = session.open(sealed, answer);
     if (!d.allowed) {
       if (d.code === 'ERR_SESSION_UNKNOWN' && !retried) {
         this.#forget(t, key, session);
         this.sessionStats.retries++;
-        return this.#sessionCall(t, call, key, ttl, clock, base, true);
+        return this.#sessionCall(t, call, key, ttl, clock, base, true, resent);
       }
       if (d.code === 'ERR_SESSION_ANSWER') this.sessionStats.refusedAnswers++;
     }
@@ -716,7 +745,13 @@ export class RemoteVerifier implements CallVerifier {
     return this.#fallback;
   }
 
+  /** How session calls travel now: 'stream', or 'http' (configured so, or the service refused the upgrade). */
+  get sessionTransport(): 'stream' | 'http' {
+    return this.#stream && !this.#stream.refused ? 'stream' : 'http';
+  }
+
   async close(): Promise<void> {
+    this.#stream?.close();
     await this.#onClose?.();
     if (this.#own) await this.#dispatcher.close();
   }
@@ -753,6 +788,7 @@ export function remoteVerifierFromConfig(
     ...(c.serviceKey !== undefined ? { serviceKey: c.serviceKey } : {}),
     ...(c.sessions !== undefined ? { sessions: c.sessions } : {}),
     ...(c.sessionTtl !== undefined ? { sessionTtl: c.sessionTtl } : {}),
+    ...(c.sessionTransport !== undefined ? { sessionTransport: c.sessionTransport } : {}),
     ...(onClose ? { onClose } : {}),
   });
 }

@@ -22,6 +22,8 @@ export class Metrics {
   exports: readonly { readonly name: string; readonly stats: { sent: number; dropped: number; errors: number; readonly queued: number } }[] = [];
   /** Live sessions and their estimated bytes, and the session counts (set when sessions are on). */
   sessions: { stats(): { sessions: number; bytes: number }; readonly counts: Readonly<Record<string, number>> } | null = null;
+  /** Open session streams (set when sessions are on). */
+  sessionStreams: { readonly open: number } | null = null;
   /** The web console's streams, logins and ring overruns (set when the console is on). */
   console: { readonly streams: { clients: number; dropped: number; refused: number }; readonly sessions: number; readonly lost: number } | null = null;
   inFlight = 0;
@@ -117,6 +119,11 @@ export class Metrics {
       );
       out.push('# TYPE capframe_session_events_total counter');
       for (const [k, n] of Object.entries(this.sessions.counts)) out.push(`capframe_session_events_total{event="${esc(k)}"} ${n}`);
+      if (this.sessionStreams) {
+        out.push('# HELP capframe_session_streams Open session streams (docs/spec.md §13.7.1).');
+        out.push('# TYPE capframe_session_streams gauge');
+        out.push(`capframe_session_streams ${this.sessionStreams.open}`);
+      }
     }
     if (this.console) {
       const c = this.console;

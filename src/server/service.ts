@@ -6,6 +6,7 @@
  *   POST /v1/verify        token + signed invocation proof + the expected call -> decision JSON (src/server/wire.ts)
  *   POST /v1/verify/batch  {"requests": [...]} -> {"decisions": [...]}: the same, several per round trip
  *   POST /v1/session/*     sessions (docs/spec.md §13): nonce, open (handshake), calls (HMAC-tagged)
+ *   GET  /v1/session/stream  Upgrade: capframe-session/1: session calls and answers as JSON lines (§13.7.1)
  *   POST /v1/revoke        admin bearer secret; forwards to the revocation registry
  *   POST/GET /v1/approvals pending approval requests and the approvals posted for them (routes/approvals.ts)
  *   GET  /healthz          {"status":"ok"}
@@ -38,6 +39,7 @@ import { revokeRoute, type RevokeFn } from './routes/revoke.ts';
 import { revocationCheckRoute, type RevocationLookup } from './routes/revocation-check.ts';
 import { healthRoute, metricsRoute } from './routes/health.ts';
 import { sessionCallsRoute, sessionNonceRoute, sessionOpenRoute } from './routes/session.ts';
+import { sessionStreams, type SessionStreamOptions } from './routes/session-stream.ts';
 import { SessionTable, type SessionTableOptions } from '../verify/session-table.ts';
 import { approvalsRoute } from './routes/approvals.ts';
 import type { ApprovalInbox } from './approval-inbox.ts';
@@ -93,6 +95,8 @@ export interface VerifyServiceOptions {
    * /v1/session/* answers 404.
    */
   readonly sessions?: Omit<SessionTableOptions, 'verifier'>;
+  /** Caps of the stream binding of session calls (§13.7.1; only with `sessions`). Line length defaults to `bodyLimit`. */
+  readonly sessionStreams?: SessionStreamOptions;
   /** The web console (createConsole, src/server/console/): mounted at /ui and fed every decision. */
   readonly console?: Console;
 }
@@ -165,6 +169,13 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
     },
   );
   server.maxConnections = o.maxConnections ?? 1024;
+  // With sessions on, every upgrade comes here: the session stream, and a refusal for any other path or protocol.
+  // Without them there is no listener, so node hands an upgrade request to the router like any other (404 for the stream).
+  const streams = sessions ? sessionStreams(sessions, decider, metrics, { maxLine: bodyLimit, ...o.sessionStreams }) : undefined;
+  if (streams) {
+    server.on('upgrade', streams.upgrade);
+    metrics.sessionStreams = streams;
+  }
   limitConnectionsPerAddress(server, o.maxConnectionsPerAddress ?? Math.max(1, Math.floor(server.maxConnections / 4)), headersTimeout, metrics);
   // A socket-level error (garbage instead of HTTP, a reset) never reaches the process.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -202,6 +213,8 @@ export function createVerifyService(o: VerifyServiceOptions): VerifyService {
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        // Upgraded sockets are no longer the server's connections: ended here.
+        streams?.closeAll();
       });
     },
   };

@@ -40,7 +40,19 @@ test('capframe serve with server.sessions, and a client from remote.serviceKey: 
     );
     assert.equal(d.allowed, true);
     assert.equal(d.mode, 'session');
+    // capframe serve offers the stream binding (§13.7.1), and the client takes it by default.
+    assert.equal(rv.sessionTransport, 'stream');
+    assert.equal(rv.sessionStats.streams, 1);
     await rv.close();
+    const overHttp = remoteVerifierFromConfig(
+      parseConfig(`${trust}remote:\n  url: ${running.url}\n  serviceKey: ${formatPublicKey(service.publicKey)}\n  sessionTransport: http\n`).remote!,
+    );
+    assert.equal(overHttp.sessionTransport, 'http');
+    await overHttp.close();
+    assert.throws(
+      () => parseConfig(`${trust}remote:\n  url: ${running.url}\n  serviceKey: ${formatPublicKey(service.publicKey)}\n  sessionTransport: udp\n`),
+      /sessionTransport/,
+    );
     assert.throws(() => parseConfig(`${trust}remote:\n  url: ${running.url}\n  serviceKey: nope\n`), /serviceKey/);
     assert.throws(() => parseServerConfig(`${trust}server:\n  sessions:\n    maxTtl: 600\n`, { baseDir: dir }), /keyFile/);
     await assert.rejects(

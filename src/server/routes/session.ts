@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CapframeError } from '../../errors.ts';
 import { formatPublicKey } from '../../crypto/keys.ts';
 import { decodeBase64url, encodeBase64url } from '../../encoding/base64url.ts';
-import type { SessionCall, SessionTable } from '../../verify/session-table.ts';
+import type { SessionAnswer, SessionCall, SessionTable } from '../../verify/session-table.ts';
 import type { Decision } from '../../verify/verifier.ts';
 import { decisionToJson, MAX_SESSION_CALLS, sessionCallProblem, sessionOpenSchema } from '../../remote/wire.ts';
 import type { Decider } from '../decide.ts';
@@ -54,6 +54,48 @@ export function sessionOpenRoute(table: SessionTable, bodyLimit: number) {
   };
 }
 
+/**
+ * Decides session calls (§13.5) and makes their answers (§13.6), in order:
+ * shape check, SessionTable.check, audit and metrics (Decider.settle), the
+ * answer tag. Both bindings use it: POST /v1/session/calls for a batch and
+ * the stream (routes/session-stream.ts) for the calls of one read.
+ */
+export async function decideSessionCalls(table: SessionTable, decider: Decider, metrics: Metrics, calls: readonly unknown[]): Promise<SessionAnswer[]> {
+  const answers: SessionAnswer[] = new Array(calls.length);
+  const decisions: (Decision | Promise<Decision>)[] = [];
+  const t0s: bigint[] = [];
+  const slots: number[] = [];
+  for (let i = 0; i < calls.length; i++) {
+    const t0 = process.hrtime.bigint();
+    const problem = sessionCallProblem(calls[i]);
+    if (problem !== undefined) {
+      metrics.rejected('invalid_body');
+      answers[i] = malformedAnswer(calls[i], problem);
+      continue;
+    }
+    // The validated shape, but the caller's own args object (JSON.parse output).
+    decisions.push(table.check(calls[i] as SessionCall));
+    t0s.push(t0);
+    slots.push(i);
+  }
+  if (decisions.length === 0) return answers;
+  // Most checks answer synchronously; one that waits (e.g. a revocation filter hit being confirmed) is awaited.
+  const ready = decisions.some((d) => d instanceof Promise) ? await Promise.all(decisions.map((d) => Promise.resolve(d))) : (decisions as Decision[]);
+  const settled = await decider.settle(ready, t0s);
+  settled.forEach((d, k) => {
+    const i = slots[k]!;
+    answers[i] = table.answer(calls[i] as SessionCall, JSON.stringify(decisionToJson(d)));
+  });
+  return answers;
+}
+
+/** The untagged ERR_MALFORMED answer of something that is not a session call, with its counter when it has a usable one (else 0). */
+export function malformedAnswer(c: unknown, problem: string): SessionAnswer {
+  const x = c as { counter?: unknown } | null;
+  const counter = typeof x?.counter === 'number' && Number.isSafeInteger(x.counter) ? x.counter : 0;
+  return { counter, decision: JSON.stringify({ allowed: false, mode: 'session', code: 'ERR_MALFORMED', reason: problem }) };
+}
+
 export function sessionCallsRoute(table: SessionTable, decider: Decider, metrics: Metrics, bodyLimit: number) {
   return async function sessionCalls(req: IncomingMessage, res: ServerResponse): Promise<number> {
     const body = await readBody(req, bodyLimit);
@@ -64,33 +106,7 @@ export function sessionCallsRoute(table: SessionTable, decider: Decider, metrics
     const calls = json.calls as unknown[];
     if (calls.length === 0 || calls.length > MAX_SESSION_CALLS)
       throw new HttpError(400, 'ERR_MALFORMED', `a session request holds 1 to ${MAX_SESSION_CALLS} calls`);
-    const answers: unknown[] = new Array(calls.length);
-    const decisions: (Decision | Promise<Decision>)[] = [];
-    const t0s: bigint[] = [];
-    const slots: number[] = [];
-    for (let i = 0; i < calls.length; i++) {
-      const t0 = process.hrtime.bigint();
-      const problem = sessionCallProblem(calls[i]);
-      if (problem !== undefined) {
-        metrics.rejected('invalid_body');
-        const c = calls[i] as { counter?: unknown };
-        const counter = typeof c?.counter === 'number' && Number.isSafeInteger(c.counter) ? c.counter : 0;
-        answers[i] = { counter, decision: JSON.stringify({ allowed: false, mode: 'session', code: 'ERR_MALFORMED', reason: problem }) };
-        continue;
-      }
-      // The validated shape, but the caller's own args object (JSON.parse output).
-      decisions.push(table.check(calls[i] as SessionCall));
-      t0s.push(t0);
-      slots.push(i);
-    }
-    // Most checks answer synchronously; one that waits (e.g. a revocation filter hit being confirmed) is awaited.
-    const ready = decisions.some((d) => d instanceof Promise) ? await Promise.all(decisions.map((d) => Promise.resolve(d))) : (decisions as Decision[]);
-    const settled = await decider.settle(ready, t0s);
-    settled.forEach((d, k) => {
-      const i = slots[k]!;
-      answers[i] = table.answer(calls[i] as SessionCall, JSON.stringify(decisionToJson(d)));
-    });
-    send(res, 200, { answers });
+    send(res, 200, { answers: await decideSessionCalls(table, decider, metrics, calls) });
     return 200;
   };
 }
