@@ -203,8 +203,10 @@ export class SessionStream {
     socket.setNoDelay(true);
     socket.setTimeout(0);
     let partial = '';
-    const onData = (chunk: Buffer): void => {
-      let text = partial + chunk.toString('utf8');
+    // Decoded by the socket, so that a character split across two reads stays whole (a decision may hold any text).
+    socket.setEncoding('utf8');
+    const onData = (chunk: string): void => {
+      let text = partial + chunk;
       let from = 0;
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
         if (!this.#answer(text.slice(from, nl))) {
@@ -232,7 +234,7 @@ export class SessionStream {
       this.#stats.lost += this.#waiting.size;
       this.#settleAll('lost');
     });
-    if (head.length > 0) onData(head);
+    if (head.length > 0) onData(head.toString('utf8'));
     this.#flush();
   }
 

@@ -330,3 +330,43 @@ test("sessionTransport 'http' uses the batch binding only", async () => {
   }
   assert.throws(() => new RemoteVerifier({ url, serviceKey: serviceKey.publicKey, sessionTransport: 'udp' as never }), /sessionTransport/);
 });
+
+test('an answer line whose characters are split across two reads arrives whole (the decision text is what was sent)', async () => {
+  const decision = JSON.stringify({ allowed: false, code: 'ERR_SCOPE_RESOURCE', reason: 'ressource refusée: tickets://acme/été ✓' });
+  const line = Buffer.from(JSON.stringify({ session: 'S'.repeat(22), counter: 1, decision }) + '\n', 'utf8');
+  // Split inside the first multi-byte character.
+  const cut = line.indexOf(Buffer.from('é', 'utf8')) + 1;
+  const raw = createServer();
+  const sockets: { destroy(): void }[] = [];
+  raw.on('upgrade', (_req, socket) => {
+    sockets.push(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: capframe-session/1\r\n\r\n');
+    socket.once('data', () => {
+      socket.write(line.subarray(0, cut));
+      setTimeout(() => socket.write(line.subarray(cut)), 30);
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const { SessionStream } = await import('../../src/remote/session-stream.ts');
+  const stream = new SessionStream(`http://127.0.0.1:${(raw.address() as AddressInfo).port}`, 2000, { streams: 0, reconnects: 0, lost: 0 });
+  try {
+    const envelope = {
+      session: 'S'.repeat(22),
+      counter: 1,
+      tool: 't',
+      operation: 'read',
+      resource: 'tickets://acme/1',
+      args: {},
+      callId: 'c',
+      exp: 2_000_000_000,
+      tag: 'A'.repeat(43),
+    };
+    const got = await stream.send(envelope);
+    assert.equal(typeof got === 'object' && !(got instanceof Error) ? got.decision : got, decision);
+  } finally {
+    stream.close();
+    // Upgraded sockets are no longer the HTTP server's to close.
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => raw.close(() => r()));
+  }
+});
