@@ -4,7 +4,7 @@
  *   npx tsx bench/mcp-profile.ts MODE [calls]
  *   CAPFRAME_BENCH_PROFILE=1 node --cpu-prof --cpu-prof-dir=DIR --cpu-prof-interval=100 --import tsx bench/mcp-profile.ts MODE [calls] DIR
  *
- * MODE is bare, guarded or session; CAPFRAME_BENCH_IN_CONTEXT=1 adds the in-context timings below
+ * (CAPFRAME_BENCH_PROFILE_INTERVAL: the sampling interval, us; default 100.) MODE is bare, guarded or session; CAPFRAME_BENCH_IN_CONTEXT=1 adds the in-context timings below
  * (and the plain crypto op's CPU to both sides' totals); CAPFRAME_BENCH_TRACE_OPT=1 starts the
  * server child with --trace-opt --trace-deopt (its output on this stdout). The servers run in a child process
  * (bench/mcp-server.ts; with CAPFRAME_BENCH_PROFILE it is started with
@@ -42,7 +42,9 @@ const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [
     '--import',
     'tsx',
     ...(process.env.CAPFRAME_BENCH_TRACE_OPT ? ['--trace-opt', '--trace-deopt'] : []),
-    ...(process.env.CAPFRAME_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'] : []),
+    ...(process.env.CAPFRAME_BENCH_PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${process.env.CAPFRAME_BENCH_PROFILE_INTERVAL ?? 100}`]
+      : []),
   ],
   env: { ...process.env, ...(inContext ? { CAPFRAME_BENCH_TIME_VERIFY: '1' } : {}) },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -6,6 +6,7 @@
  *   parent -> { type: 'start', authority, serviceKey, answerPad }   child -> { type: 'ready', urls }
  *   parent -> { type: 'cpu', id }                                   child -> { type: 'cpu', id, us }
  *   parent -> { type: 'crypto', id }                                child -> { type: 'crypto', id, sign, verify } (samples, us)
+ *   parent -> { type: 'threads', id }                               child -> { type: 'threads', id, main, other } (CPU ns: main thread, all other threads)
  *   parent -> { type: 'stop' }                                      child exits
  *
  * Three Streamable HTTP endpoints on 127.0.0.1, each with the no-op tool `noop`:
@@ -18,6 +19,7 @@
  *  - session: sessions (a SessionTable on a second Verifier) and signed proofs.
  */
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -108,6 +110,26 @@ async function start(m: StartMessage): Promise<{ urls: ServerUrls; close(): Prom
   };
 }
 
+/**
+ * CPU time of this process's main thread and of all its other threads (V8's
+ * compiler and GC workers, libuv's pool, a loader thread), nanoseconds, from
+ * /proc (Linux; zeros elsewhere): process.cpuUsage() sums every thread.
+ */
+export function threadCpuNs(): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(t) === process.pid) main += ns;
+      else other += ns;
+    }
+  } catch {
+    // Not Linux: no split.
+  }
+  return { main, other };
+}
+
 // Only as the forked entry (bench/mcp.ts imports the types and policies from here).
 if (process.send && process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   let running: Awaited<ReturnType<typeof start>> | undefined;
@@ -123,6 +145,8 @@ if (process.send && process.argv[1] !== undefined && resolve(process.argv[1]) ==
     } else if (m.type === 'cpu') {
       const u = process.cpuUsage();
       process.send!({ type: 'cpu', id: m.id, us: u.user + u.system });
+    } else if (m.type === 'threads') {
+      process.send!({ type: 'threads', id: m.id, ...threadCpuNs() });
     } else if (m.type === 'crypto') {
       process.send!({ type: 'crypto', id: m.id, ...inContext });
     } else if (m.type === 'stop') {
