@@ -286,11 +286,17 @@ export class AuditLog {
 
   /** Appends complete lines with one write(2) and moves the head; all or nothing (ERR_UNAVAILABLE). */
   #append(text: string, seq: number, hash: string): void {
-    const bytes = Buffer.from(text, 'utf8');
+    const size = Buffer.byteLength(text, 'utf8');
     let off = 0;
     try {
-      if (this.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
-      while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
+      if (this.maxBytes > 0 && this.#size > 0 && this.#size + size > this.maxBytes) this.#rotate();
+      // The text goes to write(2) as a string (node encodes it natively): no Buffer copy of the group's
+      // lines, which is past the 4 KiB pool and allocated alone. Only a short write takes the copy.
+      off = writeSync(this.#fd, text, null, 'utf8');
+      if (off < size) {
+        const bytes = Buffer.from(text, 'utf8');
+        while (off < size) off += writeSync(this.#fd, bytes, off, size - off);
+      }
       if (this.fsync) fdatasyncSync(this.#fd);
     } catch (e) {
       // A partial write (disk full, I/O error) must not leave a torn line that later
@@ -304,7 +310,7 @@ export class AuditLog {
       }
       throw new UnavailableError(`audit log write failed: ${(e as Error).message}`, { cause: e });
     }
-    this.#size += bytes.length;
+    this.#size += size;
     this.#seq = seq;
     this.#hash = hash;
   }
