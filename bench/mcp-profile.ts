@@ -22,21 +22,16 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { formatPublicKey, generateKey, issueToken, serializePrivateKey } from '../src/index.ts';
+import { formatPublicKey, serializePrivateKey } from '../src/index.ts';
 import { withCapframe } from '../src/mcp/index.ts';
-import { BENCH_POLICIES, type ServerUrls } from './mcp-server.ts';
+import { BENCH_POLICIES, benchIdentity, type ServerUrls } from './mcp-server.ts';
 
 const mode = (process.argv[2] ?? 'guarded') as keyof ServerUrls;
 const calls = Number(process.argv[3] ?? 3000);
 const dir = process.argv[4] ?? '/tmp';
 /** Time capframe's step and a plain crypto op per call (adds the plain op's CPU to both sides' totals). */
 const inContext = process.env.CAPFRAME_BENCH_IN_CONTEXT === '1';
-const authority = generateKey();
-const holder = generateKey();
-const serviceKey = generateKey();
-const token = String(
-  issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'noop://bench/*', permissions: ['read'] }] }),
-);
+const { authority, holder, serviceKey, token } = benchIdentity();
 const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [], {
   execArgv: [
     '--import',

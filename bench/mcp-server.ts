@@ -24,7 +24,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { parsePrivateKey, parsePublicKey } from '../src/crypto/keys.ts';
+import { parsePrivateKey, parsePublicKey, type PrivateKey } from '../src/crypto/keys.ts';
+import { generateKey, issueToken } from '../src/index.ts';
 import { keySigner } from '../src/crypto/signer.ts';
 import { Verifier } from '../src/verify/verifier.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
@@ -44,6 +45,23 @@ export interface StartMessage {
 export type ServerUrls = Record<'bare' | 'guarded' | 'session', string>;
 
 export const BENCH_POLICIES = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
+
+/** The parents' keys and token: an authority, a holder with its token for noop://bench/*, and a session service key. */
+export function benchIdentity(): { authority: PrivateKey; holder: PrivateKey; serviceKey: PrivateKey; token: string } {
+  const authority = generateKey();
+  const holder = generateKey();
+  const serviceKey = generateKey();
+  const token = String(
+    issueToken({
+      key: authority,
+      subject: 'agent:bench',
+      holder: holder.publicKey,
+      ttl: '1h',
+      grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
+    }),
+  );
+  return { authority, holder, serviceKey, token };
+}
 
 const KEYS = generateKeyPairSync('ed25519');
 const MESSAGE = Buffer.alloc(200, 7);

@@ -17,20 +17,15 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { formatPublicKey, generateKey, issueToken, serializePrivateKey } from '../src/index.ts';
+import { formatPublicKey, serializePrivateKey } from '../src/index.ts';
 import { withCapframe } from '../src/mcp/index.ts';
 import { nowNs, percentile, round } from './stats.ts';
-import { BENCH_POLICIES, threadCpuNs, type ServerUrls } from './mcp-server.ts';
+import { BENCH_POLICIES, benchIdentity, threadCpuNs, type ServerUrls } from './mcp-server.ts';
 
 const rounds = Number(process.argv[2] ?? 120);
 const block = Number(process.argv[3] ?? 20);
 const phases = Number(process.argv[4] ?? 4);
-const authority = generateKey();
-const holder = generateKey();
-const serviceKey = generateKey();
-const token = String(
-  issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'noop://bench/*', permissions: ['read'] }] }),
-);
+const { authority, holder, serviceKey, token } = benchIdentity();
 const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [], {
   execArgv: ['--import', 'tsx'],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { RevokedError } from '../../src/errors.ts';
-import { generateKey, issueToken, Verifier, type LocalCall, type Token } from '../../src/index.ts';
+import { generateKey, issueToken, Verifier, type Token } from '../../src/index.ts';
 import { keySigner } from '../../src/crypto/signer.ts';
 import { formatPublicKey } from '../../src/crypto/keys.ts';
 import { createVerifyService, type VerifyService } from '../../src/server/index.ts';
@@ -13,6 +13,7 @@ import { RemoteVerifier } from '../../src/remote/client.ts';
 import { beginSession, type ClientSession } from '../../src/remote/session-client.ts';
 import { decodeBase64url } from '../../src/encoding/base64url.ts';
 import type { Chain } from '../../src/token/chain.ts';
+import { postJson, sessionCall } from './fixture.ts';
 
 const authority = generateKey();
 const holder = generateKey();
@@ -44,18 +45,9 @@ after(async () => {
   await service.close();
 });
 
-const call = (i: number, resource = `tickets://acme/${i}`): LocalCall => ({
-  tool: 'get_ticket',
-  operation: 'read',
-  resource,
-  args: { id: i },
-  callId: `c-${i}`,
-});
+const call = sessionCall;
 
-async function post(path: string, body: unknown, base = url): Promise<{ status: number; json: any }> {
-  const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, json: await res.body.json() };
-}
+const post = (path: string, body: unknown, base = url) => postJson(base, path, body);
 
 /** A session opened by hand over the HTTP binding (what RemoteVerifier does inside). */
 async function openSession(t: Token = token, base = url): Promise<ClientSession> {

@@ -6,12 +6,13 @@ import { connect, type Socket } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { generateKey, issueToken, Verifier, type LocalCall } from '../../src/index.ts';
+import { generateKey, issueToken, Verifier } from '../../src/index.ts';
 import { keySigner } from '../../src/crypto/signer.ts';
 import { createVerifyService, type VerifyService } from '../../src/server/index.ts';
 import { RemoteVerifier } from '../../src/remote/client.ts';
 import { beginSession, type ClientSession } from '../../src/remote/session-client.ts';
 import { decodeBase64url } from '../../src/encoding/base64url.ts';
+import { postJson, sessionCall } from './fixture.ts';
 
 const authority = generateKey();
 const holder = generateKey();
@@ -42,18 +43,9 @@ after(async () => {
   await service.close();
 });
 
-const call = (i: number, resource = `tickets://acme/${i}`): LocalCall => ({
-  tool: 'get_ticket',
-  operation: 'read',
-  resource,
-  args: { id: i },
-  callId: `c-${i}`,
-});
+const call = sessionCall;
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, json: await res.body.json() };
-}
+const post = (path: string, body: unknown) => postJson(url, path, body);
 
 async function openSession(): Promise<ClientSession> {
   const n = await post('/v1/session/nonce', {});
