@@ -14,55 +14,19 @@
  * the client (this process) and of the server (its child), with the load
  * average before and after. Prints one JSON object on the last line.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { formatPublicKey, generateKey, issueToken, serializePrivateKey } from '../src/index.ts';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { formatPublicKey, serializePrivateKey } from '../src/index.ts';
 import { nowNs, percentile, round } from './stats.ts';
-import { BENCH_POLICIES, type ServerUrls } from './mcp-server.ts';
+import { BENCH_POLICIES, benchIdentity } from './mcp-server.ts';
+import { connectMcp, ServerChild } from './mcp-child.ts';
 
 type Tree = {
   withCapframe: (c: Client, o: Record<string, unknown>) => Client;
   parsePrivateKey: (t: string) => unknown;
 };
-
-const fetchWithoutSharedSignal: typeof fetch = (url, init) => fetch(url, { ...init, signal: null });
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ name: 'bench-ab', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithoutSharedSignal }));
-  return c;
-}
-
-async function startChild(entry: string, cwd: string, msg: object): Promise<{ child: ChildProcess; urls: ServerUrls; cpu(): Promise<number> }> {
-  const child = fork(entry, [], { cwd, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const waiting = new Map<number, (us: number) => void>();
-  let next = 0;
-  const urls = await new Promise<ServerUrls>((ok, fail) => {
-    child.on('message', (m: { type: string; id?: number; us?: number; urls?: ServerUrls; message?: string }) => {
-      if (m.type === 'ready') ok(m.urls!);
-      else if (m.type === 'error') fail(new Error(m.message));
-      else if (m.type === 'cpu') {
-        waiting.get(m.id!)?.(m.us!);
-        waiting.delete(m.id!);
-      }
-    });
-    child.send(msg);
-  });
-  return {
-    child,
-    urls,
-    cpu: () =>
-      new Promise<number>((ok) => {
-        const id = next++;
-        waiting.set(id, ok);
-        child.send({ type: 'cpu', id });
-      }),
-  };
-}
 
 const other = process.argv[2];
 if (!other) {
@@ -76,13 +40,10 @@ const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const trees: Record<'A' | 'B', string> = { A: resolve(other), B: here };
 const load0 = loadavg().map((x) => round(x, 2));
 
-const authority = generateKey();
-const holder = generateKey();
-const serviceKey = generateKey();
-const token = String(
-  issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource: 'noop://bench/*', permissions: ['read'] }] }),
-);
-const start = { type: 'start', authority: formatPublicKey(authority.publicKey), serviceKey: serializePrivateKey(serviceKey), answerPad: 400 };
+const { holder, serviceKey, token, start } = benchIdentity();
+// Each tree's own server script, run in its own directory.
+const startChild = (root: string) => ServerChild.start(start, { entry: resolve(root, 'bench/mcp-server.ts'), cwd: root });
+const connect = (url: string) => connectMcp(url, 'bench-ab');
 
 const servers: Record<string, Awaited<ReturnType<typeof startChild>>> = {};
 const clients: Client[] = [];
@@ -90,7 +51,7 @@ const cases: { name: string; server: string; run: (i: number) => Promise<unknown
 const args = (i: number) => ({ name: 'noop', arguments: { id: `item-${i}` } });
 for (const side of ['A', 'B'] as const) {
   const root = trees[side];
-  servers[side] = await startChild(resolve(root, 'bench/mcp-server.ts'), root, start);
+  servers[side] = await startChild(root);
   const tree = (await import(pathToFileURL(resolve(root, 'src/mcp/index.ts')).href)) as Tree;
   const keys = (await import(pathToFileURL(resolve(root, 'src/crypto/keys.ts')).href)) as Pick<Tree, 'parsePrivateKey'>;
   const holderKey = keys.parsePrivateKey(serializePrivateKey(holder));
@@ -105,7 +66,7 @@ for (const side of ['A', 'B'] as const) {
 // The bare endpoint gets a child of its own: a child that serves more of the
 // cases stays warmer (fewer idle gaps) and measured ~150 us less server CPU per
 // call in an A/B of two identical trees when bare shared B's child.
-servers.bare = await startChild(resolve(here, 'bench/mcp-server.ts'), here, start);
+servers.bare = await startChild(here);
 const bare = await connect(servers.bare.urls.bare);
 clients.push(bare);
 cases.unshift({ name: 'bare', server: 'bare', run: (i) => bare.callTool(args(i)) });
@@ -117,7 +78,7 @@ for (let r = 0; r < warmupRounds + rounds; r++) {
   for (let j = 0; j < cases.length; j++) {
     const c = cases[(r + j) % cases.length]!;
     const srv = servers[c.server]!;
-    const s0 = await srv.cpu();
+    const s0 = await srv.child.cpu();
     const c0 = process.cpuUsage();
     for (let k = 0; k < block; k++) {
       const t0 = nowNs();
@@ -127,7 +88,7 @@ for (let r = 0; r < warmupRounds + rounds; r++) {
       if (r >= warmupRounds) wall.get(c.name)!.push(Number(t1 - t0) / 1000);
     }
     const dc = process.cpuUsage(c0);
-    const s1 = await srv.cpu();
+    const s1 = await srv.child.cpu();
     if (r < warmupRounds) continue;
     const a = cpu.get(c.name)!;
     a.client += dc.user + dc.system;
@@ -151,5 +112,5 @@ for (const c of cases) {
   };
 }
 for (const c of clients) await c.close().catch(() => {});
-for (const s of Object.values(servers)) s.child.send({ type: 'stop' });
+await Promise.all(Object.values(servers).map((s) => s.child.stop()));
 console.log(JSON.stringify(out));

@@ -16,13 +16,10 @@
  * same place just before it: what the step costs between HTTP work, where
  * caches are cold, rather than in a tight loop.
  */
-import { fork } from 'node:child_process';
 import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { formatPublicKey, serializePrivateKey } from '../src/index.ts';
+import { formatPublicKey } from '../src/index.ts';
+import { connectMcp, ServerChild } from './mcp-child.ts';
 import { withCapframe } from '../src/mcp/index.ts';
 import { BENCH_POLICIES, benchIdentity, type ServerUrls } from './mcp-server.ts';
 
@@ -31,38 +28,19 @@ const calls = Number(process.argv[3] ?? 3000);
 const dir = process.argv[4] ?? '/tmp';
 /** Time capframe's step and a plain crypto op per call (adds the plain op's CPU to both sides' totals). */
 const inContext = process.env.CAPFRAME_BENCH_IN_CONTEXT === '1';
-const { authority, holder, serviceKey, token } = benchIdentity();
-const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [], {
+const { holder, serviceKey, token, start } = benchIdentity();
+const { child, urls } = await ServerChild.start(start, {
   execArgv: [
-    '--import',
-    'tsx',
     ...(process.env.CAPFRAME_BENCH_TRACE_OPT ? ['--trace-opt', '--trace-deopt'] : []),
     ...(process.env.CAPFRAME_BENCH_PROFILE
       ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${process.env.CAPFRAME_BENCH_PROFILE_INTERVAL ?? 100}`]
       : []),
   ],
   env: { ...process.env, ...(inContext ? { CAPFRAME_BENCH_TIME_VERIFY: '1' } : {}) },
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  stdout: 'inherit',
 });
-const waiting = new Map<number, (us: number) => void>();
-let next = 0;
-const urls = await new Promise<ServerUrls>((ok, fail) => {
-  child.on('message', (m: { type: string; id?: number; us?: number; urls?: ServerUrls; message?: string }) => {
-    if (m.type === 'ready') ok(m.urls!);
-    else if (m.type === 'error') fail(new Error(m.message));
-    else if (m.type === 'cpu') waiting.get(m.id!)?.(m.us!);
-  });
-  child.send({ type: 'start', authority: formatPublicKey(authority.publicKey), serviceKey: serializePrivateKey(serviceKey), answerPad: 400 });
-});
-const serverCpu = () =>
-  new Promise<number>((ok) => {
-    const id = next++;
-    waiting.set(id, ok);
-    child.send({ type: 'cpu', id });
-  });
-const c = new Client({ name: 'bench-prof', version: '1.0.0' });
-const fetchWithoutSharedSignal: typeof fetch = (url, init) => fetch(url, { ...init, signal: null });
-await c.connect(new StreamableHTTPClientTransport(new URL(urls[mode]), { fetch: fetchWithoutSharedSignal }));
+const serverCpu = () => child.cpu();
+const c = await connectMcp(urls[mode], 'bench-prof');
 const holderKey = holder;
 const signUs: number[] = [];
 const plainUs: number[] = [];
@@ -104,12 +82,7 @@ for (let i = 0; i < calls; i++) {
 }
 const dc = process.cpuUsage(c0);
 const s1 = await serverCpu();
-const inCtx = !inContext
-  ? { verify: [], sign: [] }
-  : await new Promise<{ verify: number[]; sign: number[] }>((ok) => {
-      child.on('message', (m: { type: string; verify?: number[]; sign?: number[] }) => m.type === 'crypto' && ok(m as { verify: number[]; sign: number[] }));
-      child.send({ type: 'crypto', id: -1 });
-    });
+const inCtx = !inContext ? { verify: [], sign: [] } : await child.crypto();
 const med = (x: number[]) => (x.length ? [...x].sort((p, q) => p - q)[x.length >> 1]!.toFixed(1) : '-');
 const mean = (x: number[]) => (x.length ? (x.reduce((p, q) => p + q, 0) / x.length).toFixed(1) : '-');
 console.log(
@@ -130,6 +103,5 @@ console.log(
   }),
 );
 await c.close().catch(() => {});
-child.send({ type: 'stop' });
-await new Promise((ok) => child.on('exit', ok));
+await child.stop();
 process.exit(0);

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { parsePrivateKey, parsePublicKey, type PrivateKey } from '../src/crypto/keys.ts';
-import { generateKey, issueToken } from '../src/index.ts';
+import { formatPublicKey, generateKey, issueToken, serializePrivateKey } from '../src/index.ts';
 import { keySigner } from '../src/crypto/signer.ts';
 import { Verifier } from '../src/verify/verifier.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
@@ -46,8 +46,8 @@ export type ServerUrls = Record<'bare' | 'guarded' | 'session', string>;
 
 export const BENCH_POLICIES = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
 
-/** The parents' keys and token: an authority, a holder with its token for noop://bench/*, and a session service key. */
-export function benchIdentity(): { authority: PrivateKey; holder: PrivateKey; serviceKey: PrivateKey; token: string } {
+/** The parents' keys and token: an authority, a holder with its token for noop://bench/*, a session service key, and the child's start message. */
+export function benchIdentity(): { authority: PrivateKey; holder: PrivateKey; serviceKey: PrivateKey; token: string; start: StartMessage } {
   const authority = generateKey();
   const holder = generateKey();
   const serviceKey = generateKey();
@@ -60,7 +60,8 @@ export function benchIdentity(): { authority: PrivateKey; holder: PrivateKey; se
       grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
     }),
   );
-  return { authority, holder, serviceKey, token };
+  const start: StartMessage = { type: 'start', authority: formatPublicKey(authority.publicKey), serviceKey: serializePrivateKey(serviceKey), answerPad: 400 };
+  return { authority, holder, serviceKey, token, start };
 }
 
 const KEYS = generateKeyPairSync('ed25519');

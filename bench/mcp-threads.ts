@@ -12,50 +12,20 @@
  * threadCpuNs in bench/mcp-server.ts). process.cpuUsage(), which the mcp suite
  * and bench/mcp-profile.ts report, is the sum of all of them. One JSON line per phase.
  */
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { formatPublicKey, serializePrivateKey } from '../src/index.ts';
+import { formatPublicKey } from '../src/index.ts';
+import { connectMcp, ServerChild } from './mcp-child.ts';
 import { withCapframe } from '../src/mcp/index.ts';
 import { nowNs, percentile, round } from './stats.ts';
-import { BENCH_POLICIES, benchIdentity, threadCpuNs, type ServerUrls } from './mcp-server.ts';
+import { BENCH_POLICIES, benchIdentity, threadCpuNs } from './mcp-server.ts';
 
 const rounds = Number(process.argv[2] ?? 120);
 const block = Number(process.argv[3] ?? 20);
 const phases = Number(process.argv[4] ?? 4);
-const { authority, holder, serviceKey, token } = benchIdentity();
-const child = fork(fileURLToPath(new URL('./mcp-server.ts', import.meta.url)), [], {
-  execArgv: ['--import', 'tsx'],
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-type Threads = { main: number; other: number };
-const waiting = new Map<number, (t: Threads) => void>();
-let next = 0;
-const urls = await new Promise<ServerUrls>((ok, fail) => {
-  child.on('message', (m: { type: string; id?: number; urls?: ServerUrls; message?: string } & Partial<Threads>) => {
-    if (m.type === 'ready') ok(m.urls!);
-    else if (m.type === 'error') fail(new Error(m.message));
-    else if (m.type === 'threads') {
-      waiting.get(m.id!)?.({ main: m.main!, other: m.other! });
-      waiting.delete(m.id!);
-    }
-  });
-  child.send({ type: 'start', authority: formatPublicKey(authority.publicKey), serviceKey: serializePrivateKey(serviceKey), answerPad: 400 });
-});
-const serverThreads = () =>
-  new Promise<Threads>((ok) => {
-    const id = next++;
-    waiting.set(id, ok);
-    child.send({ type: 'threads', id });
-  });
-const fetchWithoutSharedSignal: typeof fetch = (url, init) => fetch(url, { ...init, signal: null });
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ name: 'bench-threads', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithoutSharedSignal }));
-  return c;
-}
+const { holder, serviceKey, token, start } = benchIdentity();
+const { child, urls } = await ServerChild.start(start, { stdout: 'inherit' });
+const serverThreads = () => child.threads();
+const connect = (url: string) => connectMcp(url, 'bench-threads');
 const bare = await connect(urls.bare);
 const guarded = withCapframe(await connect(urls.guarded), { token, holderKey: holder, policies: BENCH_POLICIES });
 const session = withCapframe(await connect(urls.session), {
@@ -111,6 +81,5 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 for (const k of cases) await k.c.close().catch(() => {});
-child.send({ type: 'stop' });
-await new Promise((ok) => child.on('exit', ok));
+await child.stop();
 process.exit(0);

@@ -38,12 +38,9 @@
  * overhead + the session work's tight-loop time. The
  * 1-, 5- and 15-minute load averages are reported at the start and the end.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { formatPublicKey, generateKey, issueToken, serializePrivateKey, Verifier } from '../src/index.ts';
 import { keySigner } from '../src/crypto/signer.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
@@ -53,76 +50,8 @@ import { META_KEY, signCallParams, withCapframe } from '../src/mcp/index.ts';
 import { definePolicy } from '../src/config/tools.ts';
 import { compare, fmtUs, nowNs, percentile, round, summarize } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
-import { BENCH_POLICIES, type ServerUrls, type StartMessage } from './mcp-server.ts';
-
-/**
- * The SDK's client transport hands one AbortSignal to every fetch, and Node's
- * fetch keeps an abort listener on it per request until that request is
- * garbage-collected: thousands of listeners, each new one compared with all
- * of them and, past 1500, a warning with a stack trace per request. That
- * cost lands on bare and guarded calls alike and swamps their difference, so
- * the benchmark's clients fetch without the shared signal (nothing is aborted
- * here: every call is awaited before the transports close).
- */
-const fetchWithoutSharedSignal: typeof fetch = (url, init) => fetch(url, { ...init, signal: null });
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ name: 'bench', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithoutSharedSignal }));
-  return c;
-}
-
-/** The server child: start, CPU time and in-context crypto samples on request, stop. */
-class ServerChild {
-  readonly #child: ChildProcess;
-  readonly #waiting = new Map<number, (m: Record<string, unknown>) => void>();
-  #next = 0;
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    child.on('message', (m: { id?: number } & Record<string, unknown>) => {
-      const w = m.id !== undefined ? this.#waiting.get(m.id) : undefined;
-      if (w) {
-        this.#waiting.delete(m.id!);
-        w(m);
-      }
-    });
-  }
-  static async start(m: StartMessage): Promise<{ child: ServerChild; urls: ServerUrls }> {
-    const entry = fileURLToPath(new URL('./mcp-server.ts', import.meta.url));
-    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const urls = await new Promise<ServerUrls>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`bench: the MCP server child exited (${code})`)));
-      child.on('message', (r: { type: string; urls?: ServerUrls; message?: string }) => {
-        if (r.type === 'ready') resolve(r.urls!);
-        else if (r.type === 'error') reject(new Error(`bench: the MCP server child failed: ${r.message}`));
-      });
-      child.send(m);
-    });
-    child.removeAllListeners('exit');
-    return { child: new ServerChild(child), urls };
-  }
-  #ask(type: string): Promise<Record<string, unknown>> {
-    const id = this.#next++;
-    return new Promise((resolve) => {
-      this.#waiting.set(id, resolve);
-      this.#child.send({ type, id });
-    });
-  }
-  /** The child's CPU time so far (user + system), microseconds. */
-  async cpu(): Promise<number> {
-    return (await this.#ask('cpu')).us as number;
-  }
-  async crypto(): Promise<{ sign: number[]; verify: number[] }> {
-    const r = await this.#ask('crypto');
-    return { sign: r.sign as number[], verify: r.verify as number[] };
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.send({ type: 'stop' });
-    await exited;
-  }
-}
+import { BENCH_POLICIES } from './mcp-server.ts';
+import { connectMcp, ServerChild } from './mcp-child.ts';
 
 const load = (): number[] => loadavg().map((x) => round(x, 2));
 
@@ -188,9 +117,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   });
   const clients: Client[] = [];
   try {
-    const bare = await connect(urls.bare);
-    const guardedClient = await connect(urls.guarded);
-    const sessionClient = await connect(urls.session);
+    const bare = await connectMcp(urls.bare);
+    const guardedClient = await connectMcp(urls.guarded);
+    const sessionClient = await connectMcp(urls.session);
     clients.push(bare, guardedClient, sessionClient);
     const guarded = withCapframe(guardedClient, { token, holderKey: holder, policies });
     const session = withCapframe(sessionClient, { token, holderKey: holder, policies, serviceKey: serviceKey.publicKey });
