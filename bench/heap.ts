@@ -14,18 +14,11 @@ import { Pool } from 'undici';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInvocation, generateKey, issueToken, Verifier } from '../src/index.ts';
+import { createInvocation, Verifier } from '../src/index.ts';
 import { createVerifyService } from '../src/server/index.ts';
 import { AuditLog } from '../src/audit/log.ts';
-const authority = generateKey();
-const holder = generateKey();
-const token = issueToken({
-  key: authority,
-  subject: 'agent:bench',
-  holder: holder.publicKey,
-  ttl: '1h',
-  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
-});
+import { benchToken } from './support.ts';
+const { authority, holder, token } = benchToken();
 const dir = mkdtempSync(join(tmpdir(), 'leak-'));
 const audit = AuditLog.open({ path: join(dir, 'a.jsonl'), source: 'service' });
 const svc = createVerifyService({ verifier: new Verifier({ trusted: [authority.publicKey] }), audit });

@@ -16,23 +16,16 @@
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
-import { generateKey, issueToken, Verifier } from '../src/index.ts';
+import { Verifier } from '../src/index.ts';
 import { Guard, guardTool, type DecisionEvent } from '../src/langchain/index.ts';
 import { compare, fmtUs, round, summarize, nowNs } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
+import { benchToken } from './support.ts';
 
 const REPLAY_CAPACITY = 5_000_000;
 
 function fixture() {
-  const authority = generateKey();
-  const holder = generateKey();
-  const token = issueToken({
-    key: authority,
-    subject: 'agent:bench',
-    holder: holder.publicKey,
-    ttl: '1h',
-    grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
-  });
+  const { authority, holder, token } = benchToken('noop://bench/*');
   let events = 0;
   const guard = new Guard({
     verifier: new Verifier({ trusted: [authority.publicKey], replayCapacity: REPLAY_CAPACITY }),

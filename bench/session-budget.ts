@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey, issueToken, Verifier } from '../src/index.ts';
+import { generateKey, Verifier } from '../src/index.ts';
 import { keySigner } from '../src/crypto/signer.ts';
 import { SessionTable, type SessionCall } from '../src/verify/session-table.ts';
 import { beginSession, type SealedCall } from '../src/remote/session-client.ts';
@@ -20,20 +20,13 @@ import { AuditLog } from '../src/audit/log.ts';
 import { createDecider } from '../src/server/decide.ts';
 import { Metrics } from '../src/server/metrics.ts';
 import type { Decision } from '../src/verify/verifier.ts';
+import { benchToken } from './support.ts';
 
 const batch = Number(process.argv[2] ?? 20);
 const calls = Number(process.argv[3] ?? 40_000);
 
-const authority = generateKey();
-const holder = generateKey();
+const { authority, holder, token } = benchToken();
 const service = generateKey();
-const token = issueToken({
-  key: authority,
-  subject: 'agent:bench',
-  holder: holder.publicKey,
-  ttl: '1h',
-  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
-});
 const verifier = new Verifier({ trusted: [authority.publicKey] });
 const table = new SessionTable({ verifier, signer: keySigner(service), handshakesPerSecond: 1_000_000, maxPerHolder: 1_000_000, maxSessions: 1_000_000 });
 const dir = mkdtempSync(join(tmpdir(), 'capframe-budget-'));

@@ -30,7 +30,7 @@
  *   session_bytes         heap per live session (heapUsed delta over many; only
  *                         with node --expose-gc), session_bytes_estimate the table's own figure
  */
-import { generateKey, issueToken, Verifier, type PrivateKey, type Token } from '../src/index.ts';
+import { generateKey, Verifier, type PrivateKey, type Token } from '../src/index.ts';
 import { keySigner } from '../src/crypto/signer.ts';
 import { defaultBackend } from '../src/crypto/default.ts';
 import { SessionTable } from '../src/verify/session-table.ts';
@@ -42,6 +42,7 @@ import { sessionAnswerTag, sessionCallTag } from '../src/token/session.ts';
 import { checkCallNow } from '../src/verify/rules.ts';
 import { decisionToJson } from '../src/remote/decision-json.ts';
 import type { SessionAnswer } from '../src/verify/session-table.ts';
+import { benchToken } from './support.ts';
 
 export interface SessionMicro {
   sessionVerifyUs: number;
@@ -83,16 +84,8 @@ async function best(rounds: number, n: number, f: (i: number) => unknown): Promi
 }
 
 export async function measureSessionMicro(quick: boolean): Promise<SessionMicro> {
-  const authority = generateKey();
-  const holder = generateKey();
+  const { authority, holder, token } = benchToken();
   const service = generateKey();
-  const token = issueToken({
-    key: authority,
-    subject: 'agent:bench',
-    holder: holder.publicKey,
-    ttl: '1h',
-    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
-  });
   const verifier = new Verifier({ trusted: [authority.publicKey] });
   const table = new SessionTable({ verifier, signer: keySigner(service), handshakesPerSecond: 1_000_000, maxPerHolder: 1_000_000, maxSessions: 1_000_000 });
 

@@ -8,7 +8,9 @@
  *
  * Environment: WAYS=bare,local,async,session (which ways, in this order per
  * round; "async" is the guard with an in-process check behind a promise, to
- * tell the asynchronous path's cost from the session's; "sleep" and "verify"
+ * tell the asynchronous path's cost from the session's; "echo" is the guard
+ * over a stream to a child that answers each line at once, no capframe code
+ * on the far end: the transport's floor, bench/echo-verifier.ts; "sleep" and "verify"
  * leave LangChain out: the 12 ms wait alone, and RemoteVerifier.verifyCall
  * over the session then the wait), MAX_REQUESTS and
  * MAX_BATCH (the RemoteVerifier's HTTP batching), TRANSPORT=stream|http (how
@@ -22,73 +24,26 @@
  * on the client's event loop; service: all of it), p50 latencies, HTTP
  * requests per call.
  */
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tool } from '@langchain/core/tools';
-import { z } from 'zod';
-import { formatPublicKey, generateKey, issueToken, Verifier } from '../src/index.ts';
+import { Verifier } from '../src/index.ts';
 import { Guard, guardTool } from '../src/langchain/index.ts';
 import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
-import { serializePrivateKey } from '../src/crypto/keys.ts';
 import { percentile } from './stats.ts';
 import { load, check } from './tool-calls.ts';
-import { BENCH_SKEW, waitPastStart } from './support.ts';
+import { waitPastStart } from './support.ts';
+import { EchoVerifier, startEcho } from './echo-verifier.ts';
+import { getTicket, POLICY, processCpuUs as serviceCpuUs, sessionBench } from './session-setup.ts';
 
 const calls = Number(process.argv[2] ?? 20_000);
 const inFlight = Number(process.argv[3] ?? 100);
 const rounds = Number(process.argv[4] ?? 4);
 
-function serviceCpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  // utime, stime: fields 14 and 15 (1-based), clock ticks (100 per second)
-  return (Number(rest[11]) + Number(rest[12])) * 10_000;
-}
-
-const authority = generateKey();
-const holder = generateKey();
-const token = issueToken({
-  key: authority,
-  subject: 'agent:bench',
-  holder: holder.publicKey,
-  ttl: '1h',
-  grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
-});
-const serviceKey = generateKey();
-const keyDir = mkdtempSync(join(tmpdir(), 'capframe-prof-'));
-const keyFile = join(keyDir, 'service.key');
-writeFileSync(keyFile, serializePrivateKey(serviceKey), { mode: 0o600 });
-const service = await spawnService(
-  `trust:
-  authorities:
-    - ${formatPublicKey(authority.publicKey)}
-  replayCacheSize: 100000
-  clockSkew: ${BENCH_SKEW}
-server:
-  host: 127.0.0.1
-  port: 0
-  audit:
-    path: ./audit.jsonl
-  sessions:
-    keyFile: ${keyFile}
-    handshakesPerSecond: 1000
-${process.env.CONSOLE === 'off' ? '  console:\n    enabled: false\n' : ''}`,
-  {},
-  process.env.SERVICE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVICE_PROF}`] : [],
-);
+const { authority, holder, token, serviceKey, yaml, cleanup } = sessionBench();
+const service = await spawnService(yaml, {}, process.env.SERVICE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVICE_PROF}`] : []);
 try {
   await waitPastStart();
-  const getTicket = tool(
-    async ({ id }: { id: number }) => {
-      await sleep(12);
-      return `ticket ${id}`;
-    },
-    { name: 'get_ticket', description: 'Reads one support ticket.', schema: z.object({ id: z.number() }) },
-  );
-  const POLICY = { get_ticket: { resource: 'tickets://acme/{id}', operation: 'read' } };
   const v = new RemoteVerifier({
     url: service.url,
     connections: 32,
@@ -108,11 +63,16 @@ try {
     verifyInvocation: () => Promise.reject(new Error('unused')),
   } as never;
   const asyncTool = guardTool(getTicket, new Guard({ verifier: asyncVerifier, policies: POLICY, sink: null }));
+  // The transport floor: the same guard over a stream to a child that answers every line at once (bench/echo-verifier.ts).
+  const echo = await startEcho();
+  const echoVerifier = await EchoVerifier.connect(echo.port);
+  const echoTool = guardTool(getTicket, new Guard({ verifier: echoVerifier as never, policies: POLICY, sink: null }));
   const config = { configurable: { capframe: { token, holderKey: holder } } };
   const ways = {
     bare: async (i: number) => check(await getTicket.invoke({ type: 'tool_call', id: `b-${i}`, name: 'get_ticket', args: { id: i } }, config), 'bare'),
     local: async (i: number) => check(await localTool.invoke({ type: 'tool_call', id: `l-${i}`, name: 'get_ticket', args: { id: i } }, config), 'local'),
     async: async (i: number) => check(await asyncTool.invoke({ type: 'tool_call', id: `a-${i}`, name: 'get_ticket', args: { id: i } }, config), 'async'),
+    echo: async (i: number) => check(await echoTool.invoke({ type: 'tool_call', id: `e-${i}`, name: 'get_ticket', args: { id: i } }, config), 'echo'),
     session: async (i: number) => check(await sessionTool.invoke({ type: 'tool_call', id: `s-${i}`, name: 'get_ticket', args: { id: i } }, config), 'session'),
     // Without LangChain: the 12 ms wait alone, and the RemoteVerifier's session call before it (their difference is the
     // verifier's own client CPU: seal, queue, HTTP batch, answer check).
@@ -133,11 +93,13 @@ try {
   await load(1000, inFlight, 1e7, ways.local, null);
   await load(1000, inFlight, 1e7, ways.async, null);
   await load(1000, inFlight, 1e7, ways.session, null);
+  await load(1000, inFlight, 1e7, ways.echo, null);
   const sum = {
     bare: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     local: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     async: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     session: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
+    echo: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     sleep: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0 },
     verify: { cpu: 0, svc: 0, n: 0, lat: [] as number[], s: 0, req: 0 },
   };
@@ -146,10 +108,11 @@ try {
       const lat: number[] = [];
       const req0 = v.sessionStats.requests;
       const c0 = process.cpuUsage();
-      const s0 = serviceCpuUs(service.pid);
+      const pid = name === 'echo' ? echo.pid : service.pid;
+      const s0 = serviceCpuUs(pid);
       const secs = await load(calls, inFlight, r * calls + 1e6, ways[name], lat);
       const c = process.cpuUsage(c0);
-      const s = serviceCpuUs(service.pid) - s0;
+      const s = serviceCpuUs(pid) - s0;
       const w = sum[name];
       w.cpu += c.user + c.system;
       w.svc += s;
@@ -202,12 +165,22 @@ try {
       },
       addedP50: +(percentile(s.lat, 50) - percentile(b.lat, 50)).toFixed(3),
       ratio: +(b.s / s.s).toFixed(3),
+      echo: sum.echo.n
+        ? {
+            addedP50: +(percentile(sum.echo.lat, 50) - percentile(b.lat, 50)).toFixed(3),
+            ratio: +(b.s / b.n / (sum.echo.s / sum.echo.n)).toFixed(3),
+            clientUsPerCall: +(sum.echo.cpu / sum.echo.n).toFixed(2),
+            serverUsPerCall: +(sum.echo.svc / sum.echo.n).toFixed(2),
+          }
+        : null,
       callsPerRequest: +(s.n / s.req).toFixed(2),
       load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }) + '\n',
   );
   await v.close();
+  echoVerifier.close();
+  echo.stop();
 } finally {
   await service.stop();
-  rmSync(keyDir, { recursive: true, force: true });
+  cleanup();
 }

@@ -33,13 +33,14 @@ import * as api from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { z } from 'zod';
-import { generateKey, issueToken, Verifier } from '../src/index.ts';
+import { Verifier } from '../src/index.ts';
 import { Guard, guardTool, type DecisionEvent } from '../src/langchain/index.ts';
 import { fileExportSink, otelSinkWith } from '../src/audit/index.ts';
 import { ocsfFormatter } from '../src/audit/ocsf.ts';
 import { eventFields } from '../src/audit/record.ts';
 import { fmtUs, nowNs, round, summarize } from './stats.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
+import { benchToken } from './support.ts';
 
 interface Way {
   readonly name: string;
@@ -61,15 +62,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   api.trace.setGlobalTracerProvider(tracerProvider);
   api.metrics.setGlobalMeterProvider(meterProvider);
   try {
-    const authority = generateKey();
-    const holder = generateKey();
-    const token = issueToken({
-      key: authority,
-      subject: 'agent:bench',
-      holder: holder.publicKey,
-      ttl: '1h',
-      grants: [{ resource: 'noop://bench/*', permissions: ['read'] }],
-    });
+    const { authority, holder, token } = benchToken('noop://bench/*');
     const policies = { noop: { resource: 'noop://bench/{id}', operation: 'read' } };
     const verifier = new Verifier({ trusted: [authority.publicKey], replayCapacity: 5_000_000 });
     const ocsf = fileExportSink({ path: join(dir, 'ocsf.jsonl'), maxQueue: 1_000_000 });

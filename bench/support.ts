@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_URL, redisAnswers } from '../scripts/services.mjs';
+import { generateKey, issueToken, type PrivateKey, type Token } from '../src/index.ts';
 
 export { REDIS_URL, redisAnswers };
 
@@ -37,4 +38,12 @@ export async function phase<T>(failed: Record<string, string>, name: string, f: 
     process.stderr.write(`bench: phase ${name} failed: ${failed[name]}\n`);
     return undefined;
   }
+}
+
+/** An authority, a holder and the holder's one-hour token to read `resource` (the benches' workload grant). */
+export function benchToken(resource = 'tickets://acme/*'): { authority: PrivateKey; holder: PrivateKey; token: Token } {
+  const authority = generateKey();
+  const holder = generateKey();
+  const token = issueToken({ key: authority, subject: 'agent:bench', holder: holder.publicKey, ttl: '1h', grants: [{ resource, permissions: ['read'] }] });
+  return { authority, holder, token };
 }

@@ -43,7 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
 import { Pool } from 'undici';
-import { createInvocation, formatPublicKey, generateKey, issueToken, Verifier, type PrivateKey, type Token } from '../src/index.ts';
+import { createInvocation, formatPublicKey, generateKey, Verifier, type PrivateKey, type Token } from '../src/index.ts';
 import { Guard, guardTool } from '../src/langchain/index.ts';
 import { RemoteVerifier } from '../src/remote/client.ts';
 import { spawnService } from '../src/server/child.ts';
@@ -54,7 +54,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializePrivateKey } from '../src/crypto/keys.ts';
 import type { BenchContext, BenchResult, BenchRow, Suite } from './suite.ts';
-import { BENCH_SKEW, benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers, waitPastStart } from './support.ts';
+import { BENCH_SKEW, benchPrefix, deleteRedisKeys, phase, REDIS_URL, redisAnswers, waitPastStart, benchToken } from './support.ts';
 
 const LATENCY_MS = 12;
 const IN_FLIGHT = 100;
@@ -167,15 +167,7 @@ export async function runToolCalls(ctx: BenchContext): Promise<BenchResult> {
   const perRound = total / rounds;
   const warmup = ctx.quick ? 300 : 1_000;
 
-  const authority = generateKey();
-  const holder = generateKey();
-  const token = issueToken({
-    key: authority,
-    subject: 'agent:bench',
-    holder: holder.publicKey,
-    ttl: '1h',
-    grants: [{ resource: 'tickets://acme/*', permissions: ['read'] }],
-  });
+  const { authority, holder, token } = benchToken();
   const replayCacheSize = 4 * (total + warmup) + 100_000;
   const serviceKey = generateKey();
   const keyDir = mkdtempSync(join(tmpdir(), 'capframe-bench-session-'));

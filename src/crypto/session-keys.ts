@@ -13,13 +13,27 @@ export interface X25519Pair {
   readonly publicKey: Uint8Array;
 }
 
+/** SubjectPublicKeyInfo DER of an X25519 key up to the key itself (RFC 8410: algorithm 1.3.101.110, no parameters). */
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
 /** A fresh X25519 pair, or the pair of a fixed 32-byte private key (test vectors only). */
 export function x25519Pair(privateRaw?: Uint8Array): X25519Pair {
-  let privateKey: KeyObject;
-  if (privateRaw !== undefined) {
-    if (!(privateRaw instanceof Uint8Array) || privateRaw.length !== 32) throw new InvalidArgumentError('an X25519 private key is 32 bytes');
-    privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: encodeBase64url(privateRaw), x: '' }, format: 'jwk' });
-  } else privateKey = generateKeyPairSync('x25519').privateKey;
+  if (privateRaw === undefined) {
+    // The public half comes out of the key generation as SPKI DER (a fixed 12-byte header, then the key). Exporting it
+    // afterwards from the new KeyObject (as JWK) deadlocks Node 20 now and then: a garbage collection during the export
+    // runs the finished generation job's destructor, which takes the lock the export holds (test/sessions/keygen.test.ts).
+    // Node returns the private half as a KeyObject when only the public encoding is given; @types/node has no overload for it.
+    const { privateKey, publicKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } } as never) as unknown as {
+      privateKey: KeyObject;
+      publicKey: Buffer;
+    };
+    if (publicKey.length !== X25519_SPKI_PREFIX.length + 32 || !publicKey.subarray(0, X25519_SPKI_PREFIX.length).equals(X25519_SPKI_PREFIX)) {
+      throw new MalformedError('unexpected X25519 public key encoding');
+    }
+    return { privateKey, publicKey: new Uint8Array(publicKey.subarray(X25519_SPKI_PREFIX.length)) };
+  }
+  if (!(privateRaw instanceof Uint8Array) || privateRaw.length !== 32) throw new InvalidArgumentError('an X25519 private key is 32 bytes');
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: encodeBase64url(privateRaw), x: '' }, format: 'jwk' });
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
   return { privateKey, publicKey: decodeBase64url(jwk.x!) };
 }

@@ -26,6 +26,15 @@ export type StreamResult = SessionAnswer | 'lost' | 'refused' | Error;
 /** Longest answer line read, bytes: an answer holds one decision (at most 64 KiB of JSON text) and its tag. */
 const MAX_ANSWER_LINE = 160 * 1024;
 
+/**
+ * When sealed calls leave: once MIN_WRITE have gathered, or one in 2^WRITE_SHIFT of those waiting for answers (so a
+ * write carries more calls as more are in flight: 2 at 100 in flight, ~30 at 1,000), or at the end of the turn.
+ * Small writes let the service decide the first calls while the agent still seals the rest; larger ones under load
+ * keep the system calls per call down (docs/sessions.md has the measurements).
+ */
+const MIN_WRITE = 2;
+const WRITE_SHIFT = 5;
+
 /** How long a client uses the HTTP binding after the service answered the upgrade 429 or 503 (stream caps), ms. */
 const REFUSED_FOR = 30_000;
 
@@ -53,6 +62,8 @@ export class SessionStream {
   #waiting = new Map<string, Waiting>();
   #out = '';
   #flushScheduled = false;
+  /** Calls added to #out since the last write. */
+  #unsent = 0;
   #sweep: NodeJS.Timeout | undefined;
   #lostAt = 0;
   #closed = false;
@@ -86,9 +97,12 @@ export class SessionStream {
       }
       this.#waiting.set(key, { resolve, deadline: Date.now() + this.#timeout });
       this.#out += JSON.stringify(call) + '\n';
-      if (!this.#flushScheduled) {
+      // Calls leave in small writes while few are waiting (the service starts deciding while the agent still seals the
+      // rest of a turn's calls), in larger ones as more wait (each write costs a system call on both ends); whatever is
+      // left leaves at the end of the turn.
+      if (++this.#unsent >= Math.max(MIN_WRITE, this.#waiting.size >> WRITE_SHIFT) && this.#socket) this.#flush();
+      else if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        // The calls of one turn (e.g. tools whose timers fired together) leave in one write.
         setImmediate(() => {
           this.#flushScheduled = false;
           this.#flush();
@@ -106,6 +120,7 @@ export class SessionStream {
   }
 
   #flush(): void {
+    this.#unsent = 0;
     if (this.#out === '') return;
     if (this.#socket) {
       const out = this.#out;
