@@ -43,11 +43,11 @@ try {
   const ways: Record<string, { call: (i: number) => Promise<void>; pid?: number }> = {
     bare: { call: async (i) => check(await getTicket.invoke({ type: 'tool_call', id: `b-${i}`, name: 'get_ticket', args: { id: i } }, config), 'bare') },
     A: {
-      call: async (i) => check(await tools.A.invoke({ type: 'tool_call', id: `a-${i}`, name: 'get_ticket', args: { id: i } }, config), 'A'),
+      call: async (i) => check(await tools.A.invoke({ type: 'tool_call', id: `A-${i}`, name: 'get_ticket', args: { id: i } }, config), 'A'),
       pid: services.A.pid,
     },
     B: {
-      call: async (i) => check(await tools.B.invoke({ type: 'tool_call', id: `b-${i}`, name: 'get_ticket', args: { id: i } }, config), 'B'),
+      call: async (i) => check(await tools.B.invoke({ type: 'tool_call', id: `B-${i}`, name: 'get_ticket', args: { id: i } }, config), 'B'),
       pid: services.B.pid,
     },
   };

@@ -3,7 +3,7 @@
  * node:crypto: X25519 key agreement, HKDF-SHA-256 and HMAC-SHA-256.
  */
 import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { InvalidArgumentError, MalformedError } from '../errors.ts';
+import { InternalError, InvalidArgumentError, MalformedError } from '../errors.ts';
 import { decodeBase64url, encodeBase64url } from '../encoding/base64url.ts';
 
 /** An ephemeral X25519 key pair; the private half never leaves the KeyObject except for test vectors. */
@@ -28,7 +28,7 @@ export function x25519Pair(privateRaw?: Uint8Array): X25519Pair {
       publicKey: Buffer;
     };
     if (publicKey.length !== X25519_SPKI_PREFIX.length + 32 || !publicKey.subarray(0, X25519_SPKI_PREFIX.length).equals(X25519_SPKI_PREFIX)) {
-      throw new MalformedError('unexpected X25519 public key encoding');
+      throw new InternalError('node:crypto returned an X25519 public key in an unexpected encoding');
     }
     return { privateKey, publicKey: new Uint8Array(publicKey.subarray(X25519_SPKI_PREFIX.length)) };
   }
